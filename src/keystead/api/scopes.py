@@ -1,0 +1,29 @@
+"""The scopes an admin API token can carry. ``admin`` implies every other scope."""
+
+SCOPES: dict[str, str] = {
+    "users:read": "Read users",
+    "users:write": "Create, change and delete users and set their passwords",
+    "groups:read": "Read groups",
+    "groups:write": "Create, change and delete groups and their members",
+    "roles:read": "Read roles",
+    "roles:write": "Create, change and delete roles",
+    "events:read": "Read the audit log",
+    "scim": "Use the SCIM 2.0 endpoint (/scim/v2) to provision users and groups",
+    "admin": "Everything above",
+}
+
+
+def unknown_scopes(requested: list[str]) -> list[str]:
+    return [s for s in requested if s not in SCOPES]
+
+
+def grants(held: list[str], needed: str) -> bool:
+    """Whether a token holding ``held`` may do something that needs ``needed``.
+
+    A write scope implies the matching read scope.
+    """
+    if "admin" in held or needed in held:
+        return True
+    if needed.endswith(":read"):
+        return needed.replace(":read", ":write") in held
+    return False

@@ -1,0 +1,1 @@
+"""The directory: users, groups, roles, memberships and the audit log."""

@@ -1,0 +1,216 @@
+"""Directory records: people, groups, roles, and the audit log of security decisions."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from keystead.directory.rules import normalize_email, person_problems
+
+
+class Source(models.TextChoices):
+    """Where an account came from; external sources keep their own identifier."""
+
+    LOCAL = "local", "Local"
+    LDAP = "ldap", "LDAP"
+    SAML = "saml", "SAML"
+
+
+class UserManager(BaseUserManager["User"]):
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email__iexact=normalize_email(username or ""))
+
+    def create_user(
+        self, email: str, given_name: str, family_name: str, password: str | None = None, **extra
+    ) -> User:
+        user = self.model(email=email, given_name=given_name, family_name=family_name, **extra)
+        user.full_clean(exclude=["password"])
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(
+        self, email: str, given_name: str, family_name: str, password: str | None = None, **extra
+    ) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, given_name, family_name, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person. The email address is the sign-in name, unique regardless of case.
+
+    ``groups`` (from PermissionsMixin) holds the person's *admin roles*: bundles
+    of console permissions. Directory groups are the ``directory_groups``
+    relation, so the two cannot be confused.
+    """
+
+    email = models.EmailField(
+        "email", max_length=254, unique=True,
+        error_messages={"unique": "A user with this email already exists."},
+        help_text="The sign-in name. Stored lower-case, so it is unique regardless of case.",
+    )
+    given_name = models.CharField("given name", max_length=150)
+    family_name = models.CharField("family name", max_length=150)
+    is_active = models.BooleanField(
+        "active", default=True, help_text="Disabled accounts cannot sign in."
+    )
+    is_staff = models.BooleanField(
+        "console access", default=False, help_text="May sign in to the admin console."
+    )
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.LOCAL)
+    source_id = models.CharField(
+        "source identifier",
+        max_length=255,
+        blank=True,
+        help_text="The account's identifier in its source (LDAP DN/entryUUID, SAML NameID).",
+    )
+    external_id = models.CharField(
+        "external id", max_length=255, blank=True, help_text="Set by a SCIM client (externalId)."
+    )
+    must_change_password = models.BooleanField(default=False)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS = ["given_name", "family_name"]
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_id"],
+                condition=~models.Q(source_id=""),
+                name="user_source_id_unique",
+            ),
+        ]
+        permissions = [
+            ("unlock_user", "Can unlock users"),
+            ("set_user_password", "Can set users' passwords"),
+            ("manage_policy", "Can manage logon policy"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self) -> None:
+        self.email = normalize_email(self.email or "")
+        self.given_name = (self.given_name or "").strip()
+        self.family_name = (self.family_name or "").strip()
+        problems = person_problems(
+            email=self.email, given_name=self.given_name, family_name=self.family_name
+        )
+        if problems:
+            raise ValidationError({p.field: p.message for p in problems})
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = normalize_email(self.email or "")
+        super().save(*args, **kwargs)
+
+    def set_password(self, raw_password) -> None:
+        super().set_password(raw_password)
+        self.password_changed_at = timezone.now()
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+    def get_full_name(self) -> str:
+        return self.full_name
+
+    def get_short_name(self) -> str:
+        return self.given_name
+
+
+class Group(models.Model):
+    """A directory group: people who share access (and, later, roles and accounts)."""
+
+    name = models.CharField(max_length=150)
+    description = models.TextField(blank=True)
+    external_id = models.CharField("external id", max_length=255, blank=True)
+    members = models.ManyToManyField(User, related_name="directory_groups", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), name="group_name_unique_ci",
+                violation_error_message="A group with this name already exists.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.Model):
+    """A named bundle that grants accounts on connected systems to its holders.
+
+    Held directly by users or through groups.
+    """
+
+    name = models.CharField(max_length=150)
+    description = models.TextField(blank=True)
+    users = models.ManyToManyField(User, related_name="roles", blank=True)
+    groups = models.ManyToManyField(Group, related_name="roles", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"), name="role_name_unique_ci",
+                violation_error_message="A role with this name already exists.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Outcome(models.TextChoices):
+    SUCCESS = "success", "Success"
+    FAILURE = "failure", "Failure"
+    DENIED = "denied", "Denied"
+
+
+class Event(models.Model):
+    """One security decision: who did what to whom, from where, and how it ended.
+
+    Written only through ``keystead.directory.audit.record``, which scrubs the
+    detail of anything secret. Events are never edited.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    action = models.CharField(max_length=64, db_index=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.SUCCESS)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=255, blank=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=255, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"

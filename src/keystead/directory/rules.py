@@ -1,0 +1,76 @@
+"""Pure rules for directory records: what makes a person record valid.
+
+No database access here, so the admin form, the REST API and SCIM share one
+definition and it can be tested on plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import EmailValidator
+
+MAX_NAME_LENGTH = 150
+MAX_EMAIL_LENGTH = 254
+
+_email_validator = EmailValidator()
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with one field, phrased so the user knows how to fix it."""
+
+    field: str
+    message: str
+
+
+def normalize_email(email: str) -> str:
+    """Sign-in names compare case-insensitively; store them trimmed and lower-cased."""
+    return email.strip().lower()
+
+
+def person_problems(
+    *, email: str | None, given_name: str | None, family_name: str | None
+) -> list[FieldProblem]:
+    """Every problem with the fields a person record must have, all at once."""
+    problems: list[FieldProblem] = []
+    email = (email or "").strip()
+    if not email:
+        problems.append(FieldProblem("email", "Email is required: it is the sign-in name."))
+    elif len(email) > MAX_EMAIL_LENGTH:
+        problems.append(
+            FieldProblem("email", f"Email must be at most {MAX_EMAIL_LENGTH} characters.")
+        )
+    else:
+        try:
+            _email_validator(email)
+        except DjangoValidationError:
+            problems.append(
+                FieldProblem("email", f"Email {email!r} is not a valid address, e.g. ada@example.com.")
+            )
+    names = {"given_name": ("Given name", given_name), "family_name": ("Family name", family_name)}
+    for field, (label, raw) in names.items():
+        value = (raw or "").strip()
+        if not value:
+            problems.append(
+                FieldProblem(
+                    field,
+                    f"{label} is required and must not be blank: "
+                    "sign-in tokens and the endpoint agent rely on it.",
+                )
+            )
+        elif len(value) > MAX_NAME_LENGTH:
+            problems.append(
+                FieldProblem(field, f"{label} must be at most {MAX_NAME_LENGTH} characters.")
+            )
+    return problems
+
+
+def name_problems(name: str | None, *, label: str = "Name") -> list[FieldProblem]:
+    value = (name or "").strip()
+    if not value:
+        return [FieldProblem("name", f"{label} is required and must not be blank.")]
+    if len(value) > MAX_NAME_LENGTH:
+        return [FieldProblem("name", f"{label} must be at most {MAX_NAME_LENGTH} characters.")]
+    return []

@@ -1,0 +1,257 @@
+"""Directory operations shared by every door: the admin console, the REST API and SCIM.
+
+Each function validates with the pure rules, writes in one transaction and
+records an audit Event, so no door can skip a check or forget the audit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest
+
+from keystead.directory import audit
+from keystead.directory.models import Group, Role, Source, User
+from keystead.directory.rules import FieldProblem, name_problems, normalize_email, person_problems
+from keystead.secret import Secret
+
+PERSON_FIELDS = ("email", "given_name", "family_name", "is_active", "source", "source_id",
+                 "external_id")
+
+
+class RuleViolation(Exception):
+    """Input broke one or more rules; ``problems`` names every field and how to fix it."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+
+
+class Conflict(RuleViolation):
+    """The record would collide with an existing one (e.g. the same email)."""
+
+
+def _email_taken(email: str, *, exclude_pk: int | None = None) -> bool:
+    query = User.objects.filter(email__iexact=email)
+    if exclude_pk is not None:
+        query = query.exclude(pk=exclude_pk)
+    return query.exists()
+
+
+def _check_person(values: dict[str, Any], *, exclude_pk: int | None = None) -> None:
+    problems = person_problems(
+        email=values.get("email"),
+        given_name=values.get("given_name"),
+        family_name=values.get("family_name"),
+    )
+    if problems:
+        raise RuleViolation(problems)
+    source = values.get("source", Source.LOCAL)
+    if source not in Source.values:
+        raise RuleViolation(
+            [FieldProblem("source", f"Source must be one of: {', '.join(Source.values)}.")]
+        )
+    if _email_taken(normalize_email(values["email"]), exclude_pk=exclude_pk):
+        raise Conflict([FieldProblem("email", "A user with this email already exists.")])
+
+
+def _apply_person(user: User, values: dict[str, Any]) -> None:
+    for field in PERSON_FIELDS:
+        if field in values and values[field] is not None:
+            value = values[field]
+            setattr(user, field, value.strip() if isinstance(value, str) else value)
+    user.email = normalize_email(user.email)
+
+
+def _save(obj) -> None:
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError as exc:
+        raise Conflict([FieldProblem("email" if isinstance(obj, User) else "name",
+                                     "This value is already used by another record.")]) from exc
+
+
+@transaction.atomic
+def create_user(
+    values: dict[str, Any],
+    *,
+    password: Secret | None = None,
+    request: HttpRequest | None = None,
+    door: str = "api",
+) -> User:
+    _check_person(values)
+    user = User()
+    _apply_person(user, values)
+    if password:
+        user.set_password(password.reveal())
+    else:
+        user.set_unusable_password()
+    _save(user)
+    audit.record("user.create", request=request, target=user,
+                 detail={"door": door, "password_set": bool(password)})
+    return user
+
+
+@transaction.atomic
+def update_user(
+    user: User,
+    values: dict[str, Any],
+    *,
+    password: Secret | None = None,
+    request: HttpRequest | None = None,
+    door: str = "api",
+) -> User:
+    merged = {field: getattr(user, field) for field in PERSON_FIELDS}
+    merged.update({k: v for k, v in values.items() if v is not None})
+    _check_person(merged, exclude_pk=user.pk)
+    before = {field: getattr(user, field) for field in PERSON_FIELDS}
+    _apply_person(user, merged)
+    if password:
+        user.set_password(password.reveal())
+    _save(user)
+    changed = sorted(f for f in PERSON_FIELDS if getattr(user, f) != before[f])
+    audit.record("user.update", request=request, target=user,
+                 detail={"door": door, "changed": changed, "password_set": bool(password)})
+    if password:
+        audit.record("user.password.set", request=request, target=user, detail={"door": door})
+    return user
+
+
+@transaction.atomic
+def set_password(
+    user: User, password: Secret, *, request: HttpRequest | None = None, door: str = "api"
+) -> None:
+    if not password:
+        raise RuleViolation([FieldProblem("password", "Password must not be empty.")])
+    user.set_password(password.reveal())
+    user.save(update_fields=["password", "password_changed_at", "updated_at"])
+    audit.record("user.password.set", request=request, target=user, detail={"door": door})
+
+
+@transaction.atomic
+def delete_user(user: User, *, request: HttpRequest | None = None, door: str = "api") -> None:
+    audit.record("user.delete", request=request, target=user, detail={"door": door})
+    user.delete()
+
+
+def _check_name(model, name: str | None, label: str, *, exclude_pk: int | None = None) -> str:
+    problems = name_problems(name, label=label)
+    if problems:
+        raise RuleViolation(problems)
+    clean = (name or "").strip()
+    query = model.objects.filter(name__iexact=clean)
+    if exclude_pk is not None:
+        query = query.exclude(pk=exclude_pk)
+    if query.exists():
+        raise Conflict([FieldProblem("name", f"A {label.lower()} named {clean!r} already exists.")])
+    return clean
+
+
+def _members(user_ids: Iterable[int]) -> list[User]:
+    ids = list(dict.fromkeys(user_ids))
+    users = list(User.objects.filter(pk__in=ids))
+    missing = sorted(set(ids) - {u.pk for u in users})
+    if missing:
+        raise RuleViolation(
+            [FieldProblem("members", f"No user with id {', '.join(map(str, missing))}.")]
+        )
+    return users
+
+
+@transaction.atomic
+def save_group(
+    group: Group | None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    external_id: str | None = None,
+    member_ids: Iterable[int] | None = None,
+    request: HttpRequest | None = None,
+    door: str = "api",
+) -> Group:
+    creating = group is None
+    group = group or Group()
+    if name is not None or creating:
+        group.name = _check_name(Group, name, "Group", exclude_pk=group.pk)
+    if description is not None:
+        group.description = description
+    if external_id is not None:
+        group.external_id = external_id
+    _save(group)
+    detail: dict[str, Any] = {"door": door}
+    if member_ids is not None:
+        members = _members(member_ids)
+        before = set(group.members.values_list("pk", flat=True))
+        group.members.set(members)
+        after = {u.pk for u in members}
+        detail.update(added=sorted(after - before), removed=sorted(before - after))
+    audit.record("group.create" if creating else "group.update", request=request, target=group,
+                 detail=detail)
+    return group
+
+
+@transaction.atomic
+def change_group_members(
+    group: Group,
+    *,
+    add: Iterable[int] = (),
+    remove: Iterable[int] = (),
+    request: HttpRequest | None = None,
+    door: str = "api",
+) -> Group:
+    to_add = _members(add)
+    to_remove = list(remove)
+    group.members.add(*to_add)
+    group.members.remove(*to_remove)
+    audit.record("group.members", request=request, target=group,
+                 detail={"door": door, "added": [u.pk for u in to_add], "removed": to_remove})
+    return group
+
+
+@transaction.atomic
+def delete_group(group: Group, *, request: HttpRequest | None = None, door: str = "api") -> None:
+    audit.record("group.delete", request=request, target=group, detail={"door": door})
+    group.delete()
+
+
+@transaction.atomic
+def save_role(
+    role: Role | None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    user_ids: Iterable[int] | None = None,
+    group_ids: Iterable[int] | None = None,
+    request: HttpRequest | None = None,
+    door: str = "api",
+) -> Role:
+    creating = role is None
+    role = role or Role()
+    if name is not None or creating:
+        role.name = _check_name(Role, name, "Role", exclude_pk=role.pk)
+    if description is not None:
+        role.description = description
+    _save(role)
+    if user_ids is not None:
+        role.users.set(_members(user_ids))
+    if group_ids is not None:
+        ids = list(dict.fromkeys(group_ids))
+        groups = list(Group.objects.filter(pk__in=ids))
+        missing = sorted(set(ids) - {g.pk for g in groups})
+        if missing:
+            raise RuleViolation(
+                [FieldProblem("groups", f"No group with id {', '.join(map(str, missing))}.")]
+            )
+        role.groups.set(groups)
+    audit.record("role.create" if creating else "role.update", request=request, target=role,
+                 detail={"door": door})
+    return role
+
+
+@transaction.atomic
+def delete_role(role: Role, *, request: HttpRequest | None = None, door: str = "api") -> None:
+    audit.record("role.delete", request=request, target=role, detail={"door": door})
+    role.delete()

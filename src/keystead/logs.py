@@ -1,0 +1,89 @@
+"""Logging: human-readable or JSON lines, always passed through a redaction filter."""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.config
+import re
+from datetime import UTC, datetime
+
+from keystead.secret import REDACTED, scrub
+
+# key=value or "key": "value" pairs whose key names a secret, e.g. in a logged query string.
+_SENSITIVE_PAIR = re.compile(
+    r"""(?ix)
+    (["']?(?:password|passwd|secret|token|authorization|api[_-]?key|otp|code)["']?
+    \s*[:=]\s*)
+    (?:Bearer\s+)?("[^"]*"|'[^']*'|[^\s&,;"']+)
+    """
+)
+
+
+def redact_text(text: str) -> str:
+    return _SENSITIVE_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Redact Secret values and secret-looking key/value pairs from every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            if isinstance(record.args, dict):
+                record.args = scrub(record.args)
+            else:
+                record.args = tuple(scrub(a) for a in record.args)
+        message = record.getMessage()
+        record.msg = redact_text(message)
+        record.args = None
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log shippers."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            payload["exception"] = redact_text(self.formatException(record.exc_info))
+        return json.dumps(payload, ensure_ascii=False)
+
+
+class HumanFormatter(logging.Formatter):
+    def formatException(self, ei) -> str:  # noqa: N802 - logging API name
+        return redact_text(super().formatException(ei))
+
+
+def configure_logging(fmt: str, level: str) -> None:
+    formatter = "json" if fmt == "json" else "human"
+    logging.config.dictConfig(
+        {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {"redact": {"()": RedactSecretsFilter}},
+            "formatters": {
+                "human": {
+                    "()": HumanFormatter,
+                    "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+                },
+                "json": {"()": JsonFormatter},
+            },
+            "handlers": {
+                "console": {
+                    "class": "logging.StreamHandler",
+                    "formatter": formatter,
+                    "filters": ["redact"],
+                }
+            },
+            "root": {"handlers": ["console"], "level": level},
+            "loggers": {
+                "django": {"level": level, "propagate": True},
+                "django.server": {"level": level, "propagate": True},
+            },
+        }
+    )

@@ -1,0 +1,1 @@
+"""Self-service pages: sign-in, and the signed-in person's own page."""

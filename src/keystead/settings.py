@@ -1,0 +1,124 @@
+"""Django settings, all taken from ``KEYSTEAD_*`` environment variables (see config.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+
+from keystead import config
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = config.data_dir()
+
+DEBUG = config.env_bool("KEYSTEAD_DEBUG", False)
+SECRET_KEY = config.env("KEYSTEAD_SECRET_KEY") or config.load_or_create_secret_key(DATA_DIR)
+
+BASE_URL = config.env("KEYSTEAD_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+ALLOWED_HOSTS = [
+    *config.hosts_from_base_url(BASE_URL),
+    "127.0.0.1",
+    "localhost",
+    "testserver",
+    *[h for h in config.env("KEYSTEAD_ALLOWED_HOSTS").split(",") if h],
+]
+CSRF_TRUSTED_ORIGINS = [config.origin_of(BASE_URL)]
+TRUSTED_PROXY_COUNT = config.env_int("KEYSTEAD_TRUSTED_PROXIES", 0)
+if BASE_URL.startswith("https://"):
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
+
+INSTALLED_APPS = [
+    "keystead.directory",
+    "keystead.api",
+    "keystead.portal",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "keystead.urls"
+WSGI_APPLICATION = "keystead.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = config.env("KEYSTEAD_DATABASE_URL") or config.default_database_url()
+if DATABASE_URL.startswith("sqlite:"):
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;"}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "directory.User"
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# argon2id with the OWASP parameters; any other hash is upgraded at the next sign-in.
+ARGON2_TIME_COST = config.env_int("KEYSTEAD_ARGON2_TIME_COST", 2)
+ARGON2_MEMORY_KIB = config.env_int("KEYSTEAD_ARGON2_MEMORY_KIB", 19456)
+ARGON2_PARALLELISM = config.env_int("KEYSTEAD_ARGON2_PARALLELISM", 1)
+PASSWORD_HASHERS = [
+    "keystead.directory.hashers.KeysteadArgon2Hasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+_email = config.parse_email_url(config.env("KEYSTEAD_EMAIL_URL", "console://"))
+EMAIL_BACKEND = _email.backend
+EMAIL_HOST = _email.host
+EMAIL_PORT = _email.port
+EMAIL_HOST_USER = _email.user
+EMAIL_HOST_PASSWORD = _email.password
+EMAIL_USE_TLS = _email.use_tls
+EMAIL_USE_SSL = _email.use_ssl
+DEFAULT_FROM_EMAIL = _email.default_from
+EMAIL_CONFIGURED = _email.configured
+
+API_TOKEN_DEFAULT_DAYS = config.env_int("KEYSTEAD_API_TOKEN_DAYS", 90)
+
+LOG_FORMAT = config.env("KEYSTEAD_LOG_FORMAT", "human")
+LOG_LEVEL = config.env("KEYSTEAD_LOG_LEVEL", "INFO").upper()
+LOGGING_CONFIG = None
+from keystead.logs import configure_logging  # noqa: E402
+
+configure_logging(LOG_FORMAT, LOG_LEVEL)

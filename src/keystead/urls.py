@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from keystead import health
+from keystead.api.rest import api
+from keystead.portal import views as portal
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/", api.urls),
+    path("scim/v2/", include("keystead.api.scim.urls")),
+    path("login/", portal.SignInView.as_view(), name="login"),
+    path("logout/", portal.sign_out, name="logout"),
+    path("", portal.home, name="home"),
+]
