@@ -13,7 +13,7 @@ from keystead.secret import REDACTED, scrub
 # key=value or "key": "value" pairs whose key names a secret, e.g. in a logged query string.
 _SENSITIVE_PAIR = re.compile(
     r"""(?ix)
-    (["']?(?:password|passwd|secret|token|authorization|api[_-]?key|otp|code)["']?
+    (["']?(?<![A-Za-z0-9_])(?:password|passwd|secret|token|authorization|api[_-]?key|otp|code)["']?
     \s*[:=]\s*)
     (?:Bearer\s+)?("[^"]*"|'[^']*'|[^\s&,;"']+)
     """
@@ -55,7 +55,7 @@ class JsonFormatter(logging.Formatter):
 
 
 class HumanFormatter(logging.Formatter):
-    def formatException(self, ei) -> str:  # noqa: N802 - logging API name
+    def formatException(self, ei) -> str:
         return redact_text(super().formatException(ei))
 
 

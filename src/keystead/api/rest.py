@@ -1,3 +1,21 @@
+"""The REST API at /api/v1, described by OpenAPI at /api/openapi.json (browse /api/docs)."""
+
 from ninja import NinjaAPI
 
-api = NinjaAPI(title="Keystead API", version="1", urls_namespace="api")
+from keystead.api.errors import install_error_handlers
+from keystead.api.routers import events, groups, roles, tokens, users
+
+api = NinjaAPI(
+    title="Keystead API",
+    version="1",
+    description=(
+        "Manage the directory and read the audit log. Authenticate with an API token: "
+        "`Authorization: Bearer <token>`; create one with `keystead token create`."
+    ),
+    urls_namespace="api",
+    docs_url="/docs",
+    openapi_url="/openapi.json",
+)
+install_error_handlers(api)
+for module in (users, groups, roles, events, tokens):
+    api.add_router("/v1", module.router)

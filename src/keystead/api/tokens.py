@@ -55,27 +55,45 @@ def bearer_from(request: HttpRequest) -> str | None:
     return value.strip()
 
 
-def authenticate_bearer(request: HttpRequest, needed_scope: str) -> ApiToken | None:
-    """Return the token if the request carries a usable one with ``needed_scope``.
+class MissingScope(Exception):
+    """A usable token without the scope an operation needs (HTTP 403, not 401)."""
+
+    def __init__(self, scope: str) -> None:
+        self.scope = scope
+        super().__init__(f"This token lacks the {scope!r} scope.")
+
+
+def verify_token(request: HttpRequest, clear: str, needed_scope: str) -> ApiToken | None:
+    """Return the token if ``clear`` is usable; raise MissingScope if it lacks the scope.
 
     Marks the request so audit events name the token's owner as the actor.
-    A refusal is audited with the token's public id only.
+    A refusal is audited with the token's public id only, never the token.
     """
-    clear = bearer_from(request)
-    if clear is None:
-        return None
     token = ApiToken.find(clear)
     if token is None:
         audit.record("api.auth", request=request, outcome=Outcome.DENIED,
-                     actor_label="anonymous", detail={"reason": "unknown, expired or revoked token"})
+                     actor_label="anonymous",
+                     detail={"reason": "unknown, expired or revoked token"})
         return None
     if not grants(token.scopes, needed_scope):
         audit.record("api.auth", request=request, outcome=Outcome.DENIED, actor=token.owner,
                      detail={"reason": "missing scope", "needed": needed_scope,
                              "key_id": token.key_id})
-        return None
+        raise MissingScope(needed_scope)
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
-    request.audit_actor_label = f"{token.owner.email if token.owner else 'token'} (token {token.key_id})"
+    owner = token.owner.email if token.owner else "token"
+    request.audit_actor_label = f"{owner} (token {token.key_id})"
     if token.owner is not None:
         request.user = token.owner
     return token
+
+
+def authenticate_bearer(request: HttpRequest, needed_scope: str) -> ApiToken | None:
+    """The request's bearer token if it is usable and has ``needed_scope``, else None."""
+    clear = bearer_from(request)
+    if clear is None:
+        return None
+    try:
+        return verify_token(request, clear, needed_scope)
+    except MissingScope:
+        return None

@@ -1,0 +1,75 @@
+"""/api/v1/groups: directory groups and their members."""
+
+from django.http import HttpRequest
+from ninja import Router
+from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.responses import Status
+
+from keystead.api.auth import ScopedToken
+from keystead.api.routers.common import ERRORS, get_or_404
+from keystead.api.schemas import (
+    GroupCreate,
+    GroupOut,
+    GroupPatch,
+    MembersChange,
+    RecordId,
+    ShortText,
+)
+from keystead.directory import services
+from keystead.directory.models import Group
+
+router = Router(tags=["groups"])
+read = ScopedToken("groups:read")
+write = ScopedToken("groups:write")
+
+
+def _groups():
+    return Group.objects.prefetch_related("members")
+
+
+@router.get("/groups", response={200: list[GroupOut], **ERRORS}, auth=read)
+@paginate(LimitOffsetPagination)
+def list_groups(request: HttpRequest, q: ShortText | None = None):
+    groups = _groups()
+    if q:
+        groups = groups.filter(name__icontains=q)
+    return groups
+
+
+@router.post("/groups", response={201: GroupOut, **ERRORS}, auth=write)
+def create_group(request: HttpRequest, payload: GroupCreate):
+    group = services.save_group(
+        None, name=payload.name, description=payload.description,
+        external_id=payload.external_id, member_ids=payload.member_ids,
+        request=request, door="api",
+    )
+    return Status(201, _groups().get(pk=group.pk))
+
+
+@router.get("/groups/{group_id}", response={200: GroupOut, **ERRORS}, auth=read)
+def get_group(request: HttpRequest, group_id: RecordId):
+    return get_or_404(_groups(), group_id, "group")
+
+
+@router.patch("/groups/{group_id}", response={200: GroupOut, **ERRORS}, auth=write)
+def update_group(request: HttpRequest, group_id: RecordId, payload: GroupPatch):
+    group = get_or_404(Group.objects.all(), group_id, "group")
+    services.save_group(group, **payload.dict(exclude_unset=True), request=request, door="api")
+    return _groups().get(pk=group.pk)
+
+
+@router.post("/groups/{group_id}/members", response={200: GroupOut, **ERRORS}, auth=write)
+def change_members(request: HttpRequest, group_id: RecordId, payload: MembersChange):
+    """Add and remove members in one call, without resending the whole list."""
+    group = get_or_404(Group.objects.all(), group_id, "group")
+    services.change_group_members(
+        group, add=payload.add, remove=payload.remove, request=request, door="api"
+    )
+    return _groups().get(pk=group.pk)
+
+
+@router.delete("/groups/{group_id}", response={204: None, **ERRORS}, auth=write)
+def delete_group(request: HttpRequest, group_id: RecordId):
+    group = get_or_404(Group.objects.all(), group_id, "group")
+    services.delete_group(group, request=request, door="api")
+    return Status(204, None)

@@ -1,0 +1,57 @@
+"""/api/v1/roles: named bundles held by users directly or through groups."""
+
+from django.http import HttpRequest
+from ninja import Router
+from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.responses import Status
+
+from keystead.api.auth import ScopedToken
+from keystead.api.routers.common import ERRORS, get_or_404
+from keystead.api.schemas import RecordId, RoleCreate, RoleOut, RolePatch, ShortText
+from keystead.directory import services
+from keystead.directory.models import Role
+
+router = Router(tags=["roles"])
+read = ScopedToken("roles:read")
+write = ScopedToken("roles:write")
+
+
+def _roles():
+    return Role.objects.prefetch_related("users", "groups")
+
+
+@router.get("/roles", response={200: list[RoleOut], **ERRORS}, auth=read)
+@paginate(LimitOffsetPagination)
+def list_roles(request: HttpRequest, q: ShortText | None = None):
+    roles = _roles()
+    if q:
+        roles = roles.filter(name__icontains=q)
+    return roles
+
+
+@router.post("/roles", response={201: RoleOut, **ERRORS}, auth=write)
+def create_role(request: HttpRequest, payload: RoleCreate):
+    role = services.save_role(
+        None, name=payload.name, description=payload.description,
+        user_ids=payload.user_ids, group_ids=payload.group_ids, request=request, door="api",
+    )
+    return Status(201, _roles().get(pk=role.pk))
+
+
+@router.get("/roles/{role_id}", response={200: RoleOut, **ERRORS}, auth=read)
+def get_role(request: HttpRequest, role_id: RecordId):
+    return get_or_404(_roles(), role_id, "role")
+
+
+@router.patch("/roles/{role_id}", response={200: RoleOut, **ERRORS}, auth=write)
+def update_role(request: HttpRequest, role_id: RecordId, payload: RolePatch):
+    role = get_or_404(Role.objects.all(), role_id, "role")
+    services.save_role(role, **payload.dict(exclude_unset=True), request=request, door="api")
+    return _roles().get(pk=role.pk)
+
+
+@router.delete("/roles/{role_id}", response={204: None, **ERRORS}, auth=write)
+def delete_role(request: HttpRequest, role_id: RecordId):
+    role = get_or_404(Role.objects.all(), role_id, "role")
+    services.delete_role(role, request=request, door="api")
+    return Status(204, None)

@@ -1,0 +1,95 @@
+"""/api/v1/users: people in the directory."""
+
+from django.db.models import Q
+from django.http import HttpRequest
+from ninja import Query, Router, Schema
+from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.responses import Status
+
+from keystead.api.auth import ScopedToken
+from keystead.api.routers.common import ERRORS, get_or_404
+from keystead.api.schemas import (
+    PasswordIn,
+    RecordId,
+    ShortText,
+    UserCreate,
+    UserOut,
+    UserPatch,
+)
+from keystead.directory import services
+from keystead.directory.models import Source, User
+from keystead.secret import Secret
+
+router = Router(tags=["users"])
+read = ScopedToken("users:read")
+write = ScopedToken("users:write")
+
+
+def _users():
+    return User.objects.prefetch_related("directory_groups", "roles")
+
+
+class UserFilter(Schema):
+    q: ShortText | None = None
+    active: bool | None = None
+    source: Source | None = None
+    group: RecordId | None = None
+
+
+@router.get("/users", response={200: list[UserOut], **ERRORS}, auth=read)
+@paginate(LimitOffsetPagination)
+def list_users(request: HttpRequest, filters: Query[UserFilter]):
+    """Users, filtered by a search over email and names, status, source or group."""
+    users = _users()
+    if filters.q:
+        users = users.filter(
+            Q(email__icontains=filters.q)
+            | Q(given_name__icontains=filters.q)
+            | Q(family_name__icontains=filters.q)
+        )
+    if filters.active is not None:
+        users = users.filter(is_active=filters.active)
+    if filters.source is not None:
+        users = users.filter(source=filters.source)
+    if filters.group is not None:
+        users = users.filter(directory_groups__pk=filters.group)
+    return users
+
+
+@router.post("/users", response={201: UserOut, **ERRORS}, auth=write)
+def create_user(request: HttpRequest, payload: UserCreate):
+    """Create a user. Given and family name are required; `password` is optional."""
+    values = payload.dict(exclude={"password"})
+    password = Secret(payload.password.get_secret_value()) if payload.password else None
+    user = services.create_user(values, password=password, request=request, door="api")
+    return Status(201, _users().get(pk=user.pk))
+
+
+@router.get("/users/{user_id}", response={200: UserOut, **ERRORS}, auth=read)
+def get_user(request: HttpRequest, user_id: RecordId):
+    return get_or_404(_users(), user_id, "user")
+
+
+@router.patch("/users/{user_id}", response={200: UserOut, **ERRORS}, auth=write)
+def update_user(request: HttpRequest, user_id: RecordId, payload: UserPatch):
+    """Change the fields given; omitted fields keep their value."""
+    user = get_or_404(User.objects.all(), user_id, "user")
+    services.update_user(user, payload.dict(exclude_unset=True), request=request, door="api")
+    return _users().get(pk=user.pk)
+
+
+@router.post("/users/{user_id}/password", response={204: None, **ERRORS}, auth=write)
+def set_password(request: HttpRequest, user_id: RecordId, payload: PasswordIn):
+    """Set the user's password. The password is never returned or recorded."""
+    user = get_or_404(User.objects.all(), user_id, "user")
+    services.set_password(
+        user, Secret(payload.password.get_secret_value()), request=request, door="api"
+    )
+    return Status(204, None)
+
+
+@router.delete("/users/{user_id}", response={204: None, **ERRORS}, auth=write)
+def delete_user(request: HttpRequest, user_id: RecordId):
+    user = get_or_404(User.objects.all(), user_id, "user")
+    services.delete_user(user, request=request, door="api")
+    return Status(204, None)
