@@ -2,9 +2,10 @@
 
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 
 from keystead.api.auth import ScopedToken
+from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS
 from keystead.api.schemas import EventOut, Instant, ShortText
 from keystead.directory.models import Event, Outcome
@@ -23,7 +24,7 @@ class EventFilter(Schema):
 
 
 @router.get("/events", response={200: list[EventOut], **ERRORS}, auth=ScopedToken("events:read"))
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_events(request: HttpRequest, filters: Query[EventFilter]):
     """Newest first. `action` matches a prefix, so `user.` finds every user event."""
     events = Event.objects.all()

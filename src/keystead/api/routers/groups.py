@@ -2,10 +2,11 @@
 
 from django.http import HttpRequest
 from ninja import Router
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import Status
 
 from keystead.api.auth import ScopedToken
+from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS, get_or_404
 from keystead.api.schemas import (
     GroupCreate,
@@ -28,7 +29,7 @@ def _groups():
 
 
 @router.get("/groups", response={200: list[GroupOut], **ERRORS}, auth=read)
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_groups(request: HttpRequest, q: ShortText | None = None):
     groups = _groups()
     if q:

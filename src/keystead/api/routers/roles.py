@@ -2,10 +2,11 @@
 
 from django.http import HttpRequest
 from ninja import Router
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import Status
 
 from keystead.api.auth import ScopedToken
+from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS, get_or_404
 from keystead.api.schemas import RecordId, RoleCreate, RoleOut, RolePatch, ShortText
 from keystead.directory import services
@@ -21,7 +22,7 @@ def _roles():
 
 
 @router.get("/roles", response={200: list[RoleOut], **ERRORS}, auth=read)
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_roles(request: HttpRequest, q: ShortText | None = None):
     roles = _roles()
     if q:

@@ -3,10 +3,11 @@
 from django.db.models import Q
 from django.http import HttpRequest
 from ninja import Query, Router, Schema
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from ninja.responses import Status
 
 from keystead.api.auth import ScopedToken
+from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS, get_or_404
 from keystead.api.schemas import (
     PasswordIn,
@@ -37,7 +38,7 @@ class UserFilter(Schema):
 
 
 @router.get("/users", response={200: list[UserOut], **ERRORS}, auth=read)
-@paginate(LimitOffsetPagination)
+@paginate(Pages)
 def list_users(request: HttpRequest, filters: Query[UserFilter]):
     """Users, filtered by a search over email and names, status, source or group."""
     users = _users()
