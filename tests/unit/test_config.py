@@ -1,0 +1,28 @@
+import stat
+
+import pytest
+
+from keystead.config import ConfigError, load_or_create_secret_key, parse_email_url
+
+
+def test_console_mail_by_default():
+    settings = parse_email_url("")
+    assert settings.backend.endswith("console.EmailBackend") and not settings.configured
+
+
+def test_smtp_url_with_credentials_and_sender():
+    settings = parse_email_url("smtp+starttls://bot%40x:p%2Fw@mail.example.com?from=id@example.com")
+    assert (settings.host, settings.port, settings.use_tls) == ("mail.example.com", 587, True)
+    assert (settings.user, settings.password) == ("bot@x", "p/w")
+    assert settings.default_from == "id@example.com" and settings.configured
+
+
+def test_unknown_mail_scheme_says_what_is_accepted():
+    with pytest.raises(ConfigError, match="smtp://"):
+        parse_email_url("imap://mail.example.com")
+
+
+def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
+    first = load_or_create_secret_key(tmp_path)
+    assert load_or_create_secret_key(tmp_path) == first
+    assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600

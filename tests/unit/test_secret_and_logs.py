@@ -1,0 +1,60 @@
+import json
+import logging
+import pickle
+
+import pytest
+
+from keystead.logs import JsonFormatter, RedactSecretsFilter, redact_text
+from keystead.secret import REDACTED, Secret, scrub
+
+
+def test_secret_never_prints_its_value():
+    secret = Secret("hunter2-canary")
+    for rendered in (repr(secret), str(secret), f"{secret}", "%s" % secret, f"{secret!r}"):  # noqa: UP031
+        assert "hunter2" not in rendered
+    assert secret.reveal() == "hunter2-canary"
+
+
+def test_secret_refuses_pickling_and_mutation():
+    secret = Secret("x")
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+    with pytest.raises(AttributeError):
+        secret._value = "y"
+
+
+def test_secret_equality_is_by_value():
+    assert Secret("a") == Secret("a")
+    assert Secret("a") != Secret("b")
+
+
+def test_scrub_redacts_secrets_and_sensitive_keys_recursively():
+    data = {"user": "ada", "password": "p", "nested": [{"api_token": "t"}, Secret("s")]}
+    assert scrub(data) == {"user": "ada", "password": REDACTED,
+                           "nested": [{"api_token": REDACTED}, REDACTED]}
+
+
+@pytest.mark.parametrize("text", [
+    "login password=hunter2 ok",
+    'body {"password": "hunter2"}',
+    "Authorization: Bearer hunter2",
+    "GET /cb?code=hunter2&state=x",
+])
+def test_redact_text_hides_secret_pairs(text):
+    assert "hunter2" not in redact_text(text)
+
+
+def test_redact_text_keeps_harmless_words():
+    assert redact_text("target=apitoken:12") == "target=apitoken:12"
+
+
+def _format(record: logging.LogRecord) -> str:
+    assert RedactSecretsFilter().filter(record)
+    return JsonFormatter().format(record)
+
+
+def test_filter_redacts_secret_arguments_in_json_logs():
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "user %s set %s",
+                               ("ada", Secret("hunter2")), None)
+    line = json.loads(_format(record))
+    assert line["message"] == f"user ada set {REDACTED}"
