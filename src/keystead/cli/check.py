@@ -1,0 +1,191 @@
+"""``keystead check``: is this installation configured safely, and does it work?"""
+
+from __future__ import annotations
+
+import ipaddress
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import click
+
+from keystead.cli._common import InputError, describe_database, setup_django
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+COLOURS = {OK: "green", WARN: "yellow", FAIL: "red"}
+
+
+@dataclass(frozen=True)
+class Finding:
+    status: str
+    topic: str
+    message: str
+    fix: str = ""
+
+
+def is_loopback(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1: an address only this computer can reach."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_database() -> Finding:
+    from django.db import DatabaseError, connection
+
+    try:
+        connection.ensure_connection()
+    except DatabaseError as exc:
+        return Finding(FAIL, "database", f"{describe_database()} does not answer: "
+                       f"{str(exc).strip()}",
+                       "check KEYSTEAD_DATABASE_URL and that the database server runs")
+    return Finding(OK, "database", f"{describe_database()} answers")
+
+
+def check_migrations() -> Finding:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if plan:
+        names = ", ".join(f"{m.app_label}.{m.name}" for m, _ in plan[:3])
+        more = ", ..." if len(plan) > 3 else ""
+        return Finding(FAIL, "migrations", f"{len(plan)} not applied ({names}{more})",
+                       "run `keystead migrate`")
+    return Finding(OK, "migrations", "all applied")
+
+
+def check_secret_key() -> Finding:
+    from django.conf import settings
+
+    from keystead import config
+
+    if config.env("KEYSTEAD_SECRET_KEY"):
+        if len(settings.SECRET_KEY) < 50:
+            return Finding(WARN, "secret key", "KEYSTEAD_SECRET_KEY is shorter than 50 characters",
+                           "use a long random value, e.g. "
+                           "`python3 -c 'import secrets; print(secrets.token_urlsafe(50))'`")
+        return Finding(OK, "secret key", "from KEYSTEAD_SECRET_KEY")
+    path = settings.DATA_DIR / "secret_key"
+    if not path.exists():
+        return Finding(FAIL, "secret key", f"{path} is missing",
+                       "set KEYSTEAD_SECRET_KEY, or let Keystead create the file "
+                       "(KEYSTEAD_DATA_DIR must be writable)")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        return Finding(FAIL, "secret key", f"{path} has mode {mode:04o}: other users may read it",
+                       f"chmod 600 {path}")
+    return Finding(OK, "secret key", f"generated file {path} (mode 0600)")
+
+
+def check_base_url() -> Finding:
+    from django.conf import settings
+
+    url = settings.BASE_URL
+    parts = urlsplit(url)
+    if parts.scheme == "https":
+        return Finding(OK, "base URL", f"{url} uses https")
+    if is_loopback(parts.hostname or ""):
+        return Finding(OK, "base URL", f"{url} (plain http, reachable only from this computer)")
+    return Finding(WARN, "base URL", f"{url} is plain http on a network address: "
+                   "passwords and session cookies cross the network readable",
+                   "serve behind a TLS proxy and set KEYSTEAD_BASE_URL=https://...")
+
+
+def check_mail() -> Finding:
+    from django.conf import settings
+
+    if not settings.EMAIL_CONFIGURED:
+        return Finding(WARN, "mail", "no mail server: set KEYSTEAD_EMAIL_URL=smtp://..., "
+                       "password-reset mail will only be printed",
+                       "e.g. KEYSTEAD_EMAIL_URL=smtp+starttls://user:pass@mail.example.com:587")
+    return Finding(OK, "mail", f"SMTP server {settings.EMAIL_HOST}:{settings.EMAIL_PORT}")
+
+
+def check_admins() -> Finding:
+    from keystead.directory.models import User
+
+    count = User.objects.filter(is_superuser=True, is_active=True).count()
+    if not count:
+        return Finding(FAIL, "administrators", "no active administrator: nobody can manage "
+                       "this installation", "run `keystead createadmin`")
+    return Finding(OK, "administrators", f"{count} active")
+
+
+def check_debug() -> Finding:
+    from django.conf import settings
+
+    if not settings.DEBUG:
+        return Finding(OK, "debug", "off")
+    if is_loopback(urlsplit(settings.BASE_URL).hostname or ""):
+        return Finding(WARN, "debug", "on: error pages show settings and code",
+                       "unset KEYSTEAD_DEBUG before exposing this installation")
+    return Finding(FAIL, "debug", "on for a network-reachable address: error pages show "
+                   "settings and code to anyone", "unset KEYSTEAD_DEBUG")
+
+
+def check_django() -> Finding:
+    from django.core import checks
+
+    messages = checks.run_checks()
+    serious = [m for m in messages if m.is_serious()]
+    if serious:
+        return Finding(FAIL, "system checks", "; ".join(str(m) for m in serious[:3]),
+                       "see `keystead manage check`")
+    if messages:
+        return Finding(WARN, "system checks", "; ".join(str(m) for m in messages[:3]),
+                       "see `keystead manage check`")
+    return Finding(OK, "system checks", "no problems")
+
+
+STANDALONE: list[Callable[[], Finding]] = [
+    check_secret_key, check_base_url, check_mail, check_debug, check_django,
+]
+
+
+def run_checks() -> list[Finding]:
+    """Every finding, in a stable order; a check that cannot run yet says why."""
+    findings = [check_database()]
+    if findings[-1].status == OK:
+        findings.append(check_migrations())
+    if findings[-1].status == OK:
+        findings.append(check_admins())
+    else:
+        findings.append(Finding(WARN, "administrators", "not checked until the database "
+                                "answers and is migrated"))
+    return findings + [check() for check in STANDALONE]
+
+
+def show(finding: Finding) -> None:
+    label = click.style(f"{finding.status:<4}", fg=COLOURS[finding.status], bold=True)
+    click.echo(f"{label}  {finding.topic}: {finding.message}")
+    if finding.fix:
+        click.echo(f"      fix: {finding.fix}")
+
+
+@click.command()
+def check() -> None:
+    """Check the configuration and report OK, WARN or FAIL with fixes.
+
+    Looks at the database, migrations, the secret key, the base URL, mail,
+    administrators, debug mode and Django's system checks. Exit status 1 if
+    anything FAILs, so it can gate a deployment.
+    """
+    try:
+        setup_django()
+    except InputError as exc:
+        show(Finding(FAIL, "configuration", exc.message.removeprefix("Configuration error: "),
+                     "correct the KEYSTEAD_* variable named above"))
+        raise SystemExit(1) from None
+    findings = run_checks()
+    for finding in findings:
+        show(finding)
+    counts = {status: sum(f.status == status for f in findings) for status in (OK, WARN, FAIL)}
+    click.echo(f"\n{counts[OK]} OK, {counts[WARN]} WARN, {counts[FAIL]} FAIL")
+    if counts[FAIL]:
+        raise SystemExit(1)

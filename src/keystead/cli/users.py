@@ -1,0 +1,86 @@
+"""``keystead user``: find people and set a password from the server's shell."""
+
+from __future__ import annotations
+
+import click
+
+from keystead.cli._common import InputError, console, input_error, needs_django, table, when
+
+
+@click.group()
+def user() -> None:
+    """People in the directory: list, search, set a password."""
+
+
+@user.command("list")
+@click.option("--search", metavar="TEXT",
+              help="Words that must each appear in the email, given name or family name.")
+@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@needs_django
+def list_users(search: str | None, limit: int) -> None:
+    """List users: status, admin rights, source, last sign-in.
+
+    \b
+    Examples:
+      keystead user list
+      keystead user list --search "ada lovelace"
+    """
+    from django.db.models import Q
+
+    from keystead.directory.models import User
+
+    query = User.objects.all()
+    for word in (search or "").split():
+        query = query.filter(Q(email__icontains=word) | Q(given_name__icontains=word) |
+                             Q(family_name__icontains=word))
+    total = query.count()
+    people = list(query.order_by("email")[:limit])
+    if not people:
+        click.echo("No users match." if search else "No users yet; `keystead createadmin` "
+                   "creates the first administrator.")
+        return
+    grid = table("Email", "Name", "Status", "Admin", "Source", "Last sign-in",
+                  "Password changed")
+    for person in people:
+        rights = "superuser" if person.is_superuser else "console" if person.is_staff else ""
+        status = "active" if person.is_active else "disabled"
+        if person.must_change_password:
+            status += ", must change password"
+        grid.add_row(person.email, person.full_name, status, rights, person.source,
+                      when(person.last_login, "never"), when(person.password_changed_at, "never"))
+    out = console()
+    out.print(grid)
+    if total > len(people):
+        out.print(f"Showing {len(people)} of {total}; narrow with --search or raise --limit.")
+
+
+@user.command("set-password")
+@click.argument("email")
+@needs_django
+def set_password(email: str) -> None:
+    """Set a user's password (asked for twice, hidden). Audited.
+
+    There is deliberately no option to pass the password: a command line ends
+    up in shell history and in the process list. Scripts can pipe it twice
+    on stdin.
+
+    \b
+    Example:
+      keystead user set-password ada@example.com
+    """
+    from keystead.directory import services
+    from keystead.directory.models import User
+    from keystead.directory.rules import normalize_email
+    from keystead.secret import Secret
+
+    person = User.objects.filter(email__iexact=normalize_email(email)).first()
+    if person is None:
+        raise InputError(f"No user with email {email!r}; "
+                         "`keystead user list --search` finds people.")
+    secret = Secret(click.prompt(f"New password for {person.email}", hide_input=True,
+                                 confirmation_prompt="Repeat the new password"))
+    try:
+        services.set_password(person, secret, door="cli")
+    except services.RuleViolation as violation:
+        raise input_error(violation) from None
+    click.echo(f"Password set for {person.email}.")
