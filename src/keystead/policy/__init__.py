@@ -1,0 +1,1 @@
+"""Password and logon policy: rules (pure), screening, history, expiry and lockout."""
