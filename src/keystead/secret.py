@@ -10,6 +10,7 @@ its value. Code that truly needs the value (a hasher, a connector) calls
 from __future__ import annotations
 
 import hmac
+import re
 from typing import Any
 
 REDACTED = "********"
@@ -59,13 +60,18 @@ class Secret:
         raise TypeError("a Secret cannot be pickled; encrypt it explicitly instead")
 
 
-SENSITIVE_KEY_PARTS = ("password", "secret", "token", "otp", "code", "credential", "key")
+SENSITIVE_WORDS = frozenset({
+    "password", "passwd", "passphrase", "secret", "token", "otp", "code", "pin", "key",
+    "credential", "credentials", "authorization", "cookie",
+})
 
 
 def is_sensitive_key(key: str) -> bool:
-    """Whether a mapping key names something that must never be recorded."""
-    lowered = key.lower()
-    return any(part in lowered for part in SENSITIVE_KEY_PARTS)
+    """Whether a mapping key names a secret: its last word is one, as in ``new_password``
+    or ``api_key``. ``key_id`` or ``password_set`` name facts about a secret and are kept.
+    """
+    words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
+    return any(w for w in words) and [w for w in words if w][-1] in SENSITIVE_WORDS
 
 
 def scrub(value: Any) -> Any:

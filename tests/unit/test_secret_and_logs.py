@@ -28,10 +28,17 @@ def test_secret_equality_is_by_value():
     assert Secret("a") != Secret("b")
 
 
+def test_scrub_keeps_facts_about_secrets():
+    kept = {"key_id": "ab12", "password_set": True, "token_count": 2, "passwordChangedAt": 1}
+    assert scrub(kept) == kept
+
+
 def test_scrub_redacts_secrets_and_sensitive_keys_recursively():
-    data = {"user": "ada", "password": "p", "nested": [{"api_token": "t"}, Secret("s")]}
+    data = {"user": "ada", "password": "p", "nested": [{"api_token": "t"}, Secret("s")],
+            "clientSecret": "c", "new-password": "n", "API_KEY": "k"}
     assert scrub(data) == {"user": "ada", "password": REDACTED,
-                           "nested": [{"api_token": REDACTED}, REDACTED]}
+                           "nested": [{"api_token": REDACTED}, REDACTED],
+                           "clientSecret": REDACTED, "new-password": REDACTED, "API_KEY": REDACTED}
 
 
 @pytest.mark.parametrize("text", [
