@@ -19,10 +19,26 @@ _email_validator = EmailValidator()
 
 @dataclass(frozen=True)
 class FieldProblem:
-    """One thing wrong with one field, phrased so the user knows how to fix it."""
+    """One thing wrong with one field, phrased so the user knows how to fix it.
+
+    ``code`` names the rule for programs (e.g. ``min_length``); it may be empty.
+    """
 
     field: str
     message: str
+    code: str = ""
+
+
+class RuleViolation(Exception):
+    """Input broke one or more rules; ``problems`` names every field and how to fix it."""
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+
+
+class Conflict(RuleViolation):
+    """The record would collide with an existing one (e.g. the same email)."""
 
 
 def normalize_email(email: str) -> str:
@@ -46,9 +62,8 @@ def person_problems(
         try:
             _email_validator(email)
         except DjangoValidationError:
-            problems.append(
-                FieldProblem("email", f"Email {email!r} is not a valid address, e.g. ada@example.com.")
-            )
+            problems.append(FieldProblem(
+                "email", f"Email {email!r} is not a valid address, e.g. ada@example.com."))
     names = {"given_name": ("Given name", given_name), "family_name": ("Family name", family_name)}
     for field, (label, raw) in names.items():
         value = (raw or "").strip()

@@ -14,23 +14,20 @@ from django.http import HttpRequest
 
 from keystead.directory import audit
 from keystead.directory.models import Group, Role, Source, User
-from keystead.directory.rules import FieldProblem, name_problems, normalize_email, person_problems
+from keystead.directory.rules import (
+    Conflict,
+    FieldProblem,
+    RuleViolation,
+    name_problems,
+    normalize_email,
+    person_problems,
+)
 from keystead.secret import Secret
+
+__all__ = ["Conflict", "RuleViolation"]  # re-exported: every door catches these from here
 
 PERSON_FIELDS = ("email", "given_name", "family_name", "is_active", "source", "source_id",
                  "external_id")
-
-
-class RuleViolation(Exception):
-    """Input broke one or more rules; ``problems`` names every field and how to fix it."""
-
-    def __init__(self, problems: list[FieldProblem]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
-
-
-class Conflict(RuleViolation):
-    """The record would collide with an existing one (e.g. the same email)."""
 
 
 def _email_taken(email: str, *, exclude_pk: int | None = None) -> bool:

@@ -28,9 +28,9 @@ class SignInView(LoginView):
         return response
 
     def form_invalid(self, form):
+        attempted = form.data.get("username", "")[:254]
         audit.record("login", request=self.request, outcome=Outcome.FAILURE,
-                     actor_label="anonymous", detail={"method": "password",
-                                                      "username": form.data.get("username", "")[:254]})
+                     actor_label="anonymous", detail={"method": "password", "username": attempted})
         return super().form_invalid(form)
 
 
