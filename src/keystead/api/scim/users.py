@@ -1,0 +1,208 @@
+"""SCIM Users ↔ directory users: rendering, reading payloads, and writes through the services.
+
+userName is the email address, the sign-in name. Keystead keeps one address per
+user, so ``emails`` is that address, marked primary and work; a client that
+changes one of userName and the primary email changes both.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import CharField, Prefetch, QuerySet, Value
+from django.db.models.functions import Concat
+from django.http import HttpRequest
+
+from keystead.api.scim.auth import may_manage_administrators
+from keystead.api.scim.endpoint import location, timestamp, version_of
+from keystead.api.scim.errors import USER_FIELDS, ScimError, invalid_value
+from keystead.api.scim.projection import Projection
+from keystead.api.scim.queries import Column, ColumnMap
+from keystead.api.scim.resources import DOOR, ResourceKind
+from keystead.api.scim.schemas import USER, USER_SCHEMA
+from keystead.directory import services
+from keystead.directory.models import Group, User
+from keystead.secret import Secret
+
+_ID = Column("pk", "id")
+_EMAIL = Column("email")
+_DISPLAY = Column("scim_display_name")
+_GROUP_ID = Column("directory_groups__pk", "id", multi=True)
+
+COLUMNS: ColumnMap = {
+    "id": _ID,
+    "username": _EMAIL,
+    "name.givenname": Column("given_name"),
+    "name.familyname": Column("family_name"),
+    "name.formatted": _DISPLAY,
+    "displayname": _DISPLAY,
+    "externalid": Column("external_id", case_exact=True),
+    "active": Column("is_active", "boolean"),
+    "emails": _EMAIL,
+    "emails.value": _EMAIL,
+    "emails.type": Column(kind="const", const="work"),
+    "emails.primary": Column(kind="const", const=True),
+    "groups": _GROUP_ID,
+    "groups.value": _GROUP_ID,
+    "groups.display": Column("directory_groups__name", multi=True),
+    "meta.created": Column("date_joined", "datetime"),
+    "meta.lastmodified": Column("updated_at", "datetime"),
+    "meta.resourcetype": Column(kind="const", const="User"),
+}
+
+
+def _string(path: str, value: Any) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise invalid_value(f"{path} must be a string.")
+    return value
+
+
+def _boolean(value: Any, default: bool) -> bool:
+    """A JSON boolean; the strings "true"/"false" too, as some identity providers send them."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise invalid_value("active must be true or false.")
+
+
+def _primary_email(emails: Any) -> str | None:
+    """The address that counts: the primary one, else the work one, else the first."""
+    if emails is None:
+        return None
+    if not isinstance(emails, list) or not all(isinstance(e, dict) for e in emails):
+        raise invalid_value("emails must be a list of objects like "
+                            '{"value": "ada@example.com", "type": "work", "primary": true}.')
+    if not emails:
+        return None
+    chosen = (next((e for e in emails if e.get("primary") is True), None)
+              or next((e for e in emails if str(e.get("type", "")).lower() == "work"), None)
+              or emails[0])
+    value = chosen.get("value")
+    if value is None:
+        return None
+    return _string("emails.value", value)
+
+
+def sign_in_email(user_name: str, email: str | None, current: str | None) -> str:
+    """Reconcile userName and the primary email into the one sign-in address.
+
+    Whichever of the two the client changed wins; changing both to different
+    addresses is refused, since Keystead cannot keep two.
+    """
+    def same(a: str | None, b: str | None) -> bool:
+        return (a or "").strip().lower() == (b or "").strip().lower()
+
+    if email is None or same(email, user_name):
+        return user_name
+    if current is not None and same(email, current):
+        return user_name
+    if current is not None and same(user_name, current):
+        return email
+    raise invalid_value(
+        f"userName {user_name!r} and the primary email {email!r} differ. Keystead signs users "
+        "in with one email address: send the same address in both (or only in userName)."
+    )
+
+
+def person_values(doc: dict[str, Any], current: User | None) -> dict[str, Any]:
+    """The directory fields a SCIM User document asks for, type-checked."""
+    user_name = _string("userName", doc.get("userName"))
+    name = doc.get("name")
+    if name is None:
+        name = {}
+    if not isinstance(name, dict):
+        raise invalid_value('name must be an object like {"givenName": "Ada", '
+                            '"familyName": "Lovelace"}.')
+    email = sign_in_email(user_name, _primary_email(doc.get("emails")),
+                          current.email if current else None)
+    return {
+        "email": email,
+        "given_name": _string("name.givenName", name.get("givenName")),
+        "family_name": _string("name.familyName", name.get("familyName")),
+        "is_active": _boolean(doc.get("active"), current.is_active if current else True),
+        "external_id": _string("externalId", doc.get("externalId")),
+    }
+
+
+class UserKind(ResourceKind[User]):
+    schema = USER
+    columns = COLUMNS
+    noun = "user"
+    field_paths = USER_FIELDS
+
+    def queryset(self, projection: Projection | None = None) -> QuerySet[User]:
+        query = User.objects.annotate(scim_display_name=Concat(
+            "given_name", Value(" "), "family_name", output_field=CharField()))
+        if projection is None or projection.wants("groups"):
+            query = query.prefetch_related(
+                Prefetch("directory_groups", queryset=Group.objects.only("pk", "name")))
+        return query
+
+    def render(self, obj: User, projection: Projection | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": str(obj.pk)}
+        if obj.external_id:
+            doc["externalId"] = obj.external_id
+        doc["userName"] = obj.email
+        doc["name"] = {"formatted": obj.full_name, "familyName": obj.family_name,
+                       "givenName": obj.given_name}
+        doc["displayName"] = obj.full_name
+        doc["emails"] = [{"value": obj.email, "type": "work", "primary": True}]
+        doc["active"] = obj.is_active
+        if projection is None or projection.wants("groups"):
+            groups = sorted(obj.directory_groups.all(), key=lambda g: g.pk)
+            if groups:
+                doc["groups"] = [
+                    {"value": str(g.pk), "$ref": location("/Groups", g.pk), "display": g.name,
+                     "type": "direct"}
+                    for g in groups
+                ]
+        doc["meta"] = {
+            "resourceType": "User",
+            "created": timestamp(obj.date_joined),
+            "lastModified": timestamp(obj.updated_at),
+            "location": location("/Users", obj.pk),
+            "version": version_of(doc),
+        }
+        return doc
+
+    def check_writable(self, obj: User, request: HttpRequest) -> None:
+        if (obj.is_staff or obj.is_superuser) and not may_manage_administrators(request):
+            raise ScimError(
+                403, f"User {obj.pk} has admin console access; only a token with the 'admin' "
+                     "scope may change or delete it through SCIM.")
+
+    def create(self, doc: dict[str, Any], secrets: dict[str, Secret],
+               request: HttpRequest) -> User:
+        values = person_values(doc, None)
+        try:
+            return services.create_user(values, password=secrets.get("password"),
+                                        request=request, door=DOOR)
+        except services.RuleViolation as exc:
+            raise self.rule_error(exc) from None
+
+    def save(self, obj: User, before: dict[str, Any], after: dict[str, Any],
+             secrets: dict[str, Secret], request: HttpRequest) -> None:
+        values = person_values(after, obj)
+        password = secrets.get("password")
+        unchanged = all(values[k] == getattr(obj, k) for k in values)
+        if unchanged and not password:
+            return
+        try:
+            if unchanged and password:
+                services.set_password(obj, password, request=request, door=DOOR)
+            else:
+                services.update_user(obj, values, password=password, request=request,
+                                     door=DOOR)
+        except services.RuleViolation as exc:
+            raise self.rule_error(exc) from None
+
+    def delete(self, obj: User, request: HttpRequest) -> None:
+        services.delete_user(obj, request=request, door=DOOR)
+
+
+USERS = UserKind()

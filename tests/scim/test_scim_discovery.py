@@ -1,0 +1,62 @@
+"""Discovery endpoints, checked with scim2-models' own parsers (an independent reading)."""
+
+import pytest
+from scim2_models import ResourceType, Schema, ScimProvider, ServiceProviderConfig
+from scim_helpers import assert_scim_error
+
+pytestmark = pytest.mark.django_db
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+GROUP_URN = "urn:ietf:params:scim:schemas:core:2.0:Group"
+
+
+def test_service_provider_config(scim, settings):
+    settings.BASE_URL = "https://id.example.com"
+    body = scim.get("ServiceProviderConfig").json()
+    config = ServiceProviderConfig.model_validate(body)
+    assert config.patch.supported and config.filter.supported and config.etag.supported
+    assert config.change_password.supported and config.sort.supported
+    assert not config.bulk.supported
+    assert config.filter.max_results == 1000
+    assert config.authentication_schemes[0].type == "oauthbearertoken"
+    assert body["meta"]["location"] == "https://id.example.com/scim/v2/ServiceProviderConfig"
+
+
+def test_schemas_list_and_one(scim):
+    body = scim.get("Schemas").json()
+    assert body["totalResults"] == 2
+    schemas = {s["id"]: Schema.model_validate(s) for s in body["Resources"]}
+    assert set(schemas) == {USER_URN, GROUP_URN}
+    user = {a.name: a for a in schemas[USER_URN].attributes}
+    assert user["password"].mutability == "writeOnly" and user["password"].returned == "never"
+    assert user["groups"].mutability == "readOnly"
+    assert user["userName"].uniqueness == "server" and not user["userName"].case_exact
+    family = next(s for s in user["name"].sub_attributes if s.name == "familyName")
+    assert family.required
+    one = scim.get(f"Schemas/{USER_URN}").json()
+    assert one["id"] == USER_URN and one["meta"]["resourceType"] == "Schema"
+
+
+def test_resource_types(scim):
+    body = scim.get("ResourceTypes").json()
+    types = {r["name"]: ResourceType.model_validate(r) for r in body["Resources"]}
+    assert types["User"].endpoint == "/Users" and types["User"].schema_ == USER_URN
+    assert types["Group"].endpoint == "/Groups"
+    assert scim.get("ResourceTypes/Group").json()["schema"] == GROUP_URN
+
+
+def test_published_schemas_build_working_models(scim):
+    schemas = [Schema.model_validate(s) for s in scim.get("Schemas").json()["Resources"]]
+    types = [ResourceType.model_validate(r)
+             for r in scim.get("ResourceTypes").json()["Resources"]]
+    provider = ScimProvider.from_discovery(schemas, types)
+    user_model = provider.model_for("User")
+    created = scim.post("Users", {"schemas": [USER_URN], "userName": "ada@example.com",
+                                  "name": {"givenName": "Ada", "familyName": "Lovelace"}})
+    user = user_model.model_validate(created.json())
+    assert user.user_name == "ada@example.com"
+
+
+def test_discovery_refuses_filters(scim):
+    assert_scim_error(scim.get("Schemas", filter='id eq "x"'), 403)
+    assert_scim_error(scim.get("ServiceProviderConfig", filter='id eq "x"'), 403)

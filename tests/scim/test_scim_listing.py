@@ -1,0 +1,146 @@
+"""Listing Users: filters against real rows, pagination, sorting, projection, .search."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from scim_helpers import assert_scim_error
+
+from keystead.directory.models import Group, User
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def crowd(make_user):
+    ada = make_user("ada@example.com", "Ada", "Lovelace", external_id="E-1")
+    alan = make_user("alan@example.org", "Alan", "Turing", is_active=False)
+    grace = make_user("grace@example.com", "Grace", "Hopper")
+    return {"ada": ada, "alan": alan, "grace": grace}
+
+
+def names(scim, expression, **params):
+    response = scim.get("Users", filter=expression, **params)
+    assert response.status_code == 200, response.content
+    return sorted(r["userName"].split("@")[0] for r in response.json()["Resources"]
+                  if r["userName"] != "root@example.com")
+
+
+@pytest.mark.parametrize(("expression", "expected"), [
+    ('userName eq "ADA@example.com"', ["ada"]),
+    ('userName ne "ada@example.com" and userName ne "root@example.com"', ["alan", "grace"]),
+    ('userName co "@example.org"', ["alan"]),
+    ('userName sw "a"', ["ada", "alan"]),
+    ('userName ew ".COM" and name.givenName sw "g"', ["grace"]),
+    ('name.familyName eq "turing"', ["alan"]),
+    ('displayName eq "Grace Hopper"', ["grace"]),
+    ('name.formatted co "Love"', ["ada"]),
+    ("active eq false", ["alan"]),
+    ("not (active eq true)", ["alan"]),
+    ('externalId eq "E-1"', ["ada"]),
+    ('externalId eq "e-1"', []),
+    ("externalId pr", ["ada"]),
+    ('emails.value eq "grace@example.com"', ["grace"]),
+    ('emails[type eq "work" and value sw "gr"]', ["grace"]),
+    ('(userName sw "a" or userName sw "g") and active eq true', ["ada", "grace"]),
+    ('name.familyName gt "m" and name.familyName lt "z"', ["alan"]),
+    ('userName eq "nobody@example.com"', []),
+])
+def test_filters(scim, crowd, expression, expected):
+    assert names(scim, expression) == expected
+
+
+def test_filter_on_id_and_groups(scim, crowd):
+    group = Group.objects.create(name="Pioneers")
+    group.members.add(crowd["ada"], crowd["grace"])
+    assert names(scim, f'id eq "{crowd["alan"].pk}"') == ["alan"]
+    assert names(scim, f'groups.value eq "{group.pk}"') == ["ada", "grace"]
+    assert names(scim, 'groups.display eq "pioneers"') == ["ada", "grace"]
+
+
+def test_filter_on_last_modified(scim, crowd):
+    past = timezone.now() - timedelta(days=3)
+    User.objects.filter(pk=crowd["alan"].pk).update(updated_at=past)
+    cutoff = (past + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert names(scim, f'meta.lastModified lt "{cutoff}"') == ["alan"]
+    assert names(scim, f'meta.lastModified ge "{cutoff}"') == ["ada", "grace"]
+    stamp = scim.get(f"Users/{crowd['ada'].pk}").json()["meta"]["lastModified"]
+    assert names(scim, f'meta.lastModified eq "{stamp}"') == ["ada"]
+
+
+@pytest.mark.parametrize("expression", [
+    'userName regex "a"', "userName eq", 'nickName eq "x"', "active gt false",
+    'meta.lastModified gt "soon"', "(", 'userName eq "a" garbage',
+])
+def test_bad_filters_are_invalid_filter(scim, crowd, expression):
+    body = assert_scim_error(scim.get("Users", filter=expression), 400, "invalidFilter")
+    assert body["detail"].startswith("Invalid filter: ")
+
+
+def test_pagination(scim, make_user):
+    for i in range(7):
+        make_user(f"user{i}@example.com")
+    everyone = scim.get("Users").json()
+    assert everyone["totalResults"] == 8
+    ids = [r["id"] for r in everyone["Resources"]]
+    assert ids == sorted(ids, key=int)
+    page = scim.get("Users", startIndex=3, count=2).json()
+    assert (page["totalResults"], page["itemsPerPage"], page["startIndex"]) == (8, 2, 3)
+    assert [r["id"] for r in page["Resources"]] == ids[2:4]
+    tail = scim.get("Users", startIndex=7, count=5).json()
+    assert [r["id"] for r in tail["Resources"]] == ids[6:]
+    beyond = scim.get("Users", startIndex=50).json()
+    assert (beyond["totalResults"], beyond["itemsPerPage"], beyond["Resources"]) == (8, 0, [])
+    counted = scim.get("Users", count=0).json()
+    assert (counted["totalResults"], counted["Resources"]) == (8, [])
+    clamped = scim.get("Users", startIndex=0, count=-4).json()
+    assert (clamped["startIndex"], clamped["itemsPerPage"]) == (1, 0)
+
+
+def test_count_is_capped_at_max_results(scim, make_user):
+    from keystead.api.scim.listing import MAX_RESULTS
+    response = scim.get("Users", count=MAX_RESULTS * 10)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("params", [{"count": "ten"}, {"startIndex": "1.5"},
+                                    {"sortOrder": "sideways"}, {"sortBy": "password"}])
+def test_bad_paging_parameters(scim, params):
+    assert_scim_error(scim.get("Users", **params), 400, "invalidValue")
+
+
+def test_sorting(scim, crowd):
+    body = scim.get("Users", sortBy="name.familyName", sortOrder="descending").json()
+    families = [r["name"]["familyName"] for r in body["Resources"]]
+    assert families == ["Turing", "Lovelace", "Hopper", "Admin"]
+
+
+def test_attributes_and_excluded_attributes(scim, crowd):
+    body = scim.get("Users", attributes="userName,name.familyName",
+                    filter='userName eq "ada@example.com"').json()
+    assert body["Resources"][0] == {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "id": str(crowd["ada"].pk), "userName": "ada@example.com",
+        "name": {"familyName": "Lovelace"}}
+    one = scim.get(f"Users/{crowd['ada'].pk}", excludedAttributes="meta,emails,name").json()
+    assert not {"meta", "emails", "name"} & set(one)
+    assert one["userName"] == "ada@example.com"
+
+
+def test_search_with_post(scim, crowd):
+    response = scim.post("Users/.search", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "attributes": ["userName"], "filter": 'userName sw "a"', "startIndex": 1, "count": 10})
+    assert response.status_code == 200, response.content
+    assert sorted(r["userName"] for r in response.json()["Resources"]) == [
+        "ada@example.com", "alan@example.org"]
+    assert_scim_error(scim.post("Users/.search", {"filter": "bad"}), 400, "invalidFilter")
+
+
+def test_list_query_count_does_not_grow_with_users(scim, make_user,
+                                                   django_assert_max_num_queries):
+    group = Group.objects.create(name="G")
+    for i in range(20):
+        group.members.add(make_user(f"u{i}@example.com"))
+    with django_assert_max_num_queries(8):
+        assert len(scim.get("Users").json()["Resources"]) == 21
