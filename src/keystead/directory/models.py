@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.auth.models import Group as AuthGroup
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
@@ -214,3 +215,16 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"
+
+
+class AdminRole(AuthGroup):
+    """An admin role: a named bundle of console permissions held through ``User.groups``.
+
+    A proxy of Django's auth group, so the console can call it what it is without
+    a second table; directory groups (``Group`` above) stay a separate idea.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = "admin role"
+        verbose_name_plural = "admin roles"

@@ -1,0 +1,163 @@
+"""The admin console (Django admin, branded Keystead) for the directory.
+
+Branding and sign-in live in ``admin_site``, users in ``admin_users``; this
+module holds directory groups, roles, admin roles and the read-only audit log.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import django.contrib.auth.admin  # noqa: F401  (registers auth.Group, replaced below)
+from django.contrib import admin
+from django.contrib.auth.models import Group as AuthGroup
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from keystead.directory.admin_audit import AuditedModelAdmin
+from keystead.directory.admin_site import short_time  # also brands the site
+from keystead.directory.admin_users import UserAdmin
+from keystead.directory.models import AdminRole, Event, Group, Role
+
+__all__ = ["AdminRoleAdmin", "EventAdmin", "GroupAdmin", "RoleAdmin", "UserAdmin"]
+
+# Admin roles are shown once, as directory.AdminRole, not also as "Groups"
+# under Authentication, where they would be confused with directory groups.
+if admin.site.is_registered(AuthGroup):
+    admin.site.unregister(AuthGroup)
+
+
+@admin.register(Group)
+class GroupAdmin(AuditedModelAdmin):
+    audit_name = "group"
+    list_display = ("name", "member_count", "description")
+    search_fields = ("name",)
+    filter_horizontal = ("members",)
+    fields = ("name", "description", "external_id", "members", "created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Group]:
+        return super().get_queryset(request).annotate(member_total=Count("members", distinct=True))
+
+    @admin.display(description="members", ordering="member_total")
+    def member_count(self, obj: Group) -> int:
+        return obj.member_total
+
+
+@admin.register(Role)
+class RoleAdmin(AuditedModelAdmin):
+    audit_name = "role"
+    list_display = ("name", "user_count", "group_count", "description")
+    search_fields = ("name",)
+    filter_horizontal = ("users", "groups")
+    fields = ("name", "description", "users", "groups", "created_at", "updated_at")
+    readonly_fields = ("created_at", "updated_at")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Role]:
+        return super().get_queryset(request).annotate(
+            user_total=Count("users", distinct=True), group_total=Count("groups", distinct=True)
+        )
+
+    @admin.display(description="users", ordering="user_total")
+    def user_count(self, obj: Role) -> int:
+        return obj.user_total
+
+    @admin.display(description="groups", ordering="group_total")
+    def group_count(self, obj: Role) -> int:
+        return obj.group_total
+
+
+@admin.register(AdminRole)
+class AdminRoleAdmin(AuditedModelAdmin):
+    """Bundles of console permissions, held by people through ``User.groups``."""
+
+    audit_name = "admin_role"
+    list_display = ("name", "permission_count", "holder_count")
+    search_fields = ("name",)
+    ordering = ("name",)
+    filter_horizontal = ("permissions",)
+    fields = ("name", "permissions", "holders")
+    readonly_fields = ("holders",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AdminRole]:
+        return super().get_queryset(request).annotate(
+            permission_total=Count("permissions", distinct=True),
+            holder_total=Count("user", distinct=True),
+        )
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "permissions":
+            model = db_field.remote_field.model
+            kwargs["queryset"] = model.objects.select_related("content_type")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    @admin.display(description="permissions", ordering="permission_total")
+    def permission_count(self, obj: AdminRole) -> int:
+        return obj.permission_total
+
+    @admin.display(description="holders", ordering="holder_total")
+    def holder_count(self, obj: AdminRole) -> int:
+        return obj.holder_total
+
+    @admin.display(description="held by")
+    def holders(self, obj: AdminRole) -> str:
+        if obj.pk is None:
+            return "—"
+        emails = list(obj.user_set.order_by("email").values_list("email", flat=True)[:51])
+        if len(emails) > 50:
+            emails[50:] = ["…"]
+        return ", ".join(emails) or "nobody yet"
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """The audit log, read-only for everyone: events are evidence, never edited."""
+
+    list_display = ("time", "action", "outcome_badge", "actor", "target", "client")
+    list_filter = ("outcome", "action", "target_type")
+    date_hierarchy = "created_at"
+    search_fields = ("actor_label", "target_label", "action")
+    show_full_result_count = False
+    list_per_page = 50
+    fields = (
+        "created_at", "action", "outcome", "actor", "actor_label", "target_type", "target_id",
+        "target_label", "client_ip", "user_agent", "pretty_detail",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="time", ordering="created_at")
+    def time(self, obj: Event) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="outcome", ordering="outcome")
+    def outcome_badge(self, obj: Event) -> str:
+        return format_html('<span class="ks-outcome ks-{}">{}</span>', obj.outcome,
+                           obj.get_outcome_display())
+
+    @admin.display(description="actor", ordering="actor_label")
+    def actor(self, obj: Event) -> str:
+        return obj.actor_label
+
+    @admin.display(description="target", ordering="target_label")
+    def target(self, obj: Event) -> str:
+        return obj.target_label
+
+    @admin.display(description="client IP", ordering="client_ip")
+    def client(self, obj: Event) -> str:
+        return obj.client_ip or "—"
+
+    @admin.display(description="detail")
+    def pretty_detail(self, obj: Event) -> str:
+        text = json.dumps(obj.detail, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html('<pre class="ks-json">{}</pre>', text)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False

@@ -1,0 +1,213 @@
+"""Forms of the admin console's user pages.
+
+The person fields defer their "required" check to the directory rules
+(``rules.person_problems`` through ``User.clean``), so a blank family name gets
+the same message here as in the REST API and SCIM, and gets it once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, identify_hasher
+from django.core.exceptions import ValidationError
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_variables
+
+from keystead.directory.models import User
+from keystead.secret import Secret
+
+
+class _RuleCheckedMixin:
+    """Skip the form's own "This field is required": the model's rules say it better."""
+
+    def validate(self, value: Any) -> None:
+        if value in self.empty_values:  # type: ignore[attr-defined]
+            return
+        super().validate(value)  # type: ignore[misc]
+
+
+class RuleCheckedCharField(_RuleCheckedMixin, forms.CharField):
+    pass
+
+
+class RuleCheckedEmailField(_RuleCheckedMixin, forms.EmailField):
+    pass
+
+
+PERSON_FIELD_CLASSES = {
+    "email": RuleCheckedEmailField,
+    "given_name": RuleCheckedCharField,
+    "family_name": RuleCheckedCharField,
+}
+_GENERIC_CODES = {"blank", "required"}
+
+
+class _PersonForm(forms.ModelForm):
+    """Shows the rule's message for a missing person field instead of Django's generic one."""
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        for name in PERSON_FIELD_CLASSES:
+            if name not in self._errors:
+                continue
+            errors = self._errors[name].as_data()
+            specific = [e for e in errors if e.code not in _GENERIC_CODES]
+            if specific and len(specific) < len(errors):
+                self._errors[name] = self.error_class(
+                    specific, renderer=self.renderer, field_id=self[name].auto_id
+                )
+
+
+class UserAddForm(_PersonForm):
+    """Email, names and an optional initial password typed twice.
+
+    The password fields are dropped by the admin for staff who may not set
+    passwords (see ``UserAdmin.get_form``).
+    """
+
+    password1 = forms.CharField(
+        label="Initial password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Optional. Leave both fields empty to create the user without a password.",
+    )
+    password2 = forms.CharField(
+        label="Initial password (again)",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="Type the same password again, to catch typing mistakes.",
+    )
+
+    class Meta:
+        model = User
+        fields = ("email", "given_name", "family_name")
+        field_classes = PERSON_FIELD_CLASSES
+
+    @sensitive_variables("first", "second")
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "password1" not in self.fields:
+            return cleaned
+        first = cleaned.get("password1") or ""
+        second = cleaned.get("password2") or ""
+        if first and not second:
+            self.add_error("password2", "Type the password a second time to confirm it.")
+        elif second and not first:
+            self.add_error("password1", "Type the password here too, or clear both fields.")
+        elif first != second:
+            self.add_error("password2", "The two passwords do not match. Type them again.")
+        return cleaned
+
+    @sensitive_variables("password")
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        password = self.cleaned_data.get("password1")
+        if password and not self.has_error("password2"):
+            try:
+                password_validation.validate_password(password, self.instance)
+            except ValidationError as error:
+                self.add_error("password1", error)
+
+    def initial_password(self) -> Secret | None:
+        """The typed password wrapped as a Secret, or None if none was given."""
+        password = self.cleaned_data.get("password1") if "password1" in self.fields else ""
+        return Secret(password) if password else None
+
+
+class UserAddFormWithoutPassword(UserAddForm):
+    """The add form for staff who may not set passwords: the fields do not exist at all."""
+
+    password1 = None
+    password2 = None
+
+
+def password_summary(encoded: str | None, *, can_set: bool) -> str:
+    """HTML describing the stored hash (algorithm and cost), never the hash or salt."""
+    encoded = encoded or ""
+    if not encoded or encoded.startswith(UNUSABLE_PASSWORD_PREFIX):
+        parts: list[tuple[str, Any]] = [("No password set.", "")]
+        button = "Set password"
+    else:
+        button = "Change password"
+        try:
+            hasher = identify_hasher(encoded)
+        except ValueError:
+            parts = [("Unknown hashing algorithm.", "")]
+        else:
+            parts = [
+                (f"{label}:", value)
+                for label, value in hasher.safe_summary(encoded).items()
+                if label not in {"salt", "hash"}
+            ]
+    summary = format_html_join(" ", "<strong>{}</strong> {}", parts)
+    if not can_set:
+        return format_html('<div class="ks-password"><p>{}</p></div>', summary)
+    return format_html(
+        '<div class="ks-password"><p>{}</p><p><a class="button" href="../password/">{}</a></p>'
+        "</div>",
+        summary, button,
+    )
+
+
+class PasswordSummaryWidget(forms.Widget):
+    """Shows what kind of hash is stored and, if allowed, a link to set a new password.
+
+    Rendered in Python rather than a template so the form renderer needs no
+    project template directory.
+    """
+
+    read_only = True
+    can_set = False
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
+        return password_summary(value, can_set=self.can_set)
+
+    def id_for_label(self, id_: str) -> None:  # type: ignore[override]
+        return None
+
+
+class PasswordSummaryField(forms.Field):
+    widget = PasswordSummaryWidget
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("disabled", True)
+        super().__init__(*args, **kwargs)
+
+
+class UserChangeForm(_PersonForm):
+    """Every editable user field; the password only as a read-only summary."""
+
+    password = PasswordSummaryField(
+        label="Password",
+        help_text="Passwords are stored only as a one-way hash, so nobody can read them.",
+    )
+    #: Set per request by the admin: whether to offer the "set password" button.
+    can_set_password = False
+
+    class Meta:
+        model = User
+        fields = (
+            "email", "password", "given_name", "family_name", "is_active",
+            "must_change_password", "source", "source_id", "external_id",
+            "is_staff", "is_superuser", "groups", "user_permissions",
+        )
+        field_classes = PERSON_FIELD_CLASSES
+        labels = {"groups": "Admin roles"}
+        help_texts = {
+            "groups": "Bundles of console permissions. Only superusers can change them.",
+            "user_permissions": "Console permissions granted to this person directly, "
+            "on top of their admin roles.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password"].widget.can_set = self.can_set_password
+        permissions = self.fields.get("user_permissions")
+        if permissions is not None:
+            permissions.queryset = permissions.queryset.select_related("content_type")

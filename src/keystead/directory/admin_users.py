@@ -1,0 +1,318 @@
+"""The console's user pages: list, add, change, set password, (de)activate, delete.
+
+Rules the console adds on top of Django's permissions, because a help desk
+must not be able to take over an administrator:
+
+* accounts with console access (staff or superuser) can be changed, have
+  their password set, be (de)activated or be deleted only by a superuser;
+* only superusers change console access, superuser status, admin roles and
+  direct permissions;
+* only holders of ``directory.set_user_password`` (and superusers) set passwords.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import FilteredSelectMultiple
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+from keystead.directory import audit, services
+from keystead.directory.admin_audit import DOOR, AuditedModelAdmin
+from keystead.directory.admin_forms import (
+    UserAddForm,
+    UserAddFormWithoutPassword,
+    UserChangeForm,
+)
+from keystead.directory.admin_site import short_time
+from keystead.directory.models import User
+from keystead.secret import Secret
+
+SET_PASSWORD_PERMISSION = "directory.set_user_password"
+PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+
+
+def is_protected(request: HttpRequest, user: User | None) -> bool:
+    """Whether ``user`` has console powers that the requesting admin may not touch."""
+    if user is None or request.user.is_superuser:
+        return False
+    return user.is_staff or user.is_superuser
+
+
+def may_set_password(request: HttpRequest, user: User | None = None) -> bool:
+    return request.user.has_perm(SET_PASSWORD_PERMISSION) and not is_protected(request, user)
+
+
+class DirectoryGroupFilter(admin.RelatedFieldListFilter):
+    """Filter by directory group; titled so it is not mistaken for admin roles."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "directory group"
+
+
+class AdminRoleFilter(admin.RelatedFieldListFilter):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.title = "admin role"
+
+
+@admin.register(User)
+class UserAdmin(AuditedModelAdmin):
+    audit_name = "user"
+    form = UserChangeForm
+    add_form_template = "admin/directory/user/add_form.html"
+    change_user_password_template = "admin/auth/user/change_password.html"
+    list_display = (
+        "email", "given_name", "family_name", "is_active", "is_staff", "source", "last_seen",
+    )
+    list_filter = (
+        "is_active",
+        "source",
+        "is_staff",
+        ("directory_groups", DirectoryGroupFilter),
+        ("groups", AdminRoleFilter),
+    )
+    search_fields = ("email", "given_name", "family_name")
+    ordering = ("email",)
+    filter_horizontal = ("groups", "user_permissions")
+    actions = ("activate_users", "deactivate_users")
+    readonly_fields = (
+        "admin_roles", "last_login", "password_changed_at", "date_joined", "updated_at",
+    )
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        ("Name", {"fields": ("given_name", "family_name")}),
+        ("Account", {"fields": (
+            "is_active", "must_change_password", "source", "source_id", "external_id",
+        )}),
+        ("Console access", {"fields": PRIVILEGE_FIELDS}),
+        ("Dates", {"fields": ("last_login", "password_changed_at", "date_joined", "updated_at")}),
+    )
+    add_fieldsets = (
+        (None, {"fields": ("email", "given_name", "family_name")}),
+        ("Initial password", {"fields": ("password1", "password2")}),
+    )
+
+    # -- forms -------------------------------------------------------------
+
+    def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
+        if obj is None:
+            if may_set_password(request):
+                return self.add_fieldsets
+            return self.add_fieldsets[:1]
+        if request.user.is_superuser:
+            return self.fieldsets
+        # Non-superusers see the privileges read-only, under an unambiguous label.
+        privileges = ("is_staff", "is_superuser", "admin_roles")
+        return tuple(
+            (name, {"fields": privileges}) if name == "Console access" else (name, opts)
+            for name, opts in self.fieldsets
+        )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        if obj is not None and not request.user.is_superuser:
+            readonly += ["is_staff", "is_superuser"]
+        return readonly
+
+    def get_form(
+        self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        if obj is None:
+            kwargs["form"] = (
+                UserAddForm if may_set_password(request) else UserAddFormWithoutPassword
+            )
+        else:
+            kwargs["form"] = type(
+                "UserChangeForm", (UserChangeForm,),
+                {"can_set_password": may_set_password(request, obj)},
+            )
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "groups":
+            kwargs["label"] = "Admin roles"
+            kwargs["widget"] = FilteredSelectMultiple("admin roles", is_stacked=False)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    @admin.display(description="last login", ordering="last_login")
+    def last_seen(self, obj: User) -> str:
+        return short_time(obj.last_login)
+
+    @admin.display(description="Admin roles")
+    def admin_roles(self, obj: User) -> str:
+        return ", ".join(obj.groups.order_by("name").values_list("name", flat=True)) or "—"
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # Filtering on the hash would let a caller probe it character by character.
+        return not lookup.startswith("password") and super().lookup_allowed(
+            lookup, value, request
+        )
+
+    # -- permissions -------------------------------------------------------
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return super().has_change_permission(request, obj) and not is_protected(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and not is_protected(request, obj)
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        if any(is_protected(request, user) for user in objs):
+            perms_needed = {*perms_needed, "users with console access"}
+        return deleted, counts, perms_needed, protected
+
+    # -- saving ------------------------------------------------------------
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # New users go through the directory service, like every other door.
+        created = services.create_user(
+            {field: form.cleaned_data[field] for field in ("email", "given_name", "family_name")},
+            password=form.initial_password(),
+            request=request,
+            door=DOOR,
+        )
+        obj.pk = created.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+
+    def audit_saved(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        if change:  # creation was audited by services.create_user
+            super().audit_saved(request, obj, form, change)
+
+    def response_add(
+        self, request: HttpRequest, obj: User, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        # Like Django's UserAdmin: after adding, continue to the full change form.
+        if "_addanother" not in request.POST and IS_POPUP_VAR not in request.POST:
+            request.POST = request.POST.copy()
+            request.POST["_continue"] = "1"
+        return super().response_add(request, obj, post_url_continue)
+
+    # -- bulk actions ------------------------------------------------------
+
+    @admin.action(description="Activate selected users", permissions=["change"])
+    def activate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._set_active(request, queryset, active=True)
+
+    @admin.action(description="Deactivate selected users", permissions=["change"])
+    def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        self._set_active(request, queryset, active=False)
+
+    def _set_active(self, request: HttpRequest, queryset: QuerySet[User], *, active: bool) -> None:
+        verb = "activate" if active else "deactivate"
+        changed: list[User] = []
+        skipped: list[str] = []
+        with transaction.atomic():
+            pks = list(queryset.values_list("pk", flat=True))
+            for user in User.objects.select_for_update().filter(pk__in=pks).order_by("pk"):
+                if user.is_active == active:
+                    continue
+                if is_protected(request, user) or (not active and user.pk == request.user.pk):
+                    skipped.append(user.email)
+                    continue
+                user.is_active = active
+                user.save(update_fields=["is_active", "updated_at"])
+                audit.record(f"user.{verb}", request=request, target=user, detail={"door": DOOR})
+                changed.append(user)
+        if changed:
+            noun = "user" if len(changed) == 1 else "users"
+            self.message_user(request, f"{verb.capitalize()}d {len(changed)} {noun}.",
+                              messages.SUCCESS)
+        if skipped:
+            self.message_user(
+                request,
+                f"Not {verb}d: {', '.join(skipped)}. Accounts with console access can be "
+                f"changed only by a superuser, and nobody can deactivate their own account.",
+                messages.WARNING,
+            )
+        if not changed and not skipped:
+            state = "active" if active else "inactive"
+            self.message_user(request, f"Nothing to do: the selected users are already {state}.",
+                              messages.INFO)
+
+    # -- set password ------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path(
+                "<id>/password/",
+                self.admin_site.admin_view(self.user_change_password),
+                name="directory_user_password_change",
+            ),
+            *super().get_urls(),
+        ]
+
+    @method_decorator(sensitive_post_parameters())
+    def user_change_password(self, request: HttpRequest, id: str) -> HttpResponse:
+        """Django's "change password" page, going through services.set_password."""
+        user = self.get_object(request, unquote(id))
+        if user is None:
+            raise Http404("No such user.")
+        if not may_set_password(request, user):
+            raise PermissionDenied
+        form = AdminPasswordChangeForm(user, request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            if form.cleaned_data["set_usable_password"]:
+                services.set_password(
+                    user, Secret(form.cleaned_data["password1"]), request=request, door=DOOR
+                )
+                message = "Password changed."
+            elif "unset-password" in request.POST:
+                with transaction.atomic():
+                    user.set_unusable_password()
+                    user.save(update_fields=["password", "updated_at"])
+                    audit.record("user.password.disable", request=request, target=user,
+                                 detail={"door": DOOR})
+                message = "Password-based sign-in was disabled for this user."
+            else:
+                self.message_user(request, "Conflicting form data submitted. Please try again.",
+                                  messages.ERROR)
+                return HttpResponseRedirect(request.get_full_path())
+            self.log_change(request, user, [{"changed": {"fields": ["password"]}}])
+            if user.pk == request.user.pk:
+                update_session_auth_hash(request, user)
+            self.message_user(request, message, messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse(f"{self.admin_site.name}:directory_user_change", args=(user.pk,))
+            )
+        title = "Change password: %s" if user.has_usable_password() else "Set password: %s"
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title % user.email,
+            "adminForm": admin.helpers.AdminForm(
+                form, [(None, {"fields": list(form.base_fields)})], {}
+            ),
+            "form_url": "",
+            "form": form,
+            "is_popup": IS_POPUP_VAR in request.POST or IS_POPUP_VAR in request.GET,
+            "is_popup_var": IS_POPUP_VAR,
+            "add": True,
+            "change": False,
+            "has_delete_permission": False,
+            "has_change_permission": True,
+            "has_absolute_url": False,
+            "opts": self.opts,
+            "original": user,
+            "save_as": False,
+            "show_save": True,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.change_user_password_template, context)

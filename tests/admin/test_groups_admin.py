@@ -1,0 +1,68 @@
+"""Directory groups, roles and admin roles in the console, each change audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Group as AuthGroup
+from django.contrib.auth.models import Permission
+
+from keystead.directory.models import Event, Group, Role
+
+pytestmark = pytest.mark.django_db
+GROUPS = "/admin/directory/group/"
+
+
+def test_group_list_search_and_member_count(root_client, make_user):
+    ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+    Group.objects.create(name="Engineering").members.add(ada, bob)
+    Group.objects.create(name="Finance").members.add(ada)
+    response = root_client.get(GROUPS, {"q": "engin"})
+    [group] = response.context["cl"].result_list
+    assert (group.name, group.member_total) == ("Engineering", 2)
+    assert "Members" in response.content.decode()
+
+
+def test_group_create_and_membership_change_are_audited(root_client, make_user):
+    ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+    response = root_client.post(GROUPS + "add/", {"name": "Engineering", "description": "",
+                                                  "external_id": "", "members": [ada.pk]})
+    assert response.status_code == 302
+    group = Group.objects.get(name="Engineering")
+    created = Event.objects.get(action="group.create")
+    assert created.detail["members"] == {"added": ["ada@example.com"], "removed": []}
+    root_client.post(f"{GROUPS}{group.pk}/change/", {"name": "Engineering", "description": "",
+                                                     "external_id": "", "members": [bob.pk]})
+    updated = Event.objects.get(action="group.update")
+    assert updated.detail["members"] == {"added": ["bob@example.com"],
+                                         "removed": ["ada@example.com"]}
+    assert updated.detail["changed"] == ["members"]
+
+
+def test_group_names_are_unique_regardless_of_case(root_client):
+    Group.objects.create(name="Engineering")
+    response = root_client.post(GROUPS + "add/", {"name": "engineering"})
+    assert "already exists" in str(response.context["adminform"].form.errors)
+
+
+def test_role_with_users_and_groups(root_client, make_user):
+    ada = make_user("ada@example.com")
+    team = Group.objects.create(name="Engineering")
+    page = root_client.get("/admin/directory/role/add/").content.decode()
+    assert "selectfilter" in page  # filter_horizontal widgets
+    response = root_client.post("/admin/directory/role/add/", {
+        "name": "Developers", "description": "", "users": [ada.pk], "groups": [team.pk]})
+    assert response.status_code == 302
+    role = Role.objects.get()
+    assert list(role.users.all()) == [ada] and list(role.groups.all()) == [team]
+    assert Event.objects.filter(action="role.create", target_id=str(role.pk)).exists()
+
+
+def test_admin_role_change_is_audited(root_client):
+    role = AuthGroup.objects.get(name="Helpdesk")
+    keep = list(role.permissions.values_list("pk", flat=True))
+    extra = Permission.objects.get(codename="manage_policy")
+    response = root_client.post(f"/admin/directory/adminrole/{role.pk}/change/",
+                                {"name": "Helpdesk", "permissions": [*keep, extra.pk]})
+    assert response.status_code == 302
+    event = Event.objects.get(action="admin_role.update")
+    assert event.detail["permissions"]["added"] == [str(extra)]
