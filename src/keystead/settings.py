@@ -31,6 +31,7 @@ if BASE_URL.startswith("https://"):
 
 INSTALLED_APPS = [
     "keystead.directory",
+    "keystead.policy",
     "keystead.api",
     "keystead.portal",
     "django.contrib.admin",
@@ -116,6 +117,8 @@ EMAIL_USE_SSL = _email.use_ssl
 DEFAULT_FROM_EMAIL = _email.default_from
 EMAIL_CONFIGURED = _email.configured
 
+# An operator's own Bloom filter of breached passwords (`keystead policy build-filter`).
+PASSWORD_FILTER_FILE = config.env("KEYSTEAD_PASSWORD_FILTER")
 API_TOKEN_DEFAULT_DAYS = config.env_int("KEYSTEAD_API_TOKEN_DAYS", 90)
 
 LOG_FORMAT = config.env("KEYSTEAD_LOG_FORMAT", "human")

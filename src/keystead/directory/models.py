@@ -10,6 +10,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from keystead.directory.rules import normalize_email, person_problems
+from keystead.policy.lockout import is_locked
 
 
 class Source(models.TextChoices):
@@ -75,8 +76,15 @@ class User(AbstractBaseUser, PermissionsMixin):
     external_id = models.CharField(
         "external id", max_length=255, blank=True, help_text="Set by a SCIM client (externalId)."
     )
-    must_change_password = models.BooleanField(default=False)
+    must_change_password = models.BooleanField(
+        default=False, help_text="Must choose a new password at the next sign-in.")
     password_changed_at = models.DateTimeField(null=True, blank=True)
+    failed_logins = models.PositiveIntegerField(
+        "consecutive failed sign-ins", default=0, editable=False)
+    locked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    locked_until = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Empty while locked means: until an administrator unlocks.")
     date_joined = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -121,6 +129,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     def set_password(self, raw_password) -> None:
         super().set_password(raw_password)
         self.password_changed_at = timezone.now()
+
+    def is_locked(self, now=None) -> bool:
+        return is_locked(self.locked_at, self.locked_until, now or timezone.now())
 
     @property
     def full_name(self) -> str:

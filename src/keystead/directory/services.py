@@ -22,6 +22,8 @@ from keystead.directory.rules import (
     normalize_email,
     person_problems,
 )
+from keystead.policy import services as policy_services
+from keystead.policy.rules import Person
 from keystead.secret import Secret
 
 __all__ = ["Conflict", "RuleViolation"]  # re-exported: every door catches these from here
@@ -71,6 +73,24 @@ def _save(obj) -> None:
                                      "This value is already used by another record.")]) from exc
 
 
+def _apply_password(user: User, password: Secret) -> None:
+    """Check ``password`` against the user's policy, keep the old hash, then set it.
+
+    Callers set the person fields first, so the personal-information rule sees
+    the name and email the user is about to have.
+    """
+    if not password:
+        raise RuleViolation([FieldProblem("password", "Password must not be empty.")])
+    policy_services.require_acceptable(
+        password, user=user if user.pk else None,
+        person=Person(email=user.email, given_name=user.given_name,
+                      family_name=user.family_name),
+    )
+    policy_services.remember_current_password(user)
+    user.set_password(password.reveal())
+    user.must_change_password = False
+
+
 @transaction.atomic
 def create_user(
     values: dict[str, Any],
@@ -83,7 +103,7 @@ def create_user(
     user = User()
     _apply_person(user, values)
     if password:
-        user.set_password(password.reveal())
+        _apply_password(user, password)
     else:
         user.set_unusable_password()
     _save(user)
@@ -107,7 +127,7 @@ def update_user(
     before = {field: getattr(user, field) for field in PERSON_FIELDS}
     _apply_person(user, merged)
     if password:
-        user.set_password(password.reveal())
+        _apply_password(user, password)
     _save(user)
     changed = sorted(f for f in PERSON_FIELDS if getattr(user, f) != before[f])
     audit.record("user.update", request=request, target=user,
@@ -121,10 +141,13 @@ def update_user(
 def set_password(
     user: User, password: Secret, *, request: HttpRequest | None = None, door: str = "api"
 ) -> None:
-    if not password:
-        raise RuleViolation([FieldProblem("password", "Password must not be empty.")])
-    user.set_password(password.reveal())
-    user.save(update_fields=["password", "password_changed_at", "updated_at"])
+    """Set a password chosen by an administrator or a provisioning client.
+
+    Ends the user's other sessions (Django ties a session to the password hash).
+    """
+    _apply_password(user, password)
+    user.save(update_fields=["password", "password_changed_at", "must_change_password",
+                             "updated_at"])
     audit.record("user.password.set", request=request, target=user, detail={"door": door})
 
 

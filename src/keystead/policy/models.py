@@ -1,0 +1,121 @@
+"""Stored logon policy: one for the installation, optional stricter ones per group."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from keystead.policy.lockout import ExpiryRules, LockoutRules
+from keystead.policy.rules import REUSE_ALL, PasswordRules
+
+_DEFAULTS = PasswordRules()
+_LOCK = LockoutRules()
+_EXPIRY = ExpiryRules()
+
+
+def _count(default: int, help_text: str, *, low: int = 0, high: int = 128):
+    return models.PositiveSmallIntegerField(
+        default=default, help_text=help_text,
+        validators=[MinValueValidator(low), MaxValueValidator(high)],
+    )
+
+
+class PolicySettings(models.Model):
+    """The settings every policy has. Field defaults follow NIST SP 800-63B-4."""
+
+    min_length = _count(_DEFAULTS.min_length, "Minimum password length.", low=1)
+    max_length = models.PositiveSmallIntegerField(
+        default=_DEFAULTS.max_length,
+        validators=[MinValueValidator(64), MaxValueValidator(4096)],
+        help_text="Maximum password length; at least 64 so passphrases fit.",
+    )
+    min_lowercase = _count(0, "Lowercase letters a password must contain (0 = no rule).")
+    min_uppercase = _count(0, "Uppercase letters a password must contain (0 = no rule).")
+    min_digits = _count(0, "Numbers a password must contain (0 = no rule).")
+    min_symbols = _count(0, "Non-alphanumeric characters a password must contain (0 = no rule).")
+    reuse_blocked = models.SmallIntegerField(
+        default=_DEFAULTS.reuse_blocked,
+        validators=[MinValueValidator(REUSE_ALL), MaxValueValidator(100)],
+        help_text="Block re-use of previous passwords: 0 = allowed, N = the last N, -1 = all.",
+    )
+    screen_common = models.BooleanField(
+        default=True, help_text="Refuse common and breached passwords (offline list).")
+    screen_personal = models.BooleanField(
+        default=True, help_text="Refuse passwords containing the user's name or email.")
+    expire_days = _count(_EXPIRY.expire_days, "Password expires after N days (0 = never).",
+                         high=3650)
+    warn_days = _count(_EXPIRY.warn_days, "Warn this many days before a password expires.",
+                       high=365)
+    max_failures = _count(
+        _LOCK.max_failures,
+        "Consecutive failed sign-ins before the account locks (0 = never lock).", high=1000)
+    lock_minutes = _count(
+        _LOCK.lock_minutes,
+        "Minutes an account stays locked (0 = until an administrator unlocks).", high=100_000)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    def password_rules(self) -> PasswordRules:
+        return PasswordRules(
+            min_length=self.min_length, max_length=self.max_length,
+            min_lowercase=self.min_lowercase, min_uppercase=self.min_uppercase,
+            min_digits=self.min_digits, min_symbols=self.min_symbols,
+            reuse_blocked=self.reuse_blocked, screen_common=self.screen_common,
+            screen_personal=self.screen_personal,
+        )
+
+    def lockout_rules(self) -> LockoutRules:
+        return LockoutRules(max_failures=self.max_failures, lock_minutes=self.lock_minutes)
+
+    def expiry_rules(self) -> ExpiryRules:
+        return ExpiryRules(expire_days=self.expire_days, warn_days=self.warn_days)
+
+
+class LogonPolicy(PolicySettings):
+    """The installation's policy: a single row, created with the defaults on first use."""
+
+    class Meta:
+        verbose_name = "logon settings"
+        verbose_name_plural = "logon settings"
+
+    def __str__(self) -> str:
+        return "Logon settings"
+
+    @classmethod
+    def current(cls) -> LogonPolicy:
+        policy, _ = cls.objects.get_or_create(pk=1)
+        return policy
+
+
+class GroupPolicy(PolicySettings):
+    """A stricter policy for a group's members; for each rule the strictest value wins."""
+
+    group = models.OneToOneField(
+        "directory.Group", on_delete=models.CASCADE, related_name="logon_policy")
+
+    class Meta:
+        verbose_name = "group logon policy"
+        verbose_name_plural = "group logon policies"
+
+    def __str__(self) -> str:
+        return f"Logon policy for {self.group}"
+
+
+class PasswordHistory(models.Model):
+    """Hashes of a user's previous passwords, for the re-use rule. Never clear text."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="password_history")
+    password_hash = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "password history"
+
+    def __str__(self) -> str:
+        return f"Previous password of {self.user} ({self.created_at:%Y-%m-%d})"

@@ -1,0 +1,80 @@
+"""The policy that applies to a person, and the one password check every door calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+
+from keystead.directory.models import User
+from keystead.directory.rules import FieldProblem, RuleViolation
+from keystead.policy import screening
+from keystead.policy.lockout import ExpiryRules, LockoutRules
+from keystead.policy.models import GroupPolicy, LogonPolicy, PasswordHistory
+from keystead.policy.rules import REUSE_ALL, Failure, PasswordRules, Person, password_failures
+from keystead.secret import Secret
+
+
+@dataclass(frozen=True)
+class EffectivePolicy:
+    password: PasswordRules
+    lockout: LockoutRules
+    expiry: ExpiryRules
+
+
+def effective_policy(user: User | None) -> EffectivePolicy:
+    """The installation policy tightened by the policy of every group the user is in."""
+    site = LogonPolicy.current()
+    password, lockout, expiry = site.password_rules(), site.lockout_rules(), site.expiry_rules()
+    if user is not None and user.pk:
+        for group_policy in GroupPolicy.objects.filter(group__members=user):
+            password = password.strictest(group_policy.password_rules())
+            lockout = lockout.strictest(group_policy.lockout_rules())
+            expiry = expiry.strictest(group_policy.expiry_rules())
+    return EffectivePolicy(password, lockout, expiry)
+
+
+def _previous_hashes(user: User, rules: PasswordRules) -> list[str]:
+    if not rules.reuse_blocked or not user.pk:
+        return []
+    history = PasswordHistory.objects.filter(user=user).values_list("password_hash", flat=True)
+    if rules.reuse_blocked != REUSE_ALL:
+        # The current password counts as the most recent of "the last N".
+        history = history[: max(rules.reuse_blocked - 1, 0)]
+    current = [user.password] if user.has_usable_password() else []
+    return current + list(history)
+
+
+def password_problems(
+    password: Secret, *, user: User | None = None, person: Person | None = None,
+    rules: PasswordRules | None = None,
+) -> list[Failure]:
+    """Every rule ``password`` breaks for ``user`` (or a person not yet saved)."""
+    rules = rules or effective_policy(user).password
+    if person is None and user is not None:
+        person = Person(email=user.email, given_name=user.given_name,
+                        family_name=user.family_name)
+    previous = _previous_hashes(user, rules) if user is not None else []
+    return password_failures(
+        password.reveal(), rules, person=person,
+        is_common=lambda p: screening.is_common(p, settings.PASSWORD_FILTER_FILE or None),
+        matches_previous=lambda p: any(check_password(p, h) for h in previous),
+    )
+
+
+def require_acceptable(password: Secret, **kwargs) -> None:
+    """Raise RuleViolation listing every failing rule, each as a ``password`` problem."""
+    failures = password_problems(password, **kwargs)
+    if failures:
+        raise RuleViolation([
+            FieldProblem("password", f"The password {f.message}.", code=f.code)
+            for f in failures
+        ])
+
+
+def remember_current_password(user: User) -> None:
+    """Keep the outgoing hash for the re-use rule, before the password changes."""
+    if user.pk and user.has_usable_password():
+        PasswordHistory.objects.create(user=user, password_hash=user.password)
+
