@@ -32,6 +32,7 @@ if BASE_URL.startswith("https://"):
 INSTALLED_APPS = [
     "keystead.directory",
     "keystead.policy",
+    "keystead.login",
     "keystead.api",
     "keystead.portal",
     "django.contrib.admin",

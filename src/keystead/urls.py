@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from keystead import health
 from keystead.api.rest import api
+from keystead.portal import password_views
 from keystead.portal import views as portal
 
 urlpatterns = [
@@ -13,5 +14,8 @@ urlpatterns = [
     path("scim/v2/", include("keystead.api.scim.urls")),
     path("login/", portal.SignInView.as_view(), name="login"),
     path("logout/", portal.sign_out, name="logout"),
+    path("password/change/", password_views.change_password, name="password_change"),
+    path("password/change-required/", password_views.change_required,
+         name="password_change_required"),
     path("", portal.home, name="home"),
 ]

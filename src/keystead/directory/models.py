@@ -32,6 +32,7 @@ class UserManager(BaseUserManager["User"]):
         user.full_clean(exclude=["password"])
         if password:
             user.set_password(password)
+            user.password_changed_at = timezone.now()
         else:
             user.set_unusable_password()
         user.save(using=self._db)
@@ -125,10 +126,6 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email or "")
         super().save(*args, **kwargs)
-
-    def set_password(self, raw_password) -> None:
-        super().set_password(raw_password)
-        self.password_changed_at = timezone.now()
 
     def is_locked(self, now=None) -> bool:
         return is_locked(self.locked_at, self.locked_until, now or timezone.now())

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from keystead.directory import audit
 from keystead.directory.models import Group, Role, Source, User
@@ -22,6 +23,7 @@ from keystead.directory.rules import (
     normalize_email,
     person_problems,
 )
+from keystead.directory.signals import password_changed
 from keystead.policy import services as policy_services
 from keystead.policy.rules import Person
 from keystead.secret import Secret
@@ -88,6 +90,8 @@ def _apply_password(user: User, password: Secret) -> None:
     )
     policy_services.remember_current_password(user)
     user.set_password(password.reveal())
+    # Stamped here, not in User.set_password: a hash upgraded at sign-in is not a new password.
+    user.password_changed_at = timezone.now()
     user.must_change_password = False
 
 
@@ -134,21 +138,26 @@ def update_user(
                  detail={"door": door, "changed": changed, "password_set": bool(password)})
     if password:
         audit.record("user.password.set", request=request, target=user, detail={"door": door})
+        password_changed.send(sender=User, user=user, request=request)
     return user
 
 
 @transaction.atomic
 def set_password(
-    user: User, password: Secret, *, request: HttpRequest | None = None, door: str = "api"
+    user: User, password: Secret, *, request: HttpRequest | None = None, door: str = "api",
+    action: str = "user.password.set",
 ) -> None:
-    """Set a password chosen by an administrator or a provisioning client.
+    """Set a new password, by an administrator (``user.password.set``), the person
+    (``user.password.change``) or a reset link (``user.password.reset``).
 
-    Ends the user's other sessions (Django ties a session to the password hash).
+    Other sessions end (Django ties a session to the password hash), and the
+    ``password_changed`` signal lets token issuers revoke what they handed out.
     """
     _apply_password(user, password)
     user.save(update_fields=["password", "password_changed_at", "must_change_password",
                              "updated_at"])
-    audit.record("user.password.set", request=request, target=user, detail={"door": door})
+    audit.record(action, request=request, target=user, detail={"door": door})
+    password_changed.send(sender=User, user=user, request=request)
 
 
 @transaction.atomic

@@ -1,20 +1,46 @@
+"""Forms of the self-service pages."""
+
 from django import forms
-from django.contrib.auth.forms import AuthenticationForm
 
 
-class SignInForm(AuthenticationForm):
+class SignInForm(forms.Form):
     """The sign-in form: the email address is the sign-in name."""
 
-    username = forms.EmailField(
+    username = forms.CharField(
         label="Email",
+        max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
     )
     password = forms.CharField(
         label="Password",
         strip=False,
+        max_length=4096,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
-    error_messages = {
-        "invalid_login": "The email or password is not right, or the account cannot sign in now.",
-        "inactive": "The email or password is not right, or the account cannot sign in now.",
-    }
+
+
+class NewPasswordForm(forms.Form):
+    """A new password typed twice. The policy check itself runs in the service."""
+
+    new_password = forms.CharField(
+        label="New password", strip=False, max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    confirm_password = forms.CharField(
+        label="New password again", strip=False, max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("new_password") != data.get("confirm_password"):
+            self.add_error("confirm_password", "The two passwords are not the same.")
+        return data
+
+
+class ChangePasswordForm(NewPasswordForm):
+    current_password = forms.CharField(
+        label="Current password", strip=False, max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    field_order = ["current_password", "new_password", "confirm_password"]

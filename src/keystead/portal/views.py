@@ -2,36 +2,69 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import logout
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
+from django.views.generic import FormView
 
 from keystead.directory import audit
-from keystead.directory.models import Outcome
+from keystead.login import pending
+from keystead.login.passwords import GENERIC_FAILURE, Result, sign_in_with_password
 from keystead.portal.forms import SignInForm
+from keystead.secret import Secret
+
+SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-class SignInView(LoginView):
-    """The sign-in page. Every attempt, good or bad, is audited."""
+def safe_next(request: HttpRequest, default: str = settings.LOGIN_REDIRECT_URL) -> str:
+    """The ``next`` target if it points back into Keystead, else ``default``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+class SignInView(FormView):
+    """The sign-in page; the decision itself is ``sign_in_with_password``."""
 
     template_name = "portal/sign_in.html"
-    authentication_form = SignInForm
-    redirect_authenticated_user = True
+    form_class = SignInForm
 
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        audit.record("login", request=self.request, actor=form.get_user(),
-                     target=form.get_user(), detail={"method": "password"})
-        return response
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            return redirect(safe_next(request))
+        return super().dispatch(request, *args, **kwargs)
 
-    def form_invalid(self, form):
-        attempted = form.data.get("username", "")[:254]
-        audit.record("login", request=self.request, outcome=Outcome.FAILURE,
-                     actor_label="anonymous", detail={"method": "password", "username": attempted})
-        return super().form_invalid(form)
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "next": safe_next(self.request, "")}
+
+    def form_valid(self, form: SignInForm) -> HttpResponse:
+        result = sign_in_with_password(
+            form.cleaned_data["username"], Secret(form.cleaned_data["password"]),
+            request=self.request, door="portal",
+        )
+        if result.result is Result.FAILED:
+            form.add_error(None, GENERIC_FAILURE)
+            return self.form_invalid(form)
+        if result.result is Result.MUST_CHANGE:
+            pending.start(self.request, result.user, result.reasons, safe_next(self.request))
+            return redirect("password_change_required")
+        login(self.request, result.user, backend=SESSION_BACKEND)
+        if result.expires_in_days is not None:
+            messages.warning(
+                self.request,
+                f"Your password expires in {result.expires_in_days} day(s). "
+                f"Change it now at {reverse('password_change')}.",
+            )
+        return redirect(safe_next(self.request))
 
 
 @require_POST

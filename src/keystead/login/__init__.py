@@ -1,0 +1,1 @@
+"""Signing in: password verification, lockout, forced change, and (later) second factors."""

@@ -1,0 +1,100 @@
+"""Password sign-in: the one function every door that accepts a password calls.
+
+The answer to the caller distinguishes only success, a required password
+change, and failure. Unknown account, wrong password, disabled and locked
+accounts all fail the same way and cost the same time (a password hash is
+verified in every case); the audit log records the real reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from enum import Enum
+
+from django.http import HttpRequest
+from django.utils import timezone
+
+from keystead.directory import audit
+from keystead.directory.models import Outcome, User
+from keystead.directory.rules import normalize_email
+from keystead.login import lockout
+from keystead.login.timing import verify_against_dummy
+from keystead.policy.services import effective_policy, password_problems
+from keystead.secret import Secret
+
+GENERIC_FAILURE = "The email or password is not right, or the account cannot sign in now."
+
+
+class Result(Enum):
+    OK = "ok"
+    MUST_CHANGE = "must_change"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class SignIn:
+    result: Result
+    user: User | None = None
+    reasons: tuple[str, ...] = ()  # why a new password is required, in plain words
+    expires_in_days: int | None = None  # set when inside the expiry warning window
+
+
+def _fail(request, user, reason, username, door) -> SignIn:
+    audit.record("login", request=request, outcome=Outcome.FAILURE, actor_label="anonymous",
+                 target=user, detail={"method": "password", "door": door, "reason": reason,
+                                      "username": username[:254]})
+    return SignIn(Result.FAILED)
+
+
+def change_reasons(user: User, password: Secret, policy, now) -> list[str]:
+    """Why the user must choose a new password before getting a session."""
+    reasons = []
+    if user.must_change_password:
+        reasons.append("Your administrator requires you to choose a new password.")
+    if policy.expiry.is_expired(user.password_changed_at, now):
+        reasons.append("Your password has expired.")
+    rules_now = dataclasses.replace(policy.password, reuse_blocked=0)
+    failures = password_problems(password, user=user, rules=rules_now)
+    if failures:
+        reasons.append("Your password no longer meets the password rules: it "
+                       + "; ".join(f.message for f in failures) + ".")
+    return reasons
+
+
+def sign_in_with_password(
+    username: str, password: Secret, *, request: HttpRequest | None = None, door: str = "portal"
+) -> SignIn:
+    now = timezone.now()
+    user = User.objects.filter(email=normalize_email(username)).first()
+    if user is None:
+        verify_against_dummy(password)
+        return _fail(request, None, "unknown user", username, door)
+    policy = effective_policy(user)
+    if user.locked_at is not None:
+        lockout.release_if_expired(user, now)
+    if user.is_locked(now):
+        verify_against_dummy(password)
+        return _fail(request, user, "account locked", username, door)
+    if not user.is_active:
+        verify_against_dummy(password)
+        return _fail(request, user, "account disabled", username, door)
+    if not user.has_usable_password() or not user.check_password(password.reveal()):
+        if not user.has_usable_password():
+            verify_against_dummy(password)
+        lockout.register_failure(user, policy.lockout, request=request)
+        return _fail(request, user, "wrong password", username, door)
+    lockout.clear_failures(user)
+    reasons = change_reasons(user, password, policy, now)
+    if reasons:
+        audit.record("login", request=request, outcome=Outcome.DENIED, actor=user, target=user,
+                     detail={"method": "password", "door": door,
+                             "reason": "password change required"})
+        return SignIn(Result.MUST_CHANGE, user, tuple(reasons))
+    audit.record("login", request=request, actor=user, target=user,
+                 detail={"method": "password", "door": door})
+    return SignIn(Result.OK, user,
+                  expires_in_days=policy.expiry.days_left_to_warn(user.password_changed_at, now))
+
+
+

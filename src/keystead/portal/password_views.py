@@ -1,0 +1,63 @@
+"""Choosing a new password: self-service change and the forced change after sign-in."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from keystead.directory import services
+from keystead.directory.rules import RuleViolation
+from keystead.login import lockout, pending
+from keystead.policy.services import effective_policy
+from keystead.portal.forms import ChangePasswordForm, NewPasswordForm
+from keystead.portal.views import SESSION_BACKEND
+from keystead.secret import Secret
+
+
+def _save_new_password(request, form, user, action: str) -> bool:
+    """Set the password through the one service; show every failing rule on the form."""
+    try:
+        services.set_password(user, Secret(form.cleaned_data["new_password"]),
+                              request=request, door="portal", action=action)
+    except RuleViolation as exc:
+        for problem in exc.problems:
+            form.add_error("new_password", problem.message)
+        return False
+    return True
+
+
+@login_required
+def change_password(request: HttpRequest) -> HttpResponse:
+    form = ChangePasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        if not user.check_password(form.cleaned_data["current_password"]):
+            lockout.register_failure(user, effective_policy(user).lockout, request=request,
+                                     reason="wrong current password on change")
+            form.add_error("current_password", "The current password is not right.")
+        elif _save_new_password(request, form, user, "user.password.change"):
+            update_session_auth_hash(request, user)  # keep this session; others end
+            messages.success(request, "Your password is changed. Other sessions were signed out.")
+            return redirect("home")
+    return render(request, "portal/change_password.html", {"form": form})
+
+
+def change_required(request: HttpRequest) -> HttpResponse:
+    """The forced change: the person signed in correctly but must pick a new password."""
+    state = pending.current(request)
+    if state is None:
+        messages.info(request, "Sign in first.")
+        return redirect("login")
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and _save_new_password(
+        request, form, state.user, "user.password.change"
+    ):
+        pending.finish(request)
+        login(request, state.user, backend=SESSION_BACKEND)
+        messages.success(request, "Your new password is saved.")
+        return redirect(state.next_url)
+    return render(request, "portal/change_required.html",
+                  {"form": form, "reasons": state.reasons})

@@ -1,0 +1,124 @@
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.core import mail
+from django.utils import timezone
+
+from keystead.directory.models import Event, User
+from keystead.login.passwords import Result, sign_in_with_password
+from keystead.policy.models import LogonPolicy
+from keystead.secret import Secret
+
+pytestmark = pytest.mark.django_db
+GOOD = "Vellum-Orchid-Tapestry-42"
+
+
+@pytest.fixture
+def ada():
+    return User.objects.create_user("ada@example.com", "Ada", "Lovelace", password=GOOD)
+
+
+def attempt(password, email="ada@example.com"):
+    return sign_in_with_password(email, Secret(password), door="test")
+
+
+def set_policy(**values):
+    LogonPolicy.objects.update_or_create(pk=1, defaults=values)
+
+
+def test_correct_password_signs_in_and_is_audited(ada):
+    result = attempt(GOOD)
+    assert result.result is Result.OK and result.user == ada
+    assert Event.objects.filter(action="login", outcome="success", target_id=str(ada.pk)).exists()
+
+
+def test_email_is_case_insensitive(ada):
+    assert attempt(GOOD, "ADA@Example.com").result is Result.OK
+
+
+def test_failures_count_and_lock_at_threshold_then_notify(ada, django_capture_on_commit_callbacks):
+    set_policy(max_failures=3, lock_minutes=15)
+    with django_capture_on_commit_callbacks(execute=True):
+        for _ in range(3):
+            assert attempt("wrong").result is Result.FAILED
+    ada.refresh_from_db()
+    assert ada.failed_logins == 3 and ada.is_locked()
+    assert Event.objects.filter(action="user.lock", target_id=str(ada.pk)).count() == 1
+    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
+    assert "locked" in mail.outbox[0].subject
+
+
+def test_locked_account_refuses_the_right_password_with_the_same_answer(ada):
+    set_policy(max_failures=1, lock_minutes=0)
+    attempt("wrong")
+    result = attempt(GOOD)
+    assert result.result is Result.FAILED and result.user is None
+    reasons = list(Event.objects.filter(action="login", outcome="failure")
+                   .values_list("detail__reason", flat=True))
+    assert reasons == ["account locked", "wrong password"]
+
+
+def test_lock_ends_by_itself_after_the_period(ada):
+    set_policy(max_failures=2, lock_minutes=15)
+    attempt("wrong")
+    attempt("wrong")
+    User.objects.filter(pk=ada.pk).update(locked_until=timezone.now() - timedelta(seconds=1))
+    assert attempt(GOOD).result is Result.OK
+    ada.refresh_from_db()
+    assert not ada.is_locked() and ada.failed_logins == 0
+    assert Event.objects.filter(action="user.unlock", detail__reason="lockout period ended")
+
+
+def test_success_resets_the_count(ada):
+    set_policy(max_failures=3)
+    attempt("wrong")
+    attempt("wrong")
+    attempt(GOOD)
+    attempt("wrong")
+    ada.refresh_from_db()
+    assert ada.failed_logins == 1 and not ada.is_locked()
+
+
+def test_zero_threshold_never_locks(ada):
+    set_policy(max_failures=0)
+    for _ in range(20):
+        attempt("wrong")
+    ada.refresh_from_db()
+    assert not ada.is_locked()
+
+
+def test_unknown_and_disabled_accounts_fail_like_a_wrong_password(ada):
+    User.objects.create_user("off@example.com", "Off", "Line", password=GOOD, is_active=False)
+    assert attempt(GOOD, "nobody@example.com").result is Result.FAILED
+    assert attempt(GOOD, "off@example.com").result is Result.FAILED
+
+
+def test_tightened_policy_requires_a_change_and_names_the_rules(ada):
+    set_policy(min_digits=3, min_symbols=1)
+    result = attempt(GOOD)
+    assert result.result is Result.MUST_CHANGE
+    assert "must contain at least 3 of: number" in result.reasons[0]
+
+
+def test_expired_password_requires_a_change(ada):
+    set_policy(expire_days=30)
+    User.objects.filter(pk=ada.pk).update(password_changed_at=timezone.now() - timedelta(days=31))
+    assert attempt(GOOD).reasons == ("Your password has expired.",)
+
+
+def test_warning_before_expiry(ada):
+    set_policy(expire_days=30, warn_days=7)
+    User.objects.filter(pk=ada.pk).update(password_changed_at=timezone.now() - timedelta(days=25))
+    result = attempt(GOOD)
+    assert result.result is Result.OK and result.expires_in_days == 4
+
+
+def test_old_hash_is_upgraded_on_sign_in_without_counting_as_a_change(ada):
+    changed_at = timezone.now() - timedelta(days=3)
+    old = make_password(GOOD, hasher="pbkdf2_sha256")
+    User.objects.filter(pk=ada.pk).update(password=old, password_changed_at=changed_at)
+    assert attempt(GOOD).result is Result.OK
+    ada.refresh_from_db()
+    assert ada.password.startswith("argon2$argon2id$") and "m=19456,t=2,p=1" in ada.password
+    assert ada.password_changed_at == changed_at
