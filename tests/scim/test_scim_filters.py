@@ -190,6 +190,7 @@ def test_multi_valued_joins_ask_for_distinct():
     ('active eq "yes"', "true or false"),
     ('userName eq 12', "double quotes"),
     ('meta.lastModified gt "yesterday"', "date-time"),
+    ('meta.lastModified gt "2025-13-45T00:00:00Z"', "date-time"),
     ('meta.lastModified co "2011"', "date-time"),
     ('id gt "3"', "identifier"),
     ('userName gt null', "null"),

@@ -97,6 +97,13 @@ def test_pagination(scim, make_user):
     assert (clamped["startIndex"], clamped["itemsPerPage"]) == (1, 0)
 
 
+def test_extreme_paging_values_are_harmless(scim, make_user):
+    huge = scim.get("Users", startIndex=10**30, count=10**30)
+    assert huge.status_code == 200
+    assert (huge.json()["totalResults"], huge.json()["Resources"]) == (1, [])
+    assert scim.get("Users", filter="").json()["totalResults"] == 1
+
+
 def test_count_is_capped_at_max_results(scim, make_user):
     from keystead.api.scim.listing import MAX_RESULTS
     response = scim.get("Users", count=MAX_RESULTS * 10)
@@ -144,3 +151,35 @@ def test_list_query_count_does_not_grow_with_users(scim, make_user,
         group.members.add(make_user(f"u{i}@example.com"))
     with django_assert_max_num_queries(8):
         assert len(scim.get("Users").json()["Resources"]) == 21
+
+
+def test_search_at_the_root_covers_users_and_groups(scim, crowd):
+    group = Group.objects.create(name="Ada fans")
+    group.members.add(crowd["ada"])
+    body = scim.post("/scim/v2/.search", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": f'userName eq "ada@example.com" or members.value eq "{crowd["ada"].pk}"',
+        "attributes": ["userName", "displayName"]}).json()
+    assert body["totalResults"] == 2
+    assert [r["schemas"][0].rsplit(":", 1)[1] for r in body["Resources"]] == ["User", "Group"]
+    assert body["Resources"][1] == {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                                    "id": str(group.pk), "displayName": "Ada fans"}
+    # Users have no members: a filter on them leaves Users out; one nobody knows is refused.
+    assert scim.get("/scim/v2/", filter='displayName eq "Ada fans"').json()["totalResults"] == 1
+    groups_only = scim.get("/scim/v2/", filter=f'members.value eq "{crowd["ada"].pk}"').json()
+    assert [r["id"] for r in groups_only["Resources"]] == [str(group.pk)]
+    assert_scim_error(scim.get("/scim/v2/", filter='nickName eq "x"'), 400, "invalidFilter")
+
+
+def test_root_search_pages_across_types(scim, crowd):
+    Group.objects.create(name="G1")
+    Group.objects.create(name="G2")
+    everything = scim.get("/scim/v2/", sortBy="userName").json()
+    assert everything["totalResults"] == 6  # root + 3 users + 2 groups
+    page = scim.get("/scim/v2/", startIndex=4, count=2).json()
+    assert [r["schemas"][0].rsplit(":", 1)[1] for r in page["Resources"]] == ["User", "Group"]
+    assert page["itemsPerPage"] == 2
+
+
+def test_root_search_still_refuses_a_wrong_value_type(scim, crowd):
+    assert_scim_error(scim.get("/scim/v2/", filter='active eq "maybe"'), 400, "invalidFilter")

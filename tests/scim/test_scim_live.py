@@ -210,3 +210,35 @@ def test_raw_auth_errors(live_base, token_for):
     response = httpx.get(f"{live_base}/Users", headers={"Authorization": f"Bearer {other}"})
     assert response.status_code == 403
     assert response.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
+
+
+def test_concurrent_patches_do_not_lose_changes(live_scim, live_base, token_for):
+    """Each PATCH reads, changes and writes the whole user; the row lock serialises them."""
+    import threading
+
+    user = live_scim.post("/Users", json={
+        "userName": "ada@example.com", "name": {"givenName": "Ada", "familyName": "Lovelace"}
+    }).json()
+    headers = {"Authorization": f"Bearer {token_for('scim')}"}
+    for round_ in range(3):
+        changes = [("name.givenName", f"Given{round_}"), ("name.familyName", f"Family{round_}"),
+                   ("externalId", f"ext-{round_}"), ("active", round_ % 2 == 0)]
+        barrier = threading.Barrier(len(changes))
+        statuses = []
+
+        def patch(path, value, barrier, statuses):
+            with httpx.Client(base_url=live_base, headers=headers, timeout=30) as client:
+                barrier.wait()
+                statuses.append(client.patch(f"/Users/{user['id']}", json={"Operations": [
+                    {"op": "replace", "path": path, "value": value}]}).status_code)
+
+        threads = [threading.Thread(target=patch, args=(*change, barrier, statuses))
+                   for change in changes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200] * len(changes)
+        stored = DirectoryUser.objects.get(pk=int(user["id"]))
+        assert (stored.given_name, stored.family_name, stored.external_id, stored.is_active) == \
+            (f"Given{round_}", f"Family{round_}", f"ext-{round_}", round_ % 2 == 0)

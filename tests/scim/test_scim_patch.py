@@ -202,6 +202,19 @@ def test_password_is_taken_out_as_a_secret():
     assert "Canary" not in repr(request.operations)
 
 
+def test_password_with_a_schema_prefix_is_a_secret_too():
+    body = {"Operations": [
+        {"op": "replace", "path": "urn:ietf:params:scim:schemas:core:2.0:User:password",
+         "value": "first-Canary"},
+        {"op": "replace", "value": {"urn:ietf:params:scim:schemas:core:2.0:User:password":
+                                    "second-Canary"}},
+    ]}
+    request = parse_patch(body, USER)
+    assert request.secrets["password"].reveal() == "second-Canary"
+    assert "Canary" not in repr(body)
+    assert "password" not in apply_patch(user_doc(), request.operations, USER)
+
+
 @pytest.mark.parametrize("op", [
     {"op": "remove", "path": "password"},
     {"op": "replace", "path": "password", "value": 12345},

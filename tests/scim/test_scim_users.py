@@ -302,3 +302,17 @@ def test_administrator_accounts_need_an_admin_token(scim, scim_admin, admin_user
     response = scim_admin.patch(f"Users/{admin_user.pk}",
                                 {"op": "replace", "path": "name.givenName", "value": "Rooty"})
     assert response.status_code == 200
+
+
+def test_password_policy_applies_to_scim(scim, make_user):
+    user = make_user("ada@example.com", "Ada", "Lovelace")
+    for weak in ("Qz1", "Lovelace-Lovelace-1"):
+        body = assert_scim_error(scim.patch(f"Users/{user.pk}", {
+            "op": "replace", "path": "password", "value": weak}), 400, "invalidValue")
+        assert body["detail"].startswith("password: The password")
+        assert weak not in body["detail"]
+    user.refresh_from_db()
+    assert not user.has_usable_password()
+    created = scim.post("Users", user_body(email="b@example.com", password="Qz1"))
+    assert_scim_error(created, 400, "invalidValue")
+    assert not User.objects.filter(email="b@example.com").exists()

@@ -1,14 +1,17 @@
 """Listing resources (RFC 7644 §3.4.2, §3.4.3): filter, sort, paginate, project.
 
 The same parameters arrive as a query string (GET /Users) or as a SearchRequest
-body (POST /Users/.search); both are read into ``ListParams`` here.
+body (POST /Users/.search); both are read into ``ListParams`` here. A search at
+the service root (GET / or POST /.search) covers every resource type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from django.db.models import QuerySet
 
 from keystead.api.scim.errors import ScimError, invalid_value
 from keystead.api.scim.filters import FilterSyntaxError, parse_filter
@@ -28,7 +31,11 @@ class ListParams:
     sort_order: str | None
     start_index: int
     count: int
-    projection: Projection
+    attributes: Any
+    excluded_attributes: Any
+
+    def projection(self, kind: ResourceKind[Any]) -> Projection:
+        return parse_projection(self.attributes, self.excluded_attributes, kind.schema)
 
 
 def _integer(name: str, raw: Any, default: int) -> int:
@@ -50,7 +57,7 @@ def _text(name: str, raw: Any) -> str | None:
     return raw
 
 
-def read_params(source: Mapping[str, Any], kind: ResourceKind[Any]) -> ListParams:
+def read_params(source: Mapping[str, Any]) -> ListParams:
     """Parameters from a query string or a SearchRequest (names are case-insensitive)."""
     values = {str(k).lower(): v for k, v in source.items()}
     sort_order = _text("sortOrder", values.get("sortorder"))
@@ -59,39 +66,78 @@ def read_params(source: Mapping[str, Any], kind: ResourceKind[Any]) -> ListParam
     start = _integer("startIndex", values.get("startindex"), 1)
     count = _integer("count", values.get("count"), DEFAULT_COUNT)
     return ListParams(
-        filter=_text("filter", values.get("filter")),
+        filter=_text("filter", values.get("filter")) or None,
         sort_by=_text("sortBy", values.get("sortby")),
         sort_order=sort_order,
         start_index=max(start, 1),
         count=min(max(count, 0), MAX_RESULTS),
-        projection=parse_projection(values.get("attributes"),
-                                    values.get("excludedattributes"), kind.schema),
+        attributes=values.get("attributes"),
+        excluded_attributes=values.get("excludedattributes"),
     )
 
 
-def list_resources(kind: ResourceKind[Any], params: ListParams) -> dict[str, Any]:
-    query = kind.queryset(params.projection)
+def _invalid_filter(exc: Exception) -> ScimError:
+    return ScimError(400, f"Invalid filter: {exc}", "invalidFilter")
+
+
+def _query(kind: ResourceKind[Any], params: ListParams, *,
+           across: bool) -> tuple[QuerySet[Any], frozenset[str]]:
+    """The filtered, ordered query for one resource type, and the attributes it lacks.
+
+    Searching across types (``across``), attributes and a sortBy the type lacks
+    do not fail the search, since another type may have them.
+    """
+    query = kind.queryset(params.projection(kind))
+    unknown: frozenset[str] = frozenset()
     if params.filter is not None:
         try:
-            translation = to_q(parse_filter(params.filter), kind.columns, kind.schema)
+            translation = to_q(parse_filter(params.filter), kind.columns, kind.schema,
+                               lenient=across)
         except (FilterSyntaxError, FilterError) as exc:
-            raise ScimError(400, f"Invalid filter: {exc}", "invalidFilter") from None
+            raise _invalid_filter(exc) from None
         query = query.filter(translation.q)
+        unknown = translation.unknown
         if translation.needs_distinct:
             query = query.distinct()
+    ordering: list[Any] = ["pk"]
     if params.sort_by:
         try:
-            query = query.order_by(*order_by(params.sort_by, params.sort_order, kind.columns,
-                                             kind.schema))
+            ordering = order_by(params.sort_by, params.sort_order, kind.columns, kind.schema)
         except FilterError as exc:
-            raise invalid_value(str(exc)) from None
-    else:
-        query = query.order_by("pk")
-    total = query.count()
-    first = params.start_index - 1
-    page = list(query[first:first + params.count]) if params.count else []
-    resources = [project(kind.render(obj, params.projection), params.projection)
-                 for obj in page]
+            if not across:
+                raise invalid_value(str(exc)) from None
+    return query.order_by(*ordering), unknown
+
+
+def list_resources(kinds: Sequence[ResourceKind[Any]], params: ListParams) -> dict[str, Any]:
+    """One page of resources of one type, or of several (a search at the service root).
+
+    Across several types, an attribute a type lacks counts as unassigned on it
+    (``members`` on a User); the filter is refused only if no type has it.
+    Pages run through the types in order (Users, then Groups).
+    """
+    queries = []
+    unknown_everywhere: set[str] | None = None
+    for kind in kinds:
+        query, unknown = _query(kind, params, across=len(kinds) > 1)
+        queries.append((kind, query))
+        unknown_everywhere = set(unknown) if unknown_everywhere is None \
+            else unknown_everywhere & unknown
+    if unknown_everywhere:
+        names = ", ".join(sorted(unknown_everywhere))
+        raise _invalid_filter(f"no resource type has the attribute(s) {names}.")
+    total = 0
+    skip, room = params.start_index - 1, params.count
+    resources: list[dict[str, Any]] = []
+    for kind, query in queries:
+        found = query.count()
+        total += found
+        if room > 0 and skip < found:
+            projection = params.projection(kind)
+            page = list(query[skip:skip + room])
+            resources += [project(kind.render(obj, projection), projection) for obj in page]
+            room -= len(page)
+        skip = max(skip - found, 0)
     return {
         "schemas": [LIST_RESPONSE],
         "totalResults": total,

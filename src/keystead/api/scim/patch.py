@@ -13,17 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from keystead.api.scim.errors import ScimError, invalid_syntax, invalid_value
-from keystead.api.scim.filters import (
-    And,
-    Compare,
-    FilterSyntaxError,
-    Node,
-    Not,
-    Or,
-    PatchPath,
-    ValuePath,
-    parse_path,
-)
+from keystead.api.scim.filters import FilterSyntaxError, Node, PatchPath, parse_path
+from keystead.api.scim.matching import equalities, matches
 from keystead.api.scim.payload import canonical_value, write_only_secret
 from keystead.api.scim.schemas import PATCH_OP, Attribute, ResourceSchema
 from keystead.secret import Secret
@@ -87,6 +78,9 @@ def parse_patch(body: dict[str, Any], schema: ResourceSchema) -> PatchRequest:
             raise invalid_value(f"Operation {number} ({op}) needs a value.")
         operation = Operation(op, path, value)
         if _take_secret(operation, schema, secrets, number):
+            for key in raw:  # the clear value must not linger in the request body either
+                if str(key).lower() == "value":
+                    raw[key] = None
             continue
         operations.append(operation)
     return PatchRequest(operations, secrets)
@@ -120,7 +114,8 @@ def _take_secret(operation: Operation, schema: ResourceSchema, secrets: dict[str
         return True
     if isinstance(operation.value, dict):
         for key in list(operation.value):
-            attribute = schema.attribute(str(key))
+            name = schema.strip_urn(str(key))
+            attribute = schema.attribute(name) if name else None
             if attribute is not None and attribute.mutability == "writeOnly":
                 secrets[attribute.name] = write_only_secret(
                     attribute.name, operation.value.pop(key)
@@ -213,7 +208,7 @@ class _Applier:
                     self.apply(Operation(operation.op, path, value))
                 continue
             attribute = self.schema.attribute(name) if name else None
-            if attribute is None or attribute.derived:
+            if attribute is None or attribute.derived or attribute.mutability == "writeOnly":
                 continue
             if attribute.mutability == "readOnly":
                 # Clients often echo the whole resource back; only a different id is
@@ -297,7 +292,7 @@ class _Applier:
     def new_element(self, attribute: Attribute, value_filter: Node | None,
                     sub: Attribute | None, value: Any) -> dict[str, Any]:
         """An 'add' whose filter matched nothing creates the element the filter describes."""
-        element = _equalities(value_filter, attribute) if value_filter is not None else {}
+        element = equalities(value_filter, attribute) if value_filter is not None else {}
         if element is None:
             raise _no_target(
                 f"{self.fail_prefix()}no {attribute.name} value matches the filter, and the "
@@ -372,56 +367,3 @@ def _one_primary(items: list[Any], touched: list[int]) -> None:
     for index, element in enumerate(items):
         if index != keep and isinstance(element, dict) and element.get("primary"):
             items[index] = {**element, "primary": False}
-
-
-def _equalities(node: Node, attribute: Attribute) -> dict[str, Any] | None:
-    if isinstance(node, Compare) and node.op == "eq" and node.path.sub is None:
-        sub = attribute.sub(node.path.attr)
-        return {sub.name: node.value} if sub else None
-    if isinstance(node, And):
-        left, right = _equalities(node.left, attribute), _equalities(node.right, attribute)
-        return {**left, **right} if left is not None and right is not None else None
-    return None
-
-
-def matches(node: Node, element: Any, attribute: Attribute) -> bool:
-    """Whether one value of a multi-valued attribute satisfies a value filter."""
-    if isinstance(node, And):
-        return matches(node.left, element, attribute) and matches(node.right, element, attribute)
-    if isinstance(node, Or):
-        return matches(node.left, element, attribute) or matches(node.right, element, attribute)
-    if isinstance(node, Not):
-        return not matches(node.expr, element, attribute)
-    if isinstance(node, ValuePath):
-        raise FilterSyntaxError("A value filter cannot contain another one.")
-    if node.path.sub is not None:
-        raise FilterSyntaxError(f"{node.path} is nested too deep inside {attribute.name}[...].")
-    sub = attribute.sub(node.path.attr) if attribute.is_complex else None
-    if attribute.is_complex and sub is None:
-        raise FilterSyntaxError(f"{attribute.name} has no sub-attribute {node.path.attr!r}.")
-    if isinstance(element, dict):
-        actual = element.get(sub.name) if sub else None
-    else:
-        actual = element if node.path.attr.lower() == "value" else None
-    return _compare(actual, node.op, node.value, case_exact=bool(sub and sub.case_exact))
-
-
-def _compare(actual: Any, op: str, expected: Any, *, case_exact: bool) -> bool:
-    if op == "pr":
-        return actual not in (None, "", [], {})
-    if isinstance(actual, bool) or isinstance(expected, bool) or expected is None:
-        same = actual == expected
-        if op in ("eq", "ne"):
-            return same if op == "eq" else not same
-        return False
-    left = str(actual) if actual is not None else None
-    right = str(expected)
-    if left is None:
-        return op == "ne"
-    if not case_exact:
-        left, right = left.casefold(), right.casefold()
-    return {
-        "eq": left == right, "ne": left != right, "co": right in left,
-        "sw": left.startswith(right), "ew": left.endswith(right),
-        "gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right,
-    }[op]

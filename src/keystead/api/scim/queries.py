@@ -60,18 +60,20 @@ _NONE = Q(pk__isnull=True)
 class Translation:
     q: Q
     needs_distinct: bool
+    unknown: frozenset[str] = frozenset()
 
 
 def _column(path: AttrPath, columns: ColumnMap, schema: ResourceSchema,
-            prefix: str | None) -> tuple[str, Column]:
+            prefix: str | None) -> tuple[str, Column | None]:
     if path.uri is not None and path.uri.lower() != schema.id.lower():
         raise FilterError(f"Filtering on schema {path.uri!r} is not supported.")
     name = f"{prefix}.{path}" if prefix else str(path)
-    column = columns.get(name.lower())
-    if column is None:
-        known = ", ".join(sorted({_display(k, schema) for k in columns}))
-        raise FilterError(f"Cannot filter {schema.name}s on {name!r}; filter on one of: {known}.")
-    return name, column
+    return name, columns.get(name.lower())
+
+
+def unknown_attribute(name: str, columns: ColumnMap, schema: ResourceSchema) -> FilterError:
+    known = ", ".join(sorted({_display(k, schema) for k in columns}))
+    return FilterError(f"Cannot filter {schema.name}s on {name!r}; filter on one of: {known}.")
 
 
 def _display(key: str, schema: ResourceSchema) -> str:
@@ -94,7 +96,10 @@ def _id_value(value: Any) -> int | None:
 
 
 def _datetime_value(name: str, value: Any) -> datetime:
-    parsed = parse_datetime(value) if isinstance(value, str) else None
+    try:
+        parsed = parse_datetime(value) if isinstance(value, str) else None
+    except ValueError:  # well formed but impossible, e.g. month 13
+        parsed = None
     if parsed is None:
         raise FilterError(
             f"{name} needs a date-time in quotes, e.g. \"2025-01-31T12:00:00Z\"."
@@ -170,10 +175,12 @@ def _compare_const(name: str, column: Column, op: str, value: Any) -> Q:
 
 
 class _Translator:
-    def __init__(self, columns: ColumnMap, schema: ResourceSchema) -> None:
+    def __init__(self, columns: ColumnMap, schema: ResourceSchema, lenient: bool) -> None:
         self.columns = columns
         self.schema = schema
+        self.lenient = lenient
         self.needs_distinct = False
+        self.unknown: set[str] = set()
 
     def visit(self, node: Node, prefix: str | None = None) -> Q:
         if isinstance(node, And):
@@ -187,15 +194,26 @@ class _Translator:
                 raise FilterError(f"Filtering on schema {node.path.uri!r} is not supported.")
             return self.visit(node.filter, node.path.attr)
         name, column = _column(node.path, self.columns, self.schema, prefix)
+        if column is None:
+            if not self.lenient:
+                raise unknown_attribute(name, self.columns, self.schema)
+            # The attribute is unassigned on this resource type: it matches nothing.
+            self.unknown.add(name)
+            return _NONE
         self.needs_distinct = self.needs_distinct or column.multi
         return _compare(name, column, node.op, node.value)
 
 
-def to_q(node: Node, columns: ColumnMap, schema: ResourceSchema) -> Translation:
-    """Translate a parsed filter; raises FilterError naming the attribute at fault."""
-    translator = _Translator(columns, schema)
+def to_q(node: Node, columns: ColumnMap, schema: ResourceSchema, *,
+         lenient: bool = False) -> Translation:
+    """Translate a parsed filter; raises FilterError naming the attribute at fault.
+
+    ``lenient`` (for searches across resource types) treats attributes this
+    type lacks as unassigned and reports them in ``unknown`` instead.
+    """
+    translator = _Translator(columns, schema, lenient)
     q = translator.visit(node)
-    return Translation(q, translator.needs_distinct)
+    return Translation(q, translator.needs_distinct, frozenset(translator.unknown))
 
 
 def order_by(sort_by: str, sort_order: str | None, columns: ColumnMap,

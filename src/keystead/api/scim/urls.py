@@ -11,6 +11,8 @@ from keystead.api.scim.groups import GROUPS
 from keystead.api.scim.users import USERS
 
 urlpatterns = [
+    re_path(r"^$", views.root(USERS, GROUPS), name="scim-root"),
+    re_path(r"^\.search/?$", views.search(USERS, GROUPS), name="scim-search"),
     re_path(r"^Users/?$", views.collection(USERS), name="scim-users"),
     re_path(r"^Users/\.search/?$", views.search(USERS), name="scim-users-search"),
     re_path(r"^Users/(?P<resource_id>[^/]+)/?$", views.item(USERS), name="scim-user"),

@@ -22,6 +22,7 @@ from keystead.api.scim.resources import DOOR, ResourceKind
 from keystead.api.scim.schemas import USER, USER_SCHEMA
 from keystead.directory import services
 from keystead.directory.models import Group, User
+from keystead.directory.rules import normalize_email
 from keystead.secret import Secret
 
 _ID = Column("pk", "id")
@@ -129,6 +130,13 @@ def person_values(doc: dict[str, Any], current: User | None) -> dict[str, Any]:
     }
 
 
+def _stored_form(field: str, value: Any) -> Any:
+    """How the services would store ``value``, to tell a real change from a no-op."""
+    if field == "email":
+        return normalize_email(value)
+    return value.strip() if isinstance(value, str) else value
+
+
 class UserKind(ResourceKind[User]):
     schema = USER
     columns = COLUMNS
@@ -189,7 +197,7 @@ class UserKind(ResourceKind[User]):
              secrets: dict[str, Secret], request: HttpRequest) -> None:
         values = person_values(after, obj)
         password = secrets.get("password")
-        unchanged = all(values[k] == getattr(obj, k) for k in values)
+        unchanged = all(_stored_form(k, values[k]) == getattr(obj, k) for k in values)
         if unchanged and not password:
             return
         try:

@@ -55,7 +55,7 @@ def _read_resource(request: HttpRequest, kind: ResourceKind[Any]) -> tuple[dict[
 
 def collection(kind: ResourceKind[Any]) -> Callable[..., HttpResponse]:
     def list_(request: HttpRequest) -> HttpResponse:
-        return scim_json(list_resources(kind, read_params(request.GET, kind)))
+        return scim_json(list_resources([kind], read_params(request.GET)))
 
     def create(request: HttpRequest) -> HttpResponse:
         doc, secrets = _read_resource(request, kind)
@@ -66,13 +66,22 @@ def collection(kind: ResourceKind[Any]) -> Callable[..., HttpResponse]:
     return scim_endpoint({"GET": list_, "POST": create})
 
 
-def search(kind: ResourceKind[Any]) -> Callable[..., HttpResponse]:
+def search(*kinds: ResourceKind[Any]) -> Callable[..., HttpResponse]:
+    """POST .search (RFC 7644 §3.4.3) over one resource type, or all of them at the root."""
     def search_(request: HttpRequest) -> HttpResponse:
         body = read_json(request)
         check_schemas(body, SEARCH_REQUEST)
-        return scim_json(list_resources(kind, read_params(body, kind)))
+        return scim_json(list_resources(kinds, read_params(body)))
 
     return scim_endpoint({"POST": search_})
+
+
+def root(*kinds: ResourceKind[Any]) -> Callable[..., HttpResponse]:
+    """GET at the service root (RFC 7644 §3.4.2.1): a query over every resource type."""
+    def list_(request: HttpRequest) -> HttpResponse:
+        return scim_json(list_resources(kinds, read_params(request.GET)))
+
+    return scim_endpoint({"GET": list_})
 
 
 def item(kind: ResourceKind[Any]) -> Callable[..., HttpResponse]:
