@@ -94,6 +94,9 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 
+# The logon policy checks every password a Django form validates (the admin console's).
+AUTH_PASSWORD_VALIDATORS = [{"NAME": "keystead.policy.validators.PolicyPasswordValidator"}]
+
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
 USE_I18N = True

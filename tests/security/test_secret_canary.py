@@ -125,13 +125,95 @@ def portal_sign_in(seen: Exposure, ctx: dict, canary: str) -> None:
     assert right.status_code == 302
 
 
-DOORS: list[Door] = [api_create_user, api_set_password, api_rejected_payload, portal_sign_in]
+def _console(ctx: dict) -> Client:
+    console = Client()
+    console.force_login(ctx["admin"])
+    return console
+
+
+def admin_add_user(seen: Exposure, ctx: dict, canary: str) -> None:
+    response = _console(ctx).post("/admin/directory/user/add/", {
+        "email": "console-add@example.com", "given_name": "Console", "family_name": "Add",
+        "password1": canary, "password2": canary, "_save": "Save",
+    }, follow=True)
+    seen.keep(response)
+    assert User.objects.get(email="console-add@example.com").check_password(canary)
+
+
+def admin_set_password(seen: Exposure, ctx: dict, canary: str) -> None:
+    user = User.objects.create_user("console-set@example.com", "Console", "Set")
+    response = _console(ctx).post(f"/admin/directory/user/{user.pk}/password/", {
+        "password1": canary, "password2": canary, "set_usable_password": "true",
+    }, follow=True)
+    seen.keep(response)
+    user.refresh_from_db()
+    assert user.check_password(canary)
+
+
+def admin_refused_password(seen: Exposure, ctx: dict, canary: str) -> None:
+    """A password the policy refuses is reported on the form, not echoed back."""
+    user = User.objects.create_user("console-weak@example.com", "Console", "Weak")
+    weak = canary[:10]
+    response = _console(ctx).post(f"/admin/directory/user/{user.pk}/password/", {
+        "password1": weak, "password2": weak, "set_usable_password": "true",
+    })
+    seen.keep(response)
+    assert response.status_code == 200
+    assert b"at least 15 characters" in response.content
+    assert weak.encode() not in response.content
+
+
+def scim_create_user(seen: Exposure, ctx: dict, canary: str) -> None:
+    response = Client().post("/scim/v2/Users", {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "scim-door@example.com",
+        "name": {"givenName": "Scim", "familyName": "Door"},
+        "password": canary,
+    }, content_type="application/scim+json", headers=ctx["scim_headers"])
+    seen.keep(response)
+    assert response.status_code == 201, response.content
+    assert User.objects.get(email="scim-door@example.com").check_password(canary)
+
+
+def scim_patch_password(seen: Exposure, ctx: dict, canary: str) -> None:
+    user = User.objects.create_user("scim-patch@example.com", "Scim", "Patch")
+    response = Client().patch(f"/scim/v2/Users/{user.pk}", {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "password", "value": canary}],
+    }, content_type="application/scim+json", headers=ctx["scim_headers"])
+    seen.keep(response)
+    assert response.status_code == 200, response.content
+    user.refresh_from_db()
+    assert user.check_password(canary)
+
+
+def cli_set_password(seen: Exposure, ctx: dict, canary: str) -> None:
+    from click.testing import CliRunner
+
+    from keystead.cli import main
+
+    User.objects.create_user("cli-door@example.com", "Cli", "Door")
+    result = CliRunner().invoke(main, ["user", "set-password", "cli-door@example.com"],
+                                input=f"{canary}\n{canary}\n")
+    assert result.exit_code == 0, result.output
+    seen.logs.write(result.output)
+    assert User.objects.get(email="cli-door@example.com").check_password(canary)
+
+
+DOORS: list[Door] = [
+    api_create_user, api_set_password, api_rejected_payload, portal_sign_in,
+    admin_add_user, admin_set_password, admin_refused_password,
+    scim_create_user, scim_patch_password, cli_set_password,
+]
 
 
 @pytest.mark.parametrize("door", DOORS, ids=lambda d: d.__name__)
-def test_password_leaks_nowhere(door: Door, exposure: Exposure, api) -> None:
+def test_password_leaks_nowhere(door: Door, exposure: Exposure, api, admin_user,
+                                token_for) -> None:
     canary = new_canary()
-    door(exposure, {"api": api}, canary)
+    ctx = {"api": api, "admin": admin_user,
+           "scim_headers": {"Authorization": f"Bearer {token_for('scim')}"}}
+    door(exposure, ctx, canary)
     assert exposure.places_holding(canary) == []
 
 
