@@ -31,12 +31,12 @@ test-deps: $(STAMP)
 	fi
 
 test: test-deps
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 	KEYSTEAD_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 --dist loadgroup
 	KEYSTEAD_DATABASE_URL=sqlite:///$(CURDIR)/var/test-smoke.sqlite3 $(BIN)/pytest -m smoke -p no:xdist
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests $(wildcard bench)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
