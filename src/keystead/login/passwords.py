@@ -68,6 +68,8 @@ def sign_in_with_password(
     now = timezone.now()
     user = User.objects.filter(email=normalize_email(username)).first()
     if user is None:
+        # Read the policy as for a known account, so both answers do the same work.
+        effective_policy(None)
         verify_against_dummy(password)
         return _fail(request, None, "unknown user", username, door)
     policy = effective_policy(user)
