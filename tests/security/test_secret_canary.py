@@ -200,10 +200,67 @@ def cli_set_password(seen: Exposure, ctx: dict, canary: str) -> None:
     assert User.objects.get(email="cli-door@example.com").check_password(canary)
 
 
+PORTAL_START = "Vellum-Orchid-Tapestry-42"  # the password each portal person starts with
+
+
+def _portal_person(email: str, **extra) -> tuple[User, Client]:
+    user = User.objects.create_user(email, "Quill", "Harbour", password=PORTAL_START, **extra)
+    return user, Client()
+
+
+def portal_change(seen: Exposure, ctx: dict, canary: str) -> None:
+    """Self-service change: the canary is the new password; one refused try, one accepted."""
+    user, browser = _portal_person("change@example.com")
+    seen.keep(browser.post("/login/", {"username": user.email, "password": PORTAL_START}))
+    refused = browser.post("/password/change/", {
+        "current_password": PORTAL_START, "new_password": canary, "confirm_password": canary + "x"})
+    seen.keep(refused)
+    assert refused.status_code == 200
+    done = browser.post("/password/change/", {
+        "current_password": PORTAL_START, "new_password": canary, "confirm_password": canary})
+    seen.keep(done)
+    assert done.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(canary)
+
+
+def portal_forced_change(seen: Exposure, ctx: dict, canary: str) -> None:
+    """The change an administrator's flag forces at sign-in."""
+    user, browser = _portal_person("forced@example.com", must_change_password=True)
+    signed = browser.post("/login/", {"username": user.email, "password": PORTAL_START})
+    seen.keep(signed)
+    assert signed["Location"] == "/password/change-required/"
+    seen.keep(browser.get("/password/change-required/"))
+    done = browser.post("/password/change-required/",
+                        {"new_password": canary, "confirm_password": canary})
+    seen.keep(done)
+    assert done.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(canary)
+
+
+def portal_reset(seen: Exposure, ctx: dict, canary: str) -> None:
+    """Reset by mailed link (tests/login/test_reset.py checks the link's token leaks nowhere)."""
+    from django.core import mail
+
+    user, browser = _portal_person("reset@example.com")
+    seen.keep(browser.post("/reset", {"email": user.email}))
+    token = mail.outbox[-1].body.split("/reset/", 1)[1].split()[0]
+    seen.keep(browser.get(f"/reset/{token}"))
+    seen.keep(browser.post("/reset/new-password",
+                           {"new_password": canary, "confirm_password": canary + "x"}))
+    done = browser.post("/reset/new-password", {"new_password": canary, "confirm_password": canary})
+    seen.keep(done)
+    assert done.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(canary)
+
+
 DOORS: list[Door] = [
     api_create_user, api_set_password, api_rejected_payload, portal_sign_in,
     admin_add_user, admin_set_password, admin_refused_password,
     scim_create_user, scim_patch_password, cli_set_password,
+    portal_change, portal_forced_change, portal_reset,
 ]
 
 

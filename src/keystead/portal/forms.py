@@ -44,3 +44,12 @@ class ChangePasswordForm(NewPasswordForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     field_order = ["current_password", "new_password", "confirm_password"]
+
+
+class ResetRequestForm(forms.Form):
+    """Ask for a reset link. Any well-formed address gets the same answer."""
+
+    email = forms.EmailField(
+        label="Email", max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
