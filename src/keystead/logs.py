@@ -20,8 +20,14 @@ _SENSITIVE_PAIR = re.compile(
 )
 
 
+# A mailed password-reset link, /reset/<token>: its path is the credential. Hidden in every
+# line, so Django's warnings and runserver's and gunicorn's access logs never hold one.
+_RESET_LINK = re.compile(r"(/reset/)[A-Za-z0-9_-]{20,}")
+
+
 def redact_text(text: str) -> str:
-    return _SENSITIVE_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _SENSITIVE_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+    return _RESET_LINK.sub(lambda m: m.group(1) + REDACTED, text)
 
 
 class RedactSecretsFilter(logging.Filter):
@@ -57,6 +63,37 @@ class JsonFormatter(logging.Formatter):
 class HumanFormatter(logging.Formatter):
     def formatException(self, ei) -> str:
         return redact_text(super().formatException(ei))
+
+
+class RedactLineFilter(logging.Filter):
+    """Redact the finished line. For gunicorn, whose access-log arguments are a mapping
+    that answers any header name; copying it, as ``RedactSecretsFilter`` does, would not."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact_text(record.getMessage())
+        record.args = None
+        return True
+
+
+def gunicorn_logger_class() -> type:
+    """gunicorn's logger with the redaction on its own handlers.
+
+    gunicorn writes its access and error logs through handlers of its own, outside
+    the configuration below; without this an access line would show a reset link.
+    A function, so gunicorn is imported only where it runs (its ``logger_class``
+    setting calls it).
+    """
+    from gunicorn.glogging import Logger
+
+    class RedactingLogger(Logger):
+        def setup(self, cfg) -> None:
+            super().setup(cfg)
+            for log in (self.error_log, self.access_log):
+                for handler in log.handlers:
+                    if not any(isinstance(f, RedactLineFilter) for f in handler.filters):
+                        handler.addFilter(RedactLineFilter())
+
+    return RedactingLogger
 
 
 def configure_logging(fmt: str, level: str) -> None:

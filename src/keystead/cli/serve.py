@@ -10,6 +10,7 @@ import click
 
 from keystead.cli._common import InputError, setup_django
 from keystead.cli.check import is_loopback
+from keystead.logs import gunicorn_logger_class
 
 MAX_DEFAULT_WORKERS = 12
 
@@ -135,6 +136,8 @@ def gunicorn_options(bind: Bind, workers: int) -> dict[str, Any]:
         # Access log on stdout and errors on stderr, where containers and systemd collect them.
         "accesslog": "-",
         "errorlog": "-",
+        # The same redaction as every other log line (a reset link's path is a credential).
+        "logger_class": gunicorn_logger_class,
         # A stuck worker is replaced after `timeout`; on SIGTERM, requests in flight
         # (a sign-in, a SCIM batch) get `graceful_timeout` to finish.
         "timeout": 60,
