@@ -2,7 +2,7 @@ import pytest
 
 from keystead.directory.models import Event, User
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 ADA = {"email": "Ada@Example.com", "given_name": "Ada", "family_name": "Lovelace"}
 

@@ -10,7 +10,7 @@ from keystead.login.passwords import Result, sign_in_with_password
 from keystead.policy.models import LogonPolicy
 from keystead.secret import Secret
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 GOOD = "Vellum-Orchid-Tapestry-42"
 
 

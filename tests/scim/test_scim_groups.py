@@ -5,7 +5,7 @@ from scim_helpers import assert_scim_error
 
 from keystead.directory.models import Event, Group
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from scim_helpers import assert_scim_error, user_body
 
 from keystead.directory.models import Event, User
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
 

@@ -21,7 +21,7 @@ from django.test import Client
 from keystead.directory.models import Event, User
 from keystead.logs import HumanFormatter, JsonFormatter, RedactSecretsFilter
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
 
 @dataclass
