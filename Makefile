@@ -35,6 +35,13 @@ test: test-deps
 	KEYSTEAD_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 --dist loadgroup
 	KEYSTEAD_DATABASE_URL=sqlite:///$(CURDIR)/var/test-smoke.sqlite3 $(BIN)/pytest -m smoke -p no:xdist
 
+# Password sign-ins/s through gunicorn on PostgreSQL against raw argon2id/s on the same cores
+# (docs/performance.md). Not part of `make test`: it recreates the keystead_bench database and
+# wants a quiet machine. Options through BENCH_ARGS, e.g. BENCH_ARGS="--seconds 60 --workers 3".
+BENCH_ARGS ?=
+bench: $(STAMP)
+	$(BIN)/python bench/login.py $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)
 

@@ -82,6 +82,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "directory.User"
+# Django's database sessions, writing a new one once (see keystead/login/sessions.py).
+SESSION_ENGINE = "keystead.login.sessions"
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
