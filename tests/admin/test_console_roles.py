@@ -23,10 +23,15 @@ EXPECTED_ROLES = {
     "Security administrator": {
         "directory.manage_policy", "directory.view_event", "directory.unlock_user",
         "api.view_apitoken", "api.add_apitoken", "api.change_apitoken",
+        # added by policy/0002_admin_role_permissions
+        "directory.view_user",
+        "policy.view_logonpolicy", "policy.change_logonpolicy",
+        *(f"policy.{verb}_grouppolicy" for verb in ("add", "change", "delete", "view")),
     },
     "Auditor": {
         "directory.view_user", "directory.view_group", "directory.view_role",
         "directory.view_adminrole", "directory.view_event", "api.view_apitoken",
+        "policy.view_logonpolicy", "policy.view_grouppolicy",
     },
 }
 

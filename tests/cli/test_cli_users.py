@@ -44,3 +44,46 @@ def test_set_password_for_unknown_user_exits_2(cli, people):
     result = cli("user", "set-password", "ghost@example.com")
     assert result.exit_code == 2
     assert "No user with email 'ghost@example.com'" in result.output
+
+
+def _lock(user, *, minutes=None, failures=5):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    now = timezone.now()
+    until = now + timedelta(minutes=minutes) if minutes else None
+    User.objects.filter(pk=user.pk).update(locked_at=now, locked_until=until,
+                                           failed_logins=failures)
+
+
+def test_unlock_says_whether_the_account_was_locked_and_is_audited(cli, people):
+    ada = User.objects.get(email="ada@example.com")
+    _lock(ada)
+    result = cli("user", "unlock", "Ada@Example.com")
+    assert result.exit_code == 0, result.output
+    assert ("Unlocked ada@example.com. It had been locked after 5 failed sign-ins (until an "
+            "administrator unlocks); they can sign in again now.") in result.stdout
+    ada.refresh_from_db()
+    assert (ada.locked_at, ada.failed_logins) == (None, 0)
+    event = Event.objects.get(action="user.unlock", target_id=str(ada.pk))
+    assert event.detail == {"door": "cli", "was_locked": True}
+
+    again = cli("user", "unlock", "ada@example.com")
+    assert again.exit_code == 0
+    assert "ada@example.com was not locked. Nothing else changed." in again.stdout
+
+
+def test_unlock_unknown_user_exits_2(cli, people):
+    result = cli("user", "unlock", "ghost@example.com")
+    assert result.exit_code == 2
+    assert "No user with email 'ghost@example.com'" in result.output
+
+
+def test_list_locked(cli, people):
+    assert "No account is locked." in cli("user", "list", "--locked").stdout
+    _lock(User.objects.get(email="alan@example.com"), minutes=15)
+    result = cli("user", "list", "--locked")
+    assert "alan@example.com" in result.stdout
+    assert "ada@example.com" not in result.stdout
+    assert "locked until 20" in result.stdout  # a UTC timestamp follows

@@ -3,13 +3,14 @@
 from ninja import NinjaAPI
 
 from keystead.api.errors import install_error_handlers
-from keystead.api.routers import events, groups, roles, tokens, users
+from keystead.api.routers import events, groups, policy, roles, tokens, users
 
 api = NinjaAPI(
     title="Keystead API",
     version="1",
     description=(
-        "Manage the directory and read the audit log. Authenticate with an API token: "
+        "Manage the directory and the logon policy, unlock accounts and read the audit "
+        "log. Authenticate with an API token: "
         "`Authorization: Bearer <token>`; create one with `keystead token create`."
     ),
     urls_namespace="api",
@@ -17,5 +18,5 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 install_error_handlers(api)
-for module in (users, groups, roles, events, tokens):
+for module in (users, groups, roles, events, tokens, policy):
     api.add_router("/v1", module.router)

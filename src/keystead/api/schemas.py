@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from ninja import Schema
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, StrictBool, StrictInt
 
 from keystead.directory.models import Source
+from keystead.policy.changes import accepted_range, setting_advice, settings_of
 
 
 def _no_nul(value: str) -> str:
@@ -65,10 +66,23 @@ class UserOut(Schema):
     last_login: datetime | None
     password_changed_at: datetime | None
     updated_at: datetime
+    locked: bool = Field(description="Whether failed sign-ins have locked the account now.")
+    locked_until: datetime | None = Field(
+        description="When the lock ends; null while unlocked, or locked until an "
+                    "administrator unlocks (then `locked` is true).")
+    failed_logins: int = Field(description="Consecutive failed sign-ins since the last success.")
 
     @staticmethod
     def resolve_groups(obj) -> list[dict]:
         return [{"id": g.pk, "name": g.name} for g in obj.directory_groups.all()]
+
+    @staticmethod
+    def resolve_locked(obj) -> bool:
+        return obj.is_locked()
+
+    @staticmethod
+    def resolve_locked_until(obj) -> datetime | None:
+        return obj.locked_until if obj.is_locked() else None
 
     @staticmethod
     def resolve_roles(obj) -> list[dict]:
@@ -203,6 +217,98 @@ class TokenCreate(Schema):
 
 class TokenCreated(TokenOut):
     token: str = Field(description="The token itself. Shown only in this response.")
+
+
+def _count(name: str, description: str):
+    """A number setting; the range is documented here and checked (with a message that
+    names the setting) by ``keystead.policy.changes``, the check every door shares."""
+    low, high = accepted_range(name)
+    return Field(description=f"{description} ({low} to {high}).",
+                 json_schema_extra={"minimum": low, "maximum": high})
+
+
+_SETTINGS_HELP = {
+    "min_length": "Minimum password length; NIST SP 800-63B-4: 15, or 8 with a second factor",
+    "max_length": "Maximum password length; at least 64 so passphrases fit",
+    "min_lowercase": "Lowercase letters a password must contain; 0 = no rule",
+    "min_uppercase": "Uppercase letters a password must contain; 0 = no rule",
+    "min_digits": "Numbers a password must contain; 0 = no rule",
+    "min_symbols": "Non-alphanumeric characters a password must contain; 0 = no rule",
+    "reuse_blocked": "Block re-use of previous passwords: 0 = allowed, N = the last N, -1 = all",
+    "expire_days": "Password expires after N days; 0 = never",
+    "warn_days": "Warn this many days before expiry; less than expire_days",
+    "max_failures": "Consecutive failed sign-ins before the account locks; 0 = never",
+    "lock_minutes": "Minutes an account stays locked; 0 = until an administrator unlocks",
+}
+_SCREEN_COMMON = "Refuse common and breached passwords (offline lists)."
+_SCREEN_PERSONAL = "Refuse passwords containing the user's name or email."
+
+
+class PolicySettingsIn(Schema):
+    """Every setting of a logon policy (PUT replaces them all)."""
+
+    min_length: StrictInt = _count("min_length", _SETTINGS_HELP["min_length"])
+    max_length: StrictInt = _count("max_length", _SETTINGS_HELP["max_length"])
+    min_lowercase: StrictInt = _count("min_lowercase", _SETTINGS_HELP["min_lowercase"])
+    min_uppercase: StrictInt = _count("min_uppercase", _SETTINGS_HELP["min_uppercase"])
+    min_digits: StrictInt = _count("min_digits", _SETTINGS_HELP["min_digits"])
+    min_symbols: StrictInt = _count("min_symbols", _SETTINGS_HELP["min_symbols"])
+    screen_common: StrictBool = Field(description=_SCREEN_COMMON)
+    screen_personal: StrictBool = Field(description=_SCREEN_PERSONAL)
+    reuse_blocked: StrictInt = _count("reuse_blocked", _SETTINGS_HELP["reuse_blocked"])
+    expire_days: StrictInt = _count("expire_days", _SETTINGS_HELP["expire_days"])
+    warn_days: StrictInt = _count("warn_days", _SETTINGS_HELP["warn_days"])
+    max_failures: StrictInt = _count("max_failures", _SETTINGS_HELP["max_failures"])
+    lock_minutes: StrictInt = _count("lock_minutes", _SETTINGS_HELP["lock_minutes"])
+
+
+class PolicySettingsPatch(Schema):
+    """Only the settings to change (PATCH); the others keep their value."""
+
+    min_length: StrictInt | None = None
+    max_length: StrictInt | None = None
+    min_lowercase: StrictInt | None = None
+    min_uppercase: StrictInt | None = None
+    min_digits: StrictInt | None = None
+    min_symbols: StrictInt | None = None
+    screen_common: StrictBool | None = None
+    screen_personal: StrictBool | None = None
+    reuse_blocked: StrictInt | None = None
+    expire_days: StrictInt | None = None
+    warn_days: StrictInt | None = None
+    max_failures: StrictInt | None = None
+    lock_minutes: StrictInt | None = None
+
+
+class PolicyOut(Schema):
+    min_length: int
+    max_length: int
+    min_lowercase: int
+    min_uppercase: int
+    min_digits: int
+    min_symbols: int
+    screen_common: bool
+    screen_personal: bool
+    reuse_blocked: int
+    expire_days: int
+    warn_days: int
+    max_failures: int
+    lock_minutes: int
+    updated_at: datetime
+    advice: list[str] = Field(
+        description="Settings that are allowed but depart from NIST SP 800-63B-4, in words.")
+
+    @staticmethod
+    def resolve_advice(obj) -> list[str]:
+        return setting_advice(settings_of(obj))
+
+
+class GroupPolicyOut(PolicyOut):
+    group: Ref
+
+    @staticmethod
+    def resolve_group(obj) -> dict:
+        return {"id": obj.group.pk, "name": obj.group.name}
 
 
 class Problem(Schema):

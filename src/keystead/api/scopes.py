@@ -8,6 +8,8 @@ SCOPES: dict[str, str] = {
     "roles:read": "Read roles",
     "roles:write": "Create, change and delete roles",
     "events:read": "Read the audit log",
+    "policy:read": "Read the logon policy of the installation and of groups",
+    "policy:write": "Change the logon policy of the installation and of groups",
     "scim": "Use the SCIM 2.0 endpoint (/scim/v2) to provision users and groups",
     "admin": "Everything above",
 }

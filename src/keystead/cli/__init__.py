@@ -17,6 +17,7 @@ from keystead.cli.admin import createadmin
 from keystead.cli.check import check
 from keystead.cli.database import manage, migrate
 from keystead.cli.events import events
+from keystead.cli.policy import policy
 from keystead.cli.serve import serve
 from keystead.cli.tokens import token
 from keystead.cli.users import user
@@ -57,5 +58,5 @@ def version() -> None:
                f"Django {django.get_version()})")
 
 
-for command in (serve, migrate, manage, createadmin, token, user, events, check):
+for command in (serve, migrate, manage, createadmin, token, user, policy, events, check):
     main.add_command(command)

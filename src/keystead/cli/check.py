@@ -143,8 +143,36 @@ def check_django() -> Finding:
     return Finding(OK, "system checks", "no problems")
 
 
+def check_password_filter() -> Finding:
+    """KEYSTEAD_PASSWORD_FILTER: screening silently falls back to the built-in list if the
+    operator's file cannot be used, so this is where a broken one is noticed."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from keystead.policy.screening import BloomFilter
+
+    path = settings.PASSWORD_FILTER_FILE
+    if not path:
+        return Finding(OK, "password filter", "built-in list of common passwords")
+    fix = ("build it with `keystead policy build-filter --from LIST --out FILE`, or unset "
+           "KEYSTEAD_PASSWORD_FILTER")
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return Finding(FAIL, "password filter", f"KEYSTEAD_PASSWORD_FILTER={path} cannot be read "
+                       f"({exc.strerror or exc}); only the built-in list is checked", fix)
+    try:
+        BloomFilter.load(data)
+    except ValueError as exc:
+        return Finding(FAIL, "password filter", f"KEYSTEAD_PASSWORD_FILTER={path}: {exc}; only "
+                       "the built-in list is checked", fix)
+    return Finding(OK, "password filter", f"built-in list plus {path} ({len(data):,} bytes)")
+
+
 STANDALONE: list[Callable[[], Finding]] = [
-    check_secret_key, check_base_url, check_mail, check_debug, check_django,
+    check_secret_key, check_base_url, check_mail, check_password_filter, check_debug,
+    check_django,
 ]
 
 
@@ -173,7 +201,7 @@ def check() -> None:
     """Check the configuration and report OK, WARN or FAIL with fixes.
 
     Looks at the database, migrations, the secret key, the base URL, mail,
-    administrators, debug mode and Django's system checks. Exit status 1 if
+    the password filter, administrators, debug mode and Django's system checks. Exit status 1 if
     anything FAILs, so it can gate a deployment.
     """
     try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from keystead.cli._common import InputError, console, input_error, needs_django, table, when
@@ -9,41 +11,72 @@ from keystead.cli._common import InputError, console, input_error, needs_django,
 
 @click.group()
 def user() -> None:
-    """People in the directory: list, search, set a password."""
+    """People in the directory: list, search, set a password, unlock."""
+
+
+if TYPE_CHECKING:
+    from keystead.directory.models import User
+
+
+def _find(email: str) -> User:
+    from keystead.directory.models import User
+    from keystead.directory.rules import normalize_email
+
+    person = User.objects.filter(email__iexact=normalize_email(email)).first()
+    if person is None:
+        raise InputError(f"No user with email {email!r}; "
+                         "`keystead user list --search` finds people.")
+    return person
+
+
+def _lock_words(person: User) -> str:
+    if person.locked_until is None:
+        return "locked until an administrator unlocks"
+    return f"locked until {when(person.locked_until)}"
 
 
 @user.command("list")
 @click.option("--search", metavar="TEXT",
               help="Words that must each appear in the email, given name or family name.")
+@click.option("--locked", is_flag=True, help="Only accounts locked now by failed sign-ins.")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @needs_django
-def list_users(search: str | None, limit: int) -> None:
+def list_users(search: str | None, locked: bool, limit: int) -> None:
     """List users: status, admin rights, source, last sign-in.
 
     \b
     Examples:
       keystead user list
       keystead user list --search "ada lovelace"
+      keystead user list --locked
     """
     from django.db.models import Q
+    from django.utils import timezone
 
     from keystead.directory.models import User
+    from keystead.login.locked import locked_now
 
-    query = User.objects.all()
+    now = timezone.now()
+    query = User.objects.filter(locked_now(now)) if locked else User.objects.all()
     for word in (search or "").split():
         query = query.filter(Q(email__icontains=word) | Q(given_name__icontains=word) |
                              Q(family_name__icontains=word))
     total = query.count()
     people = list(query.order_by("email")[:limit])
     if not people:
-        click.echo("No users match." if search else "No users yet; `keystead createadmin` "
-                   "creates the first administrator.")
+        if locked:
+            click.echo("No account is locked." if not search else "No locked users match.")
+        else:
+            click.echo("No users match." if search else "No users yet; `keystead createadmin` "
+                       "creates the first administrator.")
         return
     grid = table("Email", "Name", "Status", "Admin", "Source", "Last sign-in",
                   "Password changed")
     for person in people:
         rights = "superuser" if person.is_superuser else "console" if person.is_staff else ""
         status = "active" if person.is_active else "disabled"
+        if person.is_locked(now):
+            status += f", {_lock_words(person)}"
         if person.must_change_password:
             status += ", must change password"
         grid.add_row(person.email, person.full_name, status, rights, person.source,
@@ -69,14 +102,9 @@ def set_password(email: str) -> None:
       keystead user set-password ada@example.com
     """
     from keystead.directory import services
-    from keystead.directory.models import User
-    from keystead.directory.rules import normalize_email
     from keystead.secret import Secret
 
-    person = User.objects.filter(email__iexact=normalize_email(email)).first()
-    if person is None:
-        raise InputError(f"No user with email {email!r}; "
-                         "`keystead user list --search` finds people.")
+    person = _find(email)
     secret = Secret(click.prompt(f"New password for {person.email}", hide_input=True,
                                  confirmation_prompt="Repeat the new password"))
     try:
@@ -84,3 +112,26 @@ def set_password(email: str) -> None:
     except services.RuleViolation as violation:
         raise input_error(violation) from None
     click.echo(f"Password set for {person.email}.")
+
+
+@user.command("unlock")
+@click.argument("email")
+@needs_django
+def unlock(email: str) -> None:
+    """End an account's lockout after failed sign-ins, and reset the count. Audited.
+
+    \b
+    Example:
+      keystead user unlock ada@example.com
+    """
+    from keystead.login import lockout
+
+    person = _find(email)
+    state = _lock_words(person).removeprefix("locked ") if person.is_locked() else ""
+    failures = person.failed_logins
+    if lockout.unlock(person, door="cli"):
+        click.echo(f"Unlocked {person.email}. It had been locked after {failures} failed "
+                   f"sign-ins ({state}); they can sign in again now.")
+    else:
+        extra = f"; its {failures} failed sign-ins are forgotten" if failures else ""
+        click.echo(f"{person.email} was not locked{extra}. Nothing else changed.")

@@ -27,6 +27,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
+from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
 from keystead.directory import audit, services
@@ -36,19 +37,19 @@ from keystead.directory.admin_forms import (
     UserAddFormWithoutPassword,
     UserChangeForm,
 )
+from keystead.directory.admin_guards import is_protected
+from keystead.directory.admin_lockout import LockedFilter, UnlockAdminMixin, lock_state
 from keystead.directory.admin_site import short_time
 from keystead.directory.models import User
+from keystead.policy.admin import effective_for_user
 from keystead.secret import Secret
 
 SET_PASSWORD_PERMISSION = "directory.set_user_password"
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
-
-
-def is_protected(request: HttpRequest, user: User | None) -> bool:
-    """Whether ``user`` has console powers that the requesting admin may not touch."""
-    if user is None or request.user.is_superuser:
-        return False
-    return user.is_staff or user.is_superuser
+#: Fields other code keeps up to date; the change form never writes them back.
+NOT_SAVED_BY_FORM = frozenset({
+    "password", "password_changed_at", "last_login", "failed_logins", "locked_at", "locked_until",
+})
 
 
 def may_set_password(request: HttpRequest, user: User | None = None) -> bool:
@@ -70,7 +71,7 @@ class AdminRoleFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(User)
-class UserAdmin(AuditedModelAdmin):
+class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     audit_name = "user"
     form = UserChangeForm
     add_form_template = "admin/directory/user/add_form.html"
@@ -80,6 +81,7 @@ class UserAdmin(AuditedModelAdmin):
     )
     list_filter = (
         "is_active",
+        LockedFilter,
         "source",
         "is_staff",
         ("directory_groups", DirectoryGroupFilter),
@@ -88,9 +90,10 @@ class UserAdmin(AuditedModelAdmin):
     search_fields = ("email", "given_name", "family_name")
     ordering = ("email",)
     filter_horizontal = ("groups", "user_permissions")
-    actions = ("activate_users", "deactivate_users")
+    actions = ("activate_users", "deactivate_users", "unlock_users")
     readonly_fields = (
         "admin_roles", "last_login", "password_changed_at", "date_joined", "updated_at",
+        "lock_status", "failed_logins", "locked_at", "locked_until", "effective_logon_policy",
     )
     fieldsets = (
         (None, {"fields": ("email", "password")}),
@@ -98,6 +101,15 @@ class UserAdmin(AuditedModelAdmin):
         ("Account", {"fields": (
             "is_active", "must_change_password", "source", "source_id", "external_id",
         )}),
+        ("Sign-in and lockout", {"fields": (
+            "lock_status", "failed_logins", "locked_at", "locked_until",
+        )}),
+        ("Logon policy", {
+            "fields": ("effective_logon_policy",),
+            "description": "The password and lockout rules that apply to this person: for "
+                           "each rule, the strictest value of the installation's logon "
+                           "settings and the policies of the groups they belong to.",
+        }),
         ("Console access", {"fields": PRIVILEGE_FIELDS}),
         ("Dates", {"fields": ("last_login", "password_changed_at", "date_joined", "updated_at")}),
     )
@@ -156,6 +168,21 @@ class UserAdmin(AuditedModelAdmin):
     def admin_roles(self, obj: User) -> str:
         return ", ".join(obj.groups.order_by("name").values_list("name", flat=True)) or "—"
 
+    @admin.display(description="Lock")
+    def lock_status(self, obj: User) -> str:
+        return lock_state(obj)
+
+    @admin.display(description="Effective logon policy")
+    def effective_logon_policy(self, obj: User) -> SafeString:
+        return effective_for_user(obj)
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
+                           change: bool = False, form_url: str = "", obj: User | None = None
+                           ) -> HttpResponse:
+        if obj is not None and obj.is_locked() and self.has_unlock_permission(request, obj):
+            context["unlock_url"] = self.unlock_url(request, obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # Filtering on the hash would let a caller probe it character by character.
         return not lookup.startswith("password") and super().lookup_allowed(
@@ -180,7 +207,12 @@ class UserAdmin(AuditedModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            # Only the form's fields: a lock taken, or a password changed, while this
+            # page was open must not be overwritten with the values read before.
+            obj.save(update_fields=[
+                f.name for f in obj._meta.concrete_fields
+                if not f.primary_key and f.name not in NOT_SAVED_BY_FORM
+            ])
             return
         # New users go through the directory service, like every other door.
         created = services.create_user(

@@ -2,7 +2,7 @@
 
 from django.db.models import Q
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
@@ -19,6 +19,8 @@ from keystead.api.schemas import (
 )
 from keystead.directory import services
 from keystead.directory.models import Source, User
+from keystead.login import lockout
+from keystead.login.locked import locked_now
 from keystead.secret import Secret
 
 router = Router(tags=["users"])
@@ -35,12 +37,14 @@ class UserFilter(Schema):
     active: bool | None = None
     source: Source | None = None
     group: RecordId | None = None
+    locked: bool | None = Field(
+        None, description="true: only accounts locked now; false: only those not locked.")
 
 
 @router.get("/users", response={200: list[UserOut], **ERRORS}, auth=read)
 @paginate(Pages)
 def list_users(request: HttpRequest, filters: Query[UserFilter]):
-    """Users, filtered by a search over email and names, status, source or group."""
+    """Users, filtered by a search over email and names, status, source, group or lock."""
     users = _users()
     if filters.q:
         users = users.filter(
@@ -54,6 +58,8 @@ def list_users(request: HttpRequest, filters: Query[UserFilter]):
         users = users.filter(source=filters.source)
     if filters.group is not None:
         users = users.filter(directory_groups__pk=filters.group)
+    if filters.locked is not None:
+        users = users.filter(locked_now()) if filters.locked else users.exclude(locked_now())
     return users
 
 
@@ -87,6 +93,15 @@ def set_password(request: HttpRequest, user_id: RecordId, payload: PasswordIn):
         user, Secret(payload.password.get_secret_value()), request=request, door="api"
     )
     return Status(204, None)
+
+
+@router.post("/users/{user_id}/unlock", response={200: UserOut, **ERRORS}, auth=write)
+def unlock_user(request: HttpRequest, user_id: RecordId):
+    """End a lockout and reset the count of failed sign-ins. Audited (`user.unlock`, with
+    `was_locked`); unlocking an account that is not locked is harmless."""
+    user = get_or_404(User.objects.all(), user_id, "user")
+    lockout.unlock(user, request=request, door="api")
+    return _users().get(pk=user.pk)
 
 
 @router.delete("/users/{user_id}", response={204: None, **ERRORS}, auth=write)

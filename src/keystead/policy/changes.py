@@ -1,0 +1,338 @@
+"""Changing a logon policy: the checks and the audit every door shares.
+
+The admin console, the REST API and the ``keystead policy`` command all come
+through here, so a value refused in one door is refused in every door with
+the same words, and every change leaves one audit Event that lists each
+changed setting as ``[old, new]``.
+
+The checks on the values themselves (``setting_problems``) are pure: they
+read the allowed ranges from the model's validators, so the stored range and
+the checked range cannot drift apart, and add the rules that relate settings
+to each other and the floors NIST SP 800-63B-4 sets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from keystead.directory import audit
+from keystead.directory.models import Group
+from keystead.directory.rules import FieldProblem, RuleViolation
+from keystead.policy.models import GroupPolicy, LogonPolicy, PolicySettings
+from keystead.policy.rules import REUSE_ALL
+from keystead.policy.services import EffectivePolicy
+
+#: Every setting a policy has, in the order pages and tables show them.
+PASSWORD_FIELDS = (
+    "min_length", "max_length", "min_lowercase", "min_uppercase", "min_digits", "min_symbols",
+    "screen_common", "screen_personal",
+)
+REUSE_EXPIRY_FIELDS = ("reuse_blocked", "expire_days", "warn_days")
+LOCKOUT_FIELDS = ("max_failures", "lock_minutes")
+SETTING_FIELDS = PASSWORD_FIELDS + REUSE_EXPIRY_FIELDS + LOCKOUT_FIELDS
+
+#: NIST SP 800-63B-4: at least 8 characters when a second factor is also required,
+#: 15 for a password used alone; at most 100 consecutive failures on one account.
+NIST_MIN_LENGTH_WITH_MFA = 8
+NIST_MIN_LENGTH_ALONE = 15
+NIST_MAX_FAILURES = 100
+
+LABELS = {
+    "min_length": "Minimum password length",
+    "max_length": "Maximum password length",
+    "min_lowercase": "Lowercase letters required",
+    "min_uppercase": "Uppercase letters required",
+    "min_digits": "Numbers required",
+    "min_symbols": "Non-alphanumeric characters required",
+    "screen_common": "Refuse common and breached passwords",
+    "screen_personal": "Refuse passwords containing the user's name or email",
+    "reuse_blocked": "Block re-use of previous passwords",
+    "expire_days": "Password expires after (days)",
+    "warn_days": "Warn before expiry (days)",
+    "max_failures": "Maximum consecutive failed sign-ins before locking",
+    "lock_minutes": "Lockout period (minutes)",
+}
+
+
+def is_flag(name: str) -> bool:
+    return isinstance(PolicySettings._meta.get_field(name), models.BooleanField)
+
+
+#: The range Django promises for small integer columns on every database.
+SMALL_INTEGER_MAX = 32767
+
+
+def setting_range(name: str) -> tuple[int, int]:
+    """The lowest and highest value the model accepts for a number setting.
+
+    Capped at what a small integer column holds on every database, whatever a
+    validator says, so a value is refused with a message instead of failing
+    in the database (lock_minutes' validator allows 100,000).
+    """
+    field = PolicySettings._meta.get_field(name)
+    low = max((v.limit_value for v in field.validators if isinstance(v, MinValueValidator)),
+              default=-SMALL_INTEGER_MAX)
+    high = min((v.limit_value for v in field.validators if isinstance(v, MaxValueValidator)),
+               default=SMALL_INTEGER_MAX)
+    return int(low), min(int(high), SMALL_INTEGER_MAX)  # type: ignore[arg-type]
+
+
+def accepted_range(name: str) -> tuple[int, int]:
+    """The range a number setting may be set to: the model's, narrowed by NIST's floors."""
+    low, high = setting_range(name)
+    if name == "min_length":
+        low = max(low, NIST_MIN_LENGTH_WITH_MFA)
+    if name == "max_failures":
+        high = min(high, NIST_MAX_FAILURES)
+    return low, high
+
+
+def settings_of(policy: PolicySettings) -> dict[str, Any]:
+    return {name: getattr(policy, name) for name in SETTING_FIELDS}
+
+
+def _range_problem(name: str, value: Any) -> FieldProblem | None:
+    if is_flag(name):
+        if not isinstance(value, bool):
+            return FieldProblem(name, f"{name} must be true or false.", code="invalid")
+        return None
+    low, high = setting_range(name)
+    if isinstance(value, bool) or not isinstance(value, int):
+        return FieldProblem(name, f"{name} must be a whole number from {low} to {high}.",
+                            code="invalid")
+    if not low <= value <= high:
+        hint = {
+            "max_length": " (at least 64, so long passphrases fit)",
+            "reuse_blocked": " (-1 blocks every previous password, 0 allows re-use)",
+        }.get(name, "")
+        return FieldProblem(name, f"{name} must be from {low} to {high}{hint}; got {value}.",
+                            code="range")
+    return None
+
+
+def _relation_problems(v: Mapping[str, Any]) -> list[FieldProblem]:
+    problems = []
+    if v["min_length"] < NIST_MIN_LENGTH_WITH_MFA:
+        problems.append(FieldProblem(
+            "min_length",
+            f"min_length must be at least {NIST_MIN_LENGTH_WITH_MFA}: NIST SP 800-63B-4 allows "
+            f"{NIST_MIN_LENGTH_WITH_MFA} only together with a second factor and asks for "
+            f"{NIST_MIN_LENGTH_ALONE} for a password used alone.", code="nist_min_length"))
+    if v["max_length"] < v["min_length"]:
+        problems.append(FieldProblem(
+            "max_length",
+            f"max_length ({v['max_length']}) must be at least min_length ({v['min_length']}); "
+            "raise the maximum or lower the minimum.", code="max_below_min"))
+    required = sum(v[n] for n in ("min_lowercase", "min_uppercase", "min_digits", "min_symbols"))
+    if required > v["max_length"]:
+        problems.append(FieldProblem(
+            "max_length",
+            f"The character rules ask for {required} characters in all, more than max_length "
+            f"({v['max_length']}) allows; lower the counts or raise the maximum.",
+            code="composition_too_long"))
+    if v["expire_days"] and v["warn_days"] >= v["expire_days"]:
+        problems.append(FieldProblem(
+            "warn_days",
+            f"warn_days ({v['warn_days']}) must be less than expire_days ({v['expire_days']}), "
+            "or people are warned from the day they set a password; lower it.",
+            code="warn_after_expiry"))
+    if v["max_failures"] > NIST_MAX_FAILURES:
+        problems.append(FieldProblem(
+            "max_failures",
+            f"max_failures must be at most {NIST_MAX_FAILURES} (NIST SP 800-63B-4 limits "
+            f"consecutive failed attempts to 100); use 0 only if another rate limit applies.",
+            code="nist_max_failures"))
+    return problems
+
+
+def setting_problems(values: Mapping[str, Any]) -> list[FieldProblem]:
+    """Every problem with a complete set of policy values, each naming its setting.
+
+    Range and type problems come first; the rules between settings are
+    checked only once every value is in range, so a message never talks about
+    a value that is itself wrong.
+    """
+    problems = [FieldProblem(name, f"Unknown setting {name!r}; known settings: "
+                             f"{', '.join(SETTING_FIELDS)}.", code="unknown")
+                for name in values if name not in SETTING_FIELDS]
+    missing = [name for name in SETTING_FIELDS if name not in values]
+    problems += [FieldProblem(name, f"{name} is required.", code="required") for name in missing]
+    problems += [p for name in SETTING_FIELDS if name in values
+                 if (p := _range_problem(name, values[name])) is not None]
+    if problems:
+        return problems
+    return _relation_problems(values)
+
+
+def setting_advice(values: Mapping[str, Any]) -> list[str]:
+    """Settings that are allowed but depart from NIST SP 800-63B-4, in plain words."""
+    advice = []
+    if values.get("min_length", NIST_MIN_LENGTH_ALONE) < NIST_MIN_LENGTH_ALONE:
+        advice.append(f"A minimum length below {NIST_MIN_LENGTH_ALONE} is acceptable only when "
+                      "every account also uses a second factor.")
+    if any(values.get(n) for n in ("min_lowercase", "min_uppercase", "min_digits",
+                                   "min_symbols")):
+        advice.append("Character-type rules make passwords harder to remember without making "
+                      "them much harder to guess; NIST advises against them.")
+    if values.get("expire_days"):
+        advice.append("Periodic expiry pushes people to predictable variations; NIST advises "
+                      "a change only on evidence of compromise.")
+    if values.get("screen_common") is False:
+        advice.append("Screening against common and breached passwords is off; NIST requires "
+                      "it.")
+    if values.get("max_failures") == 0:
+        advice.append("Accounts never lock: make sure something else limits password "
+                      "guessing (NIST requires at most 100 consecutive failures).")
+    return advice
+
+
+def changed_settings(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list]:
+    """``{setting: [old, new]}`` for each setting whose value differs."""
+    return {name: [before[name], after[name]] for name in SETTING_FIELDS
+            if name in after and before.get(name) != after[name]}
+
+
+def _check(values: Mapping[str, Any]) -> None:
+    problems = setting_problems(values)
+    if problems:
+        raise RuleViolation(problems)
+
+
+def _apply(policy: PolicySettings, values: Mapping[str, Any]) -> None:
+    for name in SETTING_FIELDS:
+        setattr(policy, name, values[name])
+    policy.updated_at = timezone.now()
+    policy.save()
+
+
+def _unknown(changes: Mapping[str, Any]) -> None:
+    unknown = [name for name in changes if name not in SETTING_FIELDS]
+    if unknown:
+        raise RuleViolation([FieldProblem(name, f"Unknown setting {name!r}; known settings: "
+                                          f"{', '.join(SETTING_FIELDS)}.", code="unknown")
+                             for name in unknown])
+
+
+@transaction.atomic
+def update_installation_policy(
+    changes: Mapping[str, Any], *, request: HttpRequest | None = None, door: str = "api",
+) -> tuple[LogonPolicy, dict[str, list]]:
+    """Change the settings given; the others keep their value. Returns what changed.
+
+    The row is locked while the new values are checked against the stored
+    ones, so two administrators changing different settings at once both
+    keep their change.
+    """
+    _unknown(changes)
+    LogonPolicy.current()
+    policy = LogonPolicy.objects.select_for_update().get(pk=1)
+    before = settings_of(policy)
+    after = {**before, **changes}
+    _check(after)
+    changed = changed_settings(before, after)
+    if changed:
+        _apply(policy, after)
+        audit.record("policy.update", request=request, target=policy,
+                     detail={"door": door, "changed": changed})
+    return policy, changed
+
+
+@transaction.atomic
+def save_group_policy(
+    group: Group, changes: Mapping[str, Any], *, request: HttpRequest | None = None,
+    door: str = "api",
+) -> tuple[GroupPolicy, bool, dict[str, list]]:
+    """Create the group's policy or change it; returns (policy, created, changed).
+
+    A new group policy starts from the installation's values, so the caller
+    names only the rules the group tightens.
+    """
+    _unknown(changes)
+    Group.objects.select_for_update().filter(pk=group.pk).first()  # one creator at a time
+    policy = GroupPolicy.objects.select_for_update().filter(group=group).first()
+    created = policy is None
+    if created:
+        policy = GroupPolicy(group=group)
+        before = settings_of(LogonPolicy.current())
+    else:
+        before = settings_of(policy)
+    after = {**before, **changes}
+    _check(after)
+    changed = changed_settings(before, after)
+    if created:
+        _apply(policy, after)
+        audit.record("policy.group.create", request=request, target=policy,
+                     detail={"door": door, "group": group.name, "settings": after})
+    elif changed:
+        _apply(policy, after)
+        audit.record("policy.group.update", request=request, target=policy,
+                     detail={"door": door, "group": group.name, "changed": changed})
+    return policy, created, changed
+
+
+@transaction.atomic
+def delete_group_policy(
+    policy: GroupPolicy, *, request: HttpRequest | None = None, door: str = "api",
+) -> None:
+    audit.record("policy.group.delete", request=request, target=policy,
+                 detail={"door": door, "group": policy.group.name,
+                         "settings": settings_of(policy)})
+    policy.delete()
+
+
+def effective_settings(policy: EffectivePolicy) -> dict[str, Any]:
+    """An effective policy as ``{setting: value}``, named like the stored settings."""
+    return {
+        **asdict(policy.password),
+        "expire_days": policy.expiry.expire_days, "warn_days": policy.expiry.warn_days,
+        "max_failures": policy.lockout.max_failures,
+        "lock_minutes": policy.lockout.lock_minutes,
+    }
+
+
+def combined(*policies: PolicySettings) -> dict[str, Any]:
+    """The strictest value of each rule over ``policies`` (installation first)."""
+    first, *rest = policies
+    password, lockout, expiry = first.password_rules(), first.lockout_rules(), first.expiry_rules()
+    for policy in rest:
+        password = password.strictest(policy.password_rules())
+        lockout = lockout.strictest(policy.lockout_rules())
+        expiry = expiry.strictest(policy.expiry_rules())
+    return effective_settings(EffectivePolicy(password, lockout, expiry))
+
+
+def describe_value(name: str, value: Any) -> str:
+    """A setting's value in words, for tables and pages."""
+    if is_flag(name):
+        return "yes" if value else "no"
+    special = {
+        ("reuse_blocked", 0): "0 (re-use allowed)",
+        ("reuse_blocked", REUSE_ALL): "all previous",
+        ("expire_days", 0): "0 (never)",
+        ("max_failures", 0): "0 (never lock)",
+        ("lock_minutes", 0): "0 (until unlocked)",
+        ("min_lowercase", 0): "0 (no rule)",
+        ("min_uppercase", 0): "0 (no rule)",
+        ("min_digits", 0): "0 (no rule)",
+        ("min_symbols", 0): "0 (no rule)",
+    }
+    if (name, value) in special:
+        return special[(name, value)]
+    if name == "reuse_blocked":
+        return f"last {value}"
+    return str(value)
+
+
+__all__ = [
+    "LABELS", "SETTING_FIELDS", "RuleViolation", "accepted_range", "changed_settings",
+    "combined", "delete_group_policy", "describe_value", "effective_settings",
+    "save_group_policy", "setting_advice", "setting_problems", "settings_of",
+    "update_installation_policy",
+]

@@ -1,0 +1,95 @@
+"""Admin console forms for logon policies.
+
+The form checks each value with Django's field validators (the model's
+ranges) and then hands the whole set to ``changes.setting_problems``, the
+check the API and the command line use, so a rule such as "max_length must
+be at least min_length" reads the same in every door.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from keystead.policy.changes import (
+    LABELS,
+    NIST_MAX_FAILURES,
+    SETTING_FIELDS,
+    setting_problems,
+)
+from keystead.policy.models import GroupPolicy, LogonPolicy
+
+HELP_TEXTS = {
+    "min_length": "Allowed: 8 to 128. NIST SP 800-63B-4 asks for at least 15 characters for a "
+                  "password used alone; 8 is acceptable only where every sign-in also needs "
+                  "a second factor.",
+    "max_length": "At least 64, so long passphrases fit. Long limits cost nothing: passwords "
+                  "are stored as a fixed-size hash.",
+    "min_lowercase": "0 = no rule (the default; NIST advises against character-type rules).",
+    "min_uppercase": "0 = no rule.",
+    "min_digits": "0 = no rule.",
+    "min_symbols": "Characters such as @ & < = count. 0 = no rule.",
+    "screen_common": "Checked offline against the list shipped with Keystead and the "
+                     "operator's own list (KEYSTEAD_PASSWORD_FILTER). NIST requires this.",
+    "screen_personal": "Refuse passwords that contain the person's given name, family name "
+                       "or the name part of their email.",
+    "reuse_blocked": "0 = re-use allowed, N = the last N passwords (the current one counts), "
+                     "-1 = every previous password.",
+    "expire_days": "0 = never (recommended: NIST asks for a change only when there is "
+                   "evidence of compromise).",
+    "warn_days": "People are warned at sign-in this many days before their password expires. "
+                 "Must be less than the expiry. Ignored when passwords never expire.",
+    "max_failures": f"Consecutive failed sign-ins before the account locks; 1 to "
+                    f"{NIST_MAX_FAILURES} (NIST limits it to 100). 0 = never lock: only if "
+                    "something else limits password guessing.",
+    "lock_minutes": "How long a locked account stays locked. 0 = until an administrator "
+                    "unlocks it (which lets an attacker lock people out at will).",
+}
+
+
+
+class PolicyForm(forms.ModelForm):
+    """The settings of a policy, checked field by field and then as a whole.
+
+    Each setting also sends the value the page showed (a hidden "initial"
+    input), so ``changed_data`` lists what this administrator changed, not
+    what someone else changed since the page was opened; only those are saved.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in SETTING_FIELDS:
+            if name in self.fields:
+                self.fields[name].show_hidden_initial = True
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        values = {name: cleaned.get(name) for name in SETTING_FIELDS}
+        if any(value is None for value in values.values()):
+            return cleaned  # a field already has its own error; relations need every value
+        for problem in setting_problems(values):
+            if problem.field not in self.errors:
+                self.add_error(problem.field if problem.field in self.fields else None,
+                               problem.message)
+        return cleaned
+
+
+class LogonPolicyForm(PolicyForm):
+    class Meta:
+        model = LogonPolicy
+        fields = SETTING_FIELDS
+        labels = LABELS
+        help_texts = HELP_TEXTS
+
+
+class GroupPolicyForm(PolicyForm):
+    class Meta:
+        model = GroupPolicy
+        fields = ("group", *SETTING_FIELDS)
+        labels = LABELS
+        help_texts = {
+            "group": "Members of this group get, for each rule, the stricter of this value "
+                     "and the installation's.",
+            **HELP_TEXTS,
+        }
