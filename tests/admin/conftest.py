@@ -2,34 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 import pytest
 from django.contrib.auth.models import Group as AuthGroup
-from django.contrib.auth.models import Permission
-from django.db.models.signals import post_migrate
 from django.test import Client
 
 from keystead.directory.models import User
-
-_POLICY_ROLES = importlib.import_module(
-    "keystead.policy.migrations.0002_admin_role_permissions")
-
-
-def _restore_policy_role_permissions(sender, using: str = "default", **kwargs) -> None:
-    """After a live-server test flushed the database, give the roles their policy rights back.
-
-    tests/e2e/conftest.py recreates the ready-made roles from directory/0002 when
-    ``post_migrate`` fires for the directory app; the policy app's signal comes
-    after it (apps are signalled in INSTALLED_APPS order), so the roles exist here.
-    """
-    if sender.label == "policy":
-        _POLICY_ROLES.grant(AuthGroup, Permission, using)
-
-
-post_migrate.connect(_restore_policy_role_permissions,
-                     dispatch_uid="keystead-admin-restore-policy-role-permissions")
 
 
 @pytest.fixture

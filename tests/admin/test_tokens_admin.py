@@ -103,8 +103,9 @@ def test_revoke_action_is_audited(root_client):
 def test_a_token_never_carries_more_than_its_issuer(client_as):
     client, me = client_as("Security administrator")
     form = client.get(TOKENS + "add/").context["adminform"].form
-    # The role can view users (to reach the unlock link) and read the audit log.
-    assert [value for value, _ in form.fields["scopes"].choices] == ["users:read", "events:read"]
+    # The role can view users (to reach the unlock link), read the audit log and manage policy.
+    assert [value for value, _ in form.fields["scopes"].choices] == [
+        "users:read", "events:read", "policy:read", "policy:write"]
     response = _issue(client, scopes=["admin"])
     assert "scopes" in response.context["adminform"].form.errors
     assert not ApiToken.objects.exists()

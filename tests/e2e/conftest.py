@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
-import importlib
 import os
 import shutil
 import socket
@@ -21,7 +20,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from django.db.models.signals import post_migrate
 
 # Playwright's sync API runs an event loop in this thread; Django would refuse
 # its ORM calls from the test (fixtures, assertions) without this.
@@ -52,34 +50,6 @@ def page(browser, live_server) -> Iterator:
     tab = context.new_page()
     yield tab
     context.close()
-
-
-def _restore_admin_roles(sender, using: str = "default", **kwargs) -> None:
-    """Put back the ready-made admin roles after a live-server test flushed the database.
-
-    ``migrate`` creates them once (a data migration). Django flushes every table
-    after a transactional test and then sends ``post_migrate``, which recreates
-    permissions but not the roles; without this, tests that run later in the same
-    database would find no admin roles.
-    """
-    if sender.label != "directory":
-        return
-    from django.apps import apps
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group, Permission
-
-    for app_config in apps.get_app_configs():
-        create_permissions(app_config, verbosity=0, using=using)
-    roles = importlib.import_module("keystead.directory.migrations.0002_admin_roles").ADMIN_ROLES
-    for name, perms in roles.items():
-        role, _ = Group.objects.using(using).get_or_create(name=name)
-        for perm in perms:
-            app_label, codename = perm.split(".", 1)
-            role.permissions.add(Permission.objects.using(using).get(
-                content_type__app_label=app_label, codename=codename))
-
-
-post_migrate.connect(_restore_admin_roles, dispatch_uid="keystead-e2e-restore-admin-roles")
 
 
 @pytest.fixture

@@ -37,6 +37,8 @@ SCOPE_PERMISSIONS: dict[str, tuple[str, ...] | None] = {
     "roles:read": ("view_role",),
     "roles:write": ("add_role", "change_role", "delete_role", "view_role"),
     "events:read": ("view_event",),
+    "policy:read": ("policy.view_logonpolicy",),
+    "policy:write": ("directory.manage_policy",),
     "scim": _USER_WRITE + _GROUP_WRITE,
     "admin": None,
 }
@@ -49,7 +51,9 @@ def grantable_scopes(user: Any) -> list[str]:
     allowed = []
     for scope in SCOPES:
         needed = SCOPE_PERMISSIONS.get(scope)
-        if needed is not None and user.has_perms([f"directory.{p}" for p in needed]):
+        if needed is not None and user.has_perms(
+            [p if "." in p else f"directory.{p}" for p in needed]
+        ):
             allowed.append(scope)
     return allowed
 

@@ -53,7 +53,7 @@ class PolicySettings(models.Model):
         "Consecutive failed sign-ins before the account locks (0 = never lock).", high=1000)
     lock_minutes = _count(
         _LOCK.lock_minutes,
-        "Minutes an account stays locked (0 = until an administrator unlocks).", high=100_000)
+        "Minutes an account stays locked (0 = until an administrator unlocks).", high=32767)
     updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
