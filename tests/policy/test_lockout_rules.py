@@ -1,0 +1,45 @@
+from datetime import UTC, datetime, timedelta
+
+from keystead.policy.lockout import ExpiryRules, LockoutRules, is_locked
+
+NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def test_lock_at_threshold_and_never_with_zero():
+    assert not LockoutRules(max_failures=3).should_lock(2)
+    assert LockoutRules(max_failures=3).should_lock(3)
+    assert not LockoutRules(max_failures=0).should_lock(10_000)
+
+
+def test_lock_period_or_until_unlocked():
+    assert LockoutRules(lock_minutes=15).locked_until(NOW) == NOW + timedelta(minutes=15)
+    assert LockoutRules(lock_minutes=0).locked_until(NOW) is None
+
+
+def test_is_locked_respects_the_end_of_the_period():
+    assert is_locked(NOW, None, NOW + timedelta(days=999))
+    assert is_locked(NOW, NOW + timedelta(minutes=1), NOW)
+    assert not is_locked(NOW, NOW, NOW)
+    assert not is_locked(None, None, NOW)
+
+
+def test_strictest_lockout_prefers_lower_threshold_and_longer_or_manual_unlock():
+    merged = LockoutRules(10, 15).strictest(LockoutRules(5, 60))
+    assert merged == LockoutRules(5, 60)
+    assert LockoutRules(0, 15).strictest(LockoutRules(7, 0)) == LockoutRules(7, 0)
+    assert LockoutRules(0, 15).strictest(LockoutRules(0, 30)).max_failures == 0
+
+
+def test_expiry_and_warning_window():
+    rules = ExpiryRules(expire_days=30, warn_days=7)
+    changed = NOW - timedelta(days=25)
+    assert not rules.is_expired(changed, NOW)
+    assert rules.days_left_to_warn(changed, NOW) == 4
+    assert rules.days_left_to_warn(NOW - timedelta(days=1), NOW) is None
+    assert rules.is_expired(NOW - timedelta(days=30), NOW)
+    assert not ExpiryRules(expire_days=0).is_expired(NOW - timedelta(days=9999), NOW)
+
+
+def test_strictest_expiry_is_the_shortest_period_that_is_on():
+    assert ExpiryRules(0, 14).strictest(ExpiryRules(90, 7)) == ExpiryRules(90, 14)
+    assert ExpiryRules(30, 14).strictest(ExpiryRules(90, 7)).expire_days == 30
