@@ -34,7 +34,7 @@ def test_expiry_and_warning_window():
     rules = ExpiryRules(expire_days=30, warn_days=7)
     changed = NOW - timedelta(days=25)
     assert not rules.is_expired(changed, NOW)
-    assert rules.days_left_to_warn(changed, NOW) == 4
+    assert rules.days_left_to_warn(changed, NOW) == 5
     assert rules.days_left_to_warn(NOW - timedelta(days=1), NOW) is None
     assert rules.is_expired(NOW - timedelta(days=30), NOW)
     assert not ExpiryRules(expire_days=0).is_expired(NOW - timedelta(days=9999), NOW)
