@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from keystead import health
 from keystead.api.rest import api
-from keystead.portal import password_views, reset_views
+from keystead.portal import password_views, reset_views, second_step_views
 from keystead.portal import views as portal
 
 urlpatterns = [
@@ -14,6 +14,7 @@ urlpatterns = [
     path("scim/v2/", include("keystead.api.scim.urls")),
     path("login/", portal.SignInView.as_view(), name="login"),
     path("logout/", portal.sign_out, name="logout"),
+    path("login/verify/", second_step_views.choose, name="login_verify"),
     path("password/change/", password_views.change_password, name="password_change"),
     path("password/change-required/", password_views.change_required,
          name="password_change_required"),

@@ -75,8 +75,31 @@ class PolicySettings(models.Model):
         return ExpiryRules(expire_days=self.expire_days, warn_days=self.warn_days)
 
 
+class Strategy(models.TextChoices):
+    """How people sign in to the whole installation."""
+
+    PASSWORD = "password", "Password"
+    PASSWORD_AND_SECOND_FACTOR = "password+2fa", "Password and a second factor"
+    LDAP = "ldap", "LDAP directory"
+    SAML = "saml", "SAML / ADFS identity provider"
+
+
 class LogonPolicy(PolicySettings):
     """The installation's policy: a single row, created with the defaults on first use."""
+
+    login_strategy = models.CharField(
+        max_length=16, choices=Strategy.choices, default=Strategy.PASSWORD,
+        help_text="How everyone signs in. Groups can require a second factor on top.")
+    email_code_length = models.PositiveSmallIntegerField(
+        default=6, validators=[MinValueValidator(4), MaxValueValidator(10)],
+        help_text="Digits in an emailed sign-in code (4-10).")
+    code_max_attempts = models.PositiveSmallIntegerField(
+        default=5, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Wrong second-factor codes before the account locks, like a password lockout.")
+    remember_days = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(365)],
+        help_text="Days a browser may skip the second factor after passing it (0 = ask every "
+                  "time). A browser keeps the period it was granted with.")
 
     class Meta:
         verbose_name = "logon settings"
@@ -96,6 +119,9 @@ class GroupPolicy(PolicySettings):
 
     group = models.OneToOneField(
         "directory.Group", on_delete=models.CASCADE, related_name="logon_policy")
+    require_second_factor = models.BooleanField(
+        default=False,
+        help_text="Members must pass a second factor whatever the installation's strategy.")
 
     class Meta:
         verbose_name = "group logon policy"

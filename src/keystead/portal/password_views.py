@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth import login, update_session_auth_hash
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from keystead.directory import services
 from keystead.directory.rules import RuleViolation
-from keystead.login import lockout, pending
+from keystead.login import lockout, pending, second_step
 from keystead.policy.services import effective_policy
 from keystead.portal.forms import ChangePasswordForm, NewPasswordForm
-from keystead.portal.views import SESSION_BACKEND
 from keystead.secret import Secret
 
 
@@ -56,8 +55,7 @@ def change_required(request: HttpRequest) -> HttpResponse:
         request, form, state.user, "user.password.change"
     ):
         pending.finish(request)
-        login(request, state.user, backend=SESSION_BACKEND)
         messages.success(request, "Your new password is saved.")
-        return redirect(state.next_url)
+        return second_step.after_password(request, state.user, state.next_url)
     return render(request, "portal/change_required.html",
                   {"form": form, "reasons": state.reasons})

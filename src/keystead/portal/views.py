@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -14,12 +14,10 @@ from django.views.decorators.http import require_POST
 from django.views.generic import FormView
 
 from keystead.directory import audit
-from keystead.login import pending
+from keystead.login import pending, second_step
 from keystead.login.passwords import GENERIC_FAILURE, Result, sign_in_with_password
 from keystead.portal.forms import SignInForm
 from keystead.secret import Secret
-
-SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 def safe_next(request: HttpRequest, default: str = settings.LOGIN_REDIRECT_URL) -> str:
@@ -57,14 +55,13 @@ class SignInView(FormView):
         if result.result is Result.MUST_CHANGE:
             pending.start(self.request, result.user, result.reasons, safe_next(self.request))
             return redirect("password_change_required")
-        login(self.request, result.user, backend=SESSION_BACKEND)
         if result.expires_in_days is not None:
             messages.warning(
                 self.request,
                 f"Your password expires in {result.expires_in_days} day(s). "
                 f"Change it now at {reverse('password_change')}.",
             )
-        return redirect(safe_next(self.request))
+        return second_step.after_password(self.request, result.user, safe_next(self.request))
 
 
 @require_POST

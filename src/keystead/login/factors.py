@@ -1,0 +1,48 @@
+"""The registry of second factors.
+
+Each kind of second factor (emailed code, authenticator app, backup code,
+passkey) registers one ``FactorMethod`` from its app's ``ready()``. The sign-in
+flow, the portal and the console ask the registry which methods a person can
+use, and never import a factor's models directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from keystead.directory.models import User
+
+
+@dataclass(frozen=True)
+class FactorMethod:
+    key: str  # "email", "totp", "backup", "passkey"; recorded in audit events
+    label: str  # what the person sees: "Code from your authenticator app"
+    url_name: str  # the view that verifies this factor during sign-in
+    available: Callable[[User], bool]  # can this person use it right now?
+    reset: Callable[[User], int]  # remove the person's enrolment; returns how many removed
+    order: int = 50  # strongest first on the chooser page
+
+
+_REGISTRY: dict[str, FactorMethod] = {}
+
+
+def register(method: FactorMethod) -> None:
+    _REGISTRY[method.key] = method
+
+
+def all_methods() -> list[FactorMethod]:
+    return sorted(_REGISTRY.values(), key=lambda m: (m.order, m.key))
+
+
+def methods_for(user: User) -> list[FactorMethod]:
+    return [m for m in all_methods() if m.available(user)]
+
+
+def get(key: str) -> FactorMethod | None:
+    return _REGISTRY.get(key)
+
+
+def reset_all(user: User) -> dict[str, int]:
+    """Remove every second factor the person enrolled (the console's reset action)."""
+    return {m.key: m.reset(user) for m in all_methods()}

@@ -1,0 +1,95 @@
+"""The second step of signing in: after the password, before the session.
+
+A person whose password was right but who must still pass a second factor is
+remembered in the browser's session for ten minutes — without being signed in
+— while they pass one of the methods the registry offers them. A wrong code
+counts against the account exactly like a wrong password (same counter, same
+lock, same unlock paths), with the policy's own threshold for codes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from django.contrib.auth import login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+from keystead.directory import audit
+from keystead.directory.models import Outcome, User
+from keystead.login import factors, lockout
+from keystead.policy.lockout import LockoutRules
+from keystead.policy.models import GroupPolicy, LogonPolicy, Strategy
+
+SESSION_KEY = "keystead.pending_second_factor"
+VALID_SECONDS = 600
+SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+@dataclass(frozen=True)
+class PendingSignIn:
+    user: User
+    next_url: str
+
+
+def required_for(user: User) -> bool:
+    """Whether the installation's strategy or one of the person's groups demands a factor."""
+    if LogonPolicy.current().login_strategy == Strategy.PASSWORD_AND_SECOND_FACTOR:
+        return True
+    return GroupPolicy.objects.filter(group__members=user, require_second_factor=True).exists()
+
+
+def after_password(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
+    """The password step is done: ask for a second factor if one is required, else sign in."""
+    if required_for(user):
+        return start(request, user, next_url)
+    login(request, user, backend=SESSION_BACKEND)
+    return redirect(next_url)
+
+
+def start(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
+    """Remember who passed the password and send them to choose a second factor."""
+    request.session.cycle_key()
+    request.session[SESSION_KEY] = {"user": user.pk, "next": next_url, "at": time.time()}
+    audit.record("login.second_factor.required", request=request, actor=user, target=user,
+                 outcome=Outcome.SUCCESS, detail={"methods": [m.key for m in
+                                                              factors.methods_for(user)]})
+    return redirect("login_verify")
+
+
+def pending(request: HttpRequest) -> PendingSignIn | None:
+    data = request.session.get(SESSION_KEY)
+    if not data or time.time() - data["at"] > VALID_SECONDS:
+        return None
+    user = User.objects.filter(pk=data["user"], is_active=True).first()
+    if user is None or user.is_locked():
+        return None
+    return PendingSignIn(user, data["next"])
+
+
+def succeed(request: HttpRequest, method: str) -> HttpResponse:
+    """The factor was right: start the session and continue where the person was going."""
+    state = pending(request)
+    if state is None:
+        return redirect("login")
+    lockout.clear_failures(state.user)
+    request.session.pop(SESSION_KEY, None)
+    audit.record("login.second_factor", request=request, actor=state.user, target=state.user,
+                 detail={"method": method})
+    login(request, state.user, backend=SESSION_BACKEND)
+    return redirect(state.next_url)
+
+
+def fail(request: HttpRequest, user: User, method: str, reason: str = "wrong code") -> bool:
+    """Count a wrong factor like a wrong password; True if the account locked now."""
+    policy = LogonPolicy.current()
+    rules = LockoutRules(max_failures=policy.code_max_attempts,
+                         lock_minutes=policy.lockout_rules().lock_minutes)
+    audit.record("login.second_factor", request=request, actor=user, target=user,
+                 outcome=Outcome.FAILURE, detail={"method": method, "reason": reason})
+    locked = lockout.register_failure(user, rules, request=request,
+                                      reason=f"{reason} ({method})")
+    if locked:
+        request.session.pop(SESSION_KEY, None)
+    return locked
