@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/keystead
 # Debian packages the test suite drives as real components.
-TEST_DEBS := chromium
+TEST_DEBS := chromium oathtool
 
 .PHONY: run test install test-deps lint bench clean
 

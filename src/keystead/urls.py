@@ -3,7 +3,7 @@ from django.urls import include, path
 
 from keystead import health
 from keystead.api.rest import api
-from keystead.portal import password_views, reset_views, second_step_views
+from keystead.portal import passkey_views, password_views, reset_views, second_step_views
 from keystead.portal import views as portal
 
 urlpatterns = [
@@ -15,6 +15,17 @@ urlpatterns = [
     path("login/", portal.SignInView.as_view(), name="login"),
     path("logout/", portal.sign_out, name="logout"),
     path("login/verify/", second_step_views.choose, name="login_verify"),
+    path("login/passkey/options", passkey_views.sign_in_options, name="login_passkey_options"),
+    path("login/passkey", passkey_views.sign_in, name="login_passkey"),
+    path("login/verify/passkey/", passkey_views.verify, name="login_verify_passkey"),
+    path("login/verify/passkey/options", passkey_views.verify_options,
+         name="login_verify_passkey_options"),
+    path("account/passkeys/", passkey_views.manage, name="passkeys"),
+    path("account/passkeys/options", passkey_views.registration_options,
+         name="passkeys_options"),
+    path("account/passkeys/add", passkey_views.add, name="passkeys_add"),
+    path("account/passkeys/<int:pk>/rename", passkey_views.rename, name="passkeys_rename"),
+    path("account/passkeys/<int:pk>/remove", passkey_views.remove, name="passkeys_remove"),
     path("password/change/", password_views.change_password, name="password_change"),
     path("password/change-required/", password_views.change_required,
          name="password_change_required"),

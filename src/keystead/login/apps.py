@@ -5,3 +5,10 @@ class LoginConfig(AppConfig):
     name = "keystead.login"
     label = "login"
     verbose_name = "Sign-in"
+
+    def ready(self) -> None:
+        from keystead.login import factors, passkeys
+
+        factors.register(factors.FactorMethod(
+            key="passkey", label="Your passkey", url_name="login_verify_passkey",
+            available=passkeys.available, reset=passkeys.reset, order=10))

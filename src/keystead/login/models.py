@@ -1,4 +1,4 @@
-"""Stored state of the sign-in flows: emailed password-reset links."""
+"""Stored state of the sign-in flows: emailed password-reset links, passkeys."""
 
 from __future__ import annotations
 
@@ -35,3 +35,55 @@ class ResetToken(models.Model):
 
     def __str__(self) -> str:
         return f"Reset link for {self.user} ({self.created_at:%Y-%m-%d %H:%M})"
+
+
+class PasskeyHandle(models.Model):
+    """The WebAuthn user handle of one person: 32 random bytes, never the email or the pk.
+
+    Authenticators store it inside each discoverable credential and return it at
+    sign-in; a random value tells nobody who the person is. It stays when the
+    person's passkeys are removed, so a new passkey replaces an old one for the
+    same account on an authenticator instead of piling up beside it.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkey_handle")
+    handle = models.CharField(max_length=64, unique=True, help_text="base64url of 32 random bytes.")
+
+    class Meta:
+        verbose_name = "passkey user handle"
+
+    def __str__(self) -> str:
+        return f"Passkey user handle of {self.user}"
+
+
+class Passkey(models.Model):
+    """One registered WebAuthn credential (a passkey) of one person.
+
+    Only public material is stored: the credential's id and public key. The
+    sign count is the authenticator's use counter; when an authenticator keeps
+    one, every use must report a larger number, or the credential may have
+    been copied (see ``keystead.login.passkeys``).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="passkeys")
+    name = models.CharField(max_length=64)
+    credential_id = models.CharField(
+        max_length=1400, unique=True, help_text="base64url of the credential id (≤ 1023 bytes).")
+    public_key = models.BinaryField(help_text="COSE-encoded public key.")
+    sign_count = models.PositiveBigIntegerField(default=0)
+    transports = models.JSONField(default=list, blank=True)
+    aaguid = models.CharField(max_length=36, blank=True,
+                              help_text="Which kind of authenticator made it (zeros if unknown).")
+    backed_up = models.BooleanField(default=False, help_text="Synced to a cloud account.")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "passkey"
+
+    def __str__(self) -> str:
+        return f"Passkey “{self.name}” of {self.user}"
+
