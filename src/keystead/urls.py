@@ -3,7 +3,9 @@ from django.urls import include, path
 
 from keystead import health
 from keystead.api.rest import api
+from keystead.portal import backup_code_views as backup_portal
 from keystead.portal import passkey_views, password_views, reset_views, second_step_views
+from keystead.portal import totp_views as totp_portal
 from keystead.portal import views as portal
 
 urlpatterns = [
@@ -35,5 +37,12 @@ urlpatterns = [
     path("reset/new-password", reset_views.choose_password, name="reset_choose"),
     # Everything else under /reset/ is a mailed link; never a 404 (it would log the token).
     path("reset/<path:token>", reset_views.open_link, name="reset_link"),
+    path("login/verify/totp", totp_portal.verify_sign_in, name="login_verify_totp"),
+    path("login/verify/backup", backup_portal.verify_sign_in, name="login_verify_backup"),
+    path("account/totp", totp_portal.manage, name="account_totp"),
+    path("account/totp/confirm", totp_portal.confirm, name="account_totp_confirm"),
+    path("account/totp/cancel", totp_portal.cancel, name="account_totp_cancel"),
+    path("account/totp/<int:pk>/remove", totp_portal.remove, name="account_totp_remove"),
+    path("account/backup-codes", backup_portal.manage, name="account_backup_codes"),
     path("", portal.home, name="home"),
 ]

@@ -12,3 +12,7 @@ class LoginConfig(AppConfig):
         factors.register(factors.FactorMethod(
             key="passkey", label="Your passkey", url_name="login_verify_passkey",
             available=passkeys.available, reset=passkeys.reset, order=10))
+        from keystead.login import backup_codes, totp
+
+        totp.register()
+        backup_codes.register()

@@ -1,4 +1,4 @@
-"""Stored state of the sign-in flows: emailed password-reset links, passkeys."""
+"""Stored state of the sign-in flows: password-reset links, authenticator apps, backup codes."""
 
 from __future__ import annotations
 
@@ -87,3 +87,56 @@ class Passkey(models.Model):
     def __str__(self) -> str:
         return f"Passkey “{self.name}” of {self.user}"
 
+class TotpDevice(models.Model):
+    """An authenticator app (RFC 6238 TOTP) a person enrolled.
+
+    The seed is stored only encrypted (``keystead.crypto``, purpose ``totp``).
+    A device is usable once ``confirmed_at`` is set, after the person typed a
+    code from it; until then it is an enrolment in progress. ``last_step`` is
+    the time step of the newest code accepted: a code for that step or an
+    earlier one is refused, so each code works once, enforced by one
+    conditional UPDATE that only one of several racing processes can win.
+    """
+
+    class Algorithm(models.TextChoices):
+        SHA1 = "SHA1", "SHA-1 (works with every app)"
+        SHA256 = "SHA256", "SHA-256"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="totp_devices")
+    name = models.CharField(max_length=64, default="Authenticator app")
+    secret_encrypted = models.TextField(help_text="The seed, Fernet-encrypted; never shown.")
+    algorithm = models.CharField(max_length=8, choices=Algorithm.choices,
+                                 default=Algorithm.SHA1)
+    digits = models.PositiveSmallIntegerField(default=6, choices=[(6, "6"), (8, "8")])
+    period = models.PositiveSmallIntegerField(default=30)
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_step = models.BigIntegerField(
+        default=-1, help_text="Time step of the newest accepted code; older or equal are refused.")
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "authenticator app"
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.user}"
+
+
+class BackupCode(models.Model):
+    """One single-use backup code; only its keyed hash is stored (see ``backup_codes``)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="backup_codes")
+    code_hash = models.CharField(max_length=64, help_text="HMAC-SHA256 (hex) of the code.")
+    created_at = models.DateTimeField(default=timezone.now)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["user", "code_hash"], name="login_backup_user_hash")]
+        verbose_name = "backup code"
+
+    def __str__(self) -> str:
+        return f"Backup code of {self.user} ({'used' if self.used_at else 'unused'})"
