@@ -278,6 +278,15 @@ class PolicySettingsPatch(Schema):
     warn_days: StrictInt | None = None
     max_failures: StrictInt | None = None
     lock_minutes: StrictInt | None = None
+    login_strategy: str | None = Field(None, description=(
+        "Installation only: password, password+2fa, ldap or saml. Refused with what is "
+        "missing when a prerequisite is (password+2fa needs a mail server)."))
+    email_code_length: StrictInt | None = Field(None, description="Installation only (4-10).")
+    code_max_attempts: StrictInt | None = Field(None, description="Installation only (1-100).")
+    remember_days: StrictInt | None = Field(None, description=(
+        "Installation only (0-365, 0 = ask every time). Browsers keep the period they were "
+        "remembered with."))
+    require_second_factor: StrictBool | None = Field(None, description="Group policies only.")
 
 
 class PolicyOut(Schema):
@@ -303,8 +312,16 @@ class PolicyOut(Schema):
         return setting_advice(settings_of(obj))
 
 
+class InstallationPolicyOut(PolicyOut):
+    login_strategy: str
+    email_code_length: int
+    code_max_attempts: int
+    remember_days: int
+
+
 class GroupPolicyOut(PolicyOut):
     group: Ref
+    require_second_factor: bool
 
     @staticmethod
     def resolve_group(obj) -> dict:

@@ -30,11 +30,13 @@ from keystead.directory.admin_site import short_time
 from keystead.directory.models import Group, User
 from keystead.policy import changes
 from keystead.policy.changes import (
+    GROUP_FIELDS,
     LABELS,
     LOCKOUT_FIELDS,
     PASSWORD_FIELDS,
     REUSE_EXPIRY_FIELDS,
     SETTING_FIELDS,
+    STRATEGY_FIELDS,
     describe_value,
     settings_of,
 )
@@ -127,6 +129,14 @@ class LogonPolicyAdmin(PolicyAdminBase):
 
     form = LogonPolicyForm
     fieldsets = (
+        ("Login strategy and second factors", {
+            "fields": STRATEGY_FIELDS,
+            "description": "Second factors stop someone who knows a password. Codes sent by "
+                           "email are the weakest kind; people can also enrol an authenticator "
+                           "app or a passkey in the portal. To require a second factor only "
+                           "for some people (administrators, for example), add a group policy "
+                           "with \"Require second factor\".",
+        }),
         *SETTING_FIELDSETS,
         ("Group policies", {"fields": ("group_policies", "last_changed"),
                             "description": STRICTEST_WINS}),
@@ -175,7 +185,8 @@ class LogonPolicyAdmin(PolicyAdminBase):
         # Only what this administrator changed, so a concurrent change to another
         # setting is kept rather than overwritten with the values this page showed.
         wanted = {name: form.cleaned_data[name] for name in form.changed_data
-                  if name in SETTING_FIELDS}
+                  if name in SETTING_FIELDS or (name in STRATEGY_FIELDS
+                                                and form.cleaned_data[name] not in (None, ""))}
         policy, _ = changes.update_installation_policy(wanted, request=request, door=DOOR)
         obj.refresh_from_db()
         self._advise(request, policy)
@@ -190,7 +201,8 @@ class GroupPolicyAdmin(PolicyAdminBase):
     """Stricter policies for the members of a group."""
 
     form = GroupPolicyForm
-    list_display = ("group", "min_length", "reuse", "expiry", "lockout", "members", "changed")
+    list_display = ("group", "require_second_factor", "min_length", "reuse", "expiry", "lockout",
+                    "members", "changed")
     list_select_related = ("group",)
     search_fields = ("group__name",)
     ordering = ("group__name",)
@@ -200,7 +212,8 @@ class GroupPolicyAdmin(PolicyAdminBase):
             member_total=Count("group__members", distinct=True))
 
     def get_fieldsets(self, request: HttpRequest, obj: GroupPolicy | None = None) -> Any:
-        group = ("group", {"fields": ("group",), "description": STRICTEST_WINS})
+        group = ("group", {"fields": ("group", "require_second_factor"),
+                           "description": STRICTEST_WINS})
         sets: list[Any] = [(None, group[1]), *SETTING_FIELDSETS]
         if obj is not None:
             sets.append(("What members get", {
@@ -279,10 +292,10 @@ class GroupPolicyAdmin(PolicyAdminBase):
                    change: bool) -> None:
         if change:
             wanted = {name: form.cleaned_data[name] for name in form.changed_data
-                      if name in SETTING_FIELDS}
+                      if name in GROUP_FIELDS}
             group = obj.group
         else:
-            wanted = {name: form.cleaned_data[name] for name in SETTING_FIELDS}
+            wanted = {name: form.cleaned_data[name] for name in GROUP_FIELDS}
             group = form.cleaned_data["group"]
         policy, _, _ = changes.save_group_policy(group, wanted, request=request, door=DOOR)
         obj.pk = policy.pk

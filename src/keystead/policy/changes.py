@@ -25,9 +25,10 @@ from django.utils import timezone
 from keystead.directory import audit
 from keystead.directory.models import Group
 from keystead.directory.rules import FieldProblem, RuleViolation
-from keystead.policy.models import GroupPolicy, LogonPolicy, PolicySettings
+from keystead.policy.models import GroupPolicy, LogonPolicy, PolicySettings, Strategy
 from keystead.policy.rules import REUSE_ALL
 from keystead.policy.services import EffectivePolicy
+from keystead.policy.strategies import strategy_prerequisites
 
 #: Every setting a policy has, in the order pages and tables show them.
 PASSWORD_FIELDS = (
@@ -37,6 +38,11 @@ PASSWORD_FIELDS = (
 REUSE_EXPIRY_FIELDS = ("reuse_blocked", "expire_days", "warn_days")
 LOCKOUT_FIELDS = ("max_failures", "lock_minutes")
 SETTING_FIELDS = PASSWORD_FIELDS + REUSE_EXPIRY_FIELDS + LOCKOUT_FIELDS
+#: Settings only the installation has: how people sign in and the second-factor rules.
+STRATEGY_FIELDS = ("login_strategy", "email_code_length", "code_max_attempts", "remember_days")
+INSTALLATION_FIELDS = SETTING_FIELDS + STRATEGY_FIELDS
+#: Settings a group policy has: the rules it tightens, and whether members need a second factor.
+GROUP_FIELDS = (*SETTING_FIELDS, "require_second_factor")
 
 #: NIST SP 800-63B-4: at least 8 characters when a second factor is also required,
 #: 15 for a password used alone; at most 100 consecutive failures on one account.
@@ -58,6 +64,11 @@ LABELS = {
     "warn_days": "Warn before expiry (days)",
     "max_failures": "Maximum consecutive failed sign-ins before locking",
     "lock_minutes": "Lockout period (minutes)",
+    "login_strategy": "Login strategy",
+    "email_code_length": "Second factor code length (digits)",
+    "code_max_attempts": "Max attempts (wrong codes before the account locks)",
+    "remember_days": "Remember second factor for (days)",
+    "require_second_factor": "Require a second factor",
 }
 
 
@@ -193,10 +204,53 @@ def setting_advice(values: Mapping[str, Any]) -> list[str]:
     return advice
 
 
+def _strategy_range(name: str) -> tuple[int, int]:
+    field = LogonPolicy._meta.get_field(name)
+    low = max((v.limit_value for v in field.validators if isinstance(v, MinValueValidator)),
+              default=0)
+    high = min((v.limit_value for v in field.validators if isinstance(v, MaxValueValidator)),
+               default=SMALL_INTEGER_MAX)
+    return int(low), int(high)  # type: ignore[arg-type]
+
+
+def strategy_problems(values: Mapping[str, Any], before: Mapping[str, Any] | None = None,
+                      ) -> list[FieldProblem]:
+    """Problems with the strategy settings among ``values``.
+
+    A strategy is checked against its prerequisites (``strategy_prerequisites``)
+    when it is being chosen, i.e. when it differs from ``before``: a mail server
+    that went away later must not stop an administrator from fixing another
+    setting.
+    """
+    problems = []
+    for name in STRATEGY_FIELDS[1:]:
+        if name not in values:
+            continue
+        value, (low, high) = values[name], _strategy_range(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            problems.append(FieldProblem(
+                name, f"{name} must be a whole number from {low} to {high}; got {value!r}.",
+                code="range"))
+    if "login_strategy" in values:
+        strategy = values["login_strategy"]
+        if strategy not in Strategy.values:
+            problems.append(FieldProblem(
+                "login_strategy", f"Unknown login strategy {strategy!r}; choose one of: "
+                f"{', '.join(Strategy.values)}.", code="invalid"))
+        elif before is None or before.get("login_strategy") != strategy:
+            problems += [FieldProblem("login_strategy", missing, code="prerequisite")
+                         for missing in strategy_prerequisites(strategy)]
+    return problems
+
+
+def installation_settings_of(policy: LogonPolicy) -> dict[str, Any]:
+    return {name: getattr(policy, name) for name in INSTALLATION_FIELDS}
+
+
 def changed_settings(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list]:
     """``{setting: [old, new]}`` for each setting whose value differs."""
-    return {name: [before[name], after[name]] for name in SETTING_FIELDS
-            if name in after and before.get(name) != after[name]}
+    return {name: [before[name], after[name]] for name in INSTALLATION_FIELDS
+            if name in after and name in before and before.get(name) != after[name]}
 
 
 def _check(values: Mapping[str, Any]) -> None:
@@ -212,12 +266,20 @@ def _apply(policy: PolicySettings, values: Mapping[str, Any]) -> None:
     policy.save()
 
 
-def _unknown(changes: Mapping[str, Any]) -> None:
-    unknown = [name for name in changes if name not in SETTING_FIELDS]
-    if unknown:
-        raise RuleViolation([FieldProblem(name, f"Unknown setting {name!r}; known settings: "
-                                          f"{', '.join(SETTING_FIELDS)}.", code="unknown")
-                             for name in unknown])
+def _unknown(changes: Mapping[str, Any], known: tuple[str, ...] = SETTING_FIELDS) -> None:
+    problems = []
+    for name in changes:
+        if name in known:
+            continue
+        if name in STRATEGY_FIELDS:
+            problems.append(FieldProblem(
+                name, f"{name} is set for the whole installation, not per group; groups "
+                "can require a second factor with require_second_factor.", code="unknown"))
+        else:
+            problems.append(FieldProblem(name, f"Unknown setting {name!r}; known settings: "
+                                         f"{', '.join(known)}.", code="unknown"))
+    if problems:
+        raise RuleViolation(problems)
 
 
 @transaction.atomic
@@ -230,14 +292,19 @@ def update_installation_policy(
     ones, so two administrators changing different settings at once both
     keep their change.
     """
-    _unknown(changes)
+    _unknown(changes, INSTALLATION_FIELDS)
     LogonPolicy.current()
     policy = LogonPolicy.objects.select_for_update().get(pk=1)
-    before = settings_of(policy)
+    before = installation_settings_of(policy)
     after = {**before, **changes}
-    _check(after)
+    problems = setting_problems({name: after[name] for name in SETTING_FIELDS})
+    problems += strategy_problems({name: after[name] for name in STRATEGY_FIELDS}, before)
+    if problems:
+        raise RuleViolation(problems)
     changed = changed_settings(before, after)
     if changed:
+        for name in STRATEGY_FIELDS:
+            setattr(policy, name, after[name])
         _apply(policy, after)
         audit.record("policy.update", request=request, target=policy,
                      detail={"door": door, "changed": changed})
@@ -254,18 +321,27 @@ def save_group_policy(
     A new group policy starts from the installation's values, so the caller
     names only the rules the group tightens.
     """
-    _unknown(changes)
+    _unknown(changes, GROUP_FIELDS)
+    flag = changes.get("require_second_factor")
+    if flag is not None and not isinstance(flag, bool):
+        raise RuleViolation([FieldProblem("require_second_factor",
+                                          "require_second_factor must be true or false.",
+                                          code="invalid")])
     Group.objects.select_for_update().filter(pk=group.pk).first()  # one creator at a time
     policy = GroupPolicy.objects.select_for_update().filter(group=group).first()
     created = policy is None
     if created:
         policy = GroupPolicy(group=group)
-        before = settings_of(LogonPolicy.current())
+        before = {**settings_of(LogonPolicy.current()), "require_second_factor": False}
     else:
-        before = settings_of(policy)
+        before = {**settings_of(policy), "require_second_factor": policy.require_second_factor}
     after = {**before, **changes}
-    _check(after)
+    _check({name: after[name] for name in SETTING_FIELDS})
     changed = changed_settings(before, after)
+    if before["require_second_factor"] != after["require_second_factor"]:
+        changed["require_second_factor"] = [before["require_second_factor"],
+                                            after["require_second_factor"]]
+    policy.require_second_factor = after["require_second_factor"]
     if created:
         _apply(policy, after)
         audit.record("policy.group.create", request=request, target=policy,
@@ -312,7 +388,10 @@ def describe_value(name: str, value: Any) -> str:
     """A setting's value in words, for tables and pages."""
     if is_flag(name):
         return "yes" if value else "no"
+    if name == "login_strategy":
+        return str(Strategy(value).label) if value in Strategy.values else str(value)
     special = {
+        ("remember_days", 0): "0 (ask every time)",
         ("reuse_blocked", 0): "0 (re-use allowed)",
         ("reuse_blocked", REUSE_ALL): "all previous",
         ("expire_days", 0): "0 (never)",
@@ -331,8 +410,9 @@ def describe_value(name: str, value: Any) -> str:
 
 
 __all__ = [
-    "LABELS", "SETTING_FIELDS", "RuleViolation", "accepted_range", "changed_settings",
-    "combined", "delete_group_policy", "describe_value", "effective_settings",
-    "save_group_policy", "setting_advice", "setting_problems", "settings_of",
+    "GROUP_FIELDS", "INSTALLATION_FIELDS", "LABELS", "SETTING_FIELDS", "STRATEGY_FIELDS",
+    "RuleViolation", "accepted_range", "changed_settings", "combined", "delete_group_policy",
+    "describe_value", "effective_settings", "installation_settings_of", "save_group_policy",
+    "setting_advice", "setting_problems", "settings_of", "strategy_problems",
     "update_installation_policy",
 ]

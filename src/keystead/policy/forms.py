@@ -13,10 +13,13 @@ from typing import Any
 from django import forms
 
 from keystead.policy.changes import (
+    INSTALLATION_FIELDS,
     LABELS,
     NIST_MAX_FAILURES,
     SETTING_FIELDS,
+    STRATEGY_FIELDS,
     setting_problems,
+    strategy_problems,
 )
 from keystead.policy.models import GroupPolicy, LogonPolicy
 
@@ -45,6 +48,15 @@ HELP_TEXTS = {
                     "something else limits password guessing.",
     "lock_minutes": "How long a locked account stays locked. 0 = until an administrator "
                     "unlocks it (which lets an attacker lock people out at will).",
+    "login_strategy": "How everyone signs in. \"Password and a second factor\" needs a mail "
+                      "server so sign-in codes can be sent. A group policy can require a "
+                      "second factor for its members whatever is chosen here.",
+    "email_code_length": "Digits in a code sent by email (4 to 10).",
+    "code_max_attempts": "Wrong second-factor codes before the account locks, exactly like a "
+                         "password lockout (same lockout period, same unlock).",
+    "remember_days": "0 = ask every time. A browser that passed the second factor may skip it "
+                     "for this many days. Changing the number affects only browsers remembered "
+                     "after the change: each keeps the period it was granted with.",
 }
 
 
@@ -59,7 +71,7 @@ class PolicyForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for name in SETTING_FIELDS:
+        for name in INSTALLATION_FIELDS:
             if name in self.fields:
                 self.fields[name].show_hidden_initial = True
 
@@ -76,9 +88,31 @@ class PolicyForm(forms.ModelForm):
 
 
 class LogonPolicyForm(PolicyForm):
+    """The installation's settings, with the login strategy and second-factor settings.
+
+    Those four are optional in a post (a page from before they existed, or a
+    script that sends only the password rules): left out, they keep their value.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in STRATEGY_FIELDS:
+            if name in self.fields:  # absent on the read-only page
+                self.fields[name].required = False
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        values = {name: cleaned[name] for name in STRATEGY_FIELDS
+                  if cleaned.get(name) not in (None, "")}
+        before = {name: getattr(self.instance, name) for name in STRATEGY_FIELDS}
+        for problem in strategy_problems(values, before):
+            if problem.field not in self.errors:
+                self.add_error(problem.field, problem.message)
+        return cleaned
+
     class Meta:
         model = LogonPolicy
-        fields = SETTING_FIELDS
+        fields = INSTALLATION_FIELDS
         labels = LABELS
         help_texts = HELP_TEXTS
 
@@ -86,10 +120,13 @@ class LogonPolicyForm(PolicyForm):
 class GroupPolicyForm(PolicyForm):
     class Meta:
         model = GroupPolicy
-        fields = ("group", *SETTING_FIELDS)
+        fields = ("group", "require_second_factor", *SETTING_FIELDS)
         labels = LABELS
         help_texts = {
             "group": "Members of this group get, for each rule, the stricter of this value "
                      "and the installation's.",
+            "require_second_factor": "Members must pass a second factor (a code by email, "
+                                     "an authenticator app, a backup code or a passkey) after "
+                                     "their password, whatever the installation's strategy.",
             **HELP_TEXTS,
         }

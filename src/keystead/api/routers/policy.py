@@ -18,7 +18,7 @@ from keystead.api.auth import ScopedToken
 from keystead.api.routers.common import ERRORS, get_or_404
 from keystead.api.schemas import (
     GroupPolicyOut,
-    PolicyOut,
+    InstallationPolicyOut,
     PolicySettingsIn,
     PolicySettingsPatch,
     RecordId,
@@ -44,20 +44,20 @@ def _given(payload: PolicySettingsPatch) -> dict[str, Any]:
     return given
 
 
-@router.get("/policy", response={200: PolicyOut, **ERRORS}, auth=read)
+@router.get("/policy", response={200: InstallationPolicyOut, **ERRORS}, auth=read)
 def get_policy(request: HttpRequest):
     """The installation's logon policy."""
     return LogonPolicy.current()
 
 
-@router.put("/policy", response={200: PolicyOut, **ERRORS}, auth=write)
+@router.put("/policy", response={200: InstallationPolicyOut, **ERRORS}, auth=write)
 def replace_policy(request: HttpRequest, payload: PolicySettingsIn):
     """Set every setting of the installation's policy."""
     policy, _ = changes.update_installation_policy(payload.dict(), request=request, door=DOOR)
     return policy
 
 
-@router.patch("/policy", response={200: PolicyOut, **ERRORS}, auth=write)
+@router.patch("/policy", response={200: InstallationPolicyOut, **ERRORS}, auth=write)
 def update_policy(request: HttpRequest, payload: PolicySettingsPatch):
     """Change the settings given; the others keep their value."""
     policy, _ = changes.update_installation_policy(_given(payload), request=request, door=DOOR)
