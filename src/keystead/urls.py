@@ -4,7 +4,14 @@ from django.urls import include, path
 from keystead import health
 from keystead.api.rest import api
 from keystead.portal import backup_code_views as backup_portal
-from keystead.portal import passkey_views, password_views, reset_views, second_step_views
+from keystead.portal import (
+    email_code_views,
+    passkey_views,
+    password_views,
+    remembered_views,
+    reset_views,
+    second_step_views,
+)
 from keystead.portal import totp_views as totp_portal
 from keystead.portal import views as portal
 
@@ -17,6 +24,10 @@ urlpatterns = [
     path("login/", portal.SignInView.as_view(), name="login"),
     path("logout/", portal.sign_out, name="logout"),
     path("login/verify/", second_step_views.choose, name="login_verify"),
+    path("login/verify/email/", email_code_views.verify, name="login_verify_email"),
+    path("account/browsers", remembered_views.browsers, name="remembered_browsers"),
+    path("account/browsers/<int:pk>/revoke", remembered_views.revoke,
+         name="remembered_browsers_revoke"),
     path("login/passkey/options", passkey_views.sign_in_options, name="login_passkey_options"),
     path("login/passkey", passkey_views.sign_in, name="login_passkey"),
     path("login/verify/passkey/", passkey_views.verify, name="login_verify_passkey"),

@@ -12,6 +12,12 @@ class LoginConfig(AppConfig):
         factors.register(factors.FactorMethod(
             key="passkey", label="Your passkey", url_name="login_verify_passkey",
             available=passkeys.available, reset=passkeys.reset, order=10))
+        from keystead.directory.signals import password_changed
+        from keystead.login import email_codes, remembered
+
+        email_codes.register()
+        password_changed.connect(remembered.on_password_changed,
+                                 dispatch_uid="keystead.login.remembered.password_changed")
         from keystead.login import backup_codes, totp
 
         totp.register()

@@ -87,6 +87,7 @@ class Passkey(models.Model):
     def __str__(self) -> str:
         return f"Passkey “{self.name}” of {self.user}"
 
+
 class TotpDevice(models.Model):
     """An authenticator app (RFC 6238 TOTP) a person enrolled.
 
@@ -140,3 +141,57 @@ class BackupCode(models.Model):
 
     def __str__(self) -> str:
         return f"Backup code of {self.user} ({'used' if self.used_at else 'unused'})"
+
+
+class EmailCode(models.Model):
+    """The sign-in code last emailed to a person (one row per person: the newest wins).
+
+    Codes are short, so a plain hash could be reversed by trying every code;
+    the stored value is an HMAC-SHA256 keyed with the installation's secret
+    key, which a copy of this table alone cannot reverse. ``sent_at`` limits
+    sending to one mail every 30 seconds across any number of web processes.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_code")
+    code_hash = models.CharField(max_length=64, help_text="HMAC-SHA256 (hex) of the code.")
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "emailed sign-in code"
+
+    def __str__(self) -> str:
+        return f"Sign-in code for {self.user} ({self.sent_at:%Y-%m-%d %H:%M})"
+
+
+class RememberedBrowser(models.Model):
+    """A browser that may skip the second factor for one person until ``expires_at``.
+
+    The browser holds a 256-bit random token in an HttpOnly cookie; only its
+    SHA-256 is stored. ``expires_at`` is fixed when the browser is remembered
+    (from the policy's "remember for N days" at that moment): changing N later
+    affects only browsers remembered after the change.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="remembered_browsers")
+    token_hash = models.CharField(max_length=64, unique=True,
+                                  help_text="SHA-256 (hex) of the cookie's token.")
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    days = models.PositiveSmallIntegerField(help_text="The period granted, in days.")
+    user_agent = models.CharField(max_length=200, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=60, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="login_remembered_user")]
+        verbose_name = "remembered browser"
+
+    def __str__(self) -> str:
+        return f"Remembered browser of {self.user} ({self.created_at:%Y-%m-%d})"

@@ -18,7 +18,7 @@ from django.utils import timezone
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.directory.rules import normalize_email
-from keystead.login import lockout
+from keystead.login import lockout, second_step
 from keystead.login.timing import verify_against_dummy
 from keystead.policy.services import effective_policy, password_problems
 from keystead.secret import Secret
@@ -86,7 +86,10 @@ def sign_in_with_password(
             verify_against_dummy(password)
         lockout.register_failure(user, policy.lockout, request=request)
         return _fail(request, user, "wrong password", username, door)
-    lockout.clear_failures(user)
+    if not second_step.required_for(user):
+        lockout.clear_failures(user)
+    # else second_step clears it once the second factor passed (or a remembered browser
+    # skipped it): a right password must not wipe out the count of wrong codes.
     reasons = change_reasons(user, password, policy, now)
     if reasons:
         audit.record("login", request=request, outcome=Outcome.DENIED, actor=user, target=user,

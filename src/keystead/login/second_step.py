@@ -5,6 +5,15 @@ remembered in the browser's session for ten minutes — without being signed in
 — while they pass one of the methods the registry offers them. A wrong code
 counts against the account exactly like a wrong password (same counter, same
 lock, same unlock paths), with the policy's own threshold for codes.
+
+The failure count is cleared only when a sign-in is complete (here), not
+when the password alone was right: otherwise typing the password again
+would buy a fresh set of guesses at the code.
+
+A browser the person asked to remember (``login.remembered``) skips the
+second factor until the period it was granted with ends. Any factor's page
+offers it with the ``portal/_remember_browser.html`` snippet: a ticked
+``remember`` box reaches ``succeed``.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from django.shortcuts import redirect
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
-from keystead.login import factors, lockout
+from keystead.login import factors, lockout, remembered
 from keystead.policy.lockout import LockoutRules
 from keystead.policy.models import GroupPolicy, LogonPolicy, Strategy
 
@@ -41,11 +50,20 @@ def required_for(user: User) -> bool:
 
 
 def after_password(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
-    """The password step is done: ask for a second factor if one is required, else sign in."""
-    if required_for(user):
+    """The password step is done: ask for a second factor if one is required, else sign in.
+
+    A browser remembered for this person (and not yet past its period) skips the factor.
+    """
+    if required_for(user) and not remembered.use(request, user):
         return start(request, user, next_url)
+    lockout.clear_failures(user)
     login(request, user, backend=SESSION_BACKEND)
     return redirect(next_url)
+
+
+def remember_context() -> dict:
+    """What a factor's page needs to offer "Remember this browser for N days"."""
+    return {"remember_days": remembered.remember_days()}
 
 
 def start(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
@@ -68,17 +86,26 @@ def pending(request: HttpRequest) -> PendingSignIn | None:
     return PendingSignIn(user, data["next"])
 
 
-def succeed(request: HttpRequest, method: str) -> HttpResponse:
-    """The factor was right: start the session and continue where the person was going."""
+def succeed(request: HttpRequest, method: str, remember: bool | None = None) -> HttpResponse:
+    """The factor was right: start the session and continue where the person was going.
+
+    ``remember`` (default: the form's ``remember`` box) asks to remember this
+    browser for the policy's period; nothing is remembered when that is 0.
+    """
     state = pending(request)
     if state is None:
         return redirect("login")
+    if remember is None:
+        remember = request.POST.get("remember", "").lower() in ("on", "1", "true", "yes")
     lockout.clear_failures(state.user)
     request.session.pop(SESSION_KEY, None)
     audit.record("login.second_factor", request=request, actor=state.user, target=state.user,
-                 detail={"method": method})
+                 detail={"method": method, "remember": bool(remember)})
     login(request, state.user, backend=SESSION_BACKEND)
-    return redirect(state.next_url)
+    response = redirect(state.next_url)
+    if remember:
+        remembered.grant(request, response, state.user)
+    return response
 
 
 def fail(request: HttpRequest, user: User, method: str, reason: str = "wrong code") -> bool:
