@@ -20,6 +20,7 @@ The ceremonies are py_webauthn's; this module holds Keystead's rules around them
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import secrets
 import time
@@ -86,8 +87,25 @@ class Verified:
 # --- relying party -------------------------------------------------------------------------
 
 def rp_id() -> str:
-    """The relying party id: the host of KEYSTEAD_BASE_URL (no scheme, no port)."""
-    return urlsplit(settings.BASE_URL).hostname or "localhost"
+    """The relying party id: the host of KEYSTEAD_BASE_URL (no scheme, no port).
+
+    WebAuthn wants a domain name; an IP address (the default base URL's
+    127.0.0.1) cannot hold passkeys, which is said plainly instead of letting the
+    browser fail with a vague error.
+    """
+    host = urlsplit(settings.BASE_URL).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        is_ip = True
+    except ValueError:
+        is_ip = not host
+    if is_ip:
+        raise PasskeyError(
+            f"Passkeys need Keystead to be reached by a host name, but KEYSTEAD_BASE_URL is "
+            f"{settings.BASE_URL}. Set it to the https:// address people use (or "
+            "http://localhost:<port> to try passkeys on this computer).",
+            reason="base URL has no host name", status=503)
+    return host
 
 
 def expected_origin() -> str:
@@ -174,10 +192,11 @@ def user_handle(user: User) -> bytes:
 
 
 def registration_options(request: HttpRequest, user: User, name: str) -> dict[str, Any]:
+    relying_party = rp_id()
     name = clean_name(name)
     challenge = _issue_challenge(request, REGISTER, user=user.pk, name=name)
     options = webauthn.generate_registration_options(
-        rp_id=rp_id(), rp_name=RP_NAME, user_name=user.email,
+        rp_id=relying_party, rp_name=RP_NAME, user_name=user.email,
         user_display_name=user.get_full_name() or user.email, user_id=user_handle(user),
         challenge=challenge, timeout=TIMEOUT_MS,
         attestation=AttestationConveyancePreference.NONE,
@@ -243,15 +262,16 @@ def remove(request: HttpRequest, passkey: Passkey) -> None:
 
 def authentication_options(request: HttpRequest, user: User | None = None) -> dict[str, Any]:
     """Options for a sign-in (``user`` None: any discoverable passkey) or a second factor."""
+    relying_party = rp_id()
     if user is None:
         challenge = _issue_challenge(request, SIGN_IN)
         options = webauthn.generate_authentication_options(
-            rp_id=rp_id(), challenge=challenge, timeout=TIMEOUT_MS,
+            rp_id=relying_party, challenge=challenge, timeout=TIMEOUT_MS,
             user_verification=UserVerificationRequirement.REQUIRED)
     else:
         challenge = _issue_challenge(request, SECOND_FACTOR, user=user.pk)
         options = webauthn.generate_authentication_options(
-            rp_id=rp_id(), challenge=challenge, timeout=TIMEOUT_MS,
+            rp_id=relying_party, challenge=challenge, timeout=TIMEOUT_MS,
             allow_credentials=_descriptors(Passkey.objects.filter(user=user)),
             user_verification=UserVerificationRequirement.PREFERRED)
     return options_to_json_dict(options)

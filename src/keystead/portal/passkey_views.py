@@ -93,7 +93,10 @@ def remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 def sign_in_options(request: HttpRequest) -> JsonResponse:
-    return JsonResponse(passkeys.authentication_options(request))
+    try:
+        return JsonResponse(passkeys.authentication_options(request))
+    except PasskeyError as exc:
+        return _json_error(exc)
 
 
 @require_POST
@@ -153,4 +156,7 @@ def verify_options(request: HttpRequest) -> JsonResponse:
     if state is None:
         return JsonResponse({"error": "Your sign-in expired. Sign in with your password again."},
                             status=400)
-    return JsonResponse(passkeys.authentication_options(request, state.user))
+    try:
+        return JsonResponse(passkeys.authentication_options(request, state.user))
+    except PasskeyError as exc:
+        return _json_error(exc)
