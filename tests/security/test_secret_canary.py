@@ -256,11 +256,41 @@ def portal_reset(seen: Exposure, ctx: dict, canary: str) -> None:
     assert user.check_password(canary)
 
 
+def portal_email_code(seen: Exposure, ctx: dict, canary: str) -> None:
+    """Sign-in with a second factor: the password is the canary, and so is the emailed code.
+
+    The code (10 digits, so it cannot turn up by chance) is read from the mail
+    and added to ``ctx["canaries"]``: it must be nowhere but in that mail.
+    """
+    import re
+
+    from django.core import mail
+
+    from keystead.policy.models import LogonPolicy
+
+    LogonPolicy.current()
+    LogonPolicy.objects.filter(pk=1).update(login_strategy="password+2fa",
+                                            email_code_length=10, remember_days=30)
+    User.objects.create_user("code@example.com", "Code", "Door", password=canary)
+    browser = Client()
+    seen.keep(browser.post("/login/", {"username": "code@example.com", "password": canary}))
+    seen.keep(browser.get("/login/verify/email/"))
+    code = re.search(r"^\s+(\d{10})\s*$", mail.outbox[-1].body, re.M).group(1)
+    ctx["canaries"].append(code)
+    wrong = str((int(code) + 1) % 10**10).zfill(10)
+    seen.keep(browser.post("/login/verify/email/", {"code": wrong}))
+    seen.keep(browser.post("/login/verify/email/", {"resend": "1"}, follow=True))
+    done = browser.post("/login/verify/email/", {"code": code, "remember": "on"})
+    seen.keep(done)
+    assert done.status_code == 302 and done["Location"] == "/"
+    seen.keep(browser.get("/account/browsers"))
+
+
 DOORS: list[Door] = [
     api_create_user, api_set_password, api_rejected_payload, portal_sign_in,
     admin_add_user, admin_set_password, admin_refused_password,
     scim_create_user, scim_patch_password, cli_set_password,
-    portal_change, portal_forced_change, portal_reset,
+    portal_change, portal_forced_change, portal_reset, portal_email_code,
 ]
 
 
@@ -269,9 +299,11 @@ def test_password_leaks_nowhere(door: Door, exposure: Exposure, api, admin_user,
                                 token_for) -> None:
     canary = new_canary()
     ctx = {"api": api, "admin": admin_user,
-           "scim_headers": {"Authorization": f"Bearer {token_for('scim')}"}}
+           "scim_headers": {"Authorization": f"Bearer {token_for('scim')}"}, "canaries": []}
     door(exposure, ctx, canary)
     assert exposure.places_holding(canary) == []
+    for other in ctx["canaries"]:  # secrets a door met on the way (an emailed code)
+        assert exposure.places_holding(other) == [], "an emailed code leaked"
 
 
 def test_scanner_finds_a_planted_canary(exposure: Exposure) -> None:
