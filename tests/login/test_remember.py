@@ -191,3 +191,20 @@ def test_a_forged_cookie_is_ignored(ada):
     client = Client()
     client.cookies[remembered.COOKIE] = "not-a-real-token"
     assert sign_in(client) == "code"
+
+
+def test_console_resets_second_factors_after_confirmation(ada, admin_user):
+    sign_in(Client(), remember=True)
+    console = Client()
+    console.force_login(admin_user)
+    data = {"action": "reset_second_factors", "_selected_action": [ada.pk]}
+    asked = console.post("/admin/directory/user/", data)
+    assert asked.status_code == 200
+    assert "Are you sure you want to reset the second factors of 1 user?" in asked.content.decode()
+    assert remembered.live_for(ada).exists()
+    done = console.post("/admin/directory/user/", {**data, "post": "yes"}, follow=True)
+    assert "Second factors reset for ada@example.com" in done.content.decode()
+    assert not remembered.live_for(ada).exists()
+    event = Event.objects.get(action="user.second_factors.reset")
+    assert event.detail["door"] == "admin" and "email" in event.detail["removed"]
+    assert event.detail["remembered_browsers"] == 1

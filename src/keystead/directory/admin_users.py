@@ -90,7 +90,7 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     search_fields = ("email", "given_name", "family_name")
     ordering = ("email",)
     filter_horizontal = ("groups", "user_permissions")
-    actions = ("activate_users", "deactivate_users", "unlock_users")
+    actions = ("activate_users", "deactivate_users", "unlock_users", "reset_second_factors")
     readonly_fields = (
         "admin_roles", "last_login", "password_changed_at", "date_joined", "updated_at",
         "lock_status", "failed_logins", "locked_at", "locked_until", "effective_logon_policy",
@@ -279,6 +279,42 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
             state = "active" if active else "inactive"
             self.message_user(request, f"Nothing to do: the selected users are already {state}.",
                               messages.INFO)
+
+    # -- reset second factors ----------------------------------------------
+
+    @admin.action(description="Reset second factors of selected users", permissions=["change"])
+    def reset_second_factors(self, request: HttpRequest, queryset: QuerySet[User]) -> Any:
+        """Remove every enrolled factor and remembered browser, after "Are you sure?"."""
+        from keystead.login import factors, remembered
+
+        users = list(queryset.order_by("email"))
+        allowed = [u for u in users if not is_protected(request, u)]
+        protected = [u for u in users if is_protected(request, u)]
+        if request.POST.get("post") != "yes":
+            request.current_app = self.admin_site.name
+            return TemplateResponse(
+                request, "admin/directory/user/reset_factors_confirmation.html", {
+                    **self.admin_site.each_context(request), "title": "Reset second factors",
+                    "users": users, "allowed": allowed, "protected": protected,
+                    "opts": self.opts,
+                    "cancel_url": reverse(f"{self.admin_site.name}:directory_user_changelist"),
+                    "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
+        for user in allowed:
+            with transaction.atomic():
+                removed = factors.reset_all(user)
+                browsers = remembered.revoke_all(user, request=request,
+                                                 reason="second factors reset", door=DOOR)
+                audit.record("user.second_factors.reset", request=request, target=user,
+                             detail={"door": DOOR, "removed": removed,
+                                     "remembered_browsers": browsers})
+        if allowed:
+            self.message_user(request, "Second factors reset for "
+                              f"{', '.join(u.email for u in allowed)}.", messages.SUCCESS)
+        if protected:
+            self.message_user(request, f"Not reset: {', '.join(u.email for u in protected)}. "
+                              "Accounts with console access are reset only by a superuser.",
+                              messages.WARNING)
+        return None
 
     # -- set password ------------------------------------------------------
 
