@@ -19,8 +19,9 @@ What it does, in one run:
 4. measures, in the same run and on the same cores, raw argon2id
    verifications per second with the server's parameters (read from its
    settings): as many processes as the server has workers, each verifying in
-   a loop, half of ``--seconds`` before the HTTP run and half after, so drift
-   in the machine's speed falls on both sides;
+   a loop, for as long as the sign-ins ran. The two alternate in ``--rounds``
+   pieces (argon2, HTTP, HTTP, argon2, ...) so a change in the machine's
+   speed during the run (another program, thermal limits) weighs on both;
 5. prints sign-ins/s, argon2 verifications/s and their ratio (the target is at
    least 0.85), where the CPU time went (server, PostgreSQL, clients, anything
    else on the machine) and Keycloak's published sizing for comparison.
@@ -142,6 +143,19 @@ def backend_pids(admin_url: str, name: str) -> list[int]:
         rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s",
                             (name,)).fetchall()
     return [row[0] for row in rows]
+
+
+def database_cpu_since(before: dict[int, float], pids: list[int]) -> float:
+    """CPU seconds the bench database's backends used since ``before`` was taken.
+
+    A worker reconnects now and then (CONN_MAX_AGE), so backends come and go: a
+    new one counts in full, one that ended in between is lost (a slight undercount).
+    """
+    total = 0.0
+    for pid in pids:
+        now = process_cpu_seconds(pid)
+        total += now - before[pid] if pid in before else now
+    return total
 
 
 def user_email(i: int) -> str:
@@ -280,10 +294,10 @@ def client_loop(index: int, clients: int, users: int, port: int, start: float, s
     while time.monotonic() < start:
         time.sleep(0.001)
     cpu0 = time.process_time()
-    while (now := time.monotonic()) < stop:
+    while time.monotonic() < stop:
         outcome = sign_in("127.0.0.1", port, user_email(n % users), user_password(n % users))
         n += clients
-        if time.monotonic() < stop or now < start:
+        if time.monotonic() < stop:  # one still running at the end is not counted
             if outcome == "ok":
                 ok += 1
             else:
@@ -355,10 +369,10 @@ class Figures:
     concurrency: int
     users: int
     seconds: float
+    rounds: int
     sign_ins: int
     sign_ins_per_s: float
-    argon2_before_per_s: float
-    argon2_after_per_s: float
+    argon2_per_round: list[float]
     argon2_per_s: float
     ratio: float
     problems: dict[str, int] = field(default_factory=dict)
@@ -396,30 +410,43 @@ def bench(args: argparse.Namespace) -> Figures:
         env=env, check=True, capture_output=True, text=True)
     params = json.loads(made.stdout.strip().splitlines()[-1])
 
-    half = args.seconds / 2
-    say(f"raw argon2id, {workers} processes, {half:g}s")
-    before, cpu_before = raw_argon2(params, workers, half)
-
+    rounds = max(1, args.rounds)
+    piece = args.seconds / rounds
     log_path = workdir / "serve.log"
     say(f"keystead serve: {workers} workers on 127.0.0.1:{port} (log: {log_path})")
+    rates: list[float] = []  # raw argon2id verifications/s, one per round
+    argon2_cpu_each: list[float] = []
+    results: list[dict] = []
+    busy = server_cpu = db_cpu = 0.0
     with keystead_server(env, port, workers, log_path) as server:
-        say(f"warm-up {args.warm_up:g}s, then {args.seconds:g}s of sign-ins, "
-            f"{concurrency} clients")
+        say(f"warm-up: {args.warm_up:g}s of sign-ins, not counted")
         run_parallel(client_loop, lambda i: (i, concurrency, args.users, port),
                      concurrency, args.warm_up)
         server_pids = [server.pid, *children_of(server.pid)]
-        db_pids = backend_pids(args.admin_url, args.database)
-        server_cpu0 = sum(process_cpu_seconds(p) for p in server_pids)
-        db_cpu0 = sum(process_cpu_seconds(p) for p in db_pids)
-        results, busy, seconds = run_parallel(
-            client_loop, lambda i: (i, concurrency, args.users, port), concurrency,
-            args.seconds)
-        server_cpu = sum(process_cpu_seconds(p) for p in server_pids) - server_cpu0
-        db_cpu = sum(process_cpu_seconds(p) for p in db_pids) - db_cpu0
+        for r in range(rounds):
+            # A-B, B-A, ...: a machine that speeds up or slows down during the run
+            # (another program, thermal limits) weighs on both measurements alike.
+            for what in ("argon2", "http") if r % 2 == 0 else ("http", "argon2"):
+                if what == "argon2":
+                    say(f"round {r + 1}/{rounds}: raw argon2id, {workers} processes, "
+                        f"{piece:g}s")
+                    rate, cpu_each = raw_argon2(params, workers, piece)
+                    rates.append(rate)
+                    argon2_cpu_each.append(cpu_each)
+                    continue
+                say(f"round {r + 1}/{rounds}: sign-ins, {concurrency} clients, {piece:g}s")
+                db0 = {p: process_cpu_seconds(p) for p in backend_pids(args.admin_url,
+                                                                        args.database)}
+                server0 = sum(process_cpu_seconds(p) for p in server_pids)
+                got, busy_here, _ = run_parallel(
+                    client_loop, lambda i: (i, concurrency, args.users, port), concurrency,
+                    piece)
+                server_cpu += sum(process_cpu_seconds(p) for p in server_pids) - server0
+                db_cpu += database_cpu_since(db0, backend_pids(args.admin_url, args.database))
+                busy += busy_here
+                results += got
 
-    say(f"raw argon2id, {workers} processes, {half:g}s")
-    after, cpu_after = raw_argon2(params, workers, half)
-
+    seconds = piece * rounds
     sign_ins = sum(r["ok"] for r in results)
     problems: dict[str, int] = {}
     for r in results:
@@ -427,19 +454,20 @@ def bench(args: argparse.Namespace) -> Figures:
             problems[what] = problems.get(what, 0) + n
     client_cpu = sum(r["cpu"] for r in results)
     capacity = cores * seconds
-    raw = (before + after) / 2
+    raw = sum(rates) / len(rates)
     per_s = sign_ins / seconds
     n = max(sign_ins, 1)
-    argon2_cpu = (cpu_before + cpu_after) / 2
+    argon2_cpu = sum(argon2_cpu_each) / len(argon2_cpu_each)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
     return Figures(
         date=datetime.now(UTC).strftime("%Y-%m-%d"), machine=cpu_model(), cores=cores,
         memory_gib=round(memory_gib(), 1), python=platform.python_version(), argon2=params,
         workers=workers, concurrency=concurrency, users=args.users, seconds=seconds,
+        rounds=rounds,
         sign_ins=sign_ins, sign_ins_per_s=round(per_s, 1),
-        argon2_before_per_s=round(before, 1), argon2_after_per_s=round(after, 1),
-        argon2_per_s=round(raw, 1), ratio=round(per_s / raw, 3) if raw else 0.0,
+        argon2_per_round=[round(x, 1) for x in rates], argon2_per_s=round(raw, 1),
+        ratio=round(per_s / raw, 3) if raw else 0.0,
         problems=problems,
         cpu_share={
             "server (gunicorn master + workers)": round(server_cpu / capacity, 3),
@@ -470,11 +498,11 @@ def report(f: Figures) -> str:
         f"machine      {f.cores} cores, {f.machine}, {f.memory_gib} GiB, Python {f.python}",
         f"argon2id     t={a['time_cost']} m={a['memory_kib']} KiB p={a['parallelism']}",
         f"server       keystead serve (gunicorn) {f.workers} workers, PostgreSQL; "
-        f"{f.concurrency} clients, {f.users} users, {f.seconds:g}s",
+        f"{f.concurrency} clients, {f.users} users, {f.seconds:g}s in {f.rounds} rounds",
         f"sign-ins     {f.sign_ins_per_s:.1f}/s  ({f.sign_ins} in {f.seconds:g}s; "
         f"GET /login/ + POST /login/ -> 302 /)",
         f"argon2id     {f.argon2_per_s:.1f} verifications/s raw on the same cores "
-        f"(before {f.argon2_before_per_s:.1f}, after {f.argon2_after_per_s:.1f})",
+        f"(rounds: {', '.join(f'{x:.1f}' for x in f.argon2_per_round)})",
         f"ratio        {f.ratio:.3f}  (target >= {TARGET_RATIO}: "
         f"{'met' if f.ratio >= TARGET_RATIO else 'NOT met'})",
         f"Keycloak     {KEYCLOAK_SIGN_INS_PER_VCPU}/s per vCPU published sizing -> "
@@ -510,6 +538,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=0,
                         help="client processes (default: 2 per worker)")
     parser.add_argument("--users", type=int, default=64, help="accounts to sign in (64)")
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="alternate argon2 and HTTP pieces this many times (4)")
     parser.add_argument("--warm-up", type=float, default=3, help="seconds not counted (3)")
     parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL URL allowed to create databases")
