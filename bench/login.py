@@ -548,6 +548,9 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and server log")
     args = parser.parse_args()
+    # SIGTERM (and SIGINT, which a background job ignores) stop the run through the
+    # `finally` blocks, so the server is stopped too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     figures = bench(args)
     print(report(figures))
     if args.json:

@@ -38,6 +38,9 @@ class SignIn:
     user: User | None = None
     reasons: tuple[str, ...] = ()  # why a new password is required, in plain words
     expires_in_days: int | None = None  # set when inside the expiry warning window
+    # Whether a second factor must follow, decided once here and handed to
+    # second_step.after_password, so a sign-in does not read the policies again for it.
+    second_factor: bool = False
 
 
 def _fail(request, user, reason, username, door) -> SignIn:
@@ -86,7 +89,8 @@ def sign_in_with_password(
             verify_against_dummy(password)
         lockout.register_failure(user, policy.lockout, request=request)
         return _fail(request, user, "wrong password", username, door)
-    if not second_step.required_for(user):
+    second_factor = second_step.required_for(user)
+    if not second_factor:
         lockout.clear_failures(user)
     # else second_step clears it once the second factor passed (or a remembered browser
     # skipped it): a right password must not wipe out the count of wrong codes.
@@ -99,7 +103,8 @@ def sign_in_with_password(
     audit.record("login", request=request, actor=user, target=user,
                  detail={"method": "password", "door": door})
     return SignIn(Result.OK, user,
-                  expires_in_days=policy.expiry.days_left_to_warn(user.password_changed_at, now))
+                  expires_in_days=policy.expiry.days_left_to_warn(user.password_changed_at, now),
+                  second_factor=second_factor)
 
 
 

@@ -49,12 +49,17 @@ def required_for(user: User) -> bool:
     return GroupPolicy.objects.filter(group__members=user, require_second_factor=True).exists()
 
 
-def after_password(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
+def after_password(request: HttpRequest, user: User, next_url: str, *,
+                   required: bool | None = None) -> HttpResponse:
     """The password step is done: ask for a second factor if one is required, else sign in.
 
     A browser remembered for this person (and not yet past its period) skips the factor.
+    ``required`` is ``required_for(user)`` when the caller has already asked it
+    (``SignIn.second_factor``): two more policy queries saved on every sign-in.
     """
-    if required_for(user) and not remembered.use(request, user):
+    if required is None:
+        required = required_for(user)
+    if required and not remembered.use(request, user):
         return start(request, user, next_url)
     lockout.clear_failures(user)
     login(request, user, backend=SESSION_BACKEND)

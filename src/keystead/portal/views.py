@@ -61,7 +61,8 @@ class SignInView(FormView):
                 f"Your password expires in {result.expires_in_days} day(s). "
                 f"Change it now at {reverse('password_change')}.",
             )
-        return second_step.after_password(self.request, result.user, safe_next(self.request))
+        return second_step.after_password(self.request, result.user, safe_next(self.request),
+                                          required=result.second_factor)
 
 
 @require_POST
