@@ -18,7 +18,7 @@ from django.utils import timezone
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.directory.rules import normalize_email
-from keystead.login import lockout, second_step
+from keystead.login import lockout
 from keystead.login.timing import verify_against_dummy
 from keystead.policy.services import effective_policy, password_problems
 from keystead.secret import Secret
@@ -89,7 +89,7 @@ def sign_in_with_password(
             verify_against_dummy(password)
         lockout.register_failure(user, policy.lockout, request=request)
         return _fail(request, user, "wrong password", username, door)
-    second_factor = second_step.required_for(user)
+    second_factor = policy.second_factor  # second_step.required_for, without asking again
     if not second_factor:
         lockout.clear_failures(user)
     # else second_step clears it once the second factor passed (or a remembered browser

@@ -29,7 +29,8 @@ from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.login import factors, lockout, remembered
 from keystead.policy.lockout import LockoutRules
-from keystead.policy.models import GroupPolicy, LogonPolicy, Strategy
+from keystead.policy.models import LogonPolicy
+from keystead.policy.services import effective_policy
 
 SESSION_KEY = "keystead.pending_second_factor"
 VALID_SECONDS = 600
@@ -43,10 +44,12 @@ class PendingSignIn:
 
 
 def required_for(user: User) -> bool:
-    """Whether the installation's strategy or one of the person's groups demands a factor."""
-    if LogonPolicy.current().login_strategy == Strategy.PASSWORD_AND_SECOND_FACTOR:
-        return True
-    return GroupPolicy.objects.filter(group__members=user, require_second_factor=True).exists()
+    """Whether the installation's strategy or one of the person's groups demands a factor.
+
+    The rule itself lives in ``effective_policy`` (``second_factor``), so the
+    password sign-in gets the answer from the policy it reads anyway.
+    """
+    return effective_policy(user).second_factor
 
 
 def after_password(request: HttpRequest, user: User, next_url: str, *,
