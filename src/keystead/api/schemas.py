@@ -287,6 +287,8 @@ class PolicySettingsPatch(Schema):
         "Installation only (0-365, 0 = ask every time). Browsers keep the period they were "
         "remembered with."))
     require_second_factor: StrictBool | None = Field(None, description="Group policies only.")
+    strong_factors_only: StrictBool | None = Field(None, description=(
+        "Group policies only: members may not confirm sign-ins with codes by email."))
 
 
 class PolicyOut(Schema):
@@ -322,6 +324,7 @@ class InstallationPolicyOut(PolicyOut):
 class GroupPolicyOut(PolicyOut):
     group: Ref
     require_second_factor: bool
+    strong_factors_only: bool
 
     @staticmethod
     def resolve_group(obj) -> dict:

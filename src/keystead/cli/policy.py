@@ -80,19 +80,19 @@ def show(as_json: bool) -> None:
 
 def _parse(assignment: str) -> tuple[str, Any]:
     """``KEY=VALUE`` to a setting name and a typed value; InputError says what is wrong."""
-    from keystead.policy.changes import INSTALLATION_FIELDS, SETTING_FIELDS, is_flag
+    from keystead.policy.changes import GROUP_FLAGS, INSTALLATION_FIELDS, SETTING_FIELDS, is_flag
 
     key, sep, raw = assignment.partition("=")
     name = key.strip().replace("-", "_")
     raw = raw.strip()
     if not sep or not name:
         raise InputError(f"{assignment!r}: write KEY=VALUE, e.g. max_failures=5.")
-    known = (*INSTALLATION_FIELDS, "require_second_factor")
+    known = (*INSTALLATION_FIELDS, *GROUP_FLAGS)
     if name not in known:
         raise InputError(f"{name!r} is not a setting; settings: {', '.join(known)}.")
     if name == "login_strategy":
         return name, raw  # checked, with the choices named, by policy.changes
-    if name == "require_second_factor" or (name in SETTING_FIELDS and is_flag(name)):
+    if name in GROUP_FLAGS or (name in SETTING_FIELDS and is_flag(name)):
         if raw.lower() in TRUE_WORDS:
             return name, True
         if raw.lower() in FALSE_WORDS:

@@ -132,4 +132,4 @@ def reset(user: User) -> int:
 def register() -> None:
     factors.register(factors.FactorMethod(
         key=KEY, label="Code sent to your email", url_name="login_verify_email",
-        available=available, reset=reset, order=80))
+        available=available, reset=reset, order=80, strong=False))

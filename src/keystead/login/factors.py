@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from keystead.directory.models import User
+from keystead.policy.services import effective_policy
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class FactorMethod:
     available: Callable[[User], bool]  # can this person use it right now?
     reset: Callable[[User], int]  # remove the person's enrolment; returns how many removed
     order: int = 50  # strongest first on the chooser page
+    strong: bool = True  # False for emailed codes: refused where a group wants strong factors
 
 
 _REGISTRY: dict[str, FactorMethod] = {}
@@ -36,7 +38,14 @@ def all_methods() -> list[FactorMethod]:
 
 
 def methods_for(user: User) -> list[FactorMethod]:
-    return [m for m in all_methods() if m.available(user)]
+    """The methods this person can use now, leaving out weak ones where a group forbids them."""
+    strong_only = effective_policy(user).strong_factors_only
+    return [m for m in all_methods() if m.available(user) and (m.strong or not strong_only)]
+
+
+def offers(user: User, key: str) -> bool:
+    """Whether the sign-in may use method ``key`` for this person (checked by its own page)."""
+    return any(m.key == key for m in methods_for(user))
 
 
 def get(key: str) -> FactorMethod | None:

@@ -212,7 +212,7 @@ class GroupPolicyAdmin(PolicyAdminBase):
             member_total=Count("group__members", distinct=True))
 
     def get_fieldsets(self, request: HttpRequest, obj: GroupPolicy | None = None) -> Any:
-        group = ("group", {"fields": ("group", "require_second_factor"),
+        group = ("group", {"fields": ("group", "require_second_factor", "strong_factors_only"),
                            "description": STRICTEST_WINS})
         sets: list[Any] = [(None, group[1]), *SETTING_FIELDSETS]
         if obj is not None:

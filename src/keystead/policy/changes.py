@@ -42,7 +42,8 @@ SETTING_FIELDS = PASSWORD_FIELDS + REUSE_EXPIRY_FIELDS + LOCKOUT_FIELDS
 STRATEGY_FIELDS = ("login_strategy", "email_code_length", "code_max_attempts", "remember_days")
 INSTALLATION_FIELDS = SETTING_FIELDS + STRATEGY_FIELDS
 #: Settings a group policy has: the rules it tightens, and whether members need a second factor.
-GROUP_FIELDS = (*SETTING_FIELDS, "require_second_factor")
+GROUP_FLAGS = ("require_second_factor", "strong_factors_only")
+GROUP_FIELDS = (*SETTING_FIELDS, *GROUP_FLAGS)
 
 #: NIST SP 800-63B-4: at least 8 characters when a second factor is also required,
 #: 15 for a password used alone; at most 100 consecutive failures on one account.
@@ -69,6 +70,7 @@ LABELS = {
     "code_max_attempts": "Max attempts (wrong codes before the account locks)",
     "remember_days": "Remember second factor for (days)",
     "require_second_factor": "Require a second factor",
+    "strong_factors_only": "Only passkeys and authenticator apps",
 }
 
 
@@ -322,26 +324,26 @@ def save_group_policy(
     names only the rules the group tightens.
     """
     _unknown(changes, GROUP_FIELDS)
-    flag = changes.get("require_second_factor")
-    if flag is not None and not isinstance(flag, bool):
-        raise RuleViolation([FieldProblem("require_second_factor",
-                                          "require_second_factor must be true or false.",
-                                          code="invalid")])
+    bad = [name for name in GROUP_FLAGS
+           if changes.get(name) is not None and not isinstance(changes[name], bool)]
+    if bad:
+        raise RuleViolation([FieldProblem(name, f"{name} must be true or false.", code="invalid")
+                             for name in bad])
     Group.objects.select_for_update().filter(pk=group.pk).first()  # one creator at a time
     policy = GroupPolicy.objects.select_for_update().filter(group=group).first()
     created = policy is None
     if created:
         policy = GroupPolicy(group=group)
-        before = {**settings_of(LogonPolicy.current()), "require_second_factor": False}
+        before = {**settings_of(LogonPolicy.current()), **dict.fromkeys(GROUP_FLAGS, False)}
     else:
-        before = {**settings_of(policy), "require_second_factor": policy.require_second_factor}
+        before = {**settings_of(policy), **{name: getattr(policy, name) for name in GROUP_FLAGS}}
     after = {**before, **changes}
     _check({name: after[name] for name in SETTING_FIELDS})
     changed = changed_settings(before, after)
-    if before["require_second_factor"] != after["require_second_factor"]:
-        changed["require_second_factor"] = [before["require_second_factor"],
-                                            after["require_second_factor"]]
-    policy.require_second_factor = after["require_second_factor"]
+    for name in GROUP_FLAGS:
+        if before[name] != after[name]:
+            changed[name] = [before[name], after[name]]
+        setattr(policy, name, after[name])
     if created:
         _apply(policy, after)
         audit.record("policy.group.create", request=request, target=policy,

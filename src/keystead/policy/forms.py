@@ -120,7 +120,7 @@ class LogonPolicyForm(PolicyForm):
 class GroupPolicyForm(PolicyForm):
     class Meta:
         model = GroupPolicy
-        fields = ("group", "require_second_factor", *SETTING_FIELDS)
+        fields = ("group", "require_second_factor", "strong_factors_only", *SETTING_FIELDS)
         labels = LABELS
         help_texts = {
             "group": "Members of this group get, for each rule, the stricter of this value "
@@ -128,5 +128,8 @@ class GroupPolicyForm(PolicyForm):
             "require_second_factor": "Members must pass a second factor (a code by email, "
                                      "an authenticator app, a backup code or a passkey) after "
                                      "their password, whatever the installation's strategy.",
+            "strong_factors_only": "Members confirm sign-ins only with a passkey, an "
+                                   "authenticator app or a backup code; codes by email are "
+                                   "not offered (email is the weakest factor).",
             **HELP_TEXTS,
         }

@@ -122,6 +122,10 @@ class GroupPolicy(PolicySettings):
     require_second_factor = models.BooleanField(
         default=False,
         help_text="Members must pass a second factor whatever the installation's strategy.")
+    strong_factors_only = models.BooleanField(
+        default=False,
+        help_text="Members may confirm a sign-in only with a passkey, an authenticator app or "
+                  "a backup code: codes by email are not offered to them.")
 
     class Meta:
         verbose_name = "group logon policy"

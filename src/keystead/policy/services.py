@@ -24,6 +24,8 @@ class EffectivePolicy:
     # The installation's strategy asks for a second factor, or one of the person's groups
     # does. Answered from the same two queries as the rest, so a sign-in needs no more.
     second_factor: bool = False
+    # Only phishing-resistant or app-based factors (no emailed codes), from a group policy.
+    strong_factors_only: bool = False
 
 
 def effective_policy(user: User | None) -> EffectivePolicy:
@@ -31,13 +33,15 @@ def effective_policy(user: User | None) -> EffectivePolicy:
     site = LogonPolicy.current()
     password, lockout, expiry = site.password_rules(), site.lockout_rules(), site.expiry_rules()
     second_factor = site.login_strategy == Strategy.PASSWORD_AND_SECOND_FACTOR
+    strong_only = False
     if user is not None and user.pk:
         for group_policy in GroupPolicy.objects.filter(group__members=user):
             password = password.strictest(group_policy.password_rules())
             lockout = lockout.strictest(group_policy.lockout_rules())
             expiry = expiry.strictest(group_policy.expiry_rules())
             second_factor = second_factor or group_policy.require_second_factor
-    return EffectivePolicy(password, lockout, expiry, second_factor)
+            strong_only = strong_only or group_policy.strong_factors_only
+    return EffectivePolicy(password, lockout, expiry, second_factor, strong_only)
 
 
 def _previous_hashes(user: User, rules: PasswordRules) -> list[str]:

@@ -44,9 +44,10 @@ def verify(request: HttpRequest) -> HttpResponse:
         messages.info(request, "Sign in first.")
         return redirect("login")
     user = state.user
-    if not email_codes.available(user):
-        messages.error(request, "Codes by email cannot be sent: there is no mail server, or "
-                                "your account has no email address. Choose another way.")
+    if not factors.offers(user, email_codes.KEY):
+        messages.error(request, "Codes by email cannot be used here: there is no mail server, "
+                                "or your administrator requires an authenticator app or a "
+                                "passkey for your account. Choose another way.")
         return redirect("login_verify")
     form = EmailCodeForm()
     if request.method == "POST" and "resend" in request.POST:
