@@ -29,7 +29,7 @@ def test_enrol_then_sign_in_with_oathtool_codes(page, person):
     page.get_by_role("link", name="Authenticator app").click()
     page.get_by_label("Name of this app").fill("Phone")
     page.get_by_role("button", name="Set up").click()
-    assert page.get_by_role("img", name="QR code of the setup link").is_visible()
+    page.get_by_role("img", name="QR code of the setup link").wait_for()
     page.get_by_text("Can't scan it?").click()
     uri = page.locator("#totp-uri").get_attribute("href")
     seed = parse_qs(urlsplit(uri).query)["secret"][0]
@@ -38,7 +38,7 @@ def test_enrol_then_sign_in_with_oathtool_codes(page, person):
     page.get_by_label("Code").fill("000000" if oathtool(seed, time.time()) != "000000"
                                    else "111111")
     page.get_by_role("button", name="Confirm").click()
-    assert page.get_by_text("That code is not right").is_visible()
+    page.get_by_text("That code is not right").wait_for()
     page.get_by_label("Code").fill(oathtool(seed, time.time()))
     page.get_by_role("button", name="Confirm").click()
     page.get_by_text("“Phone” is set up").wait_for()
@@ -64,5 +64,5 @@ def test_enrol_then_sign_in_with_oathtool_codes(page, person):
         page.get_by_role("link", name="Code from your authenticator app").click()
     page.get_by_label("Code").fill(code)
     page.get_by_role("button", name="Continue").click()
-    assert page.get_by_text("That code was already used").is_visible()
+    page.get_by_text("That code was already used").wait_for()
     assert "/login/verify/totp" in page.url

@@ -11,6 +11,8 @@ from django.views.decorators.cache import never_cache
 
 from keystead.directory import audit
 from keystead.login import backup_codes, factors, second_step
+from keystead.login.second_step import PendingSignIn
+from keystead.portal.second_step_views import during_second_step
 
 LOW = 3  # warn the person when this few codes are left
 
@@ -37,12 +39,9 @@ def manage(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-def verify_sign_in(request: HttpRequest) -> HttpResponse:
+@during_second_step
+def verify_sign_in(request: HttpRequest, state: PendingSignIn) -> HttpResponse:
     """The second step of signing in with one backup code."""
-    state = second_step.pending(request)
-    if state is None:
-        messages.info(request, "Sign in first.")
-        return redirect("login")
     form = BackupCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = state.user

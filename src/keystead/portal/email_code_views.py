@@ -15,6 +15,8 @@ from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.login import email_codes, factors, second_step
 from keystead.login.email_codes import Check
+from keystead.login.second_step import PendingSignIn
+from keystead.portal.second_step_views import during_second_step
 
 LOCKED = ("Too many wrong codes: your account is now locked, exactly as after too many wrong "
           "passwords. It unlocks by itself after the lockout period, or an administrator can "
@@ -38,11 +40,8 @@ class EmailCodeForm(forms.Form):
 
 @never_cache
 @sensitive_post_parameters("code")
-def verify(request: HttpRequest) -> HttpResponse:
-    state = second_step.pending(request)
-    if state is None:
-        messages.info(request, "Sign in first.")
-        return redirect("login")
+@during_second_step
+def verify(request: HttpRequest, state: PendingSignIn) -> HttpResponse:
     user = state.user
     if not factors.offers(user, email_codes.KEY):
         messages.error(request, "Codes by email cannot be used here: there is no mail server, "

@@ -21,7 +21,9 @@ from keystead.directory.models import Outcome
 from keystead.login import factors, passkeys, second_step
 from keystead.login.models import Passkey
 from keystead.login.passkeys import PasskeyError
+from keystead.login.second_step import PendingSignIn
 from keystead.portal.forms import SignInForm
+from keystead.portal.second_step_views import during_second_step
 from keystead.portal.views import safe_next
 
 
@@ -127,11 +129,8 @@ def _verify_page(request: HttpRequest, user, error: str = "", status: int = 200)
                   status=status)
 
 
-def verify(request: HttpRequest) -> HttpResponse:
-    state = second_step.pending(request)
-    if state is None:
-        messages.info(request, "Sign in first.")
-        return redirect("login")
+@during_second_step
+def verify(request: HttpRequest, state: PendingSignIn) -> HttpResponse:
     if request.method != "POST":
         return _verify_page(request, state.user)
     try:

@@ -14,7 +14,9 @@ from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.login import factors, lockout, second_step, totp
 from keystead.login.models import TotpDevice
+from keystead.login.second_step import PendingSignIn
 from keystead.policy.services import effective_policy
+from keystead.portal.second_step_views import during_second_step
 
 CODE_HELP = "Type the code your authenticator app shows now; spaces do not matter."
 
@@ -128,12 +130,9 @@ def remove(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @never_cache
-def verify_sign_in(request: HttpRequest) -> HttpResponse:
+@during_second_step
+def verify_sign_in(request: HttpRequest, state: PendingSignIn) -> HttpResponse:
     """The second step of signing in with a code from an authenticator app."""
-    state = second_step.pending(request)
-    if state is None:
-        messages.info(request, "Sign in first.")
-        return redirect("login")
     form = CodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         verdict = totp.verify(state.user, form.cleaned_data["code"])
