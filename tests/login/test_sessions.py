@@ -1,0 +1,53 @@
+"""The session store that writes a new session once: no session fixation, nothing lost."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+from django.contrib.sessions.models import Session
+from django.test import Client
+
+from keystead.directory.models import User
+from keystead.login.sessions import SessionStore
+
+pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
+PASSWORD = "Vellum-Orchid-Tapestry-42"
+
+
+@pytest.fixture
+def ada():
+    return User.objects.create_user("ada@example.com", "Ada", "Lovelace", password=PASSWORD)
+
+
+def sign_in(client: Client):
+    response = client.post("/login/", {"username": "ada@example.com", "password": PASSWORD})
+    assert response.status_code == 302
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+def test_a_stored_session_gets_a_new_key_at_sign_in(ada):
+    before = SessionStore()
+    before["theme"] = "dark"
+    before.create()
+    client = Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = before.session_key
+    after = sign_in(client)
+    assert after != before.session_key
+    assert not Session.objects.filter(session_key=before.session_key).exists()
+    assert SessionStore(after).load()["theme"] == "dark"
+
+
+def test_a_planted_key_that_was_never_stored_is_not_used(ada):
+    planted = "a" * 32
+    client = Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = planted
+    assert sign_in(client) != planted
+    assert not Session.objects.filter(session_key=planted).exists()
+
+
+def test_a_new_session_is_stored_once_with_the_person(ada):
+    client = Client()
+    key = sign_in(client)
+    assert Session.objects.count() == 1
+    assert SessionStore(key).load()["_auth_user_id"] == str(ada.pk)
+    assert client.get("/").status_code == 200
