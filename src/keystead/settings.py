@@ -35,6 +35,8 @@ INSTALLED_APPS = [
     "keystead.login",
     "keystead.api",
     "keystead.portal",
+    "keystead.providers.oidc.apps.OidcConfig",
+    "keystead.providers.oidc.apps.OAuthToolkitConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -126,6 +128,40 @@ EMAIL_CONFIGURED = _email.configured
 # An operator's own Bloom filter of breached passwords (`keystead policy build-filter`).
 PASSWORD_FILTER_FILE = config.env("KEYSTEAD_PASSWORD_FILTER")
 API_TOKEN_DEFAULT_DAYS = config.env_int("KEYSTEAD_API_TOKEN_DAYS", 90)
+
+# OpenID Connect / OAuth 2 provider (django-oauth-toolkit); see docs/oidc.md.
+from keystead.providers.oidc import keys as _oidc_keys  # noqa: E402
+
+OAUTH2_PROVIDER = {
+    "OIDC_ENABLED": True,
+    # Empty: the issuer is the address the request came in on (one of ALLOWED_HOSTS).
+    "OIDC_ISS_ENDPOINT": config.env("KEYSTEAD_OIDC_ISSUER"),
+    "OIDC_RSA_PRIVATE_KEY": _oidc_keys.load_or_create_signing_key(DATA_DIR),
+    "OIDC_RSA_PRIVATE_KEYS_INACTIVE": _oidc_keys.retired_signing_keys(DATA_DIR),
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
+    "OAUTH2_VALIDATOR_CLASS": "keystead.providers.oidc.validators.KeysteadValidator",
+    "SCOPES": {
+        "openid": "Sign you in (OpenID Connect)",
+        "email": "Your email address",
+        "profile": "Your name and when your password last changed",
+        "groups": "The names of your directory groups",
+        "offline_access": "Stay signed in (refresh tokens)",
+    },
+    "DEFAULT_SCOPES": ["openid"],
+    "PKCE_REQUIRED": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,  # S256 only; "plain" is refused
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens stored hashed
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": config.env_int("KEYSTEAD_OIDC_ACCESS_TOKEN_SECONDS", 600),
+    "ID_TOKEN_EXPIRE_SECONDS": config.env_int("KEYSTEAD_OIDC_ID_TOKEN_SECONDS", 600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": config.env_int(
+        "KEYSTEAD_OIDC_REFRESH_TOKEN_SECONDS", 30 * 24 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
+}
 
 LOG_FORMAT = config.env("KEYSTEAD_LOG_FORMAT", "human")
 LOG_LEVEL = config.env("KEYSTEAD_LOG_LEVEL", "INFO").upper()

@@ -20,6 +20,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("admin/", admin.site.urls),
     path("api/", api.urls),
+    path("", include("keystead.providers.oidc.urls")),
     path("scim/v2/", include("keystead.api.scim.urls")),
     path("login/", portal.SignInView.as_view(), name="login"),
     path("logout/", portal.sign_out, name="logout"),

@@ -1,0 +1,1 @@
+"""Keystead as an identity provider to other applications (OpenID Connect, later SAML)."""

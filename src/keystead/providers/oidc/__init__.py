@@ -1,0 +1,1 @@
+"""OpenID Connect / OAuth 2 provider, built on django-oauth-toolkit (see docs/oidc.md)."""

@@ -1,0 +1,44 @@
+"""Receivers: revoke tokens when a password changes; audit tokens handed out."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.dispatch import receiver
+from django.utils import timezone
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+from oauth2_provider.signals import app_authorized
+
+from keystead.directory import audit
+from keystead.directory.signals import password_changed
+
+
+def revoke_user_tokens(user) -> tuple[int, int]:
+    """Revoke every refresh token and delete every access token of ``user``.
+
+    Revoked refresh tokens are kept (not deleted) so a later attempt to use one is
+    recognised as reuse. Returns (refresh tokens revoked, access tokens deleted).
+    """
+    RefreshToken = get_refresh_token_model()
+    AccessToken = get_access_token_model()
+    with transaction.atomic():
+        refreshed = RefreshToken.objects.filter(user=user, revoked__isnull=True).update(
+            revoked=timezone.now())
+        accessed, _ = AccessToken.objects.filter(user=user).delete()
+    return refreshed, accessed
+
+
+@receiver(password_changed, dispatch_uid="keystead-oidc-revoke-on-password-change")
+def _revoke_on_password_change(sender, user, request=None, **kwargs) -> None:
+    refreshed, accessed = revoke_user_tokens(user)
+    if refreshed or accessed:
+        audit.record("oidc.tokens_revoked", request=request, target=user,
+                     detail={"reason": "password changed", "refresh_tokens": refreshed,
+                             "access_tokens": accessed})
+
+
+@receiver(app_authorized, dispatch_uid="keystead-oidc-audit-token-issued")
+def _audit_token_issued(sender, request, token, **kwargs) -> None:
+    # Never the token itself: which application, for whom, which scopes.
+    audit.record("oidc.token_issued", request=request, actor=token.user, target=token.application,
+                 actor_label="" if token.user else f"client {token.application.client_id}",
+                 detail={"scope": token.scope, "client_id": token.application.client_id})

@@ -1,0 +1,25 @@
+"""The provider's addresses: DOT's views under /oauth/, discovery and JWKS at the root.
+
+Everything lives in DOT's ``oauth2_provider`` namespace (DOT reverses its own
+names), included at the site root so the issuer is the site's base URL and
+discovery sits at ``/.well-known/openid-configuration`` as OIDC Discovery asks.
+"""
+
+from django.urls import path
+from oauth2_provider import views
+
+from keystead.providers.oidc.views import KeysteadTokenView
+
+app_name = "oauth2_provider"
+
+urlpatterns = [
+    path("oauth/authorize/", views.AuthorizationView.as_view(), name="authorize"),
+    path("oauth/token/", KeysteadTokenView.as_view(), name="token"),
+    path("oauth/revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
+    path("oauth/introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
+    path("oauth/userinfo/", views.UserInfoView.as_view(), name="user-info"),
+    path("oauth/logout/", views.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
+    path(".well-known/openid-configuration", views.ConnectDiscoveryInfoView.as_view(),
+         name="oidc-connect-discovery-info"),
+    path(".well-known/jwks.json", views.JwksInfoView.as_view(), name="jwks-info"),
+]
