@@ -1,0 +1,36 @@
+"""Registering an application in the admin console: a clear section, secrets stored hashed."""
+
+from __future__ import annotations
+
+import re
+
+from django.test import Client
+from oauth2_provider.models import get_application_model
+
+Application = get_application_model()
+
+
+def test_application_registration_in_the_console(admin_user):
+    console = Client()
+    console.force_login(admin_user)
+    index = console.get("/admin/")
+    assert b"OpenID Connect applications" in index.content
+
+    form = console.get("/admin/oauth2_provider/application/add/")
+    assert form.status_code == 200
+    # The generated secret is shown in the add form, the one time it is visible.
+    secret = re.search(rb'name="client_secret"[^>]*value="([^"]+)"', form.content)
+    client_id = re.search(rb'name="client_id"[^>]*value="([^"]+)"', form.content)
+    assert secret and client_id
+    response = console.post("/admin/oauth2_provider/application/add/", {
+        "client_id": client_id.group(1).decode(), "client_secret": secret.group(1).decode(),
+        "hash_client_secret": "on", "name": "Wiki", "client_type": "confidential",
+        "authorization_grant_type": "authorization-code", "algorithm": "RS256",
+        "redirect_uris": "https://wiki.example.com/callback", "post_logout_redirect_uris": "",
+        "allowed_origins": ""})
+    assert response.status_code == 302, response.content[:2000]
+    app = Application.objects.get(name="Wiki")
+    assert app.client_secret != secret.group(1).decode()
+    assert app.client_secret.startswith(("argon2", "pbkdf2"))
+    change = console.get(f"/admin/oauth2_provider/application/{app.pk}/change/")
+    assert secret.group(1) not in change.content
