@@ -11,6 +11,10 @@ Standard claims follow OpenID Connect Core §5.1. Two are Keystead's own:
 from __future__ import annotations
 
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
+
+from keystead.login.passwords import Result, sign_in_with_password
+from keystead.secret import Secret
 
 
 def _groups(request) -> list[str]:
@@ -41,6 +45,28 @@ class KeysteadValidator(OAuth2Validator):
             "groups": _groups,
             "password_changed_at": _password_changed_at,
         }
+
+    def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
+        """The password grant (only for clients registered for it) signs in like the portal.
+
+        The same function as the sign-in page, so lockout, disabled accounts, policy
+        and audit apply. A person who must change the password or give a second
+        factor gets a clear error code, not a token: the password grant cannot ask.
+        """
+        outcome = sign_in_with_password(username or "", Secret(password or ""), door="oidc")
+        if outcome.result is Result.FAILED:
+            return False  # invalid_grant, the same for every reason (no enumeration)
+        if outcome.result is Result.MUST_CHANGE:
+            raise CustomOAuth2Error(
+                "password_change_required", status_code=400, request=request,
+                description="The password must be changed: sign in on the web page first.")
+        if outcome.second_factor:
+            raise CustomOAuth2Error(
+                "second_factor_required", status_code=400, request=request,
+                description="This account needs a second factor; use the authorization "
+                            "code flow, which can ask for it.")
+        request.user = outcome.user
+        return True
 
     def get_oidc_claims(self, token, token_handler, request):
         claims = super().get_oidc_claims(token, token_handler, request)
