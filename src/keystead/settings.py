@@ -132,6 +132,8 @@ API_TOKEN_DEFAULT_DAYS = config.env_int("KEYSTEAD_API_TOKEN_DAYS", 90)
 # OpenID Connect / OAuth 2 provider (django-oauth-toolkit); see docs/oidc.md.
 from keystead.providers.oidc import keys as _oidc_keys  # noqa: E402
 
+# Named explicitly so migrations that point at applications resolve it.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,
     # Empty: the issuer is the address the request came in on (one of ALLOWED_HOSTS).

@@ -27,10 +27,15 @@ def test_application_registration_in_the_console(admin_user):
         "hash_client_secret": "on", "name": "Wiki", "client_type": "confidential",
         "authorization_grant_type": "authorization-code", "algorithm": "RS256",
         "redirect_uris": "https://wiki.example.com/callback", "post_logout_redirect_uris": "",
-        "allowed_origins": ""})
+        "allowed_origins": "",
+        "keystead_settings-TOTAL_FORMS": "1", "keystead_settings-INITIAL_FORMS": "0",
+        "keystead_settings-MIN_NUM_FORMS": "0", "keystead_settings-MAX_NUM_FORMS": "1",
+        "keystead_settings-0-access_token_seconds": "300"})
     assert response.status_code == 302, response.content[:2000]
     app = Application.objects.get(name="Wiki")
     assert app.client_secret != secret.group(1).decode()
     assert app.client_secret.startswith(("argon2", "pbkdf2"))
+    assert app.keystead_settings.access_token_seconds == 300
+    assert app.keystead_settings.issue_refresh_tokens is False  # unticked box in the form
     change = console.get(f"/admin/oauth2_provider/application/{app.pk}/change/")
     assert secret.group(1) not in change.content

@@ -143,3 +143,39 @@ def test_wrong_client_secret_is_invalid_client(browser_client):
     response = exchange(Client(), app, secret + "x", code, verifier)
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+def _refresh(app, secret, refresh_token):
+    return Client().post("/oauth/token/", {"grant_type": "refresh_token",
+                                           "refresh_token": refresh_token}, **basic(app, secret))
+
+
+def test_per_client_token_settings(browser_client):
+    from keystead.providers.oidc.models import ClientSettings
+
+    app, secret = make_app()
+    ClientSettings.objects.create(application=app, access_token_seconds=120,
+                                  refresh_token_seconds=60)
+    verifier, challenge = pkce_pair()
+    code = authorize(browser_client, app, challenge=challenge)["code"]
+    body = exchange(Client(), app, secret, code, verifier).json()
+    assert body["expires_in"] == 120
+    assert _refresh(app, secret, body["refresh_token"]).status_code == 200
+    rotated = _refresh(app, secret, body["refresh_token"])  # reuse: family revoked
+    assert rotated.json()["error"] == "invalid_grant"
+
+    code = authorize(browser_client, app, challenge=challenge)["code"]
+    body = exchange(Client(), app, secret, code, verifier).json()
+    with _later(seconds=120 + 61):  # access token expired 61 s ago; refresh lives 60 s more
+        assert _refresh(app, secret, body["refresh_token"]).json()["error"] == "invalid_grant"
+
+
+def test_client_without_refresh_tokens(browser_client):
+    from keystead.providers.oidc.models import ClientSettings
+
+    app, secret = make_app()
+    ClientSettings.objects.create(application=app, issue_refresh_tokens=False)
+    verifier, challenge = pkce_pair()
+    code = authorize(browser_client, app, challenge=challenge)["code"]
+    body = exchange(Client(), app, secret, code, verifier).json()
+    assert "access_token" in body and "refresh_token" not in body

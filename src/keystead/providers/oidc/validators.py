@@ -10,10 +10,14 @@ Standard claims follow OpenID Connect Core §5.1. Two are Keystead's own:
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.utils import timezone
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from keystead.login.passwords import Result, sign_in_with_password
+from keystead.providers.oidc.models import settings_for
 from keystead.secret import Secret
 
 
@@ -45,6 +49,30 @@ class KeysteadValidator(OAuth2Validator):
             "groups": _groups,
             "password_changed_at": _password_changed_at,
         }
+
+    def save_bearer_token(self, token, request, *args, **kwargs):
+        """Apply the application's own token settings before the tokens are stored.
+
+        ``token`` is also the response body, so what is stored is what is sent.
+        """
+        client_settings = settings_for(request.client)
+        if not client_settings.issue_refresh_tokens:
+            token.pop("refresh_token", None)
+        if client_settings.access_token_seconds:
+            token["expires_in"] = client_settings.access_token_seconds
+        return super().save_bearer_token(token, request, *args, **kwargs)
+
+    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
+        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
+            return False
+        client_settings = settings_for(client)
+        if not client_settings.issue_refresh_tokens:
+            return False
+        lifetime = client_settings.refresh_token_seconds
+        access = getattr(request.refresh_token_instance, "access_token", None)
+        if lifetime and access is not None:
+            return access.expires + timedelta(seconds=lifetime) > timezone.now()
+        return True
 
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
         """The password grant (only for clients registered for it) signs in like the portal.

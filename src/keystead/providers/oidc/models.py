@@ -1,0 +1,38 @@
+"""Per-application settings Keystead adds to django-oauth-toolkit's Application."""
+
+from __future__ import annotations
+
+from django.db import models
+from oauth2_provider.settings import APPLICATION_MODEL
+
+
+class ClientSettings(models.Model):
+    """Token behaviour for one application; empty lifetimes mean the site defaults."""
+
+    application = models.OneToOneField(APPLICATION_MODEL, on_delete=models.CASCADE,
+                                       related_name="keystead_settings")
+    issue_refresh_tokens = models.BooleanField(
+        default=True, help_text="Off: the application gets no refresh tokens and must send "
+                                "people through sign-in again when its access token expires.")
+    access_token_seconds = models.PositiveIntegerField(
+        "access token lifetime (seconds)", null=True, blank=True,
+        help_text="Empty: the site default (KEYSTEAD_OIDC_ACCESS_TOKEN_SECONDS).")
+    refresh_token_seconds = models.PositiveIntegerField(
+        "refresh token lifetime (seconds)", null=True, blank=True,
+        help_text="How long a refresh token stays usable after its access token expires. "
+                  "Empty: the site default (KEYSTEAD_OIDC_REFRESH_TOKEN_SECONDS).")
+
+    class Meta:
+        verbose_name = "token settings"
+        verbose_name_plural = "token settings"
+
+    def __str__(self) -> str:
+        return f"token settings of {self.application}"
+
+
+def settings_for(application) -> ClientSettings:
+    """The application's settings, or unsaved defaults if none were set."""
+    try:
+        return application.keystead_settings
+    except ClientSettings.DoesNotExist:
+        return ClientSettings(application=application)
