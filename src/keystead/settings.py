@@ -13,6 +13,8 @@ DATA_DIR = config.data_dir()
 
 DEBUG = config.env_bool("KEYSTEAD_DEBUG", False)
 SECRET_KEY = config.env("KEYSTEAD_SECRET_KEY") or config.load_or_create_secret_key(DATA_DIR)
+# Earlier keys, still accepted while sessions, links and encrypted seeds move to the new one.
+SECRET_KEY_FALLBACKS = [k for k in config.env("KEYSTEAD_SECRET_KEY_FALLBACKS").split(",") if k]
 
 BASE_URL = config.env("KEYSTEAD_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = [
