@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import parse_qs, urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
@@ -43,6 +45,15 @@ class SignInView(FormView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "next": safe_next(self.request, "")}
+
+    def get_initial(self):
+        """The email from an OpenID Connect ``login_hint`` carried in ``next``, if any."""
+        initial = super().get_initial()
+        query = parse_qs(urlsplit(safe_next(self.request, "")).query)
+        hint = (query.get("login_hint") or [""])[0].strip()
+        if hint and len(hint) <= 254:
+            initial["username"] = hint
+        return initial
 
     def form_valid(self, form: SignInForm) -> HttpResponse:
         result = sign_in_with_password(

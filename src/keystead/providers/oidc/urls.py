@@ -8,12 +8,12 @@ discovery sits at ``/.well-known/openid-configuration`` as OIDC Discovery asks.
 from django.urls import path
 from oauth2_provider import views
 
-from keystead.providers.oidc.views import KeysteadTokenView
+from keystead.providers.oidc.views import KeysteadAuthorizationView, KeysteadTokenView
 
 app_name = "oauth2_provider"
 
 urlpatterns = [
-    path("oauth/authorize/", views.AuthorizationView.as_view(), name="authorize"),
+    path("oauth/authorize/", KeysteadAuthorizationView.as_view(), name="authorize"),
     path("oauth/token/", KeysteadTokenView.as_view(), name="token"),
     path("oauth/revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("oauth/introspect/", views.IntrospectTokenView.as_view(), name="introspect"),

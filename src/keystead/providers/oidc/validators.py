@@ -96,6 +96,16 @@ class KeysteadValidator(OAuth2Validator):
         request.user = outcome.user
         return True
 
+    def validate_silent_login(self, request) -> bool:
+        # prompt=none: the authorization view has already answered login_required
+        # to anyone without a session (or whose sign-in is older than max_age).
+        return True
+
+    def validate_silent_authorization(self, request) -> bool:
+        # prompt=none cannot show the consent page: only applications registered to
+        # skip it get a code; the rest get consent_required.
+        return bool(request.client and request.client.skip_authorization)
+
     def get_oidc_claims(self, token, token_handler, request):
         claims = super().get_oidc_claims(token, token_handler, request)
         return {k: v for k, v in claims.items() if v is not None}

@@ -1,11 +1,17 @@
-"""Keystead's token endpoint: DOT's, plus an audit Event for every refusal."""
+"""Keystead's token and authorization endpoints: DOT's, plus audit Events and ``max_age``."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from oauth2_provider.views import TokenView
+from django.shortcuts import resolve_url
+from django.utils import timezone
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.views import AuthorizationView, TokenView
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
@@ -37,3 +43,64 @@ class KeysteadTokenView(TokenView):
                     "error_description": body.get("error_description", "")[:200]},
         )
         return response
+
+
+class KeysteadAuthorizationView(AuthorizationView):
+    """DOT's authorization endpoint, plus ``max_age`` and an audit Event for every refusal.
+
+    ``max_age`` (OpenID Connect Core §3.1.2.1): DOT accepts the parameter but does
+    nothing with it. When the session's sign-in (``last_login``, which is also the
+    ID token's ``auth_time``) is older than ``max_age`` seconds, the person is signed
+    out and sent to the sign-in page; ``max_age`` is left out of the address they
+    come back to, so ``max_age=0`` does not loop. With ``prompt=none`` the answer
+    is the ``login_required`` error instead.
+
+    ``login_hint`` travels to the sign-in page inside ``next``; the sign-in page
+    fills in the email field from it.
+    """
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.user.is_authenticated and self._session_too_old(request):
+            try:
+                self.validate_authorization_request(request)
+            except OAuthToolkitError:
+                return super().get(request, *args, **kwargs)  # reports the error as usual
+            if "none" in request.GET.get("prompt", "").split():
+                return self.handle_no_permission()  # login_required to the client
+            audit.record("oidc.reauthentication_required", request=request,
+                         detail={"client_id": request.GET.get("client_id", "")[:100],
+                                 "max_age": request.GET.get("max_age", "")[:20]})
+            logout(request)
+            query = request.GET.copy()
+            query.pop("max_age", None)
+            return redirect_to_login(f"{request.path}?{query.urlencode()}",
+                                     resolve_url(self.get_login_url()),
+                                     self.get_redirect_field_name())
+        return super().get(request, *args, **kwargs)
+
+    @staticmethod
+    def _session_too_old(request: HttpRequest) -> bool:
+        raw = request.GET.get("max_age")
+        if raw is None:
+            return False
+        try:
+            max_age = int(raw)
+        except ValueError:
+            return False  # oauthlib's own validation answers malformed values
+        if max_age < 0:
+            return False
+        signed_in = request.user.last_login
+        return signed_in is None or timezone.now() - signed_in > timedelta(seconds=max_age)
+
+    def error_response(self, error, application, **kwargs):
+        # Only names and codes: never a code, token, verifier or challenge.
+        oauthlib_error = getattr(error, "oauthlib_error", error)
+        audit.record(
+            "oidc.authorize_refused", request=self.request, outcome=Outcome.DENIED,
+            detail={"client_id": self.request.GET.get("client_id",
+                                                      self.request.POST.get("client_id", ""))[:100],
+                    "error": getattr(oauthlib_error, "error", "")[:64],
+                    "error_description": (getattr(oauthlib_error, "description", "")
+                                          or "")[:200]},
+        )
+        return super().error_response(error, application, **kwargs)

@@ -1,0 +1,259 @@
+"""The toolkit endpoints Keystead mounts beyond the code flow: client credentials,
+introspection (RFC 7662), revocation (RFC 7009), RP-initiated logout, and the
+authorization request's ``prompt``, ``max_age`` and ``login_hint``."""
+
+from __future__ import annotations
+
+import datetime
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from django.test import Client
+from django.utils import timezone
+from oauth2_provider.models import get_application_model
+
+from keystead.directory.models import Group, User
+from keystead.policy.models import GroupPolicy
+
+from .conftest import PASSWORD
+from .helpers import REDIRECT, authorize, basic, exchange, make_app, pkce_pair
+
+Application = get_application_model()
+
+
+def _client_credentials(app, secret):
+    return Client().post("/oauth/token/", {"grant_type": "client_credentials"},
+                         **basic(app, secret))
+
+
+def _introspect(app, secret, token):
+    return Client().post("/oauth/introspect/", {"token": token}, **basic(app, secret))
+
+
+def _code_tokens(browser_client, app, secret) -> dict:
+    verifier, challenge = pkce_pair()
+    code = authorize(browser_client, app, challenge=challenge)["code"]
+    response = exchange(Client(), app, secret, code, verifier)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_client_credentials_token_is_active_at_introspection(db):
+    app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
+    response = _client_credentials(app, secret)
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert "refresh_token" not in body  # RFC 6749 §4.4.3: no refresh token here
+    answer = _introspect(app, secret, body["access_token"])
+    assert answer.status_code == 200
+    assert answer.json()["active"] is True
+    assert answer.json()["client_id"] == app.client_id
+    assert "username" not in answer.json()  # the token belongs to no person
+
+
+def test_introspection_needs_client_authentication(db):
+    app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
+    token = _client_credentials(app, secret).json()["access_token"]
+    anonymous = Client().post("/oauth/introspect/", {"token": token})
+    assert anonymous.status_code in {401, 403}
+    assert b"active" not in anonymous.content
+    wrong = _introspect(app, "not-the-secret", token)
+    assert wrong.status_code in {401, 403}
+
+
+def test_introspection_of_unknown_and_expired_tokens(browser_client, person):
+    app, secret = make_app()
+    assert _introspect(app, secret, "no-such-token").json() == {"active": False}
+    tokens = _code_tokens(browser_client, app, secret)
+    active = _introspect(app, secret, tokens["access_token"]).json()
+    assert active["active"] is True
+    assert active["username"] == person.email
+    later = timezone.now() + datetime.timedelta(hours=2)
+    import time_machine
+    with time_machine.travel(later):
+        assert _introspect(app, secret, tokens["access_token"]).json() == {"active": False}
+
+
+def test_revoked_refresh_token_is_refused(browser_client):
+    app, secret = make_app()
+    tokens = _code_tokens(browser_client, app, secret)
+    revoke = Client().post("/oauth/revoke_token/", {"token": tokens["refresh_token"],
+                                                    "token_type_hint": "refresh_token"},
+                           **basic(app, secret))
+    assert revoke.status_code == 200
+    refresh = Client().post("/oauth/token/", {"grant_type": "refresh_token",
+                                              "refresh_token": tokens["refresh_token"]},
+                            **basic(app, secret))
+    assert refresh.status_code == 400
+    assert refresh.json()["error"] == "invalid_grant"
+
+
+def test_revoking_an_unknown_token_answers_200(db):
+    # RFC 7009 §2.2: an invalid token is not an error; the client has nothing to do.
+    app, secret = make_app()
+    response = Client().post("/oauth/revoke_token/", {"token": "never-issued"},
+                             **basic(app, secret))
+    assert response.status_code == 200
+
+
+def test_revocation_needs_client_authentication(browser_client):
+    app, secret = make_app()
+    tokens = _code_tokens(browser_client, app, secret)
+    response = Client().post("/oauth/revoke_token/", {"token": tokens["refresh_token"]},
+                             **basic(app, "wrong"))
+    assert response.status_code in {400, 401}
+    refresh = Client().post("/oauth/token/", {"grant_type": "refresh_token",
+                                              "refresh_token": tokens["refresh_token"]},
+                            **basic(app, secret))
+    assert refresh.status_code == 200  # still usable: the refused revocation did nothing
+
+
+def _logout_app():
+    app, secret = make_app()
+    app.post_logout_redirect_uris = "https://rp.example.com/signed-out"
+    app.save()
+    return app, secret
+
+
+def test_rp_initiated_logout_to_a_registered_address(browser_client):
+    app, secret = _logout_app()
+    id_token = _code_tokens(browser_client, app, secret)["id_token"]
+    params = {"id_token_hint": id_token, "state": "s1",
+              "post_logout_redirect_uri": "https://rp.example.com/signed-out"}
+    page = browser_client.get("/oauth/logout/", params)
+    assert page.status_code == 200  # Keystead asks before ending its own session
+    done = browser_client.post("/oauth/logout/", {**params, "allow": "true"})
+    assert done.status_code == 302
+    assert done["Location"] == "https://rp.example.com/signed-out?state=s1"
+    assert "_auth_user_id" not in browser_client.session
+    assert browser_client.get("/").status_code == 302  # signed out: back to /login/
+
+
+def test_rp_initiated_logout_refuses_an_unregistered_address(browser_client):
+    app, secret = _logout_app()
+    id_token = _code_tokens(browser_client, app, secret)["id_token"]
+    response = browser_client.get("/oauth/logout/", {
+        "id_token_hint": id_token, "post_logout_redirect_uri": "https://evil.example.com/x"})
+    assert response.status_code == 400
+    assert "evil.example.com" not in response.get("Location", "")
+    assert "_auth_user_id" in browser_client.session  # still signed in
+
+
+def _authorize_params(app, **extra) -> dict:
+    _, challenge = pkce_pair()
+    return {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT,
+            "scope": "openid", "state": "st", "nonce": "n",
+            "code_challenge": challenge, "code_challenge_method": "S256", **extra}
+
+
+def test_prompt_none_without_a_session_is_login_required(db):
+    app, _ = make_app()
+    response = Client().get("/oauth/authorize/", _authorize_params(app, prompt="none"))
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
+    query = parse_qs(location.query)
+    assert query["error"] == ["login_required"]
+    assert query["state"] == ["st"]
+
+
+def test_without_a_session_the_person_is_sent_to_sign_in(db):
+    app, _ = make_app()
+    response = Client().get("/oauth/authorize/", _authorize_params(app))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+
+
+def test_max_age_exceeded_sends_the_person_to_sign_in_again(browser_client, person):
+    app, _ = make_app()
+    person.last_login = timezone.now() - datetime.timedelta(minutes=10)
+    person.save(update_fields=["last_login"])
+    response = browser_client.get("/oauth/authorize/", _authorize_params(app, max_age="60"))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/?next=")
+    assert "_auth_user_id" not in browser_client.session
+
+
+def test_max_age_within_the_limit_issues_a_code(browser_client, person):
+    app, _ = make_app()
+    person.last_login = timezone.now() - datetime.timedelta(seconds=30)
+    person.save(update_fields=["last_login"])
+    response = browser_client.get("/oauth/authorize/", _authorize_params(app, max_age="600"))
+    assert response.status_code == 302
+    assert "code=" in response["Location"]
+    assert response["Location"].startswith(REDIRECT)
+
+
+def test_max_age_zero_means_sign_in_now(browser_client, person):
+    app, _ = make_app()
+    person.last_login = timezone.now() - datetime.timedelta(seconds=5)
+    person.save(update_fields=["last_login"])
+    response = browser_client.get("/oauth/authorize/", _authorize_params(app, max_age="0"))
+    assert response["Location"].startswith("/login/?next=")
+
+
+def test_max_age_with_prompt_none_is_login_required(browser_client, person):
+    app, _ = make_app()
+    person.last_login = timezone.now() - datetime.timedelta(minutes=10)
+    person.save(update_fields=["last_login"])
+    response = browser_client.get("/oauth/authorize/",
+                                  _authorize_params(app, max_age="60", prompt="none"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(REDIRECT)
+    assert "error=login_required" in response["Location"]
+
+
+def test_after_signing_in_again_the_code_is_issued(browser_client, person):
+    app, _ = make_app()
+    person.last_login = timezone.now() - datetime.timedelta(minutes=10)
+    person.save(update_fields=["last_login"])
+    url = "/oauth/authorize/?" + urlencode(_authorize_params(app, max_age="60"))
+    to_login = browser_client.get(url)["Location"]
+    signed_in = browser_client.post(to_login, {"username": person.email, "password": PASSWORD,
+                                               "next": url})
+    assert signed_in.status_code == 302
+    again = browser_client.get(signed_in["Location"])
+    assert again.status_code == 302
+    assert again["Location"].startswith(REDIRECT)
+    assert "code=" in again["Location"]
+
+
+def test_login_hint_fills_in_the_email_on_the_sign_in_page(db):
+    app, _ = make_app()
+    response = Client().get("/oauth/authorize/",
+                            _authorize_params(app, login_hint="ada@example.com"))
+    page = Client().get(response["Location"])
+    assert page.status_code == 200
+    assert page.context["form"].initial.get("username") == "ada@example.com"
+    assert b'value="ada@example.com"' in page.content
+
+
+def test_password_grant_for_a_second_factor_member_is_a_clear_error(person):
+    group = Group.objects.create(name="Admins")
+    group.members.add(person)
+    GroupPolicy.objects.create(group=group, require_second_factor=True)
+    app, secret = make_app(grant=Application.GRANT_PASSWORD)
+    response = Client().post("/oauth/token/", {"grant_type": "password",
+                                               "username": person.email,
+                                               "password": PASSWORD, "scope": "openid"},
+                             **basic(app, secret))
+    assert response.status_code == 400
+    assert response.json()["error"] == "second_factor_required"
+    assert "access_token" not in response.json()
+    assert User.objects.get(pk=person.pk).failed_logins == 0
+
+
+def test_authorize_refusals_are_audited_without_the_challenge(browser_client):
+    from keystead.directory.models import Event
+
+    app, _ = make_app()
+    wrong = _authorize_params(app, redirect_uri="https://evil.example.com/cb")
+    assert browser_client.get("/oauth/authorize/", wrong).status_code == 400
+    plain = _authorize_params(app, code_challenge_method="plain")
+    assert "error=invalid_request" in browser_client.get("/oauth/authorize/", plain)["Location"]
+    events = list(Event.objects.filter(action="oidc.authorize_refused").order_by("pk"))
+    assert len(events) == 2
+    for event, params in zip(events, (wrong, plain), strict=True):
+        assert event.outcome == "denied"
+        assert event.detail["client_id"] == app.client_id
+        assert event.detail["error"] == "invalid_request"
+        assert params["code_challenge"] not in str(event.detail)
