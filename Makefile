@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/keystead
 # Debian packages the test suite drives as real components.
 TEST_DEBS := chromium oathtool
 
-.PHONY: run test install test-deps lint bench clean
+.PHONY: run test install test-deps lint bench bench-tokens clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ test: test-deps
 BENCH_ARGS ?=
 bench: $(STAMP)
 	$(BIN)/python bench/login.py $(BENCH_ARGS)
+
+# Refresh-token and client-credentials grants/s against raw RS256 signing/s on the same cores
+# (docs/performance.md). Same database and options as `bench`.
+bench-tokens: $(STAMP)
+	$(BIN)/python bench/tokens.py $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)

@@ -98,6 +98,7 @@ ARGON2_PARALLELISM = config.env_int("KEYSTEAD_ARGON2_PARALLELISM", 1)
 PASSWORD_HASHERS = [
     "keystead.directory.hashers.KeysteadArgon2Hasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "keystead.providers.oidc.hashers.ClientSecretHasher",  # OIDC client secrets only
 ]
 
 # The logon policy checks every password a Django form validates (the admin console's).
@@ -145,6 +146,8 @@ OAUTH2_PROVIDER = {
     "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
     "OIDC_RESPONSE_TYPES_SUPPORTED": ["code"],
     "OAUTH2_VALIDATOR_CLASS": "keystead.providers.oidc.validators.KeysteadValidator",
+    # Generated, high-entropy client secrets: a fast salted hash (see the class).
+    "CLIENT_SECRET_HASHER": "pbkdf2_client_secret",
     "SCOPES": {
         "openid": "Sign you in (OpenID Connect)",
         "email": "Your email address",
