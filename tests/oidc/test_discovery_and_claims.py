@@ -25,19 +25,23 @@ def test_discovery_document(db):
     assert doc["end_session_endpoint"] == "http://testserver/oauth/logout/"
     assert doc["code_challenge_methods_supported"] == ["S256"]
     assert doc["response_types_supported"] == ["code"]
-    assert "RS256" in doc["id_token_signing_alg_values_supported"]
+    # HS256 would sign with the client secret, which Keystead stores hashed: not offered.
+    assert doc["id_token_signing_alg_values_supported"] == ["RS256", "ES256"]
     assert {"openid", "email", "profile", "groups", "offline_access"} <= set(
         doc["scopes_supported"])
     assert {"sub", "email", "email_verified", "given_name", "family_name", "name", "groups",
             "password_changed_at"} <= set(doc["claims_supported"])
 
 
-def test_jwks_publishes_public_rsa_keys_only(db):
+def test_jwks_publishes_public_keys_only(db):
     keys = Client().get("/.well-known/jwks.json").json()["keys"]
-    assert keys
+    assert {key["alg"] for key in keys} == {"RS256", "ES256"}
     for key in keys:
-        assert key["kty"] == "RSA" and key["alg"] == "RS256" and key["use"] == "sig"
-        assert key["kid"] and key["n"] and key["e"]
+        assert key["use"] == "sig" and key["kid"]
+        if key["alg"] == "RS256":
+            assert key["kty"] == "RSA" and key["n"] and key["e"]
+        else:
+            assert key["kty"] == "EC" and key["crv"] == "P-256" and key["x"] and key["y"]
         assert not {"d", "p", "q", "dp", "dq", "qi"} & key.keys()
 
 

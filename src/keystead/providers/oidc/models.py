@@ -22,6 +22,14 @@ class ClientSettings(models.Model):
         help_text="How long a refresh token stays usable after its access token expires. "
                   "Empty: the site default (KEYSTEAD_OIDC_REFRESH_TOKEN_SECONDS).")
 
+    id_token_algorithm = models.CharField(
+        "ID token signature", max_length=5, blank=True, default="",
+        choices=[("", "As the application's algorithm (RS256)"),
+                 ("ES256", "ES256 (ECDSA with P-256 and SHA-256)")],
+        help_text="ES256: ID tokens are signed with Keystead's EC P-256 key, published in the "
+                  "JWKS. The application's algorithm must still be set (RS256) for OpenID "
+                  "Connect to be on.")
+
     class Meta:
         verbose_name = "token settings"
         verbose_name_plural = "token settings"

@@ -8,7 +8,12 @@ discovery sits at ``/.well-known/openid-configuration`` as OIDC Discovery asks.
 from django.urls import path
 from oauth2_provider import views
 
-from keystead.providers.oidc.views import KeysteadAuthorizationView, KeysteadTokenView
+from keystead.providers.oidc.views import (
+    KeysteadAuthorizationView,
+    KeysteadDiscoveryView,
+    KeysteadJwksView,
+    KeysteadTokenView,
+)
 
 app_name = "oauth2_provider"
 
@@ -19,7 +24,7 @@ urlpatterns = [
     path("oauth/introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     path("oauth/userinfo/", views.UserInfoView.as_view(), name="user-info"),
     path("oauth/logout/", views.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
-    path(".well-known/openid-configuration", views.ConnectDiscoveryInfoView.as_view(),
+    path(".well-known/openid-configuration", KeysteadDiscoveryView.as_view(),
          name="oidc-connect-discovery-info"),
-    path(".well-known/jwks.json", views.JwksInfoView.as_view(), name="jwks-info"),
+    path(".well-known/jwks.json", KeysteadJwksView.as_view(), name="jwks-info"),
 ]

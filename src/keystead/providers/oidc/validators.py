@@ -10,13 +10,18 @@ Standard claims follow OpenID Connect Core §5.1. Two are Keystead's own:
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
+from django.db import router, transaction
 from django.utils import timezone
+from jwcrypto import jwt
+from oauth2_provider.models import get_id_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from keystead.login.passwords import Result, sign_in_with_password
+from keystead.providers.oidc import signing
 from keystead.providers.oidc.models import settings_for
 from keystead.secret import Secret
 
@@ -105,6 +110,39 @@ class KeysteadValidator(OAuth2Validator):
         # prompt=none cannot show the consent page: only applications registered to
         # skip it get a code; the rest get consent_required.
         return bool(request.client and request.client.skip_authorization)
+
+    def finalize_id_token(self, id_token, token, token_handler, request):
+        """DOT's, except that applications set to ES256 are signed with the EC key."""
+        if settings_for(request.client).id_token_algorithm != "ES256":
+            return super().finalize_id_token(id_token, token, token_handler, request)
+        claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
+        id_token.update(**claims)
+        if "nonce" not in id_token and request.nonce:
+            id_token["nonce"] = request.nonce  # as DOT does (oauthlib bug #746)
+        key = signing.current_key()
+        signed = jwt.JWT(header=json.dumps({"typ": "JWT", "alg": "ES256",
+                                            "kid": key.thumbprint()}),
+                         claims=json.dumps(id_token, default=str))
+        signed.make_signed_token(key)
+        IDToken = get_id_token_model()
+        with transaction.atomic(using=router.db_for_write(IDToken)):
+            stored = self._save_id_token(id_token["jti"], request, expiration_time)
+        request.access_token = stored
+        request.id_token = stored
+        return signed.serialize()
+
+    def _get_key_for_token(self, token):
+        """The key to verify one of our ID tokens (``id_token_hint`` at logout)."""
+        from jwcrypto import jws
+
+        unverified = jws.JWS()
+        unverified.deserialize(token)
+        if unverified.jose_header.get("alg") == "ES256":
+            claims = json.loads(unverified.objects["payload"].decode("utf-8"))
+            if "aud" in claims and self._get_client_by_audience(claims["aud"]):
+                return signing.verification_keys()
+            return None
+        return super()._get_key_for_token(token)
 
     def get_oidc_claims(self, token, token_handler, request):
         claims = super().get_oidc_claims(token, token_handler, request)

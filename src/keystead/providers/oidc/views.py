@@ -11,10 +11,16 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone
 from oauth2_provider.exceptions import OAuthToolkitError
-from oauth2_provider.views import AuthorizationView, TokenView
+from oauth2_provider.views import (
+    AuthorizationView,
+    ConnectDiscoveryInfoView,
+    JwksInfoView,
+    TokenView,
+)
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
+from keystead.providers.oidc import signing
 
 # oauthlib answers invalid_request when the redirect_uri sent to the token endpoint
 # differs from the one the code was issued for; RFC 6749 §5.2 names invalid_grant.
@@ -104,3 +110,30 @@ class KeysteadAuthorizationView(AuthorizationView):
                                           or "")[:200]},
         )
         return super().error_response(error, application, **kwargs)
+
+
+class KeysteadDiscoveryView(ConnectDiscoveryInfoView):
+    """DOT's discovery document with the signing algorithms Keystead actually offers.
+
+    DOT advertises HS256 as well, but HS256 signs with the client secret, which
+    Keystead stores hashed: DOT refuses an HS256 application with a hashed
+    secret, so HS256 cannot work here and is not advertised. ES256 is added.
+    """
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        document = json.loads(response.content)
+        document["id_token_signing_alg_values_supported"] = ["RS256", "ES256"]
+        response.content = json.dumps(document).encode()
+        return response
+
+
+class KeysteadJwksView(JwksInfoView):
+    """DOT's JWKS (current and retired RS256 keys) plus the ES256 keys."""
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().get(request, *args, **kwargs)
+        document = json.loads(response.content)
+        document["keys"].extend(signing.published_keys())
+        response.content = json.dumps(document).encode()
+        return response

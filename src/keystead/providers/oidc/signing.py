@@ -1,0 +1,56 @@
+"""ES256 ID tokens, next to django-oauth-toolkit's RS256 ones.
+
+DOT 3.4 signs with ``Application.jwk_key``, which knows only RS256 and HS256
+(the ``algorithm`` column has just those choices). Rather than swapping DOT's
+application model, an application is switched to ES256 in Keystead's own
+token settings (``ClientSettings.id_token_algorithm``); the validator signs
+its ID tokens with the EC P-256 key from the data directory, and the JWKS
+publishes that key (and retired ones) with ``alg: ES256`` and its ``kid``.
+
+Like the RSA key, the EC key is read once per process: after a rotation,
+restart every web process.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+
+from django.conf import settings
+from jwcrypto import jwk
+
+from keystead.providers.oidc import keys
+
+
+@cache
+def current_key() -> jwk.JWK:
+    """The EC P-256 key that signs ES256 ID tokens (created on first use)."""
+    return jwk.JWK.from_pem(keys.load_or_create_signing_key(settings.DATA_DIR, keys.ES256).encode())
+
+
+@cache
+def retired_keys() -> tuple[jwk.JWK, ...]:
+    return tuple(jwk.JWK.from_pem(pem.encode())
+                 for pem in keys.retired_signing_keys(settings.DATA_DIR, keys.ES256))
+
+
+def verification_keys() -> jwk.JWKSet:
+    """Current and retired ES256 keys, each with its ``kid``, for verifying our own tokens."""
+    key_set = jwk.JWKSet()
+    for key in (current_key(), *retired_keys()):
+        public = {**json.loads(key.export_public()), "kid": key.thumbprint()}
+        key_set.add(jwk.JWK(**public))
+    return key_set
+
+
+def published_keys() -> list[dict]:
+    """The public halves, as JWKS entries."""
+    return [{**json.loads(key.export_public()), "alg": keys.ES256, "use": "sig",
+             "kid": key.thumbprint()}
+            for key in (current_key(), *retired_keys())]
+
+
+def reset() -> None:
+    """Forget the loaded keys (tests; a rotation in this process)."""
+    current_key.cache_clear()
+    retired_keys.cache_clear()
