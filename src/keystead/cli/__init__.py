@@ -17,6 +17,7 @@ from keystead.cli.admin import createadmin
 from keystead.cli.check import check
 from keystead.cli.database import manage, migrate
 from keystead.cli.events import events
+from keystead.cli.oidc import oidc
 from keystead.cli.policy import policy
 from keystead.cli.serve import serve
 from keystead.cli.tokens import token
@@ -58,5 +59,6 @@ def version() -> None:
                f"Django {django.get_version()})")
 
 
-for command in (serve, migrate, manage, createadmin, token, user, policy, events, check):
+for command in (serve, migrate, manage, createadmin, token, user, policy, events, oidc,
+                check):
     main.add_command(command)
