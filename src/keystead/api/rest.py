@@ -3,7 +3,7 @@
 from ninja import NinjaAPI
 
 from keystead.api.errors import install_error_handlers
-from keystead.api.routers import events, groups, policy, roles, tokens, users
+from keystead.api.routers import clients, events, groups, policy, roles, tokens, users
 
 api = NinjaAPI(
     title="Keystead API",
@@ -18,5 +18,5 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
 )
 install_error_handlers(api)
-for module in (users, groups, roles, events, tokens, policy):
+for module in (users, groups, roles, events, tokens, policy, clients):
     api.add_router("/v1", module.router)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import AfterValidator, Field, SecretStr, StrictBool, StrictInt
@@ -334,3 +334,100 @@ class GroupPolicyOut(PolicyOut):
 class Problem(Schema):
     detail: str
     errors: list[dict] | None = None
+
+
+# --- OpenID Connect applications (/api/v1/clients) ---------------------------------
+
+RedirectUri = Annotated[Text, Field(max_length=2000)]
+Seconds = Annotated[StrictInt, Field(ge=1, le=10 * 365 * 24 * 3600)]
+ClientType = Literal["confidential", "public"]
+GrantType = Literal["authorization-code", "client-credentials", "password"]
+IdTokenAlgorithm = Literal["RS256", "ES256"]
+_URIS_HELP = ("Exact addresses (no wildcards, no fragment): https://, or http:// only for "
+              "localhost, 127.0.0.1 and [::1].")
+
+
+class ClientOut(Schema):
+    client_id: str
+    name: str
+    client_type: ClientType
+    grant_type: GrantType
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    skip_consent: bool = Field(description="Sign people straight in, without a consent page.")
+    id_token_algorithm: IdTokenAlgorithm
+    issue_refresh_tokens: bool
+    access_token_seconds: int | None = Field(description="Null: the site default.")
+    refresh_token_seconds: int | None = Field(description="Null: the site default.")
+    created: datetime
+    updated: datetime
+
+    @staticmethod
+    def resolve_grant_type(obj) -> str:
+        return obj.authorization_grant_type
+
+    @staticmethod
+    def resolve_redirect_uris(obj) -> list[str]:
+        return obj.redirect_uris.split()
+
+    @staticmethod
+    def resolve_post_logout_redirect_uris(obj) -> list[str]:
+        return obj.post_logout_redirect_uris.split()
+
+    @staticmethod
+    def resolve_skip_consent(obj) -> bool:
+        return obj.skip_authorization
+
+    @staticmethod
+    def _settings(obj):
+        from keystead.providers.oidc.models import settings_for
+
+        return settings_for(obj)
+
+    @staticmethod
+    def resolve_id_token_algorithm(obj) -> str:
+        return ClientOut._settings(obj).id_token_algorithm or "RS256"
+
+    @staticmethod
+    def resolve_issue_refresh_tokens(obj) -> bool:
+        return ClientOut._settings(obj).issue_refresh_tokens
+
+    @staticmethod
+    def resolve_access_token_seconds(obj) -> int | None:
+        return ClientOut._settings(obj).access_token_seconds
+
+    @staticmethod
+    def resolve_refresh_token_seconds(obj) -> int | None:
+        return ClientOut._settings(obj).refresh_token_seconds
+
+
+class ClientCreate(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=255)]
+    client_type: ClientType = "confidential"
+    grant_type: GrantType = "authorization-code"
+    redirect_uris: list[RedirectUri] = Field(default=[], max_length=20, description=_URIS_HELP)
+    post_logout_redirect_uris: list[RedirectUri] = Field(default=[], max_length=20,
+                                                         description=_URIS_HELP)
+    skip_consent: StrictBool = False
+    id_token_algorithm: IdTokenAlgorithm = "RS256"
+    issue_refresh_tokens: StrictBool = True
+    access_token_seconds: Seconds | None = None
+    refresh_token_seconds: Seconds | None = None
+
+
+class ClientPatch(Schema):
+    name: Annotated[Text, Field(min_length=1, max_length=255)] | None = None
+    redirect_uris: list[RedirectUri] | None = Field(default=None, max_length=20,
+                                                    description=_URIS_HELP)
+    post_logout_redirect_uris: list[RedirectUri] | None = Field(default=None, max_length=20)
+    skip_consent: StrictBool | None = None
+    id_token_algorithm: IdTokenAlgorithm | None = None
+    issue_refresh_tokens: StrictBool | None = None
+    access_token_seconds: Seconds | None = None
+    refresh_token_seconds: Seconds | None = None
+
+
+class ClientCreated(ClientOut):
+    client_secret: str | None = Field(
+        description="Confidential clients only: the secret, shown in this response only and "
+                    "stored hashed. Null for public clients.")

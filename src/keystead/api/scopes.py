@@ -10,6 +10,8 @@ SCOPES: dict[str, str] = {
     "events:read": "Read the audit log",
     "policy:read": "Read the logon policy of the installation and of groups",
     "policy:write": "Change the logon policy of the installation and of groups",
+    "clients:read": "Read the registered OpenID Connect applications (never their secrets)",
+    "clients:write": "Register, change and delete OpenID Connect applications",
     "scim": "Use the SCIM 2.0 endpoint (/scim/v2) to provision users and groups",
     "admin": "Everything above",
 }

@@ -1,0 +1,80 @@
+"""/api/v1/clients: register OpenID Connect applications (scopes clients:read/clients:write)."""
+
+from django.http import HttpRequest
+from ninja import Router
+from ninja.errors import HttpError
+from ninja.responses import Status
+from oauth2_provider.models import get_application_model
+
+from keystead.api.auth import ScopedToken
+from keystead.api.routers.common import ERRORS
+from keystead.api.schemas import ClientCreate, ClientCreated, ClientOut, ClientPatch, ShortText
+from keystead.providers.oidc import clients as service
+
+router = Router(tags=["clients"])
+read = ScopedToken("clients:read")
+write = ScopedToken("clients:write")
+Application = get_application_model()
+
+
+def _apps():
+    return Application.objects.select_related("keystead_settings").order_by("name", "pk")
+
+
+def _get(client_id: str):
+    app = _apps().filter(client_id=client_id).first()
+    if app is None:
+        raise HttpError(404, f"No application with client_id {client_id}.")
+    return app
+
+
+def _settings_values(values: dict) -> dict:
+    """Token-settings fields as stored: ``RS256`` is the empty default."""
+    if values.get("id_token_algorithm") == "RS256":
+        values["id_token_algorithm"] = ""
+    return values
+
+
+@router.get("/clients", response={200: list[ClientOut], **ERRORS}, auth=read)
+def list_clients(request: HttpRequest):
+    return _apps()
+
+
+@router.post("/clients", response={201: ClientCreated, **ERRORS}, auth=write)
+def create_client(request: HttpRequest, payload: ClientCreate):
+    """Register an application. A confidential client's secret is in this response only."""
+    data = payload.dict()
+    settings = _settings_values({f: data[f] for f in service.SETTINGS_FIELDS})
+    app, secret = service.register_client(
+        name=data["name"], client_type=data["client_type"], grant_type=data["grant_type"],
+        redirect_uris=data["redirect_uris"],
+        post_logout_redirect_uris=data["post_logout_redirect_uris"],
+        skip_consent=data["skip_consent"], settings=settings, request=request, door="api")
+    app = _get(app.client_id)
+    app.client_secret = secret or None  # transient: rendered into this response, never saved
+    return Status(201, app)
+
+
+@router.get("/clients/{client_id}", response={200: ClientOut, **ERRORS}, auth=read)
+def get_client(request: HttpRequest, client_id: ShortText):
+    return _get(client_id)
+
+
+@router.patch("/clients/{client_id}", response={200: ClientOut, **ERRORS}, auth=write)
+def update_client(request: HttpRequest, client_id: ShortText, payload: ClientPatch):
+    """Change what is given; a field sent as null is left as it is, except the two token
+    lifetimes, where null means the site default."""
+    app = _get(client_id)
+    changes = payload.dict(exclude_unset=True)
+    for field in ("name", "redirect_uris", "post_logout_redirect_uris", "skip_consent",
+                  "id_token_algorithm", "issue_refresh_tokens"):
+        if changes.get(field, ...) is None:
+            del changes[field]
+    service.change_client(app, changes=_settings_values(changes), request=request, door="api")
+    return _get(client_id)
+
+
+@router.delete("/clients/{client_id}", response={204: None, **ERRORS}, auth=write)
+def delete_client(request: HttpRequest, client_id: ShortText):
+    service.delete_client(_get(client_id), request=request, door="api")
+    return Status(204, None)

@@ -1,0 +1,153 @@
+"""Registering OpenID Connect applications outside the admin console (REST API).
+
+The rules a registration must follow, as plain checks that name the field:
+
+- Redirect URIs are compared exactly, so each must be a complete absolute
+  address: ``https``, or ``http`` only for the loopback interface
+  (``localhost``, ``127.0.0.1``, ``[::1]``; RFC 8252 §7.3 for tools on the
+  person's own computer). No fragment (RFC 6749 §3.1.2), no wildcard, no
+  whitespace, no user name or password.
+- The authorization-code grant needs at least one redirect URI.
+- A public client can only use the authorization-code grant (with PKCE): it
+  has no secret to authenticate client credentials or password grants with.
+
+Confidential clients get a secret generated here and returned once; it is
+stored hashed (django-oauth-toolkit hashes it on save).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.db import transaction
+from django.http import HttpRequest
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import get_application_model
+
+from keystead.directory import audit
+from keystead.directory.rules import FieldProblem, RuleViolation
+from keystead.providers.oidc.models import ClientSettings
+
+Application = get_application_model()
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+MAX_URI_LENGTH = 2000
+SETTINGS_FIELDS = ("issue_refresh_tokens", "access_token_seconds", "refresh_token_seconds",
+                   "id_token_algorithm")
+
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """What is wrong with one redirect URI, or None."""
+    if not uri:
+        return "must not be empty"
+    if len(uri) > MAX_URI_LENGTH:
+        return f"must be at most {MAX_URI_LENGTH} characters"
+    if any(c.isspace() for c in uri) or "*" in uri:
+        return f"{uri!r} must be one exact address: no spaces and no wildcards"
+    try:
+        parts = urlsplit(uri)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return f"{uri!r} is not a valid address"
+    if parts.scheme not in {"https", "http"} or not host:
+        return f"{uri!r} must be an absolute https:// address (http:// only for localhost)"
+    if parts.scheme == "http" and host not in LOOPBACK:
+        return (f"{uri!r} must use https://; http:// is accepted only for localhost, "
+                "127.0.0.1 and [::1]")
+    if parts.fragment or uri.endswith("#"):
+        return f"{uri!r} must not contain a fragment (#...)"
+    if parts.username is not None or parts.password is not None:
+        return f"{uri!r} must not contain a user name or password"
+    return None
+
+
+def _uri_problems(uris: list[str], field: str) -> list[FieldProblem]:
+    problems = []
+    for index, uri in enumerate(uris):
+        message = redirect_uri_problem(uri)
+        if message:
+            problems.append(FieldProblem(f"{field}.{index}", message, "redirect_uri"))
+    if len(set(uris)) != len(uris):
+        problems.append(FieldProblem(field, "lists the same address twice", "duplicate"))
+    return problems
+
+
+def _check(*, client_type: str, grant_type: str, redirect_uris: list[str],
+           post_logout_redirect_uris: list[str], name: str) -> None:
+    problems = []
+    if not name.strip():
+        problems.append(FieldProblem("name", "must not be blank", "blank"))
+    problems += _uri_problems(redirect_uris, "redirect_uris")
+    problems += _uri_problems(post_logout_redirect_uris, "post_logout_redirect_uris")
+    if grant_type == Application.GRANT_AUTHORIZATION_CODE and not redirect_uris:
+        problems.append(FieldProblem(
+            "redirect_uris", "the authorization-code grant needs at least one redirect URI",
+            "required"))
+    if client_type == Application.CLIENT_PUBLIC and grant_type != \
+            Application.GRANT_AUTHORIZATION_CODE:
+        problems.append(FieldProblem(
+            "grant_type", "a public client has no secret, so it can only use "
+                          "authorization-code (with PKCE); register it as confidential",
+            "public_client"))
+    if problems:
+        raise RuleViolation(problems)
+
+
+def _record(action: str, app, request: HttpRequest | None, door: str, **extra: Any) -> None:
+    audit.record(action, request=request, target=app,
+                 detail={"client_id": app.client_id, "name": app.name, "door": door, **extra})
+
+
+def register_client(*, name: str, client_type: str, grant_type: str,
+                    redirect_uris: list[str], post_logout_redirect_uris: list[str],
+                    skip_consent: bool, settings: dict[str, Any],
+                    request: HttpRequest | None = None, door: str = "api"):
+    """Create an application; returns it and its clear secret ("" for public clients)."""
+    _check(client_type=client_type, grant_type=grant_type, redirect_uris=redirect_uris,
+           post_logout_redirect_uris=post_logout_redirect_uris, name=name)
+    secret = generate_client_secret() if client_type == Application.CLIENT_CONFIDENTIAL else ""
+    with transaction.atomic():
+        app = Application.objects.create(
+            name=name.strip(), client_type=client_type, authorization_grant_type=grant_type,
+            redirect_uris=" ".join(redirect_uris),
+            post_logout_redirect_uris=" ".join(post_logout_redirect_uris),
+            client_secret=secret, skip_authorization=skip_consent,
+            algorithm=Application.RS256_ALGORITHM,
+        )
+        ClientSettings.objects.create(application=app, **settings)
+        _record("oidc.client_registered", app, request, door,
+                client_type=client_type, grant_type=grant_type)
+    return app, secret
+
+
+def change_client(app, *, changes: dict[str, Any], request: HttpRequest | None = None,
+                  door: str = "api"):
+    """Apply ``changes`` (only the keys given) to an application and its token settings."""
+    name = changes.get("name", app.name)
+    redirect_uris = changes.get("redirect_uris", app.redirect_uris.split())
+    post_logout = changes.get("post_logout_redirect_uris", app.post_logout_redirect_uris.split())
+    _check(client_type=app.client_type, grant_type=app.authorization_grant_type,
+           redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, name=name)
+    with transaction.atomic():
+        app.name = name.strip()
+        app.redirect_uris = " ".join(redirect_uris)
+        app.post_logout_redirect_uris = " ".join(post_logout)
+        if "skip_consent" in changes:
+            app.skip_authorization = changes["skip_consent"]
+        app.save()
+        client_settings, _ = ClientSettings.objects.get_or_create(application=app)
+        for field in SETTINGS_FIELDS:
+            if field in changes:
+                setattr(client_settings, field, changes[field])
+        client_settings.save()
+        _record("oidc.client_changed", app, request, door, fields=sorted(changes))
+    return app
+
+
+def delete_client(app, *, request: HttpRequest | None = None, door: str = "api") -> None:
+    """Delete an application; its tokens and grants go with it."""
+    with transaction.atomic():
+        _record("oidc.client_deleted", app, request, door)
+        app.delete()
