@@ -39,3 +39,23 @@ def test_application_registration_in_the_console(admin_user):
     assert app.keystead_settings.issue_refresh_tokens is False  # unticked box in the form
     change = console.get(f"/admin/oauth2_provider/application/{app.pk}/change/")
     assert secret.group(1) not in change.content
+
+
+def test_console_applies_the_same_redirect_uri_rules_as_the_api(admin_user):
+    console = Client()
+    console.force_login(admin_user)
+    response = console.post("/admin/oauth2_provider/application/add/", {
+        "client_id": "abc123", "client_secret": "s" * 40, "hash_client_secret": "on",
+        "name": "Wiki", "client_type": "public",
+        "authorization_grant_type": "client-credentials", "algorithm": "HS256",
+        "redirect_uris": "http://wiki.example.com/callback",
+        "post_logout_redirect_uris": "https://wiki.example.com/bye#x", "allowed_origins": "",
+        "keystead_settings-TOTAL_FORMS": "1", "keystead_settings-INITIAL_FORMS": "0",
+        "keystead_settings-MIN_NUM_FORMS": "0", "keystead_settings-MAX_NUM_FORMS": "1"})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "https" in str(errors["redirect_uris"])
+    assert "fragment" in str(errors["post_logout_redirect_uris"])
+    assert "public client" in str(errors["authorization_grant_type"])
+    assert "HS256" in str(errors["algorithm"])
+    assert not Application.objects.exists()

@@ -85,3 +85,18 @@ def test_rotation_retires_the_key_and_keeps_it_published(tmp_path, settings):
         assert len(keys.retired_signing_keys(tmp_path, keys.ES256)) == 1
     finally:
         signing.reset()
+
+
+def test_logout_hint_signed_by_a_retired_rsa_key_is_still_recognised(browser_client, settings):
+    app, secret = make_app()
+    app.post_logout_redirect_uris = "https://rp.example.com/signed-out"
+    app.save()
+    token = _id_token(browser_client, app, secret)
+    old = settings.OAUTH2_PROVIDER["OIDC_RSA_PRIVATE_KEY"]
+    settings.OAUTH2_PROVIDER = {**settings.OAUTH2_PROVIDER,
+                                "OIDC_RSA_PRIVATE_KEY": keys._generate_pem(),
+                                "OIDC_RSA_PRIVATE_KEYS_INACTIVE": [old]}
+    params = {"id_token_hint": token, "post_logout_redirect_uri": "https://rp.example.com/signed-out"}
+    done = browser_client.post("/oauth/logout/", {**params, "allow": "true"})
+    assert done.status_code == 302, done.content[:300]
+    assert done["Location"] == "https://rp.example.com/signed-out"

@@ -1,9 +1,11 @@
 """Applications in the admin console, with Keystead's token settings inline."""
 
+from django import forms
 from django.contrib import admin
 from oauth2_provider import admin as dot_admin  # registers DOT's admin classes first
 from oauth2_provider.models import get_application_model
 
+from keystead.providers.oidc.clients import registration_problems
 from keystead.providers.oidc.models import ClientSettings
 
 Application = get_application_model()
@@ -16,7 +18,37 @@ class ClientSettingsInline(admin.StackedInline):
     max_num = 1
 
 
+# API field names -> this form's field names.
+_FORM_FIELD = {"grant_type": "authorization_grant_type"}
+
+
+class ApplicationForm(forms.ModelForm):
+    """The same registration rules as the REST API (exact https/loopback redirect URIs, ...).
+
+    The admin supplies the model and the fields (``modelform_factory``).
+    """
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("algorithm") == Application.HS256_ALGORITHM:
+            self.add_error("algorithm", "Keystead signs ID tokens with RS256 (or ES256 in the "
+                                        "token settings below); HS256 is not offered.")
+        problems = registration_problems(
+            client_type=cleaned.get("client_type") or "",
+            grant_type=cleaned.get("authorization_grant_type") or "",
+            redirect_uris=(cleaned.get("redirect_uris") or "").split(),
+            post_logout_redirect_uris=(cleaned.get("post_logout_redirect_uris") or "").split(),
+            name=cleaned.get("name") or "-")
+        for problem in problems:
+            field = problem.field.split(".")[0]
+            field = _FORM_FIELD.get(field, field)
+            if field not in self.errors:
+                self.add_error(field, problem.message)
+        return cleaned
+
+
 class ApplicationAdmin(dot_admin.ApplicationAdmin):
+    form = ApplicationForm
     inlines = [ClientSettingsInline]
 
 

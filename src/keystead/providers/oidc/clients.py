@@ -74,8 +74,10 @@ def _uri_problems(uris: list[str], field: str) -> list[FieldProblem]:
     return problems
 
 
-def _check(*, client_type: str, grant_type: str, redirect_uris: list[str],
-           post_logout_redirect_uris: list[str], name: str) -> None:
+def registration_problems(*, client_type: str, grant_type: str, redirect_uris: list[str],
+                          post_logout_redirect_uris: list[str],
+                          name: str) -> list[FieldProblem]:
+    """Everything wrong with a registration, each naming its field (API names)."""
     problems = []
     if not name.strip():
         problems.append(FieldProblem("name", "must not be blank", "blank"))
@@ -91,6 +93,11 @@ def _check(*, client_type: str, grant_type: str, redirect_uris: list[str],
             "grant_type", "a public client has no secret, so it can only use "
                           "authorization-code (with PKCE); register it as confidential",
             "public_client"))
+    return problems
+
+
+def _check(**registration: Any) -> None:
+    problems = registration_problems(**registration)
     if problems:
         raise RuleViolation(problems)
 

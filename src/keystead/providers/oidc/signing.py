@@ -43,6 +43,18 @@ def verification_keys() -> jwk.JWKSet:
     return key_set
 
 
+def rsa_verification_keys() -> jwk.JWKSet:
+    """Current and retired RS256 keys (as django-oauth-toolkit loaded them), with ``kid``."""
+    from oauth2_provider.settings import oauth2_settings
+
+    key_set = jwk.JWKSet()
+    for pem in (oauth2_settings.OIDC_RSA_PRIVATE_KEY,
+                *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE):
+        key = jwk.JWK.from_pem(pem.encode())
+        key_set.add(jwk.JWK(**{**json.loads(key.export_public()), "kid": key.thumbprint()}))
+    return key_set
+
+
 def published_keys() -> list[dict]:
     """The public halves, as JWKS entries."""
     return [{**json.loads(key.export_public()), "alg": keys.ES256, "use": "sig",

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from django.db import router, transaction
 from django.utils import timezone
-from jwcrypto import jwt
+from jwcrypto import jws, jwt
 from oauth2_provider.models import get_id_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
@@ -132,17 +132,23 @@ class KeysteadValidator(OAuth2Validator):
         return signed.serialize()
 
     def _get_key_for_token(self, token):
-        """The key to verify one of our ID tokens (``id_token_hint`` at logout)."""
-        from jwcrypto import jws
+        """The keys to verify one of our ID tokens (``id_token_hint`` at logout).
 
+        DOT tries only the application's current key; Keystead also accepts the
+        retired keys still in the JWKS, so a sign-out right after a key rotation
+        still recognises the ID token the application holds.
+        """
         unverified = jws.JWS()
         unverified.deserialize(token)
-        if unverified.jose_header.get("alg") == "ES256":
-            claims = json.loads(unverified.objects["payload"].decode("utf-8"))
-            if "aud" in claims and self._get_client_by_audience(claims["aud"]):
-                return signing.verification_keys()
+        algorithm = unverified.jose_header.get("alg")
+        if algorithm not in ("RS256", "ES256"):
+            return super()._get_key_for_token(token)
+        claims = json.loads(unverified.objects["payload"].decode("utf-8"))
+        if "aud" not in claims or not self._get_client_by_audience(claims["aud"]):
             return None
-        return super()._get_key_for_token(token)
+        if algorithm == "ES256":
+            return signing.verification_keys()
+        return signing.rsa_verification_keys()
 
     def get_oidc_claims(self, token, token_handler, request):
         claims = super().get_oidc_claims(token, token_handler, request)
