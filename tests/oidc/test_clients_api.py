@@ -96,13 +96,15 @@ def test_patch_changes_name_uris_and_token_settings(clients_api):
     response = clients_api.patch(f"{URL}/{client_id}", {
         "name": "Wiki 2", "redirect_uris": ["https://wiki.example.com/new"],
         "post_logout_redirect_uris": ["https://wiki.example.com/bye"],
-        "id_token_algorithm": "ES256", "access_token_seconds": 300})
+        "id_token_algorithm": "ES256", "access_token_seconds": 300,
+        "rotate_refresh_tokens": False})
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["name"] == "Wiki 2"
     assert body["redirect_uris"] == ["https://wiki.example.com/new"]
     assert body["post_logout_redirect_uris"] == ["https://wiki.example.com/bye"]
     assert body["id_token_algorithm"] == "ES256" and body["access_token_seconds"] == 300
+    assert body["rotate_refresh_tokens"] is False and body["issue_refresh_tokens"] is True
     bad = clients_api.patch(f"{URL}/{client_id}", {"redirect_uris": ["http://evil.example/"]})
     assert bad.status_code == 400
     assert bad.json()["errors"][0]["field"] == "redirect_uris.0"

@@ -257,3 +257,36 @@ def test_authorize_refusals_are_audited_without_the_challenge(browser_client):
         assert event.detail["client_id"] == app.client_id
         assert event.detail["error"] == "invalid_request"
         assert params["code_challenge"] not in str(event.detail)
+
+
+def _refresh(app, secret, refresh_token):
+    return Client().post("/oauth/token/", {"grant_type": "refresh_token",
+                                           "refresh_token": refresh_token},
+                         **basic(app, secret))
+
+
+def test_client_without_refresh_rotation_keeps_its_refresh_token(browser_client):
+    from keystead.providers.oidc.models import ClientSettings
+
+    app, secret = make_app()
+    ClientSettings.objects.create(application=app, rotate_refresh_tokens=False)
+    tokens = _code_tokens(browser_client, app, secret)
+    first = _refresh(app, secret, tokens["refresh_token"])
+    assert first.status_code == 200, first.content
+    assert first.json()["refresh_token"] == tokens["refresh_token"]
+    second = _refresh(app, secret, tokens["refresh_token"])
+    assert second.status_code == 200, second.content
+    assert second.json()["access_token"] != first.json()["access_token"]
+
+
+def test_refresh_and_client_credentials_grants_are_audited(browser_client):
+    from keystead.directory.models import Event
+
+    app, secret = make_app()
+    tokens = _code_tokens(browser_client, app, secret)
+    assert _refresh(app, secret, tokens["refresh_token"]).status_code == 200
+    machine, machine_secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS, name="M")
+    assert _client_credentials(machine, machine_secret).status_code == 200
+    issued = list(Event.objects.filter(action="oidc.token_issued").order_by("pk"))
+    assert [e.detail["client_id"] for e in issued] == [app.client_id] * 2 + [machine.client_id]
+    assert issued[-1].actor is None and issued[-1].actor_label == f"client {machine.client_id}"

@@ -357,6 +357,9 @@ class ClientOut(Schema):
     skip_consent: bool = Field(description="Sign people straight in, without a consent page.")
     id_token_algorithm: IdTokenAlgorithm
     issue_refresh_tokens: bool
+    rotate_refresh_tokens: bool = Field(
+        description="A new refresh token at every refresh; reusing an old one revokes the "
+                    "whole family.")
     access_token_seconds: int | None = Field(description="Null: the site default.")
     refresh_token_seconds: int | None = Field(description="Null: the site default.")
     created: datetime
@@ -393,6 +396,10 @@ class ClientOut(Schema):
         return ClientOut._settings(obj).issue_refresh_tokens
 
     @staticmethod
+    def resolve_rotate_refresh_tokens(obj) -> bool:
+        return ClientOut._settings(obj).rotate_refresh_tokens
+
+    @staticmethod
     def resolve_access_token_seconds(obj) -> int | None:
         return ClientOut._settings(obj).access_token_seconds
 
@@ -411,6 +418,7 @@ class ClientCreate(Schema):
     skip_consent: StrictBool = False
     id_token_algorithm: IdTokenAlgorithm = "RS256"
     issue_refresh_tokens: StrictBool = True
+    rotate_refresh_tokens: StrictBool = True
     access_token_seconds: Seconds | None = None
     refresh_token_seconds: Seconds | None = None
 
@@ -423,6 +431,7 @@ class ClientPatch(Schema):
     skip_consent: StrictBool | None = None
     id_token_algorithm: IdTokenAlgorithm | None = None
     issue_refresh_tokens: StrictBool | None = None
+    rotate_refresh_tokens: StrictBool | None = None
     access_token_seconds: Seconds | None = None
     refresh_token_seconds: Seconds | None = None
 

@@ -67,7 +67,7 @@ def update_client(request: HttpRequest, client_id: ShortText, payload: ClientPat
     app = _get(client_id)
     changes = payload.dict(exclude_unset=True)
     for field in ("name", "redirect_uris", "post_logout_redirect_uris", "skip_consent",
-                  "id_token_algorithm", "issue_refresh_tokens"):
+                  "id_token_algorithm", "issue_refresh_tokens", "rotate_refresh_tokens"):
         if changes.get(field, ...) is None:
             del changes[field]
     service.change_client(app, changes=_settings_values(changes), request=request, door="api")

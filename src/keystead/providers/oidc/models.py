@@ -22,6 +22,11 @@ class ClientSettings(models.Model):
         help_text="How long a refresh token stays usable after its access token expires. "
                   "Empty: the site default (KEYSTEAD_OIDC_REFRESH_TOKEN_SECONDS).")
 
+    rotate_refresh_tokens = models.BooleanField(
+        default=True, help_text="On: every refresh hands out a new refresh token and the old one "
+                                "stops working; using an old one again revokes the whole token "
+                                "family (reuse detection). Off: the application keeps one "
+                                "refresh token until it expires.")
     id_token_algorithm = models.CharField(
         "ID token signature", max_length=5, blank=True, default="",
         choices=[("", "As the application's algorithm (RS256)"),

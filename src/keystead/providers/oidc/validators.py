@@ -67,6 +67,10 @@ class KeysteadValidator(OAuth2Validator):
             token["expires_in"] = client_settings.access_token_seconds
         return super().save_bearer_token(token, request, *args, **kwargs)
 
+    def rotate_refresh_token(self, request) -> bool:
+        """Per application (``ClientSettings.rotate_refresh_tokens``), not site-wide."""
+        return settings_for(request.client).rotate_refresh_tokens
+
     def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
         if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
             return False
