@@ -290,3 +290,26 @@ def test_refresh_and_client_credentials_grants_are_audited(browser_client):
     issued = list(Event.objects.filter(action="oidc.token_issued").order_by("pk"))
     assert [e.detail["client_id"] for e in issued] == [app.client_id] * 2 + [machine.client_id]
     assert issued[-1].actor is None and issued[-1].actor_label == f"client {machine.client_id}"
+
+
+def test_id_token_hint_for_someone_else_sends_to_sign_in(browser_client, person):
+    app, secret = make_app()
+    other = User.objects.create_user("ada@example.com", "Ada", "Lovelace", password=PASSWORD)
+    other_browser = Client()
+    other_browser.force_login(other)
+    hint = _code_tokens(other_browser, app, secret)["id_token"]
+    mine = _code_tokens(browser_client, app, secret)["id_token"]
+
+    same = browser_client.get("/oauth/authorize/", _authorize_params(app, id_token_hint=mine))
+    assert same["Location"].startswith(REDIRECT) and "code=" in same["Location"]
+    silent = browser_client.get("/oauth/authorize/",
+                                _authorize_params(app, id_token_hint=hint, prompt="none"))
+    assert "error=login_required" in silent["Location"]
+    assert "_auth_user_id" in browser_client.session
+    junk = browser_client.get("/oauth/authorize/", _authorize_params(app, id_token_hint="x.y.z"))
+    assert "code=" in junk["Location"]  # an unverifiable hint is ignored
+    other_person = browser_client.get("/oauth/authorize/",
+                                      _authorize_params(app, id_token_hint=hint))
+    assert other_person["Location"].startswith("/login/?next=")
+    assert "id_token_hint" not in other_person["Location"]
+    assert "_auth_user_id" not in browser_client.session

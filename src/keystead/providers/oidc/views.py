@@ -61,28 +61,57 @@ class KeysteadAuthorizationView(AuthorizationView):
     come back to, so ``max_age=0`` does not loop. With ``prompt=none`` the answer
     is the ``login_required`` error instead.
 
+    ``id_token_hint`` (§3.1.2.1): when it names someone other than the person
+    signed in, the same happens (``login_required`` with ``prompt=none``). A hint
+    Keystead cannot verify is ignored; an expired one still counts.
+
     ``login_hint`` travels to the sign-in page inside ``next``; the sign-in page
     fills in the email field from it.
     """
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated and self._session_too_old(request):
-            try:
-                self.validate_authorization_request(request)
-            except OAuthToolkitError:
-                return super().get(request, *args, **kwargs)  # reports the error as usual
-            if "none" in request.GET.get("prompt", "").split():
-                return self.handle_no_permission()  # login_required to the client
-            audit.record("oidc.reauthentication_required", request=request,
-                         detail={"client_id": request.GET.get("client_id", "")[:100],
-                                 "max_age": request.GET.get("max_age", "")[:20]})
-            logout(request)
-            query = request.GET.copy()
-            query.pop("max_age", None)
-            return redirect_to_login(f"{request.path}?{query.urlencode()}",
-                                     resolve_url(self.get_login_url()),
-                                     self.get_redirect_field_name())
+        if request.user.is_authenticated:
+            reason = ("max_age" if self._session_too_old(request)
+                      else "id_token_hint" if self._hint_names_someone_else(request) else None)
+            if reason:
+                return self._sign_in_again(request, reason, *args, **kwargs)
         return super().get(request, *args, **kwargs)
+
+    def _sign_in_again(self, request: HttpRequest, reason: str, *args, **kwargs) -> HttpResponse:
+        try:
+            self.validate_authorization_request(request)
+        except OAuthToolkitError:
+            return super().get(request, *args, **kwargs)  # reports the error as usual
+        if "none" in request.GET.get("prompt", "").split():
+            return self.handle_no_permission()  # login_required to the client
+        audit.record("oidc.reauthentication_required", request=request,
+                     detail={"client_id": request.GET.get("client_id", "")[:100],
+                             "reason": reason,
+                             "max_age": request.GET.get("max_age", "")[:20]})
+        logout(request)
+        query = request.GET.copy()
+        query.pop(reason, None)  # satisfied by signing in; keeps max_age=0 from looping
+        return redirect_to_login(f"{request.path}?{query.urlencode()}",
+                                 resolve_url(self.get_login_url()),
+                                 self.get_redirect_field_name())
+
+    @staticmethod
+    def _hint_names_someone_else(request: HttpRequest) -> bool:
+        hint = request.GET.get("id_token_hint")
+        if not hint:
+            return False
+        from jwcrypto.common import JWException
+        from jwcrypto.jwt import JWT
+        from oauth2_provider.settings import oauth2_settings
+
+        try:
+            key = oauth2_settings.OAUTH2_VALIDATOR_CLASS()._get_key_for_token(hint)
+            if key is None:
+                return False
+            claims = json.loads(JWT(key=key, jwt=hint, check_claims={}).claims)
+        except (JWException, ValueError, TypeError, KeyError):
+            return False  # not one of ours: only a hint, ignored
+        return str(claims.get("sub")) != str(request.user.pk)
 
     @staticmethod
     def _session_too_old(request: HttpRequest) -> bool:
