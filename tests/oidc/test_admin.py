@@ -59,3 +59,21 @@ def test_console_applies_the_same_redirect_uri_rules_as_the_api(admin_user):
     assert "public client" in str(errors["authorization_grant_type"])
     assert "HS256" in str(errors["algorithm"])
     assert not Application.objects.exists()
+
+
+def test_a_short_typed_client_secret_is_refused(admin_user):
+    """Secrets get a fast hash, safe only for long random values; a short one is refused."""
+    console = Client()
+    console.force_login(admin_user)
+    response = console.post("/admin/oauth2_provider/application/add/", {
+        "client_id": "abc123", "client_secret": "hunter2", "hash_client_secret": "on",
+        "name": "Wiki", "client_type": "confidential",
+        "authorization_grant_type": "authorization-code", "algorithm": "RS256",
+        "redirect_uris": "https://wiki.example.com/callback", "post_logout_redirect_uris": "",
+        "allowed_origins": "",
+        "keystead_settings-TOTAL_FORMS": "1", "keystead_settings-INITIAL_FORMS": "0",
+        "keystead_settings-MIN_NUM_FORMS": "0", "keystead_settings-MAX_NUM_FORMS": "1"})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "at least 32 characters" in str(errors["client_secret"])
+    assert not Application.objects.exists()

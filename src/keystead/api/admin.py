@@ -39,6 +39,9 @@ SCOPE_PERMISSIONS: dict[str, tuple[str, ...] | None] = {
     "events:read": ("view_event",),
     "policy:read": ("policy.view_logonpolicy",),
     "policy:write": ("directory.manage_policy",),
+    "clients:read": ("oauth2_provider.view_application",),
+    "clients:write": ("oauth2_provider.add_application", "oauth2_provider.change_application",
+                      "oauth2_provider.delete_application"),
     "scim": _USER_WRITE + _GROUP_WRITE,
     "admin": None,
 }

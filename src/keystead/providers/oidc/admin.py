@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin
+from django.contrib.auth.hashers import identify_hasher
 from oauth2_provider import admin as dot_admin  # registers DOT's admin classes first
 from oauth2_provider.models import get_application_model
 
@@ -18,8 +19,21 @@ class ClientSettingsInline(admin.StackedInline):
     max_num = 1
 
 
+# Client secrets are stored with a fast hash (hashers.ClientSecretHasher), which is safe only
+# for long random values: a typed secret must be at least this long.
+MIN_CLIENT_SECRET_LENGTH = 32
+
 # API field names -> this form's field names.
 _FORM_FIELD = {"grant_type": "authorization_grant_type"}
+
+
+def _is_hash(value: str) -> bool:
+    """Whether the field holds the stored hash (an unchanged secret), not a typed value."""
+    try:
+        identify_hasher(value)
+    except ValueError:
+        return False
+    return True
 
 
 class ApplicationForm(forms.ModelForm):
@@ -33,6 +47,12 @@ class ApplicationForm(forms.ModelForm):
         if cleaned.get("algorithm") == Application.HS256_ALGORITHM:
             self.add_error("algorithm", "Keystead signs ID tokens with RS256 (or ES256 in the "
                                         "token settings below); HS256 is not offered.")
+        secret = cleaned.get("client_secret") or ""
+        if ("client_secret" in self.changed_data and secret and not _is_hash(secret)
+                and len(secret) < MIN_CLIENT_SECRET_LENGTH):
+            self.add_error("client_secret", (
+                f"A client secret must be at least {MIN_CLIENT_SECRET_LENGTH} characters; "
+                "keep the generated one unless another system dictates it."))
         problems = registration_problems(
             client_type=cleaned.get("client_type") or "",
             grant_type=cleaned.get("authorization_grant_type") or "",
