@@ -54,6 +54,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 KEYCLOAK_SIGN_INS_PER_VCPU = 15  # Keycloak's sizing guide: 1 vCPU per 15 password logins/s
@@ -526,20 +527,16 @@ def report(f: Figures) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    if len(sys.argv) == 3 and sys.argv[1] == "--_create-users":
-        create_users(int(sys.argv[2]))
-        return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_common_arguments(parser: argparse.ArgumentParser, *, raw: str) -> None:
+    """The options every benchmark here takes; ``raw`` names the limit it measures."""
     parser.add_argument("--seconds", type=float, default=20,
-                        help="length of the HTTP run; raw argon2 gets as long (default 20)")
+                        help=f"length of each HTTP run; raw {raw} gets as long (default 20)")
     parser.add_argument("--workers", type=int, default=0,
-                        help="gunicorn workers and argon2 processes (default: one per core)")
+                        help=f"gunicorn workers and {raw} processes (default: one per core)")
     parser.add_argument("--concurrency", type=int, default=0,
                         help="client processes (default: 2 per worker)")
-    parser.add_argument("--users", type=int, default=64, help="accounts to sign in (64)")
     parser.add_argument("--rounds", type=int, default=4,
-                        help="alternate argon2 and HTTP pieces this many times (4)")
+                        help=f"alternate {raw} and the HTTP runs this many times (4)")
     parser.add_argument("--warm-up", type=float, default=3, help="seconds not counted (3)")
     parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres",
                         help="a PostgreSQL URL allowed to create databases")
@@ -547,14 +544,28 @@ def main() -> None:
                         help="database to drop and create (keystead_bench)")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and server log")
-    args = parser.parse_args()
+
+
+def run_and_report(args: argparse.Namespace, run: Callable[[argparse.Namespace], Any],
+                   describe: Callable[[Any], str]) -> None:
+    """Run ``run(args)``, print ``describe(figures)``, and write them as JSON if asked."""
     # SIGTERM (and SIGINT, which a background job ignores) stop the run through the
     # `finally` blocks, so the server is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    figures = bench(args)
-    print(report(figures))
+    figures = run(args)
+    print(describe(figures))
     if args.json:
         args.json.write_text(json.dumps(asdict(figures), indent=2) + "\n")
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--_create-users":
+        create_users(int(sys.argv[2]))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_common_arguments(parser, raw="argon2")
+    parser.add_argument("--users", type=int, default=64, help="accounts to sign in (64)")
+    run_and_report(parser.parse_args(), bench, report)
 
 
 if __name__ == "__main__":

@@ -49,12 +49,11 @@ import os
 import platform
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
@@ -62,6 +61,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from login import (  # bench/ is not a package: login.py sits beside this file
     VENV_BIN,
+    add_common_arguments,
     backend_pids,
     children_of,
     cpu_model,
@@ -72,6 +72,7 @@ from login import (  # bench/ is not a package: login.py sits beside this file
     memory_gib,
     process_cpu_seconds,
     recreate_database,
+    run_and_report,
     run_parallel,
     say,
     usable_cores,
@@ -420,27 +421,8 @@ def main() -> None:
         create_clients(int(sys.argv[2]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=20,
-                        help="length of each grant's HTTP run; raw signing gets as long (20)")
-    parser.add_argument("--workers", type=int, default=0,
-                        help="gunicorn workers and signing processes (default: one per core)")
-    parser.add_argument("--concurrency", type=int, default=0,
-                        help="client processes (default: 2 per worker)")
-    parser.add_argument("--rounds", type=int, default=4,
-                        help="alternate signing and the two grants this many times (4)")
-    parser.add_argument("--warm-up", type=float, default=3, help="seconds not counted (3)")
-    parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres",
-                        help="a PostgreSQL URL allowed to create databases")
-    parser.add_argument("--database", default="keystead_bench",
-                        help="database to drop and create (keystead_bench)")
-    parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
-    parser.add_argument("--keep", action="store_true", help="keep the data dir and server log")
-    args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    figures = bench(args)
-    print(report(figures))
-    if args.json:
-        args.json.write_text(json.dumps(asdict(figures), indent=2) + "\n")
+    add_common_arguments(parser, raw="signing")
+    run_and_report(parser.parse_args(), bench, report)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,18 @@ def verification_keys() -> jwk.JWKSet:
     return key_set
 
 
+@cache
+def rsa_signing_key(pem: str) -> jwk.JWK:
+    """The RS256 key parsed once per process.
+
+    DOT's ``Application.jwk_key`` parses the PEM on every ID token it signs, and
+    parsing (with the key checks of ``cryptography``) costs about 30 ms of CPU:
+    the largest cost of a refresh grant. Keyed by the PEM, so a rotation (a new
+    PEM in the settings) is picked up without clearing anything.
+    """
+    return jwk.JWK.from_pem(pem.encode())
+
+
 def rsa_verification_keys() -> jwk.JWKSet:
     """Current and retired RS256 keys (as django-oauth-toolkit loaded them), with ``kid``."""
     from oauth2_provider.settings import oauth2_settings
@@ -50,7 +62,7 @@ def rsa_verification_keys() -> jwk.JWKSet:
     key_set = jwk.JWKSet()
     for pem in (oauth2_settings.OIDC_RSA_PRIVATE_KEY,
                 *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE):
-        key = jwk.JWK.from_pem(pem.encode())
+        key = rsa_signing_key(pem)
         key_set.add(jwk.JWK(**{**json.loads(key.export_public()), "kid": key.thumbprint()}))
     return key_set
 
@@ -66,3 +78,4 @@ def reset() -> None:
     """Forget the loaded keys (tests; a rotation in this process)."""
     current_key.cache_clear()
     retired_keys.cache_clear()
+    rsa_signing_key.cache_clear()

@@ -18,6 +18,7 @@ from django.utils import timezone
 from jwcrypto import jws, jwt
 from oauth2_provider.models import get_id_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from keystead.login.passwords import Result, sign_in_with_password
@@ -116,15 +117,20 @@ class KeysteadValidator(OAuth2Validator):
         return bool(request.client and request.client.skip_authorization)
 
     def finalize_id_token(self, id_token, token, token_handler, request):
-        """DOT's, except that applications set to ES256 are signed with the EC key."""
-        if settings_for(request.client).id_token_algorithm != "ES256":
+        """DOT's, except for the key: ES256 applications are signed with the EC key, and
+        RS256 with the RSA key parsed once per process (DOT parses it on every token).
+        """
+        if settings_for(request.client).id_token_algorithm == "ES256":
+            key, algorithm = signing.current_key(), "ES256"
+        elif request.client.algorithm == request.client.RS256_ALGORITHM:
+            key, algorithm = signing.rsa_signing_key(oauth2_settings.OIDC_RSA_PRIVATE_KEY), "RS256"
+        else:
             return super().finalize_id_token(id_token, token, token_handler, request)
         claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
         id_token.update(**claims)
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce  # as DOT does (oauthlib bug #746)
-        key = signing.current_key()
-        signed = jwt.JWT(header=json.dumps({"typ": "JWT", "alg": "ES256",
+        signed = jwt.JWT(header=json.dumps({"typ": "JWT", "alg": algorithm,
                                             "kid": key.thumbprint()}),
                          claims=json.dumps(id_token, default=str))
         signed.make_signed_token(key)
