@@ -386,12 +386,12 @@ class Figures:
     keycloak_sign_ins_per_s: int = 0
 
 
-def bench(args: argparse.Namespace) -> Figures:
-    cores = usable_cores()
-    workers = args.workers or cores
-    concurrency = args.concurrency or 2 * workers
-    workdir = Path(tempfile.mkdtemp(prefix="keystead-bench-"))
-    port = free_port()
+def fresh_installation(args: argparse.Namespace, port: int, workdir: Path, script: str,
+                       setup: list[str]) -> tuple[dict[str, str], Any]:
+    """Recreate the bench database, migrate it, and run ``script setup...`` against it.
+
+    Returns the server's environment and the JSON the setup step printed last.
+    """
     env = {
         **os.environ,
         "KEYSTEAD_DATABASE_URL": database_url(args.admin_url, args.database),
@@ -401,15 +401,24 @@ def bench(args: argparse.Namespace) -> Figures:
         "KEYSTEAD_DEBUG": "false",
         "DJANGO_SETTINGS_MODULE": "keystead.settings",
     }
-    say(f"database {args.database}: recreate, migrate, {args.users} users")
     recreate_database(args.admin_url, args.database)
     # Our own commands with fixed arguments and no shell:
     subprocess.run([str(VENV_BIN / "keystead"), "migrate"],  # noqa: S603
                    env=env, check=True, stdout=subprocess.DEVNULL)
-    made = subprocess.run(  # noqa: S603
-        [sys.executable, __file__, "--_create-users", str(args.users)],
-        env=env, check=True, capture_output=True, text=True)
-    params = json.loads(made.stdout.strip().splitlines()[-1])
+    made = subprocess.run([sys.executable, script, *setup],  # noqa: S603
+                          env=env, check=True, capture_output=True, text=True)
+    return env, json.loads(made.stdout.strip().splitlines()[-1])
+
+
+def bench(args: argparse.Namespace) -> Figures:
+    cores = usable_cores()
+    workers = args.workers or cores
+    concurrency = args.concurrency or 2 * workers
+    workdir = Path(tempfile.mkdtemp(prefix="keystead-bench-"))
+    port = free_port()
+    say(f"database {args.database}: recreate, migrate, {args.users} users")
+    env, params = fresh_installation(args, port, workdir, __file__,
+                                     ["--_create-users", str(args.users)])
 
     rounds = max(1, args.rounds)
     piece = args.seconds / rounds

@@ -49,7 +49,6 @@ import os
 import platform
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -60,18 +59,16 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from login import (  # bench/ is not a package: login.py sits beside this file
-    VENV_BIN,
     add_common_arguments,
     backend_pids,
     children_of,
     cpu_model,
     database_cpu_since,
-    database_url,
     free_port,
+    fresh_installation,
     keystead_server,
     memory_gib,
     process_cpu_seconds,
-    recreate_database,
     run_and_report,
     run_parallel,
     say,
@@ -273,24 +270,9 @@ def bench(args: argparse.Namespace) -> Figures:
     concurrency = args.concurrency or 2 * workers
     workdir = Path(tempfile.mkdtemp(prefix="keystead-bench-"))
     port = free_port()
-    env = {
-        **os.environ,
-        "KEYSTEAD_DATABASE_URL": database_url(args.admin_url, args.database),
-        "KEYSTEAD_DATA_DIR": str(workdir / "data"),
-        "KEYSTEAD_SECRET_KEY": secrets.token_urlsafe(50),
-        "KEYSTEAD_BASE_URL": f"http://127.0.0.1:{port}",
-        "KEYSTEAD_DEBUG": "false",
-        "DJANGO_SETTINGS_MODULE": "keystead.settings",
-    }
     say(f"database {args.database}: recreate, migrate, 2 clients, {concurrency} token chains")
-    recreate_database(args.admin_url, args.database)
-    # Our own commands with fixed arguments and no shell:
-    subprocess.run([str(VENV_BIN / "keystead"), "migrate"],  # noqa: S603
-                   env=env, check=True, stdout=subprocess.DEVNULL)
-    made = subprocess.run(  # noqa: S603
-        [sys.executable, __file__, "--_create-clients", str(concurrency)],
-        env=env, check=True, capture_output=True, text=True)
-    setup = json.loads(made.stdout.strip().splitlines()[-1])
+    env, setup = fresh_installation(args, port, workdir, __file__,
+                                    ["--_create-clients", str(concurrency)])
     pem = (workdir / "data" / "oidc_signing_key.pem").read_text()
     chains: list[str] = setup["refresh_tokens"]
 
