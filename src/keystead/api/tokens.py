@@ -86,14 +86,3 @@ def verify_token(request: HttpRequest, clear: str, needed_scope: str) -> ApiToke
     if token.owner is not None:
         request.user = token.owner
     return token
-
-
-def authenticate_bearer(request: HttpRequest, needed_scope: str) -> ApiToken | None:
-    """The request's bearer token if it is usable and has ``needed_scope``, else None."""
-    clear = bearer_from(request)
-    if clear is None:
-        return None
-    try:
-        return verify_token(request, clear, needed_scope)
-    except MissingScope:
-        return None

@@ -1,9 +1,8 @@
 """Bearer-token authentication for SCIM, telling "who are you?" (401) from "not allowed" (403).
 
-``authenticate_bearer`` does the check and writes the audit event; it answers
-only yes or no, so on a no this module looks once more to choose the status a
-SCIM client needs: a 401 makes it ask for a new token, a 403 tells the operator
-the token exists but lacks the ``scim`` scope.
+``verify_token`` does the check and writes the audit event, the same as for the
+REST API; a 401 makes a SCIM client ask for a new token, a 403 tells the
+operator the token exists but lacks the ``scim`` scope.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from django.http import HttpRequest
 from keystead.api.models import ApiToken
 from keystead.api.scim.errors import ScimError
 from keystead.api.scopes import grants
-from keystead.api.tokens import authenticate_bearer, bearer_from
+from keystead.api.tokens import MissingScope, bearer_from, verify_token
 
 SCOPE = "scim"
 REALM = 'Bearer realm="keystead-scim"'
@@ -21,10 +20,6 @@ REALM = 'Bearer realm="keystead-scim"'
 
 def authenticate(request: HttpRequest) -> ApiToken:
     """The request's token, or a ScimError 401/403. The token is kept on the request."""
-    token = authenticate_bearer(request, SCOPE)
-    if token is not None:
-        request.scim_token = token
-        return token
     clear = bearer_from(request)
     if clear is None:
         raise ScimError(
@@ -32,16 +27,21 @@ def authenticate(request: HttpRequest) -> ApiToken:
                  "token that has the 'scim' scope.",
             headers={"WWW-Authenticate": REALM},
         )
-    if ApiToken.find(clear) is None:
+    try:
+        token = verify_token(request, clear, SCOPE)
+    except MissingScope:
+        raise ScimError(
+            403, "This API token does not have the 'scim' scope; create one with "
+                 "'keystead token create --name <name> --scope scim'.",
+            headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="scim"'},
+        ) from None
+    if token is None:
         raise ScimError(
             401, "The bearer token is unknown, expired or revoked.",
             headers={"WWW-Authenticate": f'{REALM}, error="invalid_token"'},
         )
-    raise ScimError(
-        403, "This API token does not have the 'scim' scope; create one with "
-             "'keystead token create --name <name> --scope scim'.",
-        headers={"WWW-Authenticate": f'{REALM}, error="insufficient_scope", scope="scim"'},
-    )
+    request.scim_token = token
+    return token
 
 
 def may_manage_administrators(request: HttpRequest) -> bool:
