@@ -18,7 +18,6 @@ offers it with the ``portal/_remember_browser.html`` snippet: a ticked
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from django.contrib.auth import login
@@ -28,12 +27,12 @@ from django.shortcuts import redirect
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.login import factors, lockout, remembered
+from keystead.login import pending as pending_state
 from keystead.policy.lockout import LockoutRules
 from keystead.policy.models import LogonPolicy
 from keystead.policy.services import effective_policy
 
 SESSION_KEY = "keystead.pending_second_factor"
-VALID_SECONDS = 600
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
@@ -76,8 +75,7 @@ def remember_context() -> dict:
 
 def start(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
     """Remember who passed the password and send them to choose a second factor."""
-    request.session.cycle_key()
-    request.session[SESSION_KEY] = {"user": user.pk, "next": next_url, "at": time.time()}
+    pending_state.hold(request, SESSION_KEY, user, next=next_url)
     audit.record("login.second_factor.required", request=request, actor=user, target=user,
                  outcome=Outcome.SUCCESS, detail={"methods": [m.key for m in
                                                               factors.methods_for(user)]})
@@ -85,12 +83,10 @@ def start(request: HttpRequest, user: User, next_url: str) -> HttpResponse:
 
 
 def pending(request: HttpRequest) -> PendingSignIn | None:
-    data = request.session.get(SESSION_KEY)
-    if not data or time.time() - data["at"] > VALID_SECONDS:
+    found = pending_state.held(request, SESSION_KEY)
+    if found is None or found[0].is_locked():
         return None
-    user = User.objects.filter(pk=data["user"], is_active=True).first()
-    if user is None or user.is_locked():
-        return None
+    user, data = found
     return PendingSignIn(user, data["next"])
 
 
@@ -106,7 +102,7 @@ def succeed(request: HttpRequest, method: str, remember: bool | None = None) -> 
     if remember is None:
         remember = request.POST.get("remember", "").lower() in ("on", "1", "true", "yes")
     lockout.clear_failures(state.user)
-    request.session.pop(SESSION_KEY, None)
+    pending_state.release(request, SESSION_KEY)
     audit.record("login.second_factor", request=request, actor=state.user, target=state.user,
                  detail={"method": method, "remember": bool(remember)})
     login(request, state.user, backend=SESSION_BACKEND)
@@ -126,5 +122,5 @@ def fail(request: HttpRequest, user: User, method: str, reason: str = "wrong cod
     locked = lockout.register_failure(user, rules, request=request,
                                       reason=f"{reason} ({method})")
     if locked:
-        request.session.pop(SESSION_KEY, None)
+        pending_state.release(request, SESSION_KEY)
     return locked
