@@ -1,11 +1,8 @@
-"""Which claims Keystead puts in ID tokens and the userinfo response.
+"""Keystead's rules inside django-oauth-toolkit's request handling.
 
-Standard claims follow OpenID Connect Core §5.1. Two are Keystead's own:
-
-- ``groups`` (scope ``groups``): the names of the person's directory groups.
-- ``password_changed_at`` (scope ``profile``): when the password last changed,
-  in seconds since the epoch (UTC), or absent if it never was. An endpoint that
-  caches a password compares it with its own copy to notice a change.
+Claims come from ``claims.CLAIMS`` (shared with the lean refresh grant); the
+key that signs an ID token from ``id_tokens``; per-application token settings
+from ``ClientSettings``; the password grant signs in like the sign-in page.
 """
 
 from __future__ import annotations
@@ -15,46 +12,31 @@ from datetime import timedelta
 
 from django.db import router, transaction
 from django.utils import timezone
-from jwcrypto import jws, jwt
+from jwcrypto import jws
 from oauth2_provider.models import get_id_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
-from oauth2_provider.settings import oauth2_settings
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 
 from keystead.login.passwords import Result, sign_in_with_password
-from keystead.providers.oidc import signing
+from keystead.providers.oidc import id_tokens, signing
+from keystead.providers.oidc.claims import CLAIMS, claims_for
 from keystead.providers.oidc.models import settings_for
 from keystead.secret import Secret
-
-
-def _groups(request) -> list[str]:
-    return sorted(request.user.directory_groups.values_list("name", flat=True))
-
-
-def _password_changed_at(request) -> int | None:
-    changed = request.user.password_changed_at
-    return int(changed.timestamp()) if changed else None
 
 
 class KeysteadValidator(OAuth2Validator):
     oidc_claim_scope = {
         **OAuth2Validator.oidc_claim_scope,
-        "groups": "groups",
-        "password_changed_at": "profile",
+        **{name: scope for name, (scope, _) in CLAIMS.items()},
     }
 
     def get_additional_claims(self):
         # Request-agnostic form (no ``request`` argument): DOT then lists every
         # claim in the discovery document's ``claims_supported``.
-        return {
-            "email": lambda r: r.user.email,
-            "email_verified": lambda r: True,
-            "given_name": lambda r: r.user.given_name,
-            "family_name": lambda r: r.user.family_name,
-            "name": lambda r: r.user.full_name,
-            "groups": _groups,
-            "password_changed_at": _password_changed_at,
-        }
+        return {name: (lambda r, read=read: read(r.user)) for name, (_, read) in CLAIMS.items()}
+
+    def get_oidc_claims(self, token, token_handler, request):
+        return claims_for(request.user, request.scopes)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
         """Apply the application's own token settings before the tokens are stored.
@@ -120,26 +102,19 @@ class KeysteadValidator(OAuth2Validator):
         """DOT's, except for the key: ES256 applications are signed with the EC key, and
         RS256 with the RSA key parsed once per process (DOT parses it on every token).
         """
-        if settings_for(request.client).id_token_algorithm == "ES256":
-            key, algorithm = signing.current_key(), "ES256"
-        elif request.client.algorithm == request.client.RS256_ALGORITHM:
-            key, algorithm = signing.rsa_signing_key(oauth2_settings.OIDC_RSA_PRIVATE_KEY), "RS256"
-        else:
+        if id_tokens.signing_key(request.client) is None:
             return super().finalize_id_token(id_token, token, token_handler, request)
         claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
         id_token.update(**claims)
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce  # as DOT does (oauthlib bug #746)
-        signed = jwt.JWT(header=json.dumps({"typ": "JWT", "alg": algorithm,
-                                            "kid": key.thumbprint()}),
-                         claims=json.dumps(id_token, default=str))
-        signed.make_signed_token(key)
+        signed = id_tokens.sign(id_token, request.client)
         IDToken = get_id_token_model()
         with transaction.atomic(using=router.db_for_write(IDToken)):
             stored = self._save_id_token(id_token["jti"], request, expiration_time)
         request.access_token = stored
         request.id_token = stored
-        return signed.serialize()
+        return signed
 
     def _get_key_for_token(self, token):
         """The keys to verify one of our ID tokens (``id_token_hint`` at logout).
@@ -160,6 +135,3 @@ class KeysteadValidator(OAuth2Validator):
             return signing.verification_keys()
         return signing.rsa_verification_keys()
 
-    def get_oidc_claims(self, token, token_handler, request):
-        claims = super().get_oidc_claims(token, token_handler, request)
-        return {k: v for k, v in claims.items() if v is not None}

@@ -20,7 +20,7 @@ from oauth2_provider.views import (
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
-from keystead.providers.oidc import signing
+from keystead.providers.oidc import refresh_grant, signing
 
 # oauthlib answers invalid_request when the redirect_uri sent to the token endpoint
 # differs from the one the code was issued for; RFC 6749 §5.2 names invalid_grant.
@@ -28,7 +28,11 @@ _MISMATCHED_REDIRECT = "Mismatching redirect URI."
 
 
 class KeysteadTokenView(TokenView):
+    """DOT's token endpoint, except refresh grants (``refresh_grant``), plus audit Events."""
+
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.POST.get("grant_type") == refresh_grant.GRANT_TYPE:
+            return refresh_grant.respond(request)
         response = super().post(request, *args, **kwargs)
         if response.status_code < 400:
             return response  # issued tokens are audited by the app_authorized receiver

@@ -1,0 +1,156 @@
+"""The refresh-token grant (RFC 6749 §6, OpenID Connect Core §12), answered by Keystead itself.
+
+The token endpoint hands ``grant_type=refresh_token`` here instead of to
+django-oauth-toolkit: the toolkit's path costs about 13 ms of CPU and 23 SQL
+statements per refresh, and refreshes are the token endpoint's bulk traffic
+(every signed-in application refreshes every few minutes). This path reads
+the client and the token once each, decides with ``refresh_rules``, writes
+with ``refresh_store`` and audits in the same transaction, so a token is never
+issued without its audit Event.
+
+What the client gets matches the toolkit's answer: a new access token, a new
+refresh token when the application rotates them (the old one stops working;
+presenting it again revokes the whole family), and, when ``openid`` is in the
+scope, a new ID token whose ``iss``, ``sub``, ``aud`` and ``auth_time`` are
+those of the original sign-in (§12.2) and which carries no ``nonce``.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING
+from oauth2_provider.settings import oauth2_settings
+
+from keystead.directory import audit
+from keystead.directory.models import Outcome, User
+from keystead.providers.oidc import client_auth, id_tokens, refresh_store
+from keystead.providers.oidc.claims import claims_for
+from keystead.providers.oidc.models import settings_for
+from keystead.providers.oidc.refresh_rules import ClientFacts, Refusal, decide
+
+GRANT_TYPE = "refresh_token"
+
+
+def respond(request: HttpRequest) -> JsonResponse:
+    """The token endpoint's answer to ``grant_type=refresh_token``."""
+    try:
+        client = client_auth.authenticate(request)
+    except client_auth.InvalidClient as refused:
+        answer = _error(401, "invalid_client", refused.description)
+        if refused.used_basic:
+            answer["WWW-Authenticate"] = 'Basic realm="oauth"'
+        _audit_refused(request, "invalid_client", refused.description, reason="client")
+        return answer
+    raw = request.POST.get("refresh_token", "")
+    if not raw:
+        description = "The refresh_token parameter is missing."
+        _audit_refused(request, "invalid_request", description, reason="missing token",
+                       client=client)
+        return _error(400, "invalid_request", description)
+    now = timezone.now()
+    with transaction.atomic():
+        outcome = _exchange(request, client, raw, now)
+    if isinstance(outcome, Refusal):
+        _audit_refused(request, outcome.error, outcome.description, reason=outcome.value,
+                       client=client)
+        return _error(400, outcome.error, outcome.description)
+    return _no_store(JsonResponse(outcome))
+
+
+def client_facts(client) -> ClientFacts:
+    """What the rules need to know about the calling application."""
+    client_settings = settings_for(client)
+    lifetime = client_settings.refresh_token_seconds or oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+    return ClientFacts(
+        application_id=client.pk,
+        may_refresh=client.allows_grant_type(*GRANT_TYPE_MAPPING[GRANT_TYPE]),
+        issues_refresh_tokens=client_settings.issue_refresh_tokens,
+        refresh_lifetime=timedelta(seconds=lifetime) if lifetime else None,
+    )
+
+
+def _exchange(request: HttpRequest, client, raw: str, now: datetime) -> dict | Refusal:
+    """Inside one transaction: the decision, the writes, the audit Event; the response body."""
+    stored = refresh_store.find(raw)
+    refusal, scope = decide(stored.facts if stored else None, client_facts(client),
+                            request.POST.get("scope"), now)
+    if refusal is Refusal.REUSED:
+        refresh_store.revoke_family(stored.family)
+    if refusal is not None:
+        return refusal
+    client_settings = settings_for(client)
+    if client_settings.rotate_refresh_tokens and not refresh_store.revoke_if_live(stored, now):
+        # Another request rotated it between our read and our update: a replay.
+        refresh_store.revoke_family(stored.family)
+        return Refusal.REUSED
+    user = User.objects.get(pk=stored.user_id)
+    scopes = scope.split()
+    lifetime = client_settings.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    access_raw = secrets.token_urlsafe(32)
+    body = {"access_token": access_raw, "expires_in": lifetime, "token_type": "Bearer",
+            "scope": scope}
+    id_token_id = None
+    if "openid" in scopes:
+        jti = str(uuid.uuid4())
+        id_expires = now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
+        id_token_id = refresh_store.save_id_token(
+            user_id=user.pk, application_id=client.pk, jti=jti, expires=id_expires, scope=scope)
+        body["id_token"] = id_tokens.sign({
+            "aud": client.client_id,
+            "iat": int(now.timestamp()),
+            "at_hash": id_tokens.at_hash(access_raw),
+            **claims_for(user, scopes),
+            "iss": oauth2_settings.oidc_issuer(request),
+            "exp": int(id_expires.timestamp()),
+            "auth_time": int((user.last_login or now).timestamp()),
+            "jti": jti,
+        }, client)
+    expires = now + timedelta(seconds=lifetime)
+    if client_settings.rotate_refresh_tokens:
+        refresh_store.delete_access_token(stored.access_token_id)
+        access_id = refresh_store.save_access_token(
+            raw=access_raw, user_id=user.pk, application_id=client.pk, expires=expires,
+            scope=scope, source_refresh_token_id=stored.id, id_token_id=id_token_id)
+        body["refresh_token"] = secrets.token_urlsafe(32)
+        refresh_store.save_refresh_token(raw=body["refresh_token"], user_id=user.pk,
+                                         application_id=client.pk, access_token_id=access_id,
+                                         family=stored.family)
+    else:
+        refresh_store.reissue_access_token(stored.access_token_id, raw=access_raw,
+                                           expires=expires, scope=scope,
+                                           id_token_id=id_token_id, now=now)
+        body["refresh_token"] = raw
+    # Never the tokens: which application, for whom, which scopes.
+    audit.record("oidc.token_issued", request=request, actor=user, target=client,
+                 detail={"scope": scope, "client_id": client.client_id,
+                         "grant_type": GRANT_TYPE})
+    return body
+
+
+def _audit_refused(request: HttpRequest, error: str, description: str, *, reason: str,
+                   client=None) -> None:
+    # Only names and codes: never the token or secret sent.
+    client_id = client.client_id if client is not None else (
+        request.POST.get("client_id", "") or "unauthenticated")
+    audit.record("oidc.token_refused", request=request, outcome=Outcome.DENIED,
+                 actor_label=f"client {client_id}"[:255],
+                 detail={"grant_type": GRANT_TYPE, "error": error,
+                         "error_description": description, "reason": reason})
+
+
+def _error(status: int, error: str, description: str) -> JsonResponse:
+    return _no_store(JsonResponse({"error": error, "error_description": description},
+                                  status=status))
+
+
+def _no_store(response: JsonResponse) -> JsonResponse:
+    # RFC 6749 §5.1: token responses must not be cached.
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response

@@ -1,0 +1,103 @@
+"""Whether a presented refresh token may be exchanged: the rules, without I/O.
+
+RFC 6749 §6 and Keystead's per-application token settings. The store reads the
+token (``refresh_store.StoredRefreshToken``); this module decides; the grant
+(``refresh_grant``) acts on the decision. The order matters and is part of the
+contract: a revoked token is reported as *reuse* before anything else is
+looked at, because presenting a rotated-out or revoked token is the signal that
+the token family leaked (RFC 9700 §4.14.2), and the family must be revoked
+even if the token also expired meanwhile.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import Enum
+
+
+class Refusal(Enum):
+    """Why a refresh is refused: the audit names the reason, the client gets only the code."""
+
+    UNKNOWN = "unknown token"
+    OTHER_CLIENT = "token of another client"
+    REUSED = "revoked or rotated-out token presented"
+    ORPHANED = "token without an access token"
+    EXPIRED = "expired"
+    ACCOUNT_DISABLED = "account disabled"
+    REFRESH_OFF = "client does not use refresh tokens"
+    GRANT_NOT_ALLOWED = "grant not allowed for the client"
+    SCOPE_WIDENED = "scope wider than granted"
+
+    @property
+    def error(self) -> str:
+        """The RFC 6749 §5.2 error code."""
+        return _ERRORS.get(self, "invalid_grant")
+
+    @property
+    def description(self) -> str:
+        """What the client is told: the same words for every reason it must not tell apart."""
+        return _DESCRIPTIONS.get(self, "The refresh token is not valid.")
+
+
+_ERRORS = {Refusal.GRANT_NOT_ALLOWED: "unauthorized_client",
+           Refusal.SCOPE_WIDENED: "invalid_scope"}
+_DESCRIPTIONS = {
+    Refusal.EXPIRED: "The refresh token has expired.",
+    Refusal.REFRESH_OFF: "This client does not use refresh tokens.",
+    Refusal.GRANT_NOT_ALLOWED: "This client may not use the refresh_token grant.",
+    Refusal.SCOPE_WIDENED: "The requested scope exceeds the scope originally granted.",
+}
+
+
+@dataclass(frozen=True)
+class TokenFacts:
+    """What the rules need to know about the presented token, as stored."""
+
+    application_id: int
+    revoked: bool
+    access_token_expires: datetime | None  # None: its access token is gone
+    original_scope: str
+    user_active: bool
+
+
+@dataclass(frozen=True)
+class ClientFacts:
+    application_id: int
+    may_refresh: bool  # the application's grants include one that hands out refresh tokens
+    issues_refresh_tokens: bool
+    refresh_lifetime: timedelta | None  # after the access token expires; None: no limit
+
+
+def decide(token: TokenFacts | None, client: ClientFacts, requested_scope: str | None,
+           now: datetime) -> tuple[Refusal | None, str]:
+    """(refusal or None, the scope the new tokens get).
+
+    The scope of the new tokens is the requested one when it is given and within
+    the original grant (§6: "MUST NOT include any scope not originally granted"),
+    otherwise the original scope.
+    """
+    if not client.may_refresh:
+        return Refusal.GRANT_NOT_ALLOWED, ""
+    if token is None:
+        return Refusal.UNKNOWN, ""
+    if token.application_id != client.application_id:
+        return Refusal.OTHER_CLIENT, ""
+    if token.revoked:
+        return Refusal.REUSED, ""
+    if not client.issues_refresh_tokens:
+        return Refusal.REFRESH_OFF, ""
+    if token.access_token_expires is None:
+        return Refusal.ORPHANED, ""
+    if (client.refresh_lifetime is not None
+            and token.access_token_expires + client.refresh_lifetime <= now):
+        return Refusal.EXPIRED, ""
+    if not token.user_active:
+        return Refusal.ACCOUNT_DISABLED, ""
+    original = token.original_scope.split()
+    if requested_scope is None or not requested_scope.strip():
+        return None, " ".join(original)
+    requested = requested_scope.split()
+    if not set(requested) <= set(original):
+        return Refusal.SCOPE_WIDENED, ""
+    return None, " ".join(dict.fromkeys(requested))
