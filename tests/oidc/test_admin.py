@@ -25,7 +25,7 @@ def test_application_registration_in_the_console(admin_user):
     response = console.post("/admin/oauth2_provider/application/add/", {
         "client_id": client_id.group(1).decode(), "client_secret": secret.group(1).decode(),
         "hash_client_secret": "on", "name": "Wiki", "client_type": "confidential",
-        "authorization_grant_type": "authorization-code", "algorithm": "RS256",
+        "allowed_grants": ["authorization-code"], "algorithm": "RS256",
         "redirect_uris": "https://wiki.example.com/callback", "post_logout_redirect_uris": "",
         "allowed_origins": "",
         "keystead_settings-TOTAL_FORMS": "1", "keystead_settings-INITIAL_FORMS": "0",
@@ -47,7 +47,7 @@ def test_console_applies_the_same_redirect_uri_rules_as_the_api(admin_user):
     response = console.post("/admin/oauth2_provider/application/add/", {
         "client_id": "abc123", "client_secret": "s" * 40, "hash_client_secret": "on",
         "name": "Wiki", "client_type": "public",
-        "authorization_grant_type": "client-credentials", "algorithm": "HS256",
+        "allowed_grants": ["client-credentials"], "algorithm": "HS256",
         "redirect_uris": "http://wiki.example.com/callback",
         "post_logout_redirect_uris": "https://wiki.example.com/bye#x", "allowed_origins": "",
         "keystead_settings-TOTAL_FORMS": "1", "keystead_settings-INITIAL_FORMS": "0",
@@ -56,7 +56,7 @@ def test_console_applies_the_same_redirect_uri_rules_as_the_api(admin_user):
     errors = response.context["adminform"].form.errors
     assert "https" in str(errors["redirect_uris"])
     assert "fragment" in str(errors["post_logout_redirect_uris"])
-    assert "public client" in str(errors["authorization_grant_type"])
+    assert "public client" in str(errors["allowed_grants"])
     assert "HS256" in str(errors["algorithm"])
     assert not Application.objects.exists()
 
@@ -68,7 +68,7 @@ def test_a_short_typed_client_secret_is_refused(admin_user):
     response = console.post("/admin/oauth2_provider/application/add/", {
         "client_id": "abc123", "client_secret": "hunter2", "hash_client_secret": "on",
         "name": "Wiki", "client_type": "confidential",
-        "authorization_grant_type": "authorization-code", "algorithm": "RS256",
+        "allowed_grants": ["authorization-code"], "algorithm": "RS256",
         "redirect_uris": "https://wiki.example.com/callback", "post_logout_redirect_uris": "",
         "allowed_origins": "",
         "keystead_settings-TOTAL_FORMS": "1", "keystead_settings-INITIAL_FORMS": "0",

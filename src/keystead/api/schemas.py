@@ -347,11 +347,17 @@ _URIS_HELP = ("Exact addresses (no wildcards, no fragment): https://, or http://
               "localhost, 127.0.0.1 and [::1].")
 
 
+_GRANTS_HELP = ("The grants the application may use: authorization-code, client-credentials, "
+                "password (only when listed). Refresh tokens follow authorization-code and "
+                "password unless issue_refresh_tokens is false.")
+
+
 class ClientOut(Schema):
     client_id: str
     name: str
     client_type: ClientType
-    grant_type: GrantType
+    grant_type: GrantType = Field(description="The main grant (the first of grant_types).")
+    grant_types: list[GrantType] = Field(description=_GRANTS_HELP)
     redirect_uris: list[str]
     post_logout_redirect_uris: list[str]
     skip_consent: bool = Field(description="Sign people straight in, without a consent page.")
@@ -368,6 +374,12 @@ class ClientOut(Schema):
     @staticmethod
     def resolve_grant_type(obj) -> str:
         return obj.authorization_grant_type
+
+    @staticmethod
+    def resolve_grant_types(obj) -> list[str]:
+        from keystead.providers.oidc.clients import allowed_grants_of
+
+        return allowed_grants_of(obj)
 
     @staticmethod
     def resolve_redirect_uris(obj) -> list[str]:
@@ -411,7 +423,12 @@ class ClientOut(Schema):
 class ClientCreate(Schema):
     name: Annotated[Text, Field(min_length=1, max_length=255)]
     client_type: ClientType = "confidential"
-    grant_type: GrantType = "authorization-code"
+    grant_types: list[GrantType] | None = Field(
+        default=None, max_length=3,
+        description=_GRANTS_HELP + " Default: [grant_type].")
+    grant_type: GrantType | None = Field(
+        default=None, description="One grant (default authorization-code); grant_types "
+                                  "lists several.")
     redirect_uris: list[RedirectUri] = Field(default=[], max_length=20, description=_URIS_HELP)
     post_logout_redirect_uris: list[RedirectUri] = Field(default=[], max_length=20,
                                                          description=_URIS_HELP)
@@ -428,6 +445,8 @@ class ClientPatch(Schema):
     redirect_uris: list[RedirectUri] | None = Field(default=None, max_length=20,
                                                     description=_URIS_HELP)
     post_logout_redirect_uris: list[RedirectUri] | None = Field(default=None, max_length=20)
+    grant_types: list[GrantType] | None = Field(default=None, max_length=3,
+                                                description=_GRANTS_HELP)
     skip_consent: StrictBool | None = None
     id_token_algorithm: IdTokenAlgorithm | None = None
     issue_refresh_tokens: StrictBool | None = None

@@ -51,16 +51,18 @@ def clients() -> None:
     """List the registered applications (never their secrets)."""
     from oauth2_provider.models import get_application_model
 
+    from keystead.providers.oidc.clients import allowed_grants_of
     from keystead.providers.oidc.models import settings_for
 
-    apps = list(get_application_model().objects.order_by("name"))
+    apps = list(get_application_model().objects.select_related("keystead_settings")
+                .order_by("name"))
     if not apps:
         click.echo("No applications. Register one in the admin console (/admin/) or with the "
                    "REST API (POST /api/v1/clients).")
         return
-    grid = table("Name", "Client ID", "Type", "Grant", "ID token", "Redirect URIs")
+    grid = table("Name", "Client ID", "Type", "Grants", "ID token", "Redirect URIs")
     for app in apps:
         signature = settings_for(app).id_token_algorithm or app.algorithm or "none (OAuth only)"
-        grid.add_row(app.name, app.client_id, app.client_type, app.authorization_grant_type,
+        grid.add_row(app.name, app.client_id, app.client_type, "\n".join(allowed_grants_of(app)),
                      signature, "\n".join(app.redirect_uris.split()) or "—")
     console().print(grid)

@@ -1,5 +1,7 @@
 """/api/v1/clients: register OpenID Connect applications (scopes clients:read/clients:write)."""
 
+from dataclasses import replace
+
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
@@ -9,6 +11,7 @@ from oauth2_provider.models import get_application_model
 from keystead.api.auth import ScopedToken
 from keystead.api.routers.common import ERRORS
 from keystead.api.schemas import ClientCreate, ClientCreated, ClientOut, ClientPatch, ShortText
+from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.providers.oidc import clients as service
 
 router = Router(tags=["clients"])
@@ -45,11 +48,24 @@ def create_client(request: HttpRequest, payload: ClientCreate):
     """Register an application. A confidential client's secret is in this response only."""
     data = payload.dict()
     settings = _settings_values({f: data[f] for f in service.SETTINGS_FIELDS})
-    app, secret = service.register_client(
-        name=data["name"], client_type=data["client_type"], grant_type=data["grant_type"],
-        redirect_uris=data["redirect_uris"],
-        post_logout_redirect_uris=data["post_logout_redirect_uris"],
-        skip_consent=data["skip_consent"], settings=settings, request=request, door="api")
+    grant_types = data["grant_types"]
+    if grant_types is None:
+        grant_types = [data["grant_type"] or "authorization-code"]
+    elif data["grant_type"] is not None and data["grant_type"] not in grant_types:
+        raise RuleViolation([FieldProblem(
+            "grant_type", "must be one of grant_types (or leave it out)", "conflict")])
+    try:
+        app, secret = service.register_client(
+            name=data["name"], client_type=data["client_type"], grant_types=grant_types,
+            redirect_uris=data["redirect_uris"],
+            post_logout_redirect_uris=data["post_logout_redirect_uris"],
+            skip_consent=data["skip_consent"], settings=settings, request=request, door="api")
+    except RuleViolation as violation:
+        if data["grant_types"] is None:  # name the field the caller sent
+            raise RuleViolation([
+                replace(p, field="grant_type") if p.field == "grant_types" else p
+                for p in violation.problems]) from None
+        raise
     app = _get(app.client_id)
     app.client_secret = secret or None  # transient: rendered into this response, never saved
     return Status(201, app)
@@ -66,8 +82,9 @@ def update_client(request: HttpRequest, client_id: ShortText, payload: ClientPat
     lifetimes, where null means the site default."""
     app = _get(client_id)
     changes = payload.dict(exclude_unset=True)
-    for field in ("name", "redirect_uris", "post_logout_redirect_uris", "skip_consent",
-                  "id_token_algorithm", "issue_refresh_tokens", "rotate_refresh_tokens"):
+    for field in ("name", "redirect_uris", "post_logout_redirect_uris", "grant_types",
+                  "skip_consent", "id_token_algorithm", "issue_refresh_tokens",
+                  "rotate_refresh_tokens"):
         if changes.get(field, ...) is None:
             del changes[field]
     service.change_client(app, changes=_settings_values(changes), request=request, door="api")

@@ -7,6 +7,9 @@ The rules a registration must follow, as plain checks that name the field:
   (``localhost``, ``127.0.0.1``, ``[::1]``; RFC 8252 §7.3 for tools on the
   person's own computer). No fragment (RFC 6749 §3.1.2), no wildcard, no
   whitespace, no user name or password.
+- An application lists the grants it may use (``grants``): at least one of
+  authorization-code, client-credentials and password. The password grant is
+  never allowed unless listed.
 - The authorization-code grant needs at least one redirect URI.
 - A public client can only use the authorization-code grant (with PKCE): it
   has no secret to authenticate client credentials or password grants with.
@@ -27,7 +30,8 @@ from oauth2_provider.models import get_application_model
 
 from keystead.directory import audit
 from keystead.directory.rules import FieldProblem, RuleViolation
-from keystead.providers.oidc.models import ClientSettings
+from keystead.providers.oidc import grants
+from keystead.providers.oidc.models import ClientSettings, settings_for
 
 Application = get_application_model()
 
@@ -74,7 +78,7 @@ def _uri_problems(uris: list[str], field: str) -> list[FieldProblem]:
     return problems
 
 
-def registration_problems(*, client_type: str, grant_type: str, redirect_uris: list[str],
+def registration_problems(*, client_type: str, grant_types: list[str], redirect_uris: list[str],
                           post_logout_redirect_uris: list[str],
                           name: str) -> list[FieldProblem]:
     """Everything wrong with a registration, each naming its field (API names)."""
@@ -83,17 +87,31 @@ def registration_problems(*, client_type: str, grant_type: str, redirect_uris: l
         problems.append(FieldProblem("name", "must not be blank", "blank"))
     problems += _uri_problems(redirect_uris, "redirect_uris")
     problems += _uri_problems(post_logout_redirect_uris, "post_logout_redirect_uris")
-    if grant_type == Application.GRANT_AUTHORIZATION_CODE and not redirect_uris:
+    unknown = sorted(set(grant_types) - set(grants.NAMES))
+    if unknown:
+        problems.append(FieldProblem(
+            "grant_types", f"{', '.join(unknown)} is not offered; choose from "
+                           f"{', '.join(grants.NAMES)}", "choice"))
+    elif not grant_types:
+        problems.append(FieldProblem(
+            "grant_types", f"must list at least one grant ({', '.join(grants.NAMES)})",
+            "required"))
+    if grants.AUTHORIZATION_CODE in grant_types and not redirect_uris:
         problems.append(FieldProblem(
             "redirect_uris", "the authorization-code grant needs at least one redirect URI",
             "required"))
-    if client_type == Application.CLIENT_PUBLIC and grant_type != \
-            Application.GRANT_AUTHORIZATION_CODE:
+    if client_type == Application.CLIENT_PUBLIC and set(grant_types) - {grants.AUTHORIZATION_CODE}:
         problems.append(FieldProblem(
-            "grant_type", "a public client has no secret, so it can only use "
-                          "authorization-code (with PKCE); register it as confidential",
+            "grant_types", "a public client has no secret, so it can only use "
+                           "authorization-code (with PKCE); register it as confidential",
             "public_client"))
     return problems
+
+
+def allowed_grants_of(app) -> list[str]:
+    """The grants ``app`` may use, in display order (its list, or its one toolkit grant)."""
+    return grants.ordered(grants.effective_grants(app.authorization_grant_type,
+                                                  settings_for(app).allowed_grants))
 
 
 def _check(**registration: Any) -> None:
@@ -102,45 +120,57 @@ def _check(**registration: Any) -> None:
         raise RuleViolation(problems)
 
 
-def _record(action: str, app, request: HttpRequest | None, door: str, **extra: Any) -> None:
+def record(action: str, app, request: HttpRequest | None, door: str, **extra: Any) -> None:
     audit.record(action, request=request, target=app,
                  detail={"client_id": app.client_id, "name": app.name, "door": door, **extra})
 
 
-def register_client(*, name: str, client_type: str, grant_type: str,
+def register_client(*, name: str, client_type: str, grant_types: list[str],
                     redirect_uris: list[str], post_logout_redirect_uris: list[str],
                     skip_consent: bool, settings: dict[str, Any],
                     request: HttpRequest | None = None, door: str = "api"):
     """Create an application; returns it and its clear secret ("" for public clients)."""
-    _check(client_type=client_type, grant_type=grant_type, redirect_uris=redirect_uris,
+    _check(client_type=client_type, grant_types=grant_types, redirect_uris=redirect_uris,
            post_logout_redirect_uris=post_logout_redirect_uris, name=name)
+    allowed = grants.ordered(grant_types)
     secret = generate_client_secret() if client_type == Application.CLIENT_CONFIDENTIAL else ""
     with transaction.atomic():
         app = Application.objects.create(
-            name=name.strip(), client_type=client_type, authorization_grant_type=grant_type,
+            name=name.strip(), client_type=client_type,
+            authorization_grant_type=grants.main_grant(allowed),
             redirect_uris=" ".join(redirect_uris),
             post_logout_redirect_uris=" ".join(post_logout_redirect_uris),
             client_secret=secret, skip_authorization=skip_consent,
             algorithm=Application.RS256_ALGORITHM,
         )
-        ClientSettings.objects.create(application=app, **settings)
-        _record("oidc.client_registered", app, request, door,
-                client_type=client_type, grant_type=grant_type)
+        ClientSettings.objects.create(application=app, allowed_grants=allowed, **settings)
+        record("oidc.client_registered", app, request, door,
+                client_type=client_type, grant_types=allowed)
     return app, secret
 
 
 def change_client(app, *, changes: dict[str, Any], request: HttpRequest | None = None,
                   door: str = "api"):
-    """Apply ``changes`` (only the keys given) to an application and its token settings."""
+    """Apply ``changes`` (only the keys given) to an application and its token settings.
+
+    ``grant_types`` replaces the allowed grants; a change of grants is recorded
+    with the grants before and after.
+    """
     name = changes.get("name", app.name)
     redirect_uris = changes.get("redirect_uris", app.redirect_uris.split())
     post_logout = changes.get("post_logout_redirect_uris", app.post_logout_redirect_uris.split())
-    _check(client_type=app.client_type, grant_type=app.authorization_grant_type,
+    before = allowed_grants_of(app)
+    allowed = grants.ordered(changes["grant_types"]) if "grant_types" in changes else before
+    _check(client_type=app.client_type, grant_types=list(changes.get("grant_types", allowed)),
            redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, name=name)
+    extra: dict[str, Any] = {}
+    if allowed != before:
+        extra["grant_types"] = {"before": before, "after": allowed}
     with transaction.atomic():
         app.name = name.strip()
         app.redirect_uris = " ".join(redirect_uris)
         app.post_logout_redirect_uris = " ".join(post_logout)
+        app.authorization_grant_type = grants.main_grant(allowed)
         if "skip_consent" in changes:
             app.skip_authorization = changes["skip_consent"]
         app.save()
@@ -148,13 +178,14 @@ def change_client(app, *, changes: dict[str, Any], request: HttpRequest | None =
         for field in SETTINGS_FIELDS:
             if field in changes:
                 setattr(client_settings, field, changes[field])
+        client_settings.allowed_grants = allowed
         client_settings.save()
-        _record("oidc.client_changed", app, request, door, fields=sorted(changes))
+        record("oidc.client_changed", app, request, door, fields=sorted(changes), **extra)
     return app
 
 
 def delete_client(app, *, request: HttpRequest | None = None, door: str = "api") -> None:
     """Delete an application; its tokens and grants go with it."""
     with transaction.atomic():
-        _record("oidc.client_deleted", app, request, door)
+        record("oidc.client_deleted", app, request, door)
         app.delete()

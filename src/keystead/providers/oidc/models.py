@@ -35,6 +35,11 @@ class ClientSettings(models.Model):
                   "JWKS. The application's algorithm must still be set (RS256) for OpenID "
                   "Connect to be on.")
 
+    allowed_grants = models.JSONField(
+        default=list, blank=True,
+        help_text="The grants the application may use (grants.NAMES). Empty: only the "
+                  "application's own grant type (applications registered before the list).")
+
     class Meta:
         verbose_name = "token settings"
         verbose_name_plural = "token settings"

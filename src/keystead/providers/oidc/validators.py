@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.db import router, transaction
 from django.utils import timezone
 from jwcrypto import jws
+from oauth2_provider.bcp import bcp_compliant
 from oauth2_provider.models import get_id_token_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
@@ -20,6 +21,7 @@ from oauthlib.oauth2.rfc6749.errors import CustomOAuth2Error
 from keystead.login.passwords import Result, sign_in_with_password
 from keystead.providers.oidc import id_tokens, signing
 from keystead.providers.oidc.claims import CLAIMS, claims_for
+from keystead.providers.oidc.grants import application_allows
 from keystead.providers.oidc.models import settings_for
 from keystead.secret import Secret
 
@@ -66,8 +68,27 @@ class KeysteadValidator(OAuth2Validator):
             return access.expires + timedelta(seconds=lifetime) > timezone.now()
         return True
 
+    def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs):
+        """Keystead's allowed grants (``grants.grant_allowed``), not the toolkit's one type.
+
+        A refused grant is ``unauthorized_client``, audited as ``oidc.token_refused``.
+        """
+        if not application_allows(request.client, grant_type):
+            return False
+        # The toolkit's own RFC 9700 switch for the password grant still applies.
+        return not (grant_type == "password" and bcp_compliant(
+            "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT",
+            "The OAuth 2.0 resource owner password credentials grant"))
+
+    def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
+        """``code`` needs the authorization-code grant among the application's allowed grants."""
+        if response_type == "code":
+            return application_allows(client, "authorization_code")
+        return super().validate_response_type(client_id, response_type, client, request,
+                                              *args, **kwargs)
+
     def validate_user(self, username, password, client, request, *args, **kwargs) -> bool:
-        """The password grant (only for clients registered for it) signs in like the portal.
+        """The password grant (only for clients allowed it) signs in like the portal.
 
         The same function as the sign-in page, so lockout, disabled accounts, policy
         and audit apply. A person who must change the password or give a second
