@@ -39,7 +39,10 @@ test: test-deps
 # (docs/performance.md). Not part of `make test`: it recreates the keystead_bench database and
 # wants a quiet machine. Options through BENCH_ARGS, e.g. BENCH_ARGS="--seconds 60 --workers 3".
 BENCH_ARGS ?=
+# wrk (Debian) drives the sign-ins: a C load generator takes little of the shared cores.
 bench: $(STAMP)
+	@dpkg-query -W -f='$${Status}\n' wrk 2>/dev/null | grep -q 'install ok installed' || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }
 	$(BIN)/python bench/login.py $(BENCH_ARGS)
 
 # Refresh-token and client-credentials grants/s against raw RS256 signing/s on the same cores
