@@ -127,8 +127,6 @@ def test_authorization_code_not_listed_is_refused_at_the_authorization_endpoint(
     assert event.detail["error"] == "unauthorized_client"
 
 
-@pytest.mark.xfail(strict=True, reason="the refresh grant (refresh_grant.client_facts) does not "
-                                       "ask grants.grant_allowed yet")
 def test_refresh_follows_the_code_grant_and_the_refresh_switch(browser_client):
     app, secret = make_app()
     _allow(app, CODE, CC)
