@@ -8,6 +8,7 @@ the detail so a careless caller cannot store a secret.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -33,9 +34,20 @@ def client_ip(request: HttpRequest | None) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+@dataclass(frozen=True)
+class Target:
+    """A target named without loading its model (a hot path that read it with plain SQL)."""
+
+    type: str
+    id: str
+    label: str
+
+
 def _describe_target(target: Any) -> tuple[str, str, str]:
     if target is None:
         return "", "", ""
+    if isinstance(target, Target):
+        return target.type, target.id, target.label[:255]
     if isinstance(target, models.Model):
         return target._meta.model_name or "", str(target.pk), str(target)[:255]
     return type(target).__name__.lower(), "", str(target)[:255]

@@ -14,33 +14,39 @@ import hashlib
 import json
 from typing import Any
 
-from jwcrypto import jwk, jwt
 from oauth2_provider.settings import oauth2_settings
 
 from keystead.providers.oidc import signing
-from keystead.providers.oidc.models import settings_for
 
 
-def signing_key(application) -> tuple[jwk.JWK, str] | None:
-    """The key and algorithm for ``application``'s ID tokens, or None if it signs none
-    of Keystead's ways (left to the toolkit, which refuses HS256 with hashed secrets)."""
-    if settings_for(application).id_token_algorithm == "ES256":
-        return signing.current_key(), "ES256"
-    if application.algorithm == application.RS256_ALGORITHM:
-        return signing.rsa_signing_key(oauth2_settings.OIDC_RSA_PRIVATE_KEY), "RS256"
+def signing_key(algorithm: str, id_token_algorithm: str) -> signing.SigningKey | None:
+    """The key for an application's ID tokens, from its ``algorithm`` and its token
+    settings' ``id_token_algorithm``; None if it signs none of Keystead's ways (left to
+    the toolkit, which refuses HS256 with hashed secrets)."""
+    if id_token_algorithm == "ES256":
+        return signing.current_signing_key()
+    if algorithm == "RS256":
+        return signing.rsa_key_for_signing(oauth2_settings.OIDC_RSA_PRIVATE_KEY)
     return None
 
 
-def sign(claims: dict[str, Any], application) -> str:
-    """The compact JWS of ``claims`` with ``application``'s key."""
-    found = signing_key(application)
-    if found is None:
+def sign(claims: dict[str, Any], *, algorithm: str, id_token_algorithm: str) -> str:
+    """The compact JWS (RFC 7515 §7.1) of ``claims`` with the application's key.
+
+    Signed with ``cryptography`` directly: jwcrypto deep-copies the key on every
+    signature, which cost as much CPU as the RSA operation itself.
+    """
+    key = signing_key(algorithm, id_token_algorithm)
+    if key is None:
         raise ValueError("the application has no ID-token signing algorithm (RS256 or ES256)")
-    key, algorithm = found
-    token = jwt.JWT(header=json.dumps({"typ": "JWT", "alg": algorithm, "kid": key.thumbprint()}),
-                    claims=json.dumps(claims, default=str))
-    token.make_signed_token(key)
-    return token.serialize()
+    header = {"typ": "JWT", "alg": key.algorithm, "kid": key.kid}
+    signing_input = b".".join(_b64(json.dumps(part, separators=(",", ":"), default=str).encode())
+                              for part in (header, claims))
+    return (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
+
+
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
 def at_hash(access_token: str) -> str:
@@ -49,4 +55,4 @@ def at_hash(access_token: str) -> str:
     (SHA-256 for both RS256 and ES256, the two algorithms Keystead signs with.)
     """
     digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(digest[: len(digest) // 2]).rstrip(b"=").decode("ascii")
+    return _b64(digest[: len(digest) // 2]).decode("ascii")

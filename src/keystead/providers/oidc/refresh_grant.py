@@ -24,14 +24,14 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from oauth2_provider.oauth2_validators import GRANT_TYPE_MAPPING
 from oauth2_provider.settings import oauth2_settings
 
 from keystead.directory import audit
-from keystead.directory.models import Outcome, User
+from keystead.directory.models import Outcome
 from keystead.providers.oidc import client_auth, id_tokens, refresh_store
 from keystead.providers.oidc.claims import claims_for
-from keystead.providers.oidc.models import settings_for
+from keystead.providers.oidc.client_auth import Client
+from keystead.providers.oidc.grants import grant_allowed
 from keystead.providers.oidc.refresh_rules import ClientFacts, Refusal, decide
 
 GRANT_TYPE = "refresh_token"
@@ -63,19 +63,19 @@ def respond(request: HttpRequest) -> JsonResponse:
     return _no_store(JsonResponse(outcome))
 
 
-def client_facts(client) -> ClientFacts:
+def client_facts(client: Client) -> ClientFacts:
     """What the rules need to know about the calling application."""
-    client_settings = settings_for(client)
-    lifetime = client_settings.refresh_token_seconds or oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+    lifetime = client.refresh_token_seconds or oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
     return ClientFacts(
         application_id=client.pk,
-        may_refresh=client.allows_grant_type(*GRANT_TYPE_MAPPING[GRANT_TYPE]),
-        issues_refresh_tokens=client_settings.issue_refresh_tokens,
+        may_refresh=grant_allowed(GRANT_TYPE, registered_grant=client.registered_grant,
+                                  allowed_grants=client.allowed_grants,
+                                  issue_refresh_tokens=client.issue_refresh_tokens),
         refresh_lifetime=timedelta(seconds=lifetime) if lifetime else None,
     )
 
 
-def _exchange(request: HttpRequest, client, raw: str, now: datetime) -> dict | Refusal:
+def _exchange(request: HttpRequest, client: Client, raw: str, now: datetime) -> dict | Refusal:
     """Inside one transaction: the decision, the writes, the audit Event; the response body."""
     stored = refresh_store.find(raw)
     refusal, scope = decide(stored.facts if stored else None, client_facts(client),
@@ -84,14 +84,13 @@ def _exchange(request: HttpRequest, client, raw: str, now: datetime) -> dict | R
         refresh_store.revoke_family(stored.family)
     if refusal is not None:
         return refusal
-    client_settings = settings_for(client)
-    if client_settings.rotate_refresh_tokens and not refresh_store.revoke_if_live(stored, now):
+    if client.rotate_refresh_tokens and not refresh_store.revoke_if_live(stored, now):
         # Another request rotated it between our read and our update: a replay.
         refresh_store.revoke_family(stored.family)
         return Refusal.REUSED
-    user = User.objects.get(pk=stored.user_id)
+    user = stored.user
     scopes = scope.split()
-    lifetime = client_settings.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    lifetime = client.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
     access_raw = secrets.token_urlsafe(32)
     body = {"access_token": access_raw, "expires_in": lifetime, "token_type": "Bearer",
             "scope": scope}
@@ -100,7 +99,8 @@ def _exchange(request: HttpRequest, client, raw: str, now: datetime) -> dict | R
         jti = str(uuid.uuid4())
         id_expires = now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
         id_token_id = refresh_store.save_id_token(
-            user_id=user.pk, application_id=client.pk, jti=jti, expires=id_expires, scope=scope)
+            user_id=user.pk, application_id=client.pk, jti=jti, expires=id_expires, scope=scope,
+            now=now)
         body["id_token"] = id_tokens.sign({
             "aud": client.client_id,
             "iat": int(now.timestamp()),
@@ -110,31 +110,31 @@ def _exchange(request: HttpRequest, client, raw: str, now: datetime) -> dict | R
             "exp": int(id_expires.timestamp()),
             "auth_time": int((user.last_login or now).timestamp()),
             "jti": jti,
-        }, client)
+        }, algorithm=client.algorithm, id_token_algorithm=client.id_token_algorithm)
     expires = now + timedelta(seconds=lifetime)
-    if client_settings.rotate_refresh_tokens:
+    if client.rotate_refresh_tokens:
         refresh_store.delete_access_token(stored.access_token_id)
         access_id = refresh_store.save_access_token(
             raw=access_raw, user_id=user.pk, application_id=client.pk, expires=expires,
-            scope=scope, source_refresh_token_id=stored.id, id_token_id=id_token_id)
+            scope=scope, source_refresh_token_id=stored.id, id_token_id=id_token_id, now=now)
         body["refresh_token"] = secrets.token_urlsafe(32)
         refresh_store.save_refresh_token(raw=body["refresh_token"], user_id=user.pk,
                                          application_id=client.pk, access_token_id=access_id,
-                                         family=stored.family)
+                                         family=stored.family, now=now)
     else:
         refresh_store.reissue_access_token(stored.access_token_id, raw=access_raw,
                                            expires=expires, scope=scope,
                                            id_token_id=id_token_id, now=now)
         body["refresh_token"] = raw
     # Never the tokens: which application, for whom, which scopes.
-    audit.record("oidc.token_issued", request=request, actor=user, target=client,
+    audit.record("oidc.token_issued", request=request, actor=user, target=client.audit_target,
                  detail={"scope": scope, "client_id": client.client_id,
                          "grant_type": GRANT_TYPE})
     return body
 
 
 def _audit_refused(request: HttpRequest, error: str, description: str, *, reason: str,
-                   client=None) -> None:
+                   client: Client | None = None) -> None:
     # Only names and codes: never the token or secret sent.
     client_id = client.client_id if client is not None else (
         request.POST.get("client_id", "") or "unauthenticated")

@@ -25,7 +25,6 @@ class Refusal(Enum):
     ORPHANED = "token without an access token"
     EXPIRED = "expired"
     ACCOUNT_DISABLED = "account disabled"
-    REFRESH_OFF = "client does not use refresh tokens"
     GRANT_NOT_ALLOWED = "grant not allowed for the client"
     SCOPE_WIDENED = "scope wider than granted"
 
@@ -44,8 +43,8 @@ _ERRORS = {Refusal.GRANT_NOT_ALLOWED: "unauthorized_client",
            Refusal.SCOPE_WIDENED: "invalid_scope"}
 _DESCRIPTIONS = {
     Refusal.EXPIRED: "The refresh token has expired.",
-    Refusal.REFRESH_OFF: "This client does not use refresh tokens.",
-    Refusal.GRANT_NOT_ALLOWED: "This client may not use the refresh_token grant.",
+    Refusal.GRANT_NOT_ALLOWED: "This client may not use the refresh_token grant (or does "
+                               "not use refresh tokens).",
     Refusal.SCOPE_WIDENED: "The requested scope exceeds the scope originally granted.",
 }
 
@@ -64,8 +63,7 @@ class TokenFacts:
 @dataclass(frozen=True)
 class ClientFacts:
     application_id: int
-    may_refresh: bool  # the application's grants include one that hands out refresh tokens
-    issues_refresh_tokens: bool
+    may_refresh: bool  # grants.grant_allowed("refresh_token", ...): grants and refresh switch
     refresh_lifetime: timedelta | None  # after the access token expires; None: no limit
 
 
@@ -85,8 +83,6 @@ def decide(token: TokenFacts | None, client: ClientFacts, requested_scope: str |
         return Refusal.OTHER_CLIENT, ""
     if token.revoked:
         return Refusal.REUSED, ""
-    if not client.issues_refresh_tokens:
-        return Refusal.REFRESH_OFF, ""
     if token.access_token_expires is None:
         return Refusal.ORPHANED, ""
     if (client.refresh_lifetime is not None

@@ -14,8 +14,13 @@ restart every web process.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from django.conf import settings
 from jwcrypto import jwk
 
@@ -55,6 +60,36 @@ def rsa_signing_key(pem: str) -> jwk.JWK:
     return jwk.JWK.from_pem(pem.encode())
 
 
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key ready to sign JWS: its algorithm, ``kid`` and ``cryptography`` object."""
+
+    algorithm: str  # "RS256" or "ES256"
+    kid: str  # RFC 7638 thumbprint, as the JWKS publishes it
+    private: Any
+
+    def sign(self, signing_input: bytes) -> bytes:
+        if self.algorithm == "RS256":
+            return self.private.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        # ES256 (RFC 7518 §3.4): r and s as two 32-byte big-endian numbers, not DER.
+        r, s = decode_dss_signature(self.private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+@cache
+def current_signing_key() -> SigningKey:
+    """The ES256 key, parsed and thumbprinted once per process."""
+    key = current_key()
+    return SigningKey("ES256", key.thumbprint(), key.get_op_key("sign"))
+
+
+@cache
+def rsa_key_for_signing(pem: str) -> SigningKey:
+    """The RS256 key of this PEM, parsed and thumbprinted once per process."""
+    key = rsa_signing_key(pem)
+    return SigningKey("RS256", key.thumbprint(), key.get_op_key("sign"))
+
+
 def rsa_verification_keys() -> jwk.JWKSet:
     """Current and retired RS256 keys (as django-oauth-toolkit loaded them), with ``kid``."""
     from oauth2_provider.settings import oauth2_settings
@@ -76,6 +111,6 @@ def published_keys() -> list[dict]:
 
 def reset() -> None:
     """Forget the loaded keys (tests; a rotation in this process)."""
-    current_key.cache_clear()
-    retired_keys.cache_clear()
-    rsa_signing_key.cache_clear()
+    for cached in (current_key, current_signing_key, retired_keys, rsa_signing_key,
+                   rsa_key_for_signing):
+        cached.cache_clear()

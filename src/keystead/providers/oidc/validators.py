@@ -123,13 +123,15 @@ class KeysteadValidator(OAuth2Validator):
         """DOT's, except for the key: ES256 applications are signed with the EC key, and
         RS256 with the RSA key parsed once per process (DOT parses it on every token).
         """
-        if id_tokens.signing_key(request.client) is None:
+        algorithms = {"algorithm": request.client.algorithm,
+                      "id_token_algorithm": settings_for(request.client).id_token_algorithm}
+        if id_tokens.signing_key(**algorithms) is None:
             return super().finalize_id_token(id_token, token, token_handler, request)
         claims, expiration_time = self.get_id_token_dictionary(token, token_handler, request)
         id_token.update(**claims)
         if "nonce" not in id_token and request.nonce:
             id_token["nonce"] = request.nonce  # as DOT does (oauthlib bug #746)
-        signed = id_tokens.sign(id_token, request.client)
+        signed = id_tokens.sign(id_token, **algorithms)
         IDToken = get_id_token_model()
         with transaction.atomic(using=router.db_for_write(IDToken)):
             stored = self._save_id_token(id_token["jti"], request, expiration_time)
