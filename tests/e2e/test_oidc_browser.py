@@ -226,3 +226,18 @@ def test_rp_initiated_logout_to_an_unregistered_address_keeps_the_session(page, 
     page.goto("/")
     page.wait_for_url(re.compile(r"/$"))  # still signed in
     rp.close()
+
+
+def test_prompt_login_and_consent_ask_again_and_show_the_consent_page(page, live_server, person):
+    _, rp, discovery, redirect_uri = _relying_party(live_server)  # skips consent normally
+    _signed_in_on_the_portal(page, person)
+    url, state, _ = _authorization_url(rp, discovery, prompt="login consent")
+    page.goto(url)
+    page.wait_for_url(re.compile(r"/login/\?next=/oauth/authorize/"))
+    sign_in_as(page, person.email, PERSON_PASSWORD, path=page.url)
+    allow = page.get_by_role("button", name="Authorize")
+    allow.wait_for()  # the consent page, although the application skips it otherwise
+    allow.click()
+    page.wait_for_url(re.compile(re.escape(redirect_uri) + r"\?code="))
+    assert f"state={state}" in page.url
+    rp.close()
