@@ -1,0 +1,201 @@
+"""The refresh-token grant Keystead answers itself (``refresh_grant``), against the real database.
+
+What a relying party sees must not depend on which code answered: the ID token
+from a refresh verifies against the JWKS and keeps the original sign-in's
+``iss``, ``sub``, ``aud`` and ``auth_time`` (OpenID Connect Core §12.2), the
+toolkit's introspection sees the new access token and no longer the old one,
+and concurrent presentations of one refresh token give it to exactly one of
+them (PostgreSQL, several processes).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+from authlib.jose import JsonWebKey, JsonWebToken
+from django.db import connection
+from django.test import Client
+from oauth2_provider.models import RefreshToken, get_application_model
+
+from keystead.directory.models import Event, User
+from keystead.providers.oidc.models import ClientSettings
+from login.helpers_live import database_url, live_keystead
+
+from .conftest import PASSWORD
+from .helpers import authorize, basic, exchange, make_app, pkce_pair
+
+Application = get_application_model()
+
+
+def code_tokens(browser_client, app, secret, scope="openid email profile groups") -> dict:
+    verifier, challenge = pkce_pair()
+    code = authorize(browser_client, app, challenge=challenge, scope=scope)["code"]
+    response = exchange(Client(), app, secret, code, verifier)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def refresh(app, secret, token, **extra):
+    return Client().post("/oauth/token/", {"grant_type": "refresh_token",
+                                           "refresh_token": token, **extra},
+                         **basic(app, secret))
+
+
+def verified_claims(id_token: str) -> dict:
+    keys = JsonWebKey.import_key_set(Client().get("/.well-known/jwks.json").json())
+    claims = JsonWebToken(["RS256", "ES256"]).decode(id_token, keys)
+    claims.validate()
+    return dict(claims)
+
+
+@pytest.mark.smoke  # also on SQLite: the plain SQL must run on both
+@pytest.mark.parametrize("algorithm", ["RS256", "ES256"])
+def test_the_refreshed_id_token_keeps_the_original_sign_in(browser_client, person, algorithm):
+    app, secret = make_app()
+    if algorithm == "ES256":
+        ClientSettings.objects.create(application=app, id_token_algorithm="ES256")
+    first = code_tokens(browser_client, app, secret)
+    answer = refresh(app, secret, first["refresh_token"])
+    assert answer.status_code == 200, answer.content
+    assert answer["Cache-Control"] == "no-store"
+    body = answer.json()
+    assert body["token_type"] == "Bearer" and body["scope"] == "openid email profile groups"
+    assert json.loads(base64.urlsafe_b64decode(body["id_token"].split(".")[0] + "=="))["alg"] \
+        == algorithm
+    before, after = verified_claims(first["id_token"]), verified_claims(body["id_token"])
+    for name in ("iss", "sub", "aud", "auth_time", "email", "given_name", "family_name",
+                 "name", "groups", "password_changed_at"):
+        assert after[name] == before[name], name
+    assert "nonce" in before and "nonce" not in after  # §12.2: no nonce on refresh
+    assert after["jti"] != before["jti"]
+    digest = hashlib.sha256(body["access_token"].encode()).digest()
+    assert after["at_hash"] == base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
+
+
+@pytest.mark.smoke
+def test_introspection_sees_the_new_access_token_and_not_the_old(browser_client, person):
+    app, secret = make_app()
+    first = code_tokens(browser_client, app, secret)
+    new = refresh(app, secret, first["refresh_token"]).json()
+
+    def active(token):
+        return Client().post("/oauth/introspect/", {"token": token},
+                             **basic(app, secret)).json()["active"]
+
+    assert active(new["access_token"]) is True
+    assert active(first["access_token"]) is False
+    userinfo = Client().get("/oauth/userinfo/",
+                            HTTP_AUTHORIZATION=f"Bearer {new['access_token']}")
+    assert userinfo.json()["email"] == person.email
+
+
+def test_no_token_is_stored_in_clear(browser_client):
+    app, secret = make_app()
+    new = refresh(app, secret, code_tokens(browser_client, app, secret)["refresh_token"]).json()
+    stored = RefreshToken.objects.get(
+        token_checksum=hashlib.sha256(new["refresh_token"].encode()).hexdigest())
+    assert stored.token == "" and stored.access_token.token == ""
+
+
+@pytest.mark.smoke
+def test_a_narrower_scope_and_a_wider_one(browser_client):
+    app, secret = make_app()
+    first = code_tokens(browser_client, app, secret)
+    narrow = refresh(app, secret, first["refresh_token"], scope="openid email")
+    assert narrow.status_code == 200 and narrow.json()["scope"] == "openid email"
+    assert "given_name" not in verified_claims(narrow.json()["id_token"])
+    wider = refresh(app, secret, narrow.json()["refresh_token"], scope="openid email profile")
+    assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
+
+
+def test_a_disabled_account_cannot_refresh(browser_client, person):
+    app, secret = make_app()
+    token = code_tokens(browser_client, app, secret)["refresh_token"]
+    User.objects.filter(pk=person.pk).update(is_active=False)
+    answer = refresh(app, secret, token)
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
+    event = Event.objects.filter(action="oidc.token_refused").latest("pk")
+    assert event.detail["reason"] == "account disabled"
+    assert token not in json.dumps(event.detail)
+
+
+def test_client_authentication_failures_are_invalid_client(browser_client):
+    app, secret = make_app()
+    token = code_tokens(browser_client, app, secret)["refresh_token"]
+    wrong = refresh(app, "not-the-secret", token)
+    assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
+    assert wrong["WWW-Authenticate"].startswith("Basic")
+    bare = Client().post("/oauth/token/", {"grant_type": "refresh_token",
+                                           "refresh_token": token, "client_id": app.client_id})
+    assert bare.status_code == 401  # a confidential client must send its secret
+    assert refresh(app, secret, token).status_code == 200  # nothing was spent by the failures
+
+
+def test_a_public_client_refreshes_with_its_id_only(browser_client):
+    app, _ = make_app(public=True)
+    token = code_tokens(browser_client, app, "")["refresh_token"]
+    answer = Client().post("/oauth/token/", {"grant_type": "refresh_token",
+                                             "refresh_token": token,
+                                             "client_id": app.client_id})
+    assert answer.status_code == 200, answer.content
+    with_secret = Client().post("/oauth/token/", {
+        "grant_type": "refresh_token", "refresh_token": answer.json()["refresh_token"],
+        "client_id": app.client_id, "client_secret": "anything"})
+    assert with_secret.status_code == 401
+
+
+def test_another_clients_token_is_refused_and_not_spent(browser_client):
+    app, secret = make_app()
+    other, other_secret = make_app(name="Other")
+    token = code_tokens(browser_client, app, secret)["refresh_token"]
+    assert refresh(other, other_secret, token).json()["error"] == "invalid_grant"
+    assert refresh(app, secret, token).status_code == 200
+
+
+def test_missing_refresh_token_is_invalid_request(db):
+    app, secret = make_app()
+    answer = Client().post("/oauth/token/", {"grant_type": "refresh_token"},
+                           **basic(app, secret))
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+
+
+@pytest.mark.slow
+def test_concurrent_presentations_of_one_token_give_it_to_exactly_one(transactional_db,
+                                                                        tmp_path):
+    """Eight requests with the same refresh token at once, through four gunicorn workers."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: several processes on one SQLite file prove nothing "
+                    "about row locks (set KEYSTEAD_DATABASE_URL=postgres://...)")
+    person = User.objects.create_user("grace@example.com", "Grace", "Hopper", password=PASSWORD)
+    browser = Client()
+    browser.force_login(person)
+    app, secret = make_app()
+    token = code_tokens(browser, app, secret)["refresh_token"]
+    attempts = 8
+    barrier = threading.Barrier(attempts)
+    auth = (app.client_id, secret)
+
+    with live_keystead(database_url(connection.settings_dict), tmp_path, workers=4) as server:
+        def present(_: int) -> httpx.Response:
+            with httpx.Client(timeout=60) as http:
+                barrier.wait(timeout=60)
+                return http.post(f"{server.base}/oauth/token/", auth=auth, data={
+                    "grant_type": "refresh_token", "refresh_token": token})
+
+        with ThreadPoolExecutor(attempts) as pool:
+            answers = list(pool.map(present, range(attempts)))
+
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [200] + [400] * (attempts - 1)
+    assert {a.json()["error"] for a in answers if a.status_code == 400} == {"invalid_grant"}
+    # The replays revoked the family: the one refresh token handed out is dead too.
+    assert not RefreshToken.objects.filter(application=app, revoked__isnull=True).exists()
+    issued = Event.objects.filter(action="oidc.token_issued", detail__grant_type="refresh_token")
+    assert issued.count() == 1
+    assert "Traceback" not in server.log_path.read_text()
