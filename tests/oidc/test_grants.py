@@ -273,3 +273,15 @@ def test_console_refuses_no_grant_and_public_client_grants(admin_user):
         **data, "client_type": "public", "allowed_grants": [CODE, PW]})
     assert "public client" in str(public.context["adminform"].form.errors["allowed_grants"])
     assert not Application.objects.exists()
+
+
+def test_console_deletion_is_audited(admin_user):
+    app, _ = make_app()
+    console = Client()
+    console.force_login(admin_user)
+    response = console.post(f"/admin/oauth2_provider/application/{app.pk}/delete/",
+                            {"post": "yes"})
+    assert response.status_code == 302, response.content[:2000]
+    assert not Application.objects.filter(pk=app.pk).exists()
+    event = Event.objects.get(action="oidc.client_deleted")
+    assert event.detail == {"client_id": app.client_id, "name": app.name, "door": "admin"}
