@@ -80,6 +80,11 @@ DATABASE_URL = config.env("KEYSTEAD_DATABASE_URL") or config.default_database_ur
 if DATABASE_URL.startswith("sqlite:"):
     DATA_DIR.mkdir(parents=True, exist_ok=True)
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Hot statements (keystead.hot_sql) as prepared statements on PostgreSQL. Django's own
+# statements stay unprepared either way (its cursors bind on the client side).
+DATABASE_PREPARED_STATEMENTS = config.env_bool("KEYSTEAD_DATABASE_PREPARED_STATEMENTS", True)
+if DATABASE_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;"}

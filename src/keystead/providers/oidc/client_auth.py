@@ -23,6 +23,7 @@ from django.db import connection
 from django.http import HttpRequest
 from oauth2_provider.models import get_application_model
 
+from keystead import hot_sql
 from keystead.directory.audit import Target
 from keystead.providers.oidc.models import ClientSettings
 
@@ -150,8 +151,7 @@ def authenticate(request: HttpRequest) -> Client:
     credentials = credentials_from(request.META.get("HTTP_AUTHORIZATION", ""), request.POST)
     if credentials is None:
         raise InvalidClient("Client authentication is required.", used_basic=False)
-    with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(), [credentials.client_id])
+    with hot_sql.execute(_lookup_sql(), [credentials.client_id]) as cursor:
         row = cursor.fetchone()
     if row is None:
         raise InvalidClient("Unknown client.", used_basic=credentials.used_basic)

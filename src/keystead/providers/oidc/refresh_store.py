@@ -39,6 +39,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
+from keystead import hot_sql
 from keystead.directory.models import User
 from keystead.providers.oidc.refresh_rules import TokenFacts
 
@@ -116,8 +117,7 @@ def _insert(model, values: dict[str, Any]) -> int:
     names = tuple(values)
     params = [_prep(model, name, value) if _needs_prep(model, name) else value
               for name, value in values.items()]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, names), params)
+    with hot_sql.execute(_insert_sql(model, names), params) as cursor:
         return cursor.fetchone()[0]
 
 
@@ -150,8 +150,7 @@ def _find_sql() -> str:
 
 def find(raw_token: str) -> StoredRefreshToken | None:
     """The presented token, its access token and its owner, in one statement."""
-    with connection.cursor() as cursor:
-        cursor.execute(_find_sql(), [checksum(raw_token)])
+    with hot_sql.execute(_find_sql(), [checksum(raw_token)]) as cursor:
         row = cursor.fetchone()
     if row is None:
         return None
@@ -178,16 +177,15 @@ def revoke_if_live(token: StoredRefreshToken, now: datetime) -> bool:
     sql = (f"UPDATE {_table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"  # noqa: S608
            f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
            f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [stamp, stamp, token.id])
+    with hot_sql.execute(sql, [stamp, stamp, token.id]) as cursor:
         return cursor.rowcount == 1
 
 
 def delete_access_token(access_token_id: int) -> None:
     """One ``DELETE``: the only row pointing at it (its refresh token) was unlinked above."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {_table(AccessToken)} WHERE id = %s",  # noqa: S608
-                       [access_token_id])
+    with hot_sql.execute(f"DELETE FROM {_table(AccessToken)} WHERE id = %s",  # noqa: S608
+                         [access_token_id]):
+        pass
 
 
 def save_id_token(*, user_id: int, application_id: int, jti: str, expires: datetime,
@@ -224,10 +222,9 @@ def reissue_access_token(access_token_id: int, *, raw: str, expires: datetime, s
            f" {c(AccessToken, 'token_checksum')} = %s, {c(AccessToken, 'expires')} = %s,"
            f" {c(AccessToken, 'scope')} = %s, {c(AccessToken, 'id_token')} = %s,"
            f" {c(AccessToken, 'updated')} = %s WHERE id = %s")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [_stored_value(raw), checksum(raw),
-                             _prep(AccessToken, "expires", expires), scope, id_token_id,
-                             _prep(AccessToken, "updated", now), access_token_id])
+    with hot_sql.execute(sql, [_stored_value(raw), checksum(raw),
+                               _prep(AccessToken, "expires", expires), scope, id_token_id,
+                               _prep(AccessToken, "updated", now), access_token_id]) as cursor:
         return cursor.rowcount == 1
 
 
