@@ -51,3 +51,48 @@ def test_a_new_session_is_stored_once_with_the_person(ada):
     assert Session.objects.count() == 1
     assert SessionStore(key).load()["_auth_user_id"] == str(ada.pk)
     assert client.get("/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_the_new_session_is_one_insert_without_begin(ada):
+    from django.db import connection
+
+    seen = []
+
+    def spy(execute, sql, params, many, context):
+        if "django_session" in sql:
+            seen.append((sql.split(" ", 1)[0], connection.get_autocommit()))
+        return execute(sql, params, many, context)
+
+    client = Client()
+    with connection.execute_wrapper(spy):
+        key = sign_in(client)
+    assert seen == [("INSERT", True)]  # autocommit: no BEGIN/COMMIT around it
+    assert SessionStore(key).load()["_auth_user_id"] == str(ada.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_key_collision_draws_another_key(ada, monkeypatch):
+    taken = SessionStore()
+    taken["owner"] = "someone else"
+    taken.create()
+    keys = iter([taken.session_key, "b" * 32])
+    monkeypatch.setattr(SessionStore, "_get_new_session_key", lambda self: next(keys))
+    store = SessionStore()
+    store["_auth_user_id"] = str(ada.pk)
+    store.save()
+    assert store.session_key == "b" * 32
+    assert SessionStore(taken.session_key).load() == {"owner": "someone else"}
+    assert SessionStore("b" * 32).load()["_auth_user_id"] == str(ada.pk)
+
+
+def test_sign_in_records_last_login_with_one_receiver(ada):
+    from django.contrib.auth.models import update_last_login
+    from django.contrib.auth.signals import user_logged_in
+
+    receivers = [entry[1]() for entry in user_logged_in.receivers]
+    assert update_last_login not in receivers
+    assert ada.last_login is None
+    sign_in(Client())
+    ada.refresh_from_db()
+    assert ada.last_login is not None

@@ -7,7 +7,15 @@ class LoginConfig(AppConfig):
     verbose_name = "Sign-in"
 
     def ready(self) -> None:
-        from keystead.login import factors, passkeys
+        from django.contrib.auth.signals import user_logged_in
+
+        from keystead.login import factors, last_login, passkeys
+
+        # Connected before django.contrib.auth's ready() (this app comes first in
+        # INSTALLED_APPS) under the dispatch_uid auth uses for its update_last_login,
+        # which therefore is not connected: one receiver writes last_login.
+        user_logged_in.connect(last_login.record_last_login,
+                               dispatch_uid=last_login.DISPATCH_UID)
 
         factors.register(factors.FactorMethod(
             key="passkey", label="Your passkey", url_name="login_verify_passkey",
