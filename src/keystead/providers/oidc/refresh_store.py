@@ -79,8 +79,7 @@ def _column(model, field: str) -> str:
 
 
 def _prep(model, field: str, value: Any) -> Any:
-    """A Python value as the database takes it (datetimes and UUIDs differ between backends)."""
-    return model._meta.get_field(field).get_db_prep_save(value, connection)
+    return hot_sql.db_value(model, field, value)
 
 
 def _aware(value: Any) -> datetime | None:
@@ -96,29 +95,6 @@ def _uuid(value: Any) -> uuid.UUID | None:
     if value is None or isinstance(value, uuid.UUID):
         return value
     return uuid.UUID(str(value))
-
-
-@cache
-def _insert_sql(model, names: tuple[str, ...]) -> str:
-    columns = ", ".join(_column(model, name) for name in names)
-    marks = ", ".join(["%s"] * len(names))
-    return f"INSERT INTO {_table(model)} ({columns}) VALUES ({marks}) RETURNING id"  # noqa: S608
-
-
-@cache
-def _needs_prep(model, name: str) -> bool:
-    """Only datetimes, UUIDs and JSON differ between backends; ids and text go as they are."""
-    return model._meta.get_field(name).get_internal_type() in {
-        "DateTimeField", "UUIDField", "JSONField"}
-
-
-def _insert(model, values: dict[str, Any]) -> int:
-    """One ``INSERT``; the new row's id."""
-    names = tuple(values)
-    params = [_prep(model, name, value) if _needs_prep(model, name) else value
-              for name, value in values.items()]
-    with hot_sql.execute(_insert_sql(model, names), params) as cursor:
-        return cursor.fetchone()[0]
 
 
 _USER_FIELDS = ("is_active", "email", "given_name", "family_name", "last_login",
@@ -190,7 +166,7 @@ def delete_access_token(access_token_id: int) -> None:
 
 def save_id_token(*, user_id: int, application_id: int, jti: str, expires: datetime,
                   scope: str, now: datetime) -> int:
-    return _insert(IDToken, {"jti": uuid.UUID(jti), "expires": expires, "scope": scope,
+    return hot_sql.insert(IDToken, {"jti": uuid.UUID(jti), "expires": expires, "scope": scope,
                              "created": now, "updated": now, "application": application_id,
                              "user": user_id})
 
@@ -198,7 +174,7 @@ def save_id_token(*, user_id: int, application_id: int, jti: str, expires: datet
 def save_access_token(*, raw: str, user_id: int, application_id: int, expires: datetime,
                       scope: str, source_refresh_token_id: int | None,
                       id_token_id: int | None, now: datetime) -> int:
-    return _insert(AccessToken, {
+    return hot_sql.insert(AccessToken, {
         "token": _stored_value(raw), "token_checksum": checksum(raw), "expires": expires,
         "scope": scope, "application": application_id, "user": user_id, "created": now,
         "updated": now, "source_refresh_token": source_refresh_token_id,
@@ -207,7 +183,7 @@ def save_access_token(*, raw: str, user_id: int, application_id: int, expires: d
 
 def save_refresh_token(*, raw: str, user_id: int, application_id: int, access_token_id: int,
                        family: uuid.UUID | None, now: datetime) -> int:
-    return _insert(RefreshToken, {
+    return hot_sql.insert(RefreshToken, {
         "token": _stored_value(raw), "token_checksum": checksum(raw),
         "access_token": access_token_id, "application": application_id, "user": user_id,
         "created": now, "updated": now, "token_family": family or uuid.uuid4(),
