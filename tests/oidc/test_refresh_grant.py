@@ -199,3 +199,14 @@ def test_concurrent_presentations_of_one_token_give_it_to_exactly_one(transactio
     issued = Event.objects.filter(action="oidc.token_issued", detail__grant_type="refresh_token")
     assert issued.count() == 1
     assert "Traceback" not in server.log_path.read_text()
+
+
+@pytest.mark.smoke
+def test_without_openid_a_refresh_hands_out_no_id_token(browser_client):
+    app, secret = make_app()
+    first = code_tokens(browser_client, app, secret, scope="email")
+    answer = refresh(app, secret, first["refresh_token"])
+    assert answer.status_code == 200, answer.content
+    assert "id_token" not in answer.json() and answer.json()["scope"] == "email"
+    again = refresh(app, secret, answer.json()["refresh_token"])
+    assert again.status_code == 200  # the chain goes on without ID tokens too

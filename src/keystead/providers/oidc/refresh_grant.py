@@ -84,48 +84,37 @@ def _exchange(request: HttpRequest, client: Client, raw: str, now: datetime) -> 
         refresh_store.revoke_family(stored.family)
     if refusal is not None:
         return refusal
-    if client.rotate_refresh_tokens and not refresh_store.revoke_if_live(stored, now):
-        # Another request rotated it between our read and our update: a replay.
-        refresh_store.revoke_family(stored.family)
-        return Refusal.REUSED
     user = stored.user
     scopes = scope.split()
     lifetime = client.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
-    access_raw = secrets.token_urlsafe(32)
-    body = {"access_token": access_raw, "expires_in": lifetime, "token_type": "Bearer",
-            "scope": scope}
-    id_token_id = None
-    if "openid" in scopes:
-        jti = str(uuid.uuid4())
-        id_expires = now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS)
-        id_token_id = refresh_store.save_id_token(
-            user_id=user.pk, application_id=client.pk, jti=jti, expires=id_expires, scope=scope,
-            now=now)
+    new = refresh_store.NewTokens(
+        now=now, user_id=user.pk, application_id=client.pk, scope=scope,
+        access_token=secrets.token_urlsafe(32), access_expires=now + timedelta(seconds=lifetime),
+        refresh_token=secrets.token_urlsafe(32) if client.rotate_refresh_tokens else raw,
+        id_token=(str(uuid.uuid4()),
+                  now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS))
+        if "openid" in scopes else None)
+    if client.rotate_refresh_tokens:
+        if not refresh_store.rotate(stored, new):
+            # Another request rotated it between our read and our write: a replay.
+            refresh_store.revoke_family(stored.family)
+            return Refusal.REUSED
+    else:
+        refresh_store.reissue(stored, new)
+    body = {"access_token": new.access_token, "expires_in": lifetime, "token_type": "Bearer",
+            "scope": scope, "refresh_token": new.refresh_token}
+    if new.id_token:
+        jti, id_expires = new.id_token
         body["id_token"] = id_tokens.sign({
             "aud": client.client_id,
             "iat": int(now.timestamp()),
-            "at_hash": id_tokens.at_hash(access_raw),
+            "at_hash": id_tokens.at_hash(new.access_token),
             **claims_for(user, scopes),
             "iss": oauth2_settings.oidc_issuer(request),
             "exp": int(id_expires.timestamp()),
             "auth_time": int((user.last_login or now).timestamp()),
             "jti": jti,
         }, algorithm=client.algorithm, id_token_algorithm=client.id_token_algorithm)
-    expires = now + timedelta(seconds=lifetime)
-    if client.rotate_refresh_tokens:
-        refresh_store.delete_access_token(stored.access_token_id)
-        access_id = refresh_store.save_access_token(
-            raw=access_raw, user_id=user.pk, application_id=client.pk, expires=expires,
-            scope=scope, source_refresh_token_id=stored.id, id_token_id=id_token_id, now=now)
-        body["refresh_token"] = secrets.token_urlsafe(32)
-        refresh_store.save_refresh_token(raw=body["refresh_token"], user_id=user.pk,
-                                         application_id=client.pk, access_token_id=access_id,
-                                         family=stored.family, now=now)
-    else:
-        refresh_store.reissue_access_token(stored.access_token_id, raw=access_raw,
-                                           expires=expires, scope=scope,
-                                           id_token_id=id_token_id, now=now)
-        body["refresh_token"] = raw
     # Never the tokens: which application, for whom, which scopes.
     audit.record("oidc.token_issued", request=request, actor=user, target=client.audit_target,
                  detail={"scope": scope, "client_id": client.client_id,

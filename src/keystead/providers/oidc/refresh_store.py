@@ -22,6 +22,8 @@ introspection, revocation, userinfo and admin pages see these tokens like
 their own.
 """
 
+# ruff: noqa: S608 -- every statement here is built from the models' own table and column
+# names; values are always bound parameters.
 from __future__ import annotations
 
 import hashlib
@@ -107,7 +109,7 @@ def _find_sql() -> str:
     user_columns = ", ".join(f"{user}.{_column(User, f)}" for f in _USER_FIELDS)
     c = _column
     return (
-        f"SELECT {rt}.id, {rt}.{c(RefreshToken, 'application')}, {rt}.{c(RefreshToken, 'user')},"  # noqa: S608
+        f"SELECT {rt}.id, {rt}.{c(RefreshToken, 'application')}, {rt}.{c(RefreshToken, 'user')},"
         f" {rt}.{c(RefreshToken, 'revoked')}, {rt}.{c(RefreshToken, 'token_family')},"
         f" {rt}.{c(RefreshToken, 'access_token')}, {at}.{c(AccessToken, 'expires')},"
         f" {at}.{c(AccessToken, 'scope')}, {user_columns}"
@@ -143,58 +145,144 @@ def find(raw_token: str) -> StoredRefreshToken | None:
                          user_active=user.is_active))
 
 
-def revoke_if_live(token: StoredRefreshToken, now: datetime) -> bool:
+@dataclass(frozen=True)
+class NewTokens:
+    """What one refresh hands out, decided before anything is written."""
+
+    now: datetime
+    user_id: int
+    application_id: int
+    scope: str
+    access_token: str
+    access_expires: datetime
+    refresh_token: str  # the new one (rotation) or the presented one (no rotation)
+    id_token: tuple[str, datetime] | None  # (jti, expires) when an ID token is issued
+
+
+def rotate(old: StoredRefreshToken, new: NewTokens) -> bool:
+    """Revoke ``old`` (unless someone else did first) and store ``new`` in its family.
+
+    False: ``old`` was revoked meanwhile (a concurrent presentation), nothing written.
+    On PostgreSQL one statement does it all; elsewhere, one statement per row.
+    """
+    if connection.vendor == "postgresql":
+        return _rotate_in_one_statement(old, new)
+    if not _revoke_if_live(old, new.now):
+        return False
+    _delete_access_token(old.access_token_id)
+    id_token_id = _save_id_token(new) if new.id_token else None
+    access_id = hot_sql.insert(AccessToken, _access_row(new, old, id_token_id))
+    hot_sql.insert(RefreshToken, _refresh_row(new, old, access_id))
+    return True
+
+
+def _access_row(new: NewTokens, old: StoredRefreshToken, id_token_id: int | None) -> dict:
+    return {"token": _stored_value(new.access_token),
+            "token_checksum": checksum(new.access_token), "expires": new.access_expires,
+            "scope": new.scope, "application": new.application_id, "user": new.user_id,
+            "created": new.now, "updated": new.now, "source_refresh_token": old.id,
+            "id_token": id_token_id, "resource": []}
+
+
+def _refresh_row(new: NewTokens, old: StoredRefreshToken, access_id: int | None) -> dict:
+    return {"token": _stored_value(new.refresh_token),
+            "token_checksum": checksum(new.refresh_token), "access_token": access_id,
+            "application": new.application_id, "user": new.user_id, "created": new.now,
+            "updated": new.now, "token_family": old.family or uuid.uuid4(), "resource": []}
+
+
+def _id_token_row(new: NewTokens) -> dict:
+    jti, expires = new.id_token
+    return {"jti": uuid.UUID(jti), "expires": expires, "scope": new.scope, "created": new.now,
+            "updated": new.now, "application": new.application_id, "user": new.user_id}
+
+
+def _revoke_if_live(token: StoredRefreshToken, now: datetime) -> bool:
     """Revoke the token unless someone else did first; True if this call revoked it.
 
-    Its access token is unlinked here and deleted by ``delete_access_token``, as the
-    toolkit's ``RefreshToken.revoke`` does, so the old access token stops working.
+    Its access token is unlinked here and deleted next, as the toolkit's
+    ``RefreshToken.revoke`` does, so the old access token stops working.
     """
     c, stamp = _column, _prep(RefreshToken, "revoked", now)
-    sql = (f"UPDATE {_table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"  # noqa: S608
+    sql = (f"UPDATE {_table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
            f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
            f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL")
     with hot_sql.execute(sql, [stamp, stamp, token.id]) as cursor:
         return cursor.rowcount == 1
 
 
-def delete_access_token(access_token_id: int) -> None:
+def _delete_access_token(access_token_id: int) -> None:
     """One ``DELETE``: the only row pointing at it (its refresh token) was unlinked above."""
-    with hot_sql.execute(f"DELETE FROM {_table(AccessToken)} WHERE id = %s",  # noqa: S608
+    with hot_sql.execute(f"DELETE FROM {_table(AccessToken)} WHERE id = %s",
                          [access_token_id]):
         pass
 
 
-def save_id_token(*, user_id: int, application_id: int, jti: str, expires: datetime,
-                  scope: str, now: datetime) -> int:
-    return hot_sql.insert(IDToken, {"jti": uuid.UUID(jti), "expires": expires, "scope": scope,
-                             "created": now, "updated": now, "application": application_id,
-                             "user": user_id})
+def _save_id_token(new: NewTokens) -> int:
+    return hot_sql.insert(IDToken, _id_token_row(new))
 
 
-def save_access_token(*, raw: str, user_id: int, application_id: int, expires: datetime,
-                      scope: str, source_refresh_token_id: int | None,
-                      id_token_id: int | None, now: datetime) -> int:
-    return hot_sql.insert(AccessToken, {
-        "token": _stored_value(raw), "token_checksum": checksum(raw), "expires": expires,
-        "scope": scope, "application": application_id, "user": user_id, "created": now,
-        "updated": now, "source_refresh_token": source_refresh_token_id,
-        "id_token": id_token_id, "resource": []})
+def _insert_from(model, alias: str, row: dict, source: str) -> tuple[str, list]:
+    """``alias AS (INSERT INTO model (...) SELECT ... FROM source RETURNING id)``.
+
+    Values are bound, except those given as ``_Sql`` (a reference to another part).
+    """
+    names, values, params = [], [], []
+    for name, value in row.items():
+        names.append(_column(model, name))
+        if isinstance(value, _Sql):
+            values.append(value.text)
+        else:  # typed: a parameter in a SELECT list has no column to take its type from
+            values.append(f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})")
+            params.append(_prep(model, name, value))
+    return (f"{alias} AS (INSERT INTO {_table(model)} ({', '.join(names)})"
+            f" SELECT {', '.join(values)} FROM {source} RETURNING id)", params)
 
 
-def save_refresh_token(*, raw: str, user_id: int, application_id: int, access_token_id: int,
-                       family: uuid.UUID | None, now: datetime) -> int:
-    return hot_sql.insert(RefreshToken, {
-        "token": _stored_value(raw), "token_checksum": checksum(raw),
-        "access_token": access_token_id, "application": application_id, "user": user_id,
-        "created": now, "updated": now, "token_family": family or uuid.uuid4(),
-        "resource": []})
+@dataclass(frozen=True)
+class _Sql:
+    text: str
 
 
-def reissue_access_token(access_token_id: int, *, raw: str, expires: datetime, scope: str,
-                         id_token_id: int | None, now: datetime) -> bool:
+def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens) -> bool:
+    """PostgreSQL: the revoke, the delete and the inserts as one statement with data-modifying
+    ``WITH`` parts: one round trip instead of five, and no partial state to think about.
+
+    Every insert selects from ``revoked``, which holds a row only if this statement
+    revoked the old token, so a lost race writes nothing.
+    """
+    c, stamp = _column, _prep(RefreshToken, "revoked", new.now)
+    parts = [f"revoked AS (UPDATE {_table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
+             f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
+             f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL RETURNING id)",
+             f"gone AS (DELETE FROM {_table(AccessToken)}"
+             f" WHERE id = %s AND EXISTS (SELECT 1 FROM revoked))"]
+    params: list = [stamp, stamp, old.id, old.access_token_id]
+    id_token = None
+    if new.id_token:
+        sql, values = _insert_from(IDToken, "id_token", _id_token_row(new), "revoked")
+        parts.append(sql)
+        params += values
+        id_token = _Sql("(SELECT id FROM id_token)")
+    sql, values = _insert_from(AccessToken, "access", _access_row(new, old, id_token), "revoked")
+    parts.append(sql)
+    params += values
+    sql, values = _insert_from(RefreshToken, "refresh",
+                               _refresh_row(new, old, _Sql("access.id")), "access")
+    parts.append(sql)
+    params += values
+    statement = "WITH " + ", ".join(parts) + " SELECT count(*) FROM refresh"
+    with hot_sql.execute(statement, params) as cursor:
+        return cursor.fetchone()[0] == 1
+
+
+def reissue(old: StoredRefreshToken, new: NewTokens) -> bool:
     """Without rotation: the refresh token stays, its access token gets a new value."""
+    id_token_id = _save_id_token(new) if new.id_token else None
+    raw, expires, scope, now, access_token_id = (new.access_token, new.access_expires, new.scope,
+                                                 new.now, old.access_token_id)
     c = _column
-    sql = (f"UPDATE {_table(AccessToken)} SET {c(AccessToken, 'token')} = %s,"  # noqa: S608
+    sql = (f"UPDATE {_table(AccessToken)} SET {c(AccessToken, 'token')} = %s,"
            f" {c(AccessToken, 'token_checksum')} = %s, {c(AccessToken, 'expires')} = %s,"
            f" {c(AccessToken, 'scope')} = %s, {c(AccessToken, 'id_token')} = %s,"
            f" {c(AccessToken, 'updated')} = %s WHERE id = %s")
