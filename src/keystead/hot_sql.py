@@ -23,21 +23,22 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 
 
 @contextmanager
 def execute(sql: str, params: Sequence[Any]) -> Iterator[Any]:
     """Run one statement (``%s`` placeholders); yields the cursor for its results."""
-    if connection.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS:
+    db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per use
+    if db.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS:
         import psycopg
 
-        connection.ensure_connection()
-        with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        db.ensure_connection()
+        with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
             cursor.execute(sql, params, prepare=True)
             yield cursor
         return
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         yield cursor
 
@@ -65,7 +66,7 @@ def db_value(model, name: str, value: Any) -> Any:
     """``value`` of field ``name`` as the database takes it in a plain statement."""
     if value is None or not _adapted(model, name):
         return value
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
+    return model._meta.get_field(name).get_db_prep_save(value, connections[DEFAULT_DB_ALIAS])
 
 
 def insert(model, values: dict[str, Any]) -> int:

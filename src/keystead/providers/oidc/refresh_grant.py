@@ -20,9 +20,11 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
@@ -110,7 +112,7 @@ def _exchange(request: HttpRequest, client: Client, raw: str, now: datetime) -> 
             "iat": int(now.timestamp()),
             "at_hash": id_tokens.at_hash(new.access_token),
             **claims_for(user, scopes),
-            "iss": oauth2_settings.oidc_issuer(request),
+            "iss": issuer(request),
             "exp": int(id_expires.timestamp()),
             "auth_time": int((user.last_login or now).timestamp()),
             "jti": jti,
@@ -120,6 +122,17 @@ def _exchange(request: HttpRequest, client: Client, raw: str, now: datetime) -> 
                  detail={"scope": scope, "client_id": client.client_id,
                          "grant_type": GRANT_TYPE})
     return body
+
+
+def issuer(request: HttpRequest) -> str:
+    """The ``iss`` of our tokens: the setting, or the address the request came in on."""
+    return oauth2_settings.OIDC_ISS_ENDPOINT or _issuer_at(request.scheme, request.get_host())
+
+
+@lru_cache(maxsize=64)  # one per address the site answers on (ALLOWED_HOSTS)
+def _issuer_at(scheme: str, host: str) -> str:
+    return f"{scheme}://{host}{reverse('oauth2_provider:oidc-connect-discovery-info')}".removesuffix(
+        "/.well-known/openid-configuration")
 
 
 def _audit_refused(request: HttpRequest, error: str, description: str, *, reason: str,

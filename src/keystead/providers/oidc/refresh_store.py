@@ -72,10 +72,12 @@ def _stored_value(raw_token: str) -> str:
 # --------------------------------------------------------------------------- SQL
 
 
+@cache
 def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+@cache
 def _column(model, field: str) -> str:
     return connection.ops.quote_name(model._meta.get_field(field).column)
 
@@ -222,26 +224,48 @@ def _save_id_token(new: NewTokens) -> int:
     return hot_sql.insert(IDToken, _id_token_row(new))
 
 
-def _insert_from(model, alias: str, row: dict, source: str) -> tuple[str, list]:
-    """``alias AS (INSERT INTO model (...) SELECT ... FROM source RETURNING id)``.
+@cache
+def _insert_from_sql(model, alias: str, names: tuple[str, ...],
+                     references: tuple[tuple[str, str], ...], source: str) -> str:
+    """``alias AS (INSERT INTO model (names) SELECT ... FROM source RETURNING id)``.
 
-    Values are bound, except those given as ``_Sql`` (a reference to another part).
+    A name in ``references`` takes the SQL given for it in the row (another part's id);
+    every other value is a bound parameter, cast to its column's type (a parameter in a
+    SELECT list has no column to take its type from).
     """
-    names, values, params = [], [], []
-    for name, value in row.items():
-        names.append(_column(model, name))
-        if isinstance(value, _Sql):
-            values.append(value.text)
-        else:  # typed: a parameter in a SELECT list has no column to take its type from
+    values, sql_for = [], dict(references)
+    for name in names:
+        if name in sql_for:
+            values.append(sql_for[name])
+        else:
             values.append(f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})")
-            params.append(_prep(model, name, value))
-    return (f"{alias} AS (INSERT INTO {_table(model)} ({', '.join(names)})"
-            f" SELECT {', '.join(values)} FROM {source} RETURNING id)", params)
+    columns = ", ".join(_column(model, name) for name in names)
+    return (f"{alias} AS (INSERT INTO {_table(model)} ({columns})"
+            f" SELECT {', '.join(values)} FROM {source} RETURNING id)")
+
+
+def _insert_from(model, alias: str, row: dict, source: str) -> tuple[str, list]:
+    """One ``WITH`` part inserting ``row`` (values, or ``_Sql`` references); its parameters."""
+    references = {name: value.text for name, value in row.items() if isinstance(value, _Sql)}
+    sql = _insert_from_sql(model, alias, tuple(row), tuple(references.items()), source)
+    params = [_prep(model, name, value) for name, value in row.items()
+              if name not in references]
+    return sql, params
 
 
 @dataclass(frozen=True)
 class _Sql:
     text: str
+
+
+@cache
+def _rotation_head_sql() -> str:
+    c = _column
+    return (f"revoked AS (UPDATE {_table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
+            f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
+            f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL RETURNING id),"
+            f" gone AS (DELETE FROM {_table(AccessToken)}"
+            f" WHERE id = %s AND EXISTS (SELECT 1 FROM revoked))")
 
 
 def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens) -> bool:
@@ -251,12 +275,8 @@ def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens) -> bool:
     Every insert selects from ``revoked``, which holds a row only if this statement
     revoked the old token, so a lost race writes nothing.
     """
-    c, stamp = _column, _prep(RefreshToken, "revoked", new.now)
-    parts = [f"revoked AS (UPDATE {_table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
-             f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
-             f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL RETURNING id)",
-             f"gone AS (DELETE FROM {_table(AccessToken)}"
-             f" WHERE id = %s AND EXISTS (SELECT 1 FROM revoked))"]
+    stamp = _prep(RefreshToken, "revoked", new.now)
+    parts = [_rotation_head_sql()]
     params: list = [stamp, stamp, old.id, old.access_token_id]
     id_token = None
     if new.id_token:
@@ -264,13 +284,12 @@ def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens) -> bool:
         parts.append(sql)
         params += values
         id_token = _Sql("(SELECT id FROM id_token)")
-    sql, values = _insert_from(AccessToken, "access", _access_row(new, old, id_token), "revoked")
-    parts.append(sql)
-    params += values
-    sql, values = _insert_from(RefreshToken, "refresh",
-                               _refresh_row(new, old, _Sql("access.id")), "access")
-    parts.append(sql)
-    params += values
+    for model, alias, row, source in (
+            (AccessToken, "access", _access_row(new, old, id_token), "revoked"),
+            (RefreshToken, "refresh", _refresh_row(new, old, _Sql("access.id")), "access")):
+        sql, values = _insert_from(model, alias, row, source)
+        parts.append(sql)
+        params += values
     statement = "WITH " + ", ".join(parts) + " SELECT count(*) FROM refresh"
     with hot_sql.execute(statement, params) as cursor:
         return cursor.fetchone()[0] == 1
