@@ -3,8 +3,10 @@
 Django's own receiver (``django.contrib.auth.models.update_last_login``) saves
 the user model with ``update_fields``: the same single UPDATE, reached through
 the model's save machinery (our ``User.save``, ``pre_save``/``post_save``
-signals, field checks). On the password sign-in, the hot path, that machinery
-cost about as much CPU as the statement itself. This receiver takes its place
+signals, field checks, the ORM's statement building). On the password
+sign-in, the hot path, that machinery cost more CPU than the statement
+itself; here it is one plain, prepared statement (``hot_sql``). This receiver
+takes its place
 under the same ``dispatch_uid``, so Django's is not connected (see
 ``LoginConfig.ready``); nothing listens for ``post_save`` of a user's
 ``last_login``.
@@ -12,13 +14,29 @@ under the same ``dispatch_uid``, so Django's is not connected (see
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
+
+from keystead import hot_sql
 
 DISPATCH_UID = "update_last_login"  # django.contrib.auth's, so only one of the two runs
 
 
+@cache
+def _update_sql(model: type) -> str:
+    quote = connection.ops.quote_name
+    meta = model._meta
+    return (f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 (names from the model)
+            f"{quote(meta.get_field('last_login').column)} = %s "
+            f"WHERE {quote(meta.pk.column)} = %s")
+
+
 def record_last_login(sender: Any, user: Any, **kwargs: Any) -> None:
+    model = type(user)
     user.last_login = timezone.now()
-    type(user)._default_manager.filter(pk=user.pk).update(last_login=user.last_login)
+    with hot_sql.execute(_update_sql(model),
+                         [hot_sql.db_value(model, "last_login", user.last_login), user.pk]):
+        pass

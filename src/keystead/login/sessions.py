@@ -11,8 +11,8 @@ Django's store means
    signed-in data; ``COMMIT``.
 
 Here a session that was never stored gets its key and its single INSERT when
-the response goes out, and a new key is not looked up first: it is 32 random
-characters from 36 (165 bits), and the INSERT is made with ``must_create``,
+the response goes out, and a new key is not looked up first: it is 160 random
+bits (32 characters, base32 in lower case), and the INSERT is made with ``must_create``,
 so the impossible collision would still be caught (``CreateError``) and
 ``create()`` would draw another key. Django wraps that INSERT in
 ``BEGIN``/``COMMIT`` (a transaction, so that a failed INSERT cannot spoil an
@@ -30,15 +30,19 @@ first saved, after the sign-in.
 
 from __future__ import annotations
 
+import base64
+import secrets
+
 from django.contrib.sessions.backends import db
-from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError
+from django.contrib.sessions.backends.base import CreateError
 from django.db import IntegrityError, router, transaction
-from django.utils.crypto import get_random_string
 
 
 class SessionStore(db.SessionStore):
     def _get_new_session_key(self) -> str:
-        return get_random_string(32, VALID_KEY_CHARS)
+        # 160 bits from the OS, as 32 characters of Django's key alphabet (a-z, 2-7): one
+        # call, where Django's get_random_string draws each character on its own.
+        return base64.b32encode(secrets.token_bytes(20)).decode().lower()
 
     def cycle_key(self) -> None:
         if self.session_key is None:

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 
+from keystead import plain_reads
 from keystead.directory.models import User
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.policy import screening
 from keystead.policy.lockout import ExpiryRules, LockoutRules
-from keystead.policy.models import GroupPolicy, LogonPolicy, PasswordHistory, Strategy
+from keystead.policy.models import (
+    GroupPolicy,
+    LogonPolicy,
+    PasswordHistory,
+    PolicySettings,
+    Strategy,
+)
 from keystead.policy.rules import REUSE_ALL, Failure, PasswordRules, Person, password_failures
 from keystead.secret import Secret
 
@@ -28,19 +36,58 @@ class EffectivePolicy:
     strong_factors_only: bool = False
 
 
+@cache
+def _policy_query(model: type[PolicySettings], of_member: bool) -> tuple[str, tuple[str, ...]]:
+    """The installation's policy (``id = %s``) or a member's group policies
+    (``user_id = %s``), every column but ``updated_at`` (deferred)."""
+    selected, names = plain_reads.columns(model, skip=("updated_at",))
+    if of_member:
+        members = User.directory_groups.through
+        group, member = plain_reads.column(members, "group"), plain_reads.column(members, "user")
+        sql = (f"SELECT {selected} FROM {plain_reads.table(model)} p "  # noqa: S608
+               f"JOIN {plain_reads.table(members)} m "
+               f"ON m.{group} = p.{plain_reads.column(model, 'group')} WHERE m.{member} = %s")
+    else:
+        sql = (f"SELECT {selected} FROM {plain_reads.table(model)} p "  # noqa: S608
+               f"WHERE p.{plain_reads.column(model, 'id')} = %s")
+    return sql, names
+
+
+def _policy_rows(model: type[PolicySettings], of_member: bool, key: int) -> list:
+    sql, names = _policy_query(model, of_member)
+    return plain_reads.instances(model, sql, [key], names)
+
+
+def _site_policy_and_group_policies(user: User | None) -> tuple[LogonPolicy, list[GroupPolicy]]:
+    """The installation's policy and those of the user's groups.
+
+    Two plain prepared statements (``keystead.plain_reads``): every password
+    sign-in reads them, and the ORM's statement building (and PostgreSQL's
+    planning of the three-table join it wrote for the group policies) cost more
+    than the reads themselves. On SQLite, and to create the installation's row
+    the first time, through the ORM.
+    """
+    member = user is not None and user.pk
+    if not plain_reads.available():
+        return LogonPolicy.current(), (
+            list(GroupPolicy.objects.filter(group__members=user)) if member else [])
+    site = _policy_rows(LogonPolicy, False, 1)
+    return (site[0] if site else LogonPolicy.current(),
+            _policy_rows(GroupPolicy, True, user.pk) if member else [])
+
+
 def effective_policy(user: User | None) -> EffectivePolicy:
     """The installation policy tightened by the policy of every group the user is in."""
-    site = LogonPolicy.current()
+    site, group_policies = _site_policy_and_group_policies(user)
     password, lockout, expiry = site.password_rules(), site.lockout_rules(), site.expiry_rules()
     second_factor = site.login_strategy == Strategy.PASSWORD_AND_SECOND_FACTOR
     strong_only = False
-    if user is not None and user.pk:
-        for group_policy in GroupPolicy.objects.filter(group__members=user):
-            password = password.strictest(group_policy.password_rules())
-            lockout = lockout.strictest(group_policy.lockout_rules())
-            expiry = expiry.strictest(group_policy.expiry_rules())
-            second_factor = second_factor or group_policy.require_second_factor
-            strong_only = strong_only or group_policy.strong_factors_only
+    for group_policy in group_policies:
+        password = password.strictest(group_policy.password_rules())
+        lockout = lockout.strictest(group_policy.lockout_rules())
+        expiry = expiry.strictest(group_policy.expiry_rules())
+        second_factor = second_factor or group_policy.require_second_factor
+        strong_only = strong_only or group_policy.strong_factors_only
     return EffectivePolicy(password, lockout, expiry, second_factor, strong_only)
 
 
