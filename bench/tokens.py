@@ -42,20 +42,19 @@ from __future__ import annotations
 
 import argparse
 import base64
-import http.client
 import json
 import multiprocessing as mp
 import os
 import platform
 import secrets
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from login import (  # bench/ is not a package: login.py sits beside this file
@@ -67,6 +66,7 @@ from login import (  # bench/ is not a package: login.py sits beside this file
     free_port,
     fresh_installation,
     keystead_server,
+    machine_busy_seconds,
     memory_gib,
     process_cpu_seconds,
     run_and_report,
@@ -150,67 +150,116 @@ def create_clients(chains: int) -> None:
 
 # --------------------------------------------------------------------------- the load
 
+# wrk (C, one connection per thread) drives the grants, so the load generator's CPU,
+# which shares the cores with the server, stays small. Each thread is one client with
+# one refresh-token chain: every refresh answer carries the next refresh token, which
+# the thread sends next (rotation makes the previous one invalid).
+WRK_SCRIPT = r"""
+local kind, auth, token
+ok, problems = 0, {}  -- globals: done() reads them from each thread
+threads = {}
 
-def token_request(port: int, auth: str, form: dict[str, str]) -> tuple[int, dict]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request("POST", "/oauth/token/", body=urlencode(form).encode(), headers={
-            "Content-Type": "application/x-www-form-urlencoded", "Authorization": auth})
-        answer = conn.getresponse()
-        body = answer.read()
-    finally:
-        conn.close()
-    try:
-        return answer.status, json.loads(body)
-    except ValueError:
-        return answer.status, {}
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  kind, auth = args[1], args[2]
+  token = args[3 + id]
+end
+
+local function problem(what)
+  problems[what] = (problems[what] or 0) + 1
+end
+
+function request()
+  local body = "grant_type=client_credentials"
+  if kind == "refresh" then
+    body = "grant_type=refresh_token&refresh_token=" .. token
+  end
+  return wrk.format("POST", "/oauth/token/", {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Authorization"] = auth,
+  }, body)
+end
+
+function response(status, headers, body)
+  if status ~= 200 then
+    problem(status .. " " .. (body:match('"error": *"([^"]+)"') or ""))
+    return
+  end
+  if kind == "refresh" then
+    local next_token = body:match('"refresh_token": *"([^"]+)"')
+    if next_token == nil or body:match('"id_token": *"[^"]+"') == nil then
+      problem("200 without a refresh_token or id_token")
+      return
+    end
+    token = next_token  -- counted or not, the chain moves on
+  elseif body:match('"access_token": *"[^"]+"') == nil then
+    problem("200 without an access_token")
+    return
+  end
+  ok = ok + 1
+end
+
+function done(summary, latency, requests)
+  io.write(string.format("duration_us %d\n", summary.duration))
+  for _, thread in ipairs(threads) do
+    io.write(string.format("ok %d\n", thread:get("ok")))
+    for what, count in pairs(thread:get("problems")) do
+      io.write(string.format("problem %d %s\n", count, what))
+    end
+  end
+end
+"""
 
 
 def basic(client: list[str]) -> str:
     return "Basic " + base64.b64encode(f"{client[0]}:{client[1]}".encode()).decode()
 
 
-def grant_loop(index: int, kind: str, port: int, client: list[str], refresh_token: str | None,
-               start: float, stop: float, out: mp.Queue) -> None:
-    """One client process: grants back to back; counts those finished inside [start, stop).
+def grant_load(kind: str, port: int, client: list[str], chains: list[str], seconds: float,
+               script: Path) -> dict:
+    """Run ``wrk`` for ``seconds`` with one connection (and thread) per chain.
 
-    A refresh chain carries on with the refresh token each answer returns, and hands
-    the newest back to the parent for the next round.
+    Returns the counted grants, the problems, the run's length as wrk measured it,
+    and wrk's CPU seconds.
     """
-    auth = basic(client)
-    ok, problems = 0, {}
-    while time.monotonic() < start:
-        time.sleep(0.001)
-    cpu0 = time.process_time()
-    while time.monotonic() < stop:
-        if kind == "refresh":
-            status, body = token_request(port, auth, {
-                "grant_type": "refresh_token", "refresh_token": refresh_token})
-            good = status == 200 and "id_token" in body and "refresh_token" in body
-            if status == 200 and "refresh_token" in body:
-                refresh_token = body["refresh_token"]  # counted or not, the chain moves on
-        else:
-            status, body = token_request(port, auth, {"grant_type": "client_credentials"})
-            good = status == 200 and "access_token" in body
-        if time.monotonic() < stop:
-            if good:
-                ok += 1
-            else:
-                what = f"{status} {body.get('error', '')}".strip()
-                problems[what] = problems.get(what, 0) + 1
-                if status == 400 and kind == "refresh":
-                    break  # the chain is dead (revoked family): no point going on
-    out.put({"index": index, "ok": ok, "problems": problems,
-             "cpu": time.process_time() - cpu0, "refresh_token": refresh_token})
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("bench/tokens.py needs wrk (Debian: apt-get install wrk)")
+    clients = len(chains)
+    proc = subprocess.Popen(  # noqa: S603 (our own command, fixed arguments, no shell)
+        [wrk, "-t", str(clients), "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
+         "--timeout", "60s", "-s", str(script), f"http://127.0.0.1:{port}/oauth/token/",
+         "--", kind, basic(client), *chains],
+        stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"wrk failed:\n{out}")
+    found = {"ok": 0, "problems": {}, "seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime}
+    for line in out.splitlines():
+        key, _, rest = line.partition(" ")
+        if key == "duration_us":
+            found["seconds"] = int(rest) / 1e6
+        elif key == "ok":
+            found["ok"] += int(rest)
+        elif key == "problem":
+            count, _, what = rest.partition(" ")
+            found["problems"][what] = found["problems"].get(what, 0) + int(count)
+    return found
 
 
 def sign_loop(pem: str, start: float, stop: float, out: mp.Queue) -> None:
-    """Raw RS256 signatures of an ID-token-shaped payload, the way the toolkit makes them
-    (``OAuth2Validator.finalize_id_token``): header with the key's thumbprint, JSON
-    claims, jwcrypto ``make_signed_token``, compact serialization."""
-    from jwcrypto import jwk, jwt
+    """Raw RS256 JWTs of an ID-token-shaped payload: JSON, base64url, one RSA signature
+    (PKCS #1 v1.5, SHA-256) with ``cryptography`` — the least work a signed ID token
+    takes, and what Keystead's ``id_tokens.sign`` does."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding
 
-    key = jwk.JWK.from_pem(pem.encode())  # the toolkit caches the parsed key too
+    key = serialization.load_pem_private_key(pem.encode(), password=None)
     now = int(time.time())
     claims = {
         "aud": "x" * 40, "iat": now, "at_hash": "y" * 22, "sub": "1",
@@ -219,15 +268,19 @@ def sign_loop(pem: str, start: float, stop: float, out: mp.Queue) -> None:
         "iss": "http://127.0.0.1:8000", "exp": now + 600, "auth_time": now,
         "jti": "0" * 36,
     }
+    header = {"typ": "JWT", "alg": "RS256", "kid": "k" * 43}
+
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
     done = 0
     while time.monotonic() < start:
         time.sleep(0.001)
     cpu0 = time.process_time()
     while time.monotonic() < stop:
-        header = {"typ": "JWT", "alg": "RS256", "kid": key.thumbprint()}
-        token = jwt.JWT(header=json.dumps(header), claims=json.dumps(claims))
-        token.make_signed_token(key)
-        token.serialize()
+        signing_input = b64(json.dumps(header).encode()) + b"." + b64(json.dumps(claims).encode())
+        signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+        (signing_input + b"." + b64(signature)).decode()
         if time.monotonic() < stop:
             done += 1
     out.put({"done": done, "cpu": time.process_time() - cpu0})
@@ -270,14 +323,19 @@ def bench(args: argparse.Namespace) -> Figures:
     concurrency = args.concurrency or 2 * workers
     workdir = Path(tempfile.mkdtemp(prefix="keystead-bench-"))
     port = free_port()
-    say(f"database {args.database}: recreate, migrate, 2 clients, {concurrency} token chains")
-    env, setup = fresh_installation(args, port, workdir, __file__,
-                                    ["--_create-clients", str(concurrency)])
-    pem = (workdir / "data" / "oidc_signing_key.pem").read_text()
-    chains: list[str] = setup["refresh_tokens"]
-
     rounds = max(1, args.rounds)
-    piece = args.seconds / rounds
+    # Fresh chains for every refresh run: when wrk stops, a refresh may be in flight whose
+    # answer (the chain's next token) it never reads, and the chain's last token is spent.
+    say(f"database {args.database}: recreate, migrate, 2 clients, "
+        f"{concurrency * (rounds + 1)} token chains")
+    env, setup = fresh_installation(args, port, workdir, __file__,
+                                    ["--_create-clients", str(concurrency * (rounds + 1))])
+    pem = (workdir / "data" / "oidc_signing_key.pem").read_text()
+    unused: list[str] = setup["refresh_tokens"]
+
+    piece = max(1, round(args.seconds / rounds))  # wrk takes whole seconds
+    script = workdir / "tokens.lua"
+    script.write_text(WRK_SCRIPT)
     log_path = workdir / "serve.log"
     say(f"keystead serve: {workers} workers on 127.0.0.1:{port} (log: {log_path}); "
         f"client secrets hashed with {setup['secret_hasher']}")
@@ -289,18 +347,18 @@ def bench(args: argparse.Namespace) -> Figures:
     server_cpu = dict.fromkeys(kinds, 0.0)
     db_cpu = dict.fromkeys(kinds, 0.0)
 
-    def drive(kind: str, seconds: float) -> tuple[list[dict], float]:
+    def drive(kind: str, seconds: float) -> tuple[dict, float]:
         client = setup["refresh_client" if kind == "refresh" else "cc_client"]
-        got, busy_here, _ = run_parallel(
-            grant_loop, lambda i: (i, kind, port, client, chains[i]), concurrency, seconds)
-        for r in got:
-            chains[r["index"]] = r["refresh_token"]
-        return got, busy_here
+        busy0 = machine_busy_seconds()
+        chains = [unused.pop() for _ in range(concurrency)] if kind == "refresh" else \
+            ["-"] * concurrency
+        got = grant_load(kind, port, client, chains, seconds, script)
+        return got, machine_busy_seconds() - busy0
 
     with keystead_server(env, port, workers, log_path) as server:
         say(f"warm-up: {args.warm_up:g}s of each grant, not counted")
         for kind in kinds:
-            drive(kind, args.warm_up / 2)
+            drive(kind, max(1.0, args.warm_up / 2))
         server_pids = [server.pid, *children_of(server.pid)]
         order = ("sign", "refresh", "cc")
         for r in range(rounds):
@@ -322,7 +380,7 @@ def bench(args: argparse.Namespace) -> Figures:
                 db_cpu[what] += database_cpu_since(
                     db0, backend_pids(args.admin_url, args.database))
                 busy[what] += busy_here
-                results[what] += got
+                results[what].append(got)
 
     seconds = piece * rounds
     capacity = cores * seconds
@@ -330,7 +388,7 @@ def bench(args: argparse.Namespace) -> Figures:
     rate, problems, share, per_grant = {}, {}, {}, {}
     for kind in kinds:
         count = sum(r["ok"] for r in results[kind])
-        rate[kind] = count / seconds
+        rate[kind] = count / sum(r["seconds"] for r in results[kind])  # as wrk timed them
         problems[kind] = {}
         for r in results[kind]:
             for what, n in r["problems"].items():

@@ -73,6 +73,28 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> Event:
     """Write one audit Event and mirror it to the ``keystead.audit`` logger."""
+    event = build(action, request=request, actor=actor, actor_label=actor_label,
+                  target=target, outcome=outcome, detail=detail)
+    # One plain INSERT (``hot_sql``): events are written on every sign-in and token grant,
+    # and the ORM's statement building cost more than the write. Events have no signals.
+    event.pk = hot_sql.insert(Event, row(event))
+    event._state.adding, event._state.db = False, "default"  # as if the ORM had saved it
+    mirror_to_log(event)
+    return event
+
+
+def build(
+    action: str,
+    *,
+    request: HttpRequest | None = None,
+    actor: User | None = None,
+    actor_label: str = "",
+    target: Any = None,
+    outcome: str = Outcome.SUCCESS,
+    detail: dict[str, Any] | None = None,
+) -> Event:
+    """The Event ``record`` would write, not written: for a caller that writes it as part of
+    its own statement (then calls ``mirror_to_log``). The detail is scrubbed here."""
     if actor is None and request is not None:
         candidate = getattr(request, "user", None)
         if candidate is not None and candidate.is_authenticated:
@@ -82,7 +104,7 @@ def record(
     if not actor_label:
         actor_label = actor.email if actor is not None else "system"
     target_type, target_id, target_label = _describe_target(target)
-    event = Event(
+    return Event(
         created_at=timezone.now(),
         action=action,
         outcome=outcome,
@@ -95,12 +117,13 @@ def record(
         user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:512],
         detail=scrub(detail or {}),
     )
-    # One plain INSERT (``hot_sql``): events are written on every sign-in and token grant,
-    # and the ORM's statement building cost more than the write. Events have no signals.
-    event.pk = hot_sql.insert(Event, {name: getattr(event, attname)
-                                      for name, attname in _EVENT_COLUMNS})
-    event._state.adding, event._state.db = False, "default"  # as if the ORM had saved it
-    log.info(
-        "%s %s actor=%s target=%s:%s", action, outcome, actor_label, target_type, target_id
-    )
-    return event
+
+
+def row(event: Event) -> dict[str, Any]:
+    """The Event's columns by field name, as ``hot_sql`` inserts them."""
+    return {name: getattr(event, attname) for name, attname in _EVENT_COLUMNS}
+
+
+def mirror_to_log(event: Event) -> None:
+    log.info("%s %s actor=%s target=%s:%s", event.action, event.outcome, event.actor_label,
+             event.target_type, event.target_id)

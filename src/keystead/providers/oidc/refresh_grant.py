@@ -22,7 +22,6 @@ import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -56,8 +55,7 @@ def respond(request: HttpRequest) -> JsonResponse:
                        client=client)
         return _error(400, "invalid_request", description)
     now = timezone.now()
-    with transaction.atomic():
-        outcome = _exchange(request, client, raw, now)
+    outcome = _exchange(request, client, raw, now)
     if isinstance(outcome, Refusal):
         _audit_refused(request, outcome.error, outcome.description, reason=outcome.value,
                        client=client)
@@ -78,7 +76,11 @@ def client_facts(client: Client) -> ClientFacts:
 
 
 def _exchange(request: HttpRequest, client: Client, raw: str, now: datetime) -> dict | Refusal:
-    """Inside one transaction: the decision, the writes, the audit Event; the response body."""
+    """The decision, then the writes with the audit Event (all or nothing); the response body.
+
+    No transaction around the read: the write revokes the presented token only if it is
+    still live, so what was read cannot have changed in a way that matters unseen.
+    """
     stored = refresh_store.find(raw)
     refusal, scope = decide(stored.facts if stored else None, client_facts(client),
                             request.POST.get("scope"), now)
@@ -96,13 +98,19 @@ def _exchange(request: HttpRequest, client: Client, raw: str, now: datetime) -> 
         id_token=(str(uuid.uuid4()),
                   now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS))
         if "openid" in scopes else None)
+    # Never the tokens: which application, for whom, which scopes.
+    event = audit.build("oidc.token_issued", request=request, actor=user,
+                        target=client.audit_target,
+                        detail={"scope": scope, "client_id": client.client_id,
+                                "grant_type": GRANT_TYPE})
     if client.rotate_refresh_tokens:
-        if not refresh_store.rotate(stored, new):
+        if not refresh_store.rotate(stored, new, event):
             # Another request rotated it between our read and our write: a replay.
             refresh_store.revoke_family(stored.family)
             return Refusal.REUSED
     else:
-        refresh_store.reissue(stored, new)
+        refresh_store.reissue(stored, new, event)
+    audit.mirror_to_log(event)
     body = {"access_token": new.access_token, "expires_in": lifetime, "token_type": "Bearer",
             "scope": scope, "refresh_token": new.refresh_token}
     if new.id_token:
@@ -117,10 +125,6 @@ def _exchange(request: HttpRequest, client: Client, raw: str, now: datetime) -> 
             "auth_time": int((user.last_login or now).timestamp()),
             "jti": jti,
         }, algorithm=client.algorithm, id_token_algorithm=client.id_token_algorithm)
-    # Never the tokens: which application, for whom, which scopes.
-    audit.record("oidc.token_issued", request=request, actor=user, target=client.audit_target,
-                 detail={"scope": scope, "client_id": client.client_id,
-                         "grant_type": GRANT_TYPE})
     return body
 
 

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from oauth2_provider.models import (
     get_access_token_model,
     get_id_token_model,
@@ -42,7 +42,8 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from keystead import hot_sql
-from keystead.directory.models import User
+from keystead.directory import audit
+from keystead.directory.models import Event, User
 from keystead.providers.oidc.refresh_rules import TokenFacts
 
 AccessToken = get_access_token_model()
@@ -161,20 +162,24 @@ class NewTokens:
     id_token: tuple[str, datetime] | None  # (jti, expires) when an ID token is issued
 
 
-def rotate(old: StoredRefreshToken, new: NewTokens) -> bool:
-    """Revoke ``old`` (unless someone else did first) and store ``new`` in its family.
+def rotate(old: StoredRefreshToken, new: NewTokens, event: Event) -> bool:
+    """Revoke ``old`` (unless someone else did first), store ``new`` in its family and write
+    the audit ``event``, all or nothing.
 
     False: ``old`` was revoked meanwhile (a concurrent presentation), nothing written.
-    On PostgreSQL one statement does it all; elsewhere, one statement per row.
+    On PostgreSQL one statement does it all (atomic by itself, no transaction block to
+    open and commit); elsewhere, one statement per row inside a transaction.
     """
     if connection.vendor == "postgresql":
-        return _rotate_in_one_statement(old, new)
-    if not _revoke_if_live(old, new.now):
-        return False
-    _delete_access_token(old.access_token_id)
-    id_token_id = _save_id_token(new) if new.id_token else None
-    access_id = hot_sql.insert(AccessToken, _access_row(new, old, id_token_id))
-    hot_sql.insert(RefreshToken, _refresh_row(new, old, access_id))
+        return _rotate_in_one_statement(old, new, event)
+    with transaction.atomic():
+        if not _revoke_if_live(old, new.now):
+            return False
+        _delete_access_token(old.access_token_id)
+        id_token_id = _save_id_token(new) if new.id_token else None
+        access_id = hot_sql.insert(AccessToken, _access_row(new, old, id_token_id))
+        hot_sql.insert(RefreshToken, _refresh_row(new, old, access_id))
+        hot_sql.insert(Event, audit.row(event))
     return True
 
 
@@ -268,7 +273,7 @@ def _rotation_head_sql() -> str:
             f" WHERE id = %s AND EXISTS (SELECT 1 FROM revoked))")
 
 
-def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens) -> bool:
+def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: Event) -> bool:
     """PostgreSQL: the revoke, the delete and the inserts as one statement with data-modifying
     ``WITH`` parts: one round trip instead of five, and no partial state to think about.
 
@@ -286,17 +291,24 @@ def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens) -> bool:
         id_token = _Sql("(SELECT id FROM id_token)")
     for model, alias, row, source in (
             (AccessToken, "access", _access_row(new, old, id_token), "revoked"),
-            (RefreshToken, "refresh", _refresh_row(new, old, _Sql("access.id")), "access")):
+            (RefreshToken, "refresh", _refresh_row(new, old, _Sql("access.id")), "access"),
+            (Event, "event", audit.row(event), "refresh")):
         sql, values = _insert_from(model, alias, row, source)
         parts.append(sql)
         params += values
-    statement = "WITH " + ", ".join(parts) + " SELECT count(*) FROM refresh"
+    statement = "WITH " + ", ".join(parts) + " SELECT count(*) FROM event"
     with hot_sql.execute(statement, params) as cursor:
         return cursor.fetchone()[0] == 1
 
 
-def reissue(old: StoredRefreshToken, new: NewTokens) -> bool:
+def reissue(old: StoredRefreshToken, new: NewTokens, event: Event) -> None:
     """Without rotation: the refresh token stays, its access token gets a new value."""
+    with transaction.atomic():
+        _reissue(old, new)
+        hot_sql.insert(Event, audit.row(event))
+
+
+def _reissue(old: StoredRefreshToken, new: NewTokens) -> bool:
     id_token_id = _save_id_token(new) if new.id_token else None
     raw, expires, scope, now, access_token_id = (new.access_token, new.access_expires, new.scope,
                                                  new.now, old.access_token_id)
