@@ -54,16 +54,30 @@ def test_a_new_session_is_stored_once_with_the_person(ada):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_new_session_is_one_insert_without_begin(ada):
+def test_outside_a_transaction_the_new_session_is_one_insert_without_begin(ada, monkeypatch):
+    from contextlib import contextmanager
+
     from django.db import connection
+
+    from keystead.login import sessions
 
     seen = []
 
-    def spy(execute, sql, params, many, context):
+    def spy(execute, sql, params, many, context):  # the ORM's statements
         if "django_session" in sql:
             seen.append((sql.split(" ", 1)[0], connection.get_autocommit()))
         return execute(sql, params, many, context)
 
+    plain = sessions.hot_sql.execute
+
+    @contextmanager
+    def plain_spy(sql, params):  # the plain prepared ones (PostgreSQL)
+        if "django_session" in sql:
+            seen.append((sql.split(" ", 1)[0], connection.get_autocommit()))
+        with plain(sql, params) as cursor:
+            yield cursor
+
+    monkeypatch.setattr(sessions.hot_sql, "execute", plain_spy)
     client = Client()
     with connection.execute_wrapper(spy):
         key = sign_in(client)
