@@ -58,15 +58,22 @@ def _insert_sql(model, names: tuple[str, ...]) -> str:
 
 
 @cache
-def _adapted(model, name: str) -> bool:
-    return model._meta.get_field(name).get_internal_type() in _ADAPTED
+def _adapters(model, names: tuple[str, ...]) -> tuple[Any, ...]:
+    """Per name, the field whose values need adapting, or None."""
+    fields = (model._meta.get_field(name) for name in names)
+    return tuple(f if f.get_internal_type() in _ADAPTED else None for f in fields)
+
+
+def db_values(model, names: tuple[str, ...], values: Sequence[Any]) -> list[Any]:
+    """``values`` of the fields ``names`` as the database takes them in a plain statement."""
+    db = connections[DEFAULT_DB_ALIAS]
+    return [value if field is None or value is None else field.get_db_prep_save(value, db)
+            for field, value in zip(_adapters(model, names), values, strict=True)]
 
 
 def db_value(model, name: str, value: Any) -> Any:
     """``value`` of field ``name`` as the database takes it in a plain statement."""
-    if value is None or not _adapted(model, name):
-        return value
-    return model._meta.get_field(name).get_db_prep_save(value, connections[DEFAULT_DB_ALIAS])
+    return db_values(model, (name,), (value,))[0]
 
 
 def insert(model, values: dict[str, Any]) -> int:
@@ -75,6 +82,6 @@ def insert(model, values: dict[str, Any]) -> int:
     No model instance, no signals, no defaults: the caller passes every column.
     """
     names = tuple(values)
-    params = [db_value(model, name, value) for name, value in values.items()]
+    params = db_values(model, names, list(values.values()))
     with execute(_insert_sql(model, names), params) as cursor:
         return cursor.fetchone()[0]

@@ -210,3 +210,18 @@ def test_without_openid_a_refresh_hands_out_no_id_token(browser_client):
     assert "id_token" not in answer.json() and answer.json()["scope"] == "email"
     again = refresh(app, secret, answer.json()["refresh_token"])
     assert again.status_code == 200  # the chain goes on without ID tokens too
+
+
+def test_the_token_endpoint_is_answered_ahead_of_the_browser_middleware(db):
+    from django.test import RequestFactory
+
+    from keystead.providers.oidc.middleware import TokenEndpointFirst
+
+    def rest_of_the_stack(request):
+        raise AssertionError(f"{request.path} went through the browser middleware")
+
+    first = TokenEndpointFirst(rest_of_the_stack)
+    answer = first(RequestFactory().post("/oauth/token/", {"grant_type": "refresh_token"}))
+    assert answer.status_code == 401  # the token view itself answered: no client
+    with pytest.raises(AssertionError, match="/oauth/authorize/"):
+        first(RequestFactory().get("/oauth/authorize/"))

@@ -253,9 +253,8 @@ def _insert_from(model, alias: str, row: dict, source: str) -> tuple[str, list]:
     """One ``WITH`` part inserting ``row`` (values, or ``_Sql`` references); its parameters."""
     references = {name: value.text for name, value in row.items() if isinstance(value, _Sql)}
     sql = _insert_from_sql(model, alias, tuple(row), tuple(references.items()), source)
-    params = [_prep(model, name, value) for name, value in row.items()
-              if name not in references]
-    return sql, params
+    bound = tuple(name for name in row if name not in references)
+    return sql, hot_sql.db_values(model, bound, [row[name] for name in bound])
 
 
 @dataclass(frozen=True)
