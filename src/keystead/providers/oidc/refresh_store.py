@@ -3,12 +3,15 @@
 django-oauth-toolkit spends 23 SQL statements on a refresh (two client lookups,
 a savepoint, ``SELECT … FOR UPDATE`` of the token and of its access token, the
 collector's reads before deleting, …), and building each statement through the
-ORM cost more CPU than PostgreSQL spent running it. Here a rotation is: one
-read of the token with its access token and owner, one conditional ``UPDATE``
-that revokes it only if it is still live, one ``DELETE`` of its access token,
-and the ``INSERT``s of the new ID token, access token and refresh token. The
-statements are written once, from the models' own table and column names, and
-run on PostgreSQL and SQLite alike (``RETURNING`` needs SQLite 3.35).
+ORM cost more CPU than PostgreSQL spent running it. Here a rotation is one
+read of the token with its access token and owner, then the writes: a
+conditional ``UPDATE`` that revokes the token only if it is still live, the
+``DELETE`` of its access token, and the ``INSERT``s of the new ID token,
+access token, refresh token and audit Event. On PostgreSQL the writes are one
+statement (data-modifying ``WITH`` parts, prepared once per connection, atomic
+without a transaction block); on SQLite, one statement each in a transaction
+(``RETURNING`` needs SQLite 3.35). The statements are built once, from the
+models' own table and column names.
 
 Concurrency (PostgreSQL, several processes): the conditional ``UPDATE … WHERE
 revoked IS NULL`` is the guard. Of two requests presenting the same token, the
