@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -85,3 +86,42 @@ def insert(model, values: dict[str, Any]) -> int:
     params = db_values(model, names, list(values.values()))
     with execute(_insert_sql(model, names), params) as cursor:
         return cursor.fetchone()[0]
+
+
+@cache
+def _insert_part_sql(model, alias: str, names: tuple[str, ...],
+                     references: tuple[tuple[str, str], ...], source: str) -> str:
+    """``alias AS (INSERT INTO model (names) SELECT ... FROM source RETURNING id)``.
+
+    A name in ``references`` takes the SQL given for it in the row (another part's id);
+    every other value is a bound parameter, cast to its column's type (a parameter in a
+    SELECT list has no column to take its type from).
+    """
+    values, sql_for = [], dict(references)
+    for name in names:
+        if name in sql_for:
+            values.append(sql_for[name])
+        else:
+            values.append(f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})")
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
+    return (f"{alias} AS (INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608
+            f" SELECT {', '.join(values)} FROM {source} RETURNING id)")
+
+
+def insert_part(model, alias: str, row: dict[str, Any], source: str) -> tuple[str, list]:
+    """PostgreSQL: one data-modifying ``WITH`` part, ``alias AS (INSERT … SELECT … FROM
+    source RETURNING id)``, inserting ``row`` (values by field name, or ``Ref`` to another
+    part's id), and its parameters. Selecting from ``source`` makes the insert happen
+    only if that part produced a row."""
+    references = {name: value.text for name, value in row.items() if isinstance(value, Ref)}
+    sql = _insert_part_sql(model, alias, tuple(row), tuple(references.items()), source)
+    bound = tuple(name for name in row if name not in references)
+    return sql, db_values(model, bound, [row[name] for name in bound])
+
+
+@dataclass(frozen=True)
+class Ref:
+    """SQL standing for a value in ``insert_part``: another part's id, ``(SELECT id FROM x)``."""
+
+    text: str

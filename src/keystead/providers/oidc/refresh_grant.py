@@ -28,8 +28,7 @@ from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
 from keystead.directory import audit
-from keystead.directory.models import Outcome
-from keystead.providers.oidc import client_auth, id_tokens, refresh_store
+from keystead.providers.oidc import id_tokens, refresh_store, token_answers
 from keystead.providers.oidc.claims import claims_for
 from keystead.providers.oidc.client_auth import Client
 from keystead.providers.oidc.grants import grant_allowed
@@ -40,27 +39,19 @@ GRANT_TYPE = "refresh_token"
 
 def respond(request: HttpRequest) -> JsonResponse:
     """The token endpoint's answer to ``grant_type=refresh_token``."""
-    try:
-        client = client_auth.authenticate(request)
-    except client_auth.InvalidClient as refused:
-        answer = _error(401, "invalid_client", refused.description)
-        if refused.used_basic:
-            answer["WWW-Authenticate"] = 'Basic realm="oauth"'
-        _audit_refused(request, "invalid_client", refused.description, reason="client")
-        return answer
+    client = token_answers.authenticated_client(request, GRANT_TYPE)
+    if isinstance(client, JsonResponse):
+        return client
     raw = request.POST.get("refresh_token", "")
     if not raw:
-        description = "The refresh_token parameter is missing."
-        _audit_refused(request, "invalid_request", description, reason="missing token",
-                       client=client)
-        return _error(400, "invalid_request", description)
-    now = timezone.now()
-    outcome = _exchange(request, client, raw, now)
+        return token_answers.refuse(request, GRANT_TYPE, "invalid_request",
+                                    "The refresh_token parameter is missing.",
+                                    reason="missing token", client=client)
+    outcome = _exchange(request, client, raw, timezone.now())
     if isinstance(outcome, Refusal):
-        _audit_refused(request, outcome.error, outcome.description, reason=outcome.value,
-                       client=client)
-        return _error(400, outcome.error, outcome.description)
-    return _no_store(JsonResponse(outcome))
+        return token_answers.refuse(request, GRANT_TYPE, outcome.error, outcome.description,
+                                    reason=outcome.value, client=client)
+    return token_answers.issued(outcome)
 
 
 def client_facts(client: Client) -> ClientFacts:
@@ -137,26 +128,3 @@ def issuer(request: HttpRequest) -> str:
 def _issuer_at(scheme: str, host: str) -> str:
     return f"{scheme}://{host}{reverse('oauth2_provider:oidc-connect-discovery-info')}".removesuffix(
         "/.well-known/openid-configuration")
-
-
-def _audit_refused(request: HttpRequest, error: str, description: str, *, reason: str,
-                   client: Client | None = None) -> None:
-    # Only names and codes: never the token or secret sent.
-    client_id = client.client_id if client is not None else (
-        request.POST.get("client_id", "") or "unauthenticated")
-    audit.record("oidc.token_refused", request=request, outcome=Outcome.DENIED,
-                 actor_label=f"client {client_id}"[:255],
-                 detail={"grant_type": GRANT_TYPE, "error": error,
-                         "error_description": description, "reason": reason})
-
-
-def _error(status: int, error: str, description: str) -> JsonResponse:
-    return _no_store(JsonResponse({"error": error, "error_description": description},
-                                  status=status))
-
-
-def _no_store(response: JsonResponse) -> JsonResponse:
-    # RFC 6749 §5.1: token responses must not be cached.
-    response["Cache-Control"] = "no-store"
-    response["Pragma"] = "no-cache"
-    return response

@@ -233,39 +233,6 @@ def _save_id_token(new: NewTokens) -> int:
 
 
 @cache
-def _insert_from_sql(model, alias: str, names: tuple[str, ...],
-                     references: tuple[tuple[str, str], ...], source: str) -> str:
-    """``alias AS (INSERT INTO model (names) SELECT ... FROM source RETURNING id)``.
-
-    A name in ``references`` takes the SQL given for it in the row (another part's id);
-    every other value is a bound parameter, cast to its column's type (a parameter in a
-    SELECT list has no column to take its type from).
-    """
-    values, sql_for = [], dict(references)
-    for name in names:
-        if name in sql_for:
-            values.append(sql_for[name])
-        else:
-            values.append(f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})")
-    columns = ", ".join(_column(model, name) for name in names)
-    return (f"{alias} AS (INSERT INTO {_table(model)} ({columns})"
-            f" SELECT {', '.join(values)} FROM {source} RETURNING id)")
-
-
-def _insert_from(model, alias: str, row: dict, source: str) -> tuple[str, list]:
-    """One ``WITH`` part inserting ``row`` (values, or ``_Sql`` references); its parameters."""
-    references = {name: value.text for name, value in row.items() if isinstance(value, _Sql)}
-    sql = _insert_from_sql(model, alias, tuple(row), tuple(references.items()), source)
-    bound = tuple(name for name in row if name not in references)
-    return sql, hot_sql.db_values(model, bound, [row[name] for name in bound])
-
-
-@dataclass(frozen=True)
-class _Sql:
-    text: str
-
-
-@cache
 def _rotation_head_sql() -> str:
     c = _column
     return (f"revoked AS (UPDATE {_table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
@@ -287,15 +254,15 @@ def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: Eve
     params: list = [stamp, stamp, old.id, old.access_token_id]
     id_token = None
     if new.id_token:
-        sql, values = _insert_from(IDToken, "id_token", _id_token_row(new), "revoked")
+        sql, values = hot_sql.insert_part(IDToken, "id_token", _id_token_row(new), "revoked")
         parts.append(sql)
         params += values
-        id_token = _Sql("(SELECT id FROM id_token)")
+        id_token = hot_sql.Ref("(SELECT id FROM id_token)")
     for model, alias, row, source in (
             (AccessToken, "access", _access_row(new, old, id_token), "revoked"),
-            (RefreshToken, "refresh", _refresh_row(new, old, _Sql("access.id")), "access"),
+            (RefreshToken, "refresh", _refresh_row(new, old, hot_sql.Ref("access.id")), "access"),
             (Event, "event", audit.row(event), "refresh")):
-        sql, values = _insert_from(model, alias, row, source)
+        sql, values = hot_sql.insert_part(model, alias, row, source)
         parts.append(sql)
         params += values
     statement = "WITH " + ", ".join(parts) + " SELECT count(*) FROM event"
