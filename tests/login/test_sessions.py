@@ -54,35 +54,84 @@ def test_a_new_session_is_stored_once_with_the_person(ada):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_the_new_session_is_one_insert_without_begin(ada, monkeypatch):
+def test_the_sign_in_writes_event_last_login_and_session_in_one_commit(ada, monkeypatch):
     from contextlib import contextmanager
 
     from django.db import connection
 
-    from keystead.login import sessions
+    from keystead import hot_sql
 
-    seen = []
+    writes, commits = [], []
+
+    def note(sql):
+        verb = sql.split(" ", 1)[0]
+        tables = [t for t in ("django_session", "directory_event", "directory_user")
+                  if t in sql.split(" WHERE ")[0]]
+        if verb in ("INSERT", "UPDATE", "DELETE") and tables:
+            writes.append((verb, tables[0], connection.get_autocommit()))
 
     def spy(execute, sql, params, many, context):  # the ORM's statements
-        if "django_session" in sql:
-            seen.append((sql.split(" ", 1)[0], connection.get_autocommit()))
+        note(sql)
         return execute(sql, params, many, context)
 
-    plain = sessions.hot_sql.execute
+    plain = hot_sql.execute
 
     @contextmanager
-    def plain_spy(sql, params):  # the plain prepared ones (PostgreSQL)
-        if "django_session" in sql:
-            seen.append((sql.split(" ", 1)[0], connection.get_autocommit()))
+    def plain_spy(sql, params):  # the plain prepared ones (on SQLite the wrapper sees them)
+        if connection.vendor == "postgresql":
+            note(sql)
         with plain(sql, params) as cursor:
             yield cursor
 
-    monkeypatch.setattr(sessions.hot_sql, "execute", plain_spy)
+    monkeypatch.setattr(hot_sql, "execute", plain_spy)
+    commit = connection.commit
+    monkeypatch.setattr(connection, "commit", lambda: (commits.append(1), commit())[1])
     client = Client()
     with connection.execute_wrapper(spy):
         key = sign_in(client)
-    assert seen == [("INSERT", True)]  # autocommit: no BEGIN/COMMIT around it
+    assert sorted(writes) == [("INSERT", "directory_event", False),
+                              ("INSERT", "django_session", False),
+                              ("UPDATE", "directory_user", False)]
+    assert len(commits) == 1
     assert SessionStore(key).load()["_auth_user_id"] == str(ada.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_collision_inside_a_transaction_draws_another_key(ada, monkeypatch):
+    from django.db import transaction
+
+    taken = SessionStore()
+    taken["owner"] = "someone else"
+    taken.create()
+    keys = iter([taken.session_key, "c" * 32])
+    monkeypatch.setattr(SessionStore, "_get_new_session_key", lambda self: next(keys))
+    with transaction.atomic():
+        store = SessionStore()
+        store["_auth_user_id"] = str(ada.pk)
+        store.save()
+        assert store.session_key == "c" * 32
+    assert SessionStore(taken.session_key).load() == {"owner": "someone else"}
+    assert SessionStore("c" * 32).load()["_auth_user_id"] == str(ada.pk)
+
+
+def test_a_session_saved_again_unchanged_is_not_written_again_but_a_change_is(ada):
+    from django.contrib.sessions.backends.base import UpdateError
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    store = SessionStore()
+    store["a"] = {"b": 1}
+    store.save()
+    with CaptureQueriesContext(connection) as unchanged:
+        store.save()
+    assert len(unchanged) == 0
+    store["a"]["b"] = 2  # changed in place
+    store.modified = True
+    store.save()
+    assert SessionStore(store.session_key).load() == {"a": {"b": 2}}
+    store.delete()
+    with pytest.raises(UpdateError):  # as with Django's store: it tries, the row is gone
+        store.save()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -11,18 +11,23 @@ Django's store means
    signed-in data; ``COMMIT``.
 
 Here a session that was never stored gets its key and its single INSERT when
-the response goes out, and a new key is not looked up first: it is 160 random
-bits (32 characters, base32 in lower case), and the INSERT is made with ``must_create``,
-so the impossible collision would still be caught (``CreateError``) and
-``create()`` would draw another key. Django wraps that INSERT in
-``BEGIN``/``COMMIT`` (a transaction, so that a failed INSERT cannot spoil an
-outer one); outside any transaction (autocommit, as when the response goes
-out) a single INSERT is atomic by itself and a failed one leaves nothing
-behind, so it is sent alone, on PostgreSQL as a plain prepared statement
-(``keystead.hot_sql``: the ORM's model save cost more CPU than the write).
-Inside a transaction Django's way is kept.
-Measured with ``bench/login.py`` (docs/performance.md): six fewer database
-round trips per password sign-in than Django's store.
+it is first saved, and a new key is not looked up first: it is 160 random
+bits (32 characters, base32 in lower case). The impossible collision is still
+caught and ``create()`` draws another key (``CreateError``): on PostgreSQL
+the INSERT is a plain prepared statement (``keystead.hot_sql``; the ORM's model
+save cost more CPU than the write) with ``ON CONFLICT DO NOTHING``, which
+reports a taken key without an error, so it needs neither a transaction of
+its own nor, inside the caller's, a savepoint. Elsewhere it is Django's INSERT,
+inside a savepoint when the caller has a transaction (so a collision cannot
+spoil it) and alone when not (a single INSERT is atomic by itself).
+
+A session saved again with the same key and the same data in the same request
+is not written again. The password sign-in saves its new session itself,
+inside the transaction that writes the audit event and ``last_login``, so the
+three writes are one commit (one WAL flush) instead of three; the session
+middleware's save when the response goes out then finds nothing changed.
+
+Measured with ``bench/login.py`` (docs/performance.md).
 
 Session fixation stays impossible: a session that *was* stored under some key
 still gets a new key at sign-in (Django's ``cycle_key``), and one that was not
@@ -33,6 +38,7 @@ first saved, after the sign-in.
 from __future__ import annotations
 
 import base64
+import json
 import secrets
 from functools import cache
 
@@ -48,7 +54,9 @@ def _insert_sql(model: type) -> str:
     quote = connection.ops.quote_name
     columns = ", ".join(quote(model._meta.get_field(name).column)
                         for name in ("session_key", "session_data", "expire_date"))
-    return f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES (%s, %s, %s)"  # noqa: S608
+    key = quote(model._meta.get_field("session_key").column)
+    return (f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608
+            f"VALUES (%s, %s, %s) ON CONFLICT ({key}) DO NOTHING")
 
 
 class SessionStore(db.SessionStore):
@@ -65,25 +73,44 @@ class SessionStore(db.SessionStore):
             return
         super().cycle_key()
 
+    _stored: tuple[str, str] | None = None  # (key, data) as last written in this request
+
+    def _as_written(self) -> tuple[str, str]:
+        return self.session_key, json.dumps(self._session, sort_keys=True, default=str)
+
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
-        if not must_create:
-            return super().save(must_create=False)
+        if not must_create and self._stored is not None and self._stored == self._as_written():
+            return None  # written already in this request, and nothing changed since
+        if must_create:
+            self._insert()
+        else:
+            super().save(must_create=False)
+        self._stored = self._as_written()
+        return None
+
+    def delete(self, session_key: str | None = None) -> None:
+        if session_key is None or session_key == self.session_key:
+            self._stored = None  # gone: a later save must write it again
+        super().delete(session_key)
+
+    def _insert(self) -> None:
         data = self._get_session(no_load=True)
         obj = self.create_model_instance(data)
         using = router.db_for_write(self.model, instance=obj)
+        if plain_reads.available() and using == connection.alias:
+            expires = hot_sql.db_value(self.model, "expire_date", obj.expire_date)
+            with hot_sql.execute(_insert_sql(self.model),
+                                 [obj.session_key, obj.session_data, expires]) as cursor:
+                if cursor.rowcount != 1:  # the key is taken
+                    raise CreateError
+            return
         if transaction.get_connection(using).in_atomic_block:
             # A failed INSERT must not abort the caller's transaction: Django's savepoint.
-            return super().save(must_create=True)
+            super().save(must_create=True)
+            return
         try:
-            if plain_reads.available() and using == connection.alias:
-                expires = hot_sql.db_value(self.model, "expire_date", obj.expire_date)
-                with hot_sql.execute(_insert_sql(self.model),
-                                     [obj.session_key, obj.session_data, expires]):
-                    pass
-            else:
-                obj.save(force_insert=True, using=using)
+            obj.save(force_insert=True, using=using)
         except IntegrityError:
             raise CreateError from None
-        return None
