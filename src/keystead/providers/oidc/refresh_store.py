@@ -68,7 +68,7 @@ def checksum(raw_token: str) -> str:
     return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
 
 
-def _stored_value(raw_token: str) -> str:
+def stored_value(raw_token: str) -> str:
     """What goes in the ``token`` column: nothing when tokens are stored hashed."""
     return "" if oauth2_settings.COMPLIANT_BCP_RFC9700_TOKEN_STORAGE else raw_token
 
@@ -187,7 +187,7 @@ def rotate(old: StoredRefreshToken, new: NewTokens, event: Event) -> bool:
 
 
 def _access_row(new: NewTokens, old: StoredRefreshToken, id_token_id: int | None) -> dict:
-    return {"token": _stored_value(new.access_token),
+    return {"token": stored_value(new.access_token),
             "token_checksum": checksum(new.access_token), "expires": new.access_expires,
             "scope": new.scope, "application": new.application_id, "user": new.user_id,
             "created": new.now, "updated": new.now, "source_refresh_token": old.id,
@@ -195,7 +195,7 @@ def _access_row(new: NewTokens, old: StoredRefreshToken, id_token_id: int | None
 
 
 def _refresh_row(new: NewTokens, old: StoredRefreshToken, access_id: int | None) -> dict:
-    return {"token": _stored_value(new.refresh_token),
+    return {"token": stored_value(new.refresh_token),
             "token_checksum": checksum(new.refresh_token), "access_token": access_id,
             "application": new.application_id, "user": new.user_id, "created": new.now,
             "updated": new.now, "token_family": old.family or uuid.uuid4(), "resource": []}
@@ -286,7 +286,7 @@ def _reissue(old: StoredRefreshToken, new: NewTokens) -> bool:
            f" {c(AccessToken, 'token_checksum')} = %s, {c(AccessToken, 'expires')} = %s,"
            f" {c(AccessToken, 'scope')} = %s, {c(AccessToken, 'id_token')} = %s,"
            f" {c(AccessToken, 'updated')} = %s WHERE id = %s")
-    with hot_sql.execute(sql, [_stored_value(raw), checksum(raw),
+    with hot_sql.execute(sql, [stored_value(raw), checksum(raw),
                                _prep(AccessToken, "expires", expires), scope, id_token_id,
                                _prep(AccessToken, "updated", now), access_token_id]) as cursor:
         return cursor.rowcount == 1

@@ -22,7 +22,7 @@ from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
-from keystead.providers.oidc import refresh_grant, signing
+from keystead.providers.oidc import client_credentials_grant, refresh_grant, signing
 
 # oauthlib answers invalid_request when the redirect_uri sent to the token endpoint
 # differs from the one the code was issued for; RFC 6749 §5.2 names invalid_grant.
@@ -30,11 +30,16 @@ _MISMATCHED_REDIRECT = "Mismatching redirect URI."
 
 
 class KeysteadTokenView(TokenView):
-    """DOT's token endpoint, except refresh grants (``refresh_grant``), plus audit Events."""
+    """DOT's token endpoint, plus audit Events, except for the two grants applications use
+    most, which Keystead answers itself: refreshes (``refresh_grant``) and client
+    credentials (``client_credentials_grant``)."""
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.POST.get("grant_type") == refresh_grant.GRANT_TYPE:
+        grant_type = request.POST.get("grant_type")
+        if grant_type == refresh_grant.GRANT_TYPE:
             return refresh_grant.respond(request)
+        if grant_type == client_credentials_grant.GRANT_TYPE:
+            return client_credentials_grant.respond(request)
         response = super().post(request, *args, **kwargs)
         if response.status_code < 400:
             return response  # issued tokens are audited by the app_authorized receiver

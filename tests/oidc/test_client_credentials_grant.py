@@ -1,0 +1,62 @@
+"""The client-credentials grant Keystead answers itself (``client_credentials_grant``)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+from django.test import Client
+from oauth2_provider.models import AccessToken, get_application_model
+
+from keystead.directory.models import Event
+
+from .helpers import basic, make_app
+
+Application = get_application_model()
+pytestmark = pytest.mark.smoke  # also on SQLite: the plain SQL must run on both
+
+
+def grant(app, secret, **extra):
+    return Client().post("/oauth/token/", {"grant_type": "client_credentials", **extra},
+                         **basic(app, secret))
+
+
+def test_the_token_is_for_no_person_stored_hashed_and_audited(db):
+    app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
+    answer = grant(app, secret)
+    assert answer.status_code == 200, answer.content
+    assert answer["Cache-Control"] == "no-store"
+    body = answer.json()
+    assert set(body) == {"access_token", "expires_in", "token_type", "scope"}
+    assert body["scope"] == "openid" and body["token_type"] == "Bearer"
+    stored = AccessToken.objects.get(
+        token_checksum=hashlib.sha256(body["access_token"].encode()).hexdigest())
+    assert stored.user is None and stored.token == "" and stored.application == app
+    event = Event.objects.get(action="oidc.token_issued")
+    assert event.actor is None and event.actor_label == f"client {app.client_id}"
+    assert event.target_id == str(app.pk) and event.detail["grant_type"] == "client_credentials"
+    assert body["access_token"] not in str(event.detail)
+
+
+def test_a_requested_scope_is_granted_if_keystead_offers_it(db):
+    app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
+    assert grant(app, secret, scope="email groups email").json()["scope"] == "email groups"
+    unknown = grant(app, secret, scope="email admin:everything")
+    assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_scope"
+    assert "admin:everything" not in unknown.json()["error_description"]
+    refused = Event.objects.get(action="oidc.token_refused")
+    assert refused.detail["reason"] == "unknown scope"
+
+
+def test_an_application_without_the_grant_is_unauthorized_client(db):
+    app, secret = make_app()  # authorization code only
+    answer = grant(app, secret)
+    assert answer.status_code == 400 and answer.json()["error"] == "unauthorized_client"
+    assert not AccessToken.objects.exists()
+
+
+def test_wrong_credentials_are_invalid_client(db):
+    app, _ = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
+    answer = grant(app, "wrong")
+    assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
+    assert not AccessToken.objects.exists()
