@@ -9,24 +9,28 @@ helpers it imports):
 1. creates a fresh PostgreSQL database (``keystead_bench``, dropped first),
    runs ``keystead migrate`` into it and, through the ORM, creates one person,
    a confidential OIDC client (authorization code + refresh token, RS256 ID
-   tokens), a confidential client-credentials client, and one refresh-token
-   chain per client process (an access token with scope ``openid email
-   profile offline_access`` and its refresh token, stored the way the
-   toolkit stores them: hashed);
+   tokens), a confidential client-credentials client, and refresh-token
+   chains (an access token with scope ``openid email profile
+   offline_access`` and its refresh token, stored the way the toolkit stores
+   them: hashed), ``--concurrency`` of them for every run;
 2. starts ``keystead serve`` (gunicorn, ``--workers``, default one per core);
-3. drives ``POST /oauth/token/`` for ``--seconds``, in two kinds of pieces:
-   *refresh* (``grant_type=refresh_token`` with the newest refresh token of the
-   process's chain: rotation makes the previous one invalid, and reusing it
-   would revoke the family) and *client credentials*
-   (``grant_type=client_credentials``). Both authenticate the client with
-   HTTP Basic, as a confidential client does. Only a ``200`` counts, and for a
-   refresh only one that carries a new ``id_token`` and ``refresh_token``;
-4. measures, in the same run and on the same cores, raw RS256 signing of an
-   ID-token-shaped payload with the server's own key, the way the toolkit
-   signs one (jwcrypto, ``kid`` thumbprint in the header): one process per
-   worker. The three alternate in ``--rounds`` (raw, refresh, client
-   credentials, then the other way round) so a change in the machine's speed
-   weighs on all of them;
+3. drives ``POST /oauth/token/`` for ``--seconds`` with ``wrk`` (C, one
+   connection per thread, so the load generator takes little of the shared
+   cores; Debian package ``wrk``), in two kinds of pieces: *refresh*
+   (``grant_type=refresh_token``: each thread follows its own chain, sending
+   the refresh token the previous answer carried, since rotation makes the
+   previous one invalid; every run starts on fresh chains, because the answer
+   to a request still in flight when wrk stops is never read) and *client
+   credentials* (``grant_type=client_credentials``). Both authenticate the
+   client with HTTP Basic, as a confidential client does. Only a ``200``
+   counts, and for a refresh only one that carries a new ``id_token`` and
+   ``refresh_token``;
+4. measures, in the same run and on the same cores, raw RS256 JWT signing of
+   an ID-token-shaped payload with the server's own key: JSON, base64url and
+   one RSA signature with ``cryptography``, the least work a signed ID token
+   takes; one process per worker. The three alternate in ``--rounds`` (raw,
+   refresh, client credentials, then the other way round) so a change in the
+   machine's speed weighs on all of them;
 5. prints grants/s and grants/s per core for each grant, raw signatures/s, the
    two ratios (grants/s ÷ raw signatures/s), where the CPU went, and
    Keycloak's published sizing (120 refresh or client-credentials grants/s per
@@ -34,8 +38,8 @@ helpers it imports):
 
 A refresh grant of an OIDC client signs one ID token (one RS256 signature),
 so raw signing is its physical limit; a client-credentials grant signs
-nothing (its access token is an opaque random string), so its ratio may
-exceed 1. ``--json`` writes the figures for ``docs/performance.md``.
+nothing (its access token is an opaque random string). ``--json`` writes the
+figures for ``docs/performance.md``.
 """
 
 from __future__ import annotations
