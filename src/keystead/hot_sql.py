@@ -60,16 +60,41 @@ def _insert_sql(model, names: tuple[str, ...]) -> str:
 
 @cache
 def _adapters(model, names: tuple[str, ...]) -> tuple[Any, ...]:
-    """Per name, the field whose values need adapting, or None."""
-    fields = (model._meta.get_field(name) for name in names)
-    return tuple(f if f.get_internal_type() in _ADAPTED else None for f in fields)
+    """Per name, the field whose values need adapting, or None.
+
+    On PostgreSQL a time-zone-aware datetime goes as it is (psycopg sends it as
+    ``timestamptz``; Django's adaptation would return it unchanged, at some cost): its
+    field is marked ``_AWARE_AS_IS`` and only a naive value is adapted.
+    """
+    postgresql = connection.vendor == "postgresql"
+    found = []
+    for field in (model._meta.get_field(name) for name in names):
+        kind = field.get_internal_type()
+        if kind not in _ADAPTED:
+            found.append(None)
+        elif postgresql and kind == "DateTimeField":
+            found.append((_AWARE_AS_IS, field))
+        else:
+            found.append(field)
+    return tuple(found)
+
+
+_AWARE_AS_IS = object()
 
 
 def db_values(model, names: tuple[str, ...], values: Sequence[Any]) -> list[Any]:
     """``values`` of the fields ``names`` as the database takes them in a plain statement."""
     db = connections[DEFAULT_DB_ALIAS]
-    return [value if field is None or value is None else field.get_db_prep_save(value, db)
-            for field, value in zip(_adapters(model, names), values, strict=True)]
+    adapted = []
+    for field, value in zip(_adapters(model, names), values, strict=True):
+        if field is None or value is None:
+            adapted.append(value)
+        elif isinstance(field, tuple):  # (_AWARE_AS_IS, datetime field)
+            aware = getattr(value, "tzinfo", None) is not None
+            adapted.append(value if aware else field[1].get_db_prep_save(value, db))
+        else:
+            adapted.append(field.get_db_prep_save(value, db))
+    return adapted
 
 
 def db_value(model, name: str, value: Any) -> Any:

@@ -56,9 +56,10 @@ def may_use(client: Client) -> bool:
 
 def respond(request: HttpRequest) -> JsonResponse:
     """The token endpoint's answer to ``grant_type=client_credentials``."""
-    client = token_answers.authenticated_client(request, GRANT_TYPE)
-    if isinstance(client, JsonResponse):
-        return client
+    found = token_answers.authenticated_client(request, GRANT_TYPE)
+    if isinstance(found, JsonResponse):
+        return found
+    client, _ = found
     if not may_use(client):
         return token_answers.refuse(
             request, GRANT_TYPE, "unauthorized_client",

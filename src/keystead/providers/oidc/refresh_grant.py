@@ -39,15 +39,18 @@ GRANT_TYPE = "refresh_token"
 
 def respond(request: HttpRequest) -> JsonResponse:
     """The token endpoint's answer to ``grant_type=refresh_token``."""
-    client = token_answers.authenticated_client(request, GRANT_TYPE)
-    if isinstance(client, JsonResponse):
-        return client
     raw = request.POST.get("refresh_token", "")
+    # The token is read by the client lookup's own statement: one round trip.
+    authenticated = token_answers.authenticated_client(
+        request, GRANT_TYPE, refresh_store.finder(raw) if raw else None)
+    if isinstance(authenticated, JsonResponse):
+        return authenticated
+    client, token_row = authenticated
     if not raw:
         return token_answers.refuse(request, GRANT_TYPE, "invalid_request",
                                     "The refresh_token parameter is missing.",
                                     reason="missing token", client=client)
-    outcome = _exchange(request, client, raw, timezone.now())
+    outcome = _exchange(request, client, raw, refresh_store.found(token_row), timezone.now())
     if isinstance(outcome, Refusal):
         return token_answers.refuse(request, GRANT_TYPE, outcome.error, outcome.description,
                                     reason=outcome.value, client=client)
@@ -66,13 +69,13 @@ def client_facts(client: Client) -> ClientFacts:
     )
 
 
-def _exchange(request: HttpRequest, client: Client, raw: str, now: datetime) -> dict | Refusal:
+def _exchange(request: HttpRequest, client: Client, raw: str,
+              stored: refresh_store.StoredRefreshToken | None, now: datetime) -> dict | Refusal:
     """The decision, then the writes with the audit Event (all or nothing); the response body.
 
     No transaction around the read: the write revokes the presented token only if it is
     still live, so what was read cannot have changed in a way that matters unseen.
     """
-    stored = refresh_store.find(raw)
     refusal, scope = decide(stored.facts if stored else None, client_facts(client),
                             request.POST.get("scope"), now)
     if refusal is Refusal.REUSED:

@@ -47,6 +47,7 @@ from oauth2_provider.settings import oauth2_settings
 from keystead import hot_sql
 from keystead.directory import audit
 from keystead.directory.models import Event, User
+from keystead.providers.oidc.client_auth import Companion
 from keystead.providers.oidc.refresh_rules import TokenFacts
 
 AccessToken = get_access_token_model()
@@ -132,11 +133,15 @@ def _find_sql() -> str:
 # --------------------------------------------------------------------------- reads and writes
 
 
-def find(raw_token: str) -> StoredRefreshToken | None:
-    """The presented token, its access token and its owner, in one statement."""
-    with hot_sql.execute(_find_sql(), [checksum(raw_token)]) as cursor:
-        row = cursor.fetchone()
-    if row is None:
+def finder(raw_token: str) -> Companion:
+    """The read of the presented token, its access token and its owner, to run with the
+    client lookup (``client_auth.Companion``); ``found`` makes sense of its row."""
+    return Companion(_find_sql(), (checksum(raw_token),))
+
+
+def found(row: tuple | None) -> StoredRefreshToken | None:
+    """The token the ``finder`` read, or None."""
+    if row is None or row[0] is None:
         return None
     (pk, application_id, user_id, revoked, family, access_id, expires, scope, *person) = row
     owner = dict(zip(_USER_FIELDS, person, strict=True))

@@ -14,10 +14,13 @@ from keystead.providers.oidc import client_auth
 from keystead.providers.oidc.client_auth import Client
 
 
-def authenticated_client(request: HttpRequest, grant_type: str) -> Client | JsonResponse:
-    """The calling application, or the ``invalid_client`` answer (already audited)."""
+def authenticated_client(request: HttpRequest, grant_type: str,
+                         companion: client_auth.Companion | None = None,
+                         ) -> tuple[Client, tuple | None] | JsonResponse:
+    """The calling application (and the companion query's row, see ``client_auth``), or
+    the ``invalid_client`` answer (already audited)."""
     try:
-        return client_auth.authenticate(request)
+        return client_auth.authenticate(request, companion)
     except client_auth.InvalidClient as refused:
         answer = refuse(request, grant_type, "invalid_client", refused.description,
                         reason="client authentication failed", status=401)
