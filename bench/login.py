@@ -277,6 +277,53 @@ FORMS = {
     "post": "POST /login/ with the CSRF cookie held",
 }
 
+# What every wrk script of the benchmarks ends with: each thread counts what it got right
+# in ``ok`` and what it did not in ``problems``; ``run_wrk`` reads the report.
+WRK_REPORT = r"""
+function done(summary, latency, requests)
+  io.write(string.format("duration_us %d\n", summary.duration))
+  for _, thread in ipairs(threads) do
+    io.write(string.format("ok %d\n", thread:get("ok")))
+    for what, count in pairs(thread:get("problems")) do
+      io.write(string.format("problem %d %s\n", count, what))
+    end
+  end
+end
+"""
+
+
+def run_wrk(script: Path, url: str, clients: int, seconds: float,
+            script_args: list[str]) -> dict[str, Any]:
+    """Run ``wrk`` for ``seconds``: ``clients`` connections, each its own thread and client.
+
+    Returns what the threads counted (``ok``, ``problems``, see ``WRK_REPORT``), the
+    run's length as wrk measured it, and wrk's CPU seconds (user + system).
+    """
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("the benchmarks need wrk (Debian: apt-get install wrk)")
+    proc = subprocess.Popen(  # noqa: S603 (our own command, fixed arguments, no shell)
+        [wrk, "-t", str(clients), "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
+         "--timeout", "60s", "-s", str(script), url, "--", *script_args],
+        stdout=subprocess.PIPE, text=True)
+    out = proc.stdout.read() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"wrk failed:\n{out}")
+    ok, problems, duration = 0, {}, seconds
+    for line in out.splitlines():
+        key, _, rest = line.partition(" ")
+        if key == "duration_us":
+            duration = int(rest) / 1e6
+        elif key == "ok":
+            ok += int(rest)
+        elif key == "problem":
+            count, _, what = rest.partition(" ")
+            problems[what] = problems.get(what, 0) + int(count)
+    return {"ok": ok, "problems": problems, "seconds": duration,
+            "cpu": usage.ru_utime + usage.ru_stime}
+
+
 # wrk (C, one connection per thread) drives the sign-ins, so the load generator's CPU,
 # which shares the cores with the server, stays small. Each thread is one client: it
 # signs in its own share of the accounts one after the other and checks every answer.
@@ -348,51 +395,14 @@ function response(status, headers, body)
     phase = "get"
   end
 end
-
-function done(summary, latency, requests)
-  io.write(string.format("duration_us %d\n", summary.duration))
-  for _, thread in ipairs(threads) do
-    io.write(string.format("ok %d\n", thread:get("ok")))
-    for what, count in pairs(thread:get("problems")) do
-      io.write(string.format("problem %d %s\n", count, what))
-    end
-  end
-end
 """
 
 
 def sign_in_load(form: str, clients: int, users: int, port: int, seconds: float,
                  script: Path) -> dict[str, Any]:
-    """Run ``wrk`` for ``seconds``: ``clients`` connections, each its own thread and client.
-
-    Returns the counted sign-ins, the problems, the run's length as wrk measured
-    it, and wrk's CPU seconds (user + system).
-    """
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise SystemExit("bench/login.py needs wrk (Debian: apt-get install wrk)")
-    proc = subprocess.Popen(  # noqa: S603 (our own command, fixed arguments, no shell)
-        [wrk, "-t", str(clients), "-c", str(clients), "-d", f"{round(seconds)}s",
-         "--timeout", "60s", "-s", str(script), f"http://127.0.0.1:{port}/login/",
-         "--", form, str(users), str(clients), f"127.0.0.1:{port}"],
-        stdout=subprocess.PIPE, text=True)
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        raise SystemExit(f"wrk failed ({proc.returncode}):\n{out}")
-    ok, problems, duration = 0, {}, seconds
-    for line in out.splitlines():
-        key, _, rest = line.partition(" ")
-        if key == "duration_us":
-            duration = int(rest) / 1e6
-        elif key == "ok":
-            ok += int(rest)
-        elif key == "problem":
-            count, _, what = rest.partition(" ")
-            problems[what] = problems.get(what, 0) + int(count)
-    return {"ok": ok, "problems": problems, "seconds": duration,
-            "cpu": usage.ru_utime + usage.ru_stime}
+    """The sign-ins of one piece of the run (see ``run_wrk``)."""
+    return run_wrk(script, f"http://127.0.0.1:{port}/login/", clients, seconds,
+                   [form, str(users), str(clients), f"127.0.0.1:{port}"])
 
 
 def sessions_and_sign_ins(db_url: str) -> tuple[int, int]:
@@ -529,7 +539,7 @@ def bench(args: argparse.Namespace) -> Figures:
     concurrency = args.concurrency or 2 * workers
     workdir = Path(tempfile.mkdtemp(prefix="keystead-bench-"))
     script = workdir / "sign-in.lua"
-    script.write_text(WRK_SCRIPT)
+    script.write_text(WRK_SCRIPT + WRK_REPORT)
     port = free_port()
     say(f"database {args.database}: recreate, migrate, {args.users} users")
     env, params = fresh_installation(args, port, workdir, __file__,

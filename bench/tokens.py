@@ -52,7 +52,6 @@ import os
 import platform
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -62,6 +61,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from login import (  # bench/ is not a package: login.py sits beside this file
+    WRK_REPORT,
     add_common_arguments,
     backend_pids,
     children_of,
@@ -75,6 +75,7 @@ from login import (  # bench/ is not a package: login.py sits beside this file
     process_cpu_seconds,
     run_and_report,
     run_parallel,
+    run_wrk,
     say,
     usable_cores,
 )
@@ -206,16 +207,6 @@ function response(status, headers, body)
   end
   ok = ok + 1
 end
-
-function done(summary, latency, requests)
-  io.write(string.format("duration_us %d\n", summary.duration))
-  for _, thread in ipairs(threads) do
-    io.write(string.format("ok %d\n", thread:get("ok")))
-    for what, count in pairs(thread:get("problems")) do
-      io.write(string.format("problem %d %s\n", count, what))
-    end
-  end
-end
 """
 
 
@@ -225,35 +216,9 @@ def basic(client: list[str]) -> str:
 
 def grant_load(kind: str, port: int, client: list[str], chains: list[str], seconds: float,
                script: Path) -> dict:
-    """Run ``wrk`` for ``seconds`` with one connection (and thread) per chain.
-
-    Returns the counted grants, the problems, the run's length as wrk measured it,
-    and wrk's CPU seconds.
-    """
-    wrk = shutil.which("wrk")
-    if wrk is None:
-        raise SystemExit("bench/tokens.py needs wrk (Debian: apt-get install wrk)")
-    clients = len(chains)
-    proc = subprocess.Popen(  # noqa: S603 (our own command, fixed arguments, no shell)
-        [wrk, "-t", str(clients), "-c", str(clients), "-d", f"{max(1, round(seconds))}s",
-         "--timeout", "60s", "-s", str(script), f"http://127.0.0.1:{port}/oauth/token/",
-         "--", kind, basic(client), *chains],
-        stdout=subprocess.PIPE, text=True)
-    out = proc.stdout.read() if proc.stdout else ""
-    _, status, usage = os.wait4(proc.pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"wrk failed:\n{out}")
-    found = {"ok": 0, "problems": {}, "seconds": seconds, "cpu": usage.ru_utime + usage.ru_stime}
-    for line in out.splitlines():
-        key, _, rest = line.partition(" ")
-        if key == "duration_us":
-            found["seconds"] = int(rest) / 1e6
-        elif key == "ok":
-            found["ok"] += int(rest)
-        elif key == "problem":
-            count, _, what = rest.partition(" ")
-            found["problems"][what] = found["problems"].get(what, 0) + int(count)
-    return found
+    """One piece of the run: one connection (and thread) per chain (see ``run_wrk``)."""
+    return run_wrk(script, f"http://127.0.0.1:{port}/oauth/token/", len(chains), seconds,
+                   [kind, basic(client), *chains])
 
 
 def sign_loop(pem: str, start: float, stop: float, out: mp.Queue) -> None:
@@ -339,7 +304,7 @@ def bench(args: argparse.Namespace) -> Figures:
 
     piece = max(1, round(args.seconds / rounds))  # wrk takes whole seconds
     script = workdir / "tokens.lua"
-    script.write_text(WRK_SCRIPT)
+    script.write_text(WRK_SCRIPT + WRK_REPORT)
     log_path = workdir / "serve.log"
     say(f"keystead serve: {workers} workers on 127.0.0.1:{port} (log: {log_path}); "
         f"client secrets hashed with {setup['secret_hasher']}")
