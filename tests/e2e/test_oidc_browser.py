@@ -117,6 +117,17 @@ def _id_token_claims(token, discovery, app) -> dict:
     return claims
 
 
+def _tokens_through_sign_in(page, rp, discovery, redirect_uri, person) -> dict:
+    """The code flow from a browser without a Keystead session: sign in, then exchange."""
+    url, _, verifier = _authorization_url(rp, discovery)
+    page.goto(url)
+    page.wait_for_url(re.compile(r"/login/\?next=/oauth/authorize/"))
+    sign_in_as(page, person.email, PERSON_PASSWORD, path=page.url)
+    page.wait_for_url(re.compile(re.escape(redirect_uri) + r"\?code="))
+    return rp.fetch_token(discovery["token_endpoint"], authorization_response=page.url,
+                          code_verifier=verifier)
+
+
 def _signed_in_on_the_portal(page, person) -> None:
     sign_in_as(page, person.email, PERSON_PASSWORD)
     page.wait_for_url(re.compile(r"/$"))
@@ -182,13 +193,7 @@ def test_rp_initiated_logout_ends_the_keystead_session(page, live_server, person
     from keystead.directory.models import Event
 
     _, rp, discovery, redirect_uri = _relying_party(live_server, post_logout=True)
-    url, _, verifier = _authorization_url(rp, discovery)
-    page.goto(url)
-    page.wait_for_url(re.compile(r"/login/\?next=/oauth/authorize/"))
-    sign_in_as(page, person.email, PERSON_PASSWORD, path=page.url)
-    page.wait_for_url(re.compile(re.escape(redirect_uri) + r"\?code="))
-    token = rp.fetch_token(discovery["token_endpoint"], authorization_response=page.url,
-                           code_verifier=verifier)
+    token = _tokens_through_sign_in(page, rp, discovery, redirect_uri, person)
     page.goto("/")
     page.wait_for_url(re.compile(r"/$"))  # signed in on Keystead's portal
 
@@ -212,13 +217,7 @@ def test_rp_initiated_logout_ends_the_keystead_session(page, live_server, person
 def test_rp_initiated_logout_to_an_unregistered_address_keeps_the_session(page, live_server,
                                                                           person):
     _, rp, discovery, redirect_uri = _relying_party(live_server, post_logout=True)
-    url, _, verifier = _authorization_url(rp, discovery)
-    page.goto(url)
-    page.wait_for_url(re.compile(r"/login/\?next=/oauth/authorize/"))
-    sign_in_as(page, person.email, PERSON_PASSWORD, path=page.url)
-    page.wait_for_url(re.compile(re.escape(redirect_uri) + r"\?code="))
-    token = rp.fetch_token(discovery["token_endpoint"], authorization_response=page.url,
-                           code_verifier=verifier)
+    token = _tokens_through_sign_in(page, rp, discovery, redirect_uri, person)
     response = page.goto(discovery["end_session_endpoint"] + "?" + urlencode({
         "id_token_hint": token["id_token"],
         "post_logout_redirect_uri": "https://evil.example.com/bye"}))

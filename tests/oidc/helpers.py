@@ -61,3 +61,15 @@ def exchange(client, app, secret: str, code: str, verifier: str | None,
         data["client_id"] = app.client_id
         return client.post("/oauth/token/", data)
     return client.post("/oauth/token/", data, **basic(app, secret))
+
+
+def code_tokens(browser_client, app, secret: str, scope: str = "openid email profile groups",
+                ) -> dict:
+    """The whole code flow with PKCE for a signed-in browser: the token response as a dict."""
+    from django.test import Client
+
+    verifier, challenge = pkce_pair()
+    code = authorize(browser_client, app, challenge=challenge, scope=scope)["code"]
+    response = exchange(Client(), app, secret, code, verifier)
+    assert response.status_code == 200, response.content
+    return response.json()

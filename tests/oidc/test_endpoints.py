@@ -15,7 +15,7 @@ from keystead.directory.models import Group, User
 from keystead.policy.models import GroupPolicy
 
 from .conftest import PASSWORD
-from .helpers import REDIRECT, authorize, basic, exchange, make_app, pkce_pair
+from .helpers import REDIRECT, basic, code_tokens, make_app, pkce_pair
 
 Application = get_application_model()
 
@@ -29,12 +29,6 @@ def _introspect(app, secret, token):
     return Client().post("/oauth/introspect/", {"token": token}, **basic(app, secret))
 
 
-def _code_tokens(browser_client, app, secret) -> dict:
-    verifier, challenge = pkce_pair()
-    code = authorize(browser_client, app, challenge=challenge)["code"]
-    response = exchange(Client(), app, secret, code, verifier)
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def test_client_credentials_token_is_active_at_introspection(db):
@@ -63,7 +57,7 @@ def test_introspection_needs_client_authentication(db):
 def test_introspection_of_unknown_and_expired_tokens(browser_client, person):
     app, secret = make_app()
     assert _introspect(app, secret, "no-such-token").json() == {"active": False}
-    tokens = _code_tokens(browser_client, app, secret)
+    tokens = code_tokens(browser_client, app, secret)
     active = _introspect(app, secret, tokens["access_token"]).json()
     assert active["active"] is True
     assert active["username"] == person.email
@@ -75,7 +69,7 @@ def test_introspection_of_unknown_and_expired_tokens(browser_client, person):
 
 def test_revoked_refresh_token_is_refused(browser_client):
     app, secret = make_app()
-    tokens = _code_tokens(browser_client, app, secret)
+    tokens = code_tokens(browser_client, app, secret)
     revoke = Client().post("/oauth/revoke_token/", {"token": tokens["refresh_token"],
                                                     "token_type_hint": "refresh_token"},
                            **basic(app, secret))
@@ -97,7 +91,7 @@ def test_revoking_an_unknown_token_answers_200(db):
 
 def test_revocation_needs_client_authentication(browser_client):
     app, secret = make_app()
-    tokens = _code_tokens(browser_client, app, secret)
+    tokens = code_tokens(browser_client, app, secret)
     response = Client().post("/oauth/revoke_token/", {"token": tokens["refresh_token"]},
                              **basic(app, "wrong"))
     assert response.status_code in {400, 401}
@@ -116,7 +110,7 @@ def _logout_app():
 
 def test_rp_initiated_logout_to_a_registered_address(browser_client):
     app, secret = _logout_app()
-    id_token = _code_tokens(browser_client, app, secret)["id_token"]
+    id_token = code_tokens(browser_client, app, secret)["id_token"]
     params = {"id_token_hint": id_token, "state": "s1",
               "post_logout_redirect_uri": "https://rp.example.com/signed-out"}
     page = browser_client.get("/oauth/logout/", params)
@@ -130,7 +124,7 @@ def test_rp_initiated_logout_to_a_registered_address(browser_client):
 
 def test_rp_initiated_logout_refuses_an_unregistered_address(browser_client):
     app, secret = _logout_app()
-    id_token = _code_tokens(browser_client, app, secret)["id_token"]
+    id_token = code_tokens(browser_client, app, secret)["id_token"]
     response = browser_client.get("/oauth/logout/", {
         "id_token_hint": id_token, "post_logout_redirect_uri": "https://evil.example.com/x"})
     assert response.status_code == 400
@@ -270,7 +264,7 @@ def test_client_without_refresh_rotation_keeps_its_refresh_token(browser_client)
 
     app, secret = make_app()
     ClientSettings.objects.create(application=app, rotate_refresh_tokens=False)
-    tokens = _code_tokens(browser_client, app, secret)
+    tokens = code_tokens(browser_client, app, secret)
     first = _refresh(app, secret, tokens["refresh_token"])
     assert first.status_code == 200, first.content
     assert first.json()["refresh_token"] == tokens["refresh_token"]
@@ -283,7 +277,7 @@ def test_refresh_and_client_credentials_grants_are_audited(browser_client):
     from keystead.directory.models import Event
 
     app, secret = make_app()
-    tokens = _code_tokens(browser_client, app, secret)
+    tokens = code_tokens(browser_client, app, secret)
     assert _refresh(app, secret, tokens["refresh_token"]).status_code == 200
     machine, machine_secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS, name="M")
     assert _client_credentials(machine, machine_secret).status_code == 200
@@ -297,8 +291,8 @@ def test_id_token_hint_for_someone_else_sends_to_sign_in(browser_client, person)
     other = User.objects.create_user("ada@example.com", "Ada", "Lovelace", password=PASSWORD)
     other_browser = Client()
     other_browser.force_login(other)
-    hint = _code_tokens(other_browser, app, secret)["id_token"]
-    mine = _code_tokens(browser_client, app, secret)["id_token"]
+    hint = code_tokens(other_browser, app, secret)["id_token"]
+    mine = code_tokens(browser_client, app, secret)["id_token"]
 
     same = browser_client.get("/oauth/authorize/", _authorize_params(app, id_token_hint=mine))
     assert same["Location"].startswith(REDIRECT) and "code=" in same["Location"]

@@ -13,7 +13,7 @@ from keystead.providers.oidc.grants import grant_allowed, main_grant
 from keystead.providers.oidc.models import ClientSettings
 
 from .conftest import PASSWORD
-from .helpers import REDIRECT, authorize, basic, exchange, make_app, pkce_pair
+from .helpers import REDIRECT, authorize, basic, code_tokens, make_app, pkce_pair
 
 Application = get_application_model()
 CODE, CC, PW = "authorization-code", "client-credentials", "password"
@@ -63,18 +63,12 @@ def _token(app, secret, **data):
     return Client().post("/oauth/token/", data, **basic(app, secret))
 
 
-def _code_tokens(browser_client, app, secret) -> dict:
-    verifier, challenge = pkce_pair()
-    code = authorize(browser_client, app, challenge=challenge)["code"]
-    response = exchange(Client(), app, secret, code, verifier)
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def test_one_application_with_code_and_client_credentials(browser_client):
     app, secret = make_app()
     _allow(app, CODE, CC)
-    tokens = _code_tokens(browser_client, app, secret)
+    tokens = code_tokens(browser_client, app, secret)
     assert "refresh_token" in tokens
     machine = _token(app, secret, grant_type="client_credentials")
     assert machine.status_code == 200, machine.content
@@ -114,7 +108,7 @@ def test_code_flow_for_an_application_whose_toolkit_grant_is_client_credentials(
     """The toolkit's single grant type says client credentials; the list also has the code."""
     app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
     _allow(app, CC, CODE)
-    assert "access_token" in _code_tokens(browser_client, app, secret)
+    assert "access_token" in code_tokens(browser_client, app, secret)
 
 
 def test_authorization_code_not_listed_is_refused_at_the_authorization_endpoint(browser_client):
@@ -130,13 +124,13 @@ def test_authorization_code_not_listed_is_refused_at_the_authorization_endpoint(
 def test_refresh_follows_the_code_grant_and_the_refresh_switch(browser_client):
     app, secret = make_app()
     _allow(app, CODE, CC)
-    first = _code_tokens(browser_client, app, secret)["refresh_token"]
+    first = code_tokens(browser_client, app, secret)["refresh_token"]
     _allow(app, CC)  # the code grant is taken away: its refresh tokens stop working
     refused = _token(app, secret, grant_type="refresh_token", refresh_token=first)
     assert refused.json()["error"] == "unauthorized_client"
 
     _allow(app, CODE)
-    second = _code_tokens(browser_client, app, secret)["refresh_token"]
+    second = code_tokens(browser_client, app, secret)["refresh_token"]
     _allow(app, CODE, issue_refresh_tokens=False)
     off = _token(app, secret, grant_type="refresh_token", refresh_token=second)
     assert off.json()["error"] == "unauthorized_client"
@@ -161,7 +155,7 @@ def test_api_registers_several_grants_and_both_work(clients_api, browser_client)
     assert body["grant_types"] == [CODE, CC] and body["grant_type"] == CODE
     app = Application.objects.get(client_id=body["client_id"])
     assert _token(app, body["client_secret"], grant_type="client_credentials").status_code == 200
-    assert "id_token" in _code_tokens(browser_client, app, body["client_secret"])
+    assert "id_token" in code_tokens(browser_client, app, body["client_secret"])
     event = Event.objects.get(action="oidc.client_registered")
     assert event.detail["grant_types"] == [CODE, CC]
 

@@ -28,17 +28,11 @@ from keystead.providers.oidc.models import ClientSettings
 from login.helpers_live import database_url, live_keystead
 
 from .conftest import PASSWORD
-from .helpers import authorize, basic, exchange, make_app, pkce_pair
+from .helpers import basic, code_tokens, make_app
 
 Application = get_application_model()
 
 
-def code_tokens(browser_client, app, secret, scope="openid email profile groups") -> dict:
-    verifier, challenge = pkce_pair()
-    code = authorize(browser_client, app, challenge=challenge, scope=scope)["code"]
-    response = exchange(Client(), app, secret, code, verifier)
-    assert response.status_code == 200, response.content
-    return response.json()
 
 
 def refresh(app, secret, token, **extra):

@@ -62,19 +62,13 @@ _EVENT_COLUMNS = (("created_at", "created_at"), ("action", "action"), ("outcome"
                   ("user_agent", "user_agent"), ("detail", "detail"))
 
 
-def record(
-    action: str,
-    *,
-    request: HttpRequest | None = None,
-    actor: User | None = None,
-    actor_label: str = "",
-    target: Any = None,
-    outcome: str = Outcome.SUCCESS,
-    detail: dict[str, Any] | None = None,
-) -> Event:
-    """Write one audit Event and mirror it to the ``keystead.audit`` logger."""
-    event = build(action, request=request, actor=actor, actor_label=actor_label,
-                  target=target, outcome=outcome, detail=detail)
+def record(action: str, **about: Any) -> Event:
+    """Write one audit Event and mirror it to the ``keystead.audit`` logger.
+
+    ``about`` names the request, actor, actor_label, target, outcome and detail, as
+    ``build`` takes them.
+    """
+    event = build(action, **about)
     # One plain INSERT (``hot_sql``): events are written on every sign-in and token grant,
     # and the ORM's statement building cost more than the write. Events have no signals.
     event.pk = hot_sql.insert(Event, row(event))
