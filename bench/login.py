@@ -277,8 +277,18 @@ FORMS = {
     "post": "POST /login/ with the CSRF cookie held",
 }
 
-# What every wrk script of the benchmarks ends with: each thread counts what it got right
-# in ``ok`` and what it did not in ``problems``; ``run_wrk`` reads the report.
+# What every wrk script of the benchmarks starts and ends with: each thread (its ``id``
+# counting from 0) counts what it got right in ``ok`` and what it did not in ``problems``;
+# ``run_wrk`` reads the report ``done`` writes.
+WRK_THREADS = r"""
+ok, problems = 0, {}  -- globals: done() reads them from each thread
+threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+"""
 WRK_REPORT = r"""
 function done(summary, latency, requests)
   io.write(string.format("duration_us %d\n", summary.duration))
@@ -330,13 +340,6 @@ def run_wrk(script: Path, url: str, clients: int, seconds: float,
 WRK_SCRIPT = r"""
 local form, users, step, host
 local n, phase, cookie, token = 0, "get", nil, nil
-ok, problems = 0, {}  -- globals: done() reads them from each thread
-threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
 
 function init(args)
   form, users, step, host = args[1], tonumber(args[2]), tonumber(args[3]), args[4]
@@ -539,7 +542,7 @@ def bench(args: argparse.Namespace) -> Figures:
     concurrency = args.concurrency or 2 * workers
     workdir = Path(tempfile.mkdtemp(prefix="keystead-bench-"))
     script = workdir / "sign-in.lua"
-    script.write_text(WRK_SCRIPT + WRK_REPORT)
+    script.write_text(WRK_THREADS + WRK_SCRIPT + WRK_REPORT)
     port = free_port()
     say(f"database {args.database}: recreate, migrate, {args.users} users")
     env, params = fresh_installation(args, port, workdir, __file__,

@@ -62,6 +62,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from login import (  # bench/ is not a package: login.py sits beside this file
     WRK_REPORT,
+    WRK_THREADS,
     add_common_arguments,
     backend_pids,
     children_of,
@@ -161,13 +162,6 @@ def create_clients(chains: int) -> None:
 # the thread sends next (rotation makes the previous one invalid).
 WRK_SCRIPT = r"""
 local kind, auth, token
-ok, problems = 0, {}  -- globals: done() reads them from each thread
-threads = {}
-
-function setup(thread)
-  thread:set("id", #threads)
-  table.insert(threads, thread)
-end
 
 function init(args)
   kind, auth = args[1], args[2]
@@ -304,7 +298,7 @@ def bench(args: argparse.Namespace) -> Figures:
 
     piece = max(1, round(args.seconds / rounds))  # wrk takes whole seconds
     script = workdir / "tokens.lua"
-    script.write_text(WRK_SCRIPT + WRK_REPORT)
+    script.write_text(WRK_THREADS + WRK_SCRIPT + WRK_REPORT)
     log_path = workdir / "serve.log"
     say(f"keystead serve: {workers} workers on 127.0.0.1:{port} (log: {log_path}); "
         f"client secrets hashed with {setup['secret_hasher']}")

@@ -25,20 +25,8 @@ pytestmark = pytest.mark.browser
 
 
 def test_code_pkce_flow_through_the_sign_in_page(page, live_server, person):
-    Application = get_application_model()
-    redirect_uri = f"{live_server.url}/healthz"
-    client_secret = secrets.token_urlsafe(32)
-    app = Application.objects.create(
-        name="Wiki", client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_AUTHORIZATION_CODE,
-        redirect_uris=redirect_uri, client_secret=client_secret, skip_authorization=True,
-        algorithm=Application.RS256_ALGORITHM)
-
-    discovery = requests.get(f"{live_server.url}/.well-known/openid-configuration",
-                             timeout=10).json()
-    rp = OAuth2Session(app.client_id, client_secret, redirect_uri=redirect_uri,
-                       scope="openid email profile groups offline_access",
-                       code_challenge_method="S256")
+    app, rp, discovery, redirect_uri = _relying_party(
+        live_server, scope="openid email profile groups offline_access")
     verifier, nonce = generate_token(64), generate_token(20)
     url, state = rp.create_authorization_url(discovery["authorization_endpoint"],
                                              code_verifier=verifier, nonce=nonce)
@@ -83,7 +71,7 @@ def test_code_pkce_flow_through_the_sign_in_page(page, live_server, person):
     rp.close()
 
 
-def _relying_party(live_server, *, post_logout: bool = False):
+def _relying_party(live_server, *, post_logout: bool = False, scope: str = "openid email"):
     """A registered confidential application and an Authlib session for it."""
     Application = get_application_model()
     redirect_uri = f"{live_server.url}/healthz"
@@ -97,7 +85,7 @@ def _relying_party(live_server, *, post_logout: bool = False):
     discovery = requests.get(f"{live_server.url}/.well-known/openid-configuration",
                              timeout=10).json()
     rp = OAuth2Session(app.client_id, client_secret, redirect_uri=redirect_uri,
-                       scope="openid email", code_challenge_method="S256")
+                       scope=scope, code_challenge_method="S256")
     return app, rp, discovery, redirect_uri
 
 
