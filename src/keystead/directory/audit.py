@@ -68,12 +68,13 @@ def record(action: str, **about: Any) -> Event:
     ``about`` names the request, actor, actor_label, target, outcome and detail, as
     ``build`` takes them.
     """
-    event = build(action, **about)
+    row = build(action, **about)
     # One plain INSERT (``hot_sql``): events are written on every sign-in and token grant,
     # and the ORM's statement building cost more than the write. Events have no signals.
-    event.pk = hot_sql.insert(Event, row(event))
+    pk = hot_sql.insert(Event, row)
+    mirror_to_log(row)
+    event = Event(id=pk, **{attname: row[name] for name, attname in _EVENT_COLUMNS})
     event._state.adding, event._state.db = False, "default"  # as if the ORM had saved it
-    mirror_to_log(event)
     return event
 
 
@@ -86,9 +87,10 @@ def build(
     target: Any = None,
     outcome: str = Outcome.SUCCESS,
     detail: dict[str, Any] | None = None,
-) -> Event:
-    """The Event ``record`` would write, not written: for a caller that writes it as part of
-    its own statement (then calls ``mirror_to_log``). The detail is scrubbed here."""
+) -> dict[str, Any]:
+    """The row ``record`` would write (columns by field name, ``actor`` as an id), not
+    written: for a caller that writes it as part of its own statement with ``hot_sql``
+    (then calls ``mirror_to_log``). The detail is scrubbed here."""
     if actor is None and request is not None:
         candidate = getattr(request, "user", None)
         if candidate is not None and candidate.is_authenticated:
@@ -98,26 +100,22 @@ def build(
     if not actor_label:
         actor_label = actor.email if actor is not None else "system"
     target_type, target_id, target_label = _describe_target(target)
-    return Event(
-        created_at=timezone.now(),
-        action=action,
-        outcome=outcome,
-        actor=actor if actor is not None and actor.pk else None,
-        actor_label=actor_label[:255],
-        target_type=target_type,
-        target_id=target_id,
-        target_label=target_label,
-        client_ip=client_ip(request),
-        user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None else "")[:512],
-        detail=scrub(detail or {}),
-    )
+    return {
+        "created_at": timezone.now(),
+        "action": action,
+        "outcome": outcome,
+        "actor": actor.pk if actor is not None and actor.pk else None,
+        "actor_label": actor_label[:255],
+        "target_type": target_type,
+        "target_id": target_id,
+        "target_label": target_label,
+        "client_ip": client_ip(request),
+        "user_agent": (request.META.get("HTTP_USER_AGENT", "") if request is not None
+                       else "")[:512],
+        "detail": scrub(detail or {}),
+    }
 
 
-def row(event: Event) -> dict[str, Any]:
-    """The Event's columns by field name, as ``hot_sql`` inserts them."""
-    return {name: getattr(event, attname) for name, attname in _EVENT_COLUMNS}
-
-
-def mirror_to_log(event: Event) -> None:
-    log.info("%s %s actor=%s target=%s:%s", event.action, event.outcome, event.actor_label,
-             event.target_type, event.target_id)
+def mirror_to_log(row: dict[str, Any]) -> None:
+    log.info("%s %s actor=%s target=%s:%s", row["action"], row["outcome"], row["actor_label"],
+             row["target_type"], row["target_id"])

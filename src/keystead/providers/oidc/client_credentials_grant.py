@@ -89,14 +89,14 @@ def respond(request: HttpRequest) -> JsonResponse:
                                  "token_type": "Bearer", "scope": scope})
 
 
-def _store(access: dict, event: Event) -> None:
+def _store(access: dict, event: dict) -> None:
     """The access token and its audit Event, all or nothing."""
     if connection.vendor == "postgresql":
         first, first_params = hot_sql.insert_part(AccessToken, "access", access, "(SELECT 1) one")
-        second, second_params = hot_sql.insert_part(Event, "event", audit.row(event), "access")
+        second, second_params = hot_sql.insert_part(Event, "event", event, "access")
         with hot_sql.execute(f"WITH {first}, {second} SELECT count(*) FROM event",  # noqa: S608
                              first_params + second_params):
             return
     with transaction.atomic():
         hot_sql.insert(AccessToken, access)
-        hot_sql.insert(Event, audit.row(event))
+        hot_sql.insert(Event, event)

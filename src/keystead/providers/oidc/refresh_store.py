@@ -45,7 +45,6 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from keystead import hot_sql
-from keystead.directory import audit
 from keystead.directory.models import Event, User
 from keystead.providers.oidc.client_auth import Companion
 from keystead.providers.oidc.refresh_rules import TokenFacts
@@ -170,7 +169,7 @@ class NewTokens:
     id_token: tuple[str, datetime] | None  # (jti, expires) when an ID token is issued
 
 
-def rotate(old: StoredRefreshToken, new: NewTokens, event: Event) -> bool:
+def rotate(old: StoredRefreshToken, new: NewTokens, event: dict) -> bool:
     """Revoke ``old`` (unless someone else did first), store ``new`` in its family and write
     the audit ``event``, all or nothing.
 
@@ -187,7 +186,7 @@ def rotate(old: StoredRefreshToken, new: NewTokens, event: Event) -> bool:
         id_token_id = _save_id_token(new) if new.id_token else None
         access_id = hot_sql.insert(AccessToken, _access_row(new, old, id_token_id))
         hot_sql.insert(RefreshToken, _refresh_row(new, old, access_id))
-        hot_sql.insert(Event, audit.row(event))
+        hot_sql.insert(Event, event)
     return True
 
 
@@ -247,7 +246,7 @@ def _rotation_head_sql() -> str:
             f" WHERE id = %s AND EXISTS (SELECT 1 FROM revoked))")
 
 
-def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: Event) -> bool:
+def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: dict) -> bool:
     """PostgreSQL: the revoke, the delete and the inserts as one statement with data-modifying
     ``WITH`` parts: one round trip instead of five, and no partial state to think about.
 
@@ -266,7 +265,7 @@ def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: Eve
     for model, alias, row, source in (
             (AccessToken, "access", _access_row(new, old, id_token), "revoked"),
             (RefreshToken, "refresh", _refresh_row(new, old, hot_sql.Ref("access.id")), "access"),
-            (Event, "event", audit.row(event), "refresh")):
+            (Event, "event", event, "refresh")):
         sql, values = hot_sql.insert_part(model, alias, row, source)
         parts.append(sql)
         params += values
@@ -275,11 +274,11 @@ def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: Eve
         return cursor.fetchone()[0] == 1
 
 
-def reissue(old: StoredRefreshToken, new: NewTokens, event: Event) -> None:
+def reissue(old: StoredRefreshToken, new: NewTokens, event: dict) -> None:
     """Without rotation: the refresh token stays, its access token gets a new value."""
     with transaction.atomic():
         _reissue(old, new)
-        hot_sql.insert(Event, audit.row(event))
+        hot_sql.insert(Event, event)
 
 
 def _reissue(old: StoredRefreshToken, new: NewTokens) -> bool:
