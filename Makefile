@@ -8,7 +8,7 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/keystead
 # Debian packages the test suite drives as real components.
 TEST_DEBS := chromium oathtool
 
-.PHONY: run test install test-deps lint bench bench-tokens clean
+.PHONY: run test install test-deps lint bench-deps bench bench-tokens clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,15 +39,17 @@ test: test-deps
 # (docs/performance.md). Not part of `make test`: it recreates the keystead_bench database and
 # wants a quiet machine. Options through BENCH_ARGS, e.g. BENCH_ARGS="--seconds 60 --workers 3".
 BENCH_ARGS ?=
-# wrk (Debian) drives the sign-ins: a C load generator takes little of the shared cores.
-bench: $(STAMP)
+# wrk (Debian) drives both benchmarks: a C load generator takes little of the shared cores.
+bench-deps: $(STAMP)
 	@dpkg-query -W -f='$${Status}\n' wrk 2>/dev/null | grep -q 'install ok installed' || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }
+
+bench: bench-deps
 	$(BIN)/python bench/login.py $(BENCH_ARGS)
 
 # Refresh-token and client-credentials grants/s against raw RS256 signing/s on the same cores
 # (docs/performance.md). Same database and options as `bench`.
-bench-tokens: $(STAMP)
+bench-tokens: bench-deps
 	$(BIN)/python bench/tokens.py $(BENCH_ARGS)
 
 lint: $(STAMP)
