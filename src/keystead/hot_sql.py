@@ -44,6 +44,18 @@ def execute(sql: str, params: Sequence[Any]) -> Iterator[Any]:
         yield cursor
 
 
+@cache
+def table(model) -> str:
+    """The model's table name, quoted for this database."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+@cache
+def column(model, field: str) -> str:
+    """A field's column name, quoted for this database."""
+    return connection.ops.quote_name(model._meta.get_field(field).column)
+
+
 # Field types whose Python values need the backend's adaptation (datetimes with or
 # without a time zone, UUIDs as text or native, JSON, inet); the rest go as they are.
 _ADAPTED = {"DateTimeField", "UUIDField", "JSONField", "GenericIPAddressField"}
@@ -51,10 +63,9 @@ _ADAPTED = {"DateTimeField", "UUIDField", "JSONField", "GenericIPAddressField"}
 
 @cache
 def _insert_sql(model, names: tuple[str, ...]) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
+    columns = ", ".join(column(model, name) for name in names)
     marks = ", ".join(["%s"] * len(names))
-    return (f"INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608 (model names)
+    return (f"INSERT INTO {table(model)} ({columns})"  # noqa: S608 (model names)
             f" VALUES ({marks}) RETURNING id")
 
 
@@ -128,9 +139,8 @@ def _insert_part_sql(model, alias: str, names: tuple[str, ...],
             values.append(sql_for[name])
         else:
             values.append(f"CAST(%s AS {model._meta.get_field(name).db_type(connection)})")
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in names)
-    return (f"{alias} AS (INSERT INTO {quote(model._meta.db_table)} ({columns})"  # noqa: S608
+    columns = ", ".join(column(model, name) for name in names)
+    return (f"{alias} AS (INSERT INTO {table(model)} ({columns})"  # noqa: S608
             f" SELECT {', '.join(values)} FROM {source} RETURNING id)")
 
 

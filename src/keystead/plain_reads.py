@@ -34,17 +34,8 @@ def columns(model: type[Model], skip: tuple[str, ...] = ()) -> tuple[str, tuple[
     """``p."column", ...`` for every concrete field of ``model`` but ``skip`` (those are
     left deferred: loaded if ever used), and the matching attribute names."""
     fields = [f for f in model._meta.concrete_fields if f.name not in skip]
-    quote = connection.ops.quote_name
-    return (", ".join(f"p.{quote(f.column)}" for f in fields),
+    return (", ".join(f"p.{hot_sql.column(model, f.name)}" for f in fields),
             tuple(f.attname for f in fields))
-
-
-def table(model: type[Model]) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def column(model: type[Model], field: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field).column)
 
 
 def instances(model: type[Model], sql: str, params: list[Any],

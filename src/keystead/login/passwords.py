@@ -16,7 +16,7 @@ from functools import cache
 from django.http import HttpRequest
 from django.utils import timezone
 
-from keystead import plain_reads
+from keystead import hot_sql, plain_reads
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.directory.rules import normalize_email
@@ -70,8 +70,8 @@ def change_reasons(user: User, password: Secret, policy, now) -> list[str]:
 @cache
 def _account_query() -> tuple[str, tuple[str, ...]]:
     selected, names = plain_reads.columns(User)
-    return (f"SELECT {selected} FROM {plain_reads.table(User)} p "  # noqa: S608
-            f"WHERE p.{plain_reads.column(User, 'email')} = %s"), names
+    return (f"SELECT {selected} FROM {hot_sql.table(User)} p "  # noqa: S608
+            f"WHERE p.{hot_sql.column(User, 'email')} = %s"), names
 
 
 def find_account(email: str) -> User | None:

@@ -8,7 +8,7 @@ from functools import cache
 from django.conf import settings
 from django.contrib.auth.hashers import check_password
 
-from keystead import plain_reads
+from keystead import hot_sql, plain_reads
 from keystead.directory.models import User
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.policy import screening
@@ -43,13 +43,13 @@ def _policy_query(model: type[PolicySettings], of_member: bool) -> tuple[str, tu
     selected, names = plain_reads.columns(model, skip=("updated_at",))
     if of_member:
         members = User.directory_groups.through
-        group, member = plain_reads.column(members, "group"), plain_reads.column(members, "user")
-        sql = (f"SELECT {selected} FROM {plain_reads.table(model)} p "  # noqa: S608
-               f"JOIN {plain_reads.table(members)} m "
-               f"ON m.{group} = p.{plain_reads.column(model, 'group')} WHERE m.{member} = %s")
+        group, member = hot_sql.column(members, "group"), hot_sql.column(members, "user")
+        sql = (f"SELECT {selected} FROM {hot_sql.table(model)} p "  # noqa: S608
+               f"JOIN {hot_sql.table(members)} m "
+               f"ON m.{group} = p.{hot_sql.column(model, 'group')} WHERE m.{member} = %s")
     else:
-        sql = (f"SELECT {selected} FROM {plain_reads.table(model)} p "  # noqa: S608
-               f"WHERE p.{plain_reads.column(model, 'id')} = %s")
+        sql = (f"SELECT {selected} FROM {hot_sql.table(model)} p "  # noqa: S608
+               f"WHERE p.{hot_sql.column(model, 'id')} = %s")
     return sql, names
 
 

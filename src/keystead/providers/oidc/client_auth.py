@@ -19,12 +19,12 @@ from functools import cache
 from urllib.parse import unquote_plus
 
 from django.contrib.auth.hashers import check_password
-from django.db import connection
 from django.http import HttpRequest
 from oauth2_provider.models import get_application_model
 
 from keystead import hot_sql
 from keystead.directory.audit import Target
+from keystead.hot_sql import column, table
 from keystead.providers.oidc.models import ClientSettings
 
 Application = get_application_model()
@@ -116,25 +116,24 @@ class Companion:
 
 @cache
 def _lookup_sql(companion_sql: str | None) -> str:
-    quote = connection.ops.quote_name
-
     def columns(model, alias: str, names: tuple[str, ...]) -> str:
-        return ", ".join(f"{alias}.{quote(model._meta.get_field(n).column)}" for n in names)
+        return ", ".join(f"{alias}.{column(model, name)}" for name in names)
 
-    link = quote(ClientSettings._meta.get_field("application").column)
-    with_companion = (", c.*", f" LEFT JOIN ({companion_sql}) c ON 1 = 1") if companion_sql \
-        else ("", "")
+    companion_columns, companion_join = (
+        (", c.*", f" LEFT JOIN ({companion_sql}) c ON 1 = 1") if companion_sql else ("", ""))
     return (f"SELECT {columns(Application, 'a', _APPLICATION_FIELDS)},"  # noqa: S608 (names from the models, values bound)
-            f" {columns(ClientSettings, 's', _SETTINGS_FIELDS)}{with_companion[0]}"
-            f" FROM {quote(Application._meta.db_table)} a"
-            f" LEFT JOIN {quote(ClientSettings._meta.db_table)} s ON s.{link} = a.id"
-            f"{with_companion[1]}"
-            f" WHERE a.{quote(Application._meta.get_field('client_id').column)} = %s")
+            f" {columns(ClientSettings, 's', _SETTINGS_FIELDS)}{companion_columns}"
+            f" FROM {table(Application)} a"
+            f" LEFT JOIN {table(ClientSettings)} s"
+            f" ON s.{column(ClientSettings, 'application')} = a.id{companion_join}"
+            f" WHERE a.{column(Application, 'client_id')} = %s")
 
 
-def _default(field: str):
-    """A token setting's default, for an application that has no settings row."""
-    return ClientSettings._meta.get_field(field).default
+def _flag(settings_row: dict, name: str) -> bool:
+    """A yes/no token setting; its default when the application has no settings row
+    (the LEFT JOIN gives NULL)."""
+    value = settings_row[name]
+    return ClientSettings._meta.get_field(name).default if value is None else bool(value)
 
 
 _CLIENT_COLUMNS = len(_APPLICATION_FIELDS) + len(_SETTINGS_FIELDS)
@@ -145,7 +144,6 @@ def _client_from(row: tuple) -> tuple[Client, str, bool]:
     app = dict(zip(_APPLICATION_FIELDS, row[:len(_APPLICATION_FIELDS)], strict=True))
     own = dict(zip(_SETTINGS_FIELDS, row[len(_APPLICATION_FIELDS):_CLIENT_COLUMNS],
                    strict=True))
-    has_settings = own["issue_refresh_tokens"] is not None
     grants = own["allowed_grants"]
     if isinstance(grants, str):
         grants = json.loads(grants) if grants else []
@@ -153,10 +151,8 @@ def _client_from(row: tuple) -> tuple[Client, str, bool]:
         pk=app["id"], client_id=app["client_id"], name=app["name"],
         client_type=app["client_type"], registered_grant=app["authorization_grant_type"],
         algorithm=app["algorithm"],
-        issue_refresh_tokens=bool(own["issue_refresh_tokens"]) if has_settings
-        else _default("issue_refresh_tokens"),
-        rotate_refresh_tokens=bool(own["rotate_refresh_tokens"]) if has_settings
-        else _default("rotate_refresh_tokens"),
+        issue_refresh_tokens=_flag(own, "issue_refresh_tokens"),
+        rotate_refresh_tokens=_flag(own, "rotate_refresh_tokens"),
         access_token_seconds=own["access_token_seconds"],
         refresh_token_seconds=own["refresh_token_seconds"],
         id_token_algorithm=own["id_token_algorithm"] or "",

@@ -46,6 +46,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from keystead import hot_sql
 from keystead.directory.models import Event, User
+from keystead.hot_sql import column, table
 from keystead.providers.oidc.client_auth import Companion
 from keystead.providers.oidc.refresh_rules import TokenFacts
 
@@ -76,20 +77,6 @@ def stored_value(raw_token: str) -> str:
 # --------------------------------------------------------------------------- SQL
 
 
-@cache
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-@cache
-def _column(model, field: str) -> str:
-    return connection.ops.quote_name(model._meta.get_field(field).column)
-
-
-def _prep(model, field: str, value: Any) -> Any:
-    return hot_sql.db_value(model, field, value)
-
-
 def _aware(value: Any) -> datetime | None:
     """A datetime read by plain SQL: SQLite gives naive UTC (Django stores it so), or text."""
     if value is None:
@@ -112,16 +99,16 @@ _USER_FIELDS = ("is_active", "email", "given_name", "family_name", "last_login",
 @cache
 def _find_sql() -> str:
     rt, at, user = "rt", "at", "u"
-    user_columns = ", ".join(f"{user}.{_column(User, f)}" for f in _USER_FIELDS)
-    c = _column
+    user_columns = ", ".join(f"{user}.{column(User, f)}" for f in _USER_FIELDS)
+    c = column
     return (
         f"SELECT {rt}.id, {rt}.{c(RefreshToken, 'application')}, {rt}.{c(RefreshToken, 'user')},"
         f" {rt}.{c(RefreshToken, 'revoked')}, {rt}.{c(RefreshToken, 'token_family')},"
         f" {rt}.{c(RefreshToken, 'access_token')}, {at}.{c(AccessToken, 'expires')},"
         f" {at}.{c(AccessToken, 'scope')}, {user_columns}"
-        f" FROM {_table(RefreshToken)} {rt}"
-        f" JOIN {_table(User)} {user} ON {user}.id = {rt}.{c(RefreshToken, 'user')}"
-        f" LEFT JOIN {_table(AccessToken)} {at} ON {at}.id = {rt}.{c(RefreshToken, 'access_token')}"
+        f" FROM {table(RefreshToken)} {rt}"
+        f" JOIN {table(User)} {user} ON {user}.id = {rt}.{c(RefreshToken, 'user')}"
+        f" LEFT JOIN {table(AccessToken)} {at} ON {at}.id = {rt}.{c(RefreshToken, 'access_token')}"
         f" WHERE {rt}.{c(RefreshToken, 'token_checksum')} = %s"
         # Several rows may share a checksum (unique is (checksum, revoked)): the live one first.
         f" ORDER BY CASE WHEN {rt}.{c(RefreshToken, 'revoked')} IS NULL THEN 0 ELSE 1 END,"
@@ -217,8 +204,8 @@ def _revoke_if_live(token: StoredRefreshToken, now: datetime) -> bool:
     Its access token is unlinked here and deleted next, as the toolkit's
     ``RefreshToken.revoke`` does, so the old access token stops working.
     """
-    c, stamp = _column, _prep(RefreshToken, "revoked", now)
-    sql = (f"UPDATE {_table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
+    c, stamp = column, hot_sql.db_value(RefreshToken, "revoked", now)
+    sql = (f"UPDATE {table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
            f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
            f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL")
     with hot_sql.execute(sql, [stamp, stamp, token.id]) as cursor:
@@ -227,7 +214,7 @@ def _revoke_if_live(token: StoredRefreshToken, now: datetime) -> bool:
 
 def _delete_access_token(access_token_id: int) -> None:
     """One ``DELETE``: the only row pointing at it (its refresh token) was unlinked above."""
-    with hot_sql.execute(f"DELETE FROM {_table(AccessToken)} WHERE id = %s",
+    with hot_sql.execute(f"DELETE FROM {table(AccessToken)} WHERE id = %s",
                          [access_token_id]):
         pass
 
@@ -238,11 +225,11 @@ def _save_id_token(new: NewTokens) -> int:
 
 @cache
 def _rotation_head_sql() -> str:
-    c = _column
-    return (f"revoked AS (UPDATE {_table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
+    c = column
+    return (f"revoked AS (UPDATE {table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
             f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
             f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL RETURNING id),"
-            f" gone AS (DELETE FROM {_table(AccessToken)}"
+            f" gone AS (DELETE FROM {table(AccessToken)}"
             f" WHERE id = %s AND EXISTS (SELECT 1 FROM revoked))")
 
 
@@ -253,7 +240,7 @@ def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: dic
     Every insert selects from ``revoked``, which holds a row only if this statement
     revoked the old token, so a lost race writes nothing.
     """
-    stamp = _prep(RefreshToken, "revoked", new.now)
+    stamp = hot_sql.db_value(RefreshToken, "revoked", new.now)
     parts = [_rotation_head_sql()]
     params: list = [stamp, stamp, old.id, old.access_token_id]
     id_token = None
@@ -281,19 +268,15 @@ def reissue(old: StoredRefreshToken, new: NewTokens, event: dict) -> None:
         hot_sql.insert(Event, event)
 
 
-def _reissue(old: StoredRefreshToken, new: NewTokens) -> bool:
+def _reissue(old: StoredRefreshToken, new: NewTokens) -> None:
     id_token_id = _save_id_token(new) if new.id_token else None
-    raw, expires, scope, now, access_token_id = (new.access_token, new.access_expires, new.scope,
-                                                 new.now, old.access_token_id)
-    c = _column
-    sql = (f"UPDATE {_table(AccessToken)} SET {c(AccessToken, 'token')} = %s,"
-           f" {c(AccessToken, 'token_checksum')} = %s, {c(AccessToken, 'expires')} = %s,"
-           f" {c(AccessToken, 'scope')} = %s, {c(AccessToken, 'id_token')} = %s,"
-           f" {c(AccessToken, 'updated')} = %s WHERE id = %s")
-    with hot_sql.execute(sql, [stored_value(raw), checksum(raw),
-                               _prep(AccessToken, "expires", expires), scope, id_token_id,
-                               _prep(AccessToken, "updated", now), access_token_id]) as cursor:
-        return cursor.rowcount == 1
+    names = ("token", "token_checksum", "expires", "scope", "id_token", "updated")
+    values = (stored_value(new.access_token), checksum(new.access_token), new.access_expires,
+              new.scope, id_token_id, new.now)
+    assignments = ", ".join(f"{column(AccessToken, name)} = %s" for name in names)
+    with hot_sql.execute(f"UPDATE {table(AccessToken)} SET {assignments} WHERE id = %s",
+                         [*hot_sql.db_values(AccessToken, names, values), old.access_token_id]):
+        pass
 
 
 def revoke_family(family: uuid.UUID | None) -> None:

@@ -27,17 +27,14 @@ from keystead.secret import Secret
 
 
 class KeysteadValidator(OAuth2Validator):
-    oidc_claim_scope = {
-        **OAuth2Validator.oidc_claim_scope,
-        **{name: scope for name, (scope, _) in CLAIMS.items()},
-    }
-
     def get_additional_claims(self):
-        # Request-agnostic form (no ``request`` argument): DOT then lists every
-        # claim in the discovery document's ``claims_supported``.
-        return {name: (lambda r, read=read: read(r.user)) for name, (_, read) in CLAIMS.items()}
+        # Only their names are read: DOT lists them in the discovery document's
+        # ``claims_supported`` (the request-agnostic form, without ``request``). The
+        # values come from ``get_oidc_claims``.
+        return dict.fromkeys(CLAIMS)
 
     def get_oidc_claims(self, token, token_handler, request):
+        """ID-token and userinfo claims: ``claims.claims_for``, as the refresh grant's."""
         return claims_for(request.user, request.scopes)
 
     def save_bearer_token(self, token, request, *args, **kwargs):
