@@ -20,10 +20,8 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 from django.http import HttpRequest, JsonResponse
-from django.urls import reverse
 from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
@@ -123,11 +121,14 @@ def _exchange(request: HttpRequest, client: Client, raw: str,
 
 
 def issuer(request: HttpRequest) -> str:
-    """The ``iss`` of our tokens: the setting, or the address the request came in on."""
-    return oauth2_settings.OIDC_ISS_ENDPOINT or _issuer_at(request.scheme, request.get_host())
+    """The ``iss`` of our tokens, as the toolkit names it for the code flow's ID tokens
+    (the setting, or the address the request came in on), worked out once per address:
+    the toolkit reverses a URL each time."""
+    key = (request.scheme, request.get_host())
+    found = _issuers.get(key)
+    if found is None:
+        found = _issuers[key] = oauth2_settings.oidc_issuer(request)
+    return found
 
 
-@lru_cache(maxsize=64)  # one per address the site answers on (ALLOWED_HOSTS)
-def _issuer_at(scheme: str, host: str) -> str:
-    return f"{scheme}://{host}{reverse('oauth2_provider:oidc-connect-discovery-info')}".removesuffix(
-        "/.well-known/openid-configuration")
+_issuers: dict[tuple[str, str], str] = {}  # one per address the site answers on (ALLOWED_HOSTS)
