@@ -429,12 +429,19 @@ def argon2_loop(params: dict[str, int], start: float, stop: float, out: mp.Queue
     password = user_password(0)
     encoded = hasher.hash(password)
     hasher.verify(encoded, password)  # warm: the first call maps the memory
+    repeat_in_window(lambda: hasher.verify(encoded, password), start, stop, out)
+
+
+def repeat_in_window(work: Callable[[], object], start: float, stop: float,
+                     out: mp.Queue) -> None:
+    """Do ``work`` back to back inside [start, stop); put how many finished inside the
+    window and the CPU seconds they took (one still running at ``stop`` is not counted)."""
     done = 0
     while time.monotonic() < start:
         time.sleep(0.001)
     cpu0 = time.process_time()
     while time.monotonic() < stop:
-        hasher.verify(encoded, password)
+        work()
         if time.monotonic() < stop:
             done += 1
     out.put({"done": done, "cpu": time.process_time() - cpu0})

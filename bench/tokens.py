@@ -74,6 +74,7 @@ from login import (  # bench/ is not a package: login.py sits beside this file
     machine_busy_seconds,
     memory_gib,
     process_cpu_seconds,
+    repeat_in_window,
     run_and_report,
     run_parallel,
     run_wrk,
@@ -236,17 +237,12 @@ def sign_loop(pem: str, start: float, stop: float, out: mp.Queue) -> None:
     def b64(data: bytes) -> bytes:
         return base64.urlsafe_b64encode(data).rstrip(b"=")
 
-    done = 0
-    while time.monotonic() < start:
-        time.sleep(0.001)
-    cpu0 = time.process_time()
-    while time.monotonic() < stop:
+    def sign() -> str:
         signing_input = b64(json.dumps(header).encode()) + b"." + b64(json.dumps(claims).encode())
         signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-        (signing_input + b"." + b64(signature)).decode()
-        if time.monotonic() < stop:
-            done += 1
-    out.put({"done": done, "cpu": time.process_time() - cpu0})
+        return (signing_input + b"." + b64(signature)).decode()
+
+    repeat_in_window(sign, start, stop, out)
 
 
 # --------------------------------------------------------------------------- the run
