@@ -83,6 +83,7 @@ def gunicorn_logger_class() -> type:
     A function, so gunicorn is imported only where it runs (its ``logger_class``
     setting calls it).
     """
+    from gunicorn.config import AccessLogFormat
     from gunicorn.glogging import Logger
 
     class RedactingLogger(Logger):
@@ -93,7 +94,37 @@ def gunicorn_logger_class() -> type:
                     if not any(isinstance(f, RedactLineFilter) for f in handler.filters):
                         handler.addFilter(RedactLineFilter())
 
+        def access(self, resp, req, environ, request_time) -> None:
+            """gunicorn's combined-format line, written without gunicorn's table of every
+            request header, response header and environ key (built for formats that may
+            name any of them): that table cost about a tenth of a token grant's CPU. Any
+            other ``access_log_format`` goes through gunicorn's own way."""
+            if (self.cfg.access_log_format != AccessLogFormat.default
+                    or not self.access_log_enabled):
+                super().access(resp, req, environ, request_time)
+                return
+            self.access_log.info(combined_line(
+                environ, status=resp.status, sent=getattr(resp, "sent", None),
+                user=self._get_user(environ), when=self.now()))
+
     return RedactingLogger
+
+
+def combined_line(environ: dict, *, status: str | int, sent: int | None, user: str | None,
+                  when: str) -> str:
+    """One access-log line in gunicorn's default (Apache combined) format:
+    ``host - user [time] "request line" status bytes "referer" "user agent"``, with
+    double quotes in the values escaped as gunicorn escapes them."""
+    def safe(value: str) -> str:
+        return value.replace('"', '\\"')
+
+    code = status.split(None, 1)[0] if isinstance(status, str) else status
+    request_line = safe(f"{environ['REQUEST_METHOD']} {environ['RAW_URI']}"
+                        f" {environ['SERVER_PROTOCOL']}")
+    return (f"{safe(environ.get('REMOTE_ADDR', '-'))} - {safe(user or '-')} {when}"
+            f' "{request_line}" {code} {sent if sent is not None else "-"}'
+            f' "{safe(environ.get("HTTP_REFERER", "-"))}"'
+            f' "{safe(environ.get("HTTP_USER_AGENT", "-"))}"')
 
 
 def configure_logging(fmt: str, level: str) -> None:

@@ -4,9 +4,12 @@ authorization request's ``prompt``, ``max_age`` and ``login_hint``."""
 
 from __future__ import annotations
 
+import base64
 import datetime
+import json
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
@@ -120,6 +123,41 @@ def test_rp_initiated_logout_to_a_registered_address(browser_client):
     assert done["Location"] == "https://rp.example.com/signed-out?state=s1"
     assert "_auth_user_id" not in browser_client.session
     assert browser_client.get("/").status_code == 302  # signed out: back to /login/
+
+
+@pytest.mark.smoke
+def test_rp_initiated_logout_takes_a_refreshed_id_token_as_hint(browser_client):
+    """Refreshed ID tokens are not stored: the hint is recognised by its signature."""
+    app, secret = _logout_app()
+    first = code_tokens(browser_client, app, secret)
+    refreshed = Client().post("/oauth/token/", {"grant_type": "refresh_token",
+                                                "refresh_token": first["refresh_token"]},
+                              **basic(app, secret)).json()["id_token"]
+    assert refreshed != first["id_token"]
+    params = {"id_token_hint": refreshed, "client_id": app.client_id,
+              "post_logout_redirect_uri": "https://rp.example.com/signed-out"}
+    assert browser_client.get("/oauth/logout/", params).status_code == 200
+    done = browser_client.post("/oauth/logout/", {**params, "allow": "true"})
+    assert done.status_code == 302
+    assert done["Location"] == "https://rp.example.com/signed-out"
+    assert "_auth_user_id" not in browser_client.session
+
+
+@pytest.mark.smoke
+def test_rp_initiated_logout_refuses_a_forged_or_foreign_hint(browser_client):
+    app, secret = _logout_app()
+    other, _ = _logout_app()
+    id_token = code_tokens(browser_client, app, secret)["id_token"]
+    header, payload, signature = id_token.split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["sub"] = "999999"  # someone else, under the original signature
+    forged_payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    target = {"post_logout_redirect_uri": "https://rp.example.com/signed-out"}
+    for hint, extra in ((f"{header}.{forged_payload}.{signature}", {}), ("not-a-token", {}),
+                        (id_token, {"client_id": other.client_id})):
+        response = browser_client.get("/oauth/logout/", {"id_token_hint": hint, **target, **extra})
+        assert response.status_code == 400, hint
+    assert "_auth_user_id" in browser_client.session  # still signed in
 
 
 def test_rp_initiated_logout_refuses_an_unregistered_address(browser_client):

@@ -6,12 +6,13 @@ collector's reads before deleting, …), and building each statement through the
 ORM cost more CPU than PostgreSQL spent running it. Here a rotation is one
 read of the token with its access token and owner, then the writes: a
 conditional ``UPDATE`` that revokes the token only if it is still live, the
-``DELETE`` of its access token, and the ``INSERT``s of the new ID token,
-access token, refresh token and audit Event. On PostgreSQL the writes are one
-statement (data-modifying ``WITH`` parts, prepared once per connection, atomic
-without a transaction block); on SQLite, one statement each in a transaction
-(``RETURNING`` needs SQLite 3.35). The statements are built once, from the
-models' own table and column names.
+``DELETE`` of its access token, and the ``INSERT``s of the new access token,
+refresh token and audit Event. The new ID token is signed, not stored: nothing
+reads it back (RP-initiated logout checks a hint's signature, ``logout_hints``).
+On PostgreSQL the writes are one statement (data-modifying ``WITH`` parts,
+prepared once per connection, atomic without a transaction block); on SQLite,
+one statement each in a transaction (``RETURNING`` needs SQLite 3.35). The
+statements are built once, from the models' own table and column names.
 
 Concurrency (PostgreSQL, several processes): the conditional ``UPDATE … WHERE
 revoked IS NULL`` is the guard. Of two requests presenting the same token, the
@@ -37,11 +38,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connection, transaction
-from oauth2_provider.models import (
-    get_access_token_model,
-    get_id_token_model,
-    get_refresh_token_model,
-)
+from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
 from keystead import hot_sql
@@ -52,7 +49,6 @@ from keystead.providers.oidc.refresh_rules import TokenFacts
 
 AccessToken = get_access_token_model()
 RefreshToken = get_refresh_token_model()
-IDToken = get_id_token_model()
 
 
 @dataclass(frozen=True)
@@ -153,7 +149,7 @@ class NewTokens:
     access_token: str
     access_expires: datetime
     refresh_token: str  # the new one (rotation) or the presented one (no rotation)
-    id_token: tuple[str, datetime] | None  # (jti, expires) when an ID token is issued
+    id_token: tuple[str, datetime] | None  # (jti, expires) of the ID token to sign, if any
 
 
 def rotate(old: StoredRefreshToken, new: NewTokens, event: dict) -> bool:
@@ -170,19 +166,18 @@ def rotate(old: StoredRefreshToken, new: NewTokens, event: dict) -> bool:
         if not _revoke_if_live(old, new.now):
             return False
         _delete_access_token(old.access_token_id)
-        id_token_id = _save_id_token(new) if new.id_token else None
-        access_id = hot_sql.insert(AccessToken, _access_row(new, old, id_token_id))
+        access_id = hot_sql.insert(AccessToken, _access_row(new, old))
         hot_sql.insert(RefreshToken, _refresh_row(new, old, access_id))
         hot_sql.insert(Event, event)
     return True
 
 
-def _access_row(new: NewTokens, old: StoredRefreshToken, id_token_id: int | None) -> dict:
+def _access_row(new: NewTokens, old: StoredRefreshToken) -> dict:
     return {"token": stored_value(new.access_token),
             "token_checksum": checksum(new.access_token), "expires": new.access_expires,
             "scope": new.scope, "application": new.application_id, "user": new.user_id,
             "created": new.now, "updated": new.now, "source_refresh_token": old.id,
-            "id_token": id_token_id, "resource": []}
+            "id_token": None, "resource": []}
 
 
 def _refresh_row(new: NewTokens, old: StoredRefreshToken, access_id: int | None) -> dict:
@@ -190,12 +185,6 @@ def _refresh_row(new: NewTokens, old: StoredRefreshToken, access_id: int | None)
             "token_checksum": checksum(new.refresh_token), "access_token": access_id,
             "application": new.application_id, "user": new.user_id, "created": new.now,
             "updated": new.now, "token_family": old.family or uuid.uuid4(), "resource": []}
-
-
-def _id_token_row(new: NewTokens) -> dict:
-    jti, expires = new.id_token
-    return {"jti": uuid.UUID(jti), "expires": expires, "scope": new.scope, "created": new.now,
-            "updated": new.now, "application": new.application_id, "user": new.user_id}
 
 
 def _revoke_if_live(token: StoredRefreshToken, now: datetime) -> bool:
@@ -219,10 +208,6 @@ def _delete_access_token(access_token_id: int) -> None:
         pass
 
 
-def _save_id_token(new: NewTokens) -> int:
-    return hot_sql.insert(IDToken, _id_token_row(new))
-
-
 @cache
 def _rotation_head_sql() -> str:
     c = column
@@ -243,14 +228,8 @@ def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: dic
     stamp = hot_sql.db_value(RefreshToken, "revoked", new.now)
     parts = [_rotation_head_sql()]
     params: list = [stamp, stamp, old.id, old.access_token_id]
-    id_token = None
-    if new.id_token:
-        sql, values = hot_sql.insert_part(IDToken, "id_token", _id_token_row(new), "revoked")
-        parts.append(sql)
-        params += values
-        id_token = hot_sql.Ref("(SELECT id FROM id_token)")
     for model, alias, row, source in (
-            (AccessToken, "access", _access_row(new, old, id_token), "revoked"),
+            (AccessToken, "access", _access_row(new, old), "revoked"),
             (RefreshToken, "refresh", _refresh_row(new, old, hot_sql.Ref("access.id")), "access"),
             (Event, "event", event, "refresh")):
         sql, values = hot_sql.insert_part(model, alias, row, source)
@@ -269,10 +248,9 @@ def reissue(old: StoredRefreshToken, new: NewTokens, event: dict) -> None:
 
 
 def _reissue(old: StoredRefreshToken, new: NewTokens) -> None:
-    id_token_id = _save_id_token(new) if new.id_token else None
     names = ("token", "token_checksum", "expires", "scope", "id_token", "updated")
     values = (stored_value(new.access_token), checksum(new.access_token), new.access_expires,
-              new.scope, id_token_id, new.now)
+              new.scope, None, new.now)
     assignments = ", ".join(f"{column(AccessToken, name)} = %s" for name in names)
     with hot_sql.execute(f"UPDATE {table(AccessToken)} SET {assignments} WHERE id = %s",
                          [*hot_sql.db_values(AccessToken, names, values), old.access_token_id]):

@@ -12,6 +12,7 @@ from keystead.providers.oidc.views import (
     KeysteadAuthorizationView,
     KeysteadDiscoveryView,
     KeysteadJwksView,
+    KeysteadLogoutView,
     KeysteadTokenView,
 )
 
@@ -23,7 +24,7 @@ urlpatterns = [
     path("oauth/revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
     path("oauth/introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
     path("oauth/userinfo/", views.UserInfoView.as_view(), name="user-info"),
-    path("oauth/logout/", views.RPInitiatedLogoutView.as_view(), name="rp-initiated-logout"),
+    path("oauth/logout/", KeysteadLogoutView.as_view(), name="rp-initiated-logout"),
     path(".well-known/openid-configuration", KeysteadDiscoveryView.as_view(),
          name="oidc-connect-discovery-info"),
     path(".well-known/jwks.json", KeysteadJwksView.as_view(), name="jwks-info"),

@@ -10,19 +10,20 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone
-from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.exceptions import ClientIdMissmatch, InvalidIDTokenError, OAuthToolkitError
 from oauth2_provider.models import get_application_model
 from oauth2_provider.views import (
     AuthorizationView,
     ConnectDiscoveryInfoView,
     JwksInfoView,
+    RPInitiatedLogoutView,
     TokenView,
 )
 from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
-from keystead.providers.oidc import client_credentials_grant, refresh_grant, signing
+from keystead.providers.oidc import client_credentials_grant, logout_hints, refresh_grant, signing
 
 # oauthlib answers invalid_request when the redirect_uri sent to the token endpoint
 # differs from the one the code was issued for; RFC 6749 §5.2 names invalid_grant.
@@ -265,3 +266,18 @@ class KeysteadJwksView(JwksInfoView):
         document["keys"].extend(signing.published_keys())
         response.content = json.dumps(document).encode()
         return response
+
+
+class KeysteadLogoutView(RPInitiatedLogoutView):
+    """DOT's RP-initiated logout, recognising the ``id_token_hint`` by its signature
+    (``logout_hints``) instead of by a stored row: refreshed ID tokens have none."""
+
+    def validate_logout_request_user(self, id_token_hint, client_id):
+        if not id_token_hint:
+            return None
+        hint = logout_hints.verified_hint(id_token_hint, self.request)
+        if hint is None:
+            raise InvalidIDTokenError()
+        if client_id and hint.application.client_id != client_id:
+            raise ClientIdMissmatch()
+        return hint
