@@ -129,6 +129,14 @@ def combined_line(environ: dict, *, status: str | int, sent: int | None, user: s
 
 def configure_logging(fmt: str, level: str) -> None:
     formatter = "json" if fmt == "json" else "human"
+    # No format here or in gunicorn shows the calling function or thread, so records need
+    # not carry them: finding the caller walks the stack on every line, and every token
+    # grant and sign-in writes one (the audit mirror) besides the access line. These are
+    # switches the logging documentation's "Optimization" section names (gunicorn's error
+    # lines show the process id, so that one stays).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logMultiprocessing = False
     logging.config.dictConfig(
         {
             "version": 1,

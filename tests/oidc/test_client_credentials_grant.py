@@ -60,3 +60,15 @@ def test_wrong_credentials_are_invalid_client(db):
     answer = grant(app, "wrong")
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
     assert not AccessToken.objects.exists()
+
+
+def test_a_replaced_secret_stops_working_at_once(db):
+    """The process remembers secrets that matched; a new secret is a new stored hash."""
+    app, old_secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
+    assert grant(app, old_secret).status_code == 200
+    assert grant(app, old_secret).status_code == 200  # the remembered match
+    app.client_secret = "a-new-secret-" + "x" * 40
+    app.save()  # hashed on save, as a secret reset in the console does
+    assert grant(app, old_secret).status_code == 401
+    assert grant(app, "a-new-secret-" + "x" * 40).status_code == 200
+    assert grant(app, "a-new-secret-" + "x" * 39).status_code == 401

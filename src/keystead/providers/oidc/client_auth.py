@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
 from dataclasses import dataclass
@@ -91,9 +92,24 @@ def credentials_from(authorization: str, form) -> Credentials | None:
 
 def secret_matches(sent: str, stored: str, *, hashed: bool) -> bool:
     """The sent secret against the stored one (hashed, or in clear if the application says so)."""
-    if hashed:
-        return check_password(sent, stored)
-    return hmac.compare_digest(sent.encode(), stored.encode())
+    if not hashed:
+        return hmac.compare_digest(sent.encode(), stored.encode())
+    # An application sends the same secret on every request; once it has matched a stored
+    # hash, this process remembers the pair (the SHA-256 of the secret, never the secret)
+    # and skips the hasher's machinery next time. A changed secret is a new stored hash.
+    key = (stored, hashlib.sha256(sent.encode()).digest())
+    if key in _matched:
+        return True
+    if not check_password(sent, stored):
+        return False
+    if len(_matched) >= _MATCHED_LIMIT:
+        _matched.clear()
+    _matched.add(key)
+    return True
+
+
+_matched: set[tuple[str, bytes]] = set()
+_MATCHED_LIMIT = 1024  # applications, in practice; cleared whole when full
 
 
 _APPLICATION_FIELDS = ("id", "client_id", "name", "client_type", "client_secret",
