@@ -219,3 +219,21 @@ def test_the_token_endpoint_is_answered_ahead_of_the_browser_middleware(db):
     assert answer.status_code == 401  # the token view itself answered: no client
     with pytest.raises(AssertionError, match="/oauth/authorize/"):
         first(RequestFactory().get("/oauth/authorize/"))
+
+
+def test_a_refresh_runs_no_orm_query_on_postgresql(browser_client, person):
+    """The client, token and owner come from one plain read: the owner is loaded with only
+    the fields the claims and the audit use, so touching any other field would show up
+    here as an extra ORM query. (Groups would be one query of their own: not asked for.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("on SQLite the plain statements go through Django's cursor")
+    from django.test.utils import CaptureQueriesContext
+
+    app, secret = make_app()
+    first = code_tokens(browser_client, app, secret, scope="openid email profile")
+    with CaptureQueriesContext(connection) as queries:
+        answer = refresh(app, secret, first["refresh_token"])
+    assert answer.status_code == 200, answer.content
+    assert [q["sql"] for q in queries] == []
+    claims = verified_claims(answer.json()["id_token"])
+    assert claims["email"] == person.email and claims["family_name"] == person.family_name

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from functools import cache
 from typing import Any
 
 from oauth2_provider.settings import oauth2_settings
@@ -39,10 +40,16 @@ def sign(claims: dict[str, Any], *, algorithm: str, id_token_algorithm: str) -> 
     key = signing_key(algorithm, id_token_algorithm)
     if key is None:
         raise ValueError("the application has no ID-token signing algorithm (RS256 or ES256)")
-    header = {"typ": "JWT", "alg": key.algorithm, "kid": key.kid}
-    signing_input = b".".join(_b64(json.dumps(part, separators=(",", ":"), default=str).encode())
-                              for part in (header, claims))
+    payload = _b64(json.dumps(claims, separators=(",", ":"), default=str).encode())
+    signing_input = _header(key.algorithm, key.kid) + b"." + payload
     return (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
+
+
+@cache
+def _header(algorithm: str, kid: str) -> bytes:
+    """The encoded JWS header, the same for every token a key signs."""
+    header = {"typ": "JWT", "alg": algorithm, "kid": kid}
+    return _b64(json.dumps(header, separators=(",", ":")).encode())
 
 
 def _b64(data: bytes) -> bytes:

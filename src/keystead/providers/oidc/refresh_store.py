@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, transaction
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 from oauth2_provider.settings import oauth2_settings
 
@@ -93,6 +93,12 @@ _USER_FIELDS = ("is_active", "email", "given_name", "family_name", "last_login",
 
 
 @cache
+def _user_field_order() -> tuple[str, ...]:
+    wanted = {"id", *_USER_FIELDS}
+    return tuple(f.attname for f in User._meta.concrete_fields if f.attname in wanted)
+
+
+@cache
 def _find_sql() -> str:
     rt, at, user = "rt", "at", "u"
     user_columns = ", ".join(f"{user}.{column(User, f)}" for f in _USER_FIELDS)
@@ -126,11 +132,14 @@ def found(row: tuple | None) -> StoredRefreshToken | None:
     if row is None or row[0] is None:
         return None
     (pk, application_id, user_id, revoked, family, access_id, expires, scope, *person) = row
-    owner = dict(zip(_USER_FIELDS, person, strict=True))
-    user = User(id=user_id, is_active=bool(owner["is_active"]), email=owner["email"],
-                given_name=owner["given_name"], family_name=owner["family_name"],
-                last_login=_aware(owner["last_login"]),
-                password_changed_at=_aware(owner["password_changed_at"]))
+    loaded = dict(zip(_USER_FIELDS, person, strict=True))
+    loaded.update(id=user_id, is_active=bool(loaded["is_active"]),
+                  last_login=_aware(loaded["last_login"]),
+                  password_changed_at=_aware(loaded["password_changed_at"]))
+    # As the ORM loads a row (``from_db``, values in the model's field order): the fields
+    # not read stay deferred, where the constructor would work out every field's default.
+    order = _user_field_order()
+    user = User.from_db(DEFAULT_DB_ALIAS, order, tuple(loaded[name] for name in order))
     return StoredRefreshToken(
         id=pk, family=_uuid(family), access_token_id=access_id, user=user,
         facts=TokenFacts(application_id=application_id, revoked=revoked is not None,
