@@ -17,7 +17,6 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from django.db import connection
 from django.utils import timezone
 
 from keystead import hot_sql
@@ -27,11 +26,9 @@ DISPATCH_UID = "update_last_login"  # django.contrib.auth's, so only one of the 
 
 @cache
 def _update_sql(model: type) -> str:
-    quote = connection.ops.quote_name
-    meta = model._meta
-    return (f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 (names from the model)
-            f"{quote(meta.get_field('last_login').column)} = %s "
-            f"WHERE {quote(meta.pk.column)} = %s")
+    return (f"UPDATE {hot_sql.table(model)} SET "  # noqa: S608 (names from the model)
+            f"{hot_sql.column(model, 'last_login')} = %s "
+            f"WHERE {hot_sql.column(model, model._meta.pk.name)} = %s")
 
 
 def record_last_login(sender: Any, user: Any, **kwargs: Any) -> None:

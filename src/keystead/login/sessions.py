@@ -51,12 +51,11 @@ from keystead import hot_sql, plain_reads
 
 @cache
 def _insert_sql(model: type) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column)
+    columns = ", ".join(hot_sql.column(model, name)
                         for name in ("session_key", "session_data", "expire_date"))
-    key = quote(model._meta.get_field("session_key").column)
-    return (f"INSERT INTO {quote(model._meta.db_table)} ({columns}) "  # noqa: S608
-            f"VALUES (%s, %s, %s) ON CONFLICT ({key}) DO NOTHING")
+    return (f"INSERT INTO {hot_sql.table(model)} ({columns}) "  # noqa: S608
+            f"VALUES (%s, %s, %s) ON CONFLICT ({hot_sql.column(model, 'session_key')})"
+            " DO NOTHING")
 
 
 class SessionStore(db.SessionStore):

@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 from django.contrib.auth.hashers import check_password
 from django.http import HttpRequest
 from oauth2_provider.models import get_application_model
+from oauth2_provider.settings import oauth2_settings
 
 from keystead import hot_sql
 from keystead.directory.audit import Target
@@ -67,6 +68,17 @@ class Client:
     @property
     def audit_target(self) -> Target:
         return Target("application", str(self.pk), self.name)
+
+    @property
+    def access_lifetime(self) -> int:
+        """Seconds an access token lives: the application's own, or the site's."""
+        return self.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+
+    @property
+    def refresh_lifetime(self) -> int | None:
+        """Seconds a refresh token lives: the application's own, or the site's (None:
+        no limit)."""
+        return self.refresh_token_seconds or oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
 
 
 def credentials_from(authorization: str, form) -> Credentials | None:

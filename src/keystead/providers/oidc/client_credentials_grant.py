@@ -30,7 +30,7 @@ from keystead.directory.models import Event
 from keystead.providers.oidc import token_answers
 from keystead.providers.oidc.client_auth import Application, Client
 from keystead.providers.oidc.grants import grant_allowed
-from keystead.providers.oidc.refresh_store import checksum, stored_value
+from keystead.providers.oidc.refresh_store import access_token_row
 
 AccessToken = get_access_token_model()
 GRANT_TYPE = "client_credentials"
@@ -72,12 +72,10 @@ def respond(request: HttpRequest) -> JsonResponse:
             f"Unknown scope; Keystead offers: {' '.join(oauth2_settings.SCOPES)}.",
             reason="unknown scope", client=client)
     now = timezone.now()
-    lifetime = client.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    lifetime = client.access_lifetime
     token = secrets.token_urlsafe(32)
-    access = {"token": stored_value(token), "token_checksum": checksum(token),
-              "expires": now + timedelta(seconds=lifetime), "scope": scope,
-              "application": client.pk, "user": None, "created": now, "updated": now,
-              "source_refresh_token": None, "id_token": None, "resource": []}
+    access = access_token_row(token, expires=now + timedelta(seconds=lifetime), scope=scope,
+                              application_id=client.pk, user_id=None, now=now)
     # Never the token: which application, which scopes.
     event = audit.build("oidc.token_issued", request=request, target=client.audit_target,
                         actor_label=f"client {client.client_id}",

@@ -57,7 +57,7 @@ def respond(request: HttpRequest) -> JsonResponse:
 
 def client_facts(client: Client) -> ClientFacts:
     """What the rules need to know about the calling application."""
-    lifetime = client.refresh_token_seconds or oauth2_settings.REFRESH_TOKEN_EXPIRE_SECONDS
+    lifetime = client.refresh_lifetime
     return ClientFacts(
         application_id=client.pk,
         may_refresh=grant_allowed(GRANT_TYPE, registered_grant=client.registered_grant,
@@ -82,7 +82,7 @@ def _exchange(request: HttpRequest, client: Client, raw: str,
         return refusal
     user = stored.user
     scopes = scope.split()
-    lifetime = client.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    lifetime = client.access_lifetime
     new = refresh_store.NewTokens(
         now=now, user_id=user.pk, application_id=client.pk, scope=scope,
         access_token=secrets.token_urlsafe(32), access_expires=now + timedelta(seconds=lifetime),

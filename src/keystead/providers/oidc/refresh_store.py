@@ -181,12 +181,21 @@ def rotate(old: StoredRefreshToken, new: NewTokens, event: dict) -> bool:
     return True
 
 
+def access_token_row(raw_token: str, *, expires: datetime, scope: str, application_id: int,
+                     user_id: int | None, now: datetime,
+                     source_refresh_token_id: int | None = None) -> dict:
+    """An access token's row as the toolkit stores it (``hot_sql.insert`` and ``insert_part``
+    take it): the value only as its checksum when tokens are stored hashed, no ID token."""
+    return {"token": stored_value(raw_token), "token_checksum": checksum(raw_token),
+            "expires": expires, "scope": scope, "application": application_id,
+            "user": user_id, "created": now, "updated": now,
+            "source_refresh_token": source_refresh_token_id, "id_token": None, "resource": []}
+
+
 def _access_row(new: NewTokens, old: StoredRefreshToken) -> dict:
-    return {"token": stored_value(new.access_token),
-            "token_checksum": checksum(new.access_token), "expires": new.access_expires,
-            "scope": new.scope, "application": new.application_id, "user": new.user_id,
-            "created": new.now, "updated": new.now, "source_refresh_token": old.id,
-            "id_token": None, "resource": []}
+    return access_token_row(new.access_token, expires=new.access_expires, scope=new.scope,
+                            application_id=new.application_id, user_id=new.user_id,
+                            now=new.now, source_refresh_token_id=old.id)
 
 
 def _refresh_row(new: NewTokens, old: StoredRefreshToken, access_id: int | None) -> dict:
@@ -202,12 +211,18 @@ def _revoke_if_live(token: StoredRefreshToken, now: datetime) -> bool:
     Its access token is unlinked here and deleted next, as the toolkit's
     ``RefreshToken.revoke`` does, so the old access token stops working.
     """
-    c, stamp = column, hot_sql.db_value(RefreshToken, "revoked", now)
-    sql = (f"UPDATE {table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
-           f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
-           f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL")
-    with hot_sql.execute(sql, [stamp, stamp, token.id]) as cursor:
+    stamp = hot_sql.db_value(RefreshToken, "revoked", now)
+    with hot_sql.execute(_revoke_sql(), [stamp, stamp, token.id]) as cursor:
         return cursor.rowcount == 1
+
+
+@cache
+def _revoke_sql() -> str:
+    """Revoke one token (``id = %s``, stamps ``revoked`` and ``updated``) only if it is live."""
+    c = column
+    return (f"UPDATE {table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
+            f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
+            f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL")
 
 
 def _delete_access_token(access_token_id: int) -> None:
@@ -219,10 +234,7 @@ def _delete_access_token(access_token_id: int) -> None:
 
 @cache
 def _rotation_head_sql() -> str:
-    c = column
-    return (f"revoked AS (UPDATE {table(RefreshToken)} SET {c(RefreshToken, 'revoked')} = %s,"
-            f" {c(RefreshToken, 'updated')} = %s, {c(RefreshToken, 'access_token')} = NULL"
-            f" WHERE id = %s AND {c(RefreshToken, 'revoked')} IS NULL RETURNING id),"
+    return (f"revoked AS ({_revoke_sql()} RETURNING id),"
             f" gone AS (DELETE FROM {table(AccessToken)}"
             f" WHERE id = %s AND EXISTS (SELECT 1 FROM revoked))")
 
