@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from keystead import plain_reads
@@ -22,10 +21,6 @@ def ada():
     User.objects.filter(pk=user.pk).update(
         failed_logins=2, password_changed_at=timezone.now(), locked_until=timezone.now())
     return user
-
-
-def test_plain_reads_run_on_postgresql_only():
-    assert plain_reads.available() == (connection.vendor == "postgresql")
 
 
 def test_the_account_is_the_one_the_orm_reads(ada):
@@ -61,6 +56,7 @@ def test_the_effective_policy_includes_every_group_policy_of_the_person(ada, mon
 def test_the_installation_policy_is_created_on_first_read(ada):
     LogonPolicy.objects.all().delete()
     policy = effective_policy(ada)
-    assert LogonPolicy.objects.filter(pk=1).exists()
-    assert policy.second_factor is (LogonPolicy.current().login_strategy
-                                    == Strategy.PASSWORD_AND_SECOND_FACTOR)
+    created = LogonPolicy.objects.get(pk=1)
+    assert created.login_strategy == Strategy.PASSWORD  # the secure default, as documented
+    assert policy.second_factor is False
+    assert policy.password.min_length == created.min_length

@@ -73,3 +73,27 @@ def code_tokens(browser_client, app, secret: str, scope: str = "openid email pro
     response = exchange(Client(), app, secret, code, verifier)
     assert response.status_code == 200, response.content
     return response.json()
+
+
+def token_request(app, secret: str, **data):
+    """``POST /oauth/token/`` with the application's credentials in HTTP Basic."""
+    from django.test import Client
+
+    return Client().post("/oauth/token/", data, **basic(app, secret))
+
+
+def refresh(app, secret: str, refresh_token: str, **extra):
+    return token_request(app, secret, grant_type="refresh_token",
+                         refresh_token=refresh_token, **extra)
+
+
+def client_credentials(app, secret: str, **extra):
+    return token_request(app, secret, grant_type="client_credentials", **extra)
+
+
+def authorize_params(app, **extra) -> dict:
+    """An authorization request's parameters (code flow, PKCE S256), ``extra`` on top."""
+    _, challenge = pkce_pair()
+    return {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT,
+            "scope": "openid", "state": "st", "nonce": "n",
+            "code_challenge": challenge, "code_challenge_method": "S256", **extra}

@@ -5,25 +5,19 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from django.test import Client
 from oauth2_provider.models import AccessToken, get_application_model
 
 from keystead.directory.models import Event
 
-from .helpers import basic, make_app
+from .helpers import client_credentials, make_app
 
 Application = get_application_model()
 pytestmark = pytest.mark.smoke  # also on SQLite: the plain SQL must run on both
 
 
-def grant(app, secret, **extra):
-    return Client().post("/oauth/token/", {"grant_type": "client_credentials", **extra},
-                         **basic(app, secret))
-
-
 def test_the_token_is_for_no_person_stored_hashed_and_audited(db):
     app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
-    answer = grant(app, secret)
+    answer = client_credentials(app, secret)
     assert answer.status_code == 200, answer.content
     assert answer["Cache-Control"] == "no-store"
     body = answer.json()
@@ -40,8 +34,9 @@ def test_the_token_is_for_no_person_stored_hashed_and_audited(db):
 
 def test_a_requested_scope_is_granted_if_keystead_offers_it(db):
     app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
-    assert grant(app, secret, scope="email groups email").json()["scope"] == "email groups"
-    unknown = grant(app, secret, scope="email admin:everything")
+    granted = client_credentials(app, secret, scope="email groups email")
+    assert granted.json()["scope"] == "email groups"
+    unknown = client_credentials(app, secret, scope="email admin:everything")
     assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_scope"
     assert "admin:everything" not in unknown.json()["error_description"]
     refused = Event.objects.get(action="oidc.token_refused")
@@ -50,14 +45,14 @@ def test_a_requested_scope_is_granted_if_keystead_offers_it(db):
 
 def test_an_application_without_the_grant_is_unauthorized_client(db):
     app, secret = make_app()  # authorization code only
-    answer = grant(app, secret)
+    answer = client_credentials(app, secret)
     assert answer.status_code == 400 and answer.json()["error"] == "unauthorized_client"
     assert not AccessToken.objects.exists()
 
 
 def test_wrong_credentials_are_invalid_client(db):
     app, _ = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
-    answer = grant(app, "wrong")
+    answer = client_credentials(app, "wrong")
     assert answer.status_code == 401 and answer.json()["error"] == "invalid_client"
     assert not AccessToken.objects.exists()
 
@@ -65,10 +60,10 @@ def test_wrong_credentials_are_invalid_client(db):
 def test_a_replaced_secret_stops_working_at_once(db):
     """The process remembers secrets that matched; a new secret is a new stored hash."""
     app, old_secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
-    assert grant(app, old_secret).status_code == 200
-    assert grant(app, old_secret).status_code == 200  # the remembered match
+    assert client_credentials(app, old_secret).status_code == 200
+    assert client_credentials(app, old_secret).status_code == 200  # the remembered match
     app.client_secret = "a-new-secret-" + "x" * 40
     app.save()  # hashed on save, as a secret reset in the console does
-    assert grant(app, old_secret).status_code == 401
-    assert grant(app, "a-new-secret-" + "x" * 40).status_code == 200
-    assert grant(app, "a-new-secret-" + "x" * 39).status_code == 401
+    assert client_credentials(app, old_secret).status_code == 401
+    assert client_credentials(app, "a-new-secret-" + "x" * 40).status_code == 200
+    assert client_credentials(app, "a-new-secret-" + "x" * 39).status_code == 401

@@ -18,25 +18,26 @@ from keystead.directory.models import Group, User
 from keystead.policy.models import GroupPolicy
 
 from .conftest import PASSWORD
-from .helpers import REDIRECT, basic, code_tokens, make_app, pkce_pair
+from .helpers import (
+    REDIRECT,
+    authorize_params,
+    basic,
+    client_credentials,
+    code_tokens,
+    make_app,
+    refresh,
+)
 
 Application = get_application_model()
-
-
-def _client_credentials(app, secret):
-    return Client().post("/oauth/token/", {"grant_type": "client_credentials"},
-                         **basic(app, secret))
 
 
 def _introspect(app, secret, token):
     return Client().post("/oauth/introspect/", {"token": token}, **basic(app, secret))
 
 
-
-
 def test_client_credentials_token_is_active_at_introspection(db):
     app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
-    response = _client_credentials(app, secret)
+    response = client_credentials(app, secret)
     assert response.status_code == 200, response.content
     body = response.json()
     assert "refresh_token" not in body  # RFC 6749 §4.4.3: no refresh token here
@@ -49,7 +50,7 @@ def test_client_credentials_token_is_active_at_introspection(db):
 
 def test_introspection_needs_client_authentication(db):
     app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
-    token = _client_credentials(app, secret).json()["access_token"]
+    token = client_credentials(app, secret).json()["access_token"]
     anonymous = Client().post("/oauth/introspect/", {"token": token})
     assert anonymous.status_code in {401, 403}
     assert b"active" not in anonymous.content
@@ -130,9 +131,7 @@ def test_rp_initiated_logout_takes_a_refreshed_id_token_as_hint(browser_client):
     """Refreshed ID tokens are not stored: the hint is recognised by its signature."""
     app, secret = _logout_app()
     first = code_tokens(browser_client, app, secret)
-    refreshed = Client().post("/oauth/token/", {"grant_type": "refresh_token",
-                                                "refresh_token": first["refresh_token"]},
-                              **basic(app, secret)).json()["id_token"]
+    refreshed = refresh(app, secret, first["refresh_token"]).json()["id_token"]
     assert refreshed != first["id_token"]
     params = {"id_token_hint": refreshed, "client_id": app.client_id,
               "post_logout_redirect_uri": "https://rp.example.com/signed-out"}
@@ -170,16 +169,9 @@ def test_rp_initiated_logout_refuses_an_unregistered_address(browser_client):
     assert "_auth_user_id" in browser_client.session  # still signed in
 
 
-def _authorize_params(app, **extra) -> dict:
-    _, challenge = pkce_pair()
-    return {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT,
-            "scope": "openid", "state": "st", "nonce": "n",
-            "code_challenge": challenge, "code_challenge_method": "S256", **extra}
-
-
 def test_prompt_none_without_a_session_is_login_required(db):
     app, _ = make_app()
-    response = Client().get("/oauth/authorize/", _authorize_params(app, prompt="none"))
+    response = Client().get("/oauth/authorize/", authorize_params(app, prompt="none"))
     assert response.status_code == 302
     location = urlsplit(response["Location"])
     assert f"{location.scheme}://{location.netloc}{location.path}" == REDIRECT
@@ -190,7 +182,7 @@ def test_prompt_none_without_a_session_is_login_required(db):
 
 def test_without_a_session_the_person_is_sent_to_sign_in(db):
     app, _ = make_app()
-    response = Client().get("/oauth/authorize/", _authorize_params(app))
+    response = Client().get("/oauth/authorize/", authorize_params(app))
     assert response.status_code == 302
     assert response["Location"].startswith("/login/?next=")
 
@@ -199,7 +191,7 @@ def test_max_age_exceeded_sends_the_person_to_sign_in_again(browser_client, pers
     app, _ = make_app()
     person.last_login = timezone.now() - datetime.timedelta(minutes=10)
     person.save(update_fields=["last_login"])
-    response = browser_client.get("/oauth/authorize/", _authorize_params(app, max_age="60"))
+    response = browser_client.get("/oauth/authorize/", authorize_params(app, max_age="60"))
     assert response.status_code == 302
     assert response["Location"].startswith("/login/?next=")
     assert "_auth_user_id" not in browser_client.session
@@ -209,7 +201,7 @@ def test_max_age_within_the_limit_issues_a_code(browser_client, person):
     app, _ = make_app()
     person.last_login = timezone.now() - datetime.timedelta(seconds=30)
     person.save(update_fields=["last_login"])
-    response = browser_client.get("/oauth/authorize/", _authorize_params(app, max_age="600"))
+    response = browser_client.get("/oauth/authorize/", authorize_params(app, max_age="600"))
     assert response.status_code == 302
     assert "code=" in response["Location"]
     assert response["Location"].startswith(REDIRECT)
@@ -219,7 +211,7 @@ def test_max_age_zero_means_sign_in_now(browser_client, person):
     app, _ = make_app()
     person.last_login = timezone.now() - datetime.timedelta(seconds=5)
     person.save(update_fields=["last_login"])
-    response = browser_client.get("/oauth/authorize/", _authorize_params(app, max_age="0"))
+    response = browser_client.get("/oauth/authorize/", authorize_params(app, max_age="0"))
     assert response["Location"].startswith("/login/?next=")
 
 
@@ -228,7 +220,7 @@ def test_max_age_with_prompt_none_is_login_required(browser_client, person):
     person.last_login = timezone.now() - datetime.timedelta(minutes=10)
     person.save(update_fields=["last_login"])
     response = browser_client.get("/oauth/authorize/",
-                                  _authorize_params(app, max_age="60", prompt="none"))
+                                  authorize_params(app, max_age="60", prompt="none"))
     assert response.status_code == 302
     assert response["Location"].startswith(REDIRECT)
     assert "error=login_required" in response["Location"]
@@ -238,7 +230,7 @@ def test_after_signing_in_again_the_code_is_issued(browser_client, person):
     app, _ = make_app()
     person.last_login = timezone.now() - datetime.timedelta(minutes=10)
     person.save(update_fields=["last_login"])
-    url = "/oauth/authorize/?" + urlencode(_authorize_params(app, max_age="60"))
+    url = "/oauth/authorize/?" + urlencode(authorize_params(app, max_age="60"))
     to_login = browser_client.get(url)["Location"]
     signed_in = browser_client.post(to_login, {"username": person.email, "password": PASSWORD,
                                                "next": url})
@@ -252,7 +244,7 @@ def test_after_signing_in_again_the_code_is_issued(browser_client, person):
 def test_login_hint_fills_in_the_email_on_the_sign_in_page(db):
     app, _ = make_app()
     response = Client().get("/oauth/authorize/",
-                            _authorize_params(app, login_hint="ada@example.com"))
+                            authorize_params(app, login_hint="ada@example.com"))
     page = Client().get(response["Location"])
     assert page.status_code == 200
     assert page.context["form"].initial.get("username") == "ada@example.com"
@@ -278,9 +270,9 @@ def test_authorize_refusals_are_audited_without_the_challenge(browser_client):
     from keystead.directory.models import Event
 
     app, _ = make_app()
-    wrong = _authorize_params(app, redirect_uri="https://evil.example.com/cb")
+    wrong = authorize_params(app, redirect_uri="https://evil.example.com/cb")
     assert browser_client.get("/oauth/authorize/", wrong).status_code == 400
-    plain = _authorize_params(app, code_challenge_method="plain")
+    plain = authorize_params(app, code_challenge_method="plain")
     assert "error=invalid_request" in browser_client.get("/oauth/authorize/", plain)["Location"]
     events = list(Event.objects.filter(action="oidc.authorize_refused").order_by("pk"))
     assert len(events) == 2
@@ -291,22 +283,16 @@ def test_authorize_refusals_are_audited_without_the_challenge(browser_client):
         assert params["code_challenge"] not in str(event.detail)
 
 
-def _refresh(app, secret, refresh_token):
-    return Client().post("/oauth/token/", {"grant_type": "refresh_token",
-                                           "refresh_token": refresh_token},
-                         **basic(app, secret))
-
-
 def test_client_without_refresh_rotation_keeps_its_refresh_token(browser_client):
     from keystead.providers.oidc.models import ClientSettings
 
     app, secret = make_app()
     ClientSettings.objects.create(application=app, rotate_refresh_tokens=False)
     tokens = code_tokens(browser_client, app, secret)
-    first = _refresh(app, secret, tokens["refresh_token"])
+    first = refresh(app, secret, tokens["refresh_token"])
     assert first.status_code == 200, first.content
     assert first.json()["refresh_token"] == tokens["refresh_token"]
-    second = _refresh(app, secret, tokens["refresh_token"])
+    second = refresh(app, secret, tokens["refresh_token"])
     assert second.status_code == 200, second.content
     assert second.json()["access_token"] != first.json()["access_token"]
 
@@ -316,9 +302,9 @@ def test_refresh_and_client_credentials_grants_are_audited(browser_client):
 
     app, secret = make_app()
     tokens = code_tokens(browser_client, app, secret)
-    assert _refresh(app, secret, tokens["refresh_token"]).status_code == 200
+    assert refresh(app, secret, tokens["refresh_token"]).status_code == 200
     machine, machine_secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS, name="M")
-    assert _client_credentials(machine, machine_secret).status_code == 200
+    assert client_credentials(machine, machine_secret).status_code == 200
     issued = list(Event.objects.filter(action="oidc.token_issued").order_by("pk"))
     assert [e.detail["client_id"] for e in issued] == [app.client_id] * 2 + [machine.client_id]
     assert issued[-1].actor is None and issued[-1].actor_label == f"client {machine.client_id}"
@@ -332,16 +318,16 @@ def test_id_token_hint_for_someone_else_sends_to_sign_in(browser_client, person)
     hint = code_tokens(other_browser, app, secret)["id_token"]
     mine = code_tokens(browser_client, app, secret)["id_token"]
 
-    same = browser_client.get("/oauth/authorize/", _authorize_params(app, id_token_hint=mine))
+    same = browser_client.get("/oauth/authorize/", authorize_params(app, id_token_hint=mine))
     assert same["Location"].startswith(REDIRECT) and "code=" in same["Location"]
     silent = browser_client.get("/oauth/authorize/",
-                                _authorize_params(app, id_token_hint=hint, prompt="none"))
+                                authorize_params(app, id_token_hint=hint, prompt="none"))
     assert "error=login_required" in silent["Location"]
     assert "_auth_user_id" in browser_client.session
-    junk = browser_client.get("/oauth/authorize/", _authorize_params(app, id_token_hint="x.y.z"))
+    junk = browser_client.get("/oauth/authorize/", authorize_params(app, id_token_hint="x.y.z"))
     assert "code=" in junk["Location"]  # an unverifiable hint is ignored
     other_person = browser_client.get("/oauth/authorize/",
-                                      _authorize_params(app, id_token_hint=hint))
+                                      authorize_params(app, id_token_hint=hint))
     assert other_person["Location"].startswith("/login/?next=")
     assert "id_token_hint" not in other_person["Location"]
     assert "_auth_user_id" not in browser_client.session

@@ -8,7 +8,7 @@ from oauth2_provider.models import get_application_model
 
 from keystead.directory.models import Event
 
-from .helpers import authorize, basic, exchange, make_app, pkce_pair
+from .helpers import authorize, basic, exchange, make_app, pkce_pair, refresh
 
 Application = get_application_model()
 
@@ -145,11 +145,6 @@ def test_wrong_client_secret_is_invalid_client(browser_client):
     assert response.json()["error"] == "invalid_client"
 
 
-def _refresh(app, secret, refresh_token):
-    return Client().post("/oauth/token/", {"grant_type": "refresh_token",
-                                           "refresh_token": refresh_token}, **basic(app, secret))
-
-
 def test_per_client_token_settings(browser_client):
     from keystead.providers.oidc.models import ClientSettings
 
@@ -160,14 +155,14 @@ def test_per_client_token_settings(browser_client):
     code = authorize(browser_client, app, challenge=challenge)["code"]
     body = exchange(Client(), app, secret, code, verifier).json()
     assert body["expires_in"] == 120
-    assert _refresh(app, secret, body["refresh_token"]).status_code == 200
-    rotated = _refresh(app, secret, body["refresh_token"])  # reuse: family revoked
+    assert refresh(app, secret, body["refresh_token"]).status_code == 200
+    rotated = refresh(app, secret, body["refresh_token"])  # reuse: family revoked
     assert rotated.json()["error"] == "invalid_grant"
 
     code = authorize(browser_client, app, challenge=challenge)["code"]
     body = exchange(Client(), app, secret, code, verifier).json()
     with _later(seconds=120 + 61):  # access token expired 61 s ago; refresh lives 60 s more
-        assert _refresh(app, secret, body["refresh_token"]).json()["error"] == "invalid_grant"
+        assert refresh(app, secret, body["refresh_token"]).json()["error"] == "invalid_grant"
 
 
 def test_client_without_refresh_tokens(browser_client):

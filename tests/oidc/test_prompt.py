@@ -12,14 +12,7 @@ from oauth2_provider.models import Grant
 from keystead.directory.models import Event, User
 
 from .conftest import PASSWORD
-from .helpers import REDIRECT, basic, make_app, pkce_pair
-
-
-def _params(app, **extra) -> dict:
-    _, challenge = pkce_pair()
-    return {"response_type": "code", "client_id": app.client_id, "redirect_uri": REDIRECT,
-            "scope": "openid", "state": "st", "nonce": "n",
-            "code_challenge": challenge, "code_challenge_method": "S256", **extra}
+from .helpers import REDIRECT, authorize_params, basic, make_app, pkce_pair
 
 
 def _query(response) -> dict:
@@ -44,7 +37,8 @@ def _signed_in(client) -> bool:
 @pytest.mark.parametrize("scope", ["openid", "email"])  # oauthlib checks only openid requests
 def test_prompt_none_with_another_value_is_invalid_request(browser_client, prompt, scope):
     app, _ = make_app()
-    response = browser_client.get("/oauth/authorize/", _params(app, prompt=prompt, scope=scope))
+    response = browser_client.get("/oauth/authorize/",
+                                  authorize_params(app, prompt=prompt, scope=scope))
     assert response.status_code == 302
     assert response["Location"].startswith(REDIRECT)
     answer = _query(response)
@@ -57,14 +51,14 @@ def test_prompt_none_with_another_value_is_invalid_request(browser_client, promp
 
 def test_prompt_none_with_another_value_without_a_session(db):
     app, _ = make_app()
-    response = Client().get("/oauth/authorize/", _params(app, prompt="none login",
+    response = Client().get("/oauth/authorize/", authorize_params(app, prompt="none login",
                                                           scope="email"))
     assert _query(response)["error"] == "invalid_request"
 
 
 def test_prompt_none_with_another_value_and_a_foreign_redirect_is_not_redirected(browser_client):
     app, _ = make_app()
-    response = browser_client.get("/oauth/authorize/", _params(
+    response = browser_client.get("/oauth/authorize/", authorize_params(
         app, prompt="none login", scope="email", redirect_uri="https://evil.example.com/cb"))
     assert response.status_code == 400
     assert "evil.example.com" not in response.get("Location", "")
@@ -74,7 +68,7 @@ def test_prompt_none_with_another_value_and_a_foreign_redirect_is_not_redirected
 
 def test_prompt_login_signs_a_signed_in_person_in_again(browser_client, person):
     app, _ = make_app()
-    url = "/oauth/authorize/?" + urlencode(_params(app, prompt="login"))
+    url = "/oauth/authorize/?" + urlencode(authorize_params(app, prompt="login"))
     back = _next(browser_client.get(url))
     assert not _signed_in(browser_client)  # the sign-in page asks, it does not pass through
     assert "prompt" not in parse_qs(urlsplit(back).query)
@@ -91,13 +85,13 @@ def test_prompt_login_signs_a_signed_in_person_in_again(browser_client, person):
 
 def test_prompt_login_without_a_session_goes_to_sign_in_once(db):
     app, _ = make_app()
-    back = _next(Client().get("/oauth/authorize/", _params(app, prompt="login")))
+    back = _next(Client().get("/oauth/authorize/", authorize_params(app, prompt="login")))
     assert "prompt" not in parse_qs(urlsplit(back).query)
 
 
 def test_prompt_login_for_an_invalid_request_keeps_the_session(browser_client):
     app, _ = make_app()
-    response = browser_client.get("/oauth/authorize/", _params(
+    response = browser_client.get("/oauth/authorize/", authorize_params(
         app, prompt="login", redirect_uri="https://evil.example.com/cb"))
     assert response.status_code == 400
     assert _signed_in(browser_client)
@@ -108,7 +102,7 @@ def test_prompt_login_for_an_invalid_request_keeps_the_session(browser_client):
 def test_select_account_sends_the_person_to_the_sign_in_page(browser_client, person):
     other = User.objects.create_user("ada@example.com", "Ada", "Lovelace", password=PASSWORD)
     app, _ = make_app()
-    url = "/oauth/authorize/?" + urlencode(_params(app, prompt="select_account"))
+    url = "/oauth/authorize/?" + urlencode(authorize_params(app, prompt="select_account"))
     back = _next(browser_client.get(url))
     assert not _signed_in(browser_client)
     assert "prompt" not in parse_qs(urlsplit(back).query)
@@ -127,9 +121,9 @@ def test_select_account_sends_the_person_to_the_sign_in_page(browser_client, per
 
 def test_consent_page_even_for_an_application_that_skips_it(browser_client):
     app, _ = make_app()  # skip_authorization=True
-    silent = browser_client.get("/oauth/authorize/", _params(app))
+    silent = browser_client.get("/oauth/authorize/", authorize_params(app))
     assert silent["Location"].startswith(REDIRECT)
-    page = browser_client.get("/oauth/authorize/", _params(app, prompt="consent"))
+    page = browser_client.get("/oauth/authorize/", authorize_params(app, prompt="consent"))
     assert page.status_code == 200
     assert b'name="allow"' in page.content
     assert page.context["application"] == app
@@ -140,7 +134,7 @@ def test_consent_page_even_for_scopes_approved_before(browser_client):
     app.skip_authorization = False
     app.save()
     verifier, challenge = pkce_pair()
-    params = _params(app, code_challenge=challenge, approval_prompt="auto")
+    params = authorize_params(app, code_challenge=challenge, approval_prompt="auto")
     page = browser_client.get("/oauth/authorize/", params)
     assert page.status_code == 200  # first time: asked
     form = {k: v for k, v in page.context["form"].initial.items() if v is not None}
@@ -151,17 +145,17 @@ def test_consent_page_even_for_scopes_approved_before(browser_client):
         "code_verifier": verifier}, **basic(app, secret))
     assert token.status_code == 200, token.content
 
-    again = browser_client.get("/oauth/authorize/", _params(app, approval_prompt="auto"))
+    again = browser_client.get("/oauth/authorize/", authorize_params(app, approval_prompt="auto"))
     assert again.status_code == 302 and "code" in _query(again)  # approved before: no page
     forced = browser_client.get("/oauth/authorize/",
-                                _params(app, approval_prompt="auto", prompt="consent"))
+                                authorize_params(app, approval_prompt="auto", prompt="consent"))
     assert forced.status_code == 200
     assert b'name="allow"' in forced.content
 
 
 def test_consent_answer_is_processed(browser_client):
     app, _ = make_app()
-    page = browser_client.get("/oauth/authorize/", _params(app, prompt="consent"))
+    page = browser_client.get("/oauth/authorize/", authorize_params(app, prompt="consent"))
     form = {k: v for k, v in page.context["form"].initial.items() if v is not None}
     denied = browser_client.post("/oauth/authorize/", form)  # no "allow": refused
     assert _query(denied)["error"] == "access_denied"
@@ -171,7 +165,8 @@ def test_consent_answer_is_processed(browser_client):
 
 def test_login_and_consent_ask_for_both_in_turn(browser_client, person):
     app, _ = make_app()
-    back = _next(browser_client.get("/oauth/authorize/", _params(app, prompt="login consent")))
+    back = _next(browser_client.get("/oauth/authorize/",
+                                    authorize_params(app, prompt="login consent")))
     assert parse_qs(urlsplit(back).query)["prompt"] == ["consent"]
     signed_in = browser_client.post("/login/?" + urlencode({"next": back}),
                                     {"username": person.email, "password": PASSWORD})
@@ -181,7 +176,7 @@ def test_login_and_consent_ask_for_both_in_turn(browser_client, person):
 
 def test_anonymous_login_and_consent_keeps_consent_for_afterwards(db):
     app, _ = make_app()
-    back = _next(Client().get("/oauth/authorize/", _params(app, prompt="consent login")))
+    back = _next(Client().get("/oauth/authorize/", authorize_params(app, prompt="consent login")))
     assert parse_qs(urlsplit(back).query)["prompt"] == ["consent"]
 
 

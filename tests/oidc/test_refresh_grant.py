@@ -28,17 +28,9 @@ from keystead.providers.oidc.models import ClientSettings
 from login.helpers_live import database_url, live_keystead
 
 from .conftest import PASSWORD
-from .helpers import basic, code_tokens, make_app
+from .helpers import basic, code_tokens, make_app, refresh
 
 Application = get_application_model()
-
-
-
-
-def refresh(app, secret, token, **extra):
-    return Client().post("/oauth/token/", {"grant_type": "refresh_token",
-                                           "refresh_token": token, **extra},
-                         **basic(app, secret))
 
 
 def verified_claims(id_token: str) -> dict:
