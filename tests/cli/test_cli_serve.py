@@ -1,5 +1,6 @@
 """keystead serve, for real: gunicorn in a subprocess on a fresh SQLite database."""
 
+import base64
 import os
 import signal
 import socket
@@ -18,8 +19,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=5) as response:
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=5) as response:
         return response.status, response.read().decode()
 
 
@@ -63,6 +65,11 @@ def test_serve_answers_http_and_stops_cleanly(tmp_path):
             status, page = get(f"http://127.0.0.1:{port}/login/")
             assert status == 200
             assert "<form" in page and "csrfmiddlewaretoken" in page
+            # An application's Basic credentials: the access line names the client, never
+            # the secret.
+            basic = base64.b64encode(b"app-client-id:Secret-Never-Logged-7").decode()
+            assert get(f"http://127.0.0.1:{port}/healthz",
+                       {"Authorization": f"Basic {basic}"})[0] == 200
 
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=60) == 0
@@ -73,4 +80,6 @@ def test_serve_answers_http_and_stops_cleanly(tmp_path):
     output = log_path.read_text()
     assert f"Keystead is serving on http://127.0.0.1:{port}/" in output
     assert '"GET /login/ HTTP/1.1" 200' in output  # the access log
+    assert ' - app-client-id [' in output and '"GET /healthz HTTP/1.1" 200' in output
+    assert "Secret-Never-Logged-7" not in output and basic not in output
     assert "Traceback" not in output
