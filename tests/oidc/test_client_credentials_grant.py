@@ -67,3 +67,13 @@ def test_a_replaced_secret_stops_working_at_once(db):
     assert client_credentials(app, old_secret).status_code == 401
     assert client_credentials(app, "a-new-secret-" + "x" * 40).status_code == 200
     assert client_credentials(app, "a-new-secret-" + "x" * 39).status_code == 401
+
+
+def test_the_secrets_in_the_body_are_hidden_from_error_reports(db):
+    """Keystead's handlers answer before the toolkit's view: its marking of the body's
+    secrets as sensitive (for Django's error reports) must hold for them too."""
+    app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
+    answer = client_credentials(app, secret)
+    assert answer.status_code == 200
+    hidden = answer.wsgi_request.sensitive_post_parameters
+    assert {"client_secret", "refresh_token", "password"} <= set(hidden)

@@ -281,3 +281,18 @@ def test_console_deletion_is_audited(admin_user):
     assert not Application.objects.filter(pk=app.pk).exists()
     event = Event.objects.get(action="oidc.client_deleted")
     assert event.detail == {"client_id": app.client_id, "name": app.name, "door": "admin"}
+
+
+def test_console_audits_the_grant_an_application_had_before_it_listed_any(admin_user):
+    """An application registered before allowed grants existed has none stored: its one
+    grant is the toolkit's type, which the form changes before saving."""
+    app, _ = make_app()  # authorization code, no ClientSettings row
+    console = Client()
+    console.force_login(admin_user)
+    data = _console_form(console)
+    response = console.post(f"/admin/oauth2_provider/application/{app.pk}/change/", {
+        **data, "name": app.name, "client_id": app.client_id,
+        "client_secret": app.client_secret, "allowed_grants": [CC], "redirect_uris": ""})
+    assert response.status_code == 302, response.content[:3000]
+    changed = Event.objects.get(action="oidc.client_changed")
+    assert changed.detail["grant_types"] == {"before": [CODE], "after": [CC]}

@@ -59,9 +59,10 @@ class ApplicationForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        # Read before ``clean`` sets the main grant from the ticked ones: the audit's "before".
+        self.grants_before = allowed_grants_of(self.instance) if self.instance.pk else []
         self.fields["allowed_grants"].initial = (
-            allowed_grants_of(self.instance) if self.instance.pk
-            else [grants.AUTHORIZATION_CODE])
+            self.grants_before or [grants.AUTHORIZATION_CODE])
 
     def clean(self):
         cleaned = super().clean()
@@ -98,6 +99,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     exclude = ("authorization_grant_type",)  # replaced by the form's allowed grants
     radio_fields = {"client_type": admin.HORIZONTAL}
     list_display = ("pk", "name", "user", "client_type", "grants", "registration_source")
+    list_select_related = ("user", "keystead_settings")  # the grants column reads the latter
 
     def get_fields(self, request, obj=None):
         fields = [f for f in super().get_fields(request, obj) if f != "allowed_grants"]
@@ -107,10 +109,6 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
     @admin.display(description="allowed grants")
     def grants(self, obj) -> str:
         return ", ".join(allowed_grants_of(obj))
-
-    def save_model(self, request, obj, form, change):
-        form._grants_before = allowed_grants_of(obj) if change else []
-        super().save_model(request, obj, form, change)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -125,7 +123,7 @@ class ApplicationAdmin(dot_admin.ApplicationAdmin):
                    client_type=obj.client_type, grant_types=allowed)
             return
         extra = {}
-        before = getattr(form, "_grants_before", [])
+        before = form.grants_before
         if before != allowed:
             extra["grant_types"] = {"before": before, "after": allowed}
         changed = sorted(set(form.changed_data) | ({"allowed_grants"} if extra else set()))

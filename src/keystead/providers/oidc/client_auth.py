@@ -27,6 +27,7 @@ from oauth2_provider.settings import oauth2_settings
 from keystead import hot_sql
 from keystead.directory.audit import Target
 from keystead.hot_sql import column, table
+from keystead.providers.oidc.clients import SETTINGS_FIELDS
 from keystead.providers.oidc.models import ClientSettings
 
 Application = get_application_model()
@@ -126,8 +127,7 @@ _MATCHED_LIMIT = 1024  # applications, in practice; cleared whole when full
 
 _APPLICATION_FIELDS = ("id", "client_id", "name", "client_type", "client_secret",
                        "hash_client_secret", "authorization_grant_type", "algorithm")
-_SETTINGS_FIELDS = ("issue_refresh_tokens", "rotate_refresh_tokens", "access_token_seconds",
-                    "refresh_token_seconds", "id_token_algorithm", "allowed_grants")
+_SETTINGS_FIELDS = (*SETTINGS_FIELDS, "allowed_grants")
 
 
 @dataclass(frozen=True)

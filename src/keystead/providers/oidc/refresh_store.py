@@ -8,7 +8,7 @@ read of the token with its access token and owner, then the writes: a
 conditional ``UPDATE`` that revokes the token only if it is still live, the
 ``DELETE`` of its access token, and the ``INSERT``s of the new access token,
 refresh token and audit Event. The new ID token is signed, not stored: nothing
-reads it back (RP-initiated logout checks a hint's signature, ``logout_hints``).
+reads it back (RP-initiated logout checks a hint's signature, ``id_token_hints``).
 On PostgreSQL the writes are one statement (data-modifying ``WITH`` parts,
 prepared once per connection, atomic without a transaction block); on SQLite,
 one statement each in a transaction (``RETURNING`` needs SQLite 3.35). The
@@ -268,13 +268,20 @@ def reissue(old: StoredRefreshToken, new: NewTokens, event: dict) -> None:
         hot_sql.insert(Event, event)
 
 
+_REISSUED = ("token", "token_checksum", "expires", "scope", "id_token", "updated")
+
+
+@cache
+def _reissue_sql() -> str:
+    assignments = ", ".join(f"{column(AccessToken, name)} = %s" for name in _REISSUED)
+    return f"UPDATE {table(AccessToken)} SET {assignments} WHERE id = %s"
+
+
 def _reissue(old: StoredRefreshToken, new: NewTokens) -> None:
-    names = ("token", "token_checksum", "expires", "scope", "id_token", "updated")
     values = (stored_value(new.access_token), checksum(new.access_token), new.access_expires,
               new.scope, None, new.now)
-    assignments = ", ".join(f"{column(AccessToken, name)} = %s" for name in names)
-    with hot_sql.execute(f"UPDATE {table(AccessToken)} SET {assignments} WHERE id = %s",
-                         [*hot_sql.db_values(AccessToken, names, values), old.access_token_id]):
+    with hot_sql.execute(_reissue_sql(), [*hot_sql.db_values(AccessToken, _REISSUED, values),
+                                          old.access_token_id]):
         pass
 
 

@@ -8,10 +8,8 @@ from ``ClientSettings``; the password grant signs in like the sign-in page.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 
 from django.db import router, transaction
-from django.utils import timezone
 from jwcrypto import jws
 from oauth2_provider.bcp import bcp_compliant
 from oauth2_provider.models import get_id_token_model
@@ -48,22 +46,6 @@ class KeysteadValidator(OAuth2Validator):
         if client_settings.access_token_seconds:
             token["expires_in"] = client_settings.access_token_seconds
         return super().save_bearer_token(token, request, *args, **kwargs)
-
-    def rotate_refresh_token(self, request) -> bool:
-        """Per application (``ClientSettings.rotate_refresh_tokens``), not site-wide."""
-        return settings_for(request.client).rotate_refresh_tokens
-
-    def validate_refresh_token(self, refresh_token, client, request, *args, **kwargs) -> bool:
-        if not super().validate_refresh_token(refresh_token, client, request, *args, **kwargs):
-            return False
-        client_settings = settings_for(client)
-        if not client_settings.issue_refresh_tokens:
-            return False
-        lifetime = client_settings.refresh_token_seconds
-        access = getattr(request.refresh_token_instance, "access_token", None)
-        if lifetime and access is not None:
-            return access.expires + timedelta(seconds=lifetime) > timezone.now()
-        return True
 
     def validate_grant_type(self, client_id, grant_type, client, request, *args, **kwargs):
         """Keystead's allowed grants (``grants.grant_allowed``), not the toolkit's one type.

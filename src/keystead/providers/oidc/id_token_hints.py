@@ -1,4 +1,5 @@
-"""RP-initiated logout's ``id_token_hint``, recognised by its signature alone.
+"""An ``id_token_hint`` (RP-initiated logout, the authorization request), recognised by its
+signature alone.
 
 The toolkit looks the hint up in its ID-token table by ``jti`` and refuses a
 token it has no row for. Keystead's refresh grant stores no row per ID token:
@@ -33,8 +34,12 @@ class Hint:
     user: User | None
 
 
-def verified_hint(token: str, request: HttpRequest) -> Hint | None:
-    """The hint's application and person, or None if Keystead did not issue it."""
+def verified_claims(token: str, request: HttpRequest, *, accept_expired: bool) -> dict | None:
+    """The claims of an ID token Keystead signed for this site (``iss``), or None.
+
+    ``accept_expired``: an expired token still names its person and application (a
+    hint, not a credential); only the claims' types are checked then.
+    """
     validator = oauth2_settings.OAUTH2_VALIDATOR_CLASS()
     try:
         key = validator._get_key_for_token(token)
@@ -42,13 +47,23 @@ def verified_hint(token: str, request: HttpRequest) -> Hint | None:
         return None
     if not key:
         return None
-    # {} checks only the claims' types, so an expired token still identifies the session.
-    check = {} if oauth2_settings.OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS else None
     try:
-        claims = json.loads(JWT(key=key, jwt=token, check_claims=check).claims)
+        claims = json.loads(JWT(key=key, jwt=token,
+                                check_claims={} if accept_expired else None).claims)
     except (JWException, ValueError):  # bad signature, expired, not JSON
         return None
-    if claims.get("iss") != validator.get_oidc_issuer_endpoint(request):
+    if not isinstance(claims, dict) or claims.get("iss") != validator.get_oidc_issuer_endpoint(
+            request):
+        return None
+    return claims
+
+
+def verified_hint(token: str, request: HttpRequest) -> Hint | None:
+    """The logout hint's application and person, or None if Keystead did not issue it."""
+    claims = verified_claims(
+        token, request,
+        accept_expired=oauth2_settings.OIDC_RP_INITIATED_LOGOUT_ACCEPT_EXPIRED_TOKENS)
+    if claims is None:
         return None
     application = get_application_model().objects.filter(client_id=claims.get("aud")).first()
     if application is None:
