@@ -49,7 +49,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Applications' token requests need none of the browser middleware below.
+    # Applications' token requests need none of the browser middleware below: /oauth/token/
+    # is answered here, so middleware added below this line never sees token requests.
     "keystead.providers.oidc.middleware.TokenEndpointFirst",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
