@@ -9,6 +9,11 @@ binding as named prepared statements (psycopg prepares each distinct
 statement once per connection and keeps it), on Django's own connection and
 inside Django's transaction.
 
+Inside ``transaction_writes_at_commit`` the statements given to
+``write_at_commit`` are held back and sent together, as one statement, before
+the COMMIT: a sign-in's three writes (audit event, ``last_login``, the new
+session) cost one round trip instead of three.
+
 ``KEYSTEAD_DATABASE_PREPARED_STATEMENTS=false`` turns this off for a
 transaction-mode pooler that does not keep prepared statements (PgBouncer
 before 1.21, or without ``max_prepared_statements``). On SQLite it does
@@ -17,21 +22,25 @@ nothing: statements go through Django's cursor.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+
+
+def _prepared(db) -> bool:
+    return db.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS
 
 
 @contextmanager
 def execute(sql: str, params: Sequence[Any]) -> Iterator[Any]:
     """Run one statement (``%s`` placeholders); yields the cursor for its results."""
     db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per use
-    if db.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS:
+    if _prepared(db):
         db.ensure_connection()
         with db.wrap_database_errors:
             cursor = _cursor_of(db)
@@ -56,6 +65,98 @@ def _cursor_of(db) -> Any:
     return db._keystead_hot_cursor
 
 
+@dataclass
+class _HeldWrite:
+    sql: str  # one INSERT, UPDATE or DELETE without RETURNING
+    params: Callable[[], Sequence[Any]]  # read when the write is sent
+    then: Callable[[int], None] | None  # given the number of rows it wrote, once it has run
+
+
+@contextmanager
+def transaction_writes_at_commit() -> Iterator[None]:
+    """``transaction.atomic()`` whose ``write_at_commit`` statements are sent together, as
+    one statement, just before its COMMIT.
+
+    On PostgreSQL the held writes become the data-modifying ``WITH`` parts of one
+    statement: one round trip and one statement for PostgreSQL to run instead of
+    one per write, inside the same transaction as everything else in the block.
+    Statements run through anything else inside the block (the ORM, ``execute``)
+    run at once, as usual, so they come before the held ones. The parts of one
+    statement see the same snapshot and not each other's changes: the held writes
+    must not touch the same row twice. Nested inside another atomic block, or on
+    SQLite, this is plain ``transaction.atomic()`` and nothing is held.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    if not _prepared(db) or db.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    with transaction.atomic():
+        held: list[_HeldWrite] = []
+        db._keystead_held_writes = (held, len(db.savepoint_ids))
+        try:
+            yield
+        finally:
+            db._keystead_held_writes = None
+        if held and not db.needs_rollback:
+            _send_together(held)
+
+
+def write_at_commit(sql: str, params: Sequence[Any] | Callable[[], Sequence[Any]], *,
+                    then: Callable[[int], None] | None = None) -> None:
+    """A write (``sql`` without ``RETURNING``) whose outcome the caller need not see yet.
+
+    Directly inside ``transaction_writes_at_commit`` it is held and sent with the
+    block's other held writes before the COMMIT; ``params`` may be a function,
+    called then (for values still changing until then, such as a session's data),
+    and ``then`` is called with the number of rows the write wrote. Anywhere else
+    it runs at once (``then`` right after).
+    """
+    values = params if callable(params) else (lambda: params)
+    held = _held_writes()
+    if held is not None:
+        held.append(_HeldWrite(sql, values, then))
+        return
+    with execute(sql, values()) as cursor:
+        if then is not None:
+            then(cursor.rowcount)
+
+
+def holding_writes() -> bool:
+    """Whether ``write_at_commit`` would hold a statement now (rather than run it)."""
+    return _held_writes() is not None
+
+
+def _held_writes() -> list[_HeldWrite] | None:
+    """Where ``write_at_commit`` holds its statements now, or None: run them at once."""
+    db = connections[DEFAULT_DB_ALIAS]
+    holding = getattr(db, "_keystead_held_writes", None)
+    if holding is not None and db.in_atomic_block and len(db.savepoint_ids) == holding[1]:
+        return holding[0]
+    return None
+
+
+def _send_together(held: list[_HeldWrite]) -> None:
+    """The held writes as one statement, ``WITH w0 AS (… RETURNING 1), w1 AS (…) SELECT
+    (SELECT count(*) FROM w0), …``: every part runs, and the counts say what each wrote."""
+    params: list[Any] = []
+    for write in held:
+        params += write.params()
+    with execute(_together_sql(tuple(write.sql for write in held)), params) as cursor:
+        counts = cursor.fetchone()
+    for write, count in zip(held, counts, strict=True):
+        if write.then is not None:
+            write.then(count)
+
+
+@cache
+def _together_sql(statements: tuple[str, ...]) -> str:
+    parts = ", ".join(f"w{i} AS ({sql} RETURNING 1)" for i, sql in enumerate(statements))
+    counts = ", ".join(f"(SELECT count(*) FROM w{i})"  # noqa: S608 (our own part names)
+                       for i in range(len(statements)))
+    return f"WITH {parts} SELECT {counts}"
+
+
 @cache
 def table(model) -> str:
     """The model's table name, quoted for this database."""
@@ -74,11 +175,11 @@ _ADAPTED = {"DateTimeField", "UUIDField", "JSONField", "GenericIPAddressField"}
 
 
 @cache
-def _insert_sql(model, names: tuple[str, ...]) -> str:
+def _insert_sql(model, names: tuple[str, ...], *, returning: bool = True) -> str:
     columns = ", ".join(column(model, name) for name in names)
     marks = ", ".join(["%s"] * len(names))
     return (f"INSERT INTO {table(model)} ({columns})"  # noqa: S608 (model names)
-            f" VALUES ({marks}) RETURNING id")
+            f" VALUES ({marks})" + (" RETURNING id" if returning else ""))
 
 
 @cache
@@ -134,6 +235,18 @@ def insert(model, values: dict[str, Any]) -> int:
     params = db_values(model, names, list(values.values()))
     with execute(_insert_sql(model, names), params) as cursor:
         return cursor.fetchone()[0]
+
+
+def insert_at_commit(model, values: dict[str, Any]) -> int | None:
+    """``insert``, held to go with the commit when it can be (``write_at_commit``): then
+    its id is not known, and None is returned."""
+    held = _held_writes()
+    if held is None:
+        return insert(model, values)
+    names = tuple(values)
+    params = db_values(model, names, list(values.values()))
+    held.append(_HeldWrite(_insert_sql(model, names, returning=False), lambda: params, None))
+    return None
 
 
 @cache

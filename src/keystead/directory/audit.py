@@ -71,7 +71,8 @@ def record(action: str, **about: Any) -> Event:
     row = build(action, **about)
     # One plain INSERT (``hot_sql``): events are written on every sign-in and token grant,
     # and the ORM's statement building cost more than the write. Events have no signals.
-    pk = hot_sql.insert(Event, row)
+    # Inside ``hot_sql.transaction_writes_at_commit`` it goes with the commit (no id yet).
+    pk = hot_sql.insert_at_commit(Event, row)
     mirror_to_log(row)
     event = Event(id=pk, **{attname: row[name] for name, attname in _EVENT_COLUMNS})
     event._state.adding, event._state.db = False, "default"  # as if the ORM had saved it

@@ -34,6 +34,5 @@ def _update_sql(model: type) -> str:
 def record_last_login(sender: Any, user: Any, **kwargs: Any) -> None:
     model = type(user)
     user.last_login = timezone.now()
-    with hot_sql.execute(_update_sql(model),
-                         [hot_sql.db_value(model, "last_login", user.last_login), user.pk]):
-        pass
+    hot_sql.write_at_commit(_update_sql(model),
+                            [hot_sql.db_value(model, "last_login", user.last_login), user.pk])

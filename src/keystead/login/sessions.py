@@ -77,17 +77,46 @@ class SessionStore(db.SessionStore):
     def _as_written(self) -> tuple[str, str]:
         return self.session_key, json.dumps(self._session, sort_keys=True, default=str)
 
+    # Its INSERT is held to go with the sign-in's commit (``hot_sql.write_at_commit``) and
+    # will read the data as it is then: a save meanwhile has nothing to write.
+    _insert_held = False
+
     def save(self, must_create: bool = False) -> None:
         if self.session_key is None:
             return self.create()
+        if self._insert_held:
+            return None
         if not must_create and self._stored is not None and self._stored == self._as_written():
             return None  # written already in this request, and nothing changed since
         if must_create:
             self._insert()
+            if self._insert_held:
+                return None  # what is written is known when it is sent
         else:
             super().save(must_create=False)
         self._stored = self._as_written()
         return None
+
+    def _row(self) -> list:
+        """The INSERT's values (``create_model_instance``'s, without the model instance).
+        The data is read first: it must not be loaded (``get_expiry_date`` reads it), as
+        loading a session not stored yet forgets its key."""
+        data = self._get_session(no_load=True)
+        expires = hot_sql.db_value(self.model, "expire_date", self.get_expiry_date())
+        return [self.session_key, self.encode(data), expires]
+
+    def _row_when_sent(self) -> list:
+        """The held INSERT's values: the session as it is at the commit."""
+        self._insert_held = False
+        self._stored = self._as_written()
+        return self._row()
+
+    def _new_key_if_taken(self, written: int) -> None:
+        """The held INSERT found its key taken (it wrote nothing; the rest of the
+        transaction stands): the session is stored under a new key, at once."""
+        if written != 1:
+            self._stored = None
+            self.create()
 
     def delete(self, session_key: str | None = None) -> None:
         if session_key is None or session_key == self.session_key:
@@ -95,16 +124,18 @@ class SessionStore(db.SessionStore):
         super().delete(session_key)
 
     def _insert(self) -> None:
-        data = self._get_session(no_load=True)
-        obj = self.create_model_instance(data)
-        using = router.db_for_write(self.model, instance=obj)
+        using = router.db_for_write(self.model)
         if plain_reads.available() and using == connection.alias:
-            expires = hot_sql.db_value(self.model, "expire_date", obj.expire_date)
-            with hot_sql.execute(_insert_sql(self.model),
-                                 [obj.session_key, obj.session_data, expires]) as cursor:
+            if hot_sql.holding_writes():
+                self._insert_held = True
+                hot_sql.write_at_commit(_insert_sql(self.model), self._row_when_sent,
+                                        then=self._new_key_if_taken)
+                return
+            with hot_sql.execute(_insert_sql(self.model), self._row()) as cursor:
                 if cursor.rowcount != 1:  # the key is taken
                     raise CreateError
             return
+        obj = self.create_model_instance(self._get_session(no_load=True))
         if transaction.get_connection(using).in_atomic_block:
             # A failed INSERT must not abort the caller's transaction: Django's savepoint.
             super().save(must_create=True)

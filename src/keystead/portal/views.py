@@ -8,17 +8,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView
 
+from keystead import hot_sql
 from keystead.directory import audit
 from keystead.login import pending, second_step
 from keystead.login.passwords import GENERIC_FAILURE, Result, sign_in_with_password
+from keystead.portal import sign_in_page
 from keystead.portal.forms import SignInForm
 from keystead.secret import Secret
 
@@ -36,13 +38,20 @@ def safe_next(request: HttpRequest, default: str = settings.LOGIN_REDIRECT_URL) 
 class SignInView(FormView):
     """The sign-in page; the decision itself is ``sign_in_with_password``."""
 
-    template_name = "portal/sign_in.html"
+    template_name = sign_in_page.TEMPLATE
     form_class = SignInForm
 
     def dispatch(self, request, *args, **kwargs):
         if request.user.is_authenticated:
             return redirect(safe_next(request))
         return super().dispatch(request, *args, **kwargs)
+
+    def get(self, request, *args, **kwargs):
+        """The plain page from ``sign_in_page`` (rendered once); the template otherwise."""
+        if settings.DEBUG or messages.get_messages(request):
+            return super().get(request, *args, **kwargs)
+        return HttpResponse(sign_in_page.html(get_token(request), safe_next(request, ""),
+                                              self.get_initial().get("username", "")))
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "next": safe_next(self.request, "")}
@@ -59,8 +68,10 @@ class SignInView(FormView):
     def form_valid(self, form: SignInForm) -> HttpResponse:
         # One transaction for the sign-in's writes (audit event, failure count or
         # last_login, and the new session, saved here rather than by the session
-        # middleware): one commit, one WAL flush, instead of one for each.
-        with transaction.atomic():
+        # middleware): one commit, one WAL flush, instead of one for each; on
+        # PostgreSQL the event, last_login and session go with the COMMIT, in one
+        # round trip (``hot_sql.transaction_writes_at_commit``).
+        with hot_sql.transaction_writes_at_commit():
             result = sign_in_with_password(
                 form.cleaned_data["username"], Secret(form.cleaned_data["password"]),
                 request=self.request, door="portal",
