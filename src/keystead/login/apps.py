@@ -9,7 +9,10 @@ class LoginConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
+        from keystead import random_strings
         from keystead.login import factors, last_login, passkeys
+
+        random_strings.install()  # CSRF secrets and masks from one system call each
 
         # Connected before django.contrib.auth's ready() (this app comes first in
         # INSTALLED_APPS) under the dispatch_uid auth uses for its update_last_login,
