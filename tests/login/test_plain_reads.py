@@ -7,9 +7,8 @@ from django.utils import timezone
 
 from keystead import plain_reads
 from keystead.directory.models import Group, User
-from keystead.login.passwords import find_account
 from keystead.policy.models import GroupPolicy, LogonPolicy, Strategy
-from keystead.policy.services import effective_policy
+from keystead.policy.services import account_and_policy, effective_policy
 
 pytestmark = pytest.mark.django_db
 
@@ -24,14 +23,14 @@ def ada():
 
 
 def test_the_account_is_the_one_the_orm_reads(ada):
-    found = find_account("ada@example.com")
+    found, _ = account_and_policy("ada@example.com")
     orm = User.objects.get(pk=ada.pk)
     assert type(found) is User
     assert not found._state.adding
     for field in User._meta.concrete_fields:
         assert getattr(found, field.attname) == getattr(orm, field.attname), field.name
     assert found.check_password("Vellum-Orchid-Tapestry-42")
-    assert find_account("nobody@example.com") is None
+    assert account_and_policy("nobody@example.com")[0] is None
 
 
 def test_the_effective_policy_includes_every_group_policy_of_the_person(ada, monkeypatch):
@@ -48,14 +47,20 @@ def test_the_effective_policy_includes_every_group_policy_of_the_person(ada, mon
     assert policy.second_factor is True
     assert alone.password.min_length == 10 and alone.lockout.max_failures == 7
     assert alone.second_factor is False
+    # The sign-in's single read of the account and its policy gives the same answers.
+    assert account_and_policy("ada@example.com") == (ada, policy)
+    assert account_and_policy("nobody@example.com") == (None, alone)
     monkeypatch.setattr(plain_reads, "available", lambda: False)  # the ORM's answer
     assert effective_policy(ada) == policy
     assert effective_policy(None) == alone
+    assert account_and_policy("ada@example.com") == (ada, policy)
 
 
-def test_the_installation_policy_is_created_on_first_read(ada):
+@pytest.mark.parametrize("read", [effective_policy, lambda user: account_and_policy(
+    user.email)[1]], ids=["effective_policy", "account_and_policy"])
+def test_the_installation_policy_is_created_on_first_read(ada, read):
     LogonPolicy.objects.all().delete()
-    policy = effective_policy(ada)
+    policy = read(ada)
     created = LogonPolicy.objects.get(pk=1)
     assert created.login_strategy == Strategy.PASSWORD  # the secure default, as documented
     assert policy.second_factor is False

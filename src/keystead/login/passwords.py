@@ -11,18 +11,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
 
 from django.http import HttpRequest
 from django.utils import timezone
 
-from keystead import hot_sql, plain_reads
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.directory.rules import normalize_email
 from keystead.login import lockout
 from keystead.login.timing import verify_against_dummy
-from keystead.policy.services import effective_policy, password_problems
+from keystead.policy.services import account_and_policy, password_problems
 from keystead.secret import Secret
 
 GENERIC_FAILURE = "The email or password is not right, or the account cannot sign in now."
@@ -67,38 +65,15 @@ def change_reasons(user: User, password: Secret, policy, now) -> list[str]:
     return reasons
 
 
-@cache
-def _account_query() -> tuple[str, tuple[str, ...]]:
-    selected, names = plain_reads.columns(User)
-    return (f"SELECT {selected} FROM {hot_sql.table(User)} p "  # noqa: S608
-            f"WHERE p.{hot_sql.column(User, 'email')} = %s"), names
-
-
-def find_account(email: str) -> User | None:
-    """The account signing in with this (normalised) email, if any.
-
-    One plain prepared statement on PostgreSQL (``keystead.plain_reads``): every
-    password sign-in makes this read, and the ORM's statement building cost more
-    than the read.
-    """
-    if not plain_reads.available():
-        return User.objects.filter(email=email).first()
-    sql, names = _account_query()
-    found = plain_reads.instances(User, sql, [email], names)
-    return found[0] if found else None
-
-
 def sign_in_with_password(
     username: str, password: Secret, *, request: HttpRequest | None = None, door: str = "portal"
 ) -> SignIn:
     now = timezone.now()
-    user = find_account(normalize_email(username))
+    # One read for both (the same for an unknown email, so both answers do the same work).
+    user, policy = account_and_policy(normalize_email(username))
     if user is None:
-        # Read the policy as for a known account, so both answers do the same work.
-        effective_policy(None)
         verify_against_dummy(password)
         return _fail(request, None, "unknown user", username, door)
-    policy = effective_policy(user)
     if user.locked_at is not None:
         lockout.release_if_expired(user, now)
     if user.is_locked(now):
