@@ -146,6 +146,10 @@ def gunicorn_options(bind: Bind, workers: int) -> dict[str, Any]:
         # message instead of a worker boot loop, workers share memory copy-on-write, and
         # the first run's secret key is generated once, not raced by N workers.
         "preload_app": True,
+        # gunicorn's sync worker with HTTP keep-alive (keystead.keepalive_worker): a
+        # connection serves many requests, idle ones close after `keepalive` seconds.
+        "worker_class": "keystead.keepalive_worker.KeepAliveWorker",
+        "keepalive": 5,
         # The heartbeat file on tmpfs, so a slow disk cannot make workers look dead.
         "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,  # noqa: S108
     }

@@ -1,0 +1,140 @@
+"""keystead serve's gunicorn worker with HTTP keep-alive, for real: a gunicorn process with
+one worker, raw sockets as clients."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .test_cli_serve import free_port, wait_for
+
+pytestmark = pytest.mark.slow
+KEEPALIVE_SECONDS = 1
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A gunicorn with one KeepAliveWorker on a fresh SQLite database."""
+    tmp = tmp_path_factory.mktemp("keepalive")
+    env = {**os.environ, "KEYSTEAD_DATABASE_URL": f"sqlite:///{tmp / 'keystead.sqlite3'}",
+           "KEYSTEAD_DATA_DIR": str(tmp / "data"), "DJANGO_SETTINGS_MODULE": "keystead.settings"}
+    subprocess.run([sys.executable, "-m", "keystead", "migrate"], env=env, check=True,
+                   capture_output=True, timeout=120)
+    port = free_port()
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    with (tmp / "serve.log").open("w") as log:
+        proc = subprocess.Popen(
+            [str(gunicorn), "keystead.wsgi:application", "--bind", f"127.0.0.1:{port}",
+             "--workers", "1", "--worker-class", "keystead.keepalive_worker.KeepAliveWorker",
+             "--keep-alive", str(KEEPALIVE_SECONDS), "--access-logfile", "-"],
+            env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/healthz", proc)
+        yield port, tmp / "serve.log"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def request(path: str = "/healthz", *, method: str = "GET", body: bytes = b"",
+            version: str = "HTTP/1.1", extra: str = "", port: int) -> bytes:
+    return (f"{method} {path} {version}\r\nHost: 127.0.0.1:{port}\r\n{extra}"
+            f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+
+def read_response(sock: socket.socket, pending: bytearray) -> tuple[bytes, bytes]:
+    """One response (status line and headers, body of Content-Length) from ``sock``."""
+    while b"\r\n\r\n" not in pending:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed before a response"
+        pending += chunk
+    head, _, rest = bytes(pending).partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside a body"
+        rest += chunk
+    pending[:] = rest[length:]
+    return head, rest[:length]
+
+
+def closed_by_server(sock: socket.socket, within: float) -> bool:
+    sock.settimeout(within)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+
+
+def test_one_connection_carries_many_requests(server):
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        pending = bytearray()
+        for _ in range(5):
+            sock.sendall(request(port=port))
+            head, body = read_response(sock, pending)
+            assert head.startswith(b"HTTP/1.1 200") and b'"ok"' in body
+            assert b"connection: close" not in head.lower()
+
+
+def test_requests_sent_back_to_back_are_all_answered(server):
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request(port=port) * 3)
+        pending = bytearray()
+        heads = [read_response(sock, pending)[0] for _ in range(3)]
+    assert all(head.startswith(b"HTTP/1.1 200") for head in heads)
+
+
+def test_an_unread_body_does_not_become_the_next_request(server):
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        pending = bytearray()
+        sock.sendall(request(method="POST", body=b"x" * 50_000, port=port))
+        head, _ = read_response(sock, pending)
+        assert head.split(b" ")[1] == b"403"  # refused for CSRF: the body is never read
+        sock.sendall(request(port=port))
+        assert read_response(sock, pending)[0].startswith(b"HTTP/1.1 200")
+
+
+def test_connection_close_and_http_1_0_close_after_the_response(server):
+    port, _ = server
+    for raw in (request(extra="Connection: close\r\n", port=port),
+                request(version="HTTP/1.0", port=port)):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.sendall(raw)
+            head, _ = read_response(sock, bytearray())
+            assert b" 200 " in head.split(b"\r\n")[0]
+            assert closed_by_server(sock, within=5)
+
+
+def test_waiting_connections_do_not_starve_others(server):
+    """One worker, three open connections taking turns: each gets every answer."""
+    port, _ = server
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]
+    try:
+        pendings = [bytearray() for _ in socks]
+        for _ in range(4):
+            for sock, pending in zip(socks, pendings, strict=True):
+                sock.sendall(request(port=port))
+                assert read_response(sock, pending)[0].startswith(b"HTTP/1.1 200")
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def test_an_idle_connection_is_closed_after_the_keepalive_time(server):
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request(port=port))
+        read_response(sock, bytearray())
+        started = time.monotonic()
+        assert closed_by_server(sock, within=KEEPALIVE_SECONDS + 5)
+        assert time.monotonic() - started >= KEEPALIVE_SECONDS * 0.8
