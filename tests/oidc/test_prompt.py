@@ -161,6 +161,12 @@ def test_consent_answer_is_processed(browser_client):
     assert _query(denied)["error"] == "access_denied"
     allowed = browser_client.post("/oauth/authorize/", {**form, "allow": "Authorize"})
     assert "code" in _query(allowed)
+    # Each answer is audited: the application and the scopes, given or refused.
+    answers = list(Event.objects.filter(action="oidc.consent").order_by("id")
+                   .values_list("outcome", "detail"))
+    assert [outcome for outcome, _ in answers] == ["denied", "success"]
+    assert all(detail == {"client_id": app.client_id, "scope": form["scope"]}
+               for _, detail in answers)
 
 
 def test_login_and_consent_ask_for_both_in_turn(browser_client, person):

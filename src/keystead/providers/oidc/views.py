@@ -145,6 +145,18 @@ class KeysteadAuthorizationView(AuthorizationView):
         return super().create_authorization_response(request=request, scopes=scopes,
                                                      credentials=credentials, allow=allow)
 
+    def form_valid(self, form) -> HttpResponse:
+        """The consent page's answer, audited: which application, which scopes, given or
+        refused (the toolkit's answer to the application is unchanged)."""
+        response = super().form_valid(form)
+        if response.status_code in (301, 302, 303):  # the answer went back to the application
+            given = bool(form.cleaned_data.get("allow"))
+            audit.record("oidc.consent", request=self.request, target=self.request.user,
+                         outcome=Outcome.SUCCESS if given else Outcome.DENIED,
+                         detail={"client_id": form.cleaned_data.get("client_id", "")[:100],
+                                 "scope": (form.cleaned_data.get("scope") or "")[:500]})
+        return response
+
     def handle_no_permission(self) -> HttpResponse:
         """Not signed in. ``prompt=login``/``select_account`` need only the sign-in page;
         unlike DOT, any ``consent`` is kept for after it."""
