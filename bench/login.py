@@ -116,11 +116,21 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def _cpu_line() -> list[int]:
+    """The first line of /proc/stat: user nice system idle iowait irq softirq steal ..."""
+    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+
+
 def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent on anything but idle and I/O wait, since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = values[3] + values[4]
-    return (sum(values[:8]) - idle) / CLK_TCK
+    """CPU seconds all cores spent on anything but idle, I/O wait and steal, since boot."""
+    values = _cpu_line()
+    return (sum(values[:3]) + values[5] + values[6]) / CLK_TCK
+
+
+def machine_stolen_seconds() -> float:
+    """CPU seconds the hypervisor gave to other guests while ours wanted to run (steal):
+    on a shared virtual machine, time this machine's programs could not use."""
+    return _cpu_line()[7] / CLK_TCK
 
 
 def children_of(pid: int) -> list[int]:
@@ -563,7 +573,7 @@ def bench(args: argparse.Namespace) -> Figures:
     rates: list[float] = []  # raw argon2id verifications/s, one per round
     argon2_cpu_each: list[float] = []
     totals = {form: {"ok": 0, "seconds": 0.0, "problems": {}, "server": 0.0, "db": 0.0,
-                     "client": 0.0, "busy": 0.0, "sessions": 0, "events": 0}
+                     "client": 0.0, "busy": 0.0, "stolen": 0.0, "sessions": 0, "events": 0}
               for form in FORMS}
     with keystead_server(env, port, workers, log_path) as server:
         say(f"warm-up: {args.warm_up:g}s of sign-ins, not counted")
@@ -590,9 +600,10 @@ def bench(args: argparse.Namespace) -> Figures:
                 db0 = {p: process_cpu_seconds(p) for p in backend_pids(args.admin_url,
                                                                         args.database)}
                 server0 = sum(process_cpu_seconds(p) for p in server_pids)
-                busy0 = machine_busy_seconds()
+                busy0, stolen0 = machine_busy_seconds(), machine_stolen_seconds()
                 got = sign_in_load(what, concurrency, args.users, port, piece, script)
                 t["busy"] += machine_busy_seconds() - busy0
+                t["stolen"] += machine_stolen_seconds() - stolen0
                 t["server"] += sum(process_cpu_seconds(p) for p in server_pids) - server0
                 t["db"] += database_cpu_since(db0, backend_pids(args.admin_url, args.database))
                 sessions1, events1 = sessions_and_sign_ins(db_url)
@@ -623,7 +634,8 @@ def bench(args: argparse.Namespace) -> Figures:
                 "HTTP clients (wrk)": round(t["client"] / capacity, 3),
                 "everything else on the machine": round(
                     max(t["busy"] - cpu, 0) / capacity, 3),
-                "idle": round(max(capacity - t["busy"], 0) / capacity, 3),
+                "taken by the host (steal)": round(t["stolen"] / capacity, 3),
+                "idle": round(max(capacity - t["busy"] - t["stolen"], 0) / capacity, 3),
             },
             cpu_ms_per_sign_in={
                 "server": round(t["server"] / n * 1000, 2),
@@ -685,6 +697,10 @@ def report(f: Figures) -> str:
             lines.append(f"WARNING      other programs used {other:.0%} of the CPU during "
                          "these sign-ins: the rates (not the CPU figures) are understated; "
                          "run it again on a quiet machine")
+        stolen = g.cpu_share.get("taken by the host (steal)", 0)
+        if stolen > 0.05:
+            lines.append(f"WARNING      the virtual machine's host took {stolen:.0%} of the CPU "
+                         "time (steal): this machine is slower than its own cores today")
         if g.problems:
             lines.append(f"not counted  {g.problems}")
     return "\n".join(lines)

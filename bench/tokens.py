@@ -72,6 +72,7 @@ from login import (  # bench/ is not a package: login.py sits beside this file
     fresh_installation,
     keystead_server,
     machine_busy_seconds,
+    machine_stolen_seconds,
     memory_gib,
     process_cpu_seconds,
     repeat_in_window,
@@ -303,16 +304,18 @@ def bench(args: argparse.Namespace) -> Figures:
     kinds = ("refresh", "cc")
     results: dict[str, list[dict]] = {k: [] for k in kinds}
     busy = dict.fromkeys(kinds, 0.0)
+    stolen = dict.fromkeys(kinds, 0.0)
     server_cpu = dict.fromkeys(kinds, 0.0)
     db_cpu = dict.fromkeys(kinds, 0.0)
 
-    def drive(kind: str, seconds: float) -> tuple[dict, float]:
+    def drive(kind: str, seconds: float) -> tuple[dict, float, float]:
+        """The grants' results, and the machine's busy and stolen CPU seconds meanwhile."""
         client = setup["refresh_client" if kind == "refresh" else "cc_client"]
-        busy0 = machine_busy_seconds()
+        busy0, stolen0 = machine_busy_seconds(), machine_stolen_seconds()
         chains = [unused.pop() for _ in range(concurrency)] if kind == "refresh" else \
             ["-"] * concurrency
         got = grant_load(kind, port, client, chains, seconds, script)
-        return got, machine_busy_seconds() - busy0
+        return got, machine_busy_seconds() - busy0, machine_stolen_seconds() - stolen0
 
     with keystead_server(env, port, workers, log_path) as server:
         say(f"warm-up: {args.warm_up:g}s of each grant, not counted")
@@ -334,11 +337,12 @@ def bench(args: argparse.Namespace) -> Figures:
                 db0 = {p: process_cpu_seconds(p)
                        for p in backend_pids(args.admin_url, args.database)}
                 server0 = sum(process_cpu_seconds(p) for p in server_pids)
-                got, busy_here = drive(what, piece)
+                got, busy_here, stolen_here = drive(what, piece)
                 server_cpu[what] += sum(process_cpu_seconds(p) for p in server_pids) - server0
                 db_cpu[what] += database_cpu_since(
                     db0, backend_pids(args.admin_url, args.database))
                 busy[what] += busy_here
+                stolen[what] += stolen_here
                 results[what].append(got)
 
     seconds = piece * rounds
@@ -359,7 +363,8 @@ def bench(args: argparse.Namespace) -> Figures:
             "clients": round(client_cpu / capacity, 3),
             "other": round(max(busy[kind] - server_cpu[kind] - db_cpu[kind] - client_cpu, 0)
                            / capacity, 3),
-            "idle": round(max(capacity - busy[kind], 0) / capacity, 3),
+            "steal": round(stolen[kind] / capacity, 3),
+            "idle": round(max(capacity - busy[kind] - stolen[kind], 0) / capacity, 3),
         }
         n = max(count, 1)
         per_grant[kind] = {"server": round(server_cpu[kind] / n * 1000, 2),
@@ -410,6 +415,10 @@ def report(f: Figures) -> str:
         if s["other"] > 0.05:
             lines.append(f"WARNING      other programs used {s['other']:.0%} of the CPU "
                          f"during the {name} grants: rates understated")
+        if s["steal"] > 0.05:
+            lines.append(f"WARNING      the virtual machine's host took {s['steal']:.0%} of the "
+                         f"CPU time during the {name} grants (steal): this machine is slower "
+                         "than its own cores today")
     if f.problems:
         lines.append(f"not counted  {f.problems}")
     return "\n".join(lines)
