@@ -127,6 +127,12 @@ def holding_writes() -> bool:
     return _held_writes() is not None
 
 
+def in_writes_at_commit_block() -> bool:
+    """Whether a ``transaction_writes_at_commit`` block is open (its held writes, if any,
+    not sent yet), at whatever savepoint depth."""
+    return getattr(connections[DEFAULT_DB_ALIAS], "_keystead_held_writes", None) is not None
+
+
 def _held_writes() -> list[_HeldWrite] | None:
     """Where ``write_at_commit`` holds its statements now, or None: run them at once."""
     db = connections[DEFAULT_DB_ALIAS]

@@ -21,14 +21,23 @@ loop over the listening sockets and the connections waiting between requests:
 - at most ``worker_connections`` connections wait per worker; beyond that, and
   when the worker is stopping or restarting (``max_requests``), responses say
   ``Connection: close``;
+- a new connection waits in the loop too until its first request arrives, so
+  a connection opened ahead of time (browsers do) does not hold the worker;
 - a request the client sent right behind the previous one (pipelining) is
   already buffered by the parser, so it is served at once rather than waited
   for;
+- stopping (``SIGTERM``, ``HUP``, ``max_requests``), the worker takes no new
+  connections, answers for two more seconds the requests that arrive on
+  waiting ones (with ``Connection: close``: a client may have sent one as the
+  worker stopped), then closes them;
 - a body the application did not read is drained (bounded) before the
   connection is reused, as gunicorn's ``gthread`` worker does.
 
-As with ``sync``, a client that sends a request slowly holds the worker while
-it does: put a buffering proxy in front of any server reachable from the
+A waiting connection is served by the worker that holds it, so a slow request
+(a large SCIM batch) delays the next requests on that worker's other
+connections, where ``sync`` would have let another worker accept them. As
+with ``sync``, a client that sends a request slowly holds the worker while it
+does: put a buffering proxy in front of any server reachable from the
 Internet (docs/scaling.md).
 """
 
@@ -50,6 +59,7 @@ from gunicorn.workers.sync import SyncWorker
 
 _WAKE = object()  # the worker's signal pipe in the selector
 _DRAIN_SECONDS = 5.0  # at most this long to read a body the application left unread
+_STOP_LINGER_SECONDS = 2.0  # when stopping, requests arriving this long are still answered
 
 
 @dataclass(eq=False)
@@ -86,13 +96,22 @@ class KeepAliveWorker(SyncWorker):
                 if not self.is_parent_alive():
                     break
         finally:
-            # Stopping: a request that has just arrived on a waiting connection is
-            # answered (with "Connection: close"), then every connection is closed.
-            for key, _ in self._selector.select(0):
-                if isinstance(key.data, _Connection):
-                    self._resume(key.data)
-            self._close_waiting(expired_only=False)
-            self._selector.close()
+            quitting = isinstance(sys.exc_info()[1], SystemExit)  # SIGQUIT/SIGINT: at once
+            self._stop(linger=0.0 if quitting else _STOP_LINGER_SECONDS)
+
+    def _stop(self, linger: float) -> None:
+        """Stop taking connections; for ``linger`` seconds, answer requests that arrive on
+        waiting connections (a client may have sent one as we stopped) with "Connection:
+        close"; then close the rest."""
+        self.alive = False  # every answer from now on closes its connection
+        for fileobj in (*self.sockets, self.PIPE[0]):
+            self._selector.unregister(fileobj)
+        deadline = time.monotonic() + linger
+        while self._waiting and (left := deadline - time.monotonic()) > 0:
+            for key, _ in self._selector.select(left):
+                self._resume(key.data)
+        self._close_waiting(expired_only=False)
+        self._selector.close()
 
     def _wait_seconds(self) -> float:
         """Until the heartbeat is due, or the oldest waiting connection expires."""
@@ -120,7 +139,9 @@ class KeepAliveWorker(SyncWorker):
             self.handle_error(None, connection.sock, addr, error)
             util.close(connection.sock)
             return
-        self._serve(connection)
+        # Served once its request is here: a connection opened ahead of time (browsers
+        # do) must not hold the worker while it sends nothing.
+        self._park(connection)
 
     def _resume(self, connection: _Connection) -> None:
         """A waiting connection has its next request (or has closed)."""
@@ -133,16 +154,21 @@ class KeepAliveWorker(SyncWorker):
         waiting for the next, or close it."""
         while self._one_request(connection):
             if not connection.parser.unreader.buf.getvalue():
-                connection.expires = time.monotonic() + self.cfg.keepalive
-                self._waiting[connection.sock] = connection
-                self._selector.register(connection.sock, selectors.EVENT_READ, connection)
+                self._park(connection)
                 return
         util.close_graceful(connection.sock)
+
+    def _park(self, connection: _Connection) -> None:
+        """Wait (in the loop, up to ``keepalive`` seconds) for the connection's request."""
+        connection.expires = time.monotonic() + self.cfg.keepalive
+        self._waiting[connection.sock] = connection
+        self._selector.register(connection.sock, selectors.EVENT_READ, connection)
 
     def _one_request(self, connection: _Connection) -> bool:
         """Read and answer one request; whether the connection may carry another.
         The errors are handled as gunicorn's sync worker handles them."""
         req = None
+        self.notify()  # the heartbeat, per request: many may be served between two waits
         try:
             req = next(connection.parser)
             if not self._answer(req, connection):

@@ -138,3 +138,14 @@ def test_an_idle_connection_is_closed_after_the_keepalive_time(server):
         started = time.monotonic()
         assert closed_by_server(sock, within=KEEPALIVE_SECONDS + 5)
         assert time.monotonic() - started >= KEEPALIVE_SECONDS * 0.8
+
+
+def test_a_connection_that_sends_nothing_does_not_hold_the_worker(server):
+    """Browsers open connections ahead of time; one worker must still answer others."""
+    port, _ = server
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as idle, \
+            socket.create_connection(("127.0.0.1", port), timeout=5) as busy:
+        time.sleep(0.3)  # the worker has accepted the idle one by now
+        busy.sendall(request(port=port))
+        assert read_response(busy, bytearray())[0].startswith(b"HTTP/1.1 200")
+        assert idle.fileno() != -1

@@ -85,3 +85,15 @@ def test_a_held_session_insert_whose_key_is_taken_is_stored_under_another_key(ad
                                              "late": "changed after the first save"}
     assert SessionStore(taken.session_key).load() == {"owner": "someone else"}
     assert Event.objects.filter(action="test.with_session").count() == 1
+
+
+def test_a_session_whose_held_insert_was_never_sent_is_written_when_saved_again():
+    if connection.vendor != "postgresql":
+        pytest.skip("writes are held on PostgreSQL only")
+    store = SessionStore()
+    with pytest.raises(RuntimeError), hot_sql.transaction_writes_at_commit():
+        store["theme"] = "dark"
+        store.save()
+        raise RuntimeError("the block is rolled back: the INSERT is never sent")
+    store.save()
+    assert SessionStore(store.session_key).load() == {"theme": "dark"}

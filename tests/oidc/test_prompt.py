@@ -169,6 +169,16 @@ def test_consent_answer_is_processed(browser_client):
                for _, detail in answers)
 
 
+def test_an_allow_that_ends_in_an_error_is_not_recorded_as_consent(browser_client):
+    app, _ = make_app()
+    page = browser_client.get("/oauth/authorize/", authorize_params(app, prompt="consent"))
+    form = {k: v for k, v in page.context["form"].initial.items() if v is not None}
+    answer = browser_client.post("/oauth/authorize/",
+                                 {**form, "scope": "openid no-such-scope", "allow": "Authorize"})
+    assert "error" in _query(answer)  # the application is told, no code
+    assert not Event.objects.filter(action="oidc.consent").exists()
+
+
 def test_login_and_consent_ask_for_both_in_turn(browser_client, person):
     app, _ = make_app()
     back = _next(browser_client.get("/oauth/authorize/",

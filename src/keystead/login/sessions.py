@@ -85,7 +85,11 @@ class SessionStore(db.SessionStore):
         if self.session_key is None:
             return self.create()
         if self._insert_held:
-            return None
+            if hot_sql.in_writes_at_commit_block():
+                return None  # the held INSERT will write the data as it is then
+            # The block ended without sending it (rolled back): the row does not exist.
+            self._insert_held = False
+            must_create = True
         if not must_create and self._stored is not None and self._stored == self._as_written():
             return None  # written already in this request, and nothing changed since
         if must_create:

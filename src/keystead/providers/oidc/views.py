@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth import logout
 from django.contrib.auth.views import redirect_to_login
@@ -149,8 +150,12 @@ class KeysteadAuthorizationView(AuthorizationView):
         """The consent page's answer, audited: which application, which scopes, given or
         refused (the toolkit's answer to the application is unchanged)."""
         response = super().form_valid(form)
-        if response.status_code in (301, 302, 303):  # the answer went back to the application
-            given = bool(form.cleaned_data.get("allow"))
+        # The answer went back to the application; an error there (a scope or PKCE
+        # problem) is not a consent given.
+        sent_back = response.status_code in (301, 302, 303)
+        given = bool(form.cleaned_data.get("allow"))
+        if sent_back and not (given and "error" in parse_qs(
+                urlsplit(response.get("Location", "")).query)):
             audit.record("oidc.consent", request=self.request, target=self.request.user,
                          outcome=Outcome.SUCCESS if given else Outcome.DENIED,
                          detail={"client_id": form.cleaned_data.get("client_id", "")[:100],
