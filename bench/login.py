@@ -116,21 +116,21 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def _cpu_line() -> list[int]:
-    """The first line of /proc/stat: user nice system idle iowait irq softirq steal ..."""
-    return [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+def machine_cpu_seconds() -> tuple[float, float]:
+    """CPU seconds since boot, all cores: busy (anything but idle, I/O wait and steal) and
+    stolen (steal: the hypervisor gave the time to other guests while ours wanted to run;
+    on a shared virtual machine, time this machine's programs could not use)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = values[:8]
+    return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores spent on anything but idle, I/O wait and steal, since boot."""
-    values = _cpu_line()
-    return (sum(values[:3]) + values[5] + values[6]) / CLK_TCK
-
-
-def machine_stolen_seconds() -> float:
-    """CPU seconds the hypervisor gave to other guests while ours wanted to run (steal):
-    on a shared virtual machine, time this machine's programs could not use."""
-    return _cpu_line()[7] / CLK_TCK
+def steal_warning(share: float, during: str) -> list[str]:
+    """The report's warning when the host took more than 5 % of the CPU time."""
+    if share <= 0.05:
+        return []
+    return [f"WARNING      the virtual machine's host took {share:.0%} of the CPU time during "
+            f"{during} (steal): this machine is slower than its own cores today"]
 
 
 def children_of(pid: int) -> list[int]:
@@ -471,9 +471,9 @@ def run_parallel(target: Callable, args_for: Callable[[int], tuple], count: int,
         proc.start()
     while time.monotonic() < start:
         time.sleep(0.001)
-    busy0 = machine_busy_seconds()
+    busy0, _ = machine_cpu_seconds()
     results = [out.get(timeout=seconds + 120) for _ in procs]
-    busy = machine_busy_seconds() - busy0
+    busy = machine_cpu_seconds()[0] - busy0
     for proc in procs:
         proc.join()
     return results, busy, seconds
@@ -600,10 +600,11 @@ def bench(args: argparse.Namespace) -> Figures:
                 db0 = {p: process_cpu_seconds(p) for p in backend_pids(args.admin_url,
                                                                         args.database)}
                 server0 = sum(process_cpu_seconds(p) for p in server_pids)
-                busy0, stolen0 = machine_busy_seconds(), machine_stolen_seconds()
+                busy0, stolen0 = machine_cpu_seconds()
                 got = sign_in_load(what, concurrency, args.users, port, piece, script)
-                t["busy"] += machine_busy_seconds() - busy0
-                t["stolen"] += machine_stolen_seconds() - stolen0
+                busy1, stolen1 = machine_cpu_seconds()
+                t["busy"] += busy1 - busy0
+                t["stolen"] += stolen1 - stolen0
                 t["server"] += sum(process_cpu_seconds(p) for p in server_pids) - server0
                 t["db"] += database_cpu_since(db0, backend_pids(args.admin_url, args.database))
                 sessions1, events1 = sessions_and_sign_ins(db_url)
@@ -697,10 +698,7 @@ def report(f: Figures) -> str:
             lines.append(f"WARNING      other programs used {other:.0%} of the CPU during "
                          "these sign-ins: the rates (not the CPU figures) are understated; "
                          "run it again on a quiet machine")
-        stolen = g.cpu_share.get("taken by the host (steal)", 0)
-        if stolen > 0.05:
-            lines.append(f"WARNING      the virtual machine's host took {stolen:.0%} of the CPU "
-                         "time (steal): this machine is slower than its own cores today")
+        lines += steal_warning(g.cpu_share["taken by the host (steal)"], "these sign-ins")
         if g.problems:
             lines.append(f"not counted  {g.problems}")
     return "\n".join(lines)

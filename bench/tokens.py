@@ -71,8 +71,7 @@ from login import (  # bench/ is not a package: login.py sits beside this file
     free_port,
     fresh_installation,
     keystead_server,
-    machine_busy_seconds,
-    machine_stolen_seconds,
+    machine_cpu_seconds,
     memory_gib,
     process_cpu_seconds,
     repeat_in_window,
@@ -80,6 +79,7 @@ from login import (  # bench/ is not a package: login.py sits beside this file
     run_parallel,
     run_wrk,
     say,
+    steal_warning,
     usable_cores,
 )
 
@@ -311,11 +311,12 @@ def bench(args: argparse.Namespace) -> Figures:
     def drive(kind: str, seconds: float) -> tuple[dict, float, float]:
         """The grants' results, and the machine's busy and stolen CPU seconds meanwhile."""
         client = setup["refresh_client" if kind == "refresh" else "cc_client"]
-        busy0, stolen0 = machine_busy_seconds(), machine_stolen_seconds()
+        busy0, stolen0 = machine_cpu_seconds()
         chains = [unused.pop() for _ in range(concurrency)] if kind == "refresh" else \
             ["-"] * concurrency
         got = grant_load(kind, port, client, chains, seconds, script)
-        return got, machine_busy_seconds() - busy0, machine_stolen_seconds() - stolen0
+        busy1, stolen1 = machine_cpu_seconds()
+        return got, busy1 - busy0, stolen1 - stolen0
 
     with keystead_server(env, port, workers, log_path) as server:
         say(f"warm-up: {args.warm_up:g}s of each grant, not counted")
@@ -415,10 +416,7 @@ def report(f: Figures) -> str:
         if s["other"] > 0.05:
             lines.append(f"WARNING      other programs used {s['other']:.0%} of the CPU "
                          f"during the {name} grants: rates understated")
-        if s["steal"] > 0.05:
-            lines.append(f"WARNING      the virtual machine's host took {s['steal']:.0%} of the "
-                         f"CPU time during the {name} grants (steal): this machine is slower "
-                         "than its own cores today")
+        lines += steal_warning(s["steal"], f"the {name} grants")
     if f.problems:
         lines.append(f"not counted  {f.problems}")
     return "\n".join(lines)

@@ -246,12 +246,11 @@ def insert(model, values: dict[str, Any]) -> int:
 def insert_at_commit(model, values: dict[str, Any]) -> int | None:
     """``insert``, held to go with the commit when it can be (``write_at_commit``): then
     its id is not known, and None is returned."""
-    held = _held_writes()
-    if held is None:
+    if not holding_writes():
         return insert(model, values)
     names = tuple(values)
-    params = db_values(model, names, list(values.values()))
-    held.append(_HeldWrite(_insert_sql(model, names, returning=False), lambda: params, None))
+    write_at_commit(_insert_sql(model, names, returning=False),
+                    db_values(model, names, list(values.values())))
     return None
 
 

@@ -49,7 +49,7 @@ import selectors
 import ssl
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -68,7 +68,7 @@ class _Connection:
     client: Any  # the peer's address
     server: Any  # the listener's address, as the environ needs it
     parser: Any = None
-    expires: float = field(default=0.0)  # while waiting between requests
+    expires: float = 0.0  # while waiting between requests
 
 
 class KeepAliveWorker(SyncWorker):

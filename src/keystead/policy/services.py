@@ -38,24 +38,26 @@ class EffectivePolicy:
 
 
 @cache
-def _policy_query(model: type[PolicySettings], of_member: bool) -> tuple[str, tuple[str, ...]]:
-    """The installation's policy (``id = %s``) or a member's group policies
-    (``user_id = %s``), every column but ``updated_at`` (deferred)."""
+def _policy_query(model: type[PolicySettings],
+                  member_by: str | None) -> tuple[str, tuple[str, ...]]:
+    """The installation's policy (``id = %s``), or the group policies of the member whose
+    ``member_by`` ("id" or "email") is ``%s``; every column but ``updated_at`` (deferred)."""
     selected, names = plain_reads.columns(model, skip=("updated_at",))
-    if of_member:
-        members = User.directory_groups.through
-        group, member = hot_sql.column(members, "group"), hot_sql.column(members, "user")
-        sql = (f"SELECT {selected} FROM {hot_sql.table(model)} p "  # noqa: S608
-               f"JOIN {hot_sql.table(members)} m "
-               f"ON m.{group} = p.{hot_sql.column(model, 'group')} WHERE m.{member} = %s")
-    else:
-        sql = (f"SELECT {selected} FROM {hot_sql.table(model)} p "  # noqa: S608
-               f"WHERE p.{hot_sql.column(model, 'id')} = %s")
-    return sql, names
+    if member_by is None:
+        return (f"SELECT {selected} FROM {hot_sql.table(model)} p "  # noqa: S608
+                f"WHERE p.{hot_sql.column(model, 'id')} = %s"), names
+    members = User.directory_groups.through
+    group, member = hot_sql.column(members, "group"), hot_sql.column(members, "user")
+    sql = (f"SELECT {selected} FROM {hot_sql.table(model)} p "  # noqa: S608
+           f"JOIN {hot_sql.table(members)} m ON m.{group} = p.{hot_sql.column(model, 'group')}")
+    if member_by == "id":
+        return f"{sql} WHERE m.{member} = %s", names
+    return (f"{sql} JOIN {hot_sql.table(User)} who ON who.id = m.{member}"
+            f" WHERE who.{hot_sql.column(User, member_by)} = %s"), names
 
 
-def _policy_rows(model: type[PolicySettings], of_member: bool, key: int) -> list:
-    sql, names = _policy_query(model, of_member)
+def _policy_rows(model: type[PolicySettings], member_by: str | None, key: int) -> list:
+    sql, names = _policy_query(model, member_by)
     return plain_reads.instances(model, sql, [key], names)
 
 
@@ -72,30 +74,25 @@ def _site_policy_and_group_policies(user: User | None) -> tuple[LogonPolicy, lis
     if not plain_reads.available():
         return LogonPolicy.current(), (
             list(GroupPolicy.objects.filter(group__members=user)) if member else [])
-    site = _policy_rows(LogonPolicy, False, 1)
+    site = _policy_rows(LogonPolicy, None, 1)
     return (site[0] if site else LogonPolicy.current(),
-            _policy_rows(GroupPolicy, True, user.pk) if member else [])
+            _policy_rows(GroupPolicy, "id", user.pk) if member else [])
 
 
 @cache
 def _account_and_policies_query() -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """The account with an email (``%s``), the installation's policy as JSON and the
-    account's group policies as a JSON array (the email again, ``%s``): one row, the
-    account's columns NULL when nobody has that email. Policy columns are numbers,
-    booleans and text, which JSON carries as they are."""
+    """The installation's policy as JSON (its id, ``%s``), the group policies of the
+    account with an email as a JSON array (``%s``) and that account (the email again,
+    ``%s``): one row, the account's columns NULL when nobody has that email. Policy
+    columns are numbers, booleans and text, which JSON carries as they are."""
     account_columns, account_names = plain_reads.columns(User)
-    site_sql, site_names = _policy_query(LogonPolicy, False)
-    group_sql, group_names = _policy_query(GroupPolicy, True)
-    email = hot_sql.column(User, "email")
-    members = User.directory_groups.through
-    group_sql = group_sql.replace(  # the member named by email, not by id
-        f"WHERE m.{hot_sql.column(members, 'user')} = %s",
-        f"JOIN {hot_sql.table(User)} who ON who.id = m.{hot_sql.column(members, 'user')}"
-        f" WHERE who.{email} = %s")
+    site_sql, site_names = _policy_query(LogonPolicy, None)
+    group_sql, group_names = _policy_query(GroupPolicy, "email")
     sql = (f"SELECT {account_columns},"  # noqa: S608 (names from the models)
-           f" (SELECT row_to_json(site) FROM ({site_sql.replace('%s', '1')}) site),"
+           f" (SELECT row_to_json(site) FROM ({site_sql}) site),"
            f" (SELECT json_agg(mine) FROM ({group_sql}) mine)"
-           f" FROM (SELECT 1) one LEFT JOIN {hot_sql.table(User)} p ON p.{email} = %s")
+           f" FROM (SELECT 1) one LEFT JOIN {hot_sql.table(User)} p"
+           f" ON p.{hot_sql.column(User, 'email')} = %s")
     return sql, account_names, (site_names, group_names)
 
 
@@ -111,7 +108,8 @@ def account_and_policy(email: str) -> tuple[User | None, EffectivePolicy]:
         user = User.objects.filter(email=email).first()
         return user, effective_policy(user)
     sql, account_names, (site_names, group_names) = _account_and_policies_query()
-    with hot_sql.execute(sql, [email, email]) as cursor:
+    # The installation's policy is row 1 (``LogonPolicy.current``).
+    with hot_sql.execute(sql, [1, email, email]) as cursor:
         *account, site, groups = cursor.fetchone()
     user = None if account[0] is None else User.from_db(DEFAULT_DB_ALIAS, account_names,
                                                          account)

@@ -24,6 +24,7 @@ from oauth2_provider.models import get_application_model
 from oauth2_provider.settings import oauth2_settings
 
 from keystead.directory.models import User
+from keystead.providers.oidc import id_tokens
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,7 @@ def verified_claims(token: str, request: HttpRequest, *, accept_expired: bool) -
                                 check_claims={} if accept_expired else None).claims)
     except (JWException, ValueError):  # bad signature, expired, not JSON
         return None
-    if not isinstance(claims, dict) or claims.get("iss") != validator.get_oidc_issuer_endpoint(
-            request):
+    if not isinstance(claims, dict) or claims.get("iss") != id_tokens.issuer(request):
         return None
     return claims
 

@@ -15,6 +15,7 @@ import json
 from functools import cache
 from typing import Any
 
+from django.http import HttpRequest
 from oauth2_provider.settings import oauth2_settings
 
 from keystead.providers.oidc import signing
@@ -63,3 +64,17 @@ def at_hash(access_token: str) -> str:
     """
     digest = hashlib.sha256(access_token.encode("ascii")).digest()
     return _b64(digest[: len(digest) // 2]).decode("ascii")
+
+
+def issuer(request: HttpRequest) -> str:
+    """The ``iss`` of our ID tokens, as the toolkit names it (the setting, or the address
+    the request came in on), worked out once per address: the toolkit reverses a URL
+    each time, and every refresh signs a token and every logout hint is checked."""
+    key = (request.scheme, request.get_host())
+    found = _issuers.get(key)
+    if found is None:
+        found = _issuers[key] = oauth2_settings.oidc_issuer(request)
+    return found
+
+
+_issuers: dict[tuple[str, str], str] = {}  # one per address the site answers on (ALLOWED_HOSTS)

@@ -112,23 +112,9 @@ def _exchange(request: HttpRequest, client: Client, raw: str,
             "iat": int(now.timestamp()),
             "at_hash": id_tokens.at_hash(new.access_token),
             **claims_for(user, scopes),
-            "iss": issuer(request),
+            "iss": id_tokens.issuer(request),
             "exp": int(id_expires.timestamp()),
             "auth_time": int((user.last_login or now).timestamp()),
             "jti": jti,
         }, algorithm=client.algorithm, id_token_algorithm=client.id_token_algorithm)
     return body
-
-
-def issuer(request: HttpRequest) -> str:
-    """The ``iss`` of our tokens, as the toolkit names it for the code flow's ID tokens
-    (the setting, or the address the request came in on), worked out once per address:
-    the toolkit reverses a URL each time."""
-    key = (request.scheme, request.get_host())
-    found = _issuers.get(key)
-    if found is None:
-        found = _issuers[key] = oauth2_settings.oidc_issuer(request)
-    return found
-
-
-_issuers: dict[tuple[str, str], str] = {}  # one per address the site answers on (ALLOWED_HOSTS)
