@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 import pytest
-from django.contrib import messages
-from django.contrib.auth.models import AnonymousUser
-from django.contrib.messages.storage.fallback import FallbackStorage
-from django.test import Client, RequestFactory
+from django.test import Client
 
 from keystead.directory.models import User
-from keystead.portal.views import SignInView
+
+from .helpers_live import CSRF_INPUT
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
-TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 AWKWARD_NEXT = "/oauth/authorize/?client_id=a&state=\"'<b>&login_hint=o'brien%2Bx%40example.com"
 
 
@@ -25,7 +21,7 @@ def page(client: Client, path: str) -> tuple[str, list[str]]:
     assert response["Content-Type"] == "text/html; charset=utf-8"
     assert "csrftoken" in response.cookies
     html = response.content.decode()
-    return TOKEN.sub('name="csrfmiddlewaretoken" value="T"', html), TOKEN.findall(html)
+    return CSRF_INPUT.sub('name="csrfmiddlewaretoken" value="T"', html), CSRF_INPUT.findall(html)
 
 
 @pytest.mark.parametrize("path", [
@@ -62,14 +58,13 @@ def test_a_sign_in_through_the_filled_in_page_works(settings):
 
 
 def test_messages_waiting_to_be_shown_are_shown(settings):
+    """A second-step page reached without the password step sends the browser to sign
+    in with a message: the page shows it (the template renders it)."""
     settings.DEBUG = False
-    request = RequestFactory().get("/login/")
-    request.user, request.session = AnonymousUser(), {}
-    request._messages = FallbackStorage(request)
-    messages.info(request, "You have been signed out.")
-    response = SignInView.as_view()(request)
-    response.render()
-    assert "You have been signed out." in response.content.decode()
+    client = Client()
+    sent = client.get("/login/verify/")
+    assert sent.status_code == 302 and sent["Location"] == "/login/"
+    assert "Sign in first." in client.get("/login/").content.decode()
 
 
 def test_the_plain_page_is_rendered_once_not_for_every_request(settings):

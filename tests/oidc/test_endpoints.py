@@ -26,6 +26,7 @@ from .helpers import (
     code_tokens,
     make_app,
     refresh,
+    token_request,
 )
 
 Application = get_application_model()
@@ -78,11 +79,9 @@ def test_revoked_refresh_token_is_refused(browser_client):
                                                     "token_type_hint": "refresh_token"},
                            **basic(app, secret))
     assert revoke.status_code == 200
-    refresh = Client().post("/oauth/token/", {"grant_type": "refresh_token",
-                                              "refresh_token": tokens["refresh_token"]},
-                            **basic(app, secret))
-    assert refresh.status_code == 400
-    assert refresh.json()["error"] == "invalid_grant"
+    refused = refresh(app, secret, tokens["refresh_token"])
+    assert refused.status_code == 400
+    assert refused.json()["error"] == "invalid_grant"
 
 
 def test_revoking_an_unknown_token_answers_200(db):
@@ -99,10 +98,8 @@ def test_revocation_needs_client_authentication(browser_client):
     response = Client().post("/oauth/revoke_token/", {"token": tokens["refresh_token"]},
                              **basic(app, "wrong"))
     assert response.status_code in {400, 401}
-    refresh = Client().post("/oauth/token/", {"grant_type": "refresh_token",
-                                              "refresh_token": tokens["refresh_token"]},
-                            **basic(app, secret))
-    assert refresh.status_code == 200  # still usable: the refused revocation did nothing
+    # Still usable: the refused revocation did nothing.
+    assert refresh(app, secret, tokens["refresh_token"]).status_code == 200
 
 
 def _logout_app():
@@ -255,10 +252,8 @@ def test_password_grant_for_a_second_factor_member_is_a_clear_error(person):
     group.members.add(person)
     GroupPolicy.objects.create(group=group, require_second_factor=True)
     app, secret = make_app(grant=Application.GRANT_PASSWORD)
-    response = Client().post("/oauth/token/", {"grant_type": "password",
-                                               "username": person.email,
-                                               "password": PASSWORD, "scope": "openid"},
-                             **basic(app, secret))
+    response = token_request(app, secret, grant_type="password", username=person.email,
+                             password=PASSWORD, scope="openid")
     assert response.status_code == 400
     assert response.json()["error"] == "second_factor_required"
     assert "access_token" not in response.json()

@@ -8,7 +8,7 @@ from oauth2_provider.models import get_application_model
 
 from keystead.directory.models import Event
 
-from .helpers import authorize, basic, exchange, make_app, pkce_pair, refresh
+from .helpers import authorize, exchange, make_app, pkce_pair, refresh, token_request
 
 Application = get_application_model()
 
@@ -128,9 +128,8 @@ def test_password_grant_needs_a_client_allowed_to_use_it(person):
     from .conftest import PASSWORD
 
     app, secret = make_app()
-    response = Client().post("/oauth/token/", {
-        "grant_type": "password", "username": person.email, "password": PASSWORD,
-        "scope": "openid"}, **basic(app, secret))
+    response = token_request(app, secret, grant_type="password", username=person.email,
+                             password=PASSWORD, scope="openid")
     assert response.status_code in {400, 401}
     assert response.json()["error"] == "unauthorized_client"
     assert Event.objects.filter(action="oidc.token_issued").count() == 0

@@ -12,7 +12,7 @@ from oauth2_provider.models import Grant
 from keystead.directory.models import Event, User
 
 from .conftest import PASSWORD
-from .helpers import REDIRECT, authorize_params, basic, make_app, pkce_pair
+from .helpers import REDIRECT, authorize_params, exchange, make_app, pkce_pair
 
 
 def _query(response) -> dict:
@@ -140,9 +140,7 @@ def test_consent_page_even_for_scopes_approved_before(browser_client):
     form = {k: v for k, v in page.context["form"].initial.items() if v is not None}
     approved = browser_client.post("/oauth/authorize/", {**form, "allow": "Authorize"})
     code = _query(approved)["code"]
-    token = Client().post("/oauth/token/", {
-        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
-        "code_verifier": verifier}, **basic(app, secret))
+    token = exchange(Client(), app, secret, code, verifier)
     assert token.status_code == 200, token.content
 
     again = browser_client.get("/oauth/authorize/", authorize_params(app, approval_prompt="auto"))
