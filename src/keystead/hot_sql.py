@@ -22,6 +22,7 @@ nothing: statements go through Django's cursor.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,6 +51,96 @@ def execute(sql: str, params: Sequence[Any]) -> Iterator[Any]:
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         yield cursor
+
+
+@dataclass
+class Count:
+    """The integer answer of a statement sent by ``count_later``, known once its block ends."""
+
+    value: int | None = None
+
+
+@contextmanager
+def count_later(sql: str, params: Sequence[Any]) -> Iterator[Count]:
+    """Send a statement whose answer is one integer now; read the answer when the block ends.
+
+    The block runs while PostgreSQL executes and commits the statement: a refresh
+    signs its ID token (a third of a millisecond of CPU) in the time it would
+    otherwise have spent waiting for the round trip and the commit's flush to
+    disk. Nothing in the block may use the database connection (libpq refuses a
+    second statement while one is in flight, so a mistake fails loudly). The
+    answer is read even if the block raises, leaving the connection ready.
+
+    Inside a transaction block (psycopg would open it with a ``BEGIN`` of its own
+    first) and on SQLite the statement simply runs before the block.
+    """
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    count = Count()
+    if db.vendor != "postgresql" or not db.connection.autocommit:
+        with execute(sql, params) as cursor:
+            count.value = cursor.fetchone()[0]
+        yield count
+        return
+    conn = db.connection
+    with db.wrap_database_errors:
+        _send(conn, sql, params, prepared=settings.DATABASE_PREPARED_STATEMENTS)
+    try:
+        yield count
+    finally:
+        with db.wrap_database_errors:
+            count.value = int(_first_value(conn))
+
+
+def _send(conn: Any, sql: str, params: Sequence[Any], *, prepared: bool) -> None:
+    """Send one statement through libpq without waiting for its answer (values as text, so
+    PostgreSQL infers each parameter's type from where it stands)."""
+    from psycopg.adapt import PyFormat, Transformer
+
+    values = Transformer.from_context(conn).dump_sequence(params, [PyFormat.TEXT] * len(params))
+    pgconn = conn.pgconn
+    if prepared:
+        pgconn.send_query_prepared(_prepared_name(conn, sql), values)
+    else:
+        pgconn.send_query_params(_numbered(sql), values)
+    while pgconn.flush():  # the connection is non-blocking: the rest once the socket has room
+        select.select([], [pgconn.socket], [])
+
+
+def _prepared_name(conn: Any, sql: str) -> bytes:
+    """The name this statement is prepared under on this connection (prepared on first use)."""
+    names = conn.__dict__.setdefault("_keystead_prepared", {})
+    name = names.get(sql)
+    if name is None:
+        name = f"keystead_{len(names)}".encode()
+        _raise_unless_ok(conn, conn.pgconn.prepare(name, _numbered(sql)))
+        names[sql] = name
+    return name
+
+
+def _first_value(conn: Any) -> bytes:
+    """Wait for the answer of the statement ``_send`` sent: its first row's first value."""
+    results = []
+    while (result := conn.pgconn.get_result()) is not None:
+        results.append(result)
+    for result in results:
+        _raise_unless_ok(conn, result)
+    return results[0].get_value(0, 0)
+
+
+def _raise_unless_ok(conn: Any, result: Any) -> None:
+    from psycopg import errors, pq
+
+    if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        raise errors.error_from_result(result, encoding=conn.info.encoding)
+
+
+@cache
+def _numbered(sql: str) -> bytes:
+    """``%s`` placeholders as PostgreSQL's ``$1, $2, …``."""
+    pieces = sql.split("%s")
+    numbered = pieces[0] + "".join(f"${i}{piece}" for i, piece in enumerate(pieces[1:], 1))
+    return numbered.replace("%%", "%").encode()
 
 
 def _cursor_of(db) -> Any:

@@ -16,6 +16,8 @@ gets one (``unauthorized_client`` otherwise).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from django.db import connection, transaction
@@ -81,20 +83,25 @@ def respond(request: HttpRequest) -> JsonResponse:
                         actor_label=f"client {client.client_id}",
                         detail={"scope": scope, "client_id": client.client_id,
                                 "grant_type": GRANT_TYPE})
-    _store(access, event)
+    with _storing(access, event):  # the answer is built while PostgreSQL writes
+        answer = token_answers.issued({"access_token": token, "expires_in": lifetime,
+                                       "token_type": "Bearer", "scope": scope})
     audit.mirror_to_log(event)
-    return token_answers.issued({"access_token": token, "expires_in": lifetime,
-                                 "token_type": "Bearer", "scope": scope})
+    return answer
 
 
-def _store(access: dict, event: dict) -> None:
-    """The access token and its audit Event, all or nothing."""
+@contextmanager
+def _storing(access: dict, event: dict) -> Iterator[None]:
+    """The access token and its audit Event, all or nothing, written by the end of the block
+    (on PostgreSQL one statement, in flight while the block runs)."""
     if connection.vendor == "postgresql":
         first, first_params = hot_sql.insert_part(AccessToken, "access", access, "(SELECT 1) one")
         second, second_params = hot_sql.insert_part(Event, "event", event, "access")
-        with hot_sql.execute(f"WITH {first}, {second} SELECT count(*) FROM event",  # noqa: S608
-                             first_params + second_params):
-            return
+        with hot_sql.count_later(f"WITH {first}, {second} SELECT count(*) FROM event",  # noqa: S608
+                                 first_params + second_params):
+            yield
+        return
     with transaction.atomic():
         hot_sql.insert(AccessToken, access)
         hot_sql.insert(Event, event)
+    yield

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 from django.http import HttpRequest, JsonResponse
@@ -26,6 +27,7 @@ from django.utils import timezone
 from oauth2_provider.settings import oauth2_settings
 
 from keystead.directory import audit
+from keystead.directory.models import User
 from keystead.providers.oidc import id_tokens, refresh_store, token_answers
 from keystead.providers.oidc.claims import claims_for
 from keystead.providers.oidc.client_auth import Client
@@ -95,26 +97,38 @@ def _exchange(request: HttpRequest, client: Client, raw: str,
                         target=client.audit_target,
                         detail={"scope": scope, "client_id": client.client_id,
                                 "grant_type": GRANT_TYPE})
+    # The claims may read the database (the person's groups): before the writes go out.
+    claims = _id_token_claims(request, client, user, scopes, new) if new.id_token else None
     if client.rotate_refresh_tokens:
-        if not refresh_store.rotate(stored, new, event):
-            # Another request rotated it between our read and our write: a replay.
-            refresh_store.revoke_family(stored.family)
-            return Refusal.REUSED
+        writes = refresh_store.rotation(stored, new, event)
     else:
         refresh_store.reissue(stored, new, event)
+        writes = nullcontext(None)
+    with writes as rotated:  # PostgreSQL runs and commits the rotation meanwhile
+        body = {"access_token": new.access_token, "expires_in": lifetime,
+                "token_type": "Bearer", "scope": scope, "refresh_token": new.refresh_token}
+        if claims is not None:
+            body["id_token"] = id_tokens.sign(claims, algorithm=client.algorithm,
+                                              id_token_algorithm=client.id_token_algorithm)
+    if rotated is not None and rotated.value != 1:
+        # Another request rotated it between our read and our write: a replay.
+        refresh_store.revoke_family(stored.family)
+        return Refusal.REUSED
     audit.mirror_to_log(event)
-    body = {"access_token": new.access_token, "expires_in": lifetime, "token_type": "Bearer",
-            "scope": scope, "refresh_token": new.refresh_token}
-    if new.id_token:
-        jti, id_expires = new.id_token
-        body["id_token"] = id_tokens.sign({
-            "aud": client.client_id,
-            "iat": int(now.timestamp()),
-            "at_hash": id_tokens.at_hash(new.access_token),
-            **claims_for(user, scopes),
-            "iss": id_tokens.issuer(request),
-            "exp": int(id_expires.timestamp()),
-            "auth_time": int((user.last_login or now).timestamp()),
-            "jti": jti,
-        }, algorithm=client.algorithm, id_token_algorithm=client.id_token_algorithm)
     return body
+
+
+def _id_token_claims(request: HttpRequest, client: Client, user: User, scopes: list[str],
+                     new: refresh_store.NewTokens) -> dict:
+    """The refreshed ID token's claims: those of the original sign-in (§12.2), no nonce."""
+    jti, expires = new.id_token
+    return {
+        "aud": client.client_id,
+        "iat": int(new.now.timestamp()),
+        "at_hash": id_tokens.at_hash(new.access_token),
+        **claims_for(user, scopes),
+        "iss": id_tokens.issuer(request),
+        "exp": int(expires.timestamp()),
+        "auth_time": int((user.last_login or new.now).timestamp()),
+        "jti": jti,
+    }

@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -161,24 +163,31 @@ class NewTokens:
     id_token: tuple[str, datetime] | None  # (jti, expires) of the ID token to sign, if any
 
 
-def rotate(old: StoredRefreshToken, new: NewTokens, event: dict) -> bool:
+@contextmanager
+def rotation(old: StoredRefreshToken, new: NewTokens, event: dict) -> Iterator[hot_sql.Count]:
     """Revoke ``old`` (unless someone else did first), store ``new`` in its family and write
-    the audit ``event``, all or nothing.
+    the audit ``event``, all or nothing, while the block runs.
 
-    False: ``old`` was revoked meanwhile (a concurrent presentation), nothing written.
-    On PostgreSQL one statement does it all (atomic by itself, no transaction block to
-    open and commit); elsewhere, one statement per row inside a transaction.
+    When the block has ended, the count is 1 if this request rotated the token and
+    0 if ``old`` was revoked meanwhile (a concurrent presentation): nothing written.
+    On PostgreSQL one statement does it all (atomic by itself, no transaction
+    block to open and commit), sent before the block and answered after it, so
+    the block must not use the database; elsewhere, one statement per row inside
+    a transaction, before the block.
     """
     if connection.vendor == "postgresql":
-        return _rotate_in_one_statement(old, new, event)
+        statement, params = _rotation_statement(old, new, event)
+        with hot_sql.count_later(statement, params) as rotated:
+            yield rotated
+        return
     with transaction.atomic():
-        if not _revoke_if_live(old, new.now):
-            return False
-        _delete_access_token(old.access_token_id)
-        access_id = hot_sql.insert(AccessToken, _access_row(new, old))
-        hot_sql.insert(RefreshToken, _refresh_row(new, old, access_id))
-        hot_sql.insert(Event, event)
-    return True
+        rotated = hot_sql.Count(1 if _revoke_if_live(old, new.now) else 0)
+        if rotated.value:
+            _delete_access_token(old.access_token_id)
+            access_id = hot_sql.insert(AccessToken, _access_row(new, old))
+            hot_sql.insert(RefreshToken, _refresh_row(new, old, access_id))
+            hot_sql.insert(Event, event)
+    yield rotated
 
 
 def access_token_row(raw_token: str, *, expires: datetime, scope: str, application_id: int,
@@ -239,9 +248,11 @@ def _rotation_head_sql() -> str:
             f" WHERE id = %s AND EXISTS (SELECT 1 FROM revoked))")
 
 
-def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: dict) -> bool:
+def _rotation_statement(old: StoredRefreshToken, new: NewTokens,
+                        event: dict) -> tuple[str, list]:
     """PostgreSQL: the revoke, the delete and the inserts as one statement with data-modifying
-    ``WITH`` parts: one round trip instead of five, and no partial state to think about.
+    ``WITH`` parts (one round trip instead of five, no partial state to think about),
+    answering how many audit Events it wrote.
 
     Every insert selects from ``revoked``, which holds a row only if this statement
     revoked the old token, so a lost race writes nothing.
@@ -256,9 +267,7 @@ def _rotate_in_one_statement(old: StoredRefreshToken, new: NewTokens, event: dic
         sql, values = hot_sql.insert_part(model, alias, row, source)
         parts.append(sql)
         params += values
-    statement = "WITH " + ", ".join(parts) + " SELECT count(*) FROM event"
-    with hot_sql.execute(statement, params) as cursor:
-        return cursor.fetchone()[0] == 1
+    return "WITH " + ", ".join(parts) + " SELECT count(*) FROM event", params
 
 
 def reissue(old: StoredRefreshToken, new: NewTokens, event: dict) -> None:
