@@ -23,6 +23,12 @@ loop over the listening sockets and the connections waiting between requests:
   ``Connection: close``;
 - a new connection waits in the loop too until its first request arrives, so
   a connection opened ahead of time (browsers do) does not hold the worker;
+- a worker that already holds connections leaves a new one to the others for
+  a moment (``_ACCEPT_DEFER_SECONDS``): a worker holding none is waiting on the
+  listening socket and takes it at once. Without this, the first worker to
+  wake took every connection a client opened at once (wrk's four, a proxy's
+  pool) and the other workers sat idle for as long as those connections
+  lived: a quarter to half of a two-core machine, in the sign-in benchmark;
 - a request the client sent right behind the previous one (pipelining) is
   already buffered by the parser, so it is served at once rather than waited
   for;
@@ -60,6 +66,10 @@ from gunicorn.workers.sync import SyncWorker
 _WAKE = object()  # the worker's signal pipe in the selector
 _DRAIN_SECONDS = 5.0  # at most this long to read a body the application left unread
 _STOP_LINGER_SECONDS = 2.0  # when stopping, requests arriving this long are still answered
+# A worker holding connections waits this long before it accepts a new one, so that a worker
+# holding none (woken by the same arrival) takes it. The cost: when every worker holds
+# connections, a new connection is accepted this much later.
+_ACCEPT_DEFER_SECONDS = 0.01
 
 
 @dataclass(eq=False)
@@ -78,6 +88,7 @@ class KeepAliveWorker(SyncWorker):
         for listener in self.sockets:
             listener.setblocking(False)
         self._waiting: dict[Any, _Connection] = {}  # socket -> connection, oldest first
+        self._deferred: dict[Any, float] = {}  # listener -> when to accept from it after all
         self._selector = selectors.DefaultSelector()
         for listener in self.sockets:
             self._selector.register(listener, selectors.EVENT_READ, None)
@@ -89,9 +100,10 @@ class KeepAliveWorker(SyncWorker):
                     if key.data is _WAKE:
                         os.read(self.PIPE[0], 1)
                     elif key.data is None:
-                        self._accept(key.fileobj)
+                        self._accept_or_defer(key.fileobj)
                     else:
                         self._resume(key.data)
+                self._accept_deferred()
                 self._close_waiting(expired_only=True)
                 if not self.is_parent_alive():
                     break
@@ -105,7 +117,9 @@ class KeepAliveWorker(SyncWorker):
         close"; then close the rest."""
         self.alive = False  # every answer from now on closes its connection
         for fileobj in (*self.sockets, self.PIPE[0]):
-            self._selector.unregister(fileobj)
+            if fileobj not in self._deferred:
+                self._selector.unregister(fileobj)
+        self._deferred.clear()
         deadline = time.monotonic() + linger
         while self._waiting and (left := deadline - time.monotonic()) > 0:
             for key, _ in self._selector.select(left):
@@ -119,7 +133,28 @@ class KeepAliveWorker(SyncWorker):
         if self._waiting:
             oldest = next(iter(self._waiting.values()))
             limit = min(limit, max(oldest.expires - time.monotonic(), 0.0))
+        if self._deferred:
+            limit = min(limit, max(min(self._deferred.values()) - time.monotonic(), 0.0))
         return limit
+
+    def _accept_or_defer(self, listener) -> None:
+        """Accept now if this worker holds no connection; otherwise look again shortly
+        (the listener leaves the selector meanwhile), leaving the connection to a worker
+        that holds none."""
+        if not self._waiting:
+            self._accept(listener)
+            return
+        self._selector.unregister(listener)
+        self._deferred[listener] = time.monotonic() + _ACCEPT_DEFER_SECONDS
+
+    def _accept_deferred(self) -> None:
+        """Listeners whose moment is over: accept what no other worker took, watch again."""
+        now = time.monotonic()
+        for listener, due in list(self._deferred.items()):
+            if due <= now:
+                del self._deferred[listener]
+                self._accept(listener)  # nothing waiting (another worker took it): no harm
+                self._selector.register(listener, selectors.EVENT_READ, None)
 
     def _accept(self, listener) -> None:
         try:

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,26 @@ from keystead.cli.serve import gunicorn_options, parse_bind
 from .test_cli_serve import free_port, wait_for
 
 pytestmark = pytest.mark.slow
+TRIALS = 10  # times four connections are opened at once in the sharing test
 KEEPALIVE_SECONDS = gunicorn_options(parse_bind("127.0.0.1:8000"), 1)["keepalive"]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """``keystead serve --workers 1`` on a fresh SQLite database."""
-    tmp = tmp_path_factory.mktemp("keepalive")
+    """``keystead serve --workers 1`` on a fresh SQLite database: (port, log)."""
+    with serving(tmp_path_factory.mktemp("keepalive"), workers=1) as (port, log, _):
+        yield port, log
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    """``keystead serve --workers 2``: (port, the server's process id)."""
+    with serving(tmp_path_factory.mktemp("keepalive2"), workers=2) as (port, _, pid):
+        yield port, pid
+
+
+@contextmanager
+def serving(tmp: Path, *, workers: int):
     env = {**os.environ, "KEYSTEAD_DATABASE_URL": f"sqlite:///{tmp / 'keystead.sqlite3'}",
            "KEYSTEAD_DATA_DIR": str(tmp / "data"), "KEYSTEAD_BASE_URL": "http://127.0.0.1:8000"}
     subprocess.run([sys.executable, "-m", "keystead", "migrate"], env=env, check=True,
@@ -32,11 +46,11 @@ def server(tmp_path_factory):
     keystead = Path(sys.executable).with_name("keystead")
     with (tmp / "serve.log").open("w") as log:
         proc = subprocess.Popen(
-            [str(keystead), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            [str(keystead), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
             env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", proc)
-        yield port, tmp / "serve.log"
+        yield port, tmp / "serve.log", proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -149,3 +163,62 @@ def test_a_connection_that_sends_nothing_does_not_hold_the_worker(server):
         assert read_response(busy, bytearray())[0].startswith(b"HTTP/1.1 200")
         idle.sendall(request(port=port))  # and the idle one is still served when it asks
         assert read_response(idle, bytearray())[0].startswith(b"HTTP/1.1 200")
+
+
+def holders(server_pid: int, port: int) -> dict[int, int]:
+    """Which worker process holds each connection to ``port``: client's port -> worker pid
+    (from the workers' open sockets and the kernel's TCP table)."""
+    workers = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    inode_to_pid = {}
+    for pid in map(int, workers):
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            target = os.readlink(fd) if fd.is_symlink() else ""
+            if target.startswith("socket:["):
+                inode_to_pid[int(target[8:-1])] = pid
+    found = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port, remote_port = (int(a.split(":")[1], 16) for a in fields[1:3])
+        if local_port == port and int(fields[9]) in inode_to_pid:
+            found[remote_port] = inode_to_pid[int(fields[9])]
+    return found
+
+
+@contextmanager
+def busy_cores():
+    """A process spinning on every core meanwhile: the machine of a benchmark, where a worker
+    woken by a new connection may wait for a core."""
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(os.cpu_count() or 1)]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
+
+
+def test_connections_opened_at_once_are_shared_by_the_workers(two_workers):
+    """Two workers on a busy machine, four connections opened at once (as wrk or a proxy's
+    pool does): each worker holds some. Before, the first worker to run took all four as
+    often as not, and the other sat idle for as long as they lived. A worker delayed by
+    the machine may miss its turn once."""
+    port, pid = two_workers
+    one_worker_took_all = 0
+    with busy_cores():
+        for _ in range(TRIALS):
+            socks = [socket.create_connection(("127.0.0.1", port), timeout=10)
+                     for _ in range(4)]
+            try:
+                for sock in socks:
+                    sock.sendall(request(port=port))
+                for sock in socks:
+                    read_response(sock, bytearray())
+                owners = holders(pid, port)
+                held = [owners[sock.getsockname()[1]] for sock in socks]
+                one_worker_took_all += len(set(held)) == 1
+            finally:
+                for sock in socks:
+                    sock.close()
+            time.sleep(0.1)  # the workers see the closes before the next four
+    assert one_worker_took_all <= 1
