@@ -5,14 +5,16 @@ client-side binding), so PostgreSQL parses and plans it again each time; that
 keeps transaction-mode connection poolers working. A few statements run on
 every token refresh, hundreds of times a second: for those, parsing and
 planning was most of PostgreSQL's CPU. ``execute`` runs them with server-side
-binding as named prepared statements (psycopg prepares each distinct
+binding as named prepared statements (``pg_wire`` prepares each distinct
 statement once per connection and keeps it), on Django's own connection and
-inside Django's transaction.
+inside Django's transaction; the first statement of a transaction carries its
+``BEGIN`` (one round trip, where psycopg would make two).
 
 Inside ``transaction_writes_at_commit`` the statements given to
-``write_at_commit`` are held back and sent together, as one statement, before
+``write_at_commit`` are held back and sent together, as one statement, with
 the COMMIT: a sign-in's three writes (audit event, ``last_login``, the new
-session) cost one round trip instead of three.
+session) and its commit cost one round trip instead of four. ``count_later``
+sends a statement and reads its answer after a block of work.
 
 ``KEYSTEAD_DATABASE_PREPARED_STATEMENTS=false`` turns this off for a
 transaction-mode pooler that does not keep prepared statements (PgBouncer
@@ -22,7 +24,6 @@ nothing: statements go through Django's cursor.
 
 from __future__ import annotations
 
-import select
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
+from keystead import pg_wire
+
 
 def _prepared(db) -> bool:
     return db.vendor == "postgresql" and settings.DATABASE_PREPARED_STATEMENTS
@@ -39,14 +42,19 @@ def _prepared(db) -> bool:
 
 @contextmanager
 def execute(sql: str, params: Sequence[Any]) -> Iterator[Any]:
-    """Run one statement (``%s`` placeholders); yields the cursor for its results."""
+    """Run one statement (``%s`` placeholders); yields what it answered, read as from a
+    cursor (``fetchone``, ``fetchall``, ``rowcount``)."""
     db = connections[DEFAULT_DB_ALIAS]  # the proxy ``connection`` costs a lookup per use
     if _prepared(db):
         db.ensure_connection()
+        conn = db.connection
         with db.wrap_database_errors:
-            cursor = _cursor_of(db)
-            cursor.execute(sql, params, prepare=True)
-            yield cursor
+            if pg_wire.would_begin_first(conn):
+                # psycopg would send BEGIN and wait for it: it goes with the statement.
+                answered = pg_wire.pipeline(conn, [(pg_wire.BEGIN, None), (sql, params)])[-1]
+            else:
+                answered = pg_wire.run(conn, sql, params, prepared=True)
+        yield answered
         return
     with db.cursor() as cursor:
         cursor.execute(sql, params)
@@ -82,78 +90,14 @@ def count_later(sql: str, params: Sequence[Any]) -> Iterator[Count]:
             count.value = cursor.fetchone()[0]
         yield count
         return
-    conn = db.connection
+    conn, prepared = db.connection, settings.DATABASE_PREPARED_STATEMENTS
     with db.wrap_database_errors:
-        _send(conn, sql, params, prepared=settings.DATABASE_PREPARED_STATEMENTS)
+        pg_wire.send(conn, sql, params, prepared=prepared)
     try:
         yield count
     finally:
         with db.wrap_database_errors:
-            count.value = int(_first_value(conn))
-
-
-def _send(conn: Any, sql: str, params: Sequence[Any], *, prepared: bool) -> None:
-    """Send one statement through libpq without waiting for its answer (values as text, so
-    PostgreSQL infers each parameter's type from where it stands)."""
-    from psycopg.adapt import PyFormat, Transformer
-
-    values = Transformer.from_context(conn).dump_sequence(params, [PyFormat.TEXT] * len(params))
-    pgconn = conn.pgconn
-    if prepared:
-        pgconn.send_query_prepared(_prepared_name(conn, sql), values)
-    else:
-        pgconn.send_query_params(_numbered(sql), values)
-    while pgconn.flush():  # the connection is non-blocking: the rest once the socket has room
-        select.select([], [pgconn.socket], [])
-
-
-def _prepared_name(conn: Any, sql: str) -> bytes:
-    """The name this statement is prepared under on this connection (prepared on first use)."""
-    names = conn.__dict__.setdefault("_keystead_prepared", {})
-    name = names.get(sql)
-    if name is None:
-        name = f"keystead_{len(names)}".encode()
-        _raise_unless_ok(conn, conn.pgconn.prepare(name, _numbered(sql)))
-        names[sql] = name
-    return name
-
-
-def _first_value(conn: Any) -> bytes:
-    """Wait for the answer of the statement ``_send`` sent: its first row's first value."""
-    results = []
-    while (result := conn.pgconn.get_result()) is not None:
-        results.append(result)
-    for result in results:
-        _raise_unless_ok(conn, result)
-    return results[0].get_value(0, 0)
-
-
-def _raise_unless_ok(conn: Any, result: Any) -> None:
-    from psycopg import errors, pq
-
-    if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
-        raise errors.error_from_result(result, encoding=conn.info.encoding)
-
-
-@cache
-def _numbered(sql: str) -> bytes:
-    """``%s`` placeholders as PostgreSQL's ``$1, $2, …``."""
-    pieces = sql.split("%s")
-    numbered = pieces[0] + "".join(f"${i}{piece}" for i, piece in enumerate(pieces[1:], 1))
-    return numbered.replace("%%", "%").encode()
-
-
-def _cursor_of(db) -> Any:
-    """One psycopg cursor per database connection, kept for the next statement: these
-    statements run one after another in a worker, and opening a cursor for each was a
-    tenth of a statement's client-side cost. A new connection gets a new cursor."""
-    kept = getattr(db, "_keystead_hot_cursor", None)
-    if kept is not None and kept.connection is db.connection and not kept.closed:
-        return kept
-    import psycopg
-
-    db._keystead_hot_cursor = psycopg.Cursor(db.connection)
-    return db._keystead_hot_cursor
+            count.value = pg_wire.answer(conn, resend=(sql, params, prepared)).fetchone()[0]
 
 
 @dataclass
@@ -235,12 +179,22 @@ def _held_writes() -> list[_HeldWrite] | None:
 
 def _send_together(held: list[_HeldWrite]) -> None:
     """The held writes as one statement, ``WITH w0 AS (… RETURNING 1), w1 AS (…) SELECT
-    (SELECT count(*) FROM w0), …``: every part runs, and the counts say what each wrote."""
+    (SELECT count(*) FROM w0), …`` (every part runs, and the counts say what each wrote),
+    sent with the COMMIT in one round trip; the enclosing atomic block then finds the
+    transaction committed. Nothing run in the block yet: the statement alone, atomic by
+    itself."""
     params: list[Any] = []
     for write in held:
         params += write.params()
-    with execute(_together_sql(tuple(write.sql for write in held)), params) as cursor:
-        counts = cursor.fetchone()
+    db = connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    conn = db.connection
+    statement = (_together_sql(tuple(write.sql for write in held)), params)
+    with db.wrap_database_errors:
+        if pg_wire.would_begin_first(conn):
+            counts = pg_wire.run(conn, *statement, prepared=True).fetchone()
+        else:
+            counts = pg_wire.pipeline(conn, [statement, (pg_wire.COMMIT, None)])[0].fetchone()
     for write, count in zip(held, counts, strict=True):
         if write.then is not None:
             write.then(count)

@@ -55,14 +55,13 @@ def test_a_new_session_is_stored_once_with_the_person(ada):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_sign_in_writes_event_last_login_and_session_in_one_commit(ada, monkeypatch):
-    """All three writes in one transaction; on PostgreSQL also in one statement (one round
-    trip: ``hot_sql.transaction_writes_at_commit``)."""
+    """All three writes in one transaction; on PostgreSQL also in one statement, sent with
+    the COMMIT (one round trip: ``hot_sql.transaction_writes_at_commit``)."""
     import re
-    from contextlib import contextmanager
 
     from django.db import connection
 
-    from keystead import hot_sql
+    from keystead import pg_wire
 
     statements, commits = [], []  # per write statement: the writes in it, autocommit then
 
@@ -76,16 +75,19 @@ def test_the_sign_in_writes_event_last_login_and_session_in_one_commit(ada, monk
         note(sql)
         return execute(sql, params, many, context)
 
-    plain = hot_sql.execute
+    pipelines = []  # on PostgreSQL: the statements sent through libpq, each round trip's
 
-    @contextmanager
-    def plain_spy(sql, params):  # the plain prepared ones (on SQLite the wrapper sees them)
-        if connection.vendor == "postgresql":
-            note(sql)
-        with plain(sql, params) as cursor:
-            yield cursor
+    def wire_spy(name, send):
+        def spied(conn, *args, **kwargs):
+            sent = args[0] if name == "pipeline" else [(args[0], args[1])]
+            pipelines.append([sql for sql, _ in sent])
+            for sql, _ in sent:
+                note(sql if isinstance(sql, str) else sql.decode())
+            return send(conn, *args, **kwargs)
+        return spied
 
-    monkeypatch.setattr(hot_sql, "execute", plain_spy)
+    for name in ("run", "send", "pipeline"):
+        monkeypatch.setattr(pg_wire, name, wire_spy(name, getattr(pg_wire, name)))
     commit = connection.commit
     monkeypatch.setattr(connection, "commit", lambda: (commits.append(1), commit())[1])
     client = Client()
@@ -97,6 +99,9 @@ def test_the_sign_in_writes_event_last_login_and_session_in_one_commit(ada, monk
     assert not any(autocommit for _, autocommit in statements)  # inside the transaction
     assert len(commits) == 1
     assert len(statements) == (1 if connection.vendor == "postgresql" else 3)
+    if connection.vendor == "postgresql":  # BEGIN with the read, the COMMIT with the writes
+        assert pipelines[0][0] == pg_wire.BEGIN
+        assert pipelines[-1][-1] == pg_wire.COMMIT and len(pipelines) == 2
     assert SessionStore(key).load()["_auth_user_id"] == str(ada.pk)
 
 

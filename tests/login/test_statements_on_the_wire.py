@@ -1,6 +1,10 @@
-"""A statement sent before a block of work and answered after it (``hot_sql.count_later``):
-on PostgreSQL outside a transaction block the statement is in flight while the block
-runs; the answer is read even when the block fails; elsewhere it runs before the block."""
+"""Hot statements through libpq (``hot_sql`` on ``pg_wire``).
+
+A statement sent before a block of work and answered after it (``count_later``): on
+PostgreSQL outside a transaction block it is in flight while the block runs, and its
+answer is read even when the block fails; elsewhere it runs before the block. Prepared
+statements survive rollbacks and are prepared again if the server lost them; the first
+statement of a transaction carries its BEGIN."""
 
 from __future__ import annotations
 
@@ -135,5 +139,63 @@ def test_a_write_inside_a_transaction_block_rolls_back_with_it(ada):
         with hot_sql.count_later(RENAME, ["Augusta", "ada@example.com"]) as answer:
             pass
         assert answer.value == 1
+        transaction.set_rollback(True)
+    assert User.objects.get(pk=ada.pk).given_name == "Ada"
+
+
+@postgresql_only
+def test_prepared_statements_survive_a_rollback(ada):
+    """psycopg drops the statements it prepared at every rollback; Keystead's, prepared under
+    its own names, stay (before, the next refresh failed: "prepared statement does not exist")."""
+    with hot_sql.execute(COUNT_NAMED, ["Ada"]) as cursor:
+        assert cursor.fetchone() == (1,)
+    with hot_sql.count_later(COUNT_NAMED, ["Ada"]):
+        pass
+    with transaction.atomic():
+        User.objects.filter(pk=ada.pk).update(given_name="Augusta")
+        transaction.set_rollback(True)
+    with hot_sql.count_later(COUNT_NAMED, ["Ada"]) as answer:
+        pass
+    with hot_sql.execute(COUNT_NAMED, ["Ada"]) as cursor:
+        assert (answer.value, cursor.fetchone()) == (1, (1,))
+
+
+@postgresql_only
+def test_statements_the_server_lost_are_prepared_again(ada):
+    """A pooler may reset the session (DISCARD ALL): outside a transaction the statement is
+    prepared and sent again; inside one the error is raised and the next one prepares."""
+    def discard():
+        with connection.cursor() as cursor:
+            cursor.execute("DISCARD ALL")
+
+    with hot_sql.execute(COUNT_NAMED, ["Ada"]) as cursor:
+        assert cursor.fetchone() == (1,)
+    discard()
+    with hot_sql.count_later(COUNT_NAMED, ["Ada"]) as answer:
+        pass
+    assert answer.value == 1
+    discard()
+    with hot_sql.execute(COUNT_NAMED, ["Ada"]) as cursor:
+        assert cursor.fetchone() == (1,)
+    discard()
+    with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic():
+        User.objects.count()  # the transaction has begun: no sending it again
+        with hot_sql.execute(COUNT_NAMED, ["Ada"]):
+            pass
+    with transaction.atomic(), hot_sql.execute(COUNT_NAMED, ["Ada"]) as cursor:
+        assert cursor.fetchone() == (1,)
+
+
+@postgresql_only
+def test_the_first_statement_of_a_transaction_carries_the_begin(ada):
+    """One round trip for BEGIN and the statement; the transaction is then open as psycopg
+    would have opened it, and rolls back with the block."""
+    from psycopg import pq
+
+    with transaction.atomic():
+        with hot_sql.execute(RENAME, ["Augusta", "ada@example.com"]) as cursor:
+            assert cursor.fetchone() == (1,)
+        status = connection.connection.pgconn.transaction_status
+        assert status == pq.TransactionStatus.INTRANS
         transaction.set_rollback(True)
     assert User.objects.get(pk=ada.pk).given_name == "Ada"
