@@ -68,7 +68,7 @@ _DRAIN_SECONDS = 5.0  # at most this long to read a body the application left un
 _STOP_LINGER_SECONDS = 2.0  # when stopping, requests arriving this long are still answered
 # A worker holding connections waits this long before it accepts a new one, so that a worker
 # holding none (woken by the same arrival) takes it. The cost: when every worker holds
-# connections, a new connection is accepted this much later.
+# connections, a new connection is accepted this much later (a lone worker accepts at once).
 _ACCEPT_DEFER_SECONDS = 0.01
 
 
@@ -138,10 +138,10 @@ class KeepAliveWorker(SyncWorker):
         return limit
 
     def _accept_or_defer(self, listener) -> None:
-        """Accept now if this worker holds no connection; otherwise look again shortly
-        (the listener leaves the selector meanwhile), leaving the connection to a worker
-        that holds none."""
-        if not self._waiting:
+        """Accept now if this worker holds no connection (or is the only worker); otherwise
+        look again shortly (the listener leaves the selector meanwhile), leaving the
+        connection to a worker that holds none."""
+        if not self._waiting or self.cfg.workers == 1:
             self._accept(listener)
             return
         self._selector.unregister(listener)
