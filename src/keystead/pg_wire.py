@@ -109,16 +109,30 @@ def pipeline(conn: Any, statements: list[Statement]) -> list[Answer]:
             prepared_name(conn, sql)  # preparing is a round trip of its own, before
     pgconn = conn.pgconn
     pgconn.enter_pipeline_mode()
+    synced = False
     try:
         for sql, params in statements:
             _put(conn, sql, params, prepared=True)
         pgconn.pipeline_sync()
+        synced = True
         _flush(pgconn)
         results = []
         for _ in statements:
             results.append(_next_result(pgconn))
             _next_result(pgconn)  # the end of that statement's answers
         _next_result(pgconn)  # the pipeline's sync point
+    except Exception:
+        # A value that could not be sent (or a lost connection): what was queued is run
+        # and its answers read, so the connection is left ready (in a transaction the
+        # atomic block rolls back).
+        if pgconn.status == pq.ConnStatus.OK:
+            if not synced:
+                pgconn.pipeline_sync()
+                _flush(pgconn)
+            while (result := _next_result(pgconn)) is None or (
+                    result.status != pq.ExecStatus.PIPELINE_SYNC):
+                pass
+        raise
     finally:
         pgconn.exit_pipeline_mode()
     for result in results:

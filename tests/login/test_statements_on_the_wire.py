@@ -199,3 +199,15 @@ def test_the_first_statement_of_a_transaction_carries_the_begin(ada):
         assert status == pq.TransactionStatus.INTRANS
         transaction.set_rollback(True)
     assert User.objects.get(pk=ada.pk).given_name == "Ada"
+
+
+@postgresql_only
+def test_a_value_that_cannot_be_sent_leaves_the_connection_ready(ada):
+    """The BEGIN went out, the statement's value could not: the error is raised, the block
+    rolls back, and the connection answers the next statement."""
+    with pytest.raises(DatabaseError, match="cannot adapt"), transaction.atomic(), \
+            hot_sql.execute(COUNT_NAMED, [object()]):
+        pass
+    with hot_sql.execute(COUNT_NAMED, ["Ada"]) as cursor:
+        assert cursor.fetchone() == (1,)
+    assert User.objects.count() == 1
