@@ -190,11 +190,9 @@ def _send_together(held: list[_HeldWrite]) -> None:
     db.ensure_connection()
     conn = db.connection
     statement = (_together_sql(tuple(write.sql for write in held)), params)
+    commit = [] if pg_wire.would_begin_first(conn) else [(pg_wire.COMMIT, None)]
     with db.wrap_database_errors:
-        if pg_wire.would_begin_first(conn):
-            counts = pg_wire.run(conn, *statement, prepared=True).fetchone()
-        else:
-            counts = pg_wire.pipeline(conn, [statement, (pg_wire.COMMIT, None)])[0].fetchone()
+        counts = pg_wire.pipeline(conn, [statement, *commit])[0].fetchone()
     for write, count in zip(held, counts, strict=True):
         if write.then is not None:
             write.then(count)

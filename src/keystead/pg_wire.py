@@ -23,6 +23,7 @@ blocking wait would hold Python's lock).
 
 from __future__ import annotations
 
+import itertools
 import select
 from collections.abc import Sequence
 from functools import cache
@@ -34,6 +35,8 @@ from psycopg.adapt import PyFormat, Transformer
 BEGIN, COMMIT = b"BEGIN", b"COMMIT"
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _LOST_STATEMENT = "26000"  # invalid_sql_statement_name: a prepared statement the server lost
+
+_names = itertools.count()  # prepared statements' names, new for every preparation
 
 # (sql, params) or (command, None): one statement of a pipeline.
 Statement = tuple[str | bytes, Sequence[Any] | None]
@@ -143,11 +146,14 @@ def pipeline(conn: Any, statements: list[Statement]) -> list[Answer]:
 
 
 def prepared_name(conn: Any, sql: str | bytes) -> bytes:
-    """The name ``sql`` is prepared under on this connection (prepared on first use)."""
+    """The name ``sql`` is prepared under on this connection (prepared on first use).
+
+    Names are never used twice in a process: after a lost statement the connection
+    forgets all of its names, and the server may still hold the others."""
     names = conn.__dict__.setdefault("_keystead_prepared", {})
     name = names.get(sql)
     if name is None:
-        name = f"keystead_{len(names)}".encode()
+        name = f"keystead_{next(_names)}".encode()
         result = conn.pgconn.prepare(name, numbered(sql))
         if result.status not in _OK:
             raise _error(conn, result)

@@ -211,3 +211,20 @@ def test_a_value_that_cannot_be_sent_leaves_the_connection_ready(ada):
     with hot_sql.execute(COUNT_NAMED, ["Ada"]) as cursor:
         assert cursor.fetchone() == (1,)
     assert User.objects.count() == 1
+
+
+@postgresql_only
+def test_one_lost_statement_does_not_clash_with_those_the_server_kept(ada):
+    """The server dropped one prepared statement (a DEALLOCATE), not all: the connection
+    forgets its names and prepares again under names never used before, which cannot
+    clash with the statements the server still holds."""
+    other = 'SELECT count(*) FROM "directory_user" WHERE "family_name" = %s'
+    for sql, value in ((COUNT_NAMED, "Ada"), (other, "Lovelace")):
+        with hot_sql.execute(sql, [value]) as cursor:
+            assert cursor.fetchone() == (1,)
+    name = connection.connection.__dict__["_keystead_prepared"][other]
+    with connection.cursor() as cursor:
+        cursor.execute(f"DEALLOCATE {name.decode()}")
+    for sql, value in ((other, "Lovelace"), (COUNT_NAMED, "Ada")):
+        with hot_sql.execute(sql, [value]) as cursor:
+            assert cursor.fetchone() == (1,)

@@ -113,3 +113,18 @@ def test_rotated_refresh_token_reuse_revokes_the_family(browser_client, person):
     after = Client().post("/oauth/token/", {"grant_type": "refresh_token",
                                             "refresh_token": second}, **basic(app, secret))
     assert after.json()["error"] == "invalid_grant"
+
+
+def test_the_issuer_is_remembered_for_a_few_addresses_only(db):
+    """``ALLOWED_HOSTS`` ignores the port, so a client can name endless addresses: each
+    gets its right issuer, and only the first few are kept."""
+    from django.test import RequestFactory
+
+    from keystead.providers.oidc import id_tokens
+
+    id_tokens._issuers.clear()
+    for port in range(1, 60):
+        request = RequestFactory().get("/", HTTP_HOST=f"testserver:{port}")
+        assert id_tokens.issuer(request) == f"http://testserver:{port}"
+    assert len(id_tokens._issuers) == id_tokens._ISSUERS_KEPT
+    id_tokens._issuers.clear()

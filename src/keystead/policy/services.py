@@ -120,8 +120,13 @@ def account_and_policy(email: str) -> tuple[User | None, EffectivePolicy]:
 
 def _from_json(model: type[PolicySettings], names: tuple[str, ...], row: dict):
     """A policy read as a JSON object (keys: column names) as the ORM would make it."""
-    return model.from_db(DEFAULT_DB_ALIAS, names,
-                         [row[model._meta.get_field(name).column] for name in names])
+    return model.from_db(DEFAULT_DB_ALIAS, names, [row[key] for key in _json_keys(model, names)])
+
+
+@cache
+def _json_keys(model: type[PolicySettings], names: tuple[str, ...]) -> tuple[str, ...]:
+    """The JSON keys (column names) of these fields, looked up once per process."""
+    return tuple(model._meta.get_field(name).column for name in names)
 
 
 def effective_policy(user: User | None) -> EffectivePolicy:

@@ -73,8 +73,13 @@ def issuer(request: HttpRequest) -> str:
     key = (request.scheme, request.get_host())
     found = _issuers.get(key)
     if found is None:
-        found = _issuers[key] = oauth2_settings.oidc_issuer(request)
+        found = oauth2_settings.oidc_issuer(request)
+        if len(_issuers) < _ISSUERS_KEPT:
+            _issuers[key] = found
     return found
 
 
-_issuers: dict[tuple[str, str], str] = {}  # one per address the site answers on (ALLOWED_HOSTS)
+# One per address the site answers on. ALLOWED_HOSTS does not look at the port, so a
+# client can name any number of addresses: only the first few are kept.
+_ISSUERS_KEPT = 16
+_issuers: dict[tuple[str, str], str] = {}
