@@ -33,11 +33,12 @@ What it does, in one run:
    with Python's ``http.client`` they took about 1 ms of CPU per sign-in;
 4. measures, in the same run and on the same cores, raw argon2id
    verifications per second with the server's parameters (read from its
-   settings): as many processes as the server has workers, each verifying in
-   a loop, for as long as each form of sign-in ran. They alternate in
-   ``--rounds`` pieces (argon2, page, post, then post, page, argon2, ...) so
-   a change in the machine's speed during the run (another program, thermal
-   limits) weighs on all of them;
+   settings): one process per core (fewer if the server has fewer workers),
+   each verifying in a loop, for as long as each form of sign-in ran: the
+   most a CPU-bound loop can do on those cores, however many workers the
+   server runs. They alternate in ``--rounds`` pieces (argon2, page, post,
+   then post, page, argon2, ...) so a change in the machine's speed during
+   the run (another program, thermal limits) weighs on all of them;
 5. prints, for each form, sign-ins/s, argon2 verifications/s and their ratio
    (the target is at least 0.85), where the CPU time went (server, PostgreSQL,
    clients, anything else on the machine) and the CPU per sign-in, and
@@ -80,6 +81,14 @@ VENV_BIN = Path(sys.executable).parent
 
 
 # --------------------------------------------------------------------------- the machine
+
+
+def raw_processes(workers: int, cores: int) -> int:
+    """Processes for the raw measurement: one per core the server can use.
+
+    More processes than cores would only take turns on them (and thrash each other's
+    caches), which would lower the raw rate and flatter the server's ratio."""
+    return min(workers, cores)
 
 
 def usable_cores() -> int:
@@ -557,6 +566,7 @@ def bench(args: argparse.Namespace) -> Figures:
     cores = usable_cores()
     workers = args.workers or cores
     concurrency = args.concurrency or 2 * workers
+    raw_procs = raw_processes(workers, cores)
     workdir = Path(tempfile.mkdtemp(prefix="keystead-bench-"))
     script = workdir / "sign-in.lua"
     script.write_text(WRK_THREADS + WRK_SCRIPT + WRK_REPORT)
@@ -587,9 +597,9 @@ def bench(args: argparse.Namespace) -> Figures:
             order = ["argon2", *FORMS]
             for what in order if r % 2 == 0 else order[::-1]:
                 if what == "argon2":
-                    say(f"round {r + 1}/{rounds}: raw argon2id, {workers} processes, "
+                    say(f"round {r + 1}/{rounds}: raw argon2id, {raw_procs} processes, "
                         f"{piece:g}s")
-                    rate, cpu_each = raw_argon2(params, workers, piece)
+                    rate, cpu_each = raw_argon2(params, raw_procs, piece)
                     rates.append(rate)
                     argon2_cpu_each.append(cpu_each)
                     continue
@@ -709,7 +719,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, raw: str) -> None:
     parser.add_argument("--seconds", type=float, default=20,
                         help=f"length of each HTTP run; raw {raw} gets as long (default 20)")
     parser.add_argument("--workers", type=int, default=0,
-                        help=f"gunicorn workers and {raw} processes (default: one per core)")
+                        help=f"gunicorn workers (default: one per core); {raw} runs one process "
+                             "per core, or one per worker if fewer")
     parser.add_argument("--concurrency", type=int, default=0,
                         help="client processes (default: 2 per worker)")
     parser.add_argument("--rounds", type=int, default=4,

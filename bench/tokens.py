@@ -28,7 +28,7 @@ helpers it imports):
 4. measures, in the same run and on the same cores, raw RS256 JWT signing of
    an ID-token-shaped payload with the server's own key: JSON, base64url and
    one RSA signature with ``cryptography``, the least work a signed ID token
-   takes; one process per worker. The three alternate in ``--rounds`` (raw,
+   takes; one process per core (per worker if fewer). The three alternate in ``--rounds`` (raw,
    refresh, client credentials, then the other way round) so a change in the
    machine's speed weighs on all of them;
 5. prints grants/s and grants/s per core for each grant, raw signatures/s, the
@@ -74,6 +74,7 @@ from login import (  # bench/ is not a package: login.py sits beside this file
     machine_cpu_seconds,
     memory_gib,
     process_cpu_seconds,
+    raw_processes,
     repeat_in_window,
     run_and_report,
     run_parallel,
@@ -281,6 +282,7 @@ def bench(args: argparse.Namespace) -> Figures:
     cores = usable_cores()
     workers = args.workers or cores
     concurrency = args.concurrency or 2 * workers
+    raw_procs = raw_processes(workers, cores)
     workdir = Path(tempfile.mkdtemp(prefix="keystead-bench-"))
     port = free_port()
     rounds = max(1, args.rounds)
@@ -327,9 +329,9 @@ def bench(args: argparse.Namespace) -> Figures:
         for r in range(rounds):
             for what in order if r % 2 == 0 else order[::-1]:
                 if what == "sign":
-                    say(f"round {r + 1}/{rounds}: raw RS256 signing, {workers} processes, "
+                    say(f"round {r + 1}/{rounds}: raw RS256 signing, {raw_procs} processes, "
                         f"{piece:g}s")
-                    got, _, _ = run_parallel(sign_loop, lambda i: (pem,), workers, piece)
+                    got, _, _ = run_parallel(sign_loop, lambda i: (pem,), raw_procs, piece)
                     done = sum(g["done"] for g in got)
                     sign_rates.append(done / piece)
                     sign_cpu.append(sum(g["cpu"] for g in got) / max(done, 1))
