@@ -28,9 +28,9 @@ helpers it imports):
 4. measures, in the same run and on the same cores, raw RS256 JWT signing of
    an ID-token-shaped payload with the server's own key: JSON, base64url and
    one RSA signature with ``cryptography``, the least work a signed ID token
-   takes; one process per core (per worker if fewer). The three alternate in ``--rounds`` (raw,
-   refresh, client credentials, then the other way round) so a change in the
-   machine's speed weighs on all of them;
+   takes; one process per core (per worker if fewer). The three alternate in
+   ``--rounds`` (raw, refresh, client credentials, then the other way round)
+   so a change in the machine's speed weighs on all of them;
 5. prints grants/s and grants/s per core for each grant, raw signatures/s, the
    two ratios (grants/s ÷ raw signatures/s), where the CPU went, and
    Keycloak's published sizing (120 refresh or client-credentials grants/s per
