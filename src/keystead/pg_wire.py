@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import select
 from collections.abc import Sequence
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from psycopg import errors, pq
@@ -47,12 +47,18 @@ class Answer:
     ``fetchall`` and ``rowcount``."""
 
     def __init__(self, conn: Any, result: Any) -> None:
+        self._conn = conn
         self._result = result
-        self._loader = Transformer.from_context(conn)
-        self._loader.set_pgresult(result)
         self._next = 0
         tuples = result.command_tuples
         self.rowcount = tuples if tuples is not None else -1
+
+    @cached_property
+    def _loader(self) -> Any:
+        """Made when rows are read: most answers (a COMMIT, a write) never are."""
+        loader = Transformer.from_context(self._conn)
+        loader.set_pgresult(self._result)
+        return loader
 
     def fetchone(self) -> tuple | None:
         if self._next >= self._result.ntuples:

@@ -52,6 +52,9 @@ MIDDLEWARE = [
     # Applications' token requests need none of the browser middleware below: /oauth/token/
     # is answered here, so middleware added below this line never sees token requests.
     "keystead.providers.oidc.middleware.TokenEndpointFirst",
+    # POST /login/ is answered here with the hooks of the middleware below, without the
+    # nested chain and the URL resolver (keystead/portal/sign_in_first.py).
+    "keystead.portal.sign_in_first.SignInFirst",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 
 from keystead.directory import audit
@@ -65,7 +65,8 @@ def after_password(request: HttpRequest, user: User, next_url: str, *,
         return start(request, user, next_url)
     lockout.clear_failures(user)
     login(request, user, backend=SESSION_BACKEND)
-    return redirect(next_url)
+    # ``next_url`` is a URL (``safe_next``): ``redirect`` would first try it as a view name.
+    return HttpResponseRedirect(next_url)
 
 
 def remember_context() -> dict:
@@ -106,7 +107,7 @@ def succeed(request: HttpRequest, method: str, remember: bool | None = None) -> 
     audit.record("login.second_factor", request=request, actor=state.user, target=state.user,
                  detail={"method": method, "remember": bool(remember)})
     login(request, state.user, backend=SESSION_BACKEND)
-    response = redirect(state.next_url)
+    response = HttpResponseRedirect(state.next_url)
     if remember:
         remembered.grant(request, response, state.user)
     return response
