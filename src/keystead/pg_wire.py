@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import select
 from collections.abc import Sequence
-from functools import cache, cached_property
+from functools import cache
 from typing import Any
 
 from psycopg import errors, pq
@@ -53,23 +53,36 @@ class Answer:
         tuples = result.command_tuples
         self.rowcount = tuples if tuples is not None else -1
 
-    @cached_property
     def _loader(self) -> Any:
-        """Made when rows are read: most answers (a COMMIT, a write) never are."""
-        loader = Transformer.from_context(self._conn)
-        loader.set_pgresult(self._result)
+        """The connection's loader, set to this answer (most answers, a COMMIT or a write,
+        are never read)."""
+        loader = _transformer(self._conn, "load")
+        if loader.pgresult is not self._result:
+            loader.set_pgresult(self._result)
         return loader
 
     def fetchone(self) -> tuple | None:
         if self._next >= self._result.ntuples:
             return None
         self._next += 1
-        return self._loader.load_row(self._next - 1, tuple)
+        return self._loader().load_row(self._next - 1, tuple)
 
     def fetchall(self) -> list[tuple]:
-        rows = [self._loader.load_row(i, tuple) for i in range(self._next, self._result.ntuples)]
+        loader = self._loader()
+        rows = [loader.load_row(i, tuple) for i in range(self._next, self._result.ntuples)]
         self._next = self._result.ntuples
         return rows
+
+
+def _transformer(conn: Any, role: str) -> Any:
+    """One psycopg ``Transformer`` per connection for each role ("dump", "load"), made
+    with the connection's adapters (Django's among them) and kept: making one copies the
+    adapters, which cost more than dumping a statement's values or loading its row."""
+    kept = conn.__dict__.setdefault("_keystead_transformers", {})
+    found = kept.get(role)
+    if found is None:
+        found = kept[role] = Transformer.from_context(conn)
+    return found
 
 
 def would_begin_first(conn: Any) -> bool:
@@ -180,7 +193,7 @@ def _put(conn: Any, sql: str | bytes, params: Sequence[Any] | None, *, prepared:
     if params is None:
         pgconn.send_query_params(sql, None)
         return
-    values = Transformer.from_context(conn).dump_sequence(params, [PyFormat.TEXT] * len(params))
+    values = _transformer(conn, "dump").dump_sequence(params, [PyFormat.TEXT] * len(params))
     if prepared:
         pgconn.send_query_prepared(prepared_name(conn, sql), values)
     else:

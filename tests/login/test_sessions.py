@@ -156,3 +156,19 @@ def test_sign_in_records_last_login_with_one_receiver(ada):
     sign_in(Client())
     ada.refresh_from_db()
     assert ada.last_login is not None
+
+
+def test_sessions_stored_compressed_are_still_read(ada):
+    """Sessions are written uncompressed; one written compressed (Django's own encoding,
+    as before) still signs the person in."""
+    from django.contrib.sessions.backends.db import SessionStore as DjangoStore
+
+    client = Client()
+    key = sign_in(client)
+    assert not Session.objects.get(session_key=key).session_data.startswith(".")
+    data = SessionStore(key).load()
+    compressed = DjangoStore().encode(data)
+    assert compressed.startswith(".")  # Django's compressed form
+    Session.objects.filter(session_key=key).update(session_data=compressed)
+    assert SessionStore(key).load() == data
+    assert client.get("/").status_code == 200

@@ -228,3 +228,21 @@ def test_one_lost_statement_does_not_clash_with_those_the_server_kept(ada):
     for sql, value in ((other, "Lovelace"), (COUNT_NAMED, "Ada")):
         with hot_sql.execute(sql, [value]) as cursor:
             assert cursor.fetchone() == (1,)
+
+
+@postgresql_only
+def test_answers_of_one_pipeline_read_in_any_order_keep_their_own_rows(ada):
+    """The connection keeps one row loader; each answer sets it to its own result."""
+    from keystead import pg_wire
+
+    connection.ensure_connection()
+    conn = connection.connection
+    first, second = pg_wire.pipeline(conn, [
+        ('SELECT "email", "date_joined" FROM "directory_user" WHERE "email" = %s',
+         ["ada@example.com"]),
+        ("SELECT generate_series(1, %s), now()", [3]),
+    ])
+    assert [row[0] for row in second.fetchall()[:1]] == [1]
+    email, joined = first.fetchone()
+    assert email == "ada@example.com" and joined == User.objects.get().date_joined
+    assert second.fetchall() == []  # fetchall read it to the end
