@@ -114,6 +114,23 @@ def test_warning_before_expiry(ada):
     assert result.result is Result.OK and result.expires_in_days == 4
 
 
+def test_argon2_hashes_with_other_parameters_are_upgraded_every_time(ada, settings):
+    """The hasher remembers whether a hash's parameters need an upgrade; the answer follows
+    the parameters in the hash and in the settings."""
+    current = User.objects.get(pk=ada.pk).password
+    for _ in range(2):  # the second time from what was remembered
+        assert attempt(GOOD).result is Result.OK
+        assert User.objects.get(pk=ada.pk).password == current  # not rehashed
+    settings.ARGON2_TIME_COST = 3
+    for _ in range(2):
+        assert attempt(GOOD).result is Result.OK
+        upgraded = User.objects.get(pk=ada.pk).password
+        assert "m=19456,t=3,p=1" in upgraded
+    settings.ARGON2_TIME_COST = 2
+    assert attempt(GOOD).result is Result.OK
+    assert "m=19456,t=2,p=1" in User.objects.get(pk=ada.pk).password
+
+
 def test_old_hash_is_upgraded_on_sign_in_without_counting_as_a_change(ada):
     changed_at = timezone.now() - timedelta(days=3)
     old = make_password(GOOD, hasher="pbkdf2_sha256")
