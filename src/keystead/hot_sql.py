@@ -16,6 +16,11 @@ the COMMIT: a sign-in's three writes (audit event, ``last_login``, the new
 session) and its commit cost one round trip instead of four. ``count_later``
 sends a statement and reads its answer after a block of work.
 
+A block whose writes are all short-lived records (a sign-in's session, its
+audit event, ``last_login``) may ask, with ``commit_asynchronously``, for a
+COMMIT that does not wait for the write-ahead log to reach the disk
+(docs/logon-policy.md, "Durability of sign-ins").
+
 ``KEYSTEAD_DATABASE_PREPARED_STATEMENTS=false`` turns this off for a
 transaction-mode pooler that does not keep prepared statements (PgBouncer
 before 1.21, or without ``max_prepared_statements``). On SQLite it does
@@ -101,6 +106,16 @@ def count_later(sql: str, params: Sequence[Any]) -> Iterator[Count]:
 
 
 @dataclass
+class _Block:
+    """An open ``transaction_writes_at_commit`` block: its held writes, the savepoint depth
+    they belong to, and whether its COMMIT may skip waiting for the disk."""
+
+    held: list[_HeldWrite]
+    depth: int
+    asynchronous: bool = False
+
+
+@dataclass
 class _HeldWrite:
     sql: str  # one INSERT, UPDATE or DELETE without RETURNING
     params: Callable[[], Sequence[Any]]  # read when the write is sent
@@ -127,14 +142,36 @@ def transaction_writes_at_commit() -> Iterator[None]:
             yield
         return
     with transaction.atomic():
-        held: list[_HeldWrite] = []
-        db._keystead_held_writes = (held, len(db.savepoint_ids))
+        block = _Block([], len(db.savepoint_ids))
+        db._keystead_held_writes = block
         try:
             yield
         finally:
             db._keystead_held_writes = None
-        if held and not db.needs_rollback:
-            _send_together(held)
+        if block.held and not db.needs_rollback:
+            _send_together(block.held, asynchronous=block.asynchronous)
+
+
+def commit_asynchronously() -> None:
+    """Let the enclosing ``transaction_writes_at_commit`` block commit without waiting for
+    PostgreSQL to flush the write-ahead log to disk (``SET LOCAL synchronous_commit TO
+    OFF``); outside one, and on SQLite, nothing changes.
+
+    Only for a block whose every write is a short-lived record whose loss in a crash
+    of the database server loses nothing else: a successful password step (the new
+    session, its audit event, ``last_login``, the cleared failure count). The commit is
+    still atomic, and visible to every other connection at once; what is given up is
+    that the last fraction of a second of such commits (PostgreSQL's
+    ``wal_writer_delay``, 200 ms by default, up to three times that) can be lost if the
+    server crashes, and then all of each is lost together: the person signs in again.
+    Any later commit that waits for the disk (anything else Keystead writes) flushes
+    these with it, so nothing recorded durably can follow a sign-in that was lost.
+    Failed sign-ins, lockouts, password changes, resets, sign-outs and token
+    revocations keep the default.
+    """
+    block = getattr(connections[DEFAULT_DB_ALIAS], "_keystead_held_writes", None)
+    if block is not None:
+        block.asynchronous = True
 
 
 def write_at_commit(sql: str, params: Sequence[Any] | Callable[[], Sequence[Any]], *,
@@ -171,18 +208,18 @@ def in_writes_at_commit_block() -> bool:
 def _held_writes() -> list[_HeldWrite] | None:
     """Where ``write_at_commit`` holds its statements now, or None: run them at once."""
     db = connections[DEFAULT_DB_ALIAS]
-    holding = getattr(db, "_keystead_held_writes", None)
-    if holding is not None and db.in_atomic_block and len(db.savepoint_ids) == holding[1]:
-        return holding[0]
+    block = getattr(db, "_keystead_held_writes", None)
+    if block is not None and db.in_atomic_block and len(db.savepoint_ids) == block.depth:
+        return block.held
     return None
 
 
-def _send_together(held: list[_HeldWrite]) -> None:
+def _send_together(held: list[_HeldWrite], *, asynchronous: bool = False) -> None:
     """The held writes as one statement, ``WITH w0 AS (… RETURNING 1), w1 AS (…) SELECT
     (SELECT count(*) FROM w0), …`` (every part runs, and the counts say what each wrote),
     sent with the COMMIT in one round trip; the enclosing atomic block then finds the
     transaction committed. Nothing run in the block yet: the statement alone, atomic by
-    itself."""
+    itself (and committed as usual: ``asynchronous`` needs the transaction open)."""
     params: list[Any] = []
     for write in held:
         params += write.params()
@@ -190,9 +227,14 @@ def _send_together(held: list[_HeldWrite]) -> None:
     db.ensure_connection()
     conn = db.connection
     statement = (_together_sql(tuple(write.sql for write in held)), params)
-    commit = [] if pg_wire.would_begin_first(conn) else [(pg_wire.COMMIT, None)]
+    before, after = [], []
+    if not pg_wire.would_begin_first(conn):
+        after = [(pg_wire.COMMIT, None)]
+        if asynchronous:
+            before = [(pg_wire.ASYNCHRONOUS_COMMIT, None)]
     with db.wrap_database_errors:
-        counts = pg_wire.pipeline(conn, [statement, *commit])[0].fetchone()
+        answers = pg_wire.pipeline(conn, [*before, statement, *after])
+    counts = answers[len(before)].fetchone()
     for write, count in zip(held, counts, strict=True):
         if write.then is not None:
             write.then(count)

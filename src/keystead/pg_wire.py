@@ -33,6 +33,8 @@ from psycopg import errors, pq
 from psycopg.adapt import PyFormat, Transformer
 
 BEGIN, COMMIT = b"BEGIN", b"COMMIT"
+# This transaction's COMMIT does not wait for the write-ahead log's flush to disk.
+ASYNCHRONOUS_COMMIT = b"SET LOCAL synchronous_commit TO OFF"
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _LOST_STATEMENT = "26000"  # invalid_sql_statement_name: a prepared statement the server lost
 

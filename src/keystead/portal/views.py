@@ -96,6 +96,10 @@ def password_sign_in(request: HttpRequest, username: str, password: str) -> Http
                                        door="portal")
         if result.result is Result.FAILED:
             return None
+        # Every write of a successful password step is a short-lived record (session,
+        # audit event, last_login, cleared failure count): its COMMIT need not wait for
+        # the disk (``hot_sql.commit_asynchronously``). A refused one keeps the default.
+        hot_sql.commit_asynchronously()
         response = _signed_in(request, result)
         if request.session.modified:
             request.session.save()
