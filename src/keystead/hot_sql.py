@@ -157,17 +157,10 @@ def commit_asynchronously() -> None:
     PostgreSQL to flush the write-ahead log to disk (``SET LOCAL synchronous_commit TO
     OFF``); outside one, and on SQLite, nothing changes.
 
-    Only for a block whose every write is a short-lived record whose loss in a crash
-    of the database server loses nothing else: a successful password step (the new
-    session, its audit event, ``last_login``, the cleared failure count). The commit is
-    still atomic, and visible to every other connection at once; what is given up is
-    that the last fraction of a second of such commits (PostgreSQL's
-    ``wal_writer_delay``, 200 ms by default, up to three times that) can be lost if the
-    server crashes, and then all of each is lost together: the person signs in again.
-    Any later commit that waits for the disk (anything else Keystead writes) flushes
-    these with it, so nothing recorded durably can follow a sign-in that was lost.
-    Failed sign-ins, lockouts, password changes, resets, sign-outs and token
-    revocations keep the default.
+    Only for a block whose every write is a short-lived record that a crash of the
+    database server may lose without losing anything else: a successful password step.
+    The commit stays atomic and visible at once; what is given up, and why nothing
+    durable can follow a lost sign-in: docs/logon-policy.md, "Durability of sign-ins".
     """
     block = getattr(connections[DEFAULT_DB_ALIAS], "_keystead_held_writes", None)
     if block is not None:
@@ -227,11 +220,9 @@ def _send_together(held: list[_HeldWrite], *, asynchronous: bool = False) -> Non
     db.ensure_connection()
     conn = db.connection
     statement = (_together_sql(tuple(write.sql for write in held)), params)
-    before, after = [], []
-    if not pg_wire.would_begin_first(conn):
-        after = [(pg_wire.COMMIT, None)]
-        if asynchronous:
-            before = [(pg_wire.ASYNCHRONOUS_COMMIT, None)]
+    opened = not pg_wire.would_begin_first(conn)
+    before = [(pg_wire.ASYNCHRONOUS_COMMIT, None)] if opened and asynchronous else []
+    after = [(pg_wire.COMMIT, None)] if opened else []
     with db.wrap_database_errors:
         answers = pg_wire.pipeline(conn, [*before, statement, *after])
     counts = answers[len(before)].fetchone()

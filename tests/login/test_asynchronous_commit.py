@@ -7,11 +7,14 @@ transaction really ran with.
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from django.db import connection
 
 from keystead import hot_sql
 from keystead.directory.models import User
+
+from .helpers_live import database_url
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 GOOD = "Vellum-Orchid-Tapestry-42"
@@ -98,13 +101,8 @@ def test_a_successful_sign_in_commits_asynchronously_a_refused_one_does_not(prob
     assert probe() == [("directory_event login failure", "on"),
                        ("directory_event login success", "off"),
                        ("django_session", "off")]
-    # Committed, not merely sent: another connection sees the session and the event.
-    import psycopg
-
-    settings = connection.settings_dict
-    with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432,
-                         user=settings["USER"], dbname=settings["NAME"],
-                         password=settings["PASSWORD"] or None) as other:
+    # Committed, not merely sent: another connection sees the new session at once.
+    with psycopg.connect(database_url(connection.settings_dict)) as other:
         key = signed_in.cookies["sessionid"].value
         assert other.execute("SELECT count(*) FROM django_session WHERE session_key = %s",
                              [key]).fetchone() == (1,)

@@ -18,6 +18,8 @@ from django.test import override_settings
 from keystead import hot_sql
 from keystead.directory.models import User
 
+from .helpers_live import database_url
+
 pytestmark = pytest.mark.django_db(transaction=True)
 RENAME = ('WITH changed AS (UPDATE "directory_user" SET "given_name" = %s'
           ' WHERE "email" = %s RETURNING 1) SELECT count(*) FROM changed')
@@ -31,10 +33,7 @@ def ada():
 
 
 def _other_connection() -> psycopg.Connection:
-    settings = connection.settings_dict
-    return psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432,
-                           user=settings["USER"], password=settings["PASSWORD"] or None,
-                           dbname=settings["NAME"], autocommit=True)
+    return psycopg.connect(database_url(connection.settings_dict), autocommit=True)
 
 
 @pytest.mark.smoke
