@@ -35,20 +35,24 @@ test: test-deps
 	KEYSTEAD_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 --dist loadgroup
 	KEYSTEAD_DATABASE_URL=sqlite:///$(CURDIR)/var/test-smoke.sqlite3 $(BIN)/pytest -m smoke -p no:xdist
 
-# Password sign-ins/s through gunicorn on PostgreSQL against raw argon2id/s on the same cores
-# (docs/performance.md). Not part of `make test`: it recreates the keystead_bench database and
-# wants a quiet machine. Options through BENCH_ARGS, e.g. BENCH_ARGS="--seconds 60 --workers 3".
+# Password sign-ins/s through the web servers (granian, which keystead serve runs, and
+# gunicorn's gthread worker, in the same run) on PostgreSQL against raw argon2id/s on the same
+# cores (docs/performance.md). Not part of `make test`: it recreates the keystead_bench database
+# and wants a quiet machine. Options through BENCH_ARGS, e.g.
+# BENCH_ARGS="--seconds 60 --workers 3 --servers granian --database keystead_bench_2".
 BENCH_ARGS ?=
 # wrk (Debian) drives both benchmarks: a C load generator takes little of the shared cores.
+# gunicorn is not a dependency of Keystead; the benchmarks start it to compare.
 bench-deps: $(STAMP)
 	@dpkg-query -W -f='$${Status}\n' wrk 2>/dev/null | grep -q 'install ok installed' || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }
+	@test -x $(BIN)/gunicorn || $(BIN)/pip install --quiet 'gunicorn>=25.1'
 
 bench: bench-deps
 	$(BIN)/python bench/login.py $(BENCH_ARGS)
 
 # Refresh-token and client-credentials grants/s against raw RS256 signing/s on the same cores
-# (docs/performance.md). Same database and options as `bench`.
+# (docs/performance.md). Same servers, database and options as `bench`.
 bench-tokens: bench-deps
 	$(BIN)/python bench/tokens.py $(BENCH_ARGS)
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Token grants per second through HTTP, against raw RS256 JWT signing on the same cores.
 
-    .venv/bin/python bench/tokens.py [--seconds 20] [--concurrency N] [--workers N]
+    .venv/bin/python bench/tokens.py [--seconds 20] [--servers gthread,granian]
+                                     [--concurrency N] [--workers N] [--database NAME]
 
-What it does, in one run (the same machinery as ``bench/login.py``, whose
-helpers it imports):
+What it does, in one run (the same machinery as ``bench/login.py``, from
+``bench/common.py``):
 
 1. creates a fresh PostgreSQL database (``keystead_bench``, dropped first),
    runs ``keystead migrate`` into it and, through the ORM, creates one person,
@@ -13,8 +14,10 @@ helpers it imports):
    chains (an access token with scope ``openid email profile
    offline_access`` and its refresh token, stored the way the toolkit stores
    them: hashed), ``--concurrency`` of them for every run;
-2. starts ``keystead serve`` (gunicorn, ``--workers``, default one per core);
-3. drives ``POST /oauth/token/`` for ``--seconds`` with ``wrk`` (C, one
+2. starts every web server of ``--servers`` (default both; the one
+   ``keystead serve`` runs is started as ``keystead serve``, the other by its
+   own command line), ``--workers`` each (default one per core);
+3. drives ``POST /oauth/token/`` for ``--seconds`` per server with ``wrk`` (C, one
    connection per thread, so the load generator takes little of the shared
    cores; Debian package ``wrk``), in two kinds of pieces: *refresh*
    (``grant_type=refresh_token``: each thread follows its own chain, sending
@@ -28,13 +31,15 @@ helpers it imports):
 4. measures, in the same run and on the same cores, raw RS256 JWT signing of
    an ID-token-shaped payload with the server's own key: JSON, base64url and
    one RSA signature with ``cryptography``, the least work a signed ID token
-   takes; one process per core (per worker if fewer). The three alternate in
-   ``--rounds`` (raw, refresh, client credentials, then the other way round)
-   so a change in the machine's speed weighs on all of them;
-5. prints grants/s and grants/s per core for each grant, raw signatures/s, the
-   two ratios (grants/s ÷ raw signatures/s), where the CPU went, and
-   Keycloak's published sizing (120 refresh or client-credentials grants/s per
-   vCPU) with the target of three times that: 360 refresh grants/s per core.
+   takes; one process per core (per worker if fewer). They alternate in
+   ``--rounds`` (raw, then each server's refresh and client credentials, then
+   the other way round) so a change in the machine's speed weighs on all of
+   them and on both servers alike;
+5. prints, for each server, grants/s and grants/s per core for each grant
+   beside Keycloak's published sizing (120 refresh or client-credentials
+   grants/s per vCPU) with the target of twice that (240/s per core for
+   each), raw signatures/s, the two ratios (grants/s ÷ raw signatures/s) and
+   where the CPU went; then the servers side by side.
 
 A refresh grant of an OIDC client signs one ID token (one RS256 signature),
 so raw signing is its physical limit; a client-credentials grant signs
@@ -53,39 +58,34 @@ import platform
 import secrets
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from login import (  # bench/ is not a package: login.py sits beside this file
+from common import (  # bench/ is not a package: common.py sits beside this file
     WRK_REPORT,
     WRK_THREADS,
+    Tally,
     add_common_arguments,
-    backend_pids,
-    children_of,
+    alternating,
     cpu_model,
-    database_cpu_since,
-    free_port,
     fresh_installation,
-    keystead_server,
-    machine_cpu_seconds,
+    machine_line,
     memory_gib,
-    process_cpu_seconds,
-    raw_processes,
     repeat_in_window,
     run_and_report,
     run_parallel,
     run_wrk,
     say,
+    servers_running,
+    setup_run,
     steal_warning,
-    usable_cores,
 )
 
 KEYCLOAK_GRANTS_PER_VCPU = 120  # Keycloak's sizing guide: refresh / client-credentials grants
-TARGET_PER_CORE = 3 * KEYCLOAK_GRANTS_PER_VCPU
+TARGET_PER_CORE = 2 * KEYCLOAK_GRANTS_PER_VCPU  # refresh and client credentials alike
 SCOPE = "openid email profile offline_access"
 REDIRECT_URI = "http://127.0.0.1/callback"
 
@@ -249,6 +249,24 @@ def sign_loop(pem: str, start: float, stop: float, out: mp.Queue) -> None:
 
 # --------------------------------------------------------------------------- the run
 
+KINDS = {"refresh": "refresh", "cc": "client credentials"}
+
+
+@dataclass
+class ServerFigures:
+    """The figures of one server under test."""
+
+    server: str  # what ran
+    refresh_per_s: float
+    refresh_per_core: float
+    cc_per_s: float
+    cc_per_core: float
+    refresh_ratio: float  # grants/s / raw signatures/s
+    cc_ratio: float
+    problems: dict[str, dict[str, int]] = field(default_factory=dict)
+    cpu_share: dict[str, dict[str, float]] = field(default_factory=dict)
+    cpu_ms_per_grant: dict[str, dict[str, float]] = field(default_factory=dict)
+
 
 @dataclass
 class Figures:
@@ -261,166 +279,155 @@ class Figures:
     secret_hasher: str
     workers: int
     concurrency: int
-    seconds: float  # per kind of grant, and for raw signing
+    seconds: float  # per kind of grant and server, and for raw signing
     rounds: int
-    refresh_per_s: float
-    refresh_per_core: float
-    cc_per_s: float
-    cc_per_core: float
     sign_per_round: list[float]
     sign_per_s: float
-    refresh_ratio: float
-    cc_ratio: float
-    problems: dict[str, dict[str, int]] = field(default_factory=dict)
-    cpu_share: dict[str, dict[str, float]] = field(default_factory=dict)
-    cpu_ms_per_grant: dict[str, dict[str, float]] = field(default_factory=dict)
-    sign_cpu_ms: float = 0.0
-    keycloak_per_s: int = 0
+    sign_cpu_ms: float
+    keycloak_per_s: int
+    servers: dict[str, ServerFigures] = field(default_factory=dict)
 
 
-def bench(args: argparse.Namespace) -> Figures:
-    cores = usable_cores()
-    workers = args.workers or cores
-    concurrency = args.concurrency or 2 * workers
-    raw_procs = raw_processes(workers, cores)
-    workdir = Path(tempfile.mkdtemp(prefix="keystead-bench-"))
-    port = free_port()
-    rounds = max(1, args.rounds)
-    # Fresh chains for every refresh run: when wrk stops, a refresh may be in flight whose
-    # answer (the chain's next token) it never reads, and the chain's last token is spent.
-    say(f"database {args.database}: recreate, migrate, 2 clients, "
-        f"{concurrency * (rounds + 1)} token chains")
-    env, setup = fresh_installation(args, port, workdir, __file__,
-                                    ["--_create-clients", str(concurrency * (rounds + 1))])
-    pem = (workdir / "data" / "oidc_signing_key.pem").read_text()
-    unused: list[str] = setup["refresh_tokens"]
-
-    piece = max(1, round(args.seconds / rounds))  # wrk takes whole seconds
-    script = workdir / "tokens.lua"
-    script.write_text(WRK_THREADS + WRK_SCRIPT + WRK_REPORT)
-    log_path = workdir / "serve.log"
-    say(f"keystead serve: {workers} workers on 127.0.0.1:{port} (log: {log_path}); "
-        f"client secrets hashed with {setup['secret_hasher']}")
-    sign_rates: list[float] = []
-    sign_cpu: list[float] = []
-    kinds = ("refresh", "cc")
-    results: dict[str, list[dict]] = {k: [] for k in kinds}
-    busy = dict.fromkeys(kinds, 0.0)
-    stolen = dict.fromkeys(kinds, 0.0)
-    server_cpu = dict.fromkeys(kinds, 0.0)
-    db_cpu = dict.fromkeys(kinds, 0.0)
-
-    def drive(kind: str, seconds: float) -> tuple[dict, float, float]:
-        """The grants' results, and the machine's busy and stolen CPU seconds meanwhile."""
-        client = setup["refresh_client" if kind == "refresh" else "cc_client"]
-        busy0, stolen0 = machine_cpu_seconds()
-        chains = [unused.pop() for _ in range(concurrency)] if kind == "refresh" else \
-            ["-"] * concurrency
-        got = grant_load(kind, port, client, chains, seconds, script)
-        busy1, stolen1 = machine_cpu_seconds()
-        return got, busy1 - busy0, stolen1 - stolen0
-
-    with keystead_server(env, port, workers, log_path) as server:
-        say(f"warm-up: {args.warm_up:g}s of each grant, not counted")
-        for kind in kinds:
-            drive(kind, max(1.0, args.warm_up / 2))
-        server_pids = [server.pid, *children_of(server.pid)]
-        order = ("sign", "refresh", "cc")
-        for r in range(rounds):
-            for what in order if r % 2 == 0 else order[::-1]:
-                if what == "sign":
-                    say(f"round {r + 1}/{rounds}: raw RS256 signing, {raw_procs} processes, "
-                        f"{piece:g}s")
-                    got, _, _ = run_parallel(sign_loop, lambda i: (pem,), raw_procs, piece)
-                    done = sum(g["done"] for g in got)
-                    sign_rates.append(done / piece)
-                    sign_cpu.append(sum(g["cpu"] for g in got) / max(done, 1))
-                    continue
-                say(f"round {r + 1}/{rounds}: {what} grants, {concurrency} clients, {piece:g}s")
-                db0 = {p: process_cpu_seconds(p)
-                       for p in backend_pids(args.admin_url, args.database)}
-                server0 = sum(process_cpu_seconds(p) for p in server_pids)
-                got, busy_here, stolen_here = drive(what, piece)
-                server_cpu[what] += sum(process_cpu_seconds(p) for p in server_pids) - server0
-                db_cpu[what] += database_cpu_since(
-                    db0, backend_pids(args.admin_url, args.database))
-                busy[what] += busy_here
-                stolen[what] += stolen_here
-                results[what].append(got)
-
-    seconds = piece * rounds
-    capacity = cores * seconds
-    raw = sum(sign_rates) / len(sign_rates)
-    rate, problems, share, per_grant = {}, {}, {}, {}
-    for kind in kinds:
-        count = sum(r["ok"] for r in results[kind])
-        rate[kind] = count / sum(r["seconds"] for r in results[kind])  # as wrk timed them
-        problems[kind] = {}
-        for r in results[kind]:
-            for what, n in r["problems"].items():
-                problems[kind][what] = problems[kind].get(what, 0) + n
-        client_cpu = sum(r["cpu"] for r in results[kind])
+def server_figures(described: str, tallies: dict[str, Tally], raw: float,
+                   cores: int) -> ServerFigures:
+    rate, share, per_grant = {}, {}, {}
+    for kind, t in tallies.items():
+        rate[kind] = t.ok / t.seconds if t.seconds else 0.0  # as wrk timed them
+        capacity = cores * t.seconds
         share[kind] = {
-            "server": round(server_cpu[kind] / capacity, 3),
-            "PostgreSQL": round(db_cpu[kind] / capacity, 3),
-            "clients": round(client_cpu / capacity, 3),
-            "other": round(max(busy[kind] - server_cpu[kind] - db_cpu[kind] - client_cpu, 0)
-                           / capacity, 3),
-            "steal": round(stolen[kind] / capacity, 3),
-            "idle": round(max(capacity - busy[kind] - stolen[kind], 0) / capacity, 3),
+            "server": round(t.server / capacity, 3),
+            "PostgreSQL": round(t.db / capacity, 3),
+            "clients": round(t.client / capacity, 3),
+            "other": round(t.other() / capacity, 3),
+            "steal": round(t.stolen / capacity, 3),
+            "idle": round(max(capacity - t.busy - t.stolen, 0) / capacity, 3),
         }
-        n = max(count, 1)
-        per_grant[kind] = {"server": round(server_cpu[kind] / n * 1000, 2),
-                           "PostgreSQL": round(db_cpu[kind] / n * 1000, 2),
-                           "clients": round(client_cpu / n * 1000, 2)}
-    if not args.keep:
-        shutil.rmtree(workdir, ignore_errors=True)
-    return Figures(
-        date=datetime.now(UTC).strftime("%Y-%m-%d"), machine=cpu_model(), cores=cores,
-        memory_gib=round(memory_gib(), 1), python=platform.python_version(),
-        key=setup["key"], secret_hasher=setup["secret_hasher"], workers=workers,
-        concurrency=concurrency, seconds=seconds, rounds=rounds,
+        n = max(t.ok, 1)
+        per_grant[kind] = {"server": round(t.server / n * 1000, 2),
+                           "PostgreSQL": round(t.db / n * 1000, 2),
+                           "clients": round(t.client / n * 1000, 2)}
+    return ServerFigures(
+        server=described,
         refresh_per_s=round(rate["refresh"], 1),
         refresh_per_core=round(rate["refresh"] / cores, 1),
         cc_per_s=round(rate["cc"], 1), cc_per_core=round(rate["cc"] / cores, 1),
-        sign_per_round=[round(x, 1) for x in sign_rates], sign_per_s=round(raw, 1),
         refresh_ratio=round(rate["refresh"] / raw, 3) if raw else 0.0,
         cc_ratio=round(rate["cc"] / raw, 3) if raw else 0.0,
-        problems={k: v for k, v in problems.items() if v},
-        cpu_share=share, cpu_ms_per_grant=per_grant,
+        problems={kind: t.problems for kind, t in tallies.items() if t.problems},
+        cpu_share=share, cpu_ms_per_grant=per_grant)
+
+
+def bench(args: argparse.Namespace) -> Figures:
+    run = setup_run(args)
+    # Fresh chains for every refresh run: when wrk stops, a refresh may be in flight whose
+    # answer (the chain's next token) it never reads, and the chain's last token is spent.
+    chains = run.concurrency * (run.rounds + 1) * len(run.servers)
+    say(f"database {args.database}: recreate, migrate, 2 clients, {chains} token chains")
+    env, setup = fresh_installation(args, run.workdir, __file__,
+                                    ["--_create-clients", str(chains)])
+    pem = (run.workdir / "data" / "oidc_signing_key.pem").read_text()
+    unused: list[str] = setup["refresh_tokens"]
+    script = run.workdir / "tokens.lua"
+    script.write_text(WRK_THREADS + WRK_SCRIPT + WRK_REPORT)
+    say(f"client secrets hashed with {setup['secret_hasher']}")
+    sign_rates: list[float] = []
+    sign_cpu: list[float] = []
+    tallies = {name: {kind: Tally() for kind in KINDS} for name in run.servers}
+
+    def drive(port: int, kind: str, seconds: float) -> dict:
+        client = setup["refresh_client" if kind == "refresh" else "cc_client"]
+        chains = [unused.pop() for _ in range(run.concurrency)] if kind == "refresh" else \
+            ["-"] * run.concurrency
+        return grant_load(kind, port, client, chains, seconds, script)
+
+    with servers_running(run.servers, env, run.workers, run.workdir) as servers:
+        say(f"warm-up: {args.warm_up:g}s of each grant per server, not counted")
+        for server in servers.values():
+            for kind in KINDS:
+                drive(server.port, kind, max(1.0, args.warm_up / 2))
+        steps = ["sign", *((name, kind) for name in run.servers for kind in KINDS)]
+        for r, step in alternating(run.rounds, steps):
+            if step == "sign":
+                say(f"round {r + 1}/{run.rounds}: raw RS256 signing, {run.raw_procs} "
+                    f"processes, {run.piece:g}s")
+                rate, cpu_each = run_parallel(sign_loop, lambda i: (pem,), run.raw_procs,
+                                              run.piece)
+                sign_rates.append(rate)
+                sign_cpu.append(cpu_each)
+                continue
+            name, kind = step
+            say(f"round {r + 1}/{run.rounds}: {name}, {KINDS[kind]} grants, "
+                f"{run.concurrency} clients, {run.piece:g}s")
+            port = servers[name].port
+            tallies[name][kind].measure(servers[name], args.admin_url, args.database,
+                                        lambda p=port, k=kind: drive(p, k, run.piece))
+        described = {name: server.description for name, server in servers.items()}
+
+    raw = sum(sign_rates) / len(sign_rates)
+    if not args.keep:
+        shutil.rmtree(run.workdir, ignore_errors=True)
+    return Figures(
+        date=datetime.now(UTC).strftime("%Y-%m-%d"), machine=cpu_model(), cores=run.cores,
+        memory_gib=round(memory_gib(), 1), python=platform.python_version(),
+        key=setup["key"], secret_hasher=setup["secret_hasher"], workers=run.workers,
+        concurrency=run.concurrency, seconds=run.piece * run.rounds, rounds=run.rounds,
+        sign_per_round=[round(x, 1) for x in sign_rates], sign_per_s=round(raw, 1),
         sign_cpu_ms=round(sum(sign_cpu) / len(sign_cpu) * 1000, 3),
-        keycloak_per_s=KEYCLOAK_GRANTS_PER_VCPU * cores,
+        keycloak_per_s=KEYCLOAK_GRANTS_PER_VCPU * run.cores,
+        servers={name: server_figures(described[name], t, raw, run.cores)
+                 for name, t in tallies.items()},
     )
 
 
+def met(per_core: float) -> str:
+    return "met" if per_core >= TARGET_PER_CORE else "NOT met"
+
+
 def report(f: Figures) -> str:
-    met = "met" if f.refresh_per_core >= TARGET_PER_CORE else "NOT met"
     lines = [
-        f"machine      {f.cores} cores, {f.machine}, {f.memory_gib} GiB, Python {f.python}",
-        f"server       keystead serve (gunicorn) {f.workers} workers, PostgreSQL; "
-        f"{f.concurrency} clients; {f.seconds:g}s of each grant in {f.rounds} rounds",
+        machine_line(f.cores, f.machine, f.memory_gib, f.python),
+        f"servers      {'; '.join(s.server for s in f.servers.values())}; PostgreSQL; "
+        f"{f.concurrency} clients; {f.seconds:g}s of each grant per server in {f.rounds} "
+        "alternating rounds",
         f"signing key  {f.key} (RS256); client secrets hashed with {f.secret_hasher}",
-        f"refresh      {f.refresh_per_s:.1f} grants/s, {f.refresh_per_core:.1f}/s per core "
-        f"(each signs an ID token; target >= {TARGET_PER_CORE}/s per core: {met})",
-        f"client cred. {f.cc_per_s:.1f} grants/s, {f.cc_per_core:.1f}/s per core",
         f"RS256 raw    {f.sign_per_s:.1f} signatures/s on the same cores "
         f"(rounds: {', '.join(f'{x:.1f}' for x in f.sign_per_round)}; "
         f"{f.sign_cpu_ms:.2f} ms CPU each)",
-        f"ratios       refresh {f.refresh_ratio:.3f}, client credentials {f.cc_ratio:.3f} "
-        "(grants/s / raw signatures/s)",
         f"Keycloak     {KEYCLOAK_GRANTS_PER_VCPU}/s per vCPU published sizing -> "
         f"{f.keycloak_per_s}/s on {f.cores} cores",
     ]
-    for kind, name in (("refresh", "refresh"), ("cc", "client credentials")):
-        s, c = f.cpu_share[kind], f.cpu_ms_per_grant[kind]
-        lines.append(f"CPU {name}: " + ", ".join(f"{k} {v:.1%}" for k, v in s.items())
-                     + "; per grant " + ", ".join(f"{k} {v:.2f} ms" for k, v in c.items()))
-        if s["other"] > 0.05:
-            lines.append(f"WARNING      other programs used {s['other']:.0%} of the CPU "
-                         f"during the {name} grants: rates understated")
-        lines += steal_warning(s["steal"], f"the {name} grants")
-    if f.problems:
-        lines.append(f"not counted  {f.problems}")
+    for s in f.servers.values():
+        lines += [
+            f"=== {s.server}",
+            f"refresh      {s.refresh_per_s:.1f} grants/s, {s.refresh_per_core:.1f}/s per core "
+            f"(each signs an ID token; Keycloak {KEYCLOAK_GRANTS_PER_VCPU}/s per vCPU; "
+            f"target >= {TARGET_PER_CORE}/s per core: {met(s.refresh_per_core)})",
+            f"client cred. {s.cc_per_s:.1f} grants/s, {s.cc_per_core:.1f}/s per core "
+            f"(Keycloak {KEYCLOAK_GRANTS_PER_VCPU}/s per vCPU; target >= {TARGET_PER_CORE}/s "
+            f"per core: {met(s.cc_per_core)})",
+            f"ratios       refresh {s.refresh_ratio:.3f}, client credentials {s.cc_ratio:.3f} "
+            "(grants/s / raw signatures/s)",
+        ]
+        for kind, name in KINDS.items():
+            share, per = s.cpu_share[kind], s.cpu_ms_per_grant[kind]
+            lines.append(f"CPU {name}: " + ", ".join(f"{k} {v:.1%}" for k, v in share.items())
+                         + "; per grant " + ", ".join(f"{k} {v:.2f} ms" for k, v in per.items()))
+            if share["other"] > 0.05:
+                lines.append(f"WARNING      other programs used {share['other']:.0%} of the "
+                             f"CPU during the {name} grants: rates understated")
+            lines += steal_warning(share["steal"], f"the {name} grants")
+        if s.problems:
+            lines.append(f"not counted  {s.problems}")
+    lines.append(f"=== side by side (target: >= {TARGET_PER_CORE}/s per core)")
+    for kind, what in KINDS.items():
+        for name, s in f.servers.items():
+            per_s, per_core, ratio = ((s.refresh_per_s, s.refresh_per_core, s.refresh_ratio)
+                                      if kind == "refresh" else
+                                      (s.cc_per_s, s.cc_per_core, s.cc_ratio))
+            lines.append(
+                f"{name:8s} {what:18s} {per_s:7.1f} grants/s  {per_core:6.1f}/s per core "
+                f"({per_core / KEYCLOAK_GRANTS_PER_VCPU:.1f} x Keycloak's "
+                f"{KEYCLOAK_GRANTS_PER_VCPU})  ratio {ratio:.3f}  {met(per_core)}")
     return "\n".join(lines)
 
 

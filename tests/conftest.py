@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
 import importlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
 
 import pytest
 from django.db.models.signals import post_migrate
@@ -101,3 +110,129 @@ def api(admin_token) -> ApiClient:
 @pytest.fixture
 def api_with(token_for):
     return lambda *scopes: ApiClient(token_for(*scopes))
+
+
+# --- Mail -------------------------------------------------------------------------------
+# Mail leaves through the outbox (keystead.login.outbox). Web processes deliver it in a
+# background thread; in tests that thread is off, and a test that reads mail asks for it
+# with ``deliver()``, so delivery happens at a known moment in the test's own thread (and
+# transaction). Tests that need the thread itself use ``mail_sender``.
+
+
+@pytest.fixture(autouse=True)
+def _mail_sent_by_the_test(settings) -> None:
+    settings.MAIL_SENDER_THREAD = False
+
+
+@pytest.fixture
+def deliver():
+    """``deliver()`` runs the sender until no mail is due or being sent; returns ``mail.outbox``.
+
+    Django's locmem backend (or ``smtp_server``) receives what was sent. Mail
+    waiting for a later retry stays queued (move the clock with time_machine).
+    """
+    from django.core import mail
+
+    from keystead.login import outbox
+
+    def run(timeout: float = 20.0) -> list:
+        deadline = time.monotonic() + timeout
+        while True:
+            outbox.deliver_due()
+            if not outbox.waiting():  # a background sender may hold a row: wait for it
+                return mail.outbox
+            if time.monotonic() > deadline:
+                pytest.fail(f"mail still waiting after {timeout}s")
+            time.sleep(0.05)
+
+    return run
+
+
+@pytest.fixture
+def mail_sender(settings, transactional_db):
+    """The background sender thread, as a web process runs it (rows must be committed).
+
+    Stopped before the database is flushed, so it holds no connection then.
+    """
+    from keystead.login import outbox
+
+    settings.MAIL_SENDER_THREAD = True
+    yield outbox.sender
+    outbox.sender.stop()
+
+
+@dataclass
+class Mailbox:
+    """Messages a real SMTP server (aiosmtpd) received, parsed with the standard library.
+
+    ``hang`` (an Event) makes the server accept DATA and then not answer while set;
+    ``refuse`` answers DATA with that reply instead of accepting; ``delay`` waits before
+    accepting. ``tries`` counts the DATA commands that reached the server.
+    """
+
+    host: str
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    delay: float = 0.0  # seconds the server waits before accepting a message
+    refuse: str = ""  # e.g. "451 4.3.0 Try again later"
+    hang: threading.Event = field(default_factory=threading.Event)
+    tries: int = 0
+    _arrived: threading.Condition = field(default_factory=threading.Condition)
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd calls it by name
+        self.tries += 1
+        while self.hang.is_set():
+            await asyncio.sleep(0.02)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.refuse:
+            return self.refuse
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._arrived:
+            self.messages.append(message)
+            self._arrived.notify_all()
+        return "250 Message accepted for delivery"
+
+    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
+        """Block until ``count`` messages arrived in total; fail the test if they don't."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.messages) >= count, timeout):
+                pytest.fail(f"expected {count} mail(s) within {timeout}s, "
+                            f"got {len(self.messages)}")
+            return list(self.messages)
+
+    @staticmethod
+    def text_of(message: EmailMessage) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings) -> Iterator[Mailbox]:
+    """A real SMTP server on a free loopback port, with Django pointed at it.
+
+    ``settings`` changes the one settings object every thread reads, so mail sent
+    by the ``live_server`` thread or the background sender goes here too.
+    """
+    from aiosmtpd.controller import Controller
+
+    box = Mailbox("127.0.0.1", _free_port())
+    controller = Controller(box, hostname=box.host, port=box.port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = box.host
+    settings.EMAIL_PORT = box.port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 10
+    settings.DEFAULT_FROM_EMAIL = "keystead@example.com"
+    try:
+        yield box
+    finally:
+        box.hang.clear()
+        controller.stop()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -52,6 +53,23 @@ def default_database_url() -> str:
     return f"sqlite:///{data_dir() / 'keystead.sqlite3'}"
 
 
+def _owner_only_directory(directory: Path) -> None:
+    """Create ``directory`` (and its parents) readable by its owner only, if it is missing."""
+    if not directory.exists():
+        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+
+
+def create_owner_only(path: Path) -> None:
+    """Create an empty file readable by its owner only (0600), in an owner-only directory,
+    unless it exists. For the embedded database: SQLite then opens it as it is and gives
+    its journal files the same mode."""
+    if path.exists() or str(path) == ":memory:":
+        return
+    _owner_only_directory(path.parent)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def load_or_create_secret_key(directory: Path) -> str:
     """Return the persistent secret key, generating it (mode 0600) on first run.
 
@@ -61,7 +79,7 @@ def load_or_create_secret_key(directory: Path) -> str:
     path = directory / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    directory.mkdir(parents=True, exist_ok=True)
+    _owner_only_directory(directory)
     key = secrets.token_urlsafe(50)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -21,7 +21,7 @@ _SENSITIVE_PAIR = re.compile(
 
 
 # A mailed password-reset link, /reset/<token>: its path is the credential. Hidden in every
-# line, so Django's warnings and runserver's and gunicorn's access logs never hold one.
+# line, so Django's warnings and the web server's access log never hold one.
 _RESET_LINK = re.compile(r"(/reset/)[A-Za-z0-9_-]{20,}")
 
 
@@ -66,8 +66,8 @@ class HumanFormatter(logging.Formatter):
 
 
 class RedactLineFilter(logging.Filter):
-    """Redact the finished line. For gunicorn, whose access-log arguments are a mapping
-    that answers any header name; copying it, as ``RedactSecretsFilter`` does, would not."""
+    """Redact the finished line. For the web server's access log, whose arguments are a
+    mapping of the request's fields: the line is built first, then redacted."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         record.msg = redact_text(record.getMessage())
@@ -75,65 +75,45 @@ class RedactLineFilter(logging.Filter):
         return True
 
 
-def gunicorn_logger_class() -> type:
-    """gunicorn's logger with the redaction on its own handlers.
+def granian_logging(fmt: str, level: str) -> dict:
+    """The logging configuration ``keystead serve`` gives granian (its ``log_dictconfig``).
 
-    gunicorn writes its access and error logs through handlers of its own, outside
-    the configuration below; without this an access line would show a reset link.
-    A function, so gunicorn is imported only where it runs (its ``logger_class``
-    setting calls it).
+    granian writes its own lines and its access log through loggers of its own,
+    configured by granian in every worker process; this gives them Keystead's
+    format (human or JSON) and the same redaction as every other line, the access
+    log on stdout and granian's own lines on stderr.
     """
-    from gunicorn.config import AccessLogFormat
-    from gunicorn.glogging import Logger
-
-    class RedactingLogger(Logger):
-        def setup(self, cfg) -> None:
-            super().setup(cfg)
-            for log in (self.error_log, self.access_log):
-                for handler in log.handlers:
-                    if not any(isinstance(f, RedactLineFilter) for f in handler.filters):
-                        handler.addFilter(RedactLineFilter())
-
-        def access(self, resp, req, environ, request_time) -> None:
-            """gunicorn's combined-format line, written without gunicorn's table of every
-            request header, response header and environ key (built for formats that may
-            name any of them): that table cost about a tenth of a token grant's CPU. Any
-            other ``access_log_format`` goes through gunicorn's own way."""
-            if (self.cfg.access_log_format != AccessLogFormat.default
-                    or not self.access_log_enabled):
-                super().access(resp, req, environ, request_time)
-                return
-            self.access_log.info(combined_line(
-                environ, status=resp.status, sent=getattr(resp, "sent", None),
-                user=self._get_user(environ), when=self.now()))
-
-    return RedactingLogger
-
-
-def combined_line(environ: dict, *, status: str | int, sent: int | None, user: str | None,
-                  when: str) -> str:
-    """One access-log line in gunicorn's default (Apache combined) format:
-    ``host - user [time] "request line" status bytes "referer" "user agent"``, with
-    double quotes in the values escaped as gunicorn escapes them."""
-    def safe(value: str) -> str:
-        return value.replace('"', '\\"')
-
-    code = status.split(None, 1)[0] if isinstance(status, str) else status
-    request_line = safe(f"{environ['REQUEST_METHOD']} {environ['RAW_URI']}"
-                        f" {environ['SERVER_PROTOCOL']}")
-    return (f"{safe(environ.get('REMOTE_ADDR', '-'))} - {safe(user or '-')} {when}"
-            f' "{request_line}" {code} {sent if sent is not None else "-"}'
-            f' "{safe(environ.get("HTTP_REFERER", "-"))}"'
-            f' "{safe(environ.get("HTTP_USER_AGENT", "-"))}"')
+    formatter = "json" if fmt == "json" else "human"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": RedactLineFilter}},
+        "formatters": {
+            "human": {"()": HumanFormatter,
+                      "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+            "access": {"format": "%(message)s"},  # the access line carries its own time
+            "json": {"()": JsonFormatter},
+        },
+        "handlers": {
+            "server": {"class": "logging.StreamHandler", "stream": "ext://sys.stderr",
+                       "formatter": formatter, "filters": ["redact"]},
+            "access": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout",
+                       "formatter": "json" if fmt == "json" else "access",
+                       "filters": ["redact"]},
+        },
+        "loggers": {
+            "_granian": {"handlers": ["server"], "level": level.upper(), "propagate": False},
+            "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
+        },
+    }
 
 
 def configure_logging(fmt: str, level: str) -> None:
     formatter = "json" if fmt == "json" else "human"
-    # No format here or in gunicorn shows the calling function or thread, so records need
-    # not carry them: finding the caller walks the stack on every line, and every token
-    # grant and sign-in writes one (the audit mirror) besides the access line. These are
-    # switches the logging documentation's "Optimization" section names (gunicorn's error
-    # lines show the process id, so that one stays).
+    # No format here shows the calling function or thread, so records need not carry
+    # them: finding the caller walks the stack on every line, and every token grant and
+    # sign-in writes one (the audit mirror) besides the access line. These are switches
+    # the logging documentation's "Optimization" section names.
     logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False

@@ -30,6 +30,8 @@ if BASE_URL.startswith("https://"):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
+    # Browsers that have seen Keystead over https refuse plain http to it from then on.
+    SECURE_HSTS_SECONDS = config.env_int("KEYSTEAD_HSTS_SECONDS", 365 * 24 * 3600)
 
 INSTALLED_APPS = [
     "keystead.directory",
@@ -45,24 +47,34 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "ninja",  # the API's documentation page from local static files, not a CDN
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Applications' token requests need none of the browser middleware below: /oauth/token/
-    # is answered here, so middleware added below this line never sees token requests.
-    "keystead.providers.oidc.middleware.TokenEndpointFirst",
-    # POST /login/ is answered here with the hooks of the middleware below, without the
-    # nested chain and the URL resolver (keystead/portal/sign_in_first.py).
-    "keystead.portal.sign_in_first.SignInFirst",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "keystead.login.idle.IdleSessionMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
+
+# Pages load scripts, styles, images and fonts from Keystead itself only; nothing inline.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 ROOT_URLCONF = "keystead.urls"
 WSGI_APPLICATION = "keystead.wsgi.application"
@@ -83,22 +95,24 @@ TEMPLATES = [
 ]
 
 DATABASE_URL = config.env("KEYSTEAD_DATABASE_URL") or config.default_database_url()
-if DATABASE_URL.startswith("sqlite:"):
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
-# Hot statements (keystead.hot_sql) as prepared statements on PostgreSQL. Django's own
-# statements stay unprepared either way (its cursors bind on the client side).
-DATABASE_PREPARED_STATEMENTS = config.env_bool("KEYSTEAD_DATABASE_PREPARED_STATEMENTS", True)
-if DATABASE_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"].endswith("postgresql"):
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
+# Persistent connections, checked before reuse so a restarted database server costs no error.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60,
+                                              conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    config.create_owner_only(Path(DATABASES["default"]["NAME"]))
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;"}
+    # One writer at a time: a transaction takes the write lock when it begins (so two
+    # cannot both read and then fail to write), and waits up to 20 s for it; readers go
+    # on beside the writer (write-ahead log).
+    DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;",
+                                       "transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "directory.User"
-# Django's database sessions, writing a new one once (see keystead/login/sessions.py).
-SESSION_ENGINE = "keystead.login.sessions"
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# A session ends this long after its sign-in, or after this long without a request.
+SESSION_COOKIE_AGE = config.env_int("KEYSTEAD_SESSION_MAX_HOURS", 12) * 3600
+SESSION_IDLE_SECONDS = config.env_int("KEYSTEAD_SESSION_IDLE_MINUTES", 60) * 60
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -138,10 +152,18 @@ EMAIL_USE_TLS = _email.use_tls
 EMAIL_USE_SSL = _email.use_ssl
 DEFAULT_FROM_EMAIL = _email.default_from
 EMAIL_CONFIGURED = _email.configured
+# Seconds each step of an SMTP exchange may take; mail is sent by the outbox's background
+# sender (keystead.login.outbox), so this bounds a retry, never a request.
+EMAIL_TIMEOUT = config.env_int("KEYSTEAD_EMAIL_TIMEOUT", 10)
+if EMAIL_TIMEOUT < 1:
+    raise config.ConfigError("KEYSTEAD_EMAIL_TIMEOUT must be at least 1 (seconds).")
 
 # An operator's own Bloom filter of breached passwords (`keystead policy build-filter`).
 PASSWORD_FILTER_FILE = config.env("KEYSTEAD_PASSWORD_FILTER")
 API_TOKEN_DEFAULT_DAYS = config.env_int("KEYSTEAD_API_TOKEN_DAYS", 90)
+# One address failing to sign in across accounts (keystead/login/throttle.py); 0 turns it off.
+THROTTLE_FAILURES = config.env_int("KEYSTEAD_THROTTLE_FAILURES", 25)
+THROTTLE_WINDOW_SECONDS = config.env_int("KEYSTEAD_THROTTLE_WINDOW_SECONDS", 600)
 
 # OpenID Connect / OAuth 2 provider (django-oauth-toolkit); see docs/oidc.md.
 from keystead.providers.oidc import keys as _oidc_keys  # noqa: E402
@@ -165,6 +187,8 @@ OAUTH2_PROVIDER = {
         "profile": "Your name and when your password last changed",
         "groups": "The names of your directory groups",
         "offline_access": "Stay signed in (refresh tokens)",
+        "introspection": "Ask whether tokens are active (resource servers; client credentials "
+                         "only)",
     },
     "DEFAULT_SCOPES": ["openid"],
     "PKCE_REQUIRED": True,
@@ -180,6 +204,10 @@ OAUTH2_PROVIDER = {
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "REFRESH_TOKEN_GRACE_PERIOD_SECONDS": 0,
 }
+
+# Keys the pairwise subject identifiers some applications get (empty: SECRET_KEY). Set it
+# before rotating SECRET_KEY, or those applications see every person as someone new.
+KEYSTEAD_OIDC_PAIRWISE_KEY = config.env("KEYSTEAD_OIDC_PAIRWISE_KEY")
 
 LOG_FORMAT = config.env("KEYSTEAD_LOG_FORMAT", "human")
 LOG_LEVEL = config.env("KEYSTEAD_LOG_LEVEL", "INFO").upper()

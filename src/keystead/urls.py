@@ -22,7 +22,7 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("keystead.providers.oidc.urls")),
     path("scim/v2/", include("keystead.api.scim.urls")),
-    path("login/", portal.sign_in_view, name="login"),
+    path("login/", portal.SignInView.as_view(), name="login"),
     path("logout/", portal.sign_out, name="logout"),
     path("login/verify/", second_step_views.choose, name="login_verify"),
     path("login/verify/email/", email_code_views.verify, name="login_verify_email"),

@@ -1,4 +1,4 @@
-"""WSGI entry point for gunicorn (``keystead serve``)."""
+"""WSGI entry point for granian (``keystead serve``)."""
 
 import os
 

@@ -142,3 +142,59 @@ def test_group_policy_gets_the_same_checks(api, admins):
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "max_length"
     assert not GroupPolicy.objects.exists()
+
+
+# -- guessability (zxcvbn) through the API --------------------------------------------
+
+WEAK_BUT_LONG = ["passwordpassword", "1234567890123456", "qwertyuiopasdfghjkl"]
+
+
+def test_min_strength_is_read_and_changed_like_every_setting(api_with):
+    client = api_with("policy:read", "policy:write")
+    assert client.get("/api/v1/policy").json()["min_strength"] == 3
+    response = client.patch("/api/v1/policy", {"min_strength": 4})
+    assert response.status_code == 200 and response.json()["min_strength"] == 4
+    refused = client.patch("/api/v1/policy", {"min_strength": 7})
+    assert refused.status_code == 400
+    assert refused.json()["errors"][0]["field"] == "min_strength"
+    assert "from 0 to 4" in refused.json()["errors"][0]["message"]
+    lowered = client.patch("/api/v1/policy", {"min_strength": 1}).json()
+    assert any("minimum strength score below 3" in a for a in lowered["advice"])
+    schema = client.client.get("/api/openapi.json").json()
+    field = schema["components"]["schemas"]["PolicySettingsIn"]["properties"]["min_strength"]
+    assert (field["minimum"], field["maximum"]) == (0, 4)
+
+
+@pytest.mark.parametrize("password", WEAK_BUT_LONG)
+def test_long_but_guessable_passwords_are_refused_by_the_default_policy(api, password):
+    ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace")
+    response = api.post(f"/api/v1/users/{ada.pk}/password", {"password": password})
+    assert response.status_code == 400, response.content
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["password"]
+    assert errors[0]["message"].startswith("The password is too easy to guess (")
+    assert password.encode() not in response.content
+    assert not User.objects.get(pk=ada.pk).check_password(password)
+
+
+def test_a_strong_passphrase_is_accepted(api):
+    ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace")
+    response = api.post(f"/api/v1/users/{ada.pk}/password",
+                        {"password": "Harbour violet compass lantern"})
+    assert response.status_code == 204, response.content
+    assert User.objects.get(pk=ada.pk).check_password("Harbour violet compass lantern")
+
+
+def test_a_group_can_raise_the_minimum_score(api):
+    ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace")
+    admins = Group.objects.create(name="Admins")
+    admins.members.add(ada)
+    created = api.patch(f"/api/v1/groups/{admins.pk}/policy", {"min_strength": 4})
+    assert created.status_code == 201 and created.json()["min_strength"] == 4
+    grace = User.objects.create_user("grace@example.com", "Grace", "Hopper")
+    # "summerhorsegarden" scores 3: enough for the installation, not for Admins.
+    assert api.post(f"/api/v1/users/{grace.pk}/password",
+                    {"password": "summerhorsegarden"}).status_code == 204
+    refused = api.post(f"/api/v1/users/{ada.pk}/password", {"password": "summerhorsegarden"})
+    assert refused.status_code == 400
+    assert "it scores 3 of 4 for strength, the policy asks for 4" in refused.json()["detail"]

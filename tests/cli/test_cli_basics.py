@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -13,7 +14,7 @@ from keystead.cli.serve import (
     MAX_DEFAULT_WORKERS,
     Bind,
     default_workers,
-    gunicorn_options,
+    granian_options,
     parse_bind,
 )
 
@@ -49,10 +50,10 @@ def test_version(cli):
 
 
 def test_importing_the_command_starts_nothing_heavy():
-    """`keystead --help` stays fast: Django, rich and gunicorn load only inside commands."""
+    """`keystead --help` stays fast: Django, rich and granian load only inside commands."""
     code = (
         "import sys; from keystead.cli import main\n"
-        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'django', 'rich', 'gunicorn'})\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'django', 'rich', 'granian'})\n"
         "print(','.join(heavy))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
@@ -95,16 +96,16 @@ def test_bad_bind_exits_2(cli):
 
 
 def test_default_workers_is_bounded():
-    assert 3 <= default_workers() <= MAX_DEFAULT_WORKERS
+    assert 1 <= default_workers() <= MAX_DEFAULT_WORKERS
 
 
-def test_gunicorn_options():
-    options = gunicorn_options(Bind("127.0.0.1", 9000), 3)
-    assert options["bind"] == ["127.0.0.1:9000"]
-    assert options["workers"] == 3
-    assert options["accesslog"] == "-"
-    assert options["graceful_timeout"] > 0
-    assert options["preload_app"] is True
+def test_granian_options():
+    options = granian_options(Bind("127.0.0.1", 9000), 3)
+    assert (options["address"], options["port"], options["workers"]) == ("127.0.0.1", 9000, 3)
+    assert options["interface"] == "wsgi"
+    assert options["log_access"] is True
+    assert options["workers_kill_timeout"] > 0
+    assert granian_options(Bind(unix_path="/run/k.sock"), 1)["uds"] == Path("/run/k.sock")
 
 
 def test_generated_passwords_are_strong_and_distinct():

@@ -1,4 +1,5 @@
-"""keystead policy show / set / remove-group / build-filter, and the operator's filter."""
+"""keystead policy show / set / remove-group / build-filter (the old name of
+``keystead password-filter build``), and the operator's filter."""
 
 from __future__ import annotations
 
@@ -44,6 +45,21 @@ def test_set_changes_the_installation_policy_and_is_audited(cli):
         "max_failures": [10, 5], "lock_minutes": [15, 30], "reuse_blocked": [0, -1]}}
     again = cli("policy", "set", "max_failures=5")
     assert "Nothing to change" in again.stdout
+
+
+def test_min_strength_is_shown_and_set_like_the_other_numbers(cli):
+    row = next(line for line in cli("policy", "show").stdout.splitlines()
+               if "min_strength" in line)
+    assert "3" in row
+    result = cli("policy", "set", "min_strength=4")
+    assert result.exit_code == 0, result.output
+    assert "min_strength 3 -> 4" in result.stdout
+    assert LogonPolicy.current().min_strength == 4
+    too_high = cli("policy", "set", "min_strength=5")
+    assert too_high.exit_code == 2
+    assert "min_strength: min_strength must be from 0 to 4" in too_high.output
+    lowered = cli("policy", "set", "min_strength=1")
+    assert "Note: A minimum strength score below 3" in lowered.stdout
 
 
 def test_set_refuses_bad_values_naming_each_and_changes_nothing(cli):
@@ -96,7 +112,7 @@ def test_group_policy_from_the_command_line(cli):
     assert cli("policy", "remove-group", "Admins").exit_code == 2
 
 
-# -- build-filter and KEYSTEAD_PASSWORD_FILTER --------------------------------
+# -- build-filter (old name) and KEYSTEAD_PASSWORD_FILTER ----------------------
 
 
 def test_build_filter_writes_a_filter_checked_in_addition_to_the_builtin_list(
@@ -140,11 +156,11 @@ def test_build_filter_refuses_an_empty_list(cli, tmp_path):
     result = cli("policy", "build-filter", "--from", str(source),
                  "--out", str(tmp_path / "f.ksbf"))
     assert result.exit_code == 2
-    assert "no passwords found" in result.output
+    assert "no passwords or SHA-1 hashes found" in result.output
 
 
 def test_check_reports_a_broken_filter(cli, settings, tmp_path):
     settings.PASSWORD_FILTER_FILE = str(tmp_path / "missing.ksbf")
     result = cli("check")
-    assert "FAIL  password filter: KEYSTEAD_PASSWORD_FILTER=" in result.stdout
-    assert "keystead policy build-filter" in result.stdout
+    assert "FAIL  password screening: KEYSTEAD_PASSWORD_FILTER=" in result.stdout
+    assert "keystead password-filter build" in result.stdout

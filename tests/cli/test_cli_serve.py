@@ -1,86 +1,70 @@
-"""keystead serve, for real: gunicorn in a subprocess on a fresh SQLite database."""
+"""keystead serve, for real: the production server in a subprocess on a fresh SQLite database."""
 
 import base64
-import os
+import http.client
 import signal
 import socket
 import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url, headers=headers or {})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        return response.status, response.read().decode()
-
-
-def wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> tuple[int, str]:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            return get(url)
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"keystead serve exited early with status {proc.returncode}")
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+from .serving import KEYSTEAD, get, keystead_serve, migrated_env
 
 
 @pytest.mark.slow
 def test_serve_answers_http_and_stops_cleanly(tmp_path):
-    env = {
-        **os.environ,
-        "KEYSTEAD_DATABASE_URL": f"sqlite:///{tmp_path / 'keystead.sqlite3'}",
-        "KEYSTEAD_DATA_DIR": str(tmp_path / "data"),
-        "KEYSTEAD_BASE_URL": "http://127.0.0.1:8000",
-    }
-    migrated = subprocess.run([sys.executable, "-m", "keystead", "migrate"], env=env,
-                              capture_output=True, text=True, timeout=120)
-    assert migrated.returncode == 0, migrated.stderr
-    assert "Applied" in migrated.stdout
+    with keystead_serve(tmp_path, workers=2) as served:
+        base = f"http://127.0.0.1:{served.port}"
+        status, body = get(f"{base}/healthz")
+        assert (status, body) == (200, '{"status": "ok"}')
+        status, page = get(f"{base}/login/")
+        assert status == 200
+        assert "<form" in page and "csrfmiddlewaretoken" in page
+        # An application's Basic credentials are never written to the log.
+        basic = base64.b64encode(b"app-client-id:Secret-Never-Logged-7").decode()
+        assert get(f"{base}/healthz", {"Authorization": f"Basic {basic}"})[0] == 200
+        served.wait_for_output('"GET /login/ HTTP/1.1" 200')  # the access log
+        served.wait_for_output('"GET /healthz HTTP/1.1" 200', count=3)
 
-    port = free_port()
-    log_path = tmp_path / "serve.log"
-    keystead = Path(sys.executable).with_name("keystead")
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [str(keystead), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            status, body = wait_for(f"http://127.0.0.1:{port}/healthz", proc)
-            assert (status, body) == (200, '{"status": "ok"}')
-            status, page = get(f"http://127.0.0.1:{port}/login/")
-            assert status == 200
-            assert "<form" in page and "csrfmiddlewaretoken" in page
-            # An application's Basic credentials: the access line names the client, never
-            # the secret.
-            basic = base64.b64encode(b"app-client-id:Secret-Never-Logged-7").decode()
-            assert get(f"http://127.0.0.1:{port}/healthz",
-                       {"Authorization": f"Basic {basic}"})[0] == 200
-
-            proc.send_signal(signal.SIGTERM)
-            assert proc.wait(timeout=60) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-    output = log_path.read_text()
-    assert f"Keystead is serving on http://127.0.0.1:{port}/" in output
-    assert '"GET /login/ HTTP/1.1" 200' in output  # the access log
-    assert ' - app-client-id [' in output and '"GET /healthz HTTP/1.1" 200' in output
+        served.proc.send_signal(signal.SIGTERM)
+        assert served.proc.wait(timeout=60) == 0
+    output = served.log()
+    assert f"Keystead is serving on http://127.0.0.1:{served.port}/ (granian, 2 workers)" in output
+    assert "Public address (KEYSTEAD_BASE_URL): http://127.0.0.1:8000/" in output
     leaked = "Secret-Never-Logged-7" in output or basic in output
     assert not leaked, "the client secret reached the serve log"  # not printed on failure
     assert "Traceback" not in output
+
+
+@pytest.mark.slow
+def test_serve_listens_on_a_unix_socket(tmp_path):
+    """``--bind unix:/path``: the socket answers HTTP."""
+    path = tmp_path / "web.sock"
+    env = migrated_env(tmp_path)
+    with (tmp_path / "serve.log").open("w") as log:
+        proc = subprocess.Popen([str(KEYSTEAD), "serve", "--bind", f"unix:{path}",
+                                 "--workers", "1"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                sock = socket.socket(socket.AF_UNIX)
+                sock.connect(str(path))
+                break
+            except OSError:
+                sock.close()
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "nothing listens on the socket"
+                time.sleep(0.2)
+        conn = http.client.HTTPConnection("localhost")
+        conn.sock = sock
+        conn.request("GET", "/healthz", headers={"Host": "127.0.0.1:8000"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    assert f"Keystead is serving on unix:{path} (granian, 1 worker)" in (
+        tmp_path / "serve.log").read_text()

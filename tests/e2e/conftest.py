@@ -3,20 +3,15 @@
 Playwright never downloads a browser here; ``make test-deps`` installs the
 Debian ``chromium`` package. Pages are served by pytest-django's
 ``live_server``, which runs each test in a flushed (transactional) database.
+The SMTP server (``smtp_server``) and the mail sender fixtures are in
+``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import os
 import shutil
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -63,69 +58,6 @@ def sign_in(page, admin_user):
         page.get_by_role("button", name="Sign in").click()
 
     return go
-
-
-@dataclass
-class Mailbox:
-    """Messages a real SMTP server (aiosmtpd) received, parsed with the standard library."""
-
-    host: str
-    port: int
-    messages: list[EmailMessage] = field(default_factory=list)
-    delay: float = 0.0  # seconds the server waits before accepting a message
-    _arrived: threading.Condition = field(default_factory=threading.Condition)
-
-    async def handle_DATA(self, server, session, envelope) -> str:  # aiosmtpd calls it by name
-        if self.delay:
-            await asyncio.sleep(self.delay)
-        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        with self._arrived:
-            self.messages.append(message)
-            self._arrived.notify_all()
-        return "250 Message accepted for delivery"
-
-    def wait_for(self, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
-        """Block until ``count`` messages arrived in total; fail the test if they don't."""
-        with self._arrived:
-            if not self._arrived.wait_for(lambda: len(self.messages) >= count, timeout):
-                pytest.fail(f"expected {count} mail(s) within {timeout}s, "
-                            f"got {len(self.messages)}")
-            return list(self.messages)
-
-    @staticmethod
-    def text_of(message: EmailMessage) -> str:
-        return message.get_body(preferencelist=("plain",)).get_content()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_server(settings) -> Iterator[Mailbox]:
-    """A real SMTP server on a free loopback port, with Django pointed at it.
-
-    ``settings`` changes the one settings object every thread reads, so mail sent
-    by the ``live_server`` thread goes here too.
-    """
-    from aiosmtpd.controller import Controller
-
-    box = Mailbox("127.0.0.1", _free_port())
-    controller = Controller(box, hostname=box.host, port=box.port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = box.host
-    settings.EMAIL_PORT = box.port
-    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 10
-    settings.DEFAULT_FROM_EMAIL = "keystead@example.com"
-    try:
-        yield box
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core import mail
 from django.utils import timezone
 
 from keystead.directory.models import Event, User
@@ -37,7 +36,7 @@ def failure_text(page) -> str:
     return alert.inner_text().strip()
 
 
-def test_three_failures_lock_and_the_lock_ends_after_the_period(page):
+def test_three_failures_lock_and_the_lock_ends_after_the_period(page, deliver):
     from playwright.sync_api import expect
 
     update_installation_policy({"max_failures": 3, "lock_minutes": 15}, door="test")
@@ -51,7 +50,7 @@ def test_three_failures_lock_and_the_lock_ends_after_the_period(page):
     ada.refresh_from_db()
     assert ada.is_locked() and ada.failed_logins == 3
     assert ada.locked_until is not None
-    assert [m.subject for m in mail.outbox] == ["Your Keystead account is locked"]
+    assert [m.subject for m in deliver()] == ["Your Keystead account is locked"]
 
     # The right password is refused too, with exactly the answer a wrong one gets.
     submit_sign_in(page, "ada@example.com", PASSWORD)

@@ -48,19 +48,19 @@ def test_code_pkce_flow_through_the_sign_in_page(page, live_server, person):
         "exp": {"essential": True},
         "nonce": {"essential": True, "value": nonce}})
     claims.validate()
-    assert claims["sub"] == str(person.pk)
+    assert claims["sub"] == str(person.subject)
     assert claims["email"] == "ada@example.com"
     assert claims["name"] == "Ada Lovelace"
 
     info = rp.get(discovery["userinfo_endpoint"]).json()
-    assert info["sub"] == str(person.pk)
+    assert info["sub"] == str(person.subject)
     assert info["email_verified"] is True
     assert info["password_changed_at"] == int(person.password_changed_at.timestamp())
 
     first_refresh = token["refresh_token"]
     refreshed = rp.refresh_token(discovery["token_endpoint"], refresh_token=first_refresh)
     assert refreshed["refresh_token"] != first_refresh
-    assert rp.get(discovery["userinfo_endpoint"]).json()["sub"] == str(person.pk)
+    assert rp.get(discovery["userinfo_endpoint"]).json()["sub"] == str(person.subject)
 
     with pytest.raises(OAuthError) as reuse:
         rp.refresh_token(discovery["token_endpoint"], refresh_token=first_refresh)
@@ -127,15 +127,16 @@ def test_max_age_sends_an_old_session_back_through_sign_in(page, live_server, pe
     from django.utils import timezone
 
     from keystead.directory.models import Event
+    from keystead.login.models import SignedInSession
 
     app, rp, discovery, redirect_uri = _relying_party(live_server)
     _signed_in_on_the_portal(page, person)
     signed_in_long_ago = timezone.now() - timedelta(minutes=10)
-    type(person).objects.filter(pk=person.pk).update(last_login=signed_in_long_ago)
+    SignedInSession.objects.filter(user=person).update(signed_in_at=signed_in_long_ago)
 
     url, state, verifier = _authorization_url(rp, discovery, max_age=60)
     page.goto(url)
-    page.wait_for_url(re.compile(r"/login/\?next=/oauth/authorize/"))
+    page.wait_for_url(re.compile(r"/login/\?prompt=login&next=/oauth/authorize/"))
     page.get_by_label("Password", exact=True).wait_for()  # asked again, despite the session
     sign_in_as(page, person.email, PERSON_PASSWORD, path=page.url)
     page.wait_for_url(re.compile(re.escape(redirect_uri) + r"\?code="))
@@ -218,7 +219,7 @@ def test_prompt_login_and_consent_ask_again_and_show_the_consent_page(page, live
     _signed_in_on_the_portal(page, person)
     url, state, _ = _authorization_url(rp, discovery, prompt="login consent")
     page.goto(url)
-    page.wait_for_url(re.compile(r"/login/\?next=/oauth/authorize/"))
+    page.wait_for_url(re.compile(r"/login/\?prompt=login&next=/oauth/authorize/"))
     sign_in_as(page, person.email, PERSON_PASSWORD, path=page.url)
     allow = page.get_by_role("button", name="Authorize")
     allow.wait_for()  # the consent page, although the application skips it otherwise

@@ -16,7 +16,7 @@ from keystead.directory.models import Event, User
 from keystead.login.models import ResetToken
 from keystead.login.reset import ANSWER
 
-from .conftest import PERSON_PASSWORD, SCREENSHOT_DIR, Mailbox, sign_in_as
+from .conftest import PERSON_PASSWORD, SCREENSHOT_DIR, sign_in_as
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,7 +25,8 @@ LINK = re.compile(r"https?://\S+/reset/[A-Za-z0-9_-]+")
 
 
 @pytest.fixture
-def mailbox(smtp_server: Mailbox, settings, live_server) -> Mailbox:
+def mailbox(smtp_server, mail_sender, settings, live_server):
+    """aiosmtpd, fed by the background sender thread as in a web process."""
     settings.BASE_URL = live_server.url  # the mailed link points at the server under test
     return smtp_server
 
@@ -39,10 +40,10 @@ def ask_for_link(page, email: str = "ada@example.com") -> None:
     expect(page.get_by_role("status")).to_have_text(ANSWER)
 
 
-def link_in(mailbox: Mailbox, number: int) -> str:
+def link_in(mailbox, number: int) -> str:
     message = mailbox.wait_for(number)[number - 1]
     assert message["To"] == "ada@example.com"
-    return LINK.search(Mailbox.text_of(message)).group(0)
+    return LINK.search(mailbox.text_of(message)).group(0)
 
 
 def expect_link_gone(page, link: str) -> None:

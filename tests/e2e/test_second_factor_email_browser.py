@@ -27,8 +27,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def two_factor(smtp_server, person):
-    """Everyone signs in with a password and a code by email; mail goes to aiosmtpd."""
+def two_factor(smtp_server, mail_sender, person):
+    """Everyone signs in with a password and a code by email; the background sender
+    delivers it to aiosmtpd, as in a web process."""
     LogonPolicy.current()
     LogonPolicy.objects.filter(pk=1).update(login_strategy="password+2fa", code_max_attempts=3,
                                             remember_days=0)

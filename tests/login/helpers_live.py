@@ -1,4 +1,4 @@
-"""A real ``keystead serve`` (gunicorn, several workers) on the test database, for tests.
+"""A real ``keystead serve`` (several worker processes) on the test database, for tests.
 
 Used by tests that must prove behaviour across processes: the server runs as a
 subprocess on a free port, talks to the very PostgreSQL test database the test
@@ -59,14 +59,16 @@ def server_env(db_url: str, data_dir: Path, base_url: str) -> dict[str, str]:
 @dataclass(frozen=True)
 class LiveServer:
     base: str  # http://127.0.0.1:PORT
-    log_path: Path  # gunicorn's stdout and stderr (access log, console mail)
+    log_path: Path  # the server's stdout and stderr (access log, console mail)
 
 
 @contextmanager
-def live_keystead(db_url: str, tmp_path: Path, *, workers: int = 4) -> Iterator[LiveServer]:
-    """Run ``keystead serve --workers N`` on a free port; yield where it listens.
+def live_keystead(db_url: str, tmp_path: Path, *, workers: int = 4,
+                  env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """Run ``keystead serve --workers N`` on a free port (``env`` added to its environment);
+    yield where it listens.
 
-    The subprocess is stopped with SIGTERM (gunicorn's graceful stop) and
+    The subprocess is stopped with SIGTERM (the graceful stop) and
     waited for in every case, killed if it does not stop, so no worker keeps
     a connection to the test database when pytest-django drops it.
     """
@@ -77,7 +79,7 @@ def live_keystead(db_url: str, tmp_path: Path, *, workers: int = 4) -> Iterator[
     with log_path.open("w") as log:
         proc = subprocess.Popen(
             [str(keystead), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
-            env=server_env(db_url, tmp_path / "data", base),
+            env={**server_env(db_url, tmp_path / "data", base), **(env or {})},
             stdout=log, stderr=subprocess.STDOUT,
         )
         try:

@@ -2,7 +2,7 @@
 
 Run as ``python helpers_lockout_child.py EMAIL PASSWORD ATTEMPTS GO_FILE`` with
 ``KEYSTEAD_DATABASE_URL`` pointing at the test database. It starts Django on
-its own (a separate process with its own database connection, like a gunicorn
+its own (a separate process with its own database connection, like a web
 worker), says it is ready by creating ``ready-PID`` next to GO_FILE, waits
 until GO_FILE exists so all children start failing at the same moment, calls
 ``sign_in_with_password`` ATTEMPTS times and prints the results as JSON.

@@ -2,7 +2,6 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.hashers import make_password
-from django.core import mail
 from django.utils import timezone
 
 from keystead.directory.models import Event, User
@@ -37,7 +36,8 @@ def test_email_is_case_insensitive(ada):
     assert attempt(GOOD, "ADA@Example.com").result is Result.OK
 
 
-def test_failures_count_and_lock_at_threshold_then_notify(ada, django_capture_on_commit_callbacks):
+def test_failures_count_and_lock_at_threshold_then_notify(ada, django_capture_on_commit_callbacks,
+                                                          deliver):
     set_policy(max_failures=3, lock_minutes=15)
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(3):
@@ -45,8 +45,8 @@ def test_failures_count_and_lock_at_threshold_then_notify(ada, django_capture_on
     ada.refresh_from_db()
     assert ada.failed_logins == 3 and ada.is_locked()
     assert Event.objects.filter(action="user.lock", target_id=str(ada.pk)).count() == 1
-    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
-    assert "locked" in mail.outbox[0].subject
+    assert [m.to for m in deliver()] == [["ada@example.com"]]
+    assert "locked" in deliver()[0].subject
 
 
 def test_locked_account_refuses_the_right_password_with_the_same_answer(ada):
@@ -139,3 +139,26 @@ def test_old_hash_is_upgraded_on_sign_in_without_counting_as_a_change(ada):
     ada.refresh_from_db()
     assert ada.password.startswith("argon2$argon2id$") and "m=19456,t=2,p=1" in ada.password
     assert ada.password_changed_at == changed_at
+
+
+@pytest.mark.parametrize("typed, recorded", [
+    ("Ada@Example.com", "ada@example.com"),
+    ("Vellum-Orchid-Tapestry-42", "(not an email, 25 characters)"),
+    ("  ", "(not an email, 0 characters)"),
+], ids=["email", "password-typed-as-name", "blank"])
+def test_a_refused_sign_in_records_the_name_only_when_it_is_one(typed, recorded):
+    sign_in_with_password(typed, Secret("whatever it was"))
+    event = Event.objects.get(action="login", outcome="failure")
+    assert event.detail["username"] == recorded
+    assert "Vellum" not in str(event.detail)
+
+
+def test_a_password_is_checked_against_the_rules_again_only_when_they_change(ada):
+    """A sign-in remembers which rules the password met; tightened rules are checked."""
+    from keystead.policy.services import effective_policy, rules_fingerprint
+
+    assert attempt(GOOD).result is Result.OK
+    ada.refresh_from_db()
+    assert ada.password_rules_passed == rules_fingerprint(effective_policy(ada).password)
+    set_policy(min_length=len(GOOD) + 1)
+    assert attempt(GOOD).result is Result.MUST_CHANGE

@@ -1,7 +1,8 @@
 """Password reset by emailed link, through the pages, with Django's test client.
 
-Mail goes to Django's in-memory outbox here; tests/e2e/test_portal_reset.py
-does the same through a real SMTP server and a real browser.
+Mail is queued in the outbox and delivered by ``deliver()`` (tests/conftest.py)
+to Django's in-memory outbox here; tests/e2e/test_portal_reset.py does the same
+through a real SMTP server and a real browser.
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.core import mail
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from keystead.directory import services
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, User
 from keystead.login import reset
 from keystead.login.models import ResetToken
 from keystead.logs import HumanFormatter, JsonFormatter, RedactSecretsFilter
 from keystead.policy.models import LogonPolicy
+from keystead.secret import Secret
 
 pytestmark = pytest.mark.django_db
 
@@ -67,13 +70,14 @@ def test_reset_address_answers_without_redirect_and_sign_in_links_to_it(db):
     assert 'href="/reset"' in page and "Forgot your password?" in page
 
 
-def test_request_mails_a_link_and_stores_only_its_hash(ada, settings):
+def test_request_mails_a_link_and_stores_only_its_hash(ada, settings, deliver):
     settings.BASE_URL = "https://id.example.com"
     response = ask()
     assert response.status_code == 200
     assert reset.ANSWER in response.content.decode()
-    assert len(mail.outbox) == 1
-    message = mail.outbox[0]
+    sent = deliver()
+    assert len(sent) == 1
+    message = sent[0]
     assert message.to == ["ada@example.com"]
     assert "30 minutes" in message.body
     link, token = LINK.search(message.body).groups()
@@ -85,10 +89,10 @@ def test_request_mails_a_link_and_stores_only_its_hash(ada, settings):
     assert token not in repr(ResetToken.objects.values().get())
 
 
-def test_link_sets_the_password_once_and_signs_nobody_in(ada):
+def test_link_sets_the_password_once_and_signs_nobody_in(ada, deliver):
     User.objects.filter(pk=ada.pk).update(must_change_password=True)
     ask()
-    token = token_in(mail.outbox[0])
+    token = token_in(deliver()[0])
     client, done = use_link(token)
     assert done.status_code == 302 and done["Location"] == "/login/"
     ada.refresh_from_db()
@@ -112,11 +116,11 @@ def test_link_sets_the_password_once_and_signs_nobody_in(ada):
     assert denied.target_id == str(ada.pk)
 
 
-def test_link_expires_after_30_minutes(ada):
+def test_link_expires_after_30_minutes(ada, deliver):
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         ask()
-    token = token_in(mail.outbox[0])
+    token = token_in(deliver()[0])
     with time_machine.travel(start + timedelta(minutes=29, seconds=59), tick=False):
         assert Client().get(f"/reset/{token}").status_code == 302
     with time_machine.travel(start + timedelta(minutes=30), tick=False):
@@ -129,12 +133,12 @@ def test_link_expires_after_30_minutes(ada):
                                 detail__reason="link expired").exists()
 
 
-def test_link_opened_in_time_but_submitted_late_is_refused(ada):
+def test_link_opened_in_time_but_submitted_late_is_refused(ada, deliver):
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         ask()
         client = Client()
-        assert client.get(path_of(mail.outbox[0])).status_code == 302
+        assert client.get(path_of(deliver()[0])).status_code == 302
     with time_machine.travel(start + timedelta(minutes=31), tick=False):
         late = client.post("/reset/new-password", {"new_password": NEW, "confirm_password": NEW})
     assert late.status_code == 200 and b"expired or was already used" in late.content
@@ -142,19 +146,19 @@ def test_link_opened_in_time_but_submitted_late_is_refused(ada):
     assert ada.check_password(OLD)
 
 
-def test_a_newer_link_invalidates_the_older_and_mail_is_limited_to_one_a_minute(ada):
+def test_a_newer_link_invalidates_the_older_and_mail_is_limited_to_one_a_minute(ada, deliver):
     start = timezone.now()
     with time_machine.travel(start, tick=False):
         first = ask()
         second = ask()  # within the minute: same answer, no mail
     assert first.content == second.content
-    assert len(mail.outbox) == 1
+    assert len(deliver()) == 1
     limited = Event.objects.get(action="user.password.reset.request", outcome="denied")
     assert "less than a minute" in limited.detail["reason"]
     with time_machine.travel(start + timedelta(seconds=61), tick=False):
         ask()
-    assert len(mail.outbox) == 2
-    older, newer = token_in(mail.outbox[0]), token_in(mail.outbox[1])
+        assert len(deliver()) == 2  # queued at the moved clock's "now": due there
+    older, newer = token_in(deliver()[0]), token_in(deliver()[1])
     assert older != newer
     assert ResetToken.objects.filter(user=ada).count() == 1
     _, gone = use_link(older)
@@ -165,7 +169,7 @@ def test_a_newer_link_invalidates_the_older_and_mail_is_limited_to_one_a_minute(
     assert done["Location"] == "/login/"
 
 
-def test_unknown_and_disabled_addresses_get_the_same_answer_and_no_mail(ada):
+def test_unknown_and_disabled_addresses_get_the_same_answer_and_no_mail(ada, deliver):
     User.objects.create_user("off@example.com", "Off", "Line", password=OLD, is_active=False)
     known = ask(email="ada@example.com")
     unknown = ask(email="Nobody@Example.com")
@@ -173,7 +177,7 @@ def test_unknown_and_disabled_addresses_get_the_same_answer_and_no_mail(ada):
     assert known.status_code == unknown.status_code == disabled.status_code == 200
     assert known.content == unknown.content == disabled.content
     assert sorted(known.headers) == sorted(unknown.headers)
-    assert [m.to for m in mail.outbox] == [["ada@example.com"]]
+    assert [m.to for m in deliver()] == [["ada@example.com"]]
     assert ResetToken.objects.count() == 1
     failures = {e.detail["email"]: (e.detail["reason"], e.target_id) for e in
                 Event.objects.filter(action="user.password.reset.request", outcome="failure")}
@@ -184,26 +188,39 @@ def test_unknown_and_disabled_addresses_get_the_same_answer_and_no_mail(ada):
     assert sent.target_id == str(ada.pk) and sent.actor_label == "anonymous"
 
 
-def test_a_malformed_address_is_named_as_such(db):
+def test_a_malformed_address_is_named_as_such(db, deliver):
     response = ask(email="not an address")
     assert response.status_code == 200
     assert b"Enter a valid email address" in response.content
-    assert not mail.outbox
+    assert not deliver()
 
 
-def test_a_disabled_account_cannot_use_a_link_mailed_before(ada):
+def test_a_disabled_account_cannot_use_a_link_mailed_before(ada, deliver):
     ask()
     User.objects.filter(pk=ada.pk).update(is_active=False)
-    _, gone = use_link(token_in(mail.outbox[0]))
+    _, gone = use_link(token_in(deliver()[0]))
     assert b"expired or was already used" in gone.content
     assert Event.objects.filter(action="user.password.reset", detail__reason="account disabled")
 
 
-def test_every_failing_rule_is_shown_and_the_link_stays_usable(ada):
+@pytest.mark.parametrize("change", ["password set by an administrator", "email changed"])
+def test_a_new_password_or_email_ends_links_mailed_before(ada, change, deliver):
+    ask()
+    if change == "email changed":
+        services.update_user(ada, {"email": "countess@example.com"}, actor=OPERATOR)
+    else:
+        services.set_password(ada, Secret("Another-Long-Passphrase-77"), actor=OPERATOR)
+    _, gone = use_link(token_in(deliver()[0]))
+    assert b"expired or was already used" in gone.content
+    ada.refresh_from_db()
+    assert not ada.check_password(NEW)
+
+
+def test_every_failing_rule_is_shown_and_the_link_stays_usable(ada, deliver):
     LogonPolicy.objects.update_or_create(pk=1, defaults={
         "min_length": 16, "min_digits": 2, "min_uppercase": 1, "min_symbols": 1})
     ask()
-    client, refused = use_link(token_in(mail.outbox[0]), "abcdefgh")
+    client, refused = use_link(token_in(deliver()[0]), "abcdefgh")
     assert refused.status_code == 200
     page = refused.content.decode()
     for message in ("at least 16 characters", "at least 2 of: number", "an uppercase letter",
@@ -218,26 +235,26 @@ def test_every_failing_rule_is_shown_and_the_link_stays_usable(ada):
     assert done["Location"] == "/login/"
 
 
-def test_mismatched_passwords_are_named(ada):
+def test_mismatched_passwords_are_named(ada, deliver):
     ask()
     client = Client()
-    client.get(path_of(mail.outbox[0]))
+    client.get(path_of(deliver()[0]))
     response = client.post("/reset/new-password", {"new_password": NEW, "confirm_password": OLD})
     assert b"The two passwords are not the same." in response.content
 
 
-def test_reset_ends_every_session_of_the_user(ada):
+def test_reset_ends_every_session_of_the_user(ada, deliver):
     laptop, phone = Client(), Client()
     for device in (laptop, phone):
         device.post("/login/", {"username": "ada@example.com", "password": OLD})
         assert device.get("/").status_code == 200
     ask()
-    use_link(token_in(mail.outbox[0]))
+    use_link(token_in(deliver()[0]))
     for device in (laptop, phone):
         assert device.get("/")["Location"].startswith("/login/")
 
 
-def test_reset_sends_password_changed(ada):
+def test_reset_sends_password_changed(ada, deliver):
     from keystead.directory.signals import password_changed
 
     seen = []
@@ -248,18 +265,18 @@ def test_reset_sends_password_changed(ada):
     password_changed.connect(listener)
     try:
         ask()
-        use_link(token_in(mail.outbox[0]))
+        use_link(token_in(deliver()[0]))
     finally:
         password_changed.disconnect(listener)
     assert seen == [ada.pk]
 
 
-def test_reset_does_not_unlock_a_locked_account(ada):
+def test_reset_does_not_unlock_a_locked_account(ada, deliver):
     until = timezone.now() + timedelta(minutes=10)
     User.objects.filter(pk=ada.pk).update(locked_at=timezone.now(), locked_until=until,
                                           failed_logins=5)
     ask()
-    client, done = use_link(token_in(mail.outbox[0]))
+    client, done = use_link(token_in(deliver()[0]))
     assert done["Location"] == "/login/"
     ada.refresh_from_db()
     assert ada.check_password(NEW) and ada.is_locked()
@@ -269,7 +286,7 @@ def test_reset_does_not_unlock_a_locked_account(ada):
     assert refused.status_code == 200  # the same generic failure as any other
 
 
-def test_nothing_on_the_way_leaks_the_token(ada):
+def test_nothing_on_the_way_leaks_the_token(ada, deliver):
     """The token is in the mail only: not in logs, audit events, tables or error paths."""
     captured = io.StringIO()
     handlers = []
@@ -285,7 +302,7 @@ def test_nothing_on_the_way_leaks_the_token(ada):
         root.addHandler(handler)
     try:
         ask()
-        token = token_in(mail.outbox[0])
+        token = token_in(deliver()[0])
         strict = Client(enforce_csrf_checks=True)
         odd_paths = [f"/reset/{token}/", f"/reset/{token}/extra", f"/reset/{token}?x=1"]
         for path in odd_paths:
@@ -314,9 +331,9 @@ def test_nothing_on_the_way_leaks_the_token(ada):
             assert not any(token in repr(row) for row in cursor.fetchall()), table
 
 
-def test_token_pages_are_not_cached_and_send_no_referer(ada):
+def test_token_pages_are_not_cached_and_send_no_referer(ada, deliver):
     ask()
-    opened = Client().get(path_of(mail.outbox[0]))
+    opened = Client().get(path_of(deliver()[0]))
     gone = Client().get("/reset/not-a-real-token")
     for response in (opened, gone):
         assert response["Referrer-Policy"] == "no-referrer"

@@ -1,4 +1,4 @@
-"""The client-credentials grant Keystead answers itself (``client_credentials_grant``)."""
+"""The client-credentials grant (Keystead's own, ``client_credentials_grant``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from keystead.directory.models import Event
 from .helpers import client_credentials, make_app
 
 Application = get_application_model()
-pytestmark = pytest.mark.smoke  # also on SQLite: the plain SQL must run on both
+pytestmark = pytest.mark.smoke  # also on SQLite
 
 
 def test_the_token_is_for_no_person_stored_hashed_and_audited(db):
@@ -39,8 +39,11 @@ def test_a_requested_scope_is_granted_if_keystead_offers_it(db):
     unknown = client_credentials(app, secret, scope="email admin:everything")
     assert unknown.status_code == 400 and unknown.json()["error"] == "invalid_scope"
     assert "admin:everything" not in unknown.json()["error_description"]
+    assert unknown.json()["error_description"].startswith("Unknown scope; Keystead offers: ")
     refused = Event.objects.get(action="oidc.token_refused")
-    assert refused.detail["reason"] == "unknown scope"
+    assert refused.detail["grant_type"] == "client_credentials"
+    assert refused.detail["error"] == "invalid_scope"
+    assert refused.detail["error_description"].startswith("Unknown scope")
 
 
 def test_an_application_without_the_grant_is_unauthorized_client(db):
@@ -58,7 +61,7 @@ def test_wrong_credentials_are_invalid_client(db):
 
 
 def test_a_replaced_secret_stops_working_at_once(db):
-    """The process remembers secrets that matched; a new secret is a new stored hash."""
+    """A secret reset in the console takes effect on the next request."""
     app, old_secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
     assert client_credentials(app, old_secret).status_code == 200
     assert client_credentials(app, old_secret).status_code == 200  # the remembered match
@@ -70,8 +73,8 @@ def test_a_replaced_secret_stops_working_at_once(db):
 
 
 def test_the_secrets_in_the_body_are_hidden_from_error_reports(db):
-    """Keystead's handlers answer before the toolkit's view: its marking of the body's
-    secrets as sensitive (for Django's error reports) must hold for them too."""
+    """Every secret the body can carry is marked sensitive for Django's error reports, not
+    only the two the toolkit marks."""
     app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS)
     answer = client_credentials(app, secret)
     assert answer.status_code == 200

@@ -15,6 +15,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from keystead.directory.models import Group, User
+from keystead.login.models import SignedInSession
 from keystead.policy.models import GroupPolicy
 
 from .conftest import PASSWORD
@@ -125,7 +126,7 @@ def test_rp_initiated_logout_to_a_registered_address(browser_client):
 
 @pytest.mark.smoke
 def test_rp_initiated_logout_takes_a_refreshed_id_token_as_hint(browser_client):
-    """Refreshed ID tokens are not stored: the hint is recognised by its signature."""
+    """Any ID token Keystead issued for the application is a hint, not only the first."""
     app, secret = _logout_app()
     first = code_tokens(browser_client, app, secret)
     refreshed = refresh(app, secret, first["refresh_token"]).json()["id_token"]
@@ -184,20 +185,24 @@ def test_without_a_session_the_person_is_sent_to_sign_in(db):
     assert response["Location"].startswith("/login/?next=")
 
 
+def _session_signed_in(client, when) -> None:
+    """This browser session's own sign-in time (``SignedInSession``), which max_age reads."""
+    SignedInSession.objects.filter(session_id=client.session.session_key).update(
+        signed_in_at=when)
+
+
 def test_max_age_exceeded_sends_the_person_to_sign_in_again(browser_client, person):
     app, _ = make_app()
-    person.last_login = timezone.now() - datetime.timedelta(minutes=10)
-    person.save(update_fields=["last_login"])
+    _session_signed_in(browser_client, timezone.now() - datetime.timedelta(minutes=10))
     response = browser_client.get("/oauth/authorize/", authorize_params(app, max_age="60"))
     assert response.status_code == 302
-    assert response["Location"].startswith("/login/?next=")
-    assert "_auth_user_id" not in browser_client.session
+    assert response["Location"].startswith("/login/?prompt=login&next=")
+    assert "_auth_user_id" in browser_client.session  # asked again, not signed out
 
 
 def test_max_age_within_the_limit_issues_a_code(browser_client, person):
     app, _ = make_app()
-    person.last_login = timezone.now() - datetime.timedelta(seconds=30)
-    person.save(update_fields=["last_login"])
+    _session_signed_in(browser_client, timezone.now() - datetime.timedelta(seconds=30))
     response = browser_client.get("/oauth/authorize/", authorize_params(app, max_age="600"))
     assert response.status_code == 302
     assert "code=" in response["Location"]
@@ -206,16 +211,14 @@ def test_max_age_within_the_limit_issues_a_code(browser_client, person):
 
 def test_max_age_zero_means_sign_in_now(browser_client, person):
     app, _ = make_app()
-    person.last_login = timezone.now() - datetime.timedelta(seconds=5)
-    person.save(update_fields=["last_login"])
+    _session_signed_in(browser_client, timezone.now() - datetime.timedelta(seconds=5))
     response = browser_client.get("/oauth/authorize/", authorize_params(app, max_age="0"))
-    assert response["Location"].startswith("/login/?next=")
+    assert response["Location"].startswith("/login/?prompt=login&next=")
 
 
 def test_max_age_with_prompt_none_is_login_required(browser_client, person):
     app, _ = make_app()
-    person.last_login = timezone.now() - datetime.timedelta(minutes=10)
-    person.save(update_fields=["last_login"])
+    _session_signed_in(browser_client, timezone.now() - datetime.timedelta(minutes=10))
     response = browser_client.get("/oauth/authorize/",
                                   authorize_params(app, max_age="60", prompt="none"))
     assert response.status_code == 302
@@ -225,8 +228,7 @@ def test_max_age_with_prompt_none_is_login_required(browser_client, person):
 
 def test_after_signing_in_again_the_code_is_issued(browser_client, person):
     app, _ = make_app()
-    person.last_login = timezone.now() - datetime.timedelta(minutes=10)
-    person.save(update_fields=["last_login"])
+    _session_signed_in(browser_client, timezone.now() - datetime.timedelta(minutes=10))
     url = "/oauth/authorize/?" + urlencode(authorize_params(app, max_age="60"))
     to_login = browser_client.get(url)["Location"]
     signed_in = browser_client.post(to_login, {"username": person.email, "password": PASSWORD,
@@ -322,6 +324,6 @@ def test_id_token_hint_for_someone_else_sends_to_sign_in(browser_client, person)
     assert "code=" in junk["Location"]  # an unverifiable hint is ignored
     other_person = browser_client.get("/oauth/authorize/",
                                       authorize_params(app, id_token_hint=hint))
-    assert other_person["Location"].startswith("/login/?next=")
+    assert other_person["Location"].startswith("/login/?prompt=login&next=")
     assert "id_token_hint" not in other_person["Location"]
-    assert "_auth_user_id" not in browser_client.session
+    assert "_auth_user_id" in browser_client.session  # asked again, not signed out

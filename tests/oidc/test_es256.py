@@ -47,7 +47,7 @@ def test_es256_application_gets_es256_id_tokens_verifiable_with_the_jwks(browser
         "aud": {"essential": True, "value": app.client_id},
         "nonce": {"essential": True, "value": "n-0S6"}})
     claims.validate()
-    assert claims["sub"] == str(person.pk)
+    assert claims["sub"] == str(person.subject)
     assert claims["email"] == person.email
 
 

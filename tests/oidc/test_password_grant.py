@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 from django.test import Client
 from oauth2_provider.models import get_application_model
 
@@ -46,3 +49,53 @@ def test_forced_change_gets_a_clear_error_not_a_token(person):
     assert response.status_code == 400
     assert response.json()["error"] == "password_change_required"
     assert "access_token" not in response.json()
+
+
+def test_the_sign_in_event_names_the_caller_address_and_user_agent(person):
+    app, secret = make_app(grant=Application.GRANT_PASSWORD)
+    caller = {"REMOTE_ADDR": "203.0.113.7", "HTTP_USER_AGENT": "keystead-agent/2.1"}
+    response = Client().post("/oauth/token/", {"grant_type": "password", "username": person.email,
+                                               "password": PASSWORD, "scope": "openid"},
+                             **basic(app, secret), **caller)
+    assert response.status_code == 200, response.content
+    wrong = Client().post("/oauth/token/", {"grant_type": "password", "username": person.email,
+                                            "password": "not-the-password"},
+                          **basic(app, secret), **caller)
+    assert wrong.status_code == 400
+    logins = list(Event.objects.filter(action="login").order_by("pk"))
+    assert [(e.outcome, e.detail["door"]) for e in logins] == [("success", "oidc"),
+                                                               ("failure", "oidc")]
+    for event in logins:
+        assert event.client_ip == "203.0.113.7"
+        assert event.user_agent == "keystead-agent/2.1"
+        assert PASSWORD not in str(event.detail)
+    issued = Event.objects.get(action="oidc.token_issued")
+    assert issued.client_ip == "203.0.113.7" and issued.detail["grant_type"] == "password"
+
+
+def test_refreshed_id_tokens_say_when_this_sign_in_happened(person):
+    """The password grant hands out no ID token (OpenID Connect defines none for it), but
+    its refresh tokens bring them: their ``auth_time`` is the password grant's own
+    sign-in, not the last one on the web."""
+    import datetime
+
+    from django.utils import timezone
+
+    from .helpers import refresh
+
+    person.last_login = timezone.now() - datetime.timedelta(days=3)
+    person.save(update_fields=["last_login"])
+    app, secret = make_app(grant=Application.GRANT_PASSWORD)
+    before = int(timezone.now().timestamp())
+    body = _grant(app, secret, person.email, PASSWORD).json()
+
+    def auth_time(id_token: str) -> int:
+        payload = id_token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))[
+            "auth_time"]
+
+    first = refresh(app, secret, body["refresh_token"])
+    assert first.status_code == 200, first.content
+    assert auth_time(first.json()["id_token"]) >= before
+    second = refresh(app, secret, first.json()["refresh_token"]).json()
+    assert auth_time(second["id_token"]) == auth_time(first.json()["id_token"])

@@ -23,7 +23,7 @@ def _next(response) -> str:
     """The authorization address the sign-in page sends the person back to."""
     assert response.status_code == 302
     location = response["Location"]
-    assert location.startswith("/login/?next="), location
+    assert location.startswith(("/login/?next=", "/login/?prompt=login&next=")), location
     return unquote(parse_qs(urlsplit(location).query)["next"][0])
 
 
@@ -70,13 +70,13 @@ def test_prompt_login_signs_a_signed_in_person_in_again(browser_client, person):
     app, _ = make_app()
     url = "/oauth/authorize/?" + urlencode(authorize_params(app, prompt="login"))
     back = _next(browser_client.get(url))
-    assert not _signed_in(browser_client)  # the sign-in page asks, it does not pass through
+    assert _signed_in(browser_client)  # asked again, but not signed out (item 6, issue 15)
     assert "prompt" not in parse_qs(urlsplit(back).query)
     event = Event.objects.get(action="oidc.reauthentication_required")
     assert event.detail["reason"] == "prompt=login"
     assert event.detail["client_id"] == app.client_id
 
-    signed_in = browser_client.post("/login/?" + urlencode({"next": back}),
+    signed_in = browser_client.post("/login/?" + urlencode({"prompt": "login", "next": back}),
                                     {"username": person.email, "password": PASSWORD})
     assert signed_in.status_code == 302
     done = browser_client.get(signed_in["Location"])
@@ -104,13 +104,13 @@ def test_select_account_sends_the_person_to_the_sign_in_page(browser_client, per
     app, _ = make_app()
     url = "/oauth/authorize/?" + urlencode(authorize_params(app, prompt="select_account"))
     back = _next(browser_client.get(url))
-    assert not _signed_in(browser_client)
+    assert _signed_in(browser_client)
     assert "prompt" not in parse_qs(urlsplit(back).query)
     assert Event.objects.get(action="oidc.reauthentication_required").detail["reason"] == \
         "prompt=select_account"
 
     # The person chooses the other account by signing in with it.
-    signed_in = browser_client.post("/login/?" + urlencode({"next": back}),
+    signed_in = browser_client.post("/login/?" + urlencode({"prompt": "login", "next": back}),
                                     {"username": other.email, "password": PASSWORD})
     done = browser_client.get(signed_in["Location"])
     assert "code" in _query(done)
@@ -182,7 +182,7 @@ def test_login_and_consent_ask_for_both_in_turn(browser_client, person):
     back = _next(browser_client.get("/oauth/authorize/",
                                     authorize_params(app, prompt="login consent")))
     assert parse_qs(urlsplit(back).query)["prompt"] == ["consent"]
-    signed_in = browser_client.post("/login/?" + urlencode({"next": back}),
+    signed_in = browser_client.post("/login/?" + urlencode({"prompt": "login", "next": back}),
                                     {"username": person.email, "password": PASSWORD})
     page = browser_client.get(signed_in["Location"])
     assert page.status_code == 200 and b'name="allow"' in page.content

@@ -134,3 +134,31 @@ def test_describe_value():
     assert changes.describe_value("reuse_blocked", 5) == "last 5"
     assert changes.describe_value("lock_minutes", 0) == "0 (until unlocked)"
     assert changes.describe_value("screen_common", True) == "yes"
+
+
+def test_min_strength_is_checked_like_every_number_setting():
+    assert DEFAULTS["min_strength"] == 3
+    assert changes.setting_range("min_strength") == (0, 4)
+    problems = changes.setting_problems({**DEFAULTS, "min_strength": 5})
+    assert [(p.field, p.code) for p in problems] == [("min_strength", "range")]
+    assert problems[0].message.startswith("min_strength must be from 0 to 4 (zxcvbn's scores")
+    bad_type = changes.setting_problems({**DEFAULTS, "min_strength": "3"})
+    assert [(p.field, p.code) for p in bad_type] == [("min_strength", "invalid")]
+    advice = changes.setting_advice({**DEFAULTS, "min_strength": 2})
+    assert len(advice) == 1 and "passwordpassword" in advice[0]
+    assert changes.describe_value("min_strength", 0) == "0 (no rule)"
+    assert changes.LABELS["min_strength"].startswith("Minimum strength score")
+
+
+@pytest.mark.django_db
+def test_min_strength_folds_to_the_higher_score_and_is_audited():
+    admins = Group.objects.create(name="Admins")
+    ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace")
+    admins.members.add(ada)
+    _, changed = changes.update_installation_policy({"min_strength": 2}, door="test")
+    assert changed == {"min_strength": [3, 2]}
+    changes.save_group_policy(admins, {"min_strength": 4}, door="test")
+    assert effective_policy(ada).password.min_strength == 4
+    assert effective_policy(None).password.min_strength == 2
+    changes.save_group_policy(admins, {"min_strength": 1}, door="test")
+    assert effective_policy(ada).password.min_strength == 2  # a group only tightens

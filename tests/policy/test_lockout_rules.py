@@ -1,6 +1,11 @@
 from datetime import UTC, datetime, timedelta
 
-from keystead.policy.lockout import ExpiryRules, LockoutRules, is_locked
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from keystead.directory.models import User
+from keystead.policy.lockout import ExpiryRules, LockoutRules, is_locked, locked_filter
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -21,6 +26,21 @@ def test_is_locked_respects_the_end_of_the_period():
     assert is_locked(NOW, NOW + timedelta(minutes=1), NOW)
     assert not is_locked(NOW, NOW, NOW)
     assert not is_locked(None, None, NOW)
+
+
+@pytest.mark.django_db
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(locked_at=st.sampled_from([None, NOW - timedelta(hours=1)]),
+       locked_until=st.sampled_from([None, NOW - timedelta(minutes=1), NOW,
+                                     NOW + timedelta(minutes=1)]))
+def test_the_query_form_agrees_with_the_rule(locked_at, locked_until):
+    """``locked_filter`` selects exactly the rows ``is_locked`` calls locked."""
+    User.objects.all().delete()
+    person = User.objects.create_user("ada@example.com", "Ada", "Lovelace")
+    User.objects.filter(pk=person.pk).update(locked_at=locked_at, locked_until=locked_until)
+    selected = User.objects.filter(locked_filter(NOW)).exists()
+    assert selected == is_locked(locked_at, locked_until, NOW)
 
 
 def test_strictest_lockout_prefers_lower_threshold_and_longer_or_manual_unlock():

@@ -7,8 +7,9 @@ from keystead.policy.rules import (
 )
 from keystead.policy.screening import build, is_common
 
+# Guessability off: these tests are about the composition rules; test_guessability covers it.
 STRICT = PasswordRules(min_length=10, min_lowercase=1, min_uppercase=1, min_digits=1,
-                       min_symbols=1)
+                       min_symbols=1, min_strength=0)
 
 
 def codes(failures):
@@ -29,18 +30,20 @@ def test_a_compliant_password_passes_every_rule():
 
 
 def test_minimum_counts_above_one():
-    rules = PasswordRules(min_length=1, min_digits=2)
+    rules = PasswordRules(min_length=1, min_digits=2, min_strength=0)
     assert codes(password_failures("a1", rules)) == ["min_digits"]
     assert password_failures("a12", rules) == []
 
 
 def test_maximum_length_allows_at_least_64_by_default():
-    assert password_failures("x" * 64 + "Qz9!", PasswordRules(screen_common=False)) == []
-    assert codes(password_failures("x" * 200, PasswordRules())) == ["max_length"]
+    passphrase = "Harbour violet compass lantern orchid tapestry meadow quartz sparrow"
+    assert len(passphrase) > 64
+    assert password_failures(passphrase, PasswordRules(screen_common=False)) == []
+    assert codes(password_failures("x" * 200, PasswordRules())) == ["max_length", "guessable"]
 
 
 def test_nist_defaults_need_15_characters_and_no_composition():
-    assert codes(password_failures("short", PasswordRules())) == ["min_length"]
+    assert codes(password_failures("short", PasswordRules())) == ["min_length", "guessable"]
     assert password_failures("correct horse battery", PasswordRules()) == []
 
 
@@ -62,11 +65,13 @@ def test_reuse_uses_the_history_callable():
 
 
 def test_strictest_rule_of_each_kind_wins():
-    site = PasswordRules(min_length=12, max_length=128, reuse_blocked=5)
-    group = PasswordRules(min_length=8, max_length=64, min_digits=1, reuse_blocked=REUSE_ALL)
+    site = PasswordRules(min_length=12, max_length=128, reuse_blocked=5, min_strength=2)
+    group = PasswordRules(min_length=8, max_length=64, min_digits=1, reuse_blocked=REUSE_ALL,
+                          min_strength=4)
     merged = site.strictest(group)
-    assert (merged.min_length, merged.max_length, merged.min_digits, merged.reuse_blocked) == (
-        12, 64, 1, REUSE_ALL)
+    assert (merged.min_length, merged.max_length, merged.min_digits, merged.reuse_blocked,
+            merged.min_strength) == (12, 64, 1, REUSE_ALL, 4)
+    assert group.strictest(site).min_strength == 4  # the higher score, whichever side
 
 
 def test_bloom_filter_has_no_false_negatives_and_few_false_positives():

@@ -122,3 +122,22 @@ def test_garbage_never_causes_a_500(scim, make_user, payload):
         assert response.status_code < 500, response.content
         assert response["Content-Type"].startswith("application/scim+json") or \
             response.status_code in (200, 201)
+
+
+@pytest.mark.parametrize("body, where", [
+    ({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a\x00@x.org",
+      "name": {"givenName": "A", "familyName": "B"}}, "userName"),
+    ({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "a@x.org",
+      "name": {"givenName": "A\x00", "familyName": "B"}}, "name.givenName"),
+], ids=["userName", "givenName"])
+def test_a_nul_character_in_a_string_is_a_400_naming_the_attribute(scim, body, where):
+    response = scim.post("Users", body)
+    assert response.status_code == 400
+    assert where in response.json()["detail"] and "NUL" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("filter_text", ['userName eq "a\x00b"', 'displayName eq "\x00"'])
+def test_a_nul_character_in_a_filter_is_a_400(scim, filter_text):
+    response = scim.get("Users", filter=filter_text)
+    assert response.status_code == 400
+    assert response.json()["scimType"] == "invalidFilter"

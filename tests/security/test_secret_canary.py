@@ -2,8 +2,9 @@
 
 Each door below sets or uses a password that exists nowhere else. Afterwards
 the test searches every log line (as the real handlers format it), every audit
-event, every HTTP response (body and headers) and every row of every table for
-it. ``test_scanner_finds_a_planted_canary`` proves the search itself can fail.
+event, every HTTP response (body and headers, with the signed messages cookie
+decoded), every row of every table, the decoded data of every stored session and
+every mail sent for it. ``test_scanner_finds_a_planted_canary`` proves the search itself can fail.
 """
 
 from __future__ import annotations
@@ -15,7 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import pytest
+from django.contrib.messages.storage.cookie import CookieStorage
+from django.contrib.sessions.models import Session
+from django.core import mail
 from django.db import connection
+from django.http import HttpRequest
 from django.test import Client
 
 from keystead.directory.models import Event, User
@@ -34,10 +39,19 @@ class Exposure:
     def keep(self, response) -> None:
         headers = "\n".join(f"{k}: {v}" for k, v in response.headers.items())
         body = b"" if getattr(response, "streaming", False) else response.content
+        if "messages" in response.cookies:  # signed, so a plain search would miss it
+            decoded = CookieStorage(HttpRequest())._decode(response.cookies["messages"].value)
+            body += b"\n" + repr(decoded).encode()
         self.responses.append(headers.encode() + b"\n\n" + body)
 
-    def places_holding(self, canary: str) -> list[str]:
+    def places_holding(self, canary: str, *, mail_too: bool = True) -> list[str]:
         found = []
+        for session in Session.objects.all():
+            if canary in repr(session.get_decoded()):
+                found.append(f"session {session.session_key[:6]}…")
+        if mail_too:
+            found += [f"mail {m.subject!r}" for m in mail.outbox
+                      if canary in m.subject + m.body]
         if canary in self.logs.getvalue():
             found.append("log output")
         found += [f"HTTP response #{i}" for i, r in enumerate(self.responses)
@@ -241,11 +255,9 @@ def portal_forced_change(seen: Exposure, ctx: dict, canary: str) -> None:
 
 def portal_reset(seen: Exposure, ctx: dict, canary: str) -> None:
     """Reset by mailed link (tests/login/test_reset.py checks the link's token leaks nowhere)."""
-    from django.core import mail
-
     user, browser = _portal_person("reset@example.com")
     seen.keep(browser.post("/reset", {"email": user.email}))
-    token = mail.outbox[-1].body.split("/reset/", 1)[1].split()[0]
+    token = ctx["deliver"]()[-1].body.split("/reset/", 1)[1].split()[0]
     seen.keep(browser.get(f"/reset/{token}"))
     seen.keep(browser.post("/reset/new-password",
                            {"new_password": canary, "confirm_password": canary + "x"}))
@@ -264,8 +276,6 @@ def portal_email_code(seen: Exposure, ctx: dict, canary: str) -> None:
     """
     import re
 
-    from django.core import mail
-
     from keystead.policy.models import LogonPolicy
 
     LogonPolicy.current()
@@ -275,7 +285,7 @@ def portal_email_code(seen: Exposure, ctx: dict, canary: str) -> None:
     browser = Client()
     seen.keep(browser.post("/login/", {"username": "code@example.com", "password": canary}))
     seen.keep(browser.get("/login/verify/email/"))
-    code = re.search(r"^\s+(\d{10})\s*$", mail.outbox[-1].body, re.M).group(1)
+    code = re.search(r"^\s+(\d{10})\s*$", ctx["deliver"]()[-1].body, re.M).group(1)
     ctx["canaries"].append(code)
     wrong = str((int(code) + 1) % 10**10).zfill(10)
     seen.keep(browser.post("/login/verify/email/", {"code": wrong}))
@@ -286,24 +296,72 @@ def portal_email_code(seen: Exposure, ctx: dict, canary: str) -> None:
     seen.keep(browser.get("/account/browsers"))
 
 
+def oidc_password_grant(seen: Exposure, ctx: dict, canary: str) -> None:
+    """An application sends the person's password to the token endpoint: once wrong, once
+    right (the answer carries tokens, never the password)."""
+    import base64
+
+    from oauth2_provider.models import get_application_model
+
+    from keystead.providers.oidc.models import ClientSettings
+
+    Application = get_application_model()
+    secret = secrets.token_urlsafe(32)
+    app = Application.objects.create(
+        name="Canary", client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_PASSWORD, client_secret=secret,
+        redirect_uris="", algorithm=Application.RS256_ALGORITHM)
+    ClientSettings.objects.update_or_create(application=app,
+                                            defaults={"allowed_grants": ["password"]})
+    User.objects.create_user("grant@example.com", "Grant", "Door", password=canary)
+    basic = "Basic " + base64.b64encode(f"{app.client_id}:{secret}".encode()).decode()
+    for password, status in ((canary + "x", 400), (canary, 200)):
+        response = Client().post("/oauth/token/", {
+            "grant_type": "password", "username": "grant@example.com", "password": password,
+            "scope": "openid"}, HTTP_AUTHORIZATION=basic)
+        seen.keep(response)
+        assert response.status_code == status, response.content
+
+
+def portal_message(seen: Exposure, ctx: dict, canary: str) -> None:
+    """A sign-in that leaves a message for the next page (the expiry warning) in the
+    signed messages cookie."""
+    from django.utils import timezone
+
+    from keystead.policy.models import LogonPolicy
+
+    LogonPolicy.current()
+    LogonPolicy.objects.filter(pk=1).update(expire_days=30, warn_days=14)
+    user = User.objects.create_user("warned@example.com", "Warned", "Door", password=canary)
+    User.objects.filter(pk=user.pk).update(
+        password_changed_at=timezone.now() - timezone.timedelta(days=25))
+    browser = Client()
+    signed = browser.post("/login/", {"username": user.email, "password": canary})
+    seen.keep(signed)
+    assert "messages" in signed.cookies
+    seen.keep(browser.get("/"))
+
+
 DOORS: list[Door] = [
     api_create_user, api_set_password, api_rejected_payload, portal_sign_in,
     admin_add_user, admin_set_password, admin_refused_password,
     scim_create_user, scim_patch_password, cli_set_password,
     portal_change, portal_forced_change, portal_reset, portal_email_code,
+    oidc_password_grant, portal_message,
 ]
 
 
 @pytest.mark.parametrize("door", DOORS, ids=lambda d: d.__name__)
 def test_password_leaks_nowhere(door: Door, exposure: Exposure, api, admin_user,
-                                token_for) -> None:
+                                token_for, deliver) -> None:
     canary = new_canary()
     ctx = {"api": api, "admin": admin_user,
-           "scim_headers": {"Authorization": f"Bearer {token_for('scim')}"}, "canaries": []}
+           "scim_headers": {"Authorization": f"Bearer {token_for('scim')}"}, "canaries": [],
+           "deliver": deliver}
     door(exposure, ctx, canary)
     assert exposure.places_holding(canary) == []
     for other in ctx["canaries"]:  # secrets a door met on the way (an emailed code)
-        assert exposure.places_holding(other) == [], "an emailed code leaked"
+        assert exposure.places_holding(other, mail_too=False) == [], "an emailed code leaked"
 
 
 def test_scanner_finds_a_planted_canary(exposure: Exposure) -> None:
@@ -312,8 +370,28 @@ def test_scanner_finds_a_planted_canary(exposure: Exposure) -> None:
     logging.getLogger("keystead.test").warning("oops %s", canary.replace("-", "_"))
     Event.objects.create(action="test.plant", detail={"note": canary})
     exposure.responses.append(canary.encode())
+    mail.send_mail("Planted", f"body {canary}", None, ["x@example.com"])
+    from django.contrib.sessions.backends.db import SessionStore
+
+    planted = SessionStore()
+    planted["note"] = canary
+    planted.create()
     places = exposure.places_holding(canary)
     assert "HTTP response #0" in places
+    assert "mail 'Planted'" in places
+    assert f"session {planted.session_key[:6]}…" in places
     assert "audit event test.plant" in places
     assert "table directory_event" in places
     assert canary.replace("-", "_") in exposure.logs.getvalue()
+
+
+def test_mail_in_the_outbox_is_unreadable_in_every_table(exposure: Exposure, deliver) -> None:
+    """Queued mail holds reset links and sign-in codes: encrypted while it waits, erased
+    once sent, never in a log line on the way."""
+    from keystead.login import outbox
+
+    canary = new_canary()
+    outbox.enqueue("canary@example.com", "Your Keystead sign-in code", f"Your code: {canary}")
+    assert list(tables_holding(canary)) == []
+    assert [m.body for m in deliver()] == [f"Your code: {canary}"]
+    assert exposure.places_holding(canary, mail_too=False) == []  # only in the mail sent

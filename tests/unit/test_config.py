@@ -26,3 +26,22 @@ def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
     first = load_or_create_secret_key(tmp_path)
     assert load_or_create_secret_key(tmp_path) == first
     assert stat.S_IMODE((tmp_path / "secret_key").stat().st_mode) == 0o600
+
+
+def test_the_embedded_database_and_its_journal_are_owner_only(tmp_path):
+    """A fresh data directory through a real ``keystead migrate`` on SQLite."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = tmp_path / "data"
+    env = {**os.environ, "KEYSTEAD_DATA_DIR": str(data),
+           "KEYSTEAD_DATABASE_URL": f"sqlite:///{data / 'keystead.sqlite3'}"}
+    keystead = Path(sys.executable).with_name("keystead")
+    subprocess.run([str(keystead), "migrate"], env=env, check=True, capture_output=True)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    for name in ("keystead.sqlite3", "secret_key"):
+        assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
+    for journal in data.glob("keystead.sqlite3-*"):
+        assert stat.S_IMODE(journal.stat().st_mode) & 0o077 == 0, journal.name

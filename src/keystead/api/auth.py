@@ -11,8 +11,14 @@ from ninja.security import HttpBearer
 
 from keystead.api.models import ApiToken
 from keystead.api.tokens import MissingScope, verify_token
+from keystead.directory.authorization import Actor
 
-__all__ = ["MissingScope", "ScopedToken"]
+__all__ = ["MissingScope", "ScopedToken", "actor"]
+
+
+def actor(request: HttpRequest) -> Actor:
+    """Who acts in this request: its API token, within its owner's permissions."""
+    return Actor.token(request.auth)
 
 
 class ScopedToken(HttpBearer):

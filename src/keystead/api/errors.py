@@ -9,6 +9,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from keystead.api.auth import MissingScope
+from keystead.directory.authorization import NotAllowed
 from keystead.directory.services import Conflict, RuleViolation
 
 
@@ -55,6 +56,10 @@ def install_error_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(MissingScope)
     def forbidden(request: HttpRequest, exc: MissingScope) -> HttpResponse:
         return body(request, 403, f"{exc} Create a token with --scope {exc.scope}.")
+
+    @api.exception_handler(NotAllowed)
+    def not_allowed(request: HttpRequest, exc: NotAllowed) -> HttpResponse:
+        return body(request, 403, str(exc))
 
     @api.exception_handler(HttpError)
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:

@@ -114,6 +114,15 @@ class PasswordIn(Schema):
     password: Password
 
 
+class FactorsReset(Schema):
+    removed: dict[str, int] = Field(description="How many of each second factor were removed.")
+
+
+class SignedOut(Schema):
+    sessions_ended: int = Field(description="Browser sessions ended (tokens and remembered "
+                                            "browsers are revoked too).")
+
+
 class GroupOut(Schema):
     id: int
     name: str
@@ -230,6 +239,8 @@ def _count(name: str, description: str):
 _SETTINGS_HELP = {
     "min_length": "Minimum password length; NIST SP 800-63B-4: 15, or 8 with a second factor",
     "max_length": "Maximum password length; at least 64 so passphrases fit",
+    "min_strength": "Lowest zxcvbn strength score a password must reach (repeats, sequences, "
+                    "keyboard rows and names score low); 3 = about 10^8 guesses; 0 = no rule",
     "min_lowercase": "Lowercase letters a password must contain; 0 = no rule",
     "min_uppercase": "Uppercase letters a password must contain; 0 = no rule",
     "min_digits": "Numbers a password must contain; 0 = no rule",
@@ -249,6 +260,7 @@ class PolicySettingsIn(Schema):
 
     min_length: StrictInt = _count("min_length", _SETTINGS_HELP["min_length"])
     max_length: StrictInt = _count("max_length", _SETTINGS_HELP["max_length"])
+    min_strength: StrictInt = _count("min_strength", _SETTINGS_HELP["min_strength"])
     min_lowercase: StrictInt = _count("min_lowercase", _SETTINGS_HELP["min_lowercase"])
     min_uppercase: StrictInt = _count("min_uppercase", _SETTINGS_HELP["min_uppercase"])
     min_digits: StrictInt = _count("min_digits", _SETTINGS_HELP["min_digits"])
@@ -267,6 +279,7 @@ class PolicySettingsPatch(Schema):
 
     min_length: StrictInt | None = None
     max_length: StrictInt | None = None
+    min_strength: StrictInt | None = None
     min_lowercase: StrictInt | None = None
     min_uppercase: StrictInt | None = None
     min_digits: StrictInt | None = None
@@ -294,6 +307,7 @@ class PolicySettingsPatch(Schema):
 class PolicyOut(Schema):
     min_length: int
     max_length: int
+    min_strength: int
     min_lowercase: int
     min_uppercase: int
     min_digits: int
@@ -343,6 +357,12 @@ Seconds = Annotated[StrictInt, Field(ge=1, le=10 * 365 * 24 * 3600)]
 ClientType = Literal["confidential", "public"]
 GrantType = Literal["authorization-code", "client-credentials", "password"]
 IdTokenAlgorithm = Literal["RS256", "ES256"]
+SubjectType = Literal["public", "pairwise"]
+SectorIdentifier = Annotated[Text, Field(max_length=255)]
+_SUBJECT_HELP = ("public: every application knows a person by the same sub (their stable "
+                 "identifier); pairwise: a sub of its own per sector (OpenID Connect Core §8.1).")
+_SECTOR_HELP = ("Pairwise only: applications with the same sector identifier see the same sub. "
+                "Empty: the host of the first redirect URI.")
 _URIS_HELP = ("Exact addresses (no wildcards, no fragment): https://, or http:// only for "
               "localhost, 127.0.0.1 and [::1].")
 
@@ -362,6 +382,8 @@ class ClientOut(Schema):
     post_logout_redirect_uris: list[str]
     skip_consent: bool = Field(description="Sign people straight in, without a consent page.")
     id_token_algorithm: IdTokenAlgorithm
+    subject_type: SubjectType = Field(description=_SUBJECT_HELP)
+    sector_identifier: str = Field(description=_SECTOR_HELP)
     issue_refresh_tokens: bool
     rotate_refresh_tokens: bool = Field(
         description="A new refresh token at every refresh; reusing an old one revokes the "
@@ -404,6 +426,14 @@ class ClientOut(Schema):
         return ClientOut._settings(obj).id_token_algorithm or "RS256"
 
     @staticmethod
+    def resolve_subject_type(obj) -> str:
+        return ClientOut._settings(obj).subject_type or "public"
+
+    @staticmethod
+    def resolve_sector_identifier(obj) -> str:
+        return ClientOut._settings(obj).sector_identifier
+
+    @staticmethod
     def resolve_issue_refresh_tokens(obj) -> bool:
         return ClientOut._settings(obj).issue_refresh_tokens
 
@@ -434,6 +464,8 @@ class ClientCreate(Schema):
                                                          description=_URIS_HELP)
     skip_consent: StrictBool = False
     id_token_algorithm: IdTokenAlgorithm = "RS256"
+    subject_type: SubjectType = Field(default="public", description=_SUBJECT_HELP)
+    sector_identifier: SectorIdentifier = Field(default="", description=_SECTOR_HELP)
     issue_refresh_tokens: StrictBool = True
     rotate_refresh_tokens: StrictBool = True
     access_token_seconds: Seconds | None = None
@@ -449,6 +481,8 @@ class ClientPatch(Schema):
                                                 description=_GRANTS_HELP)
     skip_consent: StrictBool | None = None
     id_token_algorithm: IdTokenAlgorithm | None = None
+    subject_type: SubjectType | None = Field(default=None, description=_SUBJECT_HELP)
+    sector_identifier: SectorIdentifier | None = Field(default=None, description=_SECTOR_HELP)
     issue_refresh_tokens: StrictBool | None = None
     rotate_refresh_tokens: StrictBool | None = None
     access_token_seconds: Seconds | None = None

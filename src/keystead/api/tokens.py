@@ -9,6 +9,7 @@ from django.utils import timezone
 from keystead.api.models import ApiToken
 from keystead.api.scopes import grants, unknown_scopes
 from keystead.directory import audit
+from keystead.directory.authorization import Actor, NotAllowed, may_use_scope
 from keystead.directory.models import Outcome
 from keystead.directory.rules import FieldProblem
 from keystead.directory.services import RuleViolation
@@ -80,6 +81,13 @@ def verify_token(request: HttpRequest, clear: str, needed_scope: str) -> ApiToke
                      detail={"reason": "missing scope", "needed": needed_scope,
                              "key_id": token.key_id})
         raise MissingScope(needed_scope)
+    if not may_use_scope(Actor.token(token), needed_scope):
+        audit.record("api.auth", request=request, outcome=Outcome.DENIED, actor=token.owner,
+                     detail={"reason": "owner lacks the scope's permissions",
+                             "needed": needed_scope, "key_id": token.key_id})
+        raise NotAllowed(f"This token's owner ({token.owner.email}) does not hold the "
+                         f"permissions the {needed_scope!r} scope needs: a token never does "
+                         "more than its owner may.")
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     owner = token.owner.email if token.owner else "token"
     request.audit_actor_label = f"{owner} (token {token.key_id})"

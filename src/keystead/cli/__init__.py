@@ -1,7 +1,7 @@
 """The ``keystead`` command: run, set up and look after a Keystead installation.
 
 One module per command group. Every module imports only click at import
-time; Django, rich and gunicorn are imported inside the commands that use
+time; Django, rich and granian are imported inside the commands that use
 them, so ``keystead --help`` is fast and works even when the configuration
 or the database is broken.
 """
@@ -17,7 +17,9 @@ from keystead.cli.admin import createadmin
 from keystead.cli.check import check
 from keystead.cli.database import manage, migrate
 from keystead.cli.events import events
+from keystead.cli.mail import mail
 from keystead.cli.oidc import oidc
+from keystead.cli.password_filter import password_filter
 from keystead.cli.policy import policy
 from keystead.cli.serve import serve
 from keystead.cli.tokens import token
@@ -62,3 +64,5 @@ def version() -> None:
 for command in (serve, migrate, manage, createadmin, token, user, policy, events, oidc,
                 check):
     main.add_command(command)
+main.add_command(password_filter)
+main.add_command(mail)

@@ -78,6 +78,7 @@ def createadmin(
     from django.db import transaction
 
     from keystead.directory import audit, services
+    from keystead.directory.authorization import OPERATOR
     from keystead.secret import Secret
 
     if if_none and (existing := _existing_admins()):
@@ -89,7 +90,8 @@ def createadmin(
     password = Secret(generate_password())
     try:
         with transaction.atomic():
-            user = services.create_user(values, password=password, door="cli")
+            user = services.create_user(values, actor=OPERATOR, password=password,
+                                           door="cli")
             user.is_staff = user.is_superuser = user.must_change_password = True
             user.save(update_fields=["is_staff", "is_superuser", "must_change_password"])
             audit.record("user.update", target=user, detail={

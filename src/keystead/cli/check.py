@@ -143,37 +143,87 @@ def check_django() -> Finding:
     return Finding(OK, "system checks", "no problems")
 
 
-def check_password_filter() -> Finding:
-    """KEYSTEAD_PASSWORD_FILTER: screening silently falls back to the built-in list if the
-    operator's file cannot be used, so this is where a broken one is noticed."""
-    from pathlib import Path
-
+def check_password_screening() -> Finding:
+    """Which password screening is active: the built-in list, zxcvbn and its minimum score,
+    the breach filter. Screening falls back to the built-in list when the operator's filter
+    cannot be used, so this is where a broken one is noticed."""
     from django.conf import settings
+    from django.db import DatabaseError
 
-    from keystead.policy.screening import BloomFilter
+    from keystead.cli.password_filter import one_in
+    from keystead.policy.models import LogonPolicy
+    from keystead.policy.rules import MAX_STRENGTH, PasswordRules
+    from keystead.policy.screening import BloomFilter, builtin_list
 
+    try:
+        rules = (LogonPolicy.objects.filter(pk=1).first() or LogonPolicy()).password_rules()
+        source = "installation policy; group policies may be stricter"
+    except DatabaseError:
+        rules, source = PasswordRules(), "defaults: the database does not answer"
+    status, fixes = OK, []
+    lists = f"common-password list ({len(builtin_list()):,} built in)"
+    if not rules.screen_common:
+        status = WARN
+        lists = "common-password list and breach filter: off (screen_common=false)"
+        fixes.append("`keystead policy set screen_common=true` (NIST requires screening)")
     path = settings.PASSWORD_FILTER_FILE
     if not path:
-        return Finding(OK, "password filter", "built-in list of common passwords")
-    fix = ("build it with `keystead policy build-filter --from LIST --out FILE`, or unset "
-           "KEYSTEAD_PASSWORD_FILTER")
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        return Finding(FAIL, "password filter", f"KEYSTEAD_PASSWORD_FILTER={path} cannot be read "
-                       f"({exc.strerror or exc}); only the built-in list is checked", fix)
-    try:
-        BloomFilter.load(data)
-    except ValueError as exc:
-        return Finding(FAIL, "password filter", f"KEYSTEAD_PASSWORD_FILTER={path}: {exc}; only "
-                       "the built-in list is checked", fix)
-    return Finding(OK, "password filter", f"built-in list plus {path} ({len(data):,} bytes)")
+        breach = "breach filter: not configured (see `keystead password-filter build`)"
+    else:
+        try:
+            bloom = BloomFilter.open(path)
+        except (OSError, ValueError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            return Finding(FAIL, "password screening", f"KEYSTEAD_PASSWORD_FILTER={path} cannot "
+                           f"be used ({reason}); only the built-in list is checked",
+                           "build it with `keystead password-filter build FILE --output PATH`, "
+                           "or unset KEYSTEAD_PASSWORD_FILTER")
+        breach = (f"breach filter {path} ({bloom.estimated_entries():,} entries, about "
+                  f"{one_in(bloom.false_positive_rate())} false positives)")
+    if rules.min_strength:
+        guess = f"guessability (zxcvbn) minimum score {rules.min_strength} of {MAX_STRENGTH}"
+    else:
+        status = WARN
+        guess = "guessability (zxcvbn): off (min_strength=0)"
+        fixes.append("`keystead policy set min_strength=3`")
+    if rules.screen_common:
+        lists = f"{lists}, {breach}"
+    return Finding(status, "password screening", f"{lists}; {guess} ({source})",
+                   "; ".join(fixes))
 
 
 STANDALONE: list[Callable[[], Finding]] = [
-    check_secret_key, check_base_url, check_mail, check_password_filter, check_debug,
+    check_secret_key, check_base_url, check_mail, check_password_screening, check_debug,
     check_django,
 ]
+
+
+def check_mail_outbox() -> Finding:
+    """Mail is sent in the background, so a failing mail server shows up here, not as an
+    error page: mail given up on in the last 7 days, or waiting for over 15 minutes."""
+    from django.db import DatabaseError
+
+    from keystead.login import outbox
+
+    try:
+        state = outbox.health()
+    except DatabaseError:
+        return Finding(WARN, "mail outbox", "not checked until the database answers and is "
+                       "migrated")
+    problems = []
+    if state.failed:
+        problems.append(f"{state.failed} mail(s) given up on in the last 7 days")
+    if state.stuck:
+        problems.append(f"{state.stuck} mail(s) waiting for more than 15 minutes")
+    if problems:
+        last = f" (last error: {state.last_error})" if state.last_error else ""
+        return Finding(WARN, "mail outbox", "; ".join(problems) + last,
+                       "see `keystead mail list`; check KEYSTEAD_EMAIL_URL and that the mail "
+                       "server answers, then `keystead mail send-pending`")
+    return Finding(OK, "mail outbox", "nothing failed or stuck")
+
+
+STANDALONE.append(check_mail_outbox)
 
 
 def run_checks() -> list[Finding]:
@@ -201,7 +251,7 @@ def check() -> None:
     """Check the configuration and report OK, WARN or FAIL with fixes.
 
     Looks at the database, migrations, the secret key, the base URL, mail,
-    the password filter, administrators, debug mode and Django's system checks. Exit status 1 if
+    the password screening, administrators, debug mode and Django's system checks. Exit status 1 if
     anything FAILs, so it can gate a deployment.
     """
     try:

@@ -51,6 +51,7 @@ def clients() -> None:
     """List the registered applications (never their secrets)."""
     from oauth2_provider.models import get_application_model
 
+    from keystead.providers.oidc.claims import sector_of
     from keystead.providers.oidc.clients import allowed_grants_of
     from keystead.providers.oidc.models import settings_for
 
@@ -60,9 +61,12 @@ def clients() -> None:
         click.echo("No applications. Register one in the admin console (/admin/) or with the "
                    "REST API (POST /api/v1/clients).")
         return
-    grid = table("Name", "Client ID", "Type", "Grants", "ID token", "Redirect URIs")
+    grid = table("Name", "Client ID", "Type", "Grants", "ID token", "Subject", "Redirect URIs")
     for app in apps:
-        signature = settings_for(app).id_token_algorithm or app.algorithm or "none (OAuth only)"
+        client_settings = settings_for(app)
+        signature = client_settings.id_token_algorithm or app.algorithm or "none (OAuth only)"
+        subject = ("pairwise (" + sector_of(app) + ")"
+                   if client_settings.subject_type == "pairwise" else "public")
         grid.add_row(app.name, app.client_id, app.client_type, "\n".join(allowed_grants_of(app)),
-                     signature, "\n".join(app.redirect_uris.split()) or "—")
+                     signature, subject, "\n".join(app.redirect_uris.split()) or "—")
     console().print(grid)

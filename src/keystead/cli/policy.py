@@ -1,4 +1,7 @@
-"""``keystead policy``: show and change the logon policy; build an extra password filter.
+"""``keystead policy``: show and change the logon policy.
+
+The breach filter is built by ``keystead password-filter build``; the old
+``keystead policy build-filter`` remains as a hidden alias for scripts.
 
 Changes go through ``keystead.policy.changes``, like the admin console and the
 REST API: the same checks with the same messages, and one audit event
@@ -8,15 +11,22 @@ REST API: the same checks with the same messages, and one audit event
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import tempfile
-import unicodedata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from keystead.cli._common import InputError, console, input_error, needs_django, table, when
+from keystead.cli._common import (
+    InputError,
+    console,
+    input_error,
+    needs_django,
+    setup_django,
+    table,
+    when,
+)
 
 if TYPE_CHECKING:
     from keystead.directory.models import Group
@@ -27,7 +37,7 @@ FALSE_WORDS = {"false", "no", "off", "0"}
 
 @click.group()
 def policy() -> None:
-    """Logon policy: show it, change it, build an extra breached-password filter.
+    """Logon policy: show it and change it.
 
     The installation has one policy; a group can have a stricter one. For each
     rule a person gets the strictest value of the installation's policy and
@@ -134,6 +144,7 @@ def set_settings(assignments: tuple[str, ...], group: str | None) -> None:
     Examples:
       keystead policy set max_failures=5 lock_minutes=30
       keystead policy set expire_days=0 screen_common=true
+      keystead policy set min_strength=4
       keystead policy set --group Admins min_length=20 reuse_blocked=all
     """
     from keystead.directory.services import RuleViolation
@@ -185,65 +196,29 @@ def remove_group(name: str) -> None:
     click.echo(f"Removed the policy of group {group.name}.")
 
 
-# -- build-filter -------------------------------------------------------
+# -- build-filter (old name) -------------------------------------------
 
 
-def _passwords(source: BinaryIO, skipped: list[int]) -> Any:
-    """One password per line; lines that are not UTF-8 are counted and left out."""
-    for number, line in enumerate(source, start=1):
-        try:
-            text = line.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
-            skipped.append(number)
-            continue
-        yield unicodedata.normalize("NFKC", text)
-
-
-@policy.command("build-filter")
-@click.option("--from", "source", type=click.File("rb"), required=True, metavar="FILE",
-              help="Passwords to refuse, one per line (UTF-8); - reads standard input.")
+@policy.command("build-filter", hidden=True)
+@click.option("--from", "source", required=True, metavar="FILE",
+              help="Passwords or SHA-1 HASH:COUNT lines; - reads standard input.")
 @click.option("--out", "target", type=click.Path(dir_okay=False, path_type=Path),
               required=True, metavar="FILE", help="Where to write the filter.")
-def build_filter(source: BinaryIO, target: Path) -> None:
-    """Build a filter of extra breached or forbidden passwords.
+def build_filter(source: str, target: Path) -> None:
+    """The old name of `keystead password-filter build FILE --output PATH`; kept so
+    existing scripts keep working, hidden from the help so new ones use the new name."""
+    from keystead.cli.password_filter import build_filter_file
+    from keystead.policy.screening import FALSE_POSITIVE_RATE
 
-    Keystead always refuses the common passwords it ships with. Point
-    KEYSTEAD_PASSWORD_FILTER at the file this writes and Keystead refuses the
-    passwords in it as well (new passwords only; existing ones are not
-    re-checked). The filter stores a few bits per password, never the
-    passwords, and answers offline. A rebuilt file is picked up without a
-    restart.
-
-    \b
-    Example:
-      keystead policy build-filter --from breached.txt --out /srv/keystead/breached.ksbf
-      KEYSTEAD_PASSWORD_FILTER=/srv/keystead/breached.ksbf keystead serve
-    """
-    from keystead.policy import screening
-
-    skipped: list[int] = []
-    entries = {p.strip().lower() for p in _passwords(source, skipped) if p.strip()}
-    if not entries:
-        raise InputError("--from: no passwords found (one per line, UTF-8).")
-    bloom = screening.build(entries)
-    data = bloom.dump()
-    target = target.expanduser().resolve()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("wb", dir=target.parent, delete=False,
-                                         prefix=f".{target.name}.") as out:
-            out.write(data)
-        os.chmod(out.name, 0o644)
-        os.replace(out.name, target)  # readers see the old file or the new one, never half
-    except OSError as exc:
-        raise InputError(f"--out: cannot write {target}: {exc.strerror or exc}.") from None
-    size = f"{len(data):,} bytes" if len(data) < 10_240 else f"{len(data) // 1024:,} KiB"
-    click.echo(f"Wrote {target}: {len(entries):,} passwords in {size} "
-               f"(about 1 in {round(1 / screening.FALSE_POSITIVE_RATE):,} other passwords is "
-               "refused by mistake).")
-    if skipped:
-        click.echo(f"Left out {len(skipped):,} lines that are not UTF-8 (first: line "
-                   f"{skipped[0]}).")
-    click.echo(f"To use it: KEYSTEAD_PASSWORD_FILTER={target} for every Keystead process. "
-               "It is checked in addition to the built-in list.")
-
+    setup_django()
+    if source != "-":
+        path = Path(source)
+        if not path.is_file():
+            raise InputError(f"--from: {source} is not a file.")
+        build_filter_file(path, target, FALSE_POSITIVE_RATE, 0)
+        return
+    # Two passes over the input size the filter, so standard input is kept in a file first.
+    with tempfile.NamedTemporaryFile("wb", prefix="keystead-filter-") as spool:
+        shutil.copyfileobj(click.get_binary_stream("stdin"), spool)
+        spool.flush()
+        build_filter_file(Path(spool.name), target, FALSE_POSITIVE_RATE, 0)

@@ -1,23 +1,26 @@
-"""``keystead serve``: gunicorn in production, Django's autoreloading server with ``--dev``."""
+"""``keystead serve``: granian in production, Django's autoreloading server with ``--dev``."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import click
 
 from keystead.cli._common import InputError, setup_django
 from keystead.cli.check import is_loopback
-from keystead.logs import gunicorn_logger_class
 
 MAX_DEFAULT_WORKERS = 12
+THREADS = 4  # threads per worker process that run the application
+KEEPALIVE_SECONDS = 5  # an idle kept-alive connection is closed after this long
+GRACEFUL_SECONDS = 30  # on SIGTERM, requests in flight get this long to finish
 
 
 @dataclass(frozen=True)
 class Bind:
-    """Where to listen: a TCP host and port, or a Unix socket path (gunicorn only)."""
+    """Where to listen: a TCP host and port, or a Unix socket path (not with --dev)."""
 
     host: str = ""
     port: int = 0
@@ -25,7 +28,8 @@ class Bind:
 
     @property
     def address(self) -> str:
-        """As gunicorn and runserver take it: ``host:port``, ``[v6]:port`` or ``unix:path``."""
+        """As runserver takes it and people read it: ``host:port``, ``[v6]:port`` or
+        ``unix:path``."""
         if self.unix_path:
             return f"unix:{self.unix_path}"
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
@@ -54,17 +58,18 @@ def parse_bind(text: str) -> Bind:
 
 
 def default_workers() -> int:
-    """2 x usable cores + 1, the gunicorn rule of thumb, capped at MAX_DEFAULT_WORKERS.
+    """One worker process per usable core, at most MAX_DEFAULT_WORKERS.
 
     Counts the cores this process may run on (a container's CPU set), not the
-    host's. Sign-ins are CPU-bound (argon2), so many more workers than that
-    add memory, not throughput.
+    host's. Each worker runs THREADS requests at once, so a request waiting on
+    PostgreSQL leaves its core to another; sign-ins are CPU-bound (argon2), so
+    more processes than cores add memory, not throughput (and granian warns).
     """
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    return min(2 * cores + 1, MAX_DEFAULT_WORKERS)
+    return min(cores, MAX_DEFAULT_WORKERS)
 
 
 def _bind_option(ctx: click.Context, param: click.Parameter, value: str) -> Bind:
@@ -82,8 +87,8 @@ def _bind_option(ctx: click.Context, param: click.Parameter, value: str) -> Bind
 )
 @click.option(
     "--workers", type=click.IntRange(min=1), envvar="KEYSTEAD_WORKERS", show_envvar=True,
-    help=f"Worker processes. Default: 2 x CPU cores + 1, at most {MAX_DEFAULT_WORKERS} "
-    f"(here: {default_workers()}).",
+    help=f"Worker processes, {THREADS} threads each. Default: one per CPU core, at most "
+    f"{MAX_DEFAULT_WORKERS} (here: {default_workers()}).",
 )
 @click.option(
     "--dev", is_flag=True,
@@ -91,13 +96,13 @@ def _bind_option(ctx: click.Context, param: click.Parameter, value: str) -> Bind
     "on a loopback address it turns on KEYSTEAD_DEBUG unless set. Never for production.",
 )
 def serve(bind: Bind, workers: int | None, dev: bool) -> None:
-    """Serve Keystead over HTTP (gunicorn; --dev for development).
+    """Serve Keystead over HTTP (granian; --dev for development).
 
     The web pages, the REST API, SCIM and the identity provider. Without
-    --dev this runs gunicorn with several worker processes, the access log on
-    stdout and a graceful stop on SIGTERM (in-flight requests finish). Put a
-    TLS-terminating proxy in front and set KEYSTEAD_BASE_URL to its https://
-    address.
+    --dev this runs granian (a WSGI server written in Rust) with several
+    worker processes, the access log on stdout and a graceful stop on SIGTERM
+    (in-flight requests finish). Put a TLS-terminating proxy in front and set
+    KEYSTEAD_BASE_URL to its https:// address.
 
     \b
     Examples:
@@ -108,7 +113,7 @@ def serve(bind: Bind, workers: int | None, dev: bool) -> None:
     if dev:
         _run_dev(bind, workers)
     else:
-        _run_gunicorn(bind, workers or default_workers())
+        _run_granian(bind, workers or default_workers())
 
 
 def _run_dev(bind: Bind, workers: int | None) -> None:
@@ -127,71 +132,71 @@ def _run_dev(bind: Bind, workers: int | None) -> None:
     call_command("runserver", bind.address, use_reloader=True)
 
 
-def gunicorn_options(bind: Bind, workers: int) -> dict[str, Any]:
-    """The gunicorn settings ``keystead serve`` uses, each for a stated reason."""
+def granian_options(bind: Bind, workers: int, log_format: str = "human",
+                    log_level: str = "INFO") -> dict[str, Any]:
+    """The settings ``keystead serve`` runs granian with, each for a stated reason.
+
+    Keyword arguments of granian's ``Granian`` server; its command line takes
+    the same settings (``granian --help``).
+    """
+    from granian.http import HTTP1Settings
+
+    from keystead.logs import granian_logging
+
+    where: dict[str, Any] = ({"uds": Path(bind.unix_path)} if bind.unix_path
+                             else {"address": bind.host, "port": bind.port})
     return {
-        "bind": [bind.address],
+        "target": "keystead.wsgi:application",
+        **where,
+        "interface": "wsgi",
+        "websockets": False,  # WSGI has none; granian would say so at every start
         "workers": workers,
-        "proc_name": "keystead",
-        # Access log on stdout and errors on stderr, where containers and systemd collect them.
-        "accesslog": "-",
-        "errorlog": "-",
-        # The same redaction as every other log line (a reset link's path is a credential).
-        "logger_class": gunicorn_logger_class,
-        # A stuck worker is replaced after `timeout`; on SIGTERM, requests in flight
-        # (a sign-in, a SCIM batch) get `graceful_timeout` to finish.
-        "timeout": 60,
-        "graceful_timeout": 30,
-        # Load the app once in the master: a configuration error stops start-up with one
-        # message instead of a worker boot loop, workers share memory copy-on-write, and
-        # the first run's secret key is generated once, not raced by N workers.
-        "preload_app": True,
-        # gunicorn's sync worker with HTTP keep-alive (keystead.keepalive_worker): a
-        # connection serves many requests, idle ones close after `keepalive` seconds.
-        "worker_class": "keystead.keepalive_worker.KeepAliveWorker",
-        "keepalive": 5,
-        # The heartbeat file on tmpfs, so a slow disk cannot make workers look dead.
-        "worker_tmp_dir": "/dev/shm" if os.path.isdir("/dev/shm") else None,  # noqa: S108
+        # Each worker runs the application in a few threads: while one request waits on
+        # PostgreSQL, another uses the core. Connections are accepted, kept and parsed by
+        # granian's own (Rust) threads: an idle connection, or one still sending its
+        # headers, holds no Python thread (a request body is read by the thread that
+        # runs the request, as it arrives).
+        "blocking_threads": THREADS,
+        # HTTP/1.1 keep-alive is on by default. The header-read timeout bounds both the
+        # wait for a kept-alive connection's next request (it is closed after
+        # KEEPALIVE_SECONDS idle) and a client that sends its headers slowly.
+        "http1_settings": HTTP1Settings(header_read_timeout=KEEPALIVE_SECONDS * 1000),
+        # Access log on stdout and granian's own lines on stderr, where containers and
+        # systemd collect them, with the redaction of every other log line (a reset link's
+        # path is a credential).
+        "log_access": True,
+        "log_level": log_level.lower(),
+        "log_dictconfig": granian_logging(log_format, log_level),
+        # On SIGTERM (and on HUP, which starts fresh workers) requests in flight get
+        # GRACEFUL_SECONDS to finish; a worker still busy then is killed.
+        "workers_kill_timeout": GRACEFUL_SECONDS,
+        # A worker that dies (a crash in native code, the kernel's OOM killer) is replaced.
+        "respawn_failed_workers": True,
     }
 
 
-def _run_gunicorn(bind: Bind, workers: int) -> None:
-    """Run gunicorn in this process through its Python API (BaseApplication).
+def _run_granian(bind: Bind, workers: int) -> None:
+    """Run granian in this process through its Python API (``Granian(...).serve()``).
 
-    Chosen over exec'ing the ``gunicorn`` script because it needs no PATH or
-    venv lookup (so ``python -m keystead serve`` works the same), the options
-    are checked Python values rather than a quoted command line, and the
-    settings are loaded here first so a configuration mistake is reported as a
-    plain message before anything listens. This process becomes the gunicorn
-    master, so signals (TERM graceful stop, HUP new workers, TTIN/TTOU worker
-    count) behave exactly as documented for gunicorn.
+    Chosen over exec'ing the ``granian`` script because it needs no PATH or
+    venv lookup (so ``python -m keystead serve`` works the same) and the
+    options are checked Python values rather than a quoted command line. The
+    settings are loaded here first, so a configuration mistake is reported as a
+    plain message before anything listens, and the first run's keys are
+    generated once, before the workers start. This process becomes granian's
+    main process, so signals (TERM or INT graceful stop, HUP fresh workers)
+    behave as documented for granian.
     """
     setup_django()
     from django.conf import settings
-    from gunicorn.app.base import BaseApplication
+    from granian import Granian
 
-    options = gunicorn_options(bind, workers)
+    server = Granian(**granian_options(bind, workers, settings.LOG_FORMAT, settings.LOG_LEVEL))
 
-    def when_ready(server: Any) -> None:
-        for listener in server.LISTENERS:
-            where = str(listener)
-            where += "/" if where.startswith("http") else ""
-            click.echo(f"Keystead is serving on {where} (gunicorn, {workers} workers)")
+    @server.on_startup
+    def announce() -> None:
+        processes = f"{workers} worker{'s' if workers > 1 else ''}"
+        click.echo(f"Keystead is serving on {bind.url} (granian, {processes})")
         click.echo(f"Public address (KEYSTEAD_BASE_URL): {settings.BASE_URL}/")
 
-    class KeysteadServer(BaseApplication):
-        def load_config(self) -> None:
-            for key, value in {**options, "when_ready": when_ready}.items():
-                if value is not None:
-                    self.cfg.set(key, value)
-            # gunicorn >= 25.1 opens a control socket in a per-user directory shared by all
-            # instances; Keystead is managed by signals, so no extra socket is opened.
-            if "control_socket_disable" in self.cfg.settings:
-                self.cfg.set("control_socket_disable", True)
-
-        def load(self) -> Any:
-            from keystead.wsgi import application
-
-            return application
-
-    KeysteadServer().run()
+    server.serve()

@@ -54,10 +54,10 @@ def list_users(search: str | None, locked: bool, limit: int) -> None:
     from django.utils import timezone
 
     from keystead.directory.models import User
-    from keystead.login.locked import locked_now
+    from keystead.policy.lockout import locked_filter
 
     now = timezone.now()
-    query = User.objects.filter(locked_now(now)) if locked else User.objects.all()
+    query = User.objects.filter(locked_filter(now)) if locked else User.objects.all()
     for word in (search or "").split():
         query = query.filter(Q(email__icontains=word) | Q(given_name__icontains=word) |
                              Q(family_name__icontains=word))
@@ -102,13 +102,14 @@ def set_password(email: str) -> None:
       keystead user set-password ada@example.com
     """
     from keystead.directory import services
+    from keystead.directory.authorization import OPERATOR
     from keystead.secret import Secret
 
     person = _find(email)
     secret = Secret(click.prompt(f"New password for {person.email}", hide_input=True,
                                  confirmation_prompt="Repeat the new password"))
     try:
-        services.set_password(person, secret, door="cli")
+        services.set_password(person, secret, actor=OPERATOR, door="cli")
     except services.RuleViolation as violation:
         raise input_error(violation) from None
     click.echo(f"Password set for {person.email}.")
@@ -124,14 +125,114 @@ def unlock(email: str) -> None:
     Example:
       keystead user unlock ada@example.com
     """
+    from keystead.directory.authorization import OPERATOR
     from keystead.login import lockout
 
     person = _find(email)
     state = _lock_words(person).removeprefix("locked ") if person.is_locked() else ""
     failures = person.failed_logins
-    if lockout.unlock(person, door="cli"):
+    if lockout.unlock(person, actor=OPERATOR, door="cli"):
         click.echo(f"Unlocked {person.email}. It had been locked after {failures} failed "
                    f"sign-ins ({state}); they can sign in again now.")
     else:
         extra = f"; its {failures} failed sign-ins are forgotten" if failures else ""
         click.echo(f"{person.email} was not locked{extra}. Nothing else changed.")
+
+
+@user.command("disable")
+@click.argument("email")
+@needs_django
+def disable(email: str) -> None:
+    """Disable an account: it cannot sign in, and its sessions, remembered browsers and
+    issued tokens end. Audited.
+
+    \b
+    Example:
+      keystead user disable ada@example.com
+    """
+    _set_active(email, active=False)
+
+
+@user.command("enable")
+@click.argument("email")
+@needs_django
+def enable(email: str) -> None:
+    """Enable a disabled account again (what was revoked stays revoked). Audited.
+
+    \b
+    Example:
+      keystead user enable ada@example.com
+    """
+    _set_active(email, active=True)
+
+
+def _set_active(email: str, *, active: bool) -> None:
+    from keystead.directory import services
+    from keystead.directory.authorization import OPERATOR
+
+    person = _find(email)
+    verb = "enabled" if active else "disabled"
+    if services.set_active(person, active, actor=OPERATOR, door="cli"):
+        click.echo(f"{person.email} is now {verb}.")
+    else:
+        click.echo(f"{person.email} was {verb} already. Nothing changed.")
+
+
+@user.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@needs_django
+def delete(email: str, yes: bool) -> None:
+    """Delete an account for good (its audit events stay). Audited.
+
+    \b
+    Example:
+      keystead user delete ada@example.com --yes
+    """
+    from keystead.directory import services
+    from keystead.directory.authorization import OPERATOR
+
+    person = _find(email)
+    if not yes:
+        click.confirm(f"Delete {person.email} for good?", abort=True)
+    services.delete_user(person, actor=OPERATOR, door="cli")
+    click.echo(f"Deleted {email}.")
+
+
+@user.command("reset-factors")
+@click.argument("email")
+@needs_django
+def reset_factors(email: str) -> None:
+    """Remove every second factor of an account and forget its remembered browsers, for a
+    person who lost their phone or security key. Audited.
+
+    \b
+    Example:
+      keystead user reset-factors ada@example.com
+    """
+    from keystead.directory.authorization import OPERATOR
+    from keystead.login import factors
+
+    person = _find(email)
+    removed = factors.reset_second_factors(person, actor=OPERATOR, door="cli")
+    what = ", ".join(f"{count} {key}" for key, count in removed.items() if count) or "none"
+    click.echo(f"Second factors of {person.email} removed ({what}).")
+
+
+@user.command("sign-out")
+@click.argument("email")
+@needs_django
+def sign_out(email: str) -> None:
+    """Sign a person out everywhere: end every session, remembered browser and issued
+    token. Audited.
+
+    \b
+    Example:
+      keystead user sign-out ada@example.com
+    """
+    from keystead.directory.authorization import OPERATOR
+    from keystead.login import sessions
+
+    person = _find(email)
+    ended = sessions.sign_out_everywhere(person, actor=OPERATOR, door="cli")
+    click.echo(f"Signed {person.email} out everywhere ({ended} session(s) ended).")

@@ -1,18 +1,18 @@
-"""Who may touch whom in the console, shared by the user pages and the unlock pages.
-
-A help desk must not be able to act on an administrator: accounts with
-console powers (staff or superuser) are changed only by a superuser.
-"""
+"""The console's questions to ``authorization``: who is asking, and may they do this."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest
 
+from keystead.directory.authorization import Action, Actor, allowed
 from keystead.directory.models import User
 
 
-def is_protected(request: HttpRequest, user: User | None) -> bool:
-    """Whether ``user`` has console powers that the requesting admin may not touch."""
-    if user is None or request.user.is_superuser:
-        return False
-    return user.is_staff or user.is_superuser
+def actor(request: HttpRequest) -> Actor:
+    """The administrator signed in to the console."""
+    return Actor.person(request.user)
+
+
+def may(request: HttpRequest, action: Action, user: User | None) -> bool:
+    """Whether the console's administrator may do ``action`` to ``user`` (None: any one)."""
+    return allowed(actor(request), action, user)

@@ -23,13 +23,13 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from keystead.directory.admin_guards import is_protected
+from keystead.directory.admin_guards import actor, may
 from keystead.directory.admin_site import short_time
+from keystead.directory.authorization import Action
 from keystead.directory.models import User
 from keystead.login import lockout
-from keystead.login.locked import locked_now
+from keystead.policy.lockout import locked_filter
 
-UNLOCK_PERMISSION = "directory.unlock_user"
 DOOR = "admin"
 LINK_TEXT = "Locked out (click to unlock)"
 
@@ -45,9 +45,9 @@ class LockedFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> QuerySet[User]:
         if self.value() == "yes":
-            return queryset.filter(locked_now())
+            return queryset.filter(locked_filter(timezone.now()))
         if self.value() == "no":
-            return queryset.exclude(locked_now())
+            return queryset.exclude(locked_filter(timezone.now()))
         return queryset
 
 
@@ -67,7 +67,7 @@ class UnlockAdminMixin(admin.ModelAdmin):
     unlock_template = "admin/directory/user/unlock_confirmation.html"
 
     def has_unlock_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        return request.user.has_perm(UNLOCK_PERMISSION) and not is_protected(request, obj)
+        return may(request, Action.UNLOCK, obj)
 
     def unlock_url(self, request: HttpRequest, user: User) -> str:
         url = reverse(f"{self.admin_site.name}:directory_user_unlock",
@@ -80,7 +80,6 @@ class UnlockAdminMixin(admin.ModelAdmin):
 
     def get_list_display(self, request: HttpRequest) -> Any:
         columns = list(super().get_list_display(request))
-        may_unlock = request.user.has_perm(UNLOCK_PERMISSION)
         now = timezone.now()
 
         @admin.display(description="current activity")
@@ -92,7 +91,7 @@ class UnlockAdminMixin(admin.ModelAdmin):
                 return "—"
             until = ("until an administrator unlocks" if user.locked_until is None
                      else f"until {short_time(user.locked_until)}")
-            if may_unlock and not is_protected(request, user):
+            if may(request, Action.UNLOCK, user):
                 return format_html('<a class="ks-unlock" href="{}" title="Locked {}">{}</a>',
                                    self.unlock_url(request, user), until, LINK_TEXT)
             return format_html('<span class="ks-locked" title="Only a superuser unlocks '
@@ -145,8 +144,8 @@ class UnlockAdminMixin(admin.ModelAdmin):
 
     def _confirm(self, request: HttpRequest, users: list[User], *, single: bool) -> HttpResponse:
         now = timezone.now()
-        locked = [u for u in users if u.is_locked(now) and not is_protected(request, u)]
-        protected = [u for u in users if u.is_locked(now) and is_protected(request, u)]
+        locked = [u for u in users if u.is_locked(now) and may(request, Action.UNLOCK, u)]
+        protected = [u for u in users if u.is_locked(now) and not may(request, Action.UNLOCK, u)]
         not_locked = [u for u in users if not u.is_locked(now)]
         if single:
             question = f"Are you sure you want to unlock {users[0].email}?"
@@ -176,10 +175,10 @@ class UnlockAdminMixin(admin.ModelAdmin):
         for user in users:
             if not user.is_locked(now):
                 not_locked.append(user.email)
-            elif is_protected(request, user):
+            elif not may(request, Action.UNLOCK, user):
                 skipped.append(user.email)
             else:
-                lockout.unlock(user, request=request, door=DOOR)
+                lockout.unlock(user, actor=actor(request), request=request, door=DOOR)
                 unlocked.append(user.email)
         if len(unlocked) == 1:
             self.message_user(request, f"{unlocked[0]} is now unlocked.", messages.SUCCESS)

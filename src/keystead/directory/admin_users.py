@@ -1,13 +1,11 @@
 """The console's user pages: list, add, change, set password, (de)activate, delete.
 
-Rules the console adds on top of Django's permissions, because a help desk
-must not be able to take over an administrator:
-
-* accounts with console access (staff or superuser) can be changed, have
-  their password set, be (de)activated or be deleted only by a superuser;
-* only superusers change console access, superuser status, admin roles and
-  direct permissions;
-* only holders of ``directory.set_user_password`` (and superusers) set passwords.
+Who may act on whom is ``directory.authorization``'s decision, the same for
+every door: accounts with console access (staff or superuser) are changed,
+have their password set, are (de)activated, signed out or deleted only by a
+superuser, and each action needs its permission. The console also lets only
+superusers change console access, superuser status, admin roles and direct
+permissions.
 """
 
 from __future__ import annotations
@@ -37,23 +35,21 @@ from keystead.directory.admin_forms import (
     UserAddFormWithoutPassword,
     UserChangeForm,
 )
-from keystead.directory.admin_guards import is_protected
+from keystead.directory.admin_guards import actor, may
 from keystead.directory.admin_lockout import LockedFilter, UnlockAdminMixin, lock_state
 from keystead.directory.admin_site import short_time
+from keystead.directory.authorization import Action, refusal, require
 from keystead.directory.models import User
+from keystead.directory.signals import email_changed
+from keystead.login import factors, sessions
 from keystead.policy.admin import effective_for_user
 from keystead.secret import Secret
 
-SET_PASSWORD_PERMISSION = "directory.set_user_password"
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 #: Fields other code keeps up to date; the change form never writes them back.
 NOT_SAVED_BY_FORM = frozenset({
     "password", "password_changed_at", "last_login", "failed_logins", "locked_at", "locked_until",
 })
-
-
-def may_set_password(request: HttpRequest, user: User | None = None) -> bool:
-    return request.user.has_perm(SET_PASSWORD_PERMISSION) and not is_protected(request, user)
 
 
 class DirectoryGroupFilter(admin.RelatedFieldListFilter):
@@ -90,7 +86,8 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     search_fields = ("email", "given_name", "family_name")
     ordering = ("email",)
     filter_horizontal = ("groups", "user_permissions")
-    actions = ("activate_users", "deactivate_users", "unlock_users", "reset_second_factors")
+    actions = ("activate_users", "deactivate_users", "unlock_users", "reset_second_factors",
+               "sign_out_everywhere")
     readonly_fields = (
         "admin_roles", "last_login", "password_changed_at", "date_joined", "updated_at",
         "lock_status", "failed_logins", "locked_at", "locked_until", "effective_logon_policy",
@@ -122,7 +119,7 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: User | None = None) -> Any:
         if obj is None:
-            if may_set_password(request):
+            if may(request, Action.SET_PASSWORD, None):
                 return self.add_fieldsets
             return self.add_fieldsets[:1]
         if request.user.is_superuser:
@@ -144,13 +141,12 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
         self, request: HttpRequest, obj: User | None = None, change: bool = False, **kwargs: Any
     ) -> Any:
         if obj is None:
-            kwargs["form"] = (
-                UserAddForm if may_set_password(request) else UserAddFormWithoutPassword
-            )
+            may_set = may(request, Action.SET_PASSWORD, None)
+            kwargs["form"] = UserAddForm if may_set else UserAddFormWithoutPassword
         else:
             kwargs["form"] = type(
                 "UserChangeForm", (UserChangeForm,),
-                {"can_set_password": may_set_password(request, obj)},
+                {"can_set_password": may(request, Action.SET_PASSWORD, obj)},
             )
         return super().get_form(request, obj, change=change, **kwargs)
 
@@ -192,31 +188,51 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     # -- permissions -------------------------------------------------------
 
     def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        return super().has_change_permission(request, obj) and not is_protected(request, obj)
+        return super().has_change_permission(request, obj) and (
+            obj is None or may(request, Action.CHANGE, obj))
 
     def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        return super().has_delete_permission(request, obj) and not is_protected(request, obj)
+        return super().has_delete_permission(request, obj) and (
+            obj is None or may(request, Action.DELETE, obj))
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
-        if any(is_protected(request, user) for user in objs):
-            perms_needed = {*perms_needed, "users with console access"}
+        refused = [refusal(actor(request), Action.DELETE, user) for user in objs]
+        perms_needed = {*perms_needed, *(reason for reason in refused if reason)}
         return deleted, counts, perms_needed, protected
+
+    def delete_model(self, request: HttpRequest, obj: User) -> None:
+        services.delete_user(obj, actor=actor(request), request=request, door=DOOR)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        with transaction.atomic():
+            for user in queryset:
+                services.delete_user(user, actor=actor(request), request=request, door=DOOR)
 
     # -- saving ------------------------------------------------------------
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if change:
+            who = actor(request)
+            require(who, Action.CHANGE, obj)
             # Only the form's fields: a lock taken, or a password changed, while this
-            # page was open must not be overwritten with the values read before.
+            # page was open must not be overwritten with the values read before. Enabling
+            # and disabling go through the service, which also ends a disabled person's
+            # access.
             obj.save(update_fields=[
                 f.name for f in obj._meta.concrete_fields
                 if not f.primary_key and f.name not in NOT_SAVED_BY_FORM
+                and f.name != "is_active"
             ])
+            if "is_active" in form.changed_data:
+                services.set_active(obj, obj.is_active, actor=who, request=request, door=DOOR)
+            if "email" in form.changed_data:
+                email_changed.send(sender=User, user=obj, request=request)
             return
         # New users go through the directory service, like every other door.
         created = services.create_user(
             {field: form.cleaned_data[field] for field in ("email", "given_name", "family_name")},
+            actor=actor(request),
             password=form.initial_password(),
             request=request,
             door=DOOR,
@@ -250,31 +266,24 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
 
     def _set_active(self, request: HttpRequest, queryset: QuerySet[User], *, active: bool) -> None:
         verb = "activate" if active else "deactivate"
+        who = actor(request)
         changed: list[User] = []
         skipped: list[str] = []
-        with transaction.atomic():
-            pks = list(queryset.values_list("pk", flat=True))
-            for user in User.objects.select_for_update().filter(pk__in=pks).order_by("pk"):
-                if user.is_active == active:
-                    continue
-                if is_protected(request, user) or (not active and user.pk == request.user.pk):
-                    skipped.append(user.email)
-                    continue
-                user.is_active = active
-                user.save(update_fields=["is_active", "updated_at"])
-                audit.record(f"user.{verb}", request=request, target=user, detail={"door": DOOR})
+        for user in queryset.order_by("pk"):
+            if user.is_active == active:
+                continue
+            reason = refusal(who, Action.DISABLE, user)
+            if reason:
+                skipped.append(f"{user.email} ({reason})")
+                continue
+            if services.set_active(user, active, actor=who, request=request, door=DOOR):
                 changed.append(user)
         if changed:
             noun = "user" if len(changed) == 1 else "users"
             self.message_user(request, f"{verb.capitalize()}d {len(changed)} {noun}.",
                               messages.SUCCESS)
         if skipped:
-            self.message_user(
-                request,
-                f"Not {verb}d: {', '.join(skipped)}. Accounts with console access can be "
-                f"changed only by a superuser, and nobody can deactivate their own account.",
-                messages.WARNING,
-            )
+            self.message_user(request, f"Not {verb}d: {'; '.join(skipped)}", messages.WARNING)
         if not changed and not skipped:
             state = "active" if active else "inactive"
             self.message_user(request, f"Nothing to do: the selected users are already {state}.",
@@ -285,11 +294,9 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     @admin.action(description="Reset second factors of selected users", permissions=["change"])
     def reset_second_factors(self, request: HttpRequest, queryset: QuerySet[User]) -> Any:
         """Remove every enrolled factor and remembered browser, after "Are you sure?"."""
-        from keystead.login import factors, remembered
-
         users = list(queryset.order_by("email"))
-        allowed = [u for u in users if not is_protected(request, u)]
-        protected = [u for u in users if is_protected(request, u)]
+        allowed = [u for u in users if may(request, Action.RESET_FACTORS, u)]
+        protected = [u for u in users if u not in allowed]
         if request.POST.get("post") != "yes":
             request.current_app = self.admin_site.name
             return TemplateResponse(
@@ -300,13 +307,8 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
                     "cancel_url": reverse(f"{self.admin_site.name}:directory_user_changelist"),
                     "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME})
         for user in allowed:
-            with transaction.atomic():
-                removed = factors.reset_all(user)
-                browsers = remembered.revoke_all(user, request=request,
-                                                 reason="second factors reset", door=DOOR)
-                audit.record("user.second_factors.reset", request=request, target=user,
-                             detail={"door": DOOR, "removed": removed,
-                                     "remembered_browsers": browsers})
+            factors.reset_second_factors(user, actor=actor(request), request=request,
+                                         door=DOOR)
         if allowed:
             self.message_user(request, "Second factors reset for "
                               f"{', '.join(u.email for u in allowed)}.", messages.SUCCESS)
@@ -315,6 +317,27 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
                               "Accounts with console access are reset only by a superuser.",
                               messages.WARNING)
         return None
+
+    # -- sign out everywhere -----------------------------------------------
+
+    @admin.action(description="Sign selected users out everywhere", permissions=["change"])
+    def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
+        """End every session, remembered browser and issued token of the selected people."""
+        who = actor(request)
+        done, skipped = [], []
+        for user in queryset.order_by("email"):
+            reason = refusal(who, Action.SIGN_OUT, user)
+            if reason:
+                skipped.append(f"{user.email} ({reason})")
+                continue
+            sessions.sign_out_everywhere(user, actor=who, request=request, door=DOOR)
+            done.append(user.email)
+        if done:
+            self.message_user(request, f"Signed out everywhere: {', '.join(done)}.",
+                              messages.SUCCESS)
+        if skipped:
+            self.message_user(request, f"Not signed out: {'; '.join(skipped)}",
+                              messages.WARNING)
 
     # -- set password ------------------------------------------------------
 
@@ -334,14 +357,13 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
         user = self.get_object(request, unquote(id))
         if user is None:
             raise Http404("No such user.")
-        if not may_set_password(request, user):
+        if not may(request, Action.SET_PASSWORD, user):
             raise PermissionDenied
         form = AdminPasswordChangeForm(user, request.POST or None)
         if request.method == "POST" and form.is_valid():
             if form.cleaned_data["set_usable_password"]:
-                services.set_password(
-                    user, Secret(form.cleaned_data["password1"]), request=request, door=DOOR
-                )
+                services.set_password(user, Secret(form.cleaned_data["password1"]),
+                                      actor=actor(request), request=request, door=DOOR)
                 message = "Password changed."
             elif "unset-password" in request.POST:
                 with transaction.atomic():

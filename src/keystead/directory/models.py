@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.auth.models import Group as AuthGroup
 from django.core.exceptions import ValidationError
@@ -68,6 +70,13 @@ class User(AbstractBaseUser, PermissionsMixin):
         "console access", default=False, help_text="May sign in to the admin console."
     )
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.LOCAL)
+    # The person's identifier towards applications (OpenID Connect ``sub``): random,
+    # so it reveals neither how many people there are nor in which order they came,
+    # and stable for ever (the row number would follow a database restore or merge).
+    subject = models.UUIDField(
+        "subject identifier", default=uuid.uuid4, unique=True, editable=False,
+        help_text="The person's stable, opaque identifier for applications (OpenID "
+                  "Connect sub).")
     source_id = models.CharField(
         "source identifier",
         max_length=255,
@@ -80,6 +89,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     must_change_password = models.BooleanField(
         default=False, help_text="Must choose a new password at the next sign-in.")
     password_changed_at = models.DateTimeField(null=True, blank=True)
+    password_rules_passed = models.CharField(
+        max_length=64, blank=True, editable=False,
+        help_text="Fingerprint of the password rules the current password was last found to "
+                  "meet: until the rules change, a sign-in need not check it again.")
     failed_logins = models.PositiveIntegerField(
         "consecutive failed sign-ins", default=0, editable=False)
     locked_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -219,7 +232,11 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["target_type", "target_id"])]
+        indexes = [
+            models.Index(fields=["target_type", "target_id"]),
+            # Recent failures from one address (``login.throttle``).
+            models.Index(fields=["client_ip", "created_at"], name="event_address_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.outcome}"

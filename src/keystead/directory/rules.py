@@ -46,6 +46,24 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def is_email(text: str) -> bool:
+    """Whether ``text`` is a well-formed email address (no more than the length allowed)."""
+    if not text or len(text) > MAX_EMAIL_LENGTH:
+        return False
+    try:
+        _email_validator(text)
+    except DjangoValidationError:
+        return False
+    return True
+
+
+def typed_name_for_audit(typed: str) -> str:
+    """What a refused sign-in records of the name typed: the name when it is a well-formed
+    email, else only its length (people type their password into the name field)."""
+    name = typed.strip()
+    return normalize_email(name) if is_email(name) else f"(not an email, {len(name)} characters)"
+
+
 def person_problems(
     *, email: str | None, given_name: str | None, family_name: str | None
 ) -> list[FieldProblem]:

@@ -1,7 +1,8 @@
-"""Directory operations shared by every door: the admin console, the REST API and SCIM.
+"""Directory operations shared by every door: the admin console, the REST API, SCIM, the CLI.
 
-Each function validates with the pure rules, writes in one transaction and
-records an audit Event, so no door can skip a check or forget the audit.
+Each function asks ``authorization`` whether its actor may act on the person,
+validates with the pure rules, writes in one transaction and records an audit
+Event, so no door can skip a check or forget the audit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from keystead.directory import audit
+from keystead.directory.authorization import Action, Actor, require
 from keystead.directory.models import Group, Role, Source, User
 from keystead.directory.rules import (
     Conflict,
@@ -23,7 +25,7 @@ from keystead.directory.rules import (
     normalize_email,
     person_problems,
 )
-from keystead.directory.signals import password_changed
+from keystead.directory.signals import access_ended, email_changed, password_changed
 from keystead.policy import services as policy_services
 from keystead.policy.rules import Person
 from keystead.secret import Secret
@@ -83,11 +85,13 @@ def _apply_password(user: User, password: Secret) -> None:
     """
     if not password:
         raise RuleViolation([FieldProblem("password", "Password must not be empty.")])
+    rules = policy_services.effective_policy(user if user.pk else None).password
     policy_services.require_acceptable(
-        password, user=user if user.pk else None,
+        password, user=user if user.pk else None, rules=rules,
         person=Person(email=user.email, given_name=user.given_name,
                       family_name=user.family_name),
     )
+    user.password_rules_passed = policy_services.rules_fingerprint(rules)
     policy_services.remember_current_password(user)
     user.set_password(password.reveal())
     # Stamped here, not in User.set_password: a hash upgraded at sign-in is not a new password.
@@ -99,10 +103,14 @@ def _apply_password(user: User, password: Secret) -> None:
 def create_user(
     values: dict[str, Any],
     *,
+    actor: Actor,
     password: Secret | None = None,
     request: HttpRequest | None = None,
     door: str = "api",
 ) -> User:
+    require(actor, Action.CREATE, None)
+    if password:
+        require(actor, Action.SET_PASSWORD, None)
     _check_person(values)
     user = User()
     _apply_person(user, values)
@@ -121,10 +129,16 @@ def update_user(
     user: User,
     values: dict[str, Any],
     *,
+    actor: Actor,
     password: Secret | None = None,
     request: HttpRequest | None = None,
     door: str = "api",
 ) -> User:
+    require(actor, Action.CHANGE, user)
+    if values.get("is_active") is not None and bool(values["is_active"]) != user.is_active:
+        require(actor, Action.DISABLE, user)
+    if password:
+        require(actor, Action.SET_PASSWORD, user)
     merged = {field: getattr(user, field) for field in PERSON_FIELDS}
     merged.update({k: v for k, v in values.items() if v is not None})
     _check_person(merged, exclude_pk=user.pk)
@@ -139,13 +153,37 @@ def update_user(
     if password:
         audit.record("user.password.set", request=request, target=user, detail={"door": door})
         password_changed.send(sender=User, user=user, request=request)
+    if "is_active" in changed:
+        _announce_active(user, request=request, door=door)
+    if "email" in changed:
+        email_changed.send(sender=User, user=user, request=request)
     return user
 
 
 @transaction.atomic
+def set_active(user: User, active: bool, *, actor: Actor, request: HttpRequest | None = None,
+               door: str = "api") -> bool:
+    """Enable or disable an account; True if it changed. Disabling ends the person's access."""
+    require(actor, Action.DISABLE, user)
+    if not User.objects.filter(pk=user.pk).exclude(is_active=active).update(
+            is_active=active, updated_at=timezone.now()):
+        return False
+    user.is_active = active
+    _announce_active(user, request=request, door=door)
+    return True
+
+
+def _announce_active(user: User, *, request: HttpRequest | None, door: str) -> None:
+    audit.record("user.activate" if user.is_active else "user.deactivate", request=request,
+                 target=user, detail={"door": door})
+    if not user.is_active:
+        access_ended.send(sender=User, user=user, request=request, reason="account disabled")
+
+
+@transaction.atomic
 def set_password(
-    user: User, password: Secret, *, request: HttpRequest | None = None, door: str = "api",
-    action: str = "user.password.set",
+    user: User, password: Secret, *, actor: Actor, request: HttpRequest | None = None,
+    door: str = "api", action: str = "user.password.set",
 ) -> None:
     """Set a new password, by an administrator (``user.password.set``), the person
     (``user.password.change``) or a reset link (``user.password.reset``).
@@ -153,15 +191,18 @@ def set_password(
     Other sessions end (Django ties a session to the password hash), and the
     ``password_changed`` signal lets token issuers revoke what they handed out.
     """
+    require(actor, Action.SET_PASSWORD, user)
     _apply_password(user, password)
     user.save(update_fields=["password", "password_changed_at", "must_change_password",
-                             "updated_at"])
+                             "password_rules_passed", "updated_at"])
     audit.record(action, request=request, target=user, detail={"door": door})
     password_changed.send(sender=User, user=user, request=request)
 
 
 @transaction.atomic
-def delete_user(user: User, *, request: HttpRequest | None = None, door: str = "api") -> None:
+def delete_user(user: User, *, actor: Actor, request: HttpRequest | None = None,
+                door: str = "api") -> None:
+    require(actor, Action.DELETE, user)
     audit.record("user.delete", request=request, target=user, detail={"door": door})
     user.delete()
 

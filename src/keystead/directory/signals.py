@@ -6,3 +6,13 @@ from django.dispatch import Signal
 # Whatever hands out long-lived credentials (refresh tokens, remembered browsers)
 # revokes them here, so a new password locks out whoever knew the old one.
 password_changed = Signal()
+
+# Sent after a person's email address changed, with ``user`` and ``request`` (may be None):
+# whatever was mailed to the old address (reset links) stops working.
+email_changed = Signal()
+
+# Sent when a person's access must end everywhere (signed out by an administrator or by
+# themselves, or the account disabled), with ``user``, ``request`` (may be None) and
+# ``reason``. Sessions, remembered browsers and issued tokens end here; enabling the
+# account again does not bring them back.
+access_ended = Signal()

@@ -102,8 +102,9 @@ def send_code(user: User, request: HttpRequest | None = None) -> Sending:
         audit.record(SEND_ACTION, request=request, actor=user, target=user,
                      detail={"digits": length, "valid_minutes": VALID_FOR.seconds // 60,
                              "replaced_previous": row is not None})
-    mail.send_to(user, "Your Keystead sign-in code", "login/mail/email_code.txt",
-                 {"code": code.reveal(), "minutes": VALID_FOR.seconds // 60})
+        # Into the outbox with the code's row: both are kept, or neither.
+        mail.send_to(user, "Your Keystead sign-in code", "login/mail/email_code.txt",
+                     {"code": code.reveal(), "minutes": VALID_FOR.seconds // 60})
     return Sending(True)
 
 

@@ -11,6 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import transaction
+from django.http import HttpRequest
+
+from keystead.directory import audit
+from keystead.directory.authorization import Action, Actor, require
 from keystead.directory.models import User
 from keystead.policy.services import effective_policy
 
@@ -24,6 +29,9 @@ class FactorMethod:
     reset: Callable[[User], int]  # remove the person's enrolment; returns how many removed
     order: int = 50  # strongest first on the chooser page
     strong: bool = True  # False for emailed codes: refused where a group wants strong factors
+    # Set up by the person (an authenticator app, a passkey): once they have one, every
+    # password sign-in asks for a factor, whatever the strategy.
+    enrolled: bool = False
 
 
 _REGISTRY: dict[str, FactorMethod] = {}
@@ -43,6 +51,11 @@ def methods_for(user: User) -> list[FactorMethod]:
     return [m for m in all_methods() if m.available(user) and (m.strong or not strong_only)]
 
 
+def enrolled_in_any(user: User) -> bool:
+    """Whether the person set up a factor that every password sign-in then asks for."""
+    return any(m.enrolled and m.available(user) for m in all_methods())
+
+
 def offers(user: User, key: str) -> bool:
     """Whether the sign-in may use method ``key`` for this person (checked by its own page)."""
     return any(m.key == key for m in methods_for(user))
@@ -52,6 +65,17 @@ def get(key: str) -> FactorMethod | None:
     return _REGISTRY.get(key)
 
 
-def reset_all(user: User) -> dict[str, int]:
-    """Remove every second factor the person enrolled (the console's reset action)."""
-    return {m.key: m.reset(user) for m in all_methods()}
+@transaction.atomic
+def reset_second_factors(user: User, *, actor: Actor, request: HttpRequest | None = None,
+                         door: str = "api") -> dict[str, int]:
+    """Remove every second factor the person enrolled and forget their remembered browsers;
+    how many of each factor were removed."""
+    from keystead.login import remembered
+
+    require(actor, Action.RESET_FACTORS, user)
+    removed = {m.key: m.reset(user) for m in all_methods()}
+    browsers = remembered.revoke_all(user, request=request, reason="second factors reset",
+                                     door=door)
+    audit.record("user.second_factors.reset", request=request, target=user,
+                 detail={"door": door, "removed": removed, "remembered_browsers": browsers})
+    return removed

@@ -1,8 +1,8 @@
 """Failed-sign-in counting and account locks, correct with many processes.
 
-A failure is counted by one atomic ``UPDATE ... RETURNING`` on the user's row,
-so concurrent failures from several web processes are counted exactly once
-each, and exactly one of them takes the lock and sends the notice (see
+A failure is counted by one conditional ``UPDATE`` of the user's row, so
+concurrent failures from several web processes are counted exactly once each,
+and exactly one of them takes the lock and sends the notice (see
 ``register_failure``; ``tests/login/test_lockout_concurrency.py`` proves it
 with several processes on PostgreSQL).
 """
@@ -11,22 +11,29 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
+from django.db.models import Case, DateTimeField, F, Q, QuerySet, Value, When
 from django.http import HttpRequest
 from django.utils import timezone
 
 from keystead.directory import audit
+from keystead.directory.authorization import Action, Actor, require
 from keystead.directory.models import Outcome, User
 from keystead.login import mail
-from keystead.policy.lockout import LockoutRules
+from keystead.policy.lockout import LockoutRules, locked_filter
 
 
-def release_if_expired(user: User, now: datetime) -> bool:
-    """End a lock whose period has passed; True if this call ended it."""
-    released = User.objects.filter(
-        pk=user.pk, locked_at__isnull=False, locked_until__lte=now,
-    ).update(locked_at=None, locked_until=None, failed_logins=0)
-    if released:
+def release_if_expired(user: User | None, now: datetime,
+                       account: QuerySet[User] | None = None) -> bool:
+    """End a lock whose period has passed; True if this call ended it.
+
+    ``account`` selects the row (default: ``user``'s); the password sign-in passes
+    the typed email's, so the statement runs whether or not the account exists.
+    """
+    account = User.objects.filter(pk=user.pk) if account is None else account
+    released = account.filter(locked_at__isnull=False, locked_until__lte=now).update(
+        locked_at=None, locked_until=None, failed_logins=0)
+    if released and user is not None:
         user.locked_at = user.locked_until = None
         user.failed_logins = 0
         audit.record("user.unlock", actor_label="system", target=user,
@@ -34,57 +41,80 @@ def release_if_expired(user: User, now: datetime) -> bool:
     return bool(released)
 
 
+def sign_in_refusal(user: User, now: datetime) -> str | None:
+    """Why this account may not sign in now ("account locked", "account disabled"), or None.
+
+    Every sign-in (password, passkey, any door) asks this one question, after
+    releasing a lock whose period has passed (``release_if_expired``).
+    """
+    if user.is_locked(now):
+        return "account locked"
+    if not user.is_active:
+        return "account disabled"
+    return None
+
+
+LOCKED_NOW = ("Your account is locked after too many failed attempts. Wait for the lock to "
+              "end, or ask an administrator to unlock it.")
+
+
+def refused_while_locked(user: User, *, request: HttpRequest | None, action: str) -> str | None:
+    """A signed-in person asked to prove their password (to change it, to remove a factor)
+    while their account is locked: nothing is checked, since a guess then would not be
+    counted. The message to show (audited as ``action``), or None when not locked."""
+    if not user.is_locked():
+        return None
+    audit.record(action, request=request, actor=user, target=user, outcome=Outcome.DENIED,
+                 detail={"reason": "account locked"})
+    return LOCKED_NOW
+
+
 def register_failure(
     user: User, rules: LockoutRules, *, request: HttpRequest | None = None,
     reason: str = "wrong password",
 ) -> bool:
-    """Count one failed attempt; lock the account at the threshold. True if it locked now.
+    """Count one failed attempt on ``user``; lock at the threshold. True if it locked now."""
+    return _count_failure(User.objects.filter(pk=user.pk), user, rules, request=request,
+                          reason=reason)
 
-    One statement does it all: add one to the count, take the lock if the new
-    count reaches the threshold, and do nothing at all while the account is
-    locked (attempts against a locked account are refused, not counted). The
-    row's write lock serialises concurrent statements, and PostgreSQL
-    re-evaluates the WHERE and SET of a waiting UPDATE against the row version
-    the other one committed (SQLite has one writer at a time), so every failure
-    is counted once and exactly one caller sees the count that locks.
 
-    Why not ``SELECT ... FOR UPDATE`` then ``UPDATE`` in a transaction (the
-    first version; equally correct): that is four round trips to the database
-    (BEGIN, SELECT, UPDATE, COMMIT) against one here. The wrong-password answer
-    paid for them and the unknown-account answer did not, so the two were
-    about 15% apart in time on one machine and would drift further apart with
-    a database across a network: a timing signal for who has an account.
-    """
+def count_failed_sign_in(email: str, user: User | None, rules: LockoutRules, *,
+                         request: HttpRequest | None = None) -> bool:
+    """A refused password sign-in for the typed ``email``, whatever the reason: the same
+    statements run for an unknown, locked, disabled or merely mistaken account (so all
+    answers take the same time), and only an active, unlocked account's count moves."""
+    return _count_failure(User.objects.filter(email=email, is_active=True), user, rules,
+                          request=request, reason="wrong password")
+
+
+def _count_failure(account: QuerySet[User], user: User | None, rules: LockoutRules, *,
+                   request: HttpRequest | None, reason: str) -> bool:
+    """One conditional UPDATE adds one to the count and takes the lock when the new count
+    reaches the threshold, and does nothing while the account is locked (attempts
+    against a locked account are refused, not counted). The row's write lock, held
+    until the transaction ends, serialises concurrent failures: each is counted once,
+    the count read back is this update's own, and exactly one caller sees the count
+    that locks."""
     now = timezone.now()
-    until = rules.locked_until(now)
-    threshold = rules.max_failures or None  # NULL: the lock condition is never true
-    ops = connection.ops
-    column = {name: ops.quote_name(User._meta.get_field(name).column)
-              for name in ("failed_logins", "locked_at", "locked_until")}
-    count, locked_at, locked_until = column.values()
-    # Only quoted identifiers from the model are formatted in; every value is a parameter.
-    sql = (
-        f"UPDATE {ops.quote_name(User._meta.db_table)} SET {count} = {count} + 1, "  # noqa: S608
-        f"{locked_at} = CASE WHEN {count} + 1 >= %s THEN %s ELSE {locked_at} END, "
-        f"{locked_until} = CASE WHEN {count} + 1 >= %s THEN %s ELSE {locked_until} END "
-        f"WHERE {ops.quote_name(User._meta.pk.column)} = %s AND NOT ("
-        f"{locked_at} IS NOT NULL AND ({locked_until} IS NULL OR {locked_until} > %s)) "
-        f"RETURNING {count}"
-    )
-    stamp, end = ops.adapt_datetimefield_value(now), ops.adapt_datetimefield_value(until)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [threshold, stamp, threshold, end, user.pk, stamp])
-        row = cursor.fetchone()
-    if row is None:  # locked already (or no such user): not counted
-        return False
-    user.failed_logins = row[0]
+    changes: dict = {"failed_logins": F("failed_logins") + 1}
+    if rules.max_failures:
+        reaches = Q(failed_logins__gte=rules.max_failures - 1)
+        for field, value in (("locked_at", now), ("locked_until", rules.locked_until(now))):
+            changes[field] = Case(When(reaches, then=Value(value)), default=F(field),
+                                  output_field=DateTimeField(null=True))
+    with transaction.atomic():
+        counted = account.exclude(locked_filter(now)).update(**changes)
+        state = account.values_list("failed_logins", "locked_at", "locked_until").first()
+    if not counted or user is None or state is None:
+        return False  # unknown, disabled or locked already: not counted
+    user.failed_logins, user.locked_at, user.locked_until = state
     locks = rules.should_lock(user.failed_logins)
     if locks:
-        user.locked_at, user.locked_until = now, until
         audit.record("user.lock", request=request, actor_label="system", target=user,
                      outcome=Outcome.DENIED,
                      detail={"failures": user.failed_logins, "reason": reason,
-                             "until": until.isoformat() if until else None})
+                             "until": user.locked_until.isoformat() if user.locked_until
+                             else None})
         transaction.on_commit(lambda: mail.send_lock_notice(user))
     return locks
 
@@ -96,8 +126,10 @@ def clear_failures(user: User) -> None:
         user.failed_logins = 0
 
 
-def unlock(user: User, *, request: HttpRequest | None = None, door: str = "admin") -> bool:
+def unlock(user: User, *, actor: Actor, request: HttpRequest | None = None,
+           door: str = "admin") -> bool:
     """An administrator ends a lock (and the failure count). True if it was locked."""
+    require(actor, Action.UNLOCK, user)
     was_locked = user.is_locked()
     User.objects.filter(pk=user.pk).update(locked_at=None, locked_until=None, failed_logins=0)
     user.locked_at = user.locked_until = None

@@ -1,25 +1,27 @@
-"""Mail a person receives about their own account."""
+"""Mail a person receives about their own account.
+
+Nothing here talks to a mail server: each mail is rendered and put in the
+outbox (``keystead.login.outbox``) in the caller's transaction, and a
+background sender delivers it. So a slow or hung mail server never holds up a
+request, and how long an answer takes does not tell whether a mail went out.
+"""
 
 from __future__ import annotations
 
-import logging
-
 from django.conf import settings
-from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from keystead.directory.models import User
-
-log = logging.getLogger(__name__)
+from keystead.login import outbox
+from keystead.secret import Secret
 
 
 def send_to(user: User, subject: str, template: str, context: dict) -> None:
-    """Send one plain-text mail; a mail server that fails is logged, never fatal."""
-    body = render_to_string(template, {"user": user, "base_url": settings.BASE_URL, **context})
-    try:
-        send_mail(subject, body, None, [user.email])
-    except OSError:
-        log.exception("could not send %r to user %s", subject, user.pk)
+    """Queue one plain-text mail to ``user``; it goes out once the caller's transaction
+    commits (and not at all if it rolls back)."""
+    body = Secret(render_to_string(template, {"user": user, "base_url": settings.BASE_URL,
+                                              **context}))
+    outbox.enqueue(user.email, subject, body, user=user)
 
 
 def send_lock_notice(user: User) -> None:

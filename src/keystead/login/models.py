@@ -195,3 +195,76 @@ class RememberedBrowser(models.Model):
 
     def __str__(self) -> str:
         return f"Remembered browser of {self.user} ({self.created_at:%Y-%m-%d})"
+
+
+class SignedInSession(models.Model):
+    """Which person a stored browser session belongs to.
+
+    Django's database sessions keep the person only inside the signed session
+    data, so "sign this person out everywhere" could not find their sessions
+    without decoding every row. A row is written when a session signs in
+    (``user_logged_in``) and goes with its session: deleting the session
+    (sign-out, a new key, expiry clean-up) deletes it.
+    """
+
+    session = models.OneToOneField("sessions.Session", on_delete=models.CASCADE,
+                                   primary_key=True, related_name="signed_in")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="signed_in_sessions")
+    signed_in_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "signed-in session"
+
+    def __str__(self) -> str:
+        return f"Session of {self.user} since {self.signed_in_at:%Y-%m-%d %H:%M}"
+
+
+class OutgoingMail(models.Model):
+    """One mail waiting in the outbox, being sent, sent, or given up on.
+
+    Requests never talk to the mail server: they add a row here inside their own
+    transaction (so a rolled-back sign-in mails nothing) and a background sender
+    delivers it (``keystead.login.outbox``). A slow or hung mail server then
+    costs nobody a request, and the time an answer takes says nothing about
+    whether a mail went out.
+
+    The body holds credentials (reset links, sign-in codes), so it is stored
+    only encrypted (``keystead.crypto``, purpose ``mail``) and erased once the
+    mail was sent or given up on. ``last_error`` is built from the mail
+    server's answer, never from the body. Recipient and subject stay readable:
+    the console and ``keystead mail list`` show them so an operator can see
+    what is stuck.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        SENDING = "sending", "sending"  # claimed by a sender (SQLite only, see outbox.py)
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+", help_text="Whose account the mail is about.")
+    recipient = models.EmailField(max_length=254)
+    subject = models.CharField(max_length=200)
+    body_encrypted = models.TextField(
+        blank=True, help_text="Fernet-encrypted text; erased once sent or given up on.")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(
+        default=timezone.now, help_text="Not tried before this time (a retry waits longer).")
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True,
+                                  help_text="The mail server's last refusal; never the body.")
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="login_outbox_due")]
+        verbose_name = "outgoing mail"
+        verbose_name_plural = "outgoing mail"
+
+    def __str__(self) -> str:
+        return f"“{self.subject}” to {self.recipient} ({self.status})"

@@ -351,13 +351,10 @@ def sign_in(request: HttpRequest, raw_credential: str, door: str = "portal") -> 
         raise
     user = User.objects.get(pk=verified.passkey.user_id)
     now = timezone.now()
-    if user.locked_at is not None:
-        lockout.release_if_expired(user, now)
-    if user.is_locked(now):
-        fail("account locked", user)
-        return None
-    if not user.is_active:
-        fail("account disabled", user)
+    lockout.release_if_expired(user, now)
+    refusal = lockout.sign_in_refusal(user, now)
+    if refusal is not None:
+        fail(refusal, user)
         return None
     lockout.clear_failures(user)
     audit.record("login", request=request, actor=user, target=user,

@@ -17,10 +17,10 @@ from django.utils import timezone
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
-from keystead.directory.rules import normalize_email
-from keystead.login import lockout
+from keystead.directory.rules import normalize_email, typed_name_for_audit
+from keystead.login import lockout, second_step, throttle
 from keystead.login.timing import verify_against_dummy
-from keystead.policy.services import account_and_policy, password_problems
+from keystead.policy.services import account_and_policy, password_problems, rules_fingerprint
 from keystead.secret import Secret
 
 GENERIC_FAILURE = "The email or password is not right, or the account cannot sign in now."
@@ -41,12 +41,14 @@ class SignIn:
     # Whether a second factor must follow, decided once here and handed to
     # second_step.after_password, so a sign-in does not read the policies again for it.
     second_factor: bool = False
+    # Refused before anything was checked: the address failed too often (``throttle``).
+    throttled: throttle.Throttled | None = None
 
 
 def _fail(request, user, reason, username, door) -> SignIn:
     audit.record("login", request=request, outcome=Outcome.FAILURE, actor_label="anonymous",
                  target=user, detail={"method": "password", "door": door, "reason": reason,
-                                      "username": username[:254]})
+                                      "username": typed_name_for_audit(username)})
     return SignIn(Result.FAILED)
 
 
@@ -57,37 +59,48 @@ def change_reasons(user: User, password: Secret, policy, now) -> list[str]:
         reasons.append("Your administrator requires you to choose a new password.")
     if policy.expiry.is_expired(user.password_changed_at, now):
         reasons.append("Your password has expired.")
+    # The rules are checked again only if they changed since the password last met them
+    # (screening for guessability costs milliseconds on every sign-in otherwise).
+    passed = rules_fingerprint(policy.password)
+    if user.password_rules_passed == passed:
+        return reasons
     rules_now = dataclasses.replace(policy.password, reuse_blocked=0)
     failures = password_problems(password, user=user, rules=rules_now)
     if failures:
         reasons.append("Your password no longer meets the password rules: it "
                        + "; ".join(f.message for f in failures) + ".")
+    else:
+        User.objects.filter(pk=user.pk).update(password_rules_passed=passed)
+        user.password_rules_passed = passed
     return reasons
 
 
 def sign_in_with_password(
     username: str, password: Secret, *, request: HttpRequest | None = None, door: str = "portal"
 ) -> SignIn:
+    throttled = throttle.check(request, door=door)
+    if throttled is not None:
+        return SignIn(Result.FAILED, throttled=throttled)
     now = timezone.now()
-    # One read for both (the same for an unknown email, so both answers do the same work).
-    user, policy = account_and_policy(normalize_email(username))
-    if user is None:
+    email = normalize_email(username)
+    user, policy = account_and_policy(email)
+    # Every refusal below runs the same statements (the release of an expired lock and
+    # the failure count, both by the typed email) and one argon2 verification, so an
+    # unknown, locked, disabled or mistaken account cannot be told apart by time.
+    lockout.release_if_expired(user, now, account=User.objects.filter(email=email))
+    refusal = "unknown user" if user is None else lockout.sign_in_refusal(user, now)
+    if refusal is not None:
         verify_against_dummy(password)
-        return _fail(request, None, "unknown user", username, door)
-    if user.locked_at is not None:
-        lockout.release_if_expired(user, now)
-    if user.is_locked(now):
+    elif not user.has_usable_password():
         verify_against_dummy(password)
-        return _fail(request, user, "account locked", username, door)
-    if not user.is_active:
-        verify_against_dummy(password)
-        return _fail(request, user, "account disabled", username, door)
-    if not user.has_usable_password() or not user.check_password(password.reveal()):
-        if not user.has_usable_password():
-            verify_against_dummy(password)
-        lockout.register_failure(user, policy.lockout, request=request)
-        return _fail(request, user, "wrong password", username, door)
-    second_factor = policy.second_factor  # second_step.required_for, without asking again
+        refusal = "wrong password"
+    elif not user.check_password(password.reveal()):
+        refusal = "wrong password"
+    if refusal is not None:
+        lockout.count_failed_sign_in(email, user if refusal == "wrong password" else None,
+                                     policy.lockout, request=request)
+        return _fail(request, user, refusal, username, door)
+    second_factor = second_step.required_for(user, policy)
     if not second_factor:
         lockout.clear_failures(user)
     # else second_step clears it once the second factor passed (or a remembered browser
@@ -103,6 +116,3 @@ def sign_in_with_password(
     return SignIn(Result.OK, user,
                   expires_in_days=policy.expiry.days_left_to_warn(user.password_changed_at, now),
                   second_factor=second_factor)
-
-
-

@@ -151,3 +151,9 @@ def on_password_changed(sender: Any = None, *, user: User, request: HttpRequest 
                         **kwargs: Any) -> None:
     """A new password ends every remembered browser: whoever knew the old one is out."""
     revoke_all(user, request=request, reason="password changed")
+
+
+def on_access_ended(sender: Any = None, *, user: User, request: HttpRequest | None = None,
+                    reason: str = "access ended", **kwargs: Any) -> None:
+    """Signed out everywhere, or the account disabled: no browser skips the factor any more."""
+    revoke_all(user, request=request, reason=reason)

@@ -5,9 +5,10 @@ The flow, and why each step is the way it is:
 * Anyone may ask for a link for any address. The answer never says whether
   the account exists (``ANSWER``), and an unknown address costs the same work
   up to the answer: a token is generated and hashed and the same rows are read.
-  The mail itself goes out *after* the answer (the caller runs ``ResetMail.send``
-  once the response is on its way), so the time a mail server takes does not
-  tell an onlooker that the address is real.
+  The mail is rendered and queued *after* the answer (the caller runs
+  ``ResetMail.send`` once the response is on its way), and a background sender
+  delivers it (``keystead.login.outbox``): neither the work of queueing it nor
+  the time a mail server takes tells an onlooker that the address is real.
 * A link holds 256 random bits. Only their SHA-256 is stored (``ResetToken``),
   so the database never holds a working link.
 * One account has at most one live link: a new request replaces the old row,
@@ -30,6 +31,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -37,6 +39,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from keystead.directory import audit, services
+from keystead.directory.authorization import Actor
 from keystead.directory.models import Outcome, User
 from keystead.directory.rules import normalize_email
 from keystead.login import mail
@@ -78,13 +81,14 @@ class ResetMail:
     link: Secret
 
     def send(self) -> None:
-        """Send it. Never raises: the person already has their answer."""
+        """Queue it for the background sender. Never raises: the person already has their
+        answer (and can ask again if queueing failed)."""
         try:
             mail.send_to(self.user, "Reset your Keystead password", "login/mail/reset.txt",
                          {"link": self.link.reveal(),
                           "minutes": int(VALID_FOR.total_seconds() // 60)})
         except Exception:
-            log.exception("could not send the password-reset mail to user %s", self.user.pk)
+            log.exception("could not queue the password-reset mail to user %s", self.user.pk)
 
 
 def _latest_request_at(user_pk: int | None):
@@ -181,6 +185,11 @@ def usable_link(link_id: int | None, *, request: HttpRequest | None = None,
         return None
 
 
+def end_links(sender: Any = None, *, user: User, **kwargs: Any) -> None:
+    """A new password or a new email address: links mailed before stop working."""
+    ResetToken.objects.filter(user=user, used_at__isnull=True).delete()
+
+
 def complete_reset(
     link_id: int, password: Secret, *, request: HttpRequest | None = None, door: str = "portal"
 ) -> User:
@@ -196,11 +205,11 @@ def complete_reset(
                          .filter(pk=link_id).first())
             if request is not None:  # the person acts, having proved they read their mail
                 request.audit_actor_label = f"{row.user.email} (reset link)"
-            services.set_password(row.user, password, request=request, door=door,
-                                  action=RESET_ACTION)
+            # Used first: the new password ends every other link (``end_links``).
             row.used_at = timezone.now()
             row.save(update_fields=["used_at"])
-            ResetToken.objects.filter(user=row.user).exclude(pk=row.pk).delete()
+            services.set_password(row.user, password, actor=Actor.themselves(row.user),
+                                  request=request, door=door, action=RESET_ACTION)
     except LinkUnusable as exc:
         _deny(exc, request, door)
         raise

@@ -28,9 +28,7 @@ from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.login import factors, lockout, remembered
 from keystead.login import pending as pending_state
-from keystead.policy.lockout import LockoutRules
-from keystead.policy.models import LogonPolicy
-from keystead.policy.services import effective_policy
+from keystead.policy.services import EffectivePolicy, effective_policy
 
 SESSION_KEY = "keystead.pending_second_factor"
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -42,13 +40,11 @@ class PendingSignIn:
     next_url: str
 
 
-def required_for(user: User) -> bool:
-    """Whether the installation's strategy or one of the person's groups demands a factor.
-
-    The rule itself lives in ``effective_policy`` (``second_factor``), so the
-    password sign-in gets the answer from the policy it reads anyway.
-    """
-    return effective_policy(user).second_factor
+def required_for(user: User, policy: EffectivePolicy | None = None) -> bool:
+    """Whether a password sign-in must be followed by a second factor: the installation's
+    strategy or one of the person's groups demands one (``effective_policy``, or the
+    ``policy`` already read), or the person set up an authenticator app or a passkey."""
+    return (policy or effective_policy(user)).second_factor or factors.enrolled_in_any(user)
 
 
 def after_password(request: HttpRequest, user: User, next_url: str, *,
@@ -115,12 +111,9 @@ def succeed(request: HttpRequest, method: str, remember: bool | None = None) -> 
 
 def fail(request: HttpRequest, user: User, method: str, reason: str = "wrong code") -> bool:
     """Count a wrong factor like a wrong password; True if the account locked now."""
-    policy = LogonPolicy.current()
-    rules = LockoutRules(max_failures=policy.code_max_attempts,
-                         lock_minutes=policy.lockout_rules().lock_minutes)
     audit.record("login.second_factor", request=request, actor=user, target=user,
                  outcome=Outcome.FAILURE, detail={"method": method, "reason": reason})
-    locked = lockout.register_failure(user, rules, request=request,
+    locked = lockout.register_failure(user, effective_policy(user).code_lockout, request=request,
                                       reason=f"{reason} ({method})")
     if locked:
         pending_state.release(request, SESSION_KEY)

@@ -259,4 +259,4 @@ def register() -> None:
 
     factors.register(factors.FactorMethod(
         key="totp", label="Code from your authenticator app", url_name="login_verify_totp",
-        available=has_device, reset=reset, order=20))
+        available=has_device, reset=reset, order=20, enrolled=True))

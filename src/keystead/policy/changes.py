@@ -27,13 +27,13 @@ from keystead.directory.models import Group
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.policy.models import GroupPolicy, LogonPolicy, PolicySettings, Strategy
 from keystead.policy.rules import REUSE_ALL
-from keystead.policy.services import EffectivePolicy
+from keystead.policy.services import EffectivePolicy, fold
 from keystead.policy.strategies import strategy_prerequisites
 
 #: Every setting a policy has, in the order pages and tables show them.
 PASSWORD_FIELDS = (
-    "min_length", "max_length", "min_lowercase", "min_uppercase", "min_digits", "min_symbols",
-    "screen_common", "screen_personal",
+    "min_length", "max_length", "min_strength", "min_lowercase", "min_uppercase", "min_digits",
+    "min_symbols", "screen_common", "screen_personal",
 )
 REUSE_EXPIRY_FIELDS = ("reuse_blocked", "expire_days", "warn_days")
 LOCKOUT_FIELDS = ("max_failures", "lock_minutes")
@@ -45,6 +45,10 @@ INSTALLATION_FIELDS = SETTING_FIELDS + STRATEGY_FIELDS
 GROUP_FLAGS = ("require_second_factor", "strong_factors_only")
 GROUP_FIELDS = (*SETTING_FIELDS, *GROUP_FLAGS)
 
+#: The zxcvbn score below which the console, the API and the CLI point out a weak setting:
+#: 3 ("safely unguessable", 10^8 guesses and more) is the default.
+RECOMMENDED_MIN_STRENGTH = 3
+
 #: NIST SP 800-63B-4: at least 8 characters when a second factor is also required,
 #: 15 for a password used alone; at most 100 consecutive failures on one account.
 NIST_MIN_LENGTH_WITH_MFA = 8
@@ -54,6 +58,7 @@ NIST_MAX_FAILURES = 100
 LABELS = {
     "min_length": "Minimum password length",
     "max_length": "Maximum password length",
+    "min_strength": "Minimum strength score (zxcvbn, 0-4)",
     "min_lowercase": "Lowercase letters required",
     "min_uppercase": "Uppercase letters required",
     "min_digits": "Numbers required",
@@ -124,6 +129,7 @@ def _range_problem(name: str, value: Any) -> FieldProblem | None:
         hint = {
             "max_length": " (at least 64, so long passphrases fit)",
             "reuse_blocked": " (-1 blocks every previous password, 0 allows re-use)",
+            "min_strength": " (zxcvbn's scores: 0 turns the rule off, 4 is the strictest)",
         }.get(name, "")
         return FieldProblem(name, f"{name} must be from {low} to {high}{hint}; got {value}.",
                             code="range")
@@ -200,6 +206,10 @@ def setting_advice(values: Mapping[str, Any]) -> list[str]:
     if values.get("screen_common") is False:
         advice.append("Screening against common and breached passwords is off; NIST requires "
                       "it.")
+    if values.get("min_strength", RECOMMENDED_MIN_STRENGTH) < RECOMMENDED_MIN_STRENGTH:
+        advice.append(f"A minimum strength score below {RECOMMENDED_MIN_STRENGTH} lets through "
+                      "passwords made of repeats, sequences, keyboard rows or names (such as "
+                      "passwordpassword), which the common-password list does not hold.")
     if values.get("max_failures") == 0:
         advice.append("Accounts never lock: make sure something else limits password "
                       "guessing (NIST requires at most 100 consecutive failures).")
@@ -375,15 +385,9 @@ def effective_settings(policy: EffectivePolicy) -> dict[str, Any]:
     }
 
 
-def combined(*policies: PolicySettings) -> dict[str, Any]:
-    """The strictest value of each rule over ``policies`` (installation first)."""
-    first, *rest = policies
-    password, lockout, expiry = first.password_rules(), first.lockout_rules(), first.expiry_rules()
-    for policy in rest:
-        password = password.strictest(policy.password_rules())
-        lockout = lockout.strictest(policy.lockout_rules())
-        expiry = expiry.strictest(policy.expiry_rules())
-    return effective_settings(EffectivePolicy(password, lockout, expiry))
+def combined(site: LogonPolicy, *group_policies: GroupPolicy) -> dict[str, Any]:
+    """The strictest value of each rule over the installation's and the group policies."""
+    return effective_settings(fold(site, group_policies))
 
 
 def describe_value(name: str, value: Any) -> str:
@@ -403,6 +407,7 @@ def describe_value(name: str, value: Any) -> str:
         ("min_uppercase", 0): "0 (no rule)",
         ("min_digits", 0): "0 (no rule)",
         ("min_symbols", 0): "0 (no rule)",
+        ("min_strength", 0): "0 (no rule)",
     }
     if (name, value) in special:
         return special[(name, value)]

@@ -29,6 +29,13 @@ HELP_TEXTS = {
                   "a second factor.",
     "max_length": "At least 64, so long passphrases fit. Long limits cost nothing: passwords "
                   "are stored as a fixed-size hash.",
+    "min_strength": "How hard to guess a password must be, as scored by zxcvbn, which spots "
+                    "repeats (passwordpassword), sequences (1234567890123456), keyboard rows, "
+                    "dates, common words and the person's own name and email. 3, the default, "
+                    "means at least about 100 million guesses: far beyond online guessing and "
+                    "still reached by three or four unrelated words. 4 refuses many memorable "
+                    "passphrases; 0 turns the rule off. Only the first 32 characters are "
+                    "scored.",
     "min_lowercase": "0 = no rule (the default; NIST advises against character-type rules).",
     "min_uppercase": "0 = no rule.",
     "min_digits": "0 = no rule.",

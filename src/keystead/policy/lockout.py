@@ -1,9 +1,11 @@
-"""Lockout and expiry arithmetic as pure functions over plain values."""
+"""Lockout and expiry arithmetic as pure functions over plain values (and their query form)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from django.db.models import Q
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,17 @@ class LockoutRules:
 
 
 def is_locked(locked_at: datetime | None, locked_until: datetime | None, now: datetime) -> bool:
+    """A lock is in force when it was taken and either has no end or has not ended yet.
+
+    A lock whose period has passed counts as ended even before a sign-in releases it.
+    ``locked_filter`` is the same rule for database queries.
+    """
     return locked_at is not None and (locked_until is None or locked_until > now)
+
+
+def locked_filter(now: datetime) -> Q:
+    """``is_locked`` as a filter on the ``locked_at``/``locked_until`` fields."""
+    return Q(locked_at__isnull=False) & (Q(locked_until__isnull=True) | Q(locked_until__gt=now))
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from keystead.policy.lockout import ExpiryRules, LockoutRules
-from keystead.policy.rules import REUSE_ALL, PasswordRules
+from keystead.policy.rules import MAX_STRENGTH, REUSE_ALL, PasswordRules
 
 _DEFAULTS = PasswordRules()
 _LOCK = LockoutRules()
@@ -22,6 +22,16 @@ def _count(default: int, help_text: str, *, low: int = 0, high: int = 128):
     )
 
 
+class Strength(models.IntegerChoices):
+    """zxcvbn's scores, in its own words: roughly how many guesses a password resists."""
+
+    OFF = 0, "0 - no rule"
+    VERY_GUESSABLE = 1, "1 - very guessable (fewer than a million guesses)"
+    SOMEWHAT_GUESSABLE = 2, "2 - somewhat guessable (fewer than 100 million guesses)"
+    SAFELY_UNGUESSABLE = 3, "3 - safely unguessable (at least 100 million guesses)"
+    VERY_UNGUESSABLE = 4, "4 - very unguessable (at least 10 billion guesses)"
+
+
 class PolicySettings(models.Model):
     """The settings every policy has. Field defaults follow NIST SP 800-63B-4."""
 
@@ -31,6 +41,10 @@ class PolicySettings(models.Model):
         validators=[MinValueValidator(64), MaxValueValidator(4096)],
         help_text="Maximum password length; at least 64 so passphrases fit.",
     )
+    min_strength = models.PositiveSmallIntegerField(
+        default=_DEFAULTS.min_strength, choices=Strength.choices,
+        validators=[MinValueValidator(0), MaxValueValidator(MAX_STRENGTH)],
+        help_text="Lowest zxcvbn strength score (0-4) a password must reach; 0 = no rule.")
     min_lowercase = _count(0, "Lowercase letters a password must contain (0 = no rule).")
     min_uppercase = _count(0, "Uppercase letters a password must contain (0 = no rule).")
     min_digits = _count(0, "Numbers a password must contain (0 = no rule).")
@@ -65,7 +79,7 @@ class PolicySettings(models.Model):
             min_lowercase=self.min_lowercase, min_uppercase=self.min_uppercase,
             min_digits=self.min_digits, min_symbols=self.min_symbols,
             reuse_blocked=self.reuse_blocked, screen_common=self.screen_common,
-            screen_personal=self.screen_personal,
+            screen_personal=self.screen_personal, min_strength=self.min_strength,
         )
 
     def lockout_rules(self) -> LockoutRules:

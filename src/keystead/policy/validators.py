@@ -29,5 +29,7 @@ class PolicyPasswordValidator:
 
     def get_help_text(self) -> str:
         rules = effective_policy(None).password
-        return (f"At least {rules.min_length} characters; not a common or breached password; "
-                "not containing your name or email.")
+        easy = ("; not easy to guess (no repeats, sequences or keyboard rows)"
+                if rules.min_strength else "")
+        return (f"At least {rules.min_length} characters; not a common or breached password"
+                f"{easy}; not containing your name or email.")

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from keystead.directory import services
+from keystead.directory.authorization import Actor
 from keystead.directory.rules import RuleViolation
 from keystead.login import lockout, pending, second_step
 from keystead.policy.services import effective_policy
@@ -20,7 +21,8 @@ def _save_new_password(request, form, user, action: str) -> bool:
     """Set the password through the one service; show every failing rule on the form."""
     try:
         services.set_password(user, Secret(form.cleaned_data["new_password"]),
-                              request=request, door="portal", action=action)
+                              actor=Actor.themselves(user), request=request, door="portal",
+                              action=action)
     except RuleViolation as exc:
         for problem in exc.problems:
             form.add_error("new_password", problem.message)
@@ -33,7 +35,10 @@ def change_password(request: HttpRequest) -> HttpResponse:
     form = ChangePasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = request.user
-        if not user.check_password(form.cleaned_data["current_password"]):
+        locked = lockout.refused_while_locked(user, request=request, action="user.password.change")
+        if locked:
+            form.add_error(None, locked)
+        elif not user.check_password(form.cleaned_data["current_password"]):
             lockout.register_failure(user, effective_policy(user).lockout, request=request,
                                      reason="wrong current password on change")
             form.add_error("current_password", "The current password is not right.")

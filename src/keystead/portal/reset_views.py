@@ -22,8 +22,9 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 
 from keystead.directory.rules import RuleViolation
-from keystead.login import reset
+from keystead.login import reset, throttle
 from keystead.portal.forms import NewPasswordForm, ResetRequestForm
+from keystead.portal.views import throttled_page
 from keystead.secret import Secret
 
 SESSION_KEY = "keystead.reset_link"
@@ -81,6 +82,9 @@ def _link_gone(request: HttpRequest) -> HttpResponse:
 def request_link(request: HttpRequest) -> HttpResponse:
     """``/reset``: ask for a link; every well-formed address gets the same answer."""
     form = ResetRequestForm(request.POST or None)
+    throttled = request.method == "POST" and throttle.check(request, door="reset")
+    if throttled:
+        return throttled_page(request, throttled)
     if request.method == "POST" and form.is_valid():
         outgoing = reset.request_reset(form.cleaned_data["email"], request=request)
         return _page(request, "portal/reset_sent.html", {"answer": reset.ANSWER},

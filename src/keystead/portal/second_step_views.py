@@ -9,8 +9,9 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from keystead.login import factors, second_step
+from keystead.login import factors, second_step, throttle
 from keystead.login.second_step import PendingSignIn
+from keystead.portal.views import throttled_page
 
 StepView = Callable[..., HttpResponse]
 
@@ -28,6 +29,10 @@ def during_second_step(view: StepView) -> Callable[..., HttpResponse]:
         if state is None:
             messages.info(request, "Sign in first.")
             return redirect("login")
+        if request.method == "POST":
+            throttled = throttle.check(request, door="second factor")
+            if throttled is not None:
+                return throttled_page(request, throttled)
         return view(request, state, *args, **kwargs)
 
     return wrapper

@@ -110,7 +110,11 @@ def remove(request: HttpRequest, pk: int) -> HttpResponse:
     user = request.user
     device = get_object_or_404(TotpDevice, pk=pk, user=user, confirmed_at__isnull=False)
     form = RemoveForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    locked = request.method == "POST" and lockout.refused_while_locked(
+        user, request=request, action="totp.remove")
+    if locked:
+        form.add_error(None, locked)
+    elif request.method == "POST" and form.is_valid():
         typed = form.cleaned_data["credential"]
         proven = user.check_password(typed)
         if not proven:

@@ -8,19 +8,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 from django.views.generic import FormView
 
-from keystead import hot_sql
 from keystead.directory import audit
-from keystead.login import pending, second_step
+from keystead.login import pending, second_step, throttle
 from keystead.login.passwords import GENERIC_FAILURE, Result, SignIn, sign_in_with_password
-from keystead.portal import sign_in_page
 from keystead.portal.forms import SignInForm
 from keystead.secret import Secret
 
@@ -38,20 +36,16 @@ def safe_next(request: HttpRequest, default: str = settings.LOGIN_REDIRECT_URL) 
 class SignInView(FormView):
     """The sign-in page; the decision itself is ``sign_in_with_password``."""
 
-    template_name = sign_in_page.TEMPLATE
+    template_name = "portal/sign_in.html"
     form_class = SignInForm
 
     def dispatch(self, request, *args, **kwargs):
-        if request.user.is_authenticated:
+        # ``?prompt=login``: asked to sign in again (the authorization endpoint's
+        # prompt=login, max_age, id_token_hint). The form is shown even to a signed-in
+        # browser, whose session stays valid until the new sign-in replaces it.
+        if request.user.is_authenticated and request.GET.get("prompt") != "login":
             return redirect(safe_next(request))
         return super().dispatch(request, *args, **kwargs)
-
-    def get(self, request, *args, **kwargs):
-        """The plain page from ``sign_in_page`` (rendered once); the template otherwise."""
-        if settings.DEBUG or messages.get_messages(request):
-            return super().get(request, *args, **kwargs)
-        return HttpResponse(sign_in_page.html(get_token(request), safe_next(request, ""),
-                                              self.get_initial().get("username", "")))
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "next": safe_next(self.request, "")}
@@ -66,44 +60,18 @@ class SignInView(FormView):
         return initial
 
     def form_valid(self, form: SignInForm) -> HttpResponse:
-        response = password_sign_in(self.request, form.cleaned_data["username"],
-                                    form.cleaned_data["password"])
-        if response is None:
-            form.add_error(None, GENERIC_FAILURE)
-            return self.form_invalid(form)
-        return response
-
-    @classmethod
-    def failed(cls, request: HttpRequest) -> HttpResponse:
-        """The page again after a sign-in ``password_sign_in`` refused (``sign_in_post``)."""
-        view = cls()
-        view.setup(request)
-        form = view.get_form()
-        form.full_clean()
-        form.add_error(None, GENERIC_FAILURE)
-        return view.form_invalid(form)
-
-
-def password_sign_in(request: HttpRequest, username: str, password: str) -> HttpResponse | None:
-    """The sign-in with a well-formed email and password: where it goes next, or None if it
-    was refused (the page then says ``GENERIC_FAILURE``)."""
-    # One transaction for the sign-in's writes (audit event, failure count or last_login,
-    # and the new session, saved here rather than by the session middleware): one commit,
-    # one WAL flush, instead of one for each; on PostgreSQL the event, last_login and
-    # session go with the COMMIT, in one round trip (``hot_sql.transaction_writes_at_commit``).
-    with hot_sql.transaction_writes_at_commit():
-        result = sign_in_with_password(username, Secret(password), request=request,
-                                       door="portal")
-        if result.result is Result.FAILED:
-            return None
-        # Every write of a successful password step is a short-lived record (session,
-        # audit event, last_login, cleared failure count): its COMMIT need not wait for
-        # the disk (``hot_sql.commit_asynchronously``). A refused one keeps the default.
-        hot_sql.commit_asynchronously()
-        response = _signed_in(request, result)
-        if request.session.modified:
-            request.session.save()
-    return response
+        # The password step's writes (audit event, failure count or last_login) commit
+        # together; the new session is saved by the session middleware.
+        with transaction.atomic():
+            result = sign_in_with_password(form.cleaned_data["username"],
+                                           Secret(form.cleaned_data["password"]),
+                                           request=self.request, door="portal")
+            if result.throttled is not None:
+                return throttled_page(self.request, result.throttled)
+            if result.result is Result.FAILED:
+                form.add_error(None, GENERIC_FAILURE)
+                return self.form_invalid(form)
+            return _signed_in(self.request, result)
 
 
 def _signed_in(request: HttpRequest, result: SignIn) -> HttpResponse:
@@ -120,34 +88,12 @@ def _signed_in(request: HttpRequest, result: SignIn) -> HttpResponse:
                                       required=result.second_factor)
 
 
-def sign_in_post(request: HttpRequest) -> HttpResponse:
-    """``POST /login/`` without the form classes (``SignInFirst`` calls it): what
-    ``SignInView`` answers, for a fraction of the CPU.
-
-    Only fields the sign-in form would accept as they are take this way (the same
-    checks: present, the email stripped, within the lengths, no NUL character); anything
-    else, and a browser already signed in, goes to ``SignInView`` for its usual answer.
-    """
-    email = request.POST.get("username", "").strip()
-    password = request.POST.get("password", "")
-    if (request.user.is_authenticated or not _plainly_valid(email, _EMAIL_FIELD)
-            or not _plainly_valid(password, _PASSWORD_FIELD)):
-        return sign_in_view(request)
-    response = password_sign_in(request, email, password)
-    return SignInView.failed(request) if response is None else response
-
-
-_EMAIL_FIELD = SignInForm.base_fields["username"]
-_PASSWORD_FIELD = SignInForm.base_fields["password"]
-
-
-def _plainly_valid(value: str, field) -> bool:
-    """Whether the form's field would take ``value`` (already stripped if the field strips)
-    unchanged and without an error."""
-    return 0 < len(value) <= field.max_length and "\x00" not in value
-
-
-sign_in_view = SignInView.as_view()
+def throttled_page(request: HttpRequest, throttled: throttle.Throttled) -> HttpResponse:
+    """429 Too Many Requests, saying when to try again (every throttled page)."""
+    response = render(request, "portal/throttled.html", {"message": throttled.message},
+                      status=429)
+    response["Retry-After"] = str(throttled.retry_after)
+    return response
 
 
 @require_POST

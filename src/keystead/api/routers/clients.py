@@ -32,9 +32,13 @@ def _get(client_id: str):
 
 
 def _settings_values(values: dict) -> dict:
-    """Token-settings fields as stored: ``RS256`` is the empty default."""
+    """Token-settings fields as stored: ``RS256`` and ``public`` are the empty defaults."""
     if values.get("id_token_algorithm") == "RS256":
         values["id_token_algorithm"] = ""
+    if values.get("subject_type") == "public":
+        values["subject_type"] = ""
+    if isinstance(values.get("sector_identifier"), str):
+        values["sector_identifier"] = values["sector_identifier"].strip()
     return values
 
 
@@ -83,8 +87,8 @@ def update_client(request: HttpRequest, client_id: ShortText, payload: ClientPat
     app = _get(client_id)
     changes = payload.dict(exclude_unset=True)
     for field in ("name", "redirect_uris", "post_logout_redirect_uris", "grant_types",
-                  "skip_consent", "id_token_algorithm", "issue_refresh_tokens",
-                  "rotate_refresh_tokens"):
+                  "skip_consent", "id_token_algorithm", "subject_type", "sector_identifier",
+                  "issue_refresh_tokens", "rotate_refresh_tokens"):
         if changes.get(field, ...) is None:
             del changes[field]
     service.change_client(app, changes=_settings_values(changes), request=request, door="api")

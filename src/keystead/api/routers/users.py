@@ -2,25 +2,28 @@
 
 from django.db.models import Q
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from keystead.api.auth import ScopedToken
+from keystead.api.auth import ScopedToken, actor
 from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS, get_or_404
 from keystead.api.schemas import (
+    FactorsReset,
     PasswordIn,
     RecordId,
     ShortText,
+    SignedOut,
     UserCreate,
     UserOut,
     UserPatch,
 )
 from keystead.directory import services
 from keystead.directory.models import Source, User
-from keystead.login import lockout
-from keystead.login.locked import locked_now
+from keystead.login import factors, lockout, sessions
+from keystead.policy.lockout import locked_filter
 from keystead.secret import Secret
 
 router = Router(tags=["users"])
@@ -59,7 +62,8 @@ def list_users(request: HttpRequest, filters: Query[UserFilter]):
     if filters.group is not None:
         users = users.filter(directory_groups__pk=filters.group)
     if filters.locked is not None:
-        users = users.filter(locked_now()) if filters.locked else users.exclude(locked_now())
+        locked = locked_filter(timezone.now())
+        users = users.filter(locked) if filters.locked else users.exclude(locked)
     return users
 
 
@@ -68,7 +72,8 @@ def create_user(request: HttpRequest, payload: UserCreate):
     """Create a user. Given and family name are required; `password` is optional."""
     values = payload.dict(exclude={"password"})
     password = Secret(payload.password.get_secret_value()) if payload.password else None
-    user = services.create_user(values, password=password, request=request, door="api")
+    user = services.create_user(values, actor=actor(request), password=password,
+                                request=request, door="api")
     return Status(201, _users().get(pk=user.pk))
 
 
@@ -81,7 +86,8 @@ def get_user(request: HttpRequest, user_id: RecordId):
 def update_user(request: HttpRequest, user_id: RecordId, payload: UserPatch):
     """Change the fields given; omitted fields keep their value."""
     user = get_or_404(User.objects.all(), user_id, "user")
-    services.update_user(user, payload.dict(exclude_unset=True), request=request, door="api")
+    services.update_user(user, payload.dict(exclude_unset=True), actor=actor(request),
+                         request=request, door="api")
     return _users().get(pk=user.pk)
 
 
@@ -89,9 +95,8 @@ def update_user(request: HttpRequest, user_id: RecordId, payload: UserPatch):
 def set_password(request: HttpRequest, user_id: RecordId, payload: PasswordIn):
     """Set the user's password. The password is never returned or recorded."""
     user = get_or_404(User.objects.all(), user_id, "user")
-    services.set_password(
-        user, Secret(payload.password.get_secret_value()), request=request, door="api"
-    )
+    services.set_password(user, Secret(payload.password.get_secret_value()),
+                          actor=actor(request), request=request, door="api")
     return Status(204, None)
 
 
@@ -100,12 +105,33 @@ def unlock_user(request: HttpRequest, user_id: RecordId):
     """End a lockout and reset the count of failed sign-ins. Audited (`user.unlock`, with
     `was_locked`); unlocking an account that is not locked is harmless."""
     user = get_or_404(User.objects.all(), user_id, "user")
-    lockout.unlock(user, request=request, door="api")
+    lockout.unlock(user, actor=actor(request), request=request, door="api")
     return _users().get(pk=user.pk)
+
+
+@router.post("/users/{user_id}/second-factors/reset", response={200: FactorsReset, **ERRORS},
+             auth=write)
+def reset_second_factors(request: HttpRequest, user_id: RecordId):
+    """Remove every second factor the person enrolled and forget their remembered browsers.
+    Audited (`user.second_factors.reset`)."""
+    user = get_or_404(User.objects.all(), user_id, "user")
+    removed = factors.reset_second_factors(user, actor=actor(request), request=request,
+                                           door="api")
+    return {"removed": removed}
+
+
+@router.post("/users/{user_id}/sign-out", response={200: SignedOut, **ERRORS}, auth=write)
+def sign_out_everywhere(request: HttpRequest, user_id: RecordId):
+    """End every session, remembered browser and issued token of the person. Audited
+    (`user.sign_out_everywhere`)."""
+    user = get_or_404(User.objects.all(), user_id, "user")
+    ended = sessions.sign_out_everywhere(user, actor=actor(request), request=request,
+                                         door="api")
+    return {"sessions_ended": ended}
 
 
 @router.delete("/users/{user_id}", response={204: None, **ERRORS}, auth=write)
 def delete_user(request: HttpRequest, user_id: RecordId):
     user = get_or_404(User.objects.all(), user_id, "user")
-    services.delete_user(user, request=request, door="api")
+    services.delete_user(user, actor=actor(request), request=request, door="api")
     return Status(204, None)

@@ -11,8 +11,8 @@ from django.http import HttpRequest
 
 from keystead.api.models import ApiToken
 from keystead.api.scim.errors import ScimError
-from keystead.api.scopes import grants
 from keystead.api.tokens import MissingScope, bearer_from, verify_token
+from keystead.directory.authorization import Actor
 
 SCOPE = "scim"
 REALM = 'Bearer realm="keystead-scim"'
@@ -44,11 +44,6 @@ def authenticate(request: HttpRequest) -> ApiToken:
     return token
 
 
-def may_manage_administrators(request: HttpRequest) -> bool:
-    """Only a token with the ``admin`` scope may change accounts that have console access.
-
-    A SCIM token lives in a third-party identity provider; without this, whoever
-    holds it could set the password of the Keystead administrator.
-    """
-    token: ApiToken | None = getattr(request, "scim_token", None)
-    return token is not None and grants(token.scopes, "admin")
+def actor(request: HttpRequest) -> Actor:
+    """Who acts in this SCIM request: its token, within its owner's permissions."""
+    return Actor.token(request.scim_token)

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from keystead.api.scim.auth import authenticate
 from keystead.api.scim.errors import SCIM_MEDIA_TYPE, ScimError
+from keystead.directory.authorization import NotAllowed
 
 log = logging.getLogger("keystead.scim")
 
@@ -95,6 +96,8 @@ def scim_endpoint(handlers: Mapping[str, Handler]) -> Callable[..., HttpResponse
             return handler(request, *args, **kwargs)
         except ScimError as exc:
             return exc.response()
+        except NotAllowed as exc:
+            return ScimError(403, str(exc)).response()
         except Exception:
             # A bug, not bad input. The traceback goes to the log; passwords in
             # flight are Secrets, so it cannot carry one in clear.

@@ -273,6 +273,8 @@ def parse_filter(text: str) -> Node:
     """Parse a ``filter`` query parameter; raises FilterSyntaxError with a readable message."""
     if not text.strip():
         raise FilterSyntaxError("The filter is empty.")
+    if "\x00" in text:
+        raise FilterSyntaxError("The filter contains a NUL character (U+0000); remove it.")
     parser = _Parser(text)
     node = parser.filter()
     parser.done()
@@ -283,6 +285,8 @@ def parse_path(text: str) -> PatchPath:
     """Parse a PATCH ``path`` (RFC 7644 §3.5.2: attrPath / valuePath [subAttr])."""
     if not text.strip():
         raise FilterSyntaxError("The path is empty.")
+    if "\x00" in text:
+        raise FilterSyntaxError("The path contains a NUL character (U+0000); remove it.")
     parser = _Parser(text)
     path = parser.attr_path()
     token = parser.peek()

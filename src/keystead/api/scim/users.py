@@ -13,7 +13,7 @@ from django.db.models import CharField, Prefetch, QuerySet, Value
 from django.db.models.functions import Concat
 from django.http import HttpRequest
 
-from keystead.api.scim.auth import may_manage_administrators
+from keystead.api.scim.auth import actor
 from keystead.api.scim.endpoint import location, timestamp, version_of
 from keystead.api.scim.errors import USER_FIELDS, ScimError, invalid_value
 from keystead.api.scim.projection import Projection
@@ -21,6 +21,7 @@ from keystead.api.scim.queries import Column, ColumnMap
 from keystead.api.scim.resources import DOOR, ResourceKind
 from keystead.api.scim.schemas import USER, USER_SCHEMA
 from keystead.directory import services
+from keystead.directory.authorization import Action, refusal
 from keystead.directory.models import Group, User
 from keystead.directory.rules import normalize_email
 from keystead.secret import Secret
@@ -179,17 +180,17 @@ class UserKind(ResourceKind[User]):
         return doc
 
     def check_writable(self, obj: User, request: HttpRequest) -> None:
-        if (obj.is_staff or obj.is_superuser) and not may_manage_administrators(request):
-            raise ScimError(
-                403, f"User {obj.pk} has admin console access; only a token with the 'admin' "
-                     "scope may change or delete it through SCIM.")
+        reason = refusal(actor(request), Action.CHANGE, obj)
+        if reason:
+            raise ScimError(403, reason)
 
     def create(self, doc: dict[str, Any], secrets: dict[str, Secret],
                request: HttpRequest) -> User:
         values = person_values(doc, None)
         try:
-            return services.create_user(values, password=secrets.get("password"),
-                                        request=request, door=DOOR)
+            return services.create_user(values, actor=actor(request),
+                                        password=secrets.get("password"), request=request,
+                                        door=DOOR)
         except services.RuleViolation as exc:
             raise self.rule_error(exc) from None
 
@@ -202,15 +203,16 @@ class UserKind(ResourceKind[User]):
             return
         try:
             if unchanged and password:
-                services.set_password(obj, password, request=request, door=DOOR)
+                services.set_password(obj, password, actor=actor(request), request=request,
+                                      door=DOOR)
             else:
-                services.update_user(obj, values, password=password, request=request,
-                                     door=DOOR)
+                services.update_user(obj, values, actor=actor(request), password=password,
+                                     request=request, door=DOOR)
         except services.RuleViolation as exc:
             raise self.rule_error(exc) from None
 
     def delete(self, obj: User, request: HttpRequest) -> None:
-        services.delete_user(obj, request=request, door=DOOR)
+        services.delete_user(obj, actor=actor(request), request=request, door=DOOR)
 
 
 USERS = UserKind()

@@ -1,9 +1,7 @@
 """Which claims Keystead hands out about a person, and the scope that releases each.
 
-One table, read by the toolkit's validator (ID tokens from the code and password
-grants, userinfo, the discovery document's ``claims_supported``) and by the lean
-refresh grant, so the claims of an ID token cannot depend on the grant that
-issued it.
+One table, read by the toolkit's validator for ID tokens from every grant,
+userinfo and the discovery document's ``claims_supported``.
 
 Standard claims follow OpenID Connect Core §5.1. Two are Keystead's own:
 
@@ -15,10 +13,16 @@ Standard claims follow OpenID Connect Core §5.1. Two are Keystead's own:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
 
 from keystead.directory.models import User
+from keystead.providers.oidc.models import settings_for
 
 
 def _groups(user: User) -> list[str]:
@@ -42,10 +46,43 @@ CLAIMS: dict[str, tuple[str, Callable[[User], Any]]] = {
 }
 
 
-def claims_for(user: User, scopes: Iterable[str]) -> dict[str, Any]:
-    """``sub`` and every claim the granted scopes release; claims without a value are left out."""
+def _pairwise_key() -> bytes:
+    """The key of pairwise identifiers: ``KEYSTEAD_OIDC_PAIRWISE_KEY`` if set, else the
+    site's SECRET_KEY (changing it changes every pairwise ``sub``)."""
+    key = getattr(settings, "KEYSTEAD_OIDC_PAIRWISE_KEY", "") or settings.SECRET_KEY
+    return key.encode() if isinstance(key, str) else key
+
+
+def sector_of(application) -> str:
+    """The application's sector: its ``sector_identifier``, else its first redirect
+    URI's host (OpenID Connect Core §8.1)."""
+    configured = settings_for(application).sector_identifier.strip()
+    if configured:
+        return configured
+    first = (application.redirect_uris or "").split()
+    return (urlsplit(first[0]).hostname or "") if first else f"client:{application.client_id}"
+
+
+def subject_for(user: User, application=None) -> str:
+    """The ``sub`` an application knows the person by.
+
+    Public (the default): the person's own random UUID (``User.subject``), never the
+    database row number, which would reveal how many people there are and follow a
+    restore. Pairwise (the application's ``ClientSettings.subject_type``): a keyed
+    hash (HMAC-SHA256) of the sector and that UUID, so applications of different
+    sectors cannot match people, and the value is the same on every request.
+    """
+    if application is None or settings_for(application).subject_type != "pairwise":
+        return str(user.subject)
+    message = f"{sector_of(application)}\x00{user.subject}".encode()
+    return hmac.new(_pairwise_key(), message, hashlib.sha256).hexdigest()
+
+
+def claims_for(user: User, scopes: Iterable[str], application=None) -> dict[str, Any]:
+    """``sub`` (``subject_for``, as ``application`` knows the person) and every claim the
+    granted scopes release; claims without a value are left out."""
     granted = set(scopes)
-    found: dict[str, Any] = {"sub": str(user.pk)}
+    found: dict[str, Any] = {"sub": subject_for(user, application)}
     for name, (scope, read) in CLAIMS.items():
         if scope in granted:
             value = read(user)

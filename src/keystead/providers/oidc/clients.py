@@ -38,7 +38,8 @@ Application = get_application_model()
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 MAX_URI_LENGTH = 2000
 SETTINGS_FIELDS = ("issue_refresh_tokens", "rotate_refresh_tokens", "access_token_seconds",
-                   "refresh_token_seconds", "id_token_algorithm")
+                   "refresh_token_seconds", "id_token_algorithm", "subject_type",
+                   "sector_identifier")
 
 
 def redirect_uri_problem(uri: str) -> str | None:

@@ -16,8 +16,9 @@ refresh token (RFC 6749 §4.4.3).
 An application without the list (registered before it existed, or created
 without token settings) is allowed its one toolkit grant type.
 
-``grant_allowed`` is the rule, on plain values, so the toolkit's validator and
-Keystead's own token handlers ask the same question the same way.
+``grant_allowed`` is the rule, on plain values; the toolkit's validator asks it
+(``application_allows``) for every grant at the token endpoint and for the
+authorization endpoint's ``code``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Signing ID tokens: which key and algorithm an application's tokens get, and the JWS.
 
-Used by the toolkit's validator (code and password grants) and by the lean
-refresh grant, so both sign the same way: ES256 with the EC key when the
+Used by the toolkit's validator (``KeysteadValidator.finalize_id_token``) for
+the code grant and by Keystead's refresh grant (``refresh_grant``): ES256 with the EC key when the
 application's token settings ask for it, otherwise RS256 with the RSA key,
 parsed once per process (``signing``). The header carries the key's RFC 7638
 thumbprint as ``kid``, which the JWKS publishes.
@@ -15,7 +15,6 @@ import json
 from functools import cache
 from typing import Any
 
-from django.http import HttpRequest
 from oauth2_provider.settings import oauth2_settings
 
 from keystead.providers.oidc import signing
@@ -46,6 +45,13 @@ def sign(claims: dict[str, Any], *, algorithm: str, id_token_algorithm: str) -> 
     return (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
 
 
+def at_hash(access_token: str) -> str:
+    """OpenID Connect Core §3.1.3.6: the left half of the access token's SHA-256, base64url.
+    SHA-256 for both RS256 and ES256, the two algorithms Keystead signs with."""
+    digest = hashlib.sha256(access_token.encode("ascii")).digest()
+    return _b64(digest[:16]).decode("ascii")
+
+
 @cache
 def _header(algorithm: str, kid: str) -> bytes:
     """The encoded JWS header, the same for every token a key signs."""
@@ -55,31 +61,3 @@ def _header(algorithm: str, kid: str) -> bytes:
 
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-
-def at_hash(access_token: str) -> str:
-    """OpenID Connect Core §3.1.3.6: left half of the SHA-256 of the access token, base64url.
-
-    (SHA-256 for both RS256 and ES256, the two algorithms Keystead signs with.)
-    """
-    digest = hashlib.sha256(access_token.encode("ascii")).digest()
-    return _b64(digest[: len(digest) // 2]).decode("ascii")
-
-
-def issuer(request: HttpRequest) -> str:
-    """The ``iss`` of our ID tokens, as the toolkit names it (the setting, or the address
-    the request came in on), worked out once per address: the toolkit reverses a URL
-    each time, and every refresh signs a token and every logout hint is checked."""
-    key = (request.scheme, request.get_host())
-    found = _issuers.get(key)
-    if found is None:
-        found = oauth2_settings.oidc_issuer(request)
-        if len(_issuers) < _ISSUERS_KEPT:
-            _issuers[key] = found
-    return found
-
-
-# One per address the site answers on. ALLOWED_HOSTS does not look at the port, so a
-# client can name any number of addresses: only the first few are kept.
-_ISSUERS_KEPT = 16
-_issuers: dict[tuple[str, str], str] = {}

@@ -1,4 +1,5 @@
-"""Per-application settings Keystead adds to django-oauth-toolkit's Application."""
+"""What Keystead keeps beside django-oauth-toolkit's tables: per-application token settings,
+and when the person signed in for each refresh-token family."""
 
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ class ClientSettings(models.Model):
     refresh_token_seconds = models.PositiveIntegerField(
         "refresh token lifetime (seconds)", null=True, blank=True,
         help_text="How long a refresh token stays usable after its access token expires. "
-                  "Empty: the site default (KEYSTEAD_OIDC_REFRESH_TOKEN_SECONDS).")
+                  "Empty: the site default (KEYSTEAD_OIDC_REFRESH_TOKEN_SECONDS), which is "
+                  "also the longest this can be.")
 
     rotate_refresh_tokens = models.BooleanField(
         default=True, help_text="On: every refresh hands out a new refresh token and the old one "
@@ -35,6 +37,18 @@ class ClientSettings(models.Model):
                   "JWKS. The application's algorithm must still be set (RS256) for OpenID "
                   "Connect to be on.")
 
+    subject_type = models.CharField(
+        "subject identifier type", max_length=8, blank=True, default="",
+        choices=[("", "Public: the same sub for every application"),
+                 ("pairwise", "Pairwise: a sub of its own for this application's sector")],
+        help_text="Pairwise (OpenID Connect Core §8.1): the application sees each person under "
+                  "an identifier no other sector shares, so applications cannot match people "
+                  "by sub.")
+    sector_identifier = models.CharField(
+        "sector identifier", max_length=255, blank=True, default="",
+        help_text="Pairwise only: applications with the same sector identifier see the same "
+                  "sub. Empty: the host of the application's first redirect URI.")
+
     allowed_grants = models.JSONField(
         default=list, blank=True,
         help_text="The grants the application may use (grants.NAMES). Empty: only the "
@@ -48,9 +62,60 @@ class ClientSettings(models.Model):
         return f"token settings of {self.application}"
 
 
+class FamilySignIn(models.Model):
+    """When the person signed in for one refresh-token family (one sign-in's tokens).
+
+    A refreshed ID token's ``auth_time`` must be that of the original sign-in
+    (OpenID Connect Core §12.2), while django-oauth-toolkit reads the person's
+    latest sign-in, which moves whenever they sign in anywhere else. The
+    toolkit's tables keep no such time, so it is written once, when the ID
+    token that starts the family is issued, and read by every refresh of the
+    family (``token_family`` is the toolkit's ``RefreshToken.token_family``).
+    """
+
+    token_family = models.UUIDField(primary_key=True)
+    auth_time = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "sign-in of a refresh-token family"
+        verbose_name_plural = "sign-ins of refresh-token families"
+
+    def __str__(self) -> str:
+        return f"sign-in at {self.auth_time:%Y-%m-%d %H:%M:%S}"
+
+
 def settings_for(application) -> ClientSettings:
     """The application's settings, or unsaved defaults if none were set."""
     try:
         return application.keystead_settings
     except ClientSettings.DoesNotExist:
         return ClientSettings(application=application)
+
+
+class IssuedCode(models.Model):
+    """What Keystead remembers of one authorization code, by its SHA-256 (never the code).
+
+    The toolkit's ``Grant`` row is deleted when the code is exchanged, so two things
+    it cannot answer are kept here: when the browser session that asked for the code
+    signed in (``auth_time``: the ID token's ``auth_time`` must be *that* session's
+    sign-in, not the person's latest anywhere), and which tokens its exchange
+    produced (so a replayed code revokes them, RFC 6749 §4.1.2). Rows are small and
+    can be pruned once older than the longest refresh-token lifetime.
+    """
+
+    code_checksum = models.CharField(max_length=64, primary_key=True)
+    application = models.ForeignKey(APPLICATION_MODEL, on_delete=models.CASCADE,
+                                    related_name="+")
+    auth_time = models.DateTimeField(null=True)
+    created = models.DateTimeField(auto_now_add=True)
+    exchanged_at = models.DateTimeField(null=True)
+    access_token_checksum = models.CharField(max_length=64, blank=True, default="")
+    token_family = models.UUIDField(null=True)
+    replayed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = "issued authorization code"
+        verbose_name_plural = "issued authorization codes"
+
+    def __str__(self) -> str:
+        return f"authorization code issued {self.created:%Y-%m-%d %H:%M:%S}"

@@ -1,134 +1,220 @@
-"""The refresh-token grant (RFC 6749 §6, OpenID Connect Core §12), answered by Keystead itself.
+"""The refresh-token grant (RFC 6749 §6, OpenID Connect Core §12), answered by Keystead.
 
-The token endpoint hands ``grant_type=refresh_token`` here instead of to
-django-oauth-toolkit: the toolkit's path costs about 13 ms of CPU and 23 SQL
-statements per refresh, and refreshes are the token endpoint's bulk traffic
-(every signed-in application refreshes every few minutes). This path reads
-the client and the token once each, decides with ``refresh_rules``, writes
-with ``refresh_store`` and audits in the same transaction, so a token is never
-issued without its audit Event.
+The token view hands ``grant_type=refresh_token`` here instead of to
+django-oauth-toolkit. Refreshes are the token endpoint's bulk traffic (every
+signed-in application refreshes every few minutes), and the toolkit's path
+reads the client, the token and its access token several times over, locks
+them, and loads model instances the answer never uses. Here, through the ORM:
+one read of the client with its token settings (``client_auth``), one of the
+presented token with its access token, owner and the family's sign-in time;
+the decision by the pure rules of ``refresh_rules``; then the writes and the
+audit Event in one transaction, so a token is never issued without its Event.
 
-What the client gets matches the toolkit's answer: a new access token, a new
-refresh token when the application rotates them (the old one stops working;
-presenting it again revokes the whole family), and, when ``openid`` is in the
-scope, a new ID token whose ``iss``, ``sub``, ``aud`` and ``auth_time`` are
-those of the original sign-in (§12.2) and which carries no ``nonce``.
+What the client gets matches the toolkit's answer, and the rows are the
+toolkit's, stored as it stores them (``set_token_value``: only the checksum
+while ``COMPLIANT_BCP_RFC9700_TOKEN_STORAGE`` is on), so its introspection,
+revocation, userinfo, RP-initiated logout and admin see these tokens like
+their own: a new access token; a new refresh token in the same family when
+the application rotates them (``ClientSettings.rotate_refresh_tokens``);
+and, when ``openid`` is in the scope, a new ID token, stored as the
+toolkit's ``IDToken`` (RP-initiated logout looks an ``id_token_hint`` up by
+its ``jti``), whose ``iss``, ``sub``, ``aud`` and ``auth_time`` are those of
+the original sign-in (§12.2: ``FamilySignIn``) and which carries no ``nonce``.
+
+Concurrency (several processes on PostgreSQL): the guard is the conditional
+``UPDATE … SET revoked = now WHERE id = … AND revoked IS NULL``. Of two
+requests presenting the same token at once, the second blocks on the first
+one's row lock until that one commits, then finds the row revoked and updates
+nothing: it is a replay, the family is revoked (``RefreshToken.revoke_family``,
+which also revokes the winner's new token) and nothing else is written. No
+``SELECT … FOR UPDATE`` beforehand is needed.
 """
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 import uuid
-from contextlib import nullcontext
 from datetime import datetime, timedelta
 
+from django.db import transaction
+from django.db.models import F, OuterRef, Subquery
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_id_token_model,
+    get_refresh_token_model,
+    refresh_token_expire_timedelta,
+    set_token_value,
+)
 from oauth2_provider.settings import oauth2_settings
+from oauthlib.common import generate_token
 
 from keystead.directory import audit
-from keystead.directory.models import User
-from keystead.providers.oidc import id_tokens, refresh_store, token_answers
+from keystead.providers.oidc import client_auth, id_tokens
 from keystead.providers.oidc.claims import claims_for
-from keystead.providers.oidc.client_auth import Client
 from keystead.providers.oidc.grants import grant_allowed
-from keystead.providers.oidc.refresh_rules import ClientFacts, Refusal, decide
+from keystead.providers.oidc.models import ClientSettings, FamilySignIn, settings_for
+from keystead.providers.oidc.refresh_rules import ClientFacts, Refusal, TokenFacts, decide
+from keystead.providers.oidc.token_answers import issued, refuse
 
+AccessToken = get_access_token_model()
+IDToken = get_id_token_model()
+RefreshToken = get_refresh_token_model()
 GRANT_TYPE = "refresh_token"
 
 
 def respond(request: HttpRequest) -> JsonResponse:
     """The token endpoint's answer to ``grant_type=refresh_token``."""
-    raw = request.POST.get("refresh_token", "")
-    # The token is read by the client lookup's own statement: one round trip.
-    authenticated = token_answers.authenticated_client(
-        request, GRANT_TYPE, refresh_store.finder(raw) if raw else None)
-    if isinstance(authenticated, JsonResponse):
-        return authenticated
-    client, token_row = authenticated
-    if not raw:
-        return token_answers.refuse(request, GRANT_TYPE, "invalid_request",
-                                    "The refresh_token parameter is missing.",
-                                    reason="missing token", client=client)
-    outcome = _exchange(request, client, raw, refresh_store.found(token_row), timezone.now())
-    if isinstance(outcome, Refusal):
-        return token_answers.refuse(request, GRANT_TYPE, outcome.error, outcome.description,
-                                    reason=outcome.value, client=client)
-    return token_answers.issued(outcome)
-
-
-def client_facts(client: Client) -> ClientFacts:
-    """What the rules need to know about the calling application."""
-    lifetime = client.refresh_lifetime
-    return ClientFacts(
-        application_id=client.pk,
-        may_refresh=grant_allowed(GRANT_TYPE, registered_grant=client.registered_grant,
-                                  allowed_grants=client.allowed_grants,
-                                  issue_refresh_tokens=client.issue_refresh_tokens),
-        refresh_lifetime=timedelta(seconds=lifetime) if lifetime else None,
-    )
-
-
-def _exchange(request: HttpRequest, client: Client, raw: str,
-              stored: refresh_store.StoredRefreshToken | None, now: datetime) -> dict | Refusal:
-    """The decision, then the writes with the audit Event (all or nothing); the response body.
-
-    No transaction around the read: the write revokes the presented token only if it is
-    still live, so what was read cannot have changed in a way that matters unseen.
-    """
-    refusal, scope = decide(stored.facts if stored else None, client_facts(client),
+    raw = request.POST.get("refresh_token")
+    if not raw:  # checked first, as oauthlib does
+        return refuse(request, "invalid_request", "Missing refresh token parameter.")
+    try:
+        application = client_auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""),
+                                               request.POST)
+    except client_auth.InvalidClient as refused:
+        return refuse(request, "invalid_client", status=401, used_basic=refused.used_basic)
+    client_settings = settings_for(application)
+    stored = _presented(raw)
+    now = timezone.now()
+    refusal, scope = decide(_token_facts(stored), client_facts(application, client_settings),
                             request.POST.get("scope"), now)
     if refusal is Refusal.REUSED:
-        refresh_store.revoke_family(stored.family)
-    if refusal is not None:
-        return refusal
+        RefreshToken.revoke_family(stored.token_family)
+    if refusal is None:
+        outcome = _exchange(request, application, client_settings, stored, raw, scope, now)
+        if isinstance(outcome, dict):
+            return issued(outcome)
+        refusal = outcome
+    return refuse(request, refusal.error, refusal.description)
+
+
+def client_facts(application, client_settings: ClientSettings) -> ClientFacts:
+    """What the rules need to know about the calling application.
+
+    The refresh-token lifetime is the site's (the toolkit's setting), shortened by the
+    application's own if it has a shorter one.
+    """
+    limits = [limit for limit in (
+        refresh_token_expire_timedelta(),
+        timedelta(seconds=client_settings.refresh_token_seconds)
+        if client_settings.refresh_token_seconds else None) if limit]
+    return ClientFacts(
+        application_id=application.pk,
+        may_refresh=grant_allowed(GRANT_TYPE,
+                                  registered_grant=application.authorization_grant_type,
+                                  allowed_grants=client_settings.allowed_grants,
+                                  issue_refresh_tokens=client_settings.issue_refresh_tokens),
+        refresh_lifetime=min(limits) if limits else None)
+
+
+def _presented(raw: str):
+    """The stored refresh token with its access token, its owner and its family's sign-in
+    time (``family_auth_time``), in one query; None if unknown.
+
+    Several rows may share a checksum (the toolkit's unique key is (checksum, revoked)):
+    the live one first, else the one revoked last, as the toolkit reads it.
+    """
+    sign_in = FamilySignIn.objects.filter(token_family=OuterRef("token_family"))
+    return (RefreshToken.objects
+            .filter(token_checksum=_checksum(raw))
+            .select_related("access_token", "user")
+            .annotate(family_auth_time=Subquery(sign_in.values("auth_time")[:1]))
+            .order_by(F("revoked").desc(nulls_first=True))
+            .first())
+
+
+def _checksum(raw: str) -> str:
+    """How the toolkit finds a stored token (``TokenChecksumField``): SHA-256, hex."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def _token_facts(stored) -> TokenFacts | None:
+    if stored is None:
+        return None
+    access = stored.access_token
+    return TokenFacts(application_id=stored.application_id,
+                      revoked=stored.revoked is not None,
+                      access_token_expires=access.expires if access is not None else None,
+                      original_scope=access.scope if access is not None else "",
+                      user_active=stored.user.is_active)
+
+
+def _exchange(request: HttpRequest, application, client_settings: ClientSettings, stored,
+              raw: str, scope: str, now: datetime) -> dict | Refusal:
+    """The new tokens, stored with their audit Event (all or nothing); the answer's body,
+    or the refusal if the token was spent or revoked since it was read."""
     user = stored.user
-    scopes = scope.split()
-    lifetime = client.access_lifetime
-    new = refresh_store.NewTokens(
-        now=now, user_id=user.pk, application_id=client.pk, scope=scope,
-        access_token=secrets.token_urlsafe(32), access_expires=now + timedelta(seconds=lifetime),
-        refresh_token=secrets.token_urlsafe(32) if client.rotate_refresh_tokens else raw,
-        id_token=(str(uuid.uuid4()),
-                  now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS))
-        if "openid" in scopes else None)
-    # Never the tokens: which application, for whom, which scopes.
-    event = audit.build("oidc.token_issued", request=request, actor=user,
-                        target=client.audit_target,
-                        detail={"scope": scope, "client_id": client.client_id,
-                                "grant_type": GRANT_TYPE})
-    # The claims may read the database (the person's groups): before the writes go out.
-    claims = _id_token_claims(request, client, user, scopes, new) if new.id_token else None
-    if client.rotate_refresh_tokens:
-        writes = refresh_store.rotation(stored, new, event)
-    else:
-        refresh_store.reissue(stored, new, event)
-        writes = nullcontext(None)
-    with writes as rotated:  # PostgreSQL runs and commits the rotation meanwhile
-        body = {"access_token": new.access_token, "expires_in": lifetime,
-                "token_type": "Bearer", "scope": scope, "refresh_token": new.refresh_token}
-        if claims is not None:
-            body["id_token"] = id_tokens.sign(claims, algorithm=client.algorithm,
-                                              id_token_algorithm=client.id_token_algorithm)
-    if rotated is not None and rotated.value != 1:
-        # Another request rotated it between our read and our write: a replay.
-        refresh_store.revoke_family(stored.family)
-        return Refusal.REUSED
-    audit.mirror_to_log(event)
+    rotate = client_settings.rotate_refresh_tokens
+    lifetime = client_settings.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    access_value = generate_token()
+    body = {"access_token": access_value, "expires_in": lifetime, "token_type": "Bearer",
+            "scope": scope, "refresh_token": generate_token() if rotate else raw}
+    id_token = None
+    algorithms = {"algorithm": application.algorithm,
+                  "id_token_algorithm": client_settings.id_token_algorithm}
+    if "openid" in scope.split() and id_tokens.signing_key(**algorithms) is not None:
+        # Signed before the transaction (the claims may read the person's groups): the
+        # row locks below are then held only for the writes.
+        id_token = IDToken(user=user, application=application, scope=scope, jti=uuid.uuid4(),
+                           expires=now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS))
+        body["id_token"] = id_tokens.sign(
+            _id_token_claims(request, application, user, scope, id_token, access_value,
+                             stored.family_auth_time or user.last_login or now, now),
+            **algorithms)
+    with transaction.atomic():
+        if rotate:
+            live = RefreshToken.objects.filter(pk=stored.pk, revoked__isnull=True).update(
+                revoked=now, updated=now, access_token=None)
+            if not live:
+                # Another request rotated or revoked it since it was read: a replay.
+                RefreshToken.revoke_family(stored.token_family)
+                return Refusal.REUSED
+            # As the toolkit's RefreshToken.revoke(): the old access token stops working.
+            AccessToken.objects.filter(pk=stored.access_token_id).delete()
+            access = AccessToken(user=user, application=application, source_refresh_token=stored,
+                                 resource=stored.resource)
+        else:
+            # The access token is re-issued in place, as the toolkit does without rotation;
+            # locked so a revocation meanwhile (which deletes it) is seen.
+            access = AccessToken.objects.select_for_update().filter(
+                pk=stored.access_token_id).first()
+            if access is None:
+                return Refusal.ORPHANED
+        if id_token is not None:
+            id_token.save()
+        set_token_value(access, access_value)
+        access.expires = now + timedelta(seconds=lifetime)
+        access.scope = scope
+        access.id_token = id_token
+        if rotate:
+            access.save()
+            successor = RefreshToken(user=user, application=application, access_token=access,
+                                     token_family=stored.token_family or uuid.uuid4(),
+                                     resource=stored.resource)
+            set_token_value(successor, body["refresh_token"])
+            successor.save()
+        else:
+            access.save(update_fields=["token", "token_checksum", "expires", "scope", "id_token",
+                                       "updated"])
+        # Never the tokens: which application, for whom, which scopes.
+        audit.record("oidc.token_issued", request=request, actor=user, target=application,
+                     detail={"scope": scope, "client_id": application.client_id,
+                             "grant_type": GRANT_TYPE})
     return body
 
 
-def _id_token_claims(request: HttpRequest, client: Client, user: User, scopes: list[str],
-                     new: refresh_store.NewTokens) -> dict:
-    """The refreshed ID token's claims: those of the original sign-in (§12.2), no nonce."""
-    jti, expires = new.id_token
+def _id_token_claims(request: HttpRequest, application, user, scope: str, id_token,
+                     access_value: str, auth_time: datetime, now: datetime) -> dict:
+    """The claims the toolkit's ID tokens carry, in its order; ``auth_time`` the original
+    sign-in's (§12.2) and no ``nonce``."""
     return {
-        "aud": client.client_id,
-        "iat": int(new.now.timestamp()),
-        "at_hash": id_tokens.at_hash(new.access_token),
-        **claims_for(user, scopes),
-        "iss": id_tokens.issuer(request),
-        "exp": int(expires.timestamp()),
-        "auth_time": int((user.last_login or new.now).timestamp()),
-        "jti": jti,
+        "aud": application.client_id,
+        "iat": int(now.timestamp()),
+        "at_hash": id_tokens.at_hash(access_value),
+        **claims_for(user, scope.split(), application),
+        "iss": oauth2_settings.oidc_issuer(request),
+        "exp": int(id_token.expires.timestamp()),
+        "auth_time": int(auth_time.timestamp()),
+        "jti": str(id_token.jti),
     }

@@ -1,8 +1,8 @@
 """Whether a presented refresh token may be exchanged: the rules, without I/O.
 
-RFC 6749 §6 and Keystead's per-application token settings. The store reads the
-token (``refresh_store.StoredRefreshToken``); this module decides; the grant
-(``refresh_grant``) acts on the decision. The order matters and is part of the
+RFC 6749 §6 and Keystead's per-application token settings. The grant
+(``refresh_grant``) reads the token and the client, this module decides, and
+the grant acts on the decision. The order matters and is part of the
 contract: a revoked token is reported as *reuse* before anything else is
 looked at, because presenting a rotated-out or revoked token is the signal that
 the token family leaked (RFC 9700 §4.14.2), and the family must be revoked
@@ -35,13 +35,19 @@ class Refusal(Enum):
 
     @property
     def description(self) -> str:
-        """What the client is told: the same words for every reason it must not tell apart."""
+        """What the client is told. An unknown token, another client's and one without its
+    access token get the same words: the holder of a guessed or stolen token learns
+    nothing from them. Reuse and a disabled account are named, so a legitimate client
+    knows it must send the person through sign-in again."""
         return _DESCRIPTIONS.get(self, "The refresh token is not valid.")
 
 
 _ERRORS = {Refusal.GRANT_NOT_ALLOWED: "unauthorized_client",
            Refusal.SCOPE_WIDENED: "invalid_scope"}
 _DESCRIPTIONS = {
+    Refusal.REUSED: "The refresh token was used before or revoked; every token from the same "
+                    "sign-in is revoked now.",
+    Refusal.ACCOUNT_DISABLED: "The account is disabled.",
     Refusal.EXPIRED: "The refresh token has expired.",
     Refusal.GRANT_NOT_ALLOWED: "This client may not use the refresh_token grant (or does "
                                "not use refresh tokens).",

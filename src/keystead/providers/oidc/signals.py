@@ -1,4 +1,5 @@
-"""Receivers: revoke tokens when a password changes; audit tokens handed out."""
+"""Receivers: revoke tokens when a password changes or a person's access ends; audit
+tokens handed out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.signals import app_authorized
 
 from keystead.directory import audit
-from keystead.directory.signals import password_changed
+from keystead.directory.signals import access_ended, password_changed
 
 
 def revoke_user_tokens(user) -> tuple[int, int]:
@@ -36,9 +37,26 @@ def _revoke_on_password_change(sender, user, request=None, **kwargs) -> None:
                              "access_tokens": accessed})
 
 
+@receiver(access_ended, dispatch_uid="keystead-oidc-revoke-on-access-ended")
+def _revoke_on_access_ended(sender, user, request=None, reason="", **kwargs) -> None:
+    """An account disabled or signed out everywhere: its tokens end now, not when they
+    expire. Revoked refresh tokens stay revoked and access tokens are gone, so enabling
+    the account again revives none of them."""
+    refreshed, accessed = revoke_user_tokens(user)
+    audit.record("oidc.tokens_revoked", request=request, target=user,
+                 detail={"reason": (reason or "access ended")[:100],
+                         "refresh_tokens": refreshed, "access_tokens": accessed})
+
+
 @receiver(app_authorized, dispatch_uid="keystead-oidc-audit-token-issued")
 def _audit_token_issued(sender, request, token, **kwargs) -> None:
-    # Never the token itself: which application, for whom, which scopes.
+    """The toolkit's grants (authorization code, password): DOT's token view sends
+    ``app_authorized`` for each. Keystead's own refresh and client-credentials grants
+    record the same Event themselves, in the transaction that stores the token."""
+    # The toolkit hands over the bare row: its person and application in one query.
+    token = type(token).objects.select_related("user", "application").get(pk=token.pk)
+    # Never the token itself: which application, for whom, which scopes, which grant.
     audit.record("oidc.token_issued", request=request, actor=token.user, target=token.application,
                  actor_label="" if token.user else f"client {token.application.client_id}",
-                 detail={"scope": token.scope, "client_id": token.application.client_id})
+                 detail={"scope": token.scope, "client_id": token.application.client_id,
+                         "grant_type": request.POST.get("grant_type", "")[:64]})

@@ -39,8 +39,10 @@ def retired_keys() -> tuple[jwk.JWK, ...]:
                  for pem in keys.retired_signing_keys(settings.DATA_DIR, keys.ES256))
 
 
+@cache
 def verification_keys() -> jwk.JWKSet:
-    """Current and retired ES256 keys, each with its ``kid``, for verifying our own tokens."""
+    """Current and retired ES256 keys, each with its ``kid``, for verifying our own tokens
+    (built once per process: the toolkit reads back every ID token it stores)."""
     key_set = jwk.JWKSet()
     for key in (current_key(), *retired_keys()):
         public = {**json.loads(key.export_public()), "kid": key.thumbprint()}
@@ -94,9 +96,16 @@ def rsa_verification_keys() -> jwk.JWKSet:
     """Current and retired RS256 keys (as django-oauth-toolkit loaded them), with ``kid``."""
     from oauth2_provider.settings import oauth2_settings
 
+    return _rsa_key_set((oauth2_settings.OIDC_RSA_PRIVATE_KEY,
+                         *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE))
+
+
+@cache
+def _rsa_key_set(pems: tuple[str, ...]) -> jwk.JWKSet:
+    """The public halves of these PEMs, built once per process (keyed by the PEMs, so new
+    keys in the settings are picked up)."""
     key_set = jwk.JWKSet()
-    for pem in (oauth2_settings.OIDC_RSA_PRIVATE_KEY,
-                *oauth2_settings.OIDC_RSA_PRIVATE_KEYS_INACTIVE):
+    for pem in pems:
         key = rsa_signing_key(pem)
         key_set.add(jwk.JWK(**{**json.loads(key.export_public()), "kid": key.thumbprint()}))
     return key_set
@@ -111,6 +120,6 @@ def published_keys() -> list[dict]:
 
 def reset() -> None:
     """Forget the loaded keys (tests; a rotation in this process)."""
-    for cached in (current_key, current_signing_key, retired_keys, rsa_signing_key,
-                   rsa_key_for_signing):
+    for cached in (current_key, current_signing_key, retired_keys, verification_keys,
+                   rsa_signing_key, rsa_key_for_signing, _rsa_key_set):
         cached.cache_clear()

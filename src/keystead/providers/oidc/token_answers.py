@@ -1,7 +1,10 @@
-"""How Keystead's own token-endpoint handlers answer: RFC 6749 §5.1 and §5.2, audited.
+"""How the token endpoint answers and how it audits a refusal, for every grant.
 
-Shared by the refresh grant and the client-credentials grant, so both
-authenticate the client, refuse and audit the same way.
+``record_refusal`` is the one ``oidc.token_refused`` audit: Keystead's own grants
+(refresh, client credentials) call it through ``refuse``, and the token view
+calls it for every error answer of the toolkit's grants (code, password). Only
+names and codes are recorded: the client id sent, the grant type, the error and
+its description; never the code, token, verifier, password or secret sent.
 """
 
 from __future__ import annotations
@@ -10,42 +13,41 @@ from django.http import HttpRequest, JsonResponse
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
-from keystead.providers.oidc import client_auth
-from keystead.providers.oidc.client_auth import Client
+from keystead.providers.oidc.client_auth import credentials_from
 
 
-def authenticated_client(request: HttpRequest, grant_type: str,
-                         companion: client_auth.Companion | None = None,
-                         ) -> tuple[Client, tuple | None] | JsonResponse:
-    """The calling application (and the companion query's row, see ``client_auth``), or
-    the ``invalid_client`` answer (already audited)."""
-    try:
-        return client_auth.authenticate(request, companion)
-    except client_auth.InvalidClient as refused:
-        answer = refuse(request, grant_type, "invalid_client", refused.description,
-                        reason="client authentication failed", status=401)
-        if refused.used_basic:  # RFC 6749 §5.2: answer with the scheme the client used
-            answer["WWW-Authenticate"] = 'Basic realm="oauth"'
-        return answer
+def record_refusal(request: HttpRequest, *, error: str, description: str = "") -> None:
+    """One ``oidc.token_refused`` Event for a token request answered with an error."""
+    credentials = credentials_from(request.META.get("HTTP_AUTHORIZATION", ""), request.POST)
+    client_id = credentials.client_id[:100] if credentials else ""
+    audit.record(
+        "oidc.token_refused", request=request, outcome=Outcome.DENIED,
+        actor_label=f"client {client_id or 'unauthenticated'}",
+        detail={"grant_type": request.POST.get("grant_type", "")[:64], "error": error[:64],
+                "error_description": description[:200]},
+    )
 
 
-def refuse(request: HttpRequest, grant_type: str, error: str, description: str, *,
-           reason: str, client: Client | None = None, status: int = 400) -> JsonResponse:
-    """The error answer, with an ``oidc.token_refused`` Event naming the reason.
+def refuse(request: HttpRequest, error: str, description: str = "", *, status: int = 400,
+           used_basic: bool = False) -> JsonResponse:
+    """The RFC 6749 §5.2 error answer, audited (``record_refusal``).
 
-    Only names and codes are recorded: never the token, code or secret sent.
+    A 401 (``invalid_client``) carries a challenge: ``Basic`` when the client tried
+    HTTP Basic (§5.2), otherwise the one the toolkit sends.
     """
-    client_id = client.client_id if client is not None else (
-        request.POST.get("client_id", "") or "unauthenticated")
-    audit.record("oidc.token_refused", request=request, outcome=Outcome.DENIED,
-                 actor_label=f"client {client_id}"[:255],
-                 detail={"grant_type": grant_type, "error": error,
-                         "error_description": description, "reason": reason})
-    return no_store(JsonResponse({"error": error, "error_description": description},
-                                 status=status))
+    record_refusal(request, error=error, description=description)
+    body = {"error": error}
+    if description:
+        body["error_description"] = description
+    response = no_store(JsonResponse(body, status=status))
+    if status == 401:
+        response["WWW-Authenticate"] = ('Basic realm="oauth"' if used_basic
+                                        else f'Bearer error="{error}"')
+    return response
 
 
 def issued(body: dict) -> JsonResponse:
+    """The RFC 6749 §5.1 answer carrying tokens."""
     return no_store(JsonResponse(body))
 
 

@@ -6,14 +6,16 @@ discovery sits at ``/.well-known/openid-configuration`` as OIDC Discovery asks.
 """
 
 from django.urls import path
-from oauth2_provider import views
 
 from keystead.providers.oidc.views import (
     KeysteadAuthorizationView,
     KeysteadDiscoveryView,
+    KeysteadIntrospectTokenView,
     KeysteadJwksView,
     KeysteadLogoutView,
+    KeysteadRevokeTokenView,
     KeysteadTokenView,
+    KeysteadUserInfoView,
 )
 
 app_name = "oauth2_provider"
@@ -21,9 +23,9 @@ app_name = "oauth2_provider"
 urlpatterns = [
     path("oauth/authorize/", KeysteadAuthorizationView.as_view(), name="authorize"),
     path("oauth/token/", KeysteadTokenView.as_view(), name="token"),
-    path("oauth/revoke_token/", views.RevokeTokenView.as_view(), name="revoke-token"),
-    path("oauth/introspect/", views.IntrospectTokenView.as_view(), name="introspect"),
-    path("oauth/userinfo/", views.UserInfoView.as_view(), name="user-info"),
+    path("oauth/revoke_token/", KeysteadRevokeTokenView.as_view(), name="revoke-token"),
+    path("oauth/introspect/", KeysteadIntrospectTokenView.as_view(), name="introspect"),
+    path("oauth/userinfo/", KeysteadUserInfoView.as_view(), name="user-info"),
     path("oauth/logout/", KeysteadLogoutView.as_view(), name="rp-initiated-logout"),
     path(".well-known/openid-configuration", KeysteadDiscoveryView.as_view(),
          name="oidc-connect-discovery-info"),

@@ -1,56 +1,171 @@
-"""Keystead's token and authorization endpoints: DOT's, plus audit Events and ``max_age``."""
+"""Keystead's token and authorization endpoints: the token endpoint with Keystead's own
+refresh and client-credentials grants beside DOT's others, DOT's authorization endpoint
+plus ``prompt`` and ``max_age``, audit Events for both; discovery and JWKS with what
+Keystead offers."""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.views.decorators.debug import sensitive_post_parameters
-from oauth2_provider.exceptions import ClientIdMissmatch, InvalidIDTokenError, OAuthToolkitError
-from oauth2_provider.models import get_application_model
+from django.views.decorators.csrf import csrf_exempt
+from oauth2_provider.exceptions import OAuthToolkitError
+from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.views import (
     AuthorizationView,
     ConnectDiscoveryInfoView,
+    IntrospectTokenView,
     JwksInfoView,
+    RevokeTokenView,
     RPInitiatedLogoutView,
     TokenView,
+    UserInfoView,
 )
 from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
-from keystead.providers.oidc import client_credentials_grant, id_token_hints, refresh_grant, signing
+from keystead.login.models import SignedInSession
+from keystead.providers.oidc import (
+    client_auth,
+    client_credentials_grant,
+    id_token_hints,
+    refresh_grant,
+    signing,
+    token_answers,
+)
+from keystead.providers.oidc.claims import subject_for
 
 # oauthlib answers invalid_request when the redirect_uri sent to the token endpoint
 # differs from the one the code was issued for; RFC 6749 §5.2 names invalid_grant.
 _MISMATCHED_REDIRECT = "Mismatching redirect URI."
+_SECRET_PARAMETERS = ("client_secret", "refresh_token", "password", "code", "code_verifier")
 
 
-class KeysteadTokenView(TokenView):
-    """DOT's token endpoint, plus audit Events, except for the two grants applications use
-    most, which Keystead answers itself: refreshes (``refresh_grant``) and client
-    credentials (``client_credentials_grant``)."""
+def session_signed_in_at(request: HttpRequest):
+    """When this browser session signed in (``SignedInSession``), or None if unknown.
 
-    # Keystead's own handlers run before the toolkit's view marks the secrets in the body
-    # as sensitive: an error report must not show them either.
-    @method_decorator(sensitive_post_parameters("client_secret", "refresh_token", "password",
-                                                "code", "code_verifier"))
+    The person's ``last_login`` is the latest sign-in anywhere: a session signed in
+    a week ago would pass ``max_age`` because its owner signed in on a phone a
+    minute ago. Unknown (a session from before the table existed) counts as too old.
+    """
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key is None:
+        return None
+    return (SignedInSession.objects.filter(session_id=key, user_id=request.user.pk)
+            .values_list("signed_in_at", flat=True).first())
+
+
+# Parameters that carry a token or a secret. RFC 6750 §2.3 lets a server refuse an
+# access token in the query string; any of these there would be written to access logs,
+# proxy logs and browser history, so every endpoint refuses them outright.
+_SECRETS_IN_QUERY = frozenset({"access_token", "refresh_token", "token", "id_token",
+                               "client_secret", "password", "code_verifier"})
+
+
+def _printable(name: str) -> str:
+    """A parameter name as it can be stored in an audit Event (PostgreSQL text takes no NUL)."""
+    return name.replace("\x00", "\\0")[:64]
+
+
+def _has_nul(request: HttpRequest) -> list[str]:
+    """The names of the parameters (query, body, HTTP Basic credentials) holding a NUL."""
+    named = [name for data in (request.GET, request.POST)
+             for name, values in data.lists()
+             if "\x00" in name or any("\x00" in value for value in values)]
+    scheme = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
+    if scheme.lower() == "basic":
+        credentials = client_auth.credentials_from(request.META["HTTP_AUTHORIZATION"], {})
+        if credentials is not None and "\x00" in credentials.client_id + (
+                credentials.secret or ""):
+            named.append("Authorization")
+    return named
+
+
+class RefuseSecretsInQuery:
+    """Mixin for every provider endpoint: what must never reach the toolkit is refused
+    first, with 400 ``invalid_request`` and an audit Event naming the parameters (never
+    their values).
+
+    - A token or secret in the address (RFC 6750 §2.3 allows refusing it there).
+    - A NUL character in any parameter or in the HTTP Basic credentials: PostgreSQL
+      text cannot hold one, so the first query with it (client lookup, user lookup,
+      logout's application) raised a 500 with a traceback. No valid client id,
+      username, code or token contains one, so it is refused at the door, for every
+      grant and endpoint alike, before any lookup.
+    """
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        named = sorted(_SECRETS_IN_QUERY.intersection(request.GET))
+        if named:
+            return self._refuse(request, named, (
+                f"{', '.join(named)} must not be sent in the address (query string), "
+                "which is written to access logs: send an access token in the "
+                "Authorization header (Bearer) and other values in the POST body."))
+        named = _has_nul(request)
+        if named:
+            names = sorted({_printable(name) for name in named})
+            return self._refuse(request, names, (
+                f"{', '.join(names)} contains a NUL character, which no valid value "
+                "has; send the value as registered."))
+        return super().dispatch(request, *args, **kwargs)
+
+    @staticmethod
+    def _refuse(request: HttpRequest, names: list[str], description: str) -> HttpResponse:
+        audit.record("oidc.request_refused", request=request, outcome=Outcome.DENIED,
+                     detail={"endpoint": request.path[:100], "error": "invalid_request",
+                             "parameters": names})
+        return token_answers.no_store(JsonResponse(
+            {"error": "invalid_request", "error_description": description}, status=400))
+
+
+# The toolkit marks its endpoints' ``dispatch`` csrf-exempt (they are called by
+# applications, not browsers) and reachable without a session; ``RefuseSecretsInQuery``
+# overrides ``dispatch``, so the subclasses carry the same marks again.
+_API_ENDPOINT = (method_decorator(csrf_exempt, name="dispatch"),
+                 method_decorator(login_not_required, name="dispatch"))
+
+
+def _api_endpoint(view_class):
+    for decorate in _API_ENDPOINT:
+        view_class = decorate(view_class)
+    return view_class
+
+
+@_api_endpoint
+class KeysteadTokenView(RefuseSecretsInQuery, TokenView):
+    """The token endpoint: Keystead's own refresh and client-credentials grants, the
+    toolkit's for the rest (authorization code, password), one refusal audit for all.
+
+    ``refresh_token`` and ``client_credentials`` are answered by ``refresh_grant`` and
+    ``client_credentials_grant`` (the endpoint's steady traffic, on a short ORM path;
+    see docs/oidc.md); every other grant type goes to the toolkit, whose issued tokens
+    are audited by the ``app_authorized`` receiver (``signals``). Every refusal is
+    recorded once, as ``oidc.token_refused`` (``token_answers.record_refusal``), with
+    only names and codes. All grants authenticate the client with ``client_auth``.
+    """
+
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        grant_type = request.POST.get("grant_type")
-        if grant_type == refresh_grant.GRANT_TYPE:
-            return refresh_grant.respond(request)
-        if grant_type == client_credentials_grant.GRANT_TYPE:
-            return client_credentials_grant.respond(request)
-        response = super().post(request, *args, **kwargs)
+        own = _OWN_GRANTS.get(request.POST.get("grant_type", ""))
+        try:
+            if own is not None:
+                return own(request)
+            response = super().post(request, *args, **kwargs)
+        finally:
+            # Every secret the body can hold is hidden from Django's error reports. DOT
+            # marks only the password and the client secret, inside its call; this runs
+            # before an exception reaches the report.
+            request.sensitive_post_parameters = _SECRET_PARAMETERS
         if response.status_code < 400:
-            return response  # issued tokens are audited by the app_authorized receiver
+            return response
         try:
             body = json.loads(response.content)
         except ValueError:
@@ -59,15 +174,54 @@ class KeysteadTokenView(TokenView):
                 and body.get("error_description") == _MISMATCHED_REDIRECT):
             body["error"] = "invalid_grant"
             response.content = json.dumps(body).encode()
-        # Only names and codes: never the code, token, verifier or secret sent.
-        audit.record(
-            "oidc.token_refused", request=request, outcome=Outcome.DENIED,
-            actor_label=f"client {request.POST.get('client_id', '') or 'unauthenticated'}"[:255],
-            detail={"grant_type": request.POST.get("grant_type", "")[:64],
-                    "error": body.get("error", ""),
-                    "error_description": body.get("error_description", "")[:200]},
-        )
+        scheme = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
+        if response.status_code == 401 and scheme.lower() == "basic":
+            # RFC 6749 §5.2: the challenge names the scheme the client used (oauthlib's is
+            # always Bearer).
+            response["WWW-Authenticate"] = 'Basic realm="oauth"'
+        token_answers.record_refusal(request, error=body.get("error", ""),
+                                     description=body.get("error_description", ""))
         return response
+
+
+_OWN_GRANTS = {refresh_grant.GRANT_TYPE: refresh_grant.respond,
+               client_credentials_grant.GRANT_TYPE: client_credentials_grant.respond}
+
+
+# Authorization addresses (their SHA-256) a signed-in person was sent to sign in again
+# for, with when: kept in the session, a handful at most.
+_REAUTHENTICATION_KEY = "keystead_oidc_reauthentication"
+_REAUTHENTICATION_KEPT = 10
+
+
+def _address_digest(path: str, query) -> str:
+    """The authorization request, whatever the encoding or order of its parameters."""
+    pairs = sorted((name, value) for name, values in query.lists() for value in values)
+    return hashlib.sha256(json.dumps([path, pairs]).encode()).hexdigest()
+
+
+def _remember_reauthentication(request: HttpRequest, query) -> None:
+    """This session must sign in again before the request (as it comes back, ``query``)
+    is answered (a session value:
+    it survives the new sign-in's new session key, and a different person signing in
+    starts a new session without it, which is a new sign-in anyway)."""
+    pending = dict(request.session.get(_REAUTHENTICATION_KEY, {}))
+    pending[_address_digest(request.path, query)] = timezone.now().isoformat()
+    request.session[_REAUTHENTICATION_KEY] = dict(list(pending.items())[-_REAUTHENTICATION_KEPT:])
+
+
+def _reauthentication_done(request: HttpRequest) -> bool:
+    """False if this address waits for a sign-in newer than when it was asked for."""
+    pending = request.session.get(_REAUTHENTICATION_KEY) or {}
+    digest = _address_digest(request.path, request.GET)
+    asked = pending.get(digest)
+    if asked is None:
+        return True
+    signed_in = session_signed_in_at(request)
+    if signed_in is None or signed_in <= datetime.fromisoformat(asked):
+        return False
+    request.session[_REAUTHENTICATION_KEY] = {k: v for k, v in pending.items() if k != digest}
+    return True
 
 
 # prompt values that send a signed-in person through the sign-in page again. Keystead
@@ -84,7 +238,8 @@ class _ShowConsentPage(Exception):
     """``prompt=consent``: the page must be shown where the toolkit would approve silently."""
 
 
-class KeysteadAuthorizationView(AuthorizationView):
+@method_decorator(login_not_required, name="dispatch")
+class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
     """DOT's authorization endpoint, plus ``prompt``, ``max_age`` and an audit Event for
     every refusal.
 
@@ -92,21 +247,26 @@ class KeysteadAuthorizationView(AuthorizationView):
 
     - ``none`` together with any other value is ``invalid_request`` (sent to the
       registered redirect URI, with ``state``), whatever the scopes.
-    - ``login`` and ``select_account``: a signed-in person is signed out and sent to
-      the sign-in page (Keystead's sign-in page passes a signed-in person straight on,
-      so DOT's own handling would not ask again). Keystead has one account per browser
-      session, so choosing an account means signing in as the one wanted. The values
+    - ``login`` and ``select_account``: a signed-in person is sent to the sign-in
+      page with ``prompt=login`` in its address, which makes it ask even a signed-in
+      browser (it otherwise passes one straight on, so DOT's own handling would not
+      ask again). The session is not ended: a link from any site could otherwise
+      sign people out; it stays until the new sign-in replaces it, and the
+      authorization request is answered only after that new sign-in. Keystead has
+      one account per browser session, so choosing an account means signing in as
+      the one wanted. The values
       are left out of the address the person comes back to, so they do not loop;
       ``consent`` stays.
     - ``consent``: the consent page is shown even to an application registered to
       skip it and for scopes approved before.
 
     ``max_age`` (§3.1.2.1): DOT accepts the parameter but does nothing with it. When
-    the session's sign-in (``last_login``, which is also the ID token's ``auth_time``)
-    is older than ``max_age`` seconds, the person is signed out and sent to the
-    sign-in page; ``max_age`` is left out of the address they come back to, so
-    ``max_age=0`` does not loop. With ``prompt=none`` the answer is the
-    ``login_required`` error instead.
+    this browser session's own sign-in (``SignedInSession.signed_in_at``, which is
+    also the ID token's ``auth_time``; not the person's ``last_login``, which moves
+    when they sign in on another device) is older than ``max_age`` seconds, the
+    person is sent to the sign-in page the same way; ``max_age`` is left out of the
+    address they come back to, so ``max_age=0`` does not loop. With ``prompt=none``
+    the answer is the ``login_required`` error instead.
 
     ``id_token_hint`` (§3.1.2.1): when it names someone other than the person
     signed in, the same happens (``login_required`` with ``prompt=none``). A hint
@@ -131,6 +291,10 @@ class KeysteadAuthorizationView(AuthorizationView):
                       else "id_token_hint" if self._hint_names_someone_else(request) else None)
             if reason:
                 return self._sign_in_again(request, reason, *args, **kwargs)
+            if not _reauthentication_done(request):
+                # Back from the sign-in page without having signed in again (or by
+                # typing the address): ask again.
+                return self._to_sign_in(request, drop="", again=True)
         self._consent_required = "consent" in prompt
         try:
             return super().get(request, *args, **kwargs)
@@ -143,6 +307,10 @@ class KeysteadAuthorizationView(AuthorizationView):
         # back as a POST and is processed as usual.
         if request.method == "GET" and getattr(self, "_consent_required", False):
             raise _ShowConsentPage
+        # oauthlib copies the credentials onto its request: the validator keeps this
+        # session's sign-in time with the code (``IssuedCode``), for the ID token's
+        # auth_time at the exchange.
+        credentials = {**credentials, "keystead_auth_time": session_signed_in_at(request)}
         return super().create_authorization_response(request=request, scopes=scopes,
                                                      credentials=credentials, allow=allow)
 
@@ -194,12 +362,18 @@ class KeysteadAuthorizationView(AuthorizationView):
                      detail={"client_id": request.GET.get("client_id", "")[:100],
                              "reason": reason,
                              "max_age": request.GET.get("max_age", "")[:20]})
-        logout(request)
-        return self._to_sign_in(request, drop=reason.partition("=")[0])
+        return self._to_sign_in(request, drop=reason.partition("=")[0], again=True)
 
-    def _to_sign_in(self, request: HttpRequest, drop: str) -> HttpResponse:
+    def _to_sign_in(self, request: HttpRequest, drop: str, again: bool = False) -> HttpResponse:
         """The sign-in page, then back here without what signing in satisfies (so
-        ``max_age=0`` or ``prompt=login`` does not loop)."""
+        ``max_age=0`` or ``prompt=login`` does not loop).
+
+        ``again``: the person is signed in but must sign in again. The session is not
+        ended (a link from any site could otherwise sign people out): the sign-in page
+        is asked to show its form anyway (``prompt=login`` in its address), and the
+        address to come back to is remembered in the session, so coming back to it
+        without a newer sign-in (the page skipped, the address typed) asks again.
+        """
         query = request.GET.copy()
         if drop == "prompt":
             kept = [p for p in request.GET.get("prompt", "").split()
@@ -207,20 +381,29 @@ class KeysteadAuthorizationView(AuthorizationView):
             query.pop("prompt", None)
             if kept:
                 query["prompt"] = " ".join(kept)
-        else:
+        elif drop:
             query.pop(drop, None)
-        return redirect_to_login(f"{request.path}?{query.urlencode()}",
-                                 resolve_url(self.get_login_url()),
-                                 self.get_redirect_field_name())
+        back = f"{request.path}?{query.urlencode()}"
+        login_url = resolve_url(self.get_login_url())
+        if again:
+            _remember_reauthentication(request, query)
+            login_url = f"{login_url}?prompt=login"
+        return redirect_to_login(back, login_url, self.get_redirect_field_name())
 
     @staticmethod
     def _hint_names_someone_else(request: HttpRequest) -> bool:
         hint = request.GET.get("id_token_hint")
         if not hint:
             return False
-        claims = id_token_hints.verified_claims(hint, request, accept_expired=True)
-        # Not one of ours: only a hint, ignored.
-        return claims is not None and str(claims.get("sub")) != str(request.user.pk)
+        claims = id_token_hints.verified_claims(hint, request)
+        if claims is None:
+            return False  # not one of ours: only a hint, ignored
+        # The sub the hint's application knows the person by (public or pairwise).
+        audience = claims.get("aud")
+        audience = audience[0] if isinstance(audience, list) and audience else audience
+        application = (get_application_model().objects.select_related("keystead_settings")
+                       .filter(client_id=str(audience or "")).first())
+        return str(claims.get("sub")) != subject_for(request.user, application)
 
     @staticmethod
     def _session_too_old(request: HttpRequest) -> bool:
@@ -233,7 +416,7 @@ class KeysteadAuthorizationView(AuthorizationView):
             return False  # oauthlib's own validation answers malformed values
         if max_age < 0:
             return False
-        signed_in = request.user.last_login
+        signed_in = session_signed_in_at(request)
         return signed_in is None or timezone.now() - signed_in > timedelta(seconds=max_age)
 
     def error_response(self, error, application, **kwargs):
@@ -256,7 +439,8 @@ class KeysteadDiscoveryView(ConnectDiscoveryInfoView):
     DOT advertises HS256 as well, but HS256 signs with the client secret, which
     Keystead stores hashed: DOT refuses an HS256 application with a hashed
     secret, so HS256 cannot work here and is not advertised. ES256 is added, and
-    the ``prompt`` values and grant types Keystead handles.
+    the ``prompt`` values, grant types and subject types (public and pairwise,
+    OpenID Connect Core §8) Keystead handles.
     """
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -264,6 +448,8 @@ class KeysteadDiscoveryView(ConnectDiscoveryInfoView):
         document = json.loads(response.content)
         document["id_token_signing_alg_values_supported"] = ["RS256", "ES256"]
         document["prompt_values_supported"] = ["none", "login", "consent", "select_account"]
+        # Each application is public (the default) or pairwise (ClientSettings.subject_type).
+        document["subject_types_supported"] = ["public", "pairwise"]
         # Each application allows some of these (grants.py); no implicit flow.
         document["grant_types_supported"] = ["authorization_code", "refresh_token",
                                              "client_credentials", "password"]
@@ -282,16 +468,71 @@ class KeysteadJwksView(JwksInfoView):
         return response
 
 
-class KeysteadLogoutView(RPInitiatedLogoutView):
-    """DOT's RP-initiated logout, recognising the ``id_token_hint`` by its signature
-    (``id_token_hints``) instead of by a stored row: refreshed ID tokens have none."""
+@_api_endpoint
+class KeysteadUserInfoView(RefuseSecretsInQuery, UserInfoView):
+    """DOT's userinfo, refusing a token in the query string (``RefuseSecretsInQuery``)."""
 
-    def validate_logout_request_user(self, id_token_hint, client_id):
-        if not id_token_hint:
-            return None
-        hint = id_token_hints.verified_hint(id_token_hint, self.request)
-        if hint is None:
-            raise InvalidIDTokenError()
-        if client_id and hint.application.client_id != client_id:
-            raise ClientIdMissmatch()
-        return hint
+
+@_api_endpoint
+class KeysteadRevokeTokenView(RefuseSecretsInQuery, RevokeTokenView):
+    """DOT's revocation (RFC 7009), refusing a token in the query string."""
+
+
+@_api_endpoint
+class KeysteadIntrospectTokenView(RefuseSecretsInQuery, IntrospectTokenView):
+    """DOT's introspection (RFC 7662), for callers that may know about other clients'
+    tokens only, refusing a token in the query string (DOT reads ``?token=`` on GET).
+
+    DOT lets in any client that ``authenticate_client`` accepts, which includes a
+    public client naming only its client id (anyone can do that: the id is not a
+    secret), and the answer names the token's person. Here only a confidential
+    client that proved its secret, or a bearer token with the ``introspection``
+    scope (DOT's own path), may introspect (RFC 7662 §2.1: "the endpoint MUST also
+    require some form of authorization"). Refusals are audited as
+    ``oidc.introspection_refused``.
+    """
+
+    @staticmethod
+    def get_token_response(token_value=None):
+        """DOT's answer, except that a token whose person is disabled is not active (its
+        tokens are revoked on disabling; this covers the instant in between), and
+        with ``sub`` as the token's application knows the person."""
+        if token_value is None:
+            return IntrospectTokenView.get_token_response(token_value)
+        token = (get_access_token_model().objects
+                 .select_related("user", "application__keystead_settings")
+                 .filter(token_checksum=hashlib.sha256(token_value.encode()).hexdigest())
+                 .first())
+        if token is not None and token.user is not None and not token.user.is_active:
+            return JsonResponse({"active": False})
+        response = IntrospectTokenView.get_token_response(token_value)
+        body = json.loads(response.content)
+        if body.get("active") and token is not None and token.user is not None:
+            # The person as the token's application knows them (RFC 7662 ``sub``).
+            body["sub"] = subject_for(token.user, token.application)
+            return JsonResponse(body)
+        return response
+
+    def authenticate_client(self, request: HttpRequest) -> bool:
+        try:
+            client = client_auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""),
+                                              request.POST)
+        except client_auth.InvalidClient:
+            return False  # then DOT tries a bearer token with the introspection scope
+        return client.client_type == get_application_model().CLIENT_CONFIDENTIAL
+
+    def unauthenticated_response(self, request: HttpRequest, oauthlib_request):
+        credentials = client_auth.credentials_from(request.META.get("HTTP_AUTHORIZATION", ""),
+                                                   request.POST)
+        audit.record("oidc.introspection_refused", request=request, outcome=Outcome.DENIED,
+                     actor_label=f"client {credentials.client_id[:100]}" if credentials
+                     else "unauthenticated",
+                     detail={"reason": "needs a confidential client's credentials or a "
+                                       "bearer token with the introspection scope"})
+        return super().unauthenticated_response(request, oauthlib_request)
+
+
+@method_decorator(login_not_required, name="dispatch")
+class KeysteadLogoutView(RefuseSecretsInQuery, RPInitiatedLogoutView):
+    """DOT's RP-initiated logout (``id_token_hint`` is an ID token, not a bearer secret,
+    and stays allowed in the query as the specification requires)."""

@@ -47,9 +47,10 @@ def test_error_codes_follow_rfc_6749():
     assert Refusal.GRANT_NOT_ALLOWED.error == "unauthorized_client"
     assert {r.error for r in Refusal} == {"invalid_grant", "unauthorized_client",
                                          "invalid_scope"}
-    # A stolen token's holder learns nothing from the words either.
-    assert Refusal.UNKNOWN.description == Refusal.REUSED.description == \
-        Refusal.OTHER_CLIENT.description == Refusal.ACCOUNT_DISABLED.description
+    # A guessed or stolen token's holder learns nothing from the words either.
+    assert Refusal.UNKNOWN.description == Refusal.OTHER_CLIENT.description == \
+        Refusal.ORPHANED.description
+    assert Refusal.REUSED.description.startswith("The refresh token was used before")
 
 
 def test_reuse_is_reported_before_expiry_so_the_family_is_still_revoked():
@@ -96,3 +97,4 @@ def test_body_credentials_and_a_public_client():
     public = credentials_from("", {"client_id": "abc"})
     assert public.secret is None
     assert credentials_from("", {}) is None
+

@@ -1,0 +1,183 @@
+"""Who may act on whom: the one decision every door asks before acting on a person.
+
+An *actor* is whoever asks: an administrator signed in to the console, an API
+token (REST API, SCIM), the operator at the command line, or a person acting on
+their own account through a door that proved who they are (the portal, a
+reset link). Each action on a person needs one Django permission, and an
+account with console access (staff or superuser) may be acted on only by a
+superuser, so a help desk cannot take over the administrators it answers to.
+
+A token acts with the permissions its scopes stand for, intersected with its
+owner's own, so it never does more than its owner may. It counts as a
+superuser only with the ``admin`` scope and a superuser owner. A token without
+an owner was made on the command line and acts for the operator.
+
+The services in ``directory.services``, ``login.lockout`` and ``login.sessions``
+call ``require`` themselves, so a new door cannot forget it; the doors call
+``allowed`` only to decide what to offer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from django.core.exceptions import PermissionDenied
+
+if TYPE_CHECKING:
+    from keystead.api.models import ApiToken
+    from keystead.directory.models import User
+
+
+class Action(Enum):
+    """An action on a person: the permission it needs and how a refusal names it."""
+
+    CREATE = ("directory.add_user", "create people")
+    CHANGE = ("directory.change_user", "change people's details")
+    DISABLE = ("directory.change_user", "disable or enable people")
+    SET_PASSWORD = ("directory.set_user_password", "set people's passwords")
+    DELETE = ("directory.delete_user", "delete people")
+    UNLOCK = ("directory.unlock_user", "unlock people")
+    RESET_FACTORS = ("directory.change_user", "reset people's second factors")
+    SIGN_OUT = ("directory.change_user", "sign people out everywhere")
+
+    @property
+    def permission(self) -> str:
+        return self.value[0]
+
+    @property
+    def words(self) -> str:
+        return self.value[1]
+
+
+# What a person may do to their own account through a door that proved who they are.
+SELF_SERVICE_ACTIONS = frozenset({Action.SET_PASSWORD, Action.RESET_FACTORS, Action.SIGN_OUT})
+# Nobody disables or deletes the account they are acting from.
+NOT_ON_ONESELF = frozenset({Action.DISABLE, Action.DELETE})
+
+_USER_WRITE = frozenset({"directory.view_user", "directory.add_user", "directory.change_user",
+                         "directory.delete_user", "directory.set_user_password",
+                         "directory.unlock_user"})
+_GROUP_WRITE = frozenset({"directory.view_group", "directory.add_group",
+                          "directory.change_group", "directory.delete_group"})
+_ROLE_WRITE = frozenset({"directory.view_role", "directory.add_role", "directory.change_role",
+                         "directory.delete_role"})
+_POLICY_READ = frozenset({"policy.view_logonpolicy", "policy.view_grouppolicy"})
+_POLICY_WRITE = _POLICY_READ | {"directory.manage_policy", "policy.change_logonpolicy",
+                                "policy.add_grouppolicy", "policy.change_grouppolicy",
+                                "policy.delete_grouppolicy"}
+_CLIENT_WRITE = frozenset({"oauth2_provider.view_application",
+                           "oauth2_provider.add_application",
+                           "oauth2_provider.change_application",
+                           "oauth2_provider.delete_application"})
+_TOKEN_ADMIN = frozenset({"api.view_apitoken", "api.add_apitoken", "api.change_apitoken",
+                          "api.delete_apitoken"})
+
+# The permissions each API scope stands for (a token never has more than its owner).
+SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "users:read": frozenset({"directory.view_user"}),
+    "users:write": _USER_WRITE,
+    "groups:read": frozenset({"directory.view_group"}),
+    "groups:write": _GROUP_WRITE,
+    "roles:read": frozenset({"directory.view_role"}),
+    "roles:write": _ROLE_WRITE,
+    "events:read": frozenset({"directory.view_event"}),
+    "policy:read": _POLICY_READ,
+    "policy:write": _POLICY_WRITE,
+    "clients:read": frozenset({"oauth2_provider.view_application"}),
+    "clients:write": _CLIENT_WRITE,
+    "scim": _USER_WRITE | _GROUP_WRITE,
+}
+SCOPE_PERMISSIONS["admin"] = frozenset().union(*SCOPE_PERMISSIONS.values()) | _TOKEN_ADMIN
+
+# What using a scope at all needs besides the scope (the actions on people inside
+# ``users:write`` and ``scim`` are decided one by one by ``require``).
+SCOPE_NEEDS: dict[str, frozenset[str]] = {
+    **SCOPE_PERMISSIONS,
+    "users:write": frozenset({"directory.view_user"}),
+    "scim": frozenset({"directory.view_user", "directory.view_group"}),
+}
+
+
+class NotAllowed(PermissionDenied):
+    """The actor may not do this; the message says what is missing, in plain words."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    label: str
+    permissions: frozenset[str]
+    superuser: bool = False
+    user: User | None = None  # the person acting (the token's owner for a token)
+    self_service: bool = False  # acting on their own account only, identity proven
+
+    @classmethod
+    def person(cls, user: User) -> Actor:
+        """An administrator acting through the console with their own permissions."""
+        active = bool(user.is_active)
+        return cls(label=user.email, permissions=frozenset(user.get_all_permissions())
+                   if active else frozenset(), superuser=active and user.is_superuser, user=user)
+
+    @classmethod
+    def themselves(cls, user: User) -> Actor:
+        """A person acting on their own account (portal, reset link)."""
+        return cls(label=user.email, permissions=frozenset(), user=user, self_service=True)
+
+    @classmethod
+    def token(cls, token: ApiToken) -> Actor:
+        """An API token: its scopes' permissions within its owner's (the operator's if none)."""
+        scoped = frozenset().union(*(SCOPE_PERMISSIONS.get(s, frozenset())
+                                     for s in token.scopes))
+        owner = token.owner
+        label = f"{owner.email if owner else 'token'} (token {token.key_id})"
+        if owner is None:
+            return cls(label=label, permissions=scoped, superuser="admin" in token.scopes)
+        mine = cls.person(owner)
+        return cls(label=label, permissions=scoped & (SCOPE_PERMISSIONS["admin"]
+                                                       if mine.superuser else mine.permissions),
+                   superuser=mine.superuser and "admin" in token.scopes, user=owner)
+
+
+OPERATOR = Actor(label="operator (command line)", permissions=SCOPE_PERMISSIONS["admin"],
+                 superuser=True)
+# Keystead itself, acting on a rule (a source's sync, an expired lock): not a door.
+SYSTEM = Actor(label="system", permissions=SCOPE_PERMISSIONS["admin"], superuser=True)
+
+
+def is_administrator(person: User) -> bool:
+    """An account with console access: only a superuser may act on it."""
+    return bool(person.is_staff or person.is_superuser)
+
+
+def refusal(actor: Actor, action: Action, target: User | None) -> str | None:
+    """Why ``actor`` may not do ``action`` to ``target`` (None: a new person), or None."""
+    if actor.self_service:
+        own = target is not None and actor.user is not None and target.pk == actor.user.pk
+        return None if own and action in SELF_SERVICE_ACTIONS else f"You may not {action.words}."
+    if not actor.superuser and action.permission not in actor.permissions:
+        return f"{actor.label} may not {action.words} (needs the {action.permission} permission)."
+    if target is None:
+        return None
+    if action in NOT_ON_ONESELF and actor.user is not None and target.pk == actor.user.pk:
+        return "Nobody may disable or delete their own account: ask another administrator."
+    if is_administrator(target) and not actor.superuser:
+        return (f"{target.email} has console access: only a superuser may act on such an "
+                "account.")
+    return None
+
+
+def allowed(actor: Actor, action: Action, target: User | None) -> bool:
+    return refusal(actor, action, target) is None
+
+
+def require(actor: Actor, action: Action, target: User | None) -> None:
+    """Raise ``NotAllowed`` (a ``PermissionDenied``) unless ``actor`` may do it."""
+    reason = refusal(actor, action, target)
+    if reason is not None:
+        raise NotAllowed(reason)
+
+
+def may_use_scope(actor: Actor, scope: str) -> bool:
+    """Whether a token's actor holds what using ``scope`` needs at all."""
+    return actor.superuser or SCOPE_NEEDS.get(scope, frozenset()) <= actor.permissions
