@@ -234,8 +234,10 @@ class Event(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["target_type", "target_id"]),
-            # Recent failures from one address (``login.throttle``).
-            models.Index(fields=["client_ip", "created_at"], name="event_address_recent"),
+            # Recent failed sign-ins from one address (``login.throttle.COUNTED``).
+            models.Index(fields=["client_ip", "created_at"], name="event_address_failures",
+                         condition=models.Q(outcome="failure",
+                                            action__in=("login", "login.second_factor"))),
         ]
 
     def __str__(self) -> str:

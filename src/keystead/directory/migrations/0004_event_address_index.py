@@ -12,6 +12,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='event',
-            index=models.Index(fields=['client_ip', 'created_at'], name='event_address_recent'),
+            index=models.Index(
+                condition=models.Q(outcome='failure', action__in=('login', 'login.second_factor')),
+                fields=['client_ip', 'created_at'], name='event_address_failures'),
         ),
     ]
