@@ -10,10 +10,12 @@ from datetime import UTC, datetime
 
 from keystead.secret import REDACTED, scrub
 
-# key=value or "key": "value" pairs whose key names a secret, e.g. in a logged query string.
+# key=value or "key": "value" pairs whose key names a secret, e.g. in a logged query string;
+# also with a prefix (access_token, refresh_token, client_secret, code_verifier, id_token_hint).
 _SENSITIVE_PAIR = re.compile(
     r"""(?ix)
-    (["']?(?<![A-Za-z0-9_])(?:password|passwd|secret|token|authorization|api[_-]?key|otp|code)["']?
+    (["']?(?<![A-Za-z0-9_])(?:[A-Za-z0-9]+[_-])*
+      (?:password|passwd|secret|token(?:_hint)?|authorization|api[_-]?key|otp|code|verifier)["']?
     \s*[:=]\s*)
     (?:Bearer\s+)?("[^"]*"|'[^']*'|[^\s&,;"']+)
     """

@@ -99,3 +99,19 @@ def test_refreshed_id_tokens_say_when_this_sign_in_happened(person):
     assert auth_time(first.json()["id_token"]) >= before
     second = refresh(app, secret, first.json()["refresh_token"]).json()
     assert auth_time(second["id_token"]) == auth_time(first.json()["id_token"])
+
+
+def test_a_client_not_allowed_the_grant_learns_nothing_about_the_password(person):
+    """A public client's id alone: the right and the wrong password get the same refusal,
+    before any password is checked (no lockout count, no sign-in event)."""
+    app, _ = make_app(public=True)
+    answers = [Client().post("/oauth/token/", {
+        "grant_type": "password", "client_id": app.client_id, "username": person.email,
+        "password": password, "scope": "openid"}) for password in (PASSWORD, "not-it")]
+    assert [a.status_code for a in answers] == [answers[0].status_code] * 2
+    assert answers[0].status_code in (400, 401)
+    assert answers[0].json() == answers[1].json()
+    assert answers[0].json()["error"] in ("unauthorized_client", "invalid_client")
+    person.refresh_from_db()
+    assert person.failed_logins == 0
+    assert not Event.objects.filter(action="login").exists()

@@ -46,6 +46,11 @@ def test_scrub_redacts_secrets_and_sensitive_keys_recursively():
     'body {"password": "hunter2"}',
     "Authorization: Bearer hunter2",
     "GET /cb?code=hunter2&state=x",
+    "GET /oauth/userinfo/?access_token=hunter2 HTTP/1.1",
+    "POST grant_type=refresh_token&refresh_token=hunter2&client_id=x",
+    "client_id=x&client_secret=hunter2",
+    '{"code_verifier": "hunter2"}',
+    "GET /oauth/logout/?id_token_hint=hunter2&client_id=x",
 ])
 def test_redact_text_hides_secret_pairs(text):
     assert "hunter2" not in redact_text(text)
@@ -53,6 +58,8 @@ def test_redact_text_hides_secret_pairs(text):
 
 def test_redact_text_keeps_harmless_words():
     assert redact_text("target=apitoken:12") == "target=apitoken:12"
+    assert redact_text("grant_type=refresh_token&client_id=x") == (
+        "grant_type=refresh_token&client_id=x")
 
 
 def _format(record: logging.LogRecord) -> str:

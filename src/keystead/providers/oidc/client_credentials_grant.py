@@ -29,7 +29,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import generate_token
 
 from keystead.directory import audit
-from keystead.providers.oidc import client_auth
+from keystead.providers.oidc import client_auth, token_answers
 from keystead.providers.oidc.grants import grant_allowed
 from keystead.providers.oidc.models import ClientSettings, settings_for
 from keystead.providers.oidc.token_answers import issued, refuse
@@ -60,11 +60,9 @@ def may_use(application, client_settings: ClientSettings) -> bool:
 
 def respond(request: HttpRequest) -> JsonResponse:
     """The token endpoint's answer to ``grant_type=client_credentials``."""
-    try:
-        application = client_auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""),
-                                               request.POST)
-    except client_auth.InvalidClient as refused:
-        return refuse(request, "invalid_client", status=401, used_basic=refused.used_basic)
+    application = token_answers.authenticated_client(request)
+    if isinstance(application, JsonResponse):
+        return application
     client_settings = settings_for(application)
     if not may_use(application, client_settings):
         return refuse(request, "unauthorized_client",

@@ -51,7 +51,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import generate_token
 
 from keystead.directory import audit
-from keystead.providers.oidc import client_auth, id_tokens
+from keystead.providers.oidc import id_tokens, token_answers
 from keystead.providers.oidc.claims import claims_for
 from keystead.providers.oidc.grants import grant_allowed
 from keystead.providers.oidc.models import ClientSettings, FamilySignIn, settings_for
@@ -69,11 +69,9 @@ def respond(request: HttpRequest) -> JsonResponse:
     raw = request.POST.get("refresh_token")
     if not raw:  # checked first, as oauthlib does
         return refuse(request, "invalid_request", "Missing refresh token parameter.")
-    try:
-        application = client_auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""),
-                                               request.POST)
-    except client_auth.InvalidClient as refused:
-        return refuse(request, "invalid_client", status=401, used_basic=refused.used_basic)
+    application = token_answers.authenticated_client(request)
+    if isinstance(application, JsonResponse):
+        return application
     client_settings = settings_for(application)
     stored = _presented(raw)
     now = timezone.now()

@@ -9,10 +9,13 @@ its description; never the code, token, verifier, password or secret sent.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import HttpRequest, JsonResponse
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
+from keystead.providers.oidc import client_auth
 from keystead.providers.oidc.client_auth import credentials_from
 
 
@@ -44,6 +47,16 @@ def refuse(request: HttpRequest, error: str, description: str = "", *, status: i
         response["WWW-Authenticate"] = ('Basic realm="oauth"' if used_basic
                                         else f'Bearer error="{error}"')
     return response
+
+
+def authenticated_client(request: HttpRequest) -> Any:
+    """The calling application (``client_auth.authenticate``), or the audited
+    ``invalid_client`` answer to send instead."""
+    try:
+        return client_auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""),
+                                        request.POST)
+    except client_auth.InvalidClient as refused:
+        return refuse(request, "invalid_client", status=401, used_basic=refused.used_basic)
 
 
 def issued(body: dict) -> JsonResponse:
