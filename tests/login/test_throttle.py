@@ -76,3 +76,30 @@ def test_zero_turns_it_off(people, settings):
     settings.THROTTLE_FAILURES = 0
     spray(people)
     assert sign_in(people[3].email, PASSWORD).status_code == 302
+
+
+def test_the_password_grant_answers_429_too(people):
+    import base64
+    import secrets
+
+    from oauth2_provider.models import get_application_model
+
+    from keystead.providers.oidc.models import ClientSettings
+
+    Application = get_application_model()
+    secret = secrets.token_urlsafe(32)
+    app = Application.objects.create(
+        name="Throttled", client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_PASSWORD, client_secret=secret,
+        redirect_uris="", algorithm=Application.RS256_ALGORITHM)
+    ClientSettings.objects.update_or_create(application=app,
+                                            defaults={"allowed_grants": ["password"]})
+    basic = "Basic " + base64.b64encode(f"{app.client_id}:{secret}".encode()).decode()
+    spray(people)
+    answer = Client(REMOTE_ADDR=ATTACKER).post("/oauth/token/", {
+        "grant_type": "password", "username": people[3].email, "password": PASSWORD,
+        "scope": "openid"}, HTTP_AUTHORIZATION=basic)
+    assert answer.status_code == 429
+    assert answer.json()["error"] == "temporarily_unavailable"
+    assert int(answer["Retry-After"]) > 0
+    assert Event.objects.filter(action="login.throttled", detail__door="oidc").exists()

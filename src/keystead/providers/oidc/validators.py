@@ -43,6 +43,7 @@ from oauthlib.oauth2.rfc6749 import errors
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
+from keystead.login import throttle
 from keystead.login.passwords import Result, sign_in_with_password
 from keystead.providers.oidc import client_auth, id_tokens, signing
 from keystead.providers.oidc.claims import CLAIMS, claims_for
@@ -92,6 +93,20 @@ def _revoke_replayed(code_checksum: str, request: HttpRequest | None) -> None:
                          actor_label=f"client {issued.application.client_id}",
                          detail={"client_id": issued.application.client_id,
                                  "refresh_tokens": refreshed, "access_tokens": accessed})
+
+
+class Throttled(errors.CustomOAuth2Error):
+    """429 for an address the sign-in throttle holds back (``login.throttle``), with the
+    seconds to wait in ``Retry-After``, as the sign-in page answers."""
+
+    def __init__(self, throttled: throttle.Throttled, request) -> None:
+        super().__init__("temporarily_unavailable", description=throttled.message,
+                         status_code=429, request=request)
+        self.retry_after = throttled.retry_after
+
+    @property
+    def headers(self) -> dict:
+        return {**super().headers, "Retry-After": str(self.retry_after)}
 
 
 class KeysteadValidator(OAuth2Validator):
@@ -204,6 +219,8 @@ class KeysteadValidator(OAuth2Validator):
             raise errors.UnauthorizedClientError(request=request)
         outcome = sign_in_with_password(username or "", Secret(password or ""),
                                         request=self.build_http_request(request), door="oidc")
+        if outcome.throttled is not None:
+            raise Throttled(outcome.throttled, request)
         if outcome.result is Result.FAILED:
             return False  # invalid_grant, the same for every reason (no enumeration)
         if outcome.result is Result.MUST_CHANGE:
