@@ -52,6 +52,10 @@ REST = {
     ("admin", "superuser"): (ALL, ALL),
     ("admin", "Helpdesk"): (HELPDESK, NONE),
     ("admin", "Security administrator"): (frozenset({"unlock"}), NONE),
+    # Scopes for other resources never reach people.
+    **{(scope, None): (NONE, NONE) for scope in (
+        "groups:read", "groups:write", "roles:read", "roles:write", "events:read",
+        "policy:read", "policy:write", "clients:read", "clients:write")},
 }
 SCIM = {
     ("scim", None): (SCIM_ACTIONS, NONE),
