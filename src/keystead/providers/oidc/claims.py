@@ -49,13 +49,13 @@ CLAIMS: dict[str, tuple[str, Callable[[User], Any]]] = {
 def _pairwise_key() -> bytes:
     """The key of pairwise identifiers: ``KEYSTEAD_OIDC_PAIRWISE_KEY`` if set, else the
     site's SECRET_KEY (changing it changes every pairwise ``sub``)."""
-    key = getattr(settings, "KEYSTEAD_OIDC_PAIRWISE_KEY", "") or settings.SECRET_KEY
+    key = settings.OIDC_PAIRWISE_KEY or settings.SECRET_KEY
     return key.encode() if isinstance(key, str) else key
 
 
 def sector_of(application) -> str:
     """The application's sector: its ``sector_identifier``, else its first redirect
-    URI's host (OpenID Connect Core §8.1)."""
+    URI's host (OpenID Connect Core §8.1), else (no redirect URI) ``client:<client_id>``."""
     configured = settings_for(application).sector_identifier.strip()
     if configured:
         return configured

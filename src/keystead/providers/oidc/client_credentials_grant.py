@@ -30,8 +30,8 @@ from oauthlib.common import generate_token
 
 from keystead.directory import audit
 from keystead.providers.oidc import client_auth, token_answers
-from keystead.providers.oidc.grants import grant_allowed
-from keystead.providers.oidc.models import ClientSettings, settings_for
+from keystead.providers.oidc.grants import application_allows
+from keystead.providers.oidc.models import settings_for
 from keystead.providers.oidc.token_answers import issued, refuse
 
 AccessToken = get_access_token_model()
@@ -50,12 +50,10 @@ def granted_scope(requested: str | None) -> str | None:
     return " ".join(scopes)
 
 
-def may_use(application, client_settings: ClientSettings) -> bool:
+def may_use(application) -> bool:
     """A confidential client with client credentials among its allowed grants."""
-    return application.client_type == Application.CLIENT_CONFIDENTIAL and grant_allowed(
-        GRANT_TYPE, registered_grant=application.authorization_grant_type,
-        allowed_grants=client_settings.allowed_grants,
-        issue_refresh_tokens=client_settings.issue_refresh_tokens)
+    return (application.client_type == Application.CLIENT_CONFIDENTIAL
+            and application_allows(application, GRANT_TYPE))
 
 
 def respond(request: HttpRequest) -> JsonResponse:
@@ -63,15 +61,14 @@ def respond(request: HttpRequest) -> JsonResponse:
     application = token_answers.authenticated_client(request)
     if isinstance(application, JsonResponse):
         return application
-    client_settings = settings_for(application)
-    if not may_use(application, client_settings):
+    if not may_use(application):
         return refuse(request, "unauthorized_client",
                       "This client may not use the client_credentials grant.")
     scope = granted_scope(request.POST.get("scope"))
     if scope is None:
         return refuse(request, "invalid_scope",
                       f"Unknown scope; Keystead offers: {' '.join(oauth2_settings.SCOPES)}.")
-    lifetime = client_settings.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    lifetime = settings_for(application).access_lifetime
     value = generate_token()
     access = AccessToken(user=None, application=application, scope=scope,
                          expires=timezone.now() + timedelta(seconds=lifetime))

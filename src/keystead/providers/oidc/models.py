@@ -3,8 +3,10 @@ and when the person signed in for each refresh-token family."""
 
 from __future__ import annotations
 
+import hashlib
+
 from django.db import models
-from oauth2_provider.settings import APPLICATION_MODEL
+from oauth2_provider.settings import APPLICATION_MODEL, oauth2_settings
 
 
 class ClientSettings(models.Model):
@@ -61,6 +63,11 @@ class ClientSettings(models.Model):
     def __str__(self) -> str:
         return f"token settings of {self.application}"
 
+    @property
+    def access_lifetime(self) -> int:
+        """Seconds an access token lives: the application's own, or the site's."""
+        return self.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+
 
 class FamilySignIn(models.Model):
     """When the person signed in for one refresh-token family (one sign-in's tokens).
@@ -82,6 +89,11 @@ class FamilySignIn(models.Model):
 
     def __str__(self) -> str:
         return f"sign-in at {self.auth_time:%Y-%m-%d %H:%M:%S}"
+
+
+def token_checksum(raw_token: str) -> str:
+    """How the toolkit finds a stored token or code (its ``TokenChecksumField``): SHA-256, hex."""
+    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
 
 
 def settings_for(application) -> ClientSettings:

@@ -32,7 +32,6 @@ which also revokes the winner's new token) and nothing else is written. No
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime, timedelta
 
@@ -53,8 +52,13 @@ from oauthlib.common import generate_token
 from keystead.directory import audit
 from keystead.providers.oidc import id_tokens, token_answers
 from keystead.providers.oidc.claims import claims_for
-from keystead.providers.oidc.grants import grant_allowed
-from keystead.providers.oidc.models import ClientSettings, FamilySignIn, settings_for
+from keystead.providers.oidc.grants import application_allows
+from keystead.providers.oidc.models import (
+    ClientSettings,
+    FamilySignIn,
+    settings_for,
+    token_checksum,
+)
 from keystead.providers.oidc.refresh_rules import ClientFacts, Refusal, TokenFacts, decide
 from keystead.providers.oidc.token_answers import issued, refuse
 
@@ -99,10 +103,7 @@ def client_facts(application, client_settings: ClientSettings) -> ClientFacts:
         if client_settings.refresh_token_seconds else None) if limit]
     return ClientFacts(
         application_id=application.pk,
-        may_refresh=grant_allowed(GRANT_TYPE,
-                                  registered_grant=application.authorization_grant_type,
-                                  allowed_grants=client_settings.allowed_grants,
-                                  issue_refresh_tokens=client_settings.issue_refresh_tokens),
+        may_refresh=application_allows(application, GRANT_TYPE),
         refresh_lifetime=min(limits) if limits else None)
 
 
@@ -115,16 +116,11 @@ def _presented(raw: str):
     """
     sign_in = FamilySignIn.objects.filter(token_family=OuterRef("token_family"))
     return (RefreshToken.objects
-            .filter(token_checksum=_checksum(raw))
+            .filter(token_checksum=token_checksum(raw))
             .select_related("access_token", "user")
             .annotate(family_auth_time=Subquery(sign_in.values("auth_time")[:1]))
             .order_by(F("revoked").desc(nulls_first=True))
             .first())
-
-
-def _checksum(raw: str) -> str:
-    """How the toolkit finds a stored token (``TokenChecksumField``): SHA-256, hex."""
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def _token_facts(stored) -> TokenFacts | None:
@@ -144,7 +140,7 @@ def _exchange(request: HttpRequest, application, client_settings: ClientSettings
     or the refusal if the token was spent or revoked since it was read."""
     user = stored.user
     rotate = client_settings.rotate_refresh_tokens
-    lifetime = client_settings.access_token_seconds or oauth2_settings.ACCESS_TOKEN_EXPIRE_SECONDS
+    lifetime = client_settings.access_lifetime
     access_value = generate_token()
     body = {"access_token": access_value, "expires_in": lifetime, "token_type": "Bearer",
             "scope": scope, "refresh_token": generate_token() if rotate else raw}

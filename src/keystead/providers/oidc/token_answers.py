@@ -18,6 +18,9 @@ from keystead.directory.models import Outcome
 from keystead.providers.oidc import client_auth
 from keystead.providers.oidc.client_auth import credentials_from
 
+# RFC 6749 §5.2: the 401 answer to a client that tried HTTP Basic names that scheme.
+BASIC_CHALLENGE = 'Basic realm="oauth"'
+
 
 def record_refusal(request: HttpRequest, *, error: str, description: str = "") -> None:
     """One ``oidc.token_refused`` Event for a token request answered with an error."""
@@ -44,7 +47,7 @@ def refuse(request: HttpRequest, error: str, description: str = "", *, status: i
         body["error_description"] = description
     response = no_store(JsonResponse(body, status=status))
     if status == 401:
-        response["WWW-Authenticate"] = ('Basic realm="oauth"' if used_basic
+        response["WWW-Authenticate"] = (BASIC_CHALLENGE if used_basic
                                         else f'Bearer error="{error}"')
     return response
 

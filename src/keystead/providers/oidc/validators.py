@@ -27,7 +27,6 @@ records each refusal once, as ``oidc.token_refused``.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -48,17 +47,17 @@ from keystead.login.passwords import Result, sign_in_with_password
 from keystead.providers.oidc import client_auth, id_tokens, signing
 from keystead.providers.oidc.claims import CLAIMS, claims_for
 from keystead.providers.oidc.grants import application_allows
-from keystead.providers.oidc.models import FamilySignIn, IssuedCode, settings_for
+from keystead.providers.oidc.models import (
+    FamilySignIn,
+    IssuedCode,
+    settings_for,
+    token_checksum,
+)
 from keystead.secret import Secret
 
 RefreshToken = get_refresh_token_model()
 # The scope DOT's introspection endpoint asks of a bearer token (``required_scopes``).
 INTROSPECTION_SCOPE = "introspection"
-
-
-def _checksum(raw_token: str) -> str:
-    """How the toolkit finds a stored token (``token_checksum``)."""
-    return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
 
 
 def _revoke_replayed(code_checksum: str, request: HttpRequest | None) -> None:
@@ -244,7 +243,7 @@ class KeysteadValidator(OAuth2Validator):
         session that asked (the authorization view passes it as a credential), which
         the exchange's ID token carries as ``auth_time``."""
         super().save_authorization_code(client_id, code, request, *args, **kwargs)
-        IssuedCode.objects.create(code_checksum=_checksum(code["code"]),
+        IssuedCode.objects.create(code_checksum=token_checksum(code["code"]),
                                   application=request.client,
                                   auth_time=getattr(request, "keystead_auth_time", None))
 
@@ -257,20 +256,20 @@ class KeysteadValidator(OAuth2Validator):
         replay (RFC 6749 §4.1.2): the tokens its first exchange produced are revoked
         (``_revoke_replayed``) and the answer is ``invalid_grant``, as for any used code.
         """
-        checksum = _checksum(code)
+        checksum = token_checksum(code)
         issued = IssuedCode.objects.filter(code_checksum=checksum, application=client)
-        if issued.filter(exchanged_at__isnull=False).exists():
+        known = issued.values("exchanged_at", "auth_time").first()
+        if known is not None and known["exchanged_at"] is not None:
             _revoke_replayed(checksum, self.build_http_request(request))
             return False
         if not super().validate_code(client_id, code, client, request, *args, **kwargs):
             return False
         claimed = issued.filter(exchanged_at__isnull=True).update(exchanged_at=timezone.now())
-        if not claimed and issued.exists():  # exchanged concurrently, a moment ago
+        if not claimed and known is not None:  # exchanged concurrently, a moment ago
             _revoke_replayed(checksum, self.build_http_request(request))
             return False
-        auth_time = issued.values_list("auth_time", flat=True).first()
-        if auth_time is not None:
-            request.keystead_auth_time = auth_time
+        if known is not None and known["auth_time"] is not None:
+            request.keystead_auth_time = known["auth_time"]
         request.keystead_code_checksum = checksum
         return True
 
@@ -300,7 +299,8 @@ class KeysteadValidator(OAuth2Validator):
         super()._save_bearer_token(token, request, *args, **kwargs)
         family = None
         if token.get("refresh_token"):
-            family = (RefreshToken.objects.filter(token_checksum=_checksum(token["refresh_token"]))
+            family = (RefreshToken.objects
+                      .filter(token_checksum=token_checksum(token["refresh_token"]))
                       .values_list("token_family", flat=True).first())
         auth_time = getattr(request, "keystead_auth_time", None)
         if auth_time is not None and family is not None and "openid" in request.scopes:
@@ -309,7 +309,7 @@ class KeysteadValidator(OAuth2Validator):
         if code_checksum is not None:
             # What this code produced, so a replay of it can revoke exactly that.
             IssuedCode.objects.filter(code_checksum=code_checksum).update(
-                access_token_checksum=_checksum(token["access_token"]), token_family=family)
+                access_token_checksum=token_checksum(token["access_token"]), token_family=family)
             if IssuedCode.objects.filter(code_checksum=code_checksum,
                                          replayed_at__isnull=False).exists():
                 # Replayed while these tokens were being stored: revoke them too.

@@ -43,6 +43,7 @@ from keystead.providers.oidc import (
     token_answers,
 )
 from keystead.providers.oidc.claims import subject_for
+from keystead.providers.oidc.models import token_checksum
 
 # oauthlib answers invalid_request when the redirect_uri sent to the token endpoint
 # differs from the one the code was issued for; RFC 6749 §5.2 names invalid_grant.
@@ -178,7 +179,7 @@ class KeysteadTokenView(RefuseSecretsInQuery, TokenView):
         if response.status_code == 401 and scheme.lower() == "basic":
             # RFC 6749 §5.2: the challenge names the scheme the client used (oauthlib's is
             # always Bearer).
-            response["WWW-Authenticate"] = 'Basic realm="oauth"'
+            response["WWW-Authenticate"] = token_answers.BASIC_CHALLENGE
         token_answers.record_refusal(request, error=body.get("error", ""),
                                      description=body.get("error_description", ""))
         return response
@@ -501,7 +502,7 @@ class KeysteadIntrospectTokenView(RefuseSecretsInQuery, IntrospectTokenView):
             return IntrospectTokenView.get_token_response(token_value)
         token = (get_access_token_model().objects
                  .select_related("user", "application__keystead_settings")
-                 .filter(token_checksum=hashlib.sha256(token_value.encode()).hexdigest())
+                 .filter(token_checksum=token_checksum(token_value))
                  .first())
         if token is not None and token.user is not None and not token.user.is_active:
             return JsonResponse({"active": False})
