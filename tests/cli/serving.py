@@ -5,7 +5,6 @@ does with a connection (kept, closed, reset)."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -19,13 +18,7 @@ from pathlib import Path
 
 import pytest
 
-KEYSTEAD = Path(sys.executable).with_name("keystead")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from serve_process import free_port, serve_process
 
 
 def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, str]:
@@ -92,21 +85,10 @@ def keystead_serve(tmp: Path, *, workers: int,
     env = env or migrated_env(tmp)
     port = free_port()
     out_path, err_path = tmp / "serve.out", tmp / "serve.err"
-    with out_path.open("w") as out, err_path.open("w") as err:
-        proc = subprocess.Popen(
-            [str(KEYSTEAD), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
-            env=env, stdout=out, stderr=err)
-    try:
+    with (out_path.open("w") as out, err_path.open("w") as err,
+          serve_process(f"127.0.0.1:{port}", workers, env, stdout=out, stderr=err) as proc):
         wait_for(f"http://127.0.0.1:{port}/healthz", proc)
         yield Served(port, proc, out_path, err_path)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 # --------------------------------------------------------------------------- raw HTTP/1.1

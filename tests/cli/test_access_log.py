@@ -5,9 +5,12 @@ path is a credential; so is a token in a query string)."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 
 import pytest
+
+from keystead.logs import RedactLineFilter, granian_logging
 
 from .serving import get, keystead_serve, migrated_env
 
@@ -32,6 +35,25 @@ def test_the_access_log_hides_reset_links_and_tokens(tmp_path, log_format):
     assert any('"GET /reset/******** HTTP/1.1" ' in line for line in lines), lines
     assert any('"GET /reset HTTP/1.1" ' in line for line in lines), lines
     assert any('"GET /healthz HTTP/1.1" 200' in line for line in lines), lines
+    # granian's default line has the path without the query string; the query check guards
+    # a format that adds it (test_a_query_string_in_the_access_line_is_redacted).
     assert reset_token not in output and query_token not in output
     assert '"GET /' not in served.stderr()  # access lines on stdout only
     assert "Starting granian" in served.stderr()  # the server's own lines on stderr
+
+
+def test_a_query_string_in_the_access_line_is_redacted():
+    """granian logs a mapping of the request's fields; an access format that shows the query
+    string (``%(query_string)s``) still has its tokens hidden, in the finished line."""
+    config = granian_logging("human", "INFO")
+    assert config["filters"]["redact"]["()"] is RedactLineFilter
+    assert config["handlers"]["access"]["filters"] == ["redact"]
+    token = secrets.token_urlsafe(24)
+    fields = {"method": "GET", "path": "/healthz", "query_string": f"access_token={token}&a=1",
+              "status": 200}
+    record = logging.LogRecord("granian.access", logging.INFO, __file__, 0,
+                               '"%(method)s %(path)s?%(query_string)s" %(status)d',
+                               (fields,), None)
+    assert RedactLineFilter().filter(record)
+    assert record.getMessage() == '"GET /healthz?access_token=********&a=1" 200'
+    assert token not in record.getMessage()

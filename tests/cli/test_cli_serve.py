@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-from .serving import KEYSTEAD, get, keystead_serve, migrated_env
+from serve_process import serve_process
+
+from .serving import get, keystead_serve, migrated_env
 
 
 @pytest.mark.slow
@@ -42,11 +44,8 @@ def test_serve_listens_on_a_unix_socket(tmp_path):
     """``--bind unix:/path``: the socket answers HTTP."""
     path = tmp_path / "web.sock"
     env = migrated_env(tmp_path)
-    with (tmp_path / "serve.log").open("w") as log:
-        proc = subprocess.Popen([str(KEYSTEAD), "serve", "--bind", f"unix:{path}",
-                                 "--workers", "1"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-    try:
+    with ((tmp_path / "serve.log").open("w") as log,
+          serve_process(f"unix:{path}", 1, env, stdout=log, stderr=subprocess.STDOUT) as proc):
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -63,8 +62,31 @@ def test_serve_listens_on_a_unix_socket(tmp_path):
         conn.request("GET", "/healthz", headers={"Host": "127.0.0.1:8000"})
         assert conn.getresponse().status == 200
         conn.close()
-    finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     assert f"Keystead is serving on unix:{path} (granian, 1 worker)" in (
         tmp_path / "serve.log").read_text()
+
+
+def test_a_worker_passes_no_keystead_variable_into_requests(tmp_path):
+    """granian builds each request's WSGI environ (Django's request.META) from a copy of
+    the worker's os.environ: the secret key and the database URL must not be in it."""
+    import sys
+
+    env = {**migrated_env(tmp_path), "KEYSTEAD_SECRET_KEY": "Secret-Key-Never-In-Meta-0123456789"}
+    script = ("import os\n"
+              "from granian.wsgi import _callback_wrapper\n"
+              "from keystead.cli.serve import worker_application\n"
+              "seen = {}\n"
+              "def app(environ, respond):\n"
+              "    seen.update(environ)\n"
+              "    return []\n"
+              "assert worker_application() is not None\n"
+              "class Proto:\n"
+              "    def response_bytes(self, *args): pass\n"
+              "_callback_wrapper(app, {})(Proto(), {'PATH_INFO': '/'})\n"
+              "print(sorted(k for k in seen if k.startswith('KEYSTEAD_')))\n")
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,14 +21,9 @@ from urllib.parse import quote
 
 import httpx
 
+from serve_process import free_port, serve_process
+
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
-
-
-def free_port() -> int:
-    """A port nobody listens on right now (the kernel picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def database_url(settings_dict: dict[str, Any]) -> str:
@@ -74,25 +66,13 @@ def live_keystead(db_url: str, tmp_path: Path, *, workers: int = 4,
     """
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    keystead = Path(sys.executable).with_name("keystead")
     log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [str(keystead), "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers)],
-            env={**server_env(db_url, tmp_path / "data", base), **(env or {})},
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        try:
-            _wait_until_serving(base, proc, log_path)
-            yield LiveServer(base, log_path)
-        finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+    with (log_path.open("w") as log,
+          serve_process(f"127.0.0.1:{port}", workers,
+                        {**server_env(db_url, tmp_path / "data", base), **(env or {})},
+                        stdout=log, stderr=subprocess.STDOUT, stop_seconds=30) as proc):
+        _wait_until_serving(base, proc, log_path)
+        yield LiveServer(base, log_path)
 
 
 def _wait_until_serving(base: str, proc: subprocess.Popen, log_path: Path,

@@ -146,7 +146,9 @@ def granian_options(bind: Bind, workers: int, log_format: str = "human",
     where: dict[str, Any] = ({"uds": Path(bind.unix_path)} if bind.unix_path
                              else {"address": bind.host, "port": bind.port})
     return {
-        "target": "keystead.wsgi:application",
+        # A factory (called once in each worker): keystead.wsgi's application, loaded.
+        "target": "keystead.cli.serve:worker_application",
+        "factory": True,
         **where,
         "interface": "wsgi",
         "websockets": False,  # WSGI has none; granian would say so at every start
@@ -173,6 +175,24 @@ def granian_options(bind: Bind, workers: int, log_format: str = "human",
         # A worker that dies (a crash in native code, the kernel's OOM killer) is replaced.
         "respawn_failed_workers": True,
     }
+
+
+def worker_application() -> Any:
+    """Keystead's WSGI application for one granian worker, with the ``KEYSTEAD_*``
+    variables then taken out of the worker's environment.
+
+    granian starts every request's WSGI environ from a copy of ``os.environ`` taken
+    after this returns, so without this each request's ``request.META`` would carry
+    KEYSTEAD_SECRET_KEY and the database URL with its password, where an error report
+    or a debugging aid that shows META could print them (Django's report masks names
+    with SECRET or KEY, not KEYSTEAD_DATABASE_URL). The settings, which read them, are
+    loaded by now; the main process keeps them for the workers it starts later.
+    """
+    from keystead.wsgi import application
+
+    for name in [name for name in os.environ if name.startswith("KEYSTEAD_")]:
+        del os.environ[name]
+    return application
 
 
 def _run_granian(bind: Bind, workers: int) -> None:
