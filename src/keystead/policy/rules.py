@@ -21,8 +21,6 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 
-from zxcvbn import zxcvbn
-
 REUSE_ALL = -1  # block every previous password, not only the last N
 
 #: zxcvbn's scores run from 0 (too guessable) to 4 (very unguessable).
@@ -30,8 +28,9 @@ MAX_STRENGTH = 4
 #: zxcvbn sees only this many leading characters. Its matching grows steeply with length:
 #: measured here, a crafted 32-character string of substitution characters (``@8(3!|...``)
 #: costs about 0.4 s, 40 characters 1.4 s and 100 characters several seconds, while
-#: ordinary passwords of 32 take 2-25 ms. Every sign-in re-checks the typed password, so
-#: the bound keeps one request from costing a core for seconds. A weakness beyond the
+#: ordinary passwords of 32 take 2-25 ms. A sign-in re-checks the typed password when the
+#: rules changed since it last passed, so the bound keeps one request from costing a core
+#: for seconds. A weakness beyond the
 #: 32nd character is not seen; a long password whose start is weak is judged by its start.
 GUESS_INPUT_LIMIT = 32
 #: zxcvbn keeps the user inputs of a call in a module-level dictionary, so two threads
@@ -144,6 +143,10 @@ def _fragment(sentence: str) -> str:
 
 def strength(password: str, user_inputs: Iterable[str] = ()) -> dict:
     """zxcvbn's verdict on the first ``GUESS_INPUT_LIMIT`` characters of ``password``."""
+    # Imported on first use: loading its word lists takes about 50 ms, which every process
+    # that imports the rules (every CLI command, every web process at start-up) would pay.
+    from zxcvbn import zxcvbn
+
     with _ZXCVBN_LOCK:
         return zxcvbn(password[:GUESS_INPUT_LIMIT], user_inputs=list(user_inputs),
                       max_length=GUESS_INPUT_LIMIT)

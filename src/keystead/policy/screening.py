@@ -93,11 +93,9 @@ class BloomFilter:
             bits[pos >> 3] |= 1 << (pos & 7)
         self.entries = (self.entries or 0) + 1
 
-    def add_digest(self, digest: bytes) -> None:
-        self.add_hashes(int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:16], "big"))
-
     def add(self, password: str) -> None:
-        self.add_digest(sha1(password))
+        digest = sha1(password)
+        self.add_hashes(int.from_bytes(digest[:8], "big"), int.from_bytes(digest[8:16], "big"))
 
     # -- asking -----------------------------------------------------------
 
@@ -145,9 +143,6 @@ class BloomFilter:
     def header(self) -> bytes:
         return _HEADER.pack(_MAGIC, self.hash_count, self.bit_count, self.entries or 0,
                             self.rate or 0.0)
-
-    def dump(self) -> bytes:
-        return self.header() + bytes(self.bits)
 
     @classmethod
     def load(cls, data: bytes | memoryview) -> BloomFilter:
