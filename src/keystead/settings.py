@@ -207,7 +207,7 @@ OAUTH2_PROVIDER = {
 
 # Keys the pairwise subject identifiers some applications get (empty: SECRET_KEY). Set it
 # before rotating SECRET_KEY, or those applications see every person as someone new.
-KEYSTEAD_OIDC_PAIRWISE_KEY = config.env("KEYSTEAD_OIDC_PAIRWISE_KEY")
+OIDC_PAIRWISE_KEY = config.env("KEYSTEAD_OIDC_PAIRWISE_KEY")
 
 LOG_FORMAT = config.env("KEYSTEAD_LOG_FORMAT", "human")
 LOG_LEVEL = config.env("KEYSTEAD_LOG_LEVEL", "INFO").upper()

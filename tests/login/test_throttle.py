@@ -7,6 +7,7 @@ from django.test import Client
 
 from keystead.directory.models import Event, User
 from keystead.policy.models import LogonPolicy
+from oidc.helpers import Application, basic, make_app
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 PASSWORD = "Vellum-Orchid-Tapestry-42"
@@ -79,26 +80,11 @@ def test_zero_turns_it_off(people, settings):
 
 
 def test_the_password_grant_answers_429_too(people):
-    import base64
-    import secrets
-
-    from oauth2_provider.models import get_application_model
-
-    from keystead.providers.oidc.models import ClientSettings
-
-    Application = get_application_model()
-    secret = secrets.token_urlsafe(32)
-    app = Application.objects.create(
-        name="Throttled", client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_PASSWORD, client_secret=secret,
-        redirect_uris="", algorithm=Application.RS256_ALGORITHM)
-    ClientSettings.objects.update_or_create(application=app,
-                                            defaults={"allowed_grants": ["password"]})
-    basic = "Basic " + base64.b64encode(f"{app.client_id}:{secret}".encode()).decode()
+    app, secret = make_app(grant=Application.GRANT_PASSWORD, redirect="", name="Throttled")
     spray(people)
     answer = Client(REMOTE_ADDR=ATTACKER).post("/oauth/token/", {
         "grant_type": "password", "username": people[3].email, "password": PASSWORD,
-        "scope": "openid"}, HTTP_AUTHORIZATION=basic)
+        "scope": "openid"}, **basic(app, secret))
     assert answer.status_code == 429
     assert answer.json()["error"] == "temporarily_unavailable"
     assert int(answer["Retry-After"]) > 0

@@ -214,6 +214,17 @@ def cli_set_password(seen: Exposure, ctx: dict, canary: str) -> None:
     assert User.objects.get(email="cli-door@example.com").check_password(canary)
 
 
+def cli_password_filter_check(seen: Exposure, ctx: dict, canary: str) -> None:
+    """``keystead password-filter check``: a password typed at its prompt to test it."""
+    from click.testing import CliRunner
+
+    from keystead.cli import main
+
+    result = CliRunner().invoke(main, ["password-filter", "check"], input=f"{canary}\n")
+    assert result.exit_code in (0, 1), result.output  # 1: some list holds it
+    seen.logs.write(result.output)
+
+
 PORTAL_START = "Vellum-Orchid-Tapestry-42"  # the password each portal person starts with
 
 
@@ -299,26 +310,14 @@ def portal_email_code(seen: Exposure, ctx: dict, canary: str) -> None:
 def oidc_password_grant(seen: Exposure, ctx: dict, canary: str) -> None:
     """An application sends the person's password to the token endpoint: once wrong, once
     right (the answer carries tokens, never the password)."""
-    import base64
+    from oidc.helpers import Application, basic, make_app
 
-    from oauth2_provider.models import get_application_model
-
-    from keystead.providers.oidc.models import ClientSettings
-
-    Application = get_application_model()
-    secret = secrets.token_urlsafe(32)
-    app = Application.objects.create(
-        name="Canary", client_type=Application.CLIENT_CONFIDENTIAL,
-        authorization_grant_type=Application.GRANT_PASSWORD, client_secret=secret,
-        redirect_uris="", algorithm=Application.RS256_ALGORITHM)
-    ClientSettings.objects.update_or_create(application=app,
-                                            defaults={"allowed_grants": ["password"]})
+    app, secret = make_app(grant=Application.GRANT_PASSWORD, redirect="", name="Canary")
     User.objects.create_user("grant@example.com", "Grant", "Door", password=canary)
-    basic = "Basic " + base64.b64encode(f"{app.client_id}:{secret}".encode()).decode()
     for password, status in ((canary + "x", 400), (canary, 200)):
         response = Client().post("/oauth/token/", {
             "grant_type": "password", "username": "grant@example.com", "password": password,
-            "scope": "openid"}, HTTP_AUTHORIZATION=basic)
+            "scope": "openid"}, **basic(app, secret))
         seen.keep(response)
         assert response.status_code == status, response.content
 
@@ -345,7 +344,7 @@ def portal_message(seen: Exposure, ctx: dict, canary: str) -> None:
 DOORS: list[Door] = [
     api_create_user, api_set_password, api_rejected_payload, portal_sign_in,
     admin_add_user, admin_set_password, admin_refused_password,
-    scim_create_user, scim_patch_password, cli_set_password,
+    scim_create_user, scim_patch_password, cli_set_password, cli_password_filter_check,
     portal_change, portal_forced_change, portal_reset, portal_email_code,
     oidc_password_grant, portal_message,
 ]

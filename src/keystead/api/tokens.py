@@ -85,9 +85,9 @@ def verify_token(request: HttpRequest, clear: str, needed_scope: str) -> ApiToke
         audit.record("api.auth", request=request, outcome=Outcome.DENIED, actor=token.owner,
                      detail={"reason": "owner lacks the scope's permissions",
                              "needed": needed_scope, "key_id": token.key_id})
-        raise NotAllowed(f"This token's owner ({token.owner.email}) does not hold the "
-                         f"permissions the {needed_scope!r} scope needs: a token never does "
-                         "more than its owner may.")
+        raise NotAllowed(f"This token's owner does not hold the permissions the "
+                         f"{needed_scope!r} scope needs: a token never does more than its "
+                         "owner may.")
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     owner = token.owner.email if token.owner else "token"
     request.audit_actor_label = f"{owner} (token {token.key_id})"

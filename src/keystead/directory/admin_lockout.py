@@ -144,8 +144,9 @@ class UnlockAdminMixin(admin.ModelAdmin):
 
     def _confirm(self, request: HttpRequest, users: list[User], *, single: bool) -> HttpResponse:
         now = timezone.now()
-        locked = [u for u in users if u.is_locked(now) and may(request, Action.UNLOCK, u)]
-        protected = [u for u in users if u.is_locked(now) and not may(request, Action.UNLOCK, u)]
+        all_locked = [u for u in users if u.is_locked(now)]
+        locked = [u for u in all_locked if may(request, Action.UNLOCK, u)]
+        protected = [u for u in all_locked if u not in locked]
         not_locked = [u for u in users if not u.is_locked(now)]
         if single:
             question = f"Are you sure you want to unlock {users[0].email}?"

@@ -52,7 +52,7 @@ class Action(Enum):
 
 
 # What a person may do to their own account through a door that proved who they are.
-SELF_SERVICE_ACTIONS = frozenset({Action.SET_PASSWORD, Action.RESET_FACTORS, Action.SIGN_OUT})
+SELF_SERVICE_ACTIONS = frozenset({Action.SET_PASSWORD})
 # Nobody disables or deletes the account they are acting from.
 NOT_ON_ONESELF = frozenset({Action.DISABLE, Action.DELETE})
 
@@ -133,16 +133,13 @@ class Actor:
         label = f"{owner.email if owner else 'token'} (token {token.key_id})"
         if owner is None:
             return cls(label=label, permissions=scoped, superuser="admin" in token.scopes)
-        mine = cls.person(owner)
-        return cls(label=label, permissions=scoped & (SCOPE_PERMISSIONS["admin"]
-                                                       if mine.superuser else mine.permissions),
+        mine = cls.person(owner)  # a superuser's permissions are all of them
+        return cls(label=label, permissions=scoped & mine.permissions,
                    superuser=mine.superuser and "admin" in token.scopes, user=owner)
 
 
 OPERATOR = Actor(label="operator (command line)", permissions=SCOPE_PERMISSIONS["admin"],
                  superuser=True)
-# Keystead itself, acting on a rule (a source's sync, an expired lock): not a door.
-SYSTEM = Actor(label="system", permissions=SCOPE_PERMISSIONS["admin"], superuser=True)
 
 
 def is_administrator(person: User) -> bool:

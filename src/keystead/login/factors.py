@@ -17,6 +17,7 @@ from django.http import HttpRequest
 from keystead.directory import audit
 from keystead.directory.authorization import Action, Actor, require
 from keystead.directory.models import User
+from keystead.login import remembered
 from keystead.policy.services import effective_policy
 
 
@@ -70,8 +71,6 @@ def reset_second_factors(user: User, *, actor: Actor, request: HttpRequest | Non
                          door: str = "api") -> dict[str, int]:
     """Remove every second factor the person enrolled and forget their remembered browsers;
     how many of each factor were removed."""
-    from keystead.login import remembered
-
     require(actor, Action.RESET_FACTORS, user)
     removed = {m.key: m.reset(user) for m in all_methods()}
     browsers = remembered.revoke_all(user, request=request, reason="second factors reset",

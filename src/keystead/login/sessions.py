@@ -49,13 +49,15 @@ def sign_out_everywhere(user: User, *, actor: Actor, request: HttpRequest | None
                         door: str = "api") -> int:
     """End every session, remembered browser and issued token of ``user``; sessions ended."""
     require(actor, Action.SIGN_OUT, user)
-    ended = end_sessions(user)
+    answers = access_ended.send(sender=User, user=user, request=request,
+                                reason="signed out everywhere")
+    ended = dict(answers).get(on_access_ended, 0)  # the sessions this module's receiver ended
     audit.record("user.sign_out_everywhere", request=request, target=user,
                  detail={"door": door, "sessions": ended})
-    access_ended.send(sender=User, user=user, request=request, reason="signed out everywhere")
     return ended
 
 
-def on_access_ended(sender: Any, user: User, **kwargs: Any) -> None:
-    """``access_ended`` (an account disabled, say): the person's sessions end."""
-    end_sessions(user)
+def on_access_ended(sender: Any, user: User, **kwargs: Any) -> int:
+    """``access_ended`` (signed out everywhere, an account disabled): the person's
+    sessions end; how many."""
+    return end_sessions(user)
