@@ -5,11 +5,13 @@
 
 In one run, on a fresh PostgreSQL database, this times refused password sign-ins
 through Django's request handling in process (the whole answer: middleware, form or
-token endpoint, the sign-in, the audit event, the template) for four kinds of
+token endpoint, the sign-in, the audit event, the template) for six kinds of
 account name:
 
 * **unknown**: nobody has that email;
+* **unknown name**: nobody has that user name;
 * **wrong**: an active account, the wrong password;
+* **wrong by name**: the same account typed by its user name, the wrong password;
 * **locked**: an account locked until an administrator unlocks it;
 * **disabled**: a disabled account.
 
@@ -43,9 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # bench/ is not a package: this directory is on sys.path
 
 PASSWORD = "Saffron-Harbour-Lattice-77"
-KINDS = ("unknown", "wrong", "locked", "disabled")
-EMAILS = {"unknown": "nobody@example.com", "wrong": "wrong@example.com",
-          "locked": "locked@example.com", "disabled": "disabled@example.com"}
+KINDS = ("unknown", "unknown name", "wrong", "wrong by name", "locked", "disabled")
+NAMES = {"unknown": "nobody@example.com", "unknown name": "N9999", "wrong": "wrong@example.com",
+         "wrong by name": "W1001", "locked": "locked@example.com",
+         "disabled": "disabled@example.com"}
 
 
 def mann_whitney_p(a: list[float], b: list[float]) -> float:
@@ -86,9 +89,10 @@ def _setup() -> dict[str, str]:
     LogonPolicy.current()
     LogonPolicy.objects.filter(pk=1).update(max_failures=0)  # the wrong one never locks
     for kind in ("wrong", "locked", "disabled"):
-        User.objects.create_user(EMAILS[kind], "Timing", kind.title(), password=PASSWORD)
-    User.objects.filter(email=EMAILS["locked"]).update(locked_at=timezone.now())
-    User.objects.filter(email=EMAILS["disabled"]).update(is_active=False)
+        User.objects.create_user(NAMES[kind], "Timing", kind.title(), password=PASSWORD)
+    User.objects.filter(email=NAMES["wrong"]).update(username=NAMES["wrong by name"])
+    User.objects.filter(email=NAMES["locked"]).update(locked_at=timezone.now())
+    User.objects.filter(email=NAMES["disabled"]).update(is_active=False)
     Application = get_application_model()
     secret = secrets.token_urlsafe(32)
     app = Application.objects.create(
@@ -110,11 +114,11 @@ def _door_requests(client_id: str, secret: str):
     form, token = Client(), Client()
 
     def sign_in(kind: str) -> int:
-        return form.post("/login/", {"username": EMAILS[kind],
+        return form.post("/login/", {"username": NAMES[kind],
                                      "password": "Not-The-Password-1"}).status_code
 
     def password_grant(kind: str) -> int:
-        return token.post("/oauth/token/", {"grant_type": "password", "username": EMAILS[kind],
+        return token.post("/oauth/token/", {"grant_type": "password", "username": NAMES[kind],
                                             "password": "Not-The-Password-1"},
                           HTTP_AUTHORIZATION=basic).status_code
 
@@ -151,7 +155,7 @@ def report(times: dict, samples: int) -> str:
             p = 1.0 if kind == "unknown" else mann_whitney_p(mine, base)
             worst = min(worst, p)
             verdict = "" if kind == "unknown" else ("  ok" if p > 0.05 else "  TELLS APART")
-            lines.append(f"  {kind:9} median {median * 1000:7.2f} ms  ratio {ratio:5.3f}  "
+            lines.append(f"  {kind:13} median {median * 1000:7.2f} ms  ratio {ratio:5.3f}  "
                          f"p {p:6.3f}{verdict}")
         lines.append("")
     lines.append(f"Smallest p-value: {worst:.3f} (target: above 0.05 for every kind)")

@@ -128,8 +128,9 @@ def create_users(count: int) -> None:
     now = timezone.now()
     users = []
     for i in range(count):
-        user = User(email=user_email(i), given_name="Load", family_name=f"Tester {i}",
-                    password=make_password(user_password(i)), password_changed_at=now)
+        user = User(email=user_email(i), username=user_email(i), given_name="Load",
+                    family_name=f"Tester {i}", password=make_password(user_password(i)),
+                    password_changed_at=now)
         problems = password_problems(Secret(user_password(i)), user=user)
         if problems:
             raise SystemExit(f"bench password {i} breaks the policy: {problems}")

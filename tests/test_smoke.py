@@ -32,8 +32,8 @@ def test_wrong_password_gives_the_generic_answer(client):
     User.objects.create_user("ada@example.com", "Ada", "Lovelace", password="Analytical-Engine-1")
     wrong = client.post("/login/", {"username": "ada@example.com", "password": "nope"})
     unknown = client.post("/login/", {"username": "who@example.com", "password": "nope"})
-    assert b"The email or password is not right" in wrong.content
-    assert b"The email or password is not right" in unknown.content
+    assert b"The email, user name or password is not right" in wrong.content
+    assert b"The email, user name or password is not right" in unknown.content
     assert Event.objects.filter(action="login", outcome="failure").count() == 2
 
 

@@ -18,6 +18,7 @@ def user_change_data(user: Any, **overrides: Any) -> dict[str, Any]:
     """POST data for a superuser's user change form, starting from the stored values."""
     data: dict[str, Any] = {
         "email": user.email,
+        "username": user.username,
         "given_name": user.given_name,
         "family_name": user.family_name,
         "source": user.source,

@@ -23,7 +23,7 @@ def people(make_user):
 
 def test_list_shows_the_columns(root_client, people):
     page = root_client.get(USERS).content.decode()
-    for header in ("Email", "Given name", "Family name", "Active", "Console access", "Source",
+    for header in ("Email", "User name", "Given name", "Family name", "Active", "Console access", "Source",
                    "Last login"):
         assert header in page, header
 
@@ -32,6 +32,34 @@ def test_search_by_email_and_names(root_client, people):
     assert changelist_emails(root_client.get(USERS, {"q": "ada@"})) == ["ada@example.com"]
     assert changelist_emails(root_client.get(USERS, {"q": "babbage"})) == ["bob@example.com"]
     assert changelist_emails(root_client.get(USERS, {"q": "Cy"})) == ["cy@example.com"]
+
+
+def test_add_user_with_a_user_name_and_search_by_it(root_client):
+    response = root_client.post(USERS + "add/", {
+        "email": "grace@example.com", "username": "E12345", "given_name": "Grace",
+        "family_name": "Hopper", "password1": "", "password2": ""})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert User.objects.get(email="grace@example.com").username == "E12345"
+    assert changelist_emails(root_client.get(USERS, {"q": "e123"})) == ["grace@example.com"]
+    defaulted = root_client.post(USERS + "add/", {
+        "email": "alan@example.com", "username": "", "given_name": "Alan",
+        "family_name": "Turing", "password1": "", "password2": ""})
+    assert defaulted.status_code == 302
+    assert User.objects.get(email="alan@example.com").username == "alan@example.com"
+
+
+def test_a_user_name_another_person_signs_in_with_is_refused(root_client, people):
+    ada = people[0]
+    taken = root_client.post(USERS + "add/", {
+        "email": "grace@example.com", "username": "ADA@example.com", "given_name": "Grace",
+        "family_name": "Hopper", "password1": "", "password2": ""})
+    assert taken.status_code == 200
+    assert "A user with this user name already exists" in taken.content.decode()
+    data = user_change_data(ada, username="bob@example.com")
+    changed = root_client.post(f"{USERS}{ada.pk}/change/", data)
+    assert changed.status_code == 200
+    assert "A user with this user name already exists" in changed.content.decode()
+    assert User.objects.get(pk=ada.pk).username == "ada@example.com"
 
 
 def test_filters(root_client, people, admin_user):

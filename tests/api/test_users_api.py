@@ -87,3 +87,17 @@ def test_unknown_user_is_404_with_message(api):
     response = api.get("/api/v1/users/999999")
     assert response.status_code == 404
     assert response.json()["detail"] == "No user with id 999999."
+
+
+def test_a_user_name_is_taken_shown_searched_and_changed(api):
+    body = api.post("/api/v1/users", {**ADA, "username": "E12345"}).json()
+    assert (body["username"], body["email"]) == ("E12345", "ada@example.com")
+    assert [u["id"] for u in api.get("/api/v1/users", q="e123").json()["items"]] == [body["id"]]
+    taken = api.post("/api/v1/users", {"email": "grace@example.com", "given_name": "Grace",
+                                       "family_name": "Hopper", "username": "e12345"})
+    assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "username"
+    blank = api.patch(f"/api/v1/users/{body['id']}", {"username": " E1"})
+    assert blank.status_code == 400 and blank.json()["errors"][0]["field"] == "username"
+    changed = api.patch(f"/api/v1/users/{body['id']}", {"username": "L1815"}).json()
+    assert changed["username"] == "L1815"
+    assert Event.objects.filter(action="user.update", detail__changed=["username"]).exists()

@@ -25,6 +25,14 @@ def test_creates_superuser_with_one_time_password(cli):
     assert Event.objects.filter(action="user.update", target_id=str(user.pk)).exists()
 
 
+def test_a_user_name_may_be_given(cli):
+    result = cli("createadmin", "--email", "ada@example.com", "--username", "root-ada",
+                 "--given-name", "Ada", "--family-name", "Lovelace")
+    assert result.exit_code == 0, result.output
+    assert User.objects.get(email="ada@example.com").username == "root-ada"
+    assert "user name root-ada" in result.stdout
+
+
 def test_if_none_uses_defaults_then_does_nothing(cli):
     first = cli("createadmin", "--if-none")
     assert first.exit_code == 0, first.output

@@ -21,6 +21,9 @@ def test_list_and_search(cli, people):
         assert email in everyone.stdout
     assert "superuser" in everyone.stdout
 
+    User.objects.filter(email="alan@example.com").update(username="T1912")
+    by_user_name = cli("user", "list", "--search", "t1912")
+    assert "T1912" in by_user_name.stdout and "ada@example.com" not in by_user_name.stdout
     found = cli("user", "list", "--search", "ada love")
     assert "ada@example.com" in found.stdout
     assert "alan@example.com" not in found.stdout
@@ -40,10 +43,18 @@ def test_set_password_prompts_twice_and_is_audited(cli, people):
     assert event.detail == {"door": "cli"}
 
 
+def test_commands_find_a_person_by_user_name_too(cli, people):
+    User.objects.filter(email="alan@example.com").update(username="T1912")
+    result = cli("user", "disable", "t1912")
+    assert result.exit_code == 0, result.output
+    assert "alan@example.com is now disabled" in result.output
+    assert not User.objects.get(email="alan@example.com").is_active
+
+
 def test_set_password_for_unknown_user_exits_2(cli, people):
     result = cli("user", "set-password", "ghost@example.com")
     assert result.exit_code == 2
-    assert "No user with email 'ghost@example.com'" in result.output
+    assert "No user with email or user name 'ghost@example.com'" in result.output
 
 
 def _lock(user, *, minutes=None, failures=5):
@@ -77,7 +88,7 @@ def test_unlock_says_whether_the_account_was_locked_and_is_audited(cli, people):
 def test_unlock_unknown_user_exits_2(cli, people):
     result = cli("user", "unlock", "ghost@example.com")
     assert result.exit_code == 2
-    assert "No user with email 'ghost@example.com'" in result.output
+    assert "No user with email or user name 'ghost@example.com'" in result.output
 
 
 def test_list_locked(cli, people):

@@ -143,10 +143,14 @@ def test_old_hash_is_upgraded_on_sign_in_without_counting_as_a_change(ada):
 
 @pytest.mark.parametrize("typed, recorded", [
     ("Ada@Example.com", "ada@example.com"),
-    ("Vellum-Orchid-Tapestry-42", "(not an email, 25 characters)"),
-    ("  ", "(not an email, 0 characters)"),
-], ids=["email", "password-typed-as-name", "blank"])
+    ("Vellum-Orchid-Tapestry-42", "(not a known name, 25 characters)"),
+    ("  ", "(not a known name, 0 characters)"),
+    ("e12345", "e12345"),
+], ids=["email", "password-typed-as-name", "blank", "known-user-name"])
 def test_a_refused_sign_in_records_the_name_only_when_it_is_one(typed, recorded):
+    """A typed name is recorded when it is an email or some account's user name; anything
+    else may be a password typed into the wrong field, so only its length is kept."""
+    User.objects.create_user("grace@example.com", "Grace", "Hopper", username="E12345")
     sign_in_with_password(typed, Secret("whatever it was"))
     event = Event.objects.get(action="login", outcome="failure")
     assert event.detail["username"] == recorded

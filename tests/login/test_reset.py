@@ -182,17 +182,26 @@ def test_unknown_and_disabled_addresses_get_the_same_answer_and_no_mail(ada, del
     failures = {e.detail["email"]: (e.detail["reason"], e.target_id) for e in
                 Event.objects.filter(action="user.password.reset.request", outcome="failure")}
     off = User.objects.get(email="off@example.com")
-    assert failures == {"Nobody@Example.com": ("unknown user", ""),
+    assert failures == {"nobody@example.com": ("unknown user", ""),
                         "off@example.com": ("account disabled", str(off.pk))}
     sent = Event.objects.get(action="user.password.reset.request", outcome="success")
     assert sent.target_id == str(ada.pk) and sent.actor_label == "anonymous"
 
 
-def test_a_malformed_address_is_named_as_such(db, deliver):
-    response = ask(email="not an address")
-    assert response.status_code == 200
-    assert b"Enter a valid email address" in response.content
+def test_a_user_name_asks_for_a_link_to_the_email(ada, deliver):
+    """The form takes a user name as well as an email; the link goes to the email."""
+    User.objects.filter(pk=ada.pk).update(username="E12345")
+    response = ask(email="e12345")
+    assert response.status_code == 200 and reset.ANSWER in response.content.decode()
+    assert [m.to for m in deliver()] == [["ada@example.com"]]
+
+
+def test_a_name_nobody_has_gets_the_same_answer_and_is_not_recorded(ada, deliver):
+    response = ask(email="Vellum-Orchid-Tapestry-42")
+    assert response.status_code == 200 and reset.ANSWER in response.content.decode()
     assert not deliver()
+    event = Event.objects.get(action=reset.REQUEST_ACTION)
+    assert event.detail["email"] == "(not a known name, 25 characters)"
 
 
 def test_a_disabled_account_cannot_use_a_link_mailed_before(ada, deliver):

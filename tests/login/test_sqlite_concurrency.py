@@ -27,7 +27,8 @@ django.setup()
 from keystead.directory.models import User
 from django.contrib.auth.hashers import make_password
 hashed = make_password({PASSWORD!r})
-User.objects.bulk_create([User(email=f"p{{i}}@example.com", given_name="Pat",
+User.objects.bulk_create([User(email=f"p{{i}}@example.com", username=f"p{{i}}",
+                               given_name="Pat",
                                family_name=f"Person{{i}}", password=hashed)
                           for i in range({PEOPLE})])
 """

@@ -61,12 +61,14 @@ def test_introspection_needs_client_authentication(db):
 
 
 def test_introspection_of_unknown_and_expired_tokens(browser_client, person):
+    person.username = "G1906"
+    person.save(update_fields=["username"])
     app, secret = make_app()
     assert _introspect(app, secret, "no-such-token").json() == {"active": False}
     tokens = code_tokens(browser_client, app, secret)
     active = _introspect(app, secret, tokens["access_token"]).json()
     assert active["active"] is True
-    assert active["username"] == person.email
+    assert active["username"] == "G1906"  # RFC 7662's human-readable name: the user name
     later = timezone.now() + datetime.timedelta(hours=2)
     import time_machine
     with time_machine.travel(later):

@@ -33,3 +33,22 @@ def test_email_is_normalized_for_case_insensitive_sign_in():
 def test_names_of_groups_and_roles():
     assert name_problems("Ops") == []
     assert fields(name_problems(" ", label="Group")) == ["name"]
+
+
+def test_a_user_name_may_be_any_printable_text_up_to_the_limit():
+    from keystead.directory.rules import MAX_USERNAME_LENGTH, username_problems
+
+    for fine in ("E12345", "ada.lovelace@contoso.onmicrosoft.com", "Ådå Łovelace", "x" * 254):
+        assert username_problems(fine) == [], fine
+    refused = {"": "required", "   ": "required", " ada": "surrounding spaces",
+               "ada ": "surrounding spaces", "ada\tl": "printable", "ada\x00": "printable",
+               "x" * (MAX_USERNAME_LENGTH + 1): "at most 254"}
+    for value, words in refused.items():
+        problems = username_problems(value)
+        assert fields(problems) == ["username"] and words in problems[0].message, value
+
+
+def test_a_user_name_is_checked_only_when_given():
+    base = {"email": "a@example.com", "given_name": "Ada", "family_name": "Lovelace"}
+    assert person_problems(**base) == []
+    assert fields(person_problems(**base, username=" E1")) == ["username"]

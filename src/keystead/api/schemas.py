@@ -33,6 +33,9 @@ Instant = Annotated[datetime, AfterValidator(_utc)]
 ShortText = Annotated[Text, Field(max_length=255)]
 Name = Annotated[Text, Field(max_length=150)]
 Email = Annotated[Text, Field(max_length=254)]
+Username = Annotated[Text, Field(
+    max_length=254, description="A sign-in name beside the email (an employee number, a "
+                                "user principal name); defaults to the email.")]
 Password = Annotated[
     SecretStr, Field(min_length=1, max_length=1024, description="Write-only; never returned.")
 ]
@@ -51,6 +54,7 @@ class UserRef(Schema):
 
 class UserOut(Schema):
     id: int
+    username: str
     email: str
     given_name: str
     family_name: str
@@ -90,6 +94,7 @@ class UserOut(Schema):
 
 
 class UserCreate(Schema):
+    username: Username | None = None
     email: Email
     given_name: Name
     family_name: Name
@@ -101,6 +106,7 @@ class UserCreate(Schema):
 
 
 class UserPatch(Schema):
+    username: Username | None = None
     email: Email | None = None
     given_name: Name | None = None
     family_name: Name | None = None

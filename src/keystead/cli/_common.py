@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
+    from keystead.directory.models import User
     from keystead.directory.services import RuleViolation
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,6 +48,18 @@ def setup_django() -> None:
     except (ValueError, ImproperlyConfigured, OSError) as exc:
         # keystead.config.ConfigError is a ValueError; OSError covers an unwritable data dir.
         raise InputError(f"Configuration error: {exc}") from exc
+
+
+def find_person(name: str, *, what: str) -> User:
+    """The person whose email or user name is ``name``, as sign-in finds them, or an
+    InputError beginning with ``what``."""
+    from keystead.directory.models import User
+
+    person = User.objects.signing_in_as(name).first()
+    if person is None:
+        raise InputError(f"{what} with email or user name {name!r}; "
+                         "`keystead user list --search` finds people.")
+    return person
 
 
 def needs_django(func: F) -> F:

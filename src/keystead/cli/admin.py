@@ -54,13 +54,15 @@ def _report_existing(emails: list[str]) -> None:
 @click.command()
 @click.option("--email", envvar="KEYSTEAD_ADMIN_EMAIL", show_envvar=True,
               help=f"Sign-in name of the administrator. Default: {DEFAULTS['email']}.")
+@click.option("--username", help="A sign-in name beside the email. Default: the email.")
 @click.option("--given-name", help=f"Default: {DEFAULTS['given_name']}.")
 @click.option("--family-name", help=f"Default: {DEFAULTS['family_name']}.")
 @click.option("--if-none", is_flag=True,
               help="Do nothing if any administrator exists; never prompt (for start-up scripts).")
 @needs_django
 def createadmin(
-    email: str | None, given_name: str | None, family_name: str | None, if_none: bool
+    email: str | None, username: str | None, given_name: str | None, family_name: str | None,
+    if_none: bool,
 ) -> None:
     """Create an administrator with a one-time password.
 
@@ -87,6 +89,7 @@ def createadmin(
     given = {"email": email, "given_name": given_name, "family_name": family_name}
     ask = not if_none and sys.stdin.isatty()
     values = {field: _fill(field, value, ask) for field, value in given.items()}
+    values["username"] = username
     password = Secret(generate_password())
     try:
         with transaction.atomic():
@@ -104,7 +107,8 @@ def createadmin(
             _report_existing(existing)
             return
         raise input_error(violation) from None
-    click.echo(f"Created administrator {user.email} ({user.full_name}).")
+    click.echo(f"Created administrator {user.email} ({user.full_name}), user name "
+               f"{user.username}.")
     click.echo(f"One-time password, shown only now; sign in at {settings.BASE_URL}/admin/ "
                "and change it at the first sign-in:")
     click.echo(password.reveal())

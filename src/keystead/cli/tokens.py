@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING
 import click
 
 from keystead.api.scopes import SCOPES
-from keystead.cli._common import InputError, console, input_error, needs_django, table, when
+from keystead.cli._common import (
+    InputError,
+    console,
+    find_person,
+    input_error,
+    needs_django,
+    table,
+    when,
+)
 
 if TYPE_CHECKING:
     from keystead.api.models import ApiToken
@@ -25,14 +33,7 @@ def token() -> None:
 def _owner(email: str | None) -> User | None:
     if email is None:
         return None
-    from keystead.directory.models import User
-    from keystead.directory.rules import normalize_email
-
-    user = User.objects.filter(email__iexact=normalize_email(email)).first()
-    if user is None:
-        raise InputError(f"--owner: no user with email {email!r}; "
-                         "`keystead user list --search` finds people.")
-    return user
+    return find_person(email, what="--owner: no user")
 
 
 @token.command("create")
@@ -43,7 +44,7 @@ def _owner(email: str | None) -> User | None:
                    "a :write scope implies its :read scope.")
 @click.option("--days", type=click.IntRange(min=0),
               help="Lifetime in days; 0 never expires. Default: KEYSTEAD_API_TOKEN_DAYS (90).")
-@click.option("--owner", metavar="EMAIL",
+@click.option("--owner", metavar="EMAIL_OR_USERNAME",
               help="The administrator the token acts as in the audit log.")
 @needs_django
 def create(name: str, scopes: tuple[str, ...], days: int | None, owner: str | None) -> None:

@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from keystead.cli._common import InputError, console, input_error, needs_django, table, when
+from keystead.cli._common import (
+    console,
+    find_person,
+    input_error,
+    needs_django,
+    table,
+    when,
+)
 
 
 @click.group()
@@ -18,17 +25,6 @@ if TYPE_CHECKING:
     from keystead.directory.models import User
 
 
-def _find(email: str) -> User:
-    from keystead.directory.models import User
-    from keystead.directory.rules import normalize_email
-
-    person = User.objects.filter(email__iexact=normalize_email(email)).first()
-    if person is None:
-        raise InputError(f"No user with email {email!r}; "
-                         "`keystead user list --search` finds people.")
-    return person
-
-
 def _lock_words(person: User) -> str:
     if person.locked_until is None:
         return "locked until an administrator unlocks"
@@ -37,7 +33,8 @@ def _lock_words(person: User) -> str:
 
 @user.command("list")
 @click.option("--search", metavar="TEXT",
-              help="Words that must each appear in the email, given name or family name.")
+              help="Words that must each appear in the user name, email, given name or "
+                   "family name.")
 @click.option("--locked", is_flag=True, help="Only accounts locked now by failed sign-ins.")
 @click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
 @needs_django
@@ -59,8 +56,8 @@ def list_users(search: str | None, locked: bool, limit: int) -> None:
     now = timezone.now()
     query = User.objects.filter(locked_filter(now)) if locked else User.objects.all()
     for word in (search or "").split():
-        query = query.filter(Q(email__icontains=word) | Q(given_name__icontains=word) |
-                             Q(family_name__icontains=word))
+        query = query.filter(Q(username__icontains=word) | Q(email__icontains=word) |
+                             Q(given_name__icontains=word) | Q(family_name__icontains=word))
     total = query.count()
     people = list(query.order_by("email")[:limit])
     if not people:
@@ -70,7 +67,7 @@ def list_users(search: str | None, locked: bool, limit: int) -> None:
             click.echo("No users match." if search else "No users yet; `keystead createadmin` "
                        "creates the first administrator.")
         return
-    grid = table("Email", "Name", "Status", "Admin", "Source", "Last sign-in",
+    grid = table("User name", "Email", "Name", "Status", "Admin", "Source", "Last sign-in",
                   "Password changed")
     for person in people:
         rights = "superuser" if person.is_superuser else "console" if person.is_staff else ""
@@ -79,7 +76,8 @@ def list_users(search: str | None, locked: bool, limit: int) -> None:
             status += f", {_lock_words(person)}"
         if person.must_change_password:
             status += ", must change password"
-        grid.add_row(person.email, person.full_name, status, rights, person.source,
+        grid.add_row(person.username, person.email, person.full_name, status, rights,
+                      person.source,
                       when(person.last_login, "never"), when(person.password_changed_at, "never"))
     out = console()
     out.print(grid)
@@ -88,9 +86,9 @@ def list_users(search: str | None, locked: bool, limit: int) -> None:
 
 
 @user.command("set-password")
-@click.argument("email")
+@click.argument("name", metavar="EMAIL_OR_USERNAME")
 @needs_django
-def set_password(email: str) -> None:
+def set_password(name: str) -> None:
     """Set a user's password (asked for twice, hidden). Audited.
 
     There is deliberately no option to pass the password: a command line ends
@@ -105,7 +103,7 @@ def set_password(email: str) -> None:
     from keystead.directory.authorization import OPERATOR
     from keystead.secret import Secret
 
-    person = _find(email)
+    person = find_person(name, what="No user")
     secret = Secret(click.prompt(f"New password for {person.email}", hide_input=True,
                                  confirmation_prompt="Repeat the new password"))
     try:
@@ -116,9 +114,9 @@ def set_password(email: str) -> None:
 
 
 @user.command("unlock")
-@click.argument("email")
+@click.argument("name", metavar="EMAIL_OR_USERNAME")
 @needs_django
-def unlock(email: str) -> None:
+def unlock(name: str) -> None:
     """End an account's lockout after failed sign-ins, and reset the count. Audited.
 
     \b
@@ -128,7 +126,7 @@ def unlock(email: str) -> None:
     from keystead.directory.authorization import OPERATOR
     from keystead.login import lockout
 
-    person = _find(email)
+    person = find_person(name, what="No user")
     state = _lock_words(person).removeprefix("locked ") if person.is_locked() else ""
     failures = person.failed_logins
     if lockout.unlock(person, actor=OPERATOR, door="cli"):
@@ -140,9 +138,9 @@ def unlock(email: str) -> None:
 
 
 @user.command("disable")
-@click.argument("email")
+@click.argument("name", metavar="EMAIL_OR_USERNAME")
 @needs_django
-def disable(email: str) -> None:
+def disable(name: str) -> None:
     """Disable an account: it cannot sign in, and its sessions, remembered browsers and
     issued tokens end. Audited.
 
@@ -150,27 +148,27 @@ def disable(email: str) -> None:
     Example:
       keystead user disable ada@example.com
     """
-    _set_active(email, active=False)
+    _set_active(name, active=False)
 
 
 @user.command("enable")
-@click.argument("email")
+@click.argument("name", metavar="EMAIL_OR_USERNAME")
 @needs_django
-def enable(email: str) -> None:
+def enable(name: str) -> None:
     """Enable a disabled account again (what was revoked stays revoked). Audited.
 
     \b
     Example:
       keystead user enable ada@example.com
     """
-    _set_active(email, active=True)
+    _set_active(name, active=True)
 
 
-def _set_active(email: str, *, active: bool) -> None:
+def _set_active(name: str, *, active: bool) -> None:
     from keystead.directory import services
     from keystead.directory.authorization import OPERATOR
 
-    person = _find(email)
+    person = find_person(name, what="No user")
     verb = "enabled" if active else "disabled"
     if services.set_active(person, active, actor=OPERATOR, door="cli"):
         click.echo(f"{person.email} is now {verb}.")
@@ -179,10 +177,10 @@ def _set_active(email: str, *, active: bool) -> None:
 
 
 @user.command("delete")
-@click.argument("email")
+@click.argument("name", metavar="EMAIL_OR_USERNAME")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @needs_django
-def delete(email: str, yes: bool) -> None:
+def delete(name: str, yes: bool) -> None:
     """Delete an account for good (its audit events stay). Audited.
 
     \b
@@ -192,17 +190,17 @@ def delete(email: str, yes: bool) -> None:
     from keystead.directory import services
     from keystead.directory.authorization import OPERATOR
 
-    person = _find(email)
+    person = find_person(name, what="No user")
     if not yes:
         click.confirm(f"Delete {person.email} for good?", abort=True)
     services.delete_user(person, actor=OPERATOR, door="cli")
-    click.echo(f"Deleted {email}.")
+    click.echo(f"Deleted {person.email}.")
 
 
 @user.command("reset-factors")
-@click.argument("email")
+@click.argument("name", metavar="EMAIL_OR_USERNAME")
 @needs_django
-def reset_factors(email: str) -> None:
+def reset_factors(name: str) -> None:
     """Remove every second factor of an account and forget its remembered browsers, for a
     person who lost their phone or security key. Audited.
 
@@ -213,16 +211,16 @@ def reset_factors(email: str) -> None:
     from keystead.directory.authorization import OPERATOR
     from keystead.login import factors
 
-    person = _find(email)
+    person = find_person(name, what="No user")
     removed = factors.reset_second_factors(person, actor=OPERATOR, door="cli")
     what = ", ".join(f"{count} {key}" for key, count in removed.items() if count) or "none"
     click.echo(f"Second factors of {person.email} removed ({what}).")
 
 
 @user.command("sign-out")
-@click.argument("email")
+@click.argument("name", metavar="EMAIL_OR_USERNAME")
 @needs_django
-def sign_out(email: str) -> None:
+def sign_out(name: str) -> None:
     """Sign a person out everywhere: end every session, remembered browser and issued
     token. Audited.
 
@@ -233,6 +231,6 @@ def sign_out(email: str) -> None:
     from keystead.directory.authorization import OPERATOR
     from keystead.login import sessions
 
-    person = _find(email)
+    person = find_person(name, what="No user")
     ended = sessions.sign_out_everywhere(person, actor=OPERATOR, door="cli")
     click.echo(f"Signed {person.email} out everywhere ({ended} session(s) ended).")

@@ -38,6 +38,7 @@ class RuleCheckedEmailField(_RuleCheckedMixin, forms.EmailField):
 
 
 PERSON_FIELD_CLASSES = {
+    "username": RuleCheckedCharField,
     "email": RuleCheckedEmailField,
     "given_name": RuleCheckedCharField,
     "family_name": RuleCheckedCharField,
@@ -46,10 +47,20 @@ _GENERIC_CODES = {"blank", "required"}
 
 
 class _PersonForm(forms.ModelForm):
-    """Shows the rule's message for a missing person field instead of Django's generic one."""
+    """Shows the rule's message for a missing person field instead of Django's generic
+    one, and refuses names another person signs in with (``services.name_conflicts``)."""
 
     def _post_clean(self) -> None:
         super()._post_clean()
+        if not (self.has_error("username") or self.has_error("email")
+                or self.has_error("external_id")):
+            from keystead.directory.services import name_conflicts
+
+            instance = self.instance
+            for problem in name_conflicts(instance.username or instance.email, instance.email,
+                                          instance.external_id, exclude_pk=instance.pk):
+                field = problem.field if problem.field in self.fields else None
+                self.add_error(field, problem.message)
         for name in PERSON_FIELD_CLASSES:
             if name not in self._errors:
                 continue
@@ -85,8 +96,10 @@ class UserAddForm(_PersonForm):
 
     class Meta:
         model = User
-        fields = ("email", "given_name", "family_name")
+        fields = ("email", "username", "given_name", "family_name")
         field_classes = PERSON_FIELD_CLASSES
+        help_texts = {"username": "Optional: an employee number, a user principal name, a "
+                                  "login. Left empty, the user name is the email."}
 
     @sensitive_variables("first", "second")
     def clean(self) -> dict[str, Any]:
@@ -193,7 +206,7 @@ class UserChangeForm(_PersonForm):
     class Meta:
         model = User
         fields = (
-            "email", "password", "given_name", "family_name", "is_active",
+            "username", "email", "password", "given_name", "family_name", "is_active",
             "must_change_password", "source", "source_id", "external_id",
             "is_staff", "is_superuser", "groups", "user_permissions",
         )

@@ -73,7 +73,8 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     add_form_template = "admin/directory/user/add_form.html"
     change_user_password_template = "admin/auth/user/change_password.html"
     list_display = (
-        "email", "given_name", "family_name", "is_active", "is_staff", "source", "last_seen",
+        "email", "username", "given_name", "family_name", "is_active", "is_staff", "source",
+        "last_seen",
     )
     list_filter = (
         "is_active",
@@ -83,7 +84,7 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
         ("directory_groups", DirectoryGroupFilter),
         ("groups", AdminRoleFilter),
     )
-    search_fields = ("email", "given_name", "family_name")
+    search_fields = ("email", "username", "given_name", "family_name", "external_id")
     ordering = ("email",)
     filter_horizontal = ("groups", "user_permissions")
     actions = ("activate_users", "deactivate_users", "unlock_users", "reset_second_factors",
@@ -93,7 +94,7 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
         "lock_status", "failed_logins", "locked_at", "locked_until", "effective_logon_policy",
     )
     fieldsets = (
-        (None, {"fields": ("email", "password")}),
+        (None, {"fields": ("email", "username", "password")}),
         ("Name", {"fields": ("given_name", "family_name")}),
         ("Account", {"fields": (
             "is_active", "must_change_password", "source", "source_id", "external_id",
@@ -111,7 +112,7 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
         ("Dates", {"fields": ("last_login", "password_changed_at", "date_joined", "updated_at")}),
     )
     add_fieldsets = (
-        (None, {"fields": ("email", "given_name", "family_name")}),
+        (None, {"fields": ("email", "username", "given_name", "family_name")}),
         ("Initial password", {"fields": ("password1", "password2")}),
     )
 
@@ -231,7 +232,8 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
             return
         # New users go through the directory service, like every other door.
         created = services.create_user(
-            {field: form.cleaned_data[field] for field in ("email", "given_name", "family_name")},
+            {field: form.cleaned_data[field]
+             for field in ("email", "username", "given_name", "family_name")},
             actor=actor(request),
             password=form.initial_password(),
             request=request,

@@ -8,10 +8,11 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.contrib.auth.models import Group as AuthGroup
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from keystead.directory.rules import normalize_email, person_problems
+from keystead.directory.rules import MAX_USERNAME_LENGTH, normalize_email, person_problems
 from keystead.policy.lockout import is_locked
 
 
@@ -23,9 +24,23 @@ class Source(models.TextChoices):
     SAML = "saml", "SAML"
 
 
-class UserManager(BaseUserManager["User"]):
+class UserQuerySet(models.QuerySet):
+    def signing_in_as(self, typed: str) -> QuerySet[User]:
+        """The account a typed sign-in name names: by its email or by its user name,
+        both regardless of case. The services keep the two namespaces apart (no user
+        name equals another person's email), so at most one account matches.
+
+        The user name is compared in the database, lower-cased on both sides the way
+        its unique index is built, so the lookup uses that index on either engine.
+        """
+        name = typed.strip()
+        return self.alias(username_key=Lower("username")).filter(
+            Q(email=normalize_email(name)) | Q(username_key=Lower(Value(name))))
+
+
+class UserManager(BaseUserManager.from_queryset(UserQuerySet)):  # type: ignore[misc]
     def get_by_natural_key(self, username: str | None) -> User:
-        return self.get(email__iexact=normalize_email(username or ""))
+        return self.signing_in_as(username or "").get()
 
     def create_user(
         self, email: str, given_name: str, family_name: str, password: str | None = None, **extra
@@ -49,17 +64,25 @@ class UserManager(BaseUserManager["User"]):
 
 
 class User(AbstractBaseUser, PermissionsMixin):
-    """A person. The email address is the sign-in name, unique regardless of case.
+    """A person, who signs in with their email address or their user name; each is
+    unique regardless of case.
 
     ``groups`` (from PermissionsMixin) holds the person's *admin roles*: bundles
     of console permissions. Directory groups are the ``directory_groups``
     relation, so the two cannot be confused.
     """
 
+    username = models.CharField(
+        "user name", max_length=MAX_USERNAME_LENGTH, blank=True,
+        help_text="A sign-in name beside the email: an employee number, a user principal "
+                  "name, a login. Unique regardless of case; kept as typed. New people get "
+                  "their email unless one is given.",
+    )
     email = models.EmailField(
         "email", max_length=254, unique=True,
         error_messages={"unique": "A user with this email already exists."},
-        help_text="The sign-in name. Stored lower-case, so it is unique regardless of case.",
+        help_text="A sign-in name, and where resets and codes are mailed. Stored "
+                  "lower-case, so it is unique regardless of case.",
     )
     given_name = models.CharField("given name", max_length=150)
     family_name = models.CharField("family name", max_length=150)
@@ -84,7 +107,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="The account's identifier in its source (LDAP DN/entryUUID, SAML NameID).",
     )
     external_id = models.CharField(
-        "external id", max_length=255, blank=True, help_text="Set by a SCIM client (externalId)."
+        "external id", max_length=255, blank=True,
+        help_text="The person's identifier in the system that provisions them (SCIM "
+                  "externalId); unique when set.",
     )
     must_change_password = models.BooleanField(
         default=False, help_text="Must choose a new password at the next sign-in.")
@@ -116,6 +141,15 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=~models.Q(source_id=""),
                 name="user_source_id_unique",
             ),
+            models.UniqueConstraint(
+                Lower("username"), name="user_username_unique_ci",
+                violation_error_message="A user with this user name already exists.",
+            ),
+            models.UniqueConstraint(
+                fields=["external_id"], condition=~models.Q(external_id=""),
+                name="user_external_id_unique",
+                violation_error_message="A user with this external id already exists.",
+            ),
         ]
         permissions = [
             ("unlock_user", "Can unlock users"),
@@ -128,17 +162,25 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def clean(self) -> None:
         self.email = normalize_email(self.email or "")
+        self.username = self.username or self.email
         self.given_name = (self.given_name or "").strip()
         self.family_name = (self.family_name or "").strip()
         problems = person_problems(
-            email=self.email, given_name=self.given_name, family_name=self.family_name
+            email=self.email, given_name=self.given_name, family_name=self.family_name,
+            username=self.username,
         )
         if problems:
             raise ValidationError({p.field: p.message for p in problems})
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email or "")
+        self.username = self.username or self.email
         super().save(*args, **kwargs)
+
+    def get_username(self) -> str:
+        """The user name: what libraries show as "the username" (token introspection's
+        ``username``). Email stays USERNAME_FIELD, the unique column Django's checks ask for."""
+        return self.username or self.email
 
     def is_locked(self, now=None) -> bool:
         return is_locked(self.locked_at, self.locked_until, now or timezone.now())

@@ -13,6 +13,8 @@ from django.core.validators import EmailValidator
 
 MAX_NAME_LENGTH = 150
 MAX_EMAIL_LENGTH = 254
+# A user name defaults to the email address, so it may be as long as one.
+MAX_USERNAME_LENGTH = 254
 
 _email_validator = EmailValidator()
 
@@ -57,21 +59,48 @@ def is_email(text: str) -> bool:
     return True
 
 
-def typed_name_for_audit(typed: str) -> str:
-    """What a refused sign-in records of the name typed: the name when it is a well-formed
-    email, else only its length (people type their password into the name field)."""
+def typed_name_for_audit(typed: str, *, known: bool) -> str:
+    """What a refused sign-in records of the name typed: the name when it named an
+    account or is a well-formed email, else only its length (people type their
+    password into the name field)."""
     name = typed.strip()
-    return normalize_email(name) if is_email(name) else f"(not an email, {len(name)} characters)"
+    if known:
+        return name
+    if is_email(name):
+        return normalize_email(name)
+    return f"(not a known name, {len(name)} characters)"
+
+
+def username_problems(username: str | None) -> list[FieldProblem]:
+    """What is wrong with a user name. Any printable text is allowed (an employee
+    number, a user principal name, a login), so clients' own names fit unchanged."""
+    if username is None or not username.strip():
+        return [FieldProblem("username", "User name is required and must not be blank.")]
+    if username != username.strip():
+        return [FieldProblem("username", "User name must not begin or end with a space; "
+                                         "remove the surrounding spaces.")]
+    if len(username) > MAX_USERNAME_LENGTH:
+        return [FieldProblem("username",
+                             f"User name must be at most {MAX_USERNAME_LENGTH} characters.")]
+    if not username.isprintable():
+        return [FieldProblem("username", "User name must contain only printable characters "
+                                         "(no tabs, line breaks or control characters).")]
+    return []
 
 
 def person_problems(
-    *, email: str | None, given_name: str | None, family_name: str | None
+    *, email: str | None, given_name: str | None, family_name: str | None,
+    username: str | None = None,
 ) -> list[FieldProblem]:
-    """Every problem with the fields a person record must have, all at once."""
-    problems: list[FieldProblem] = []
+    """Every problem with the fields a person record must have, all at once.
+
+    ``username`` None: not given, so it will default to the email and needs no check.
+    """
+    problems: list[FieldProblem] = [] if username is None else username_problems(username)
     email = (email or "").strip()
     if not email:
-        problems.append(FieldProblem("email", "Email is required: it is the sign-in name."))
+        problems.append(FieldProblem(
+            "email", "Email is required: password resets and sign-in codes are mailed to it."))
     elif len(email) > MAX_EMAIL_LENGTH:
         problems.append(
             FieldProblem("email", f"Email must be at most {MAX_EMAIL_LENGTH} characters.")

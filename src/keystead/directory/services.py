@@ -32,22 +32,45 @@ from keystead.secret import Secret
 
 __all__ = ["Conflict", "RuleViolation"]  # re-exported: every door catches these from here
 
-PERSON_FIELDS = ("email", "given_name", "family_name", "is_active", "source", "source_id",
-                 "external_id")
+PERSON_FIELDS = ("username", "email", "given_name", "family_name", "is_active", "source",
+                 "source_id", "external_id")
 
 
-def _email_taken(email: str, *, exclude_pk: int | None = None) -> bool:
-    query = User.objects.filter(email__iexact=email)
-    if exclude_pk is not None:
-        query = query.exclude(pk=exclude_pk)
-    return query.exists()
+def _others(exclude_pk: int | None):
+    return User.objects.exclude(pk=exclude_pk) if exclude_pk is not None else User.objects.all()
+
+
+def name_conflicts(username: str, email: str, external_id: str, *,
+                   exclude_pk: int | None) -> list[FieldProblem]:
+    """Which of the person's names another person already has. Email and user name
+    share one namespace for sign-in, so neither may equal the other kind of name of
+    someone else: a typed name then always means one person."""
+    others = _others(exclude_pk)
+    problems = []
+    # A user name that is the email itself is checked once, as the email.
+    if username.lower() != email.lower() and others.signing_in_as(username).exists():
+        problems.append(FieldProblem(
+            "username", f"A user with this user name already exists: {username!r} is "
+                        "another person's user name or email; choose another."))
+    if others.signing_in_as(email).exists():
+        problems.append(FieldProblem(
+            "email", f"A user with this email already exists: {email!r} is another "
+                     "person's email or user name."))
+    if external_id and others.filter(external_id=external_id).exists():
+        problems.append(FieldProblem(
+            "external_id", f"A user with this external id already exists: {external_id!r} "
+                           "belongs to another person."))
+    return problems
 
 
 def _check_person(values: dict[str, Any], *, exclude_pk: int | None = None) -> None:
+    """Rules, then uniqueness; ``values`` holds every person field (a user name
+    defaulted already)."""
     problems = person_problems(
         email=values.get("email"),
         given_name=values.get("given_name"),
         family_name=values.get("family_name"),
+        username=values.get("username"),
     )
     if problems:
         raise RuleViolation(problems)
@@ -56,15 +79,32 @@ def _check_person(values: dict[str, Any], *, exclude_pk: int | None = None) -> N
         raise RuleViolation(
             [FieldProblem("source", f"Source must be one of: {', '.join(Source.values)}.")]
         )
-    if _email_taken(normalize_email(values["email"]), exclude_pk=exclude_pk):
-        raise Conflict([FieldProblem("email", "A user with this email already exists.")])
+    conflicts = name_conflicts(values["username"], normalize_email(values["email"]),
+                                (values.get("external_id") or "").strip(),
+                                exclude_pk=exclude_pk)
+    if conflicts:
+        raise Conflict(conflicts)
+
+
+def _with_username(values: dict[str, Any], current: User | None) -> dict[str, Any]:
+    """``values`` with the user name settled: as given; else, for a new person or one
+    whose user name was their email, the (new) email; else the current one."""
+    if values.get("username"):
+        return values
+    follows_email = current is None or current.username.lower() == current.email.lower()
+    email = values.get("email") or ""
+    username = (normalize_email(email) if follows_email and email.strip()
+                else current.username if current else "")
+    return {**values, "username": username}
 
 
 def _apply_person(user: User, values: dict[str, Any]) -> None:
     for field in PERSON_FIELDS:
         if field in values and values[field] is not None:
             value = values[field]
-            setattr(user, field, value.strip() if isinstance(value, str) else value)
+            if isinstance(value, str) and field != "username":  # the rules refuse its spaces
+                value = value.strip()
+            setattr(user, field, value)
     user.email = normalize_email(user.email)
 
 
@@ -73,8 +113,10 @@ def _save(obj) -> None:
         with transaction.atomic():
             obj.save()
     except IntegrityError as exc:
+        what = "email, user name or external id" if isinstance(obj, User) else "name"
         raise Conflict([FieldProblem("email" if isinstance(obj, User) else "name",
-                                     "This value is already used by another record.")]) from exc
+                                     f"This {what} was taken by another record saved at the "
+                                     "same moment; read it again and retry.")]) from exc
 
 
 def _apply_password(user: User, password: Secret) -> None:
@@ -111,6 +153,7 @@ def create_user(
     require(actor, Action.CREATE, None)
     if password:
         require(actor, Action.SET_PASSWORD, None)
+    values = _with_username(values, None)
     _check_person(values)
     user = User()
     _apply_person(user, values)
@@ -139,8 +182,9 @@ def update_user(
         require(actor, Action.DISABLE, user)
     if password:
         require(actor, Action.SET_PASSWORD, user)
-    merged = {field: getattr(user, field) for field in PERSON_FIELDS}
+    merged = {field: getattr(user, field) for field in PERSON_FIELDS if field != "username"}
     merged.update({k: v for k, v in values.items() if v is not None})
+    merged = _with_username(merged, user)
     _check_person(merged, exclude_pk=user.pk)
     before = {field: getattr(user, field) for field in PERSON_FIELDS}
     _apply_person(user, merged)

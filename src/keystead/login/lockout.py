@@ -28,7 +28,7 @@ def release_if_expired(user: User | None, now: datetime,
     """End a lock whose period has passed; True if this call ended it.
 
     ``account`` selects the row (default: ``user``'s); the password sign-in passes
-    the typed email's, so the statement runs whether or not the account exists.
+    the typed name's, so the statement runs whether or not the account exists.
     """
     account = User.objects.filter(pk=user.pk) if account is None else account
     released = account.filter(locked_at__isnull=False, locked_until__lte=now).update(
@@ -78,12 +78,12 @@ def register_failure(
                           reason=reason)
 
 
-def count_failed_sign_in(email: str, user: User | None, rules: LockoutRules, *,
+def count_failed_sign_in(typed: str, user: User | None, rules: LockoutRules, *,
                          request: HttpRequest | None = None) -> bool:
-    """A refused password sign-in for the typed ``email``, whatever the reason: the same
+    """A refused password sign-in for the ``typed`` name, whatever the reason: the same
     statements run for an unknown, locked, disabled or merely mistaken account (so all
     answers take the same time), and only an active, unlocked account's count moves."""
-    return _count_failure(User.objects.filter(email=email, is_active=True), user, rules,
+    return _count_failure(User.objects.signing_in_as(typed).filter(is_active=True), user, rules,
                           request=request, reason="wrong password")
 
 

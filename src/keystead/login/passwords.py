@@ -17,13 +17,14 @@ from django.utils import timezone
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
-from keystead.directory.rules import normalize_email, typed_name_for_audit
+from keystead.directory.rules import typed_name_for_audit
 from keystead.login import lockout, second_step, throttle
 from keystead.login.timing import verify_against_dummy
 from keystead.policy.services import account_and_policy, password_problems, rules_fingerprint
 from keystead.secret import Secret
 
-GENERIC_FAILURE = "The email or password is not right, or the account cannot sign in now."
+GENERIC_FAILURE = ("The email, user name or password is not right, or the account cannot "
+                   "sign in now.")
 
 
 class Result(Enum):
@@ -48,7 +49,8 @@ class SignIn:
 def _fail(request, user, reason, username, door) -> SignIn:
     audit.record("login", request=request, outcome=Outcome.FAILURE, actor_label="anonymous",
                  target=user, detail={"method": "password", "door": door, "reason": reason,
-                                      "username": typed_name_for_audit(username)})
+                                      "username": typed_name_for_audit(
+                                          username, known=user is not None)})
     return SignIn(Result.FAILED)
 
 
@@ -82,12 +84,12 @@ def sign_in_with_password(
     if throttled is not None:
         return SignIn(Result.FAILED, throttled=throttled)
     now = timezone.now()
-    email = normalize_email(username)
-    user, policy = account_and_policy(email)
+    user, policy = account_and_policy(username)
     # Every refusal below runs the same statements (the release of an expired lock and
-    # the failure count, both by the typed email) and one argon2 verification, so an
-    # unknown, locked, disabled or mistaken account cannot be told apart by time.
-    lockout.release_if_expired(user, now, account=User.objects.filter(email=email))
+    # the failure count, both by the typed name) and one argon2 verification, so an
+    # unknown, locked, disabled or mistaken account cannot be told apart by time,
+    # whether the name typed is an email or a user name.
+    lockout.release_if_expired(user, now, account=User.objects.signing_in_as(username))
     refusal = "unknown user" if user is None else lockout.sign_in_refusal(user, now)
     if refusal is not None:
         verify_against_dummy(password)
@@ -97,7 +99,7 @@ def sign_in_with_password(
     elif not user.check_password(password.reveal()):
         refusal = "wrong password"
     if refusal is not None:
-        lockout.count_failed_sign_in(email, user if refusal == "wrong password" else None,
+        lockout.count_failed_sign_in(username, user if refusal == "wrong password" else None,
                                      policy.lockout, request=request)
         return _fail(request, user, refusal, username, door)
     second_factor = second_step.required_for(user, policy)

@@ -41,7 +41,7 @@ from django.utils import timezone
 from keystead.directory import audit, services
 from keystead.directory.authorization import Actor
 from keystead.directory.models import Outcome, User
-from keystead.directory.rules import normalize_email
+from keystead.directory.rules import typed_name_for_audit
 from keystead.login import mail
 from keystead.login.models import ResetToken
 from keystead.secret import Secret
@@ -53,8 +53,8 @@ MAIL_INTERVAL = timedelta(seconds=60)
 TOKEN_BYTES = 32  # 256 bits
 MAX_TOKEN_CHARS = 128  # anything longer is not one of ours; don't hash megabytes
 
-ANSWER = ("If an account exists for that address, we sent a link to it. "
-          "The link works for 30 minutes.")
+ANSWER = ("If an account has that email or user name, we sent a link to its email "
+          "address. The link works for 30 minutes.")
 REQUEST_ACTION = "user.password.reset.request"
 RESET_ACTION = "user.password.reset"
 
@@ -97,23 +97,24 @@ def _latest_request_at(user_pk: int | None):
 
 
 def request_reset(
-    email: str, *, request: HttpRequest | None = None, door: str = "portal"
+    name: str, *, request: HttpRequest | None = None, door: str = "portal"
 ) -> ResetMail | None:
-    """Handle "send me a reset link" for ``email``; the mail to send, if any.
+    """Handle "send me a reset link" for a typed email or user name; the mail to send,
+    if any (always to the account's email address).
 
     Whatever the outcome, the caller shows ``ANSWER``. The audit log records
     what really happened (sent, unknown address, disabled, rate-limited).
     """
-    typed = (email or "").strip()[:254]
+    typed = (name or "").strip()[:254]
     token = new_token()
     digest = hash_token(token.reveal())  # done for unknown addresses too: equal work
     now = timezone.now()
-    detail = {"door": door, "email": typed}
     with transaction.atomic():
         # The row lock serialises requests for one account across processes, so two
         # requests in the same instant cannot both pass the one-a-minute check.
-        user = (User.objects.select_for_update().filter(email=normalize_email(typed)).first()
+        user = (User.objects.select_for_update().signing_in_as(typed).first()
                 if typed else None)
+        detail = {"door": door, "email": typed_name_for_audit(typed, known=user is not None)}
         latest = _latest_request_at(user.pk if user else None)
         if user is None or not user.is_active:
             reason = "unknown user" if user is None else "account disabled"

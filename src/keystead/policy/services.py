@@ -41,14 +41,15 @@ def effective_policy(user: User | None) -> EffectivePolicy:
     return _loaded({"group__members": user} if user is not None and user.pk else None)
 
 
-def account_and_policy(email: str) -> tuple[User | None, EffectivePolicy]:
-    """The account signing in with this (normalised) email, or None, and its policy.
+def account_and_policy(typed: str) -> tuple[User | None, EffectivePolicy]:
+    """The account signing in with this typed name (email or user name), or None, and
+    its policy.
 
-    The group policies are looked up by the email, not the account, so an unknown
-    email costs the same reads as a known one.
+    The group policies are looked up by the typed name, not the account, so an
+    unknown name costs the same reads as a known one.
     """
-    return (User.objects.filter(email=email).first(),
-            _loaded({"group__members__email": email}))
+    named = User.objects.signing_in_as(typed)
+    return named.first(), _loaded({"group__members__in": named})
 
 
 def _loaded(members: dict | None) -> EffectivePolicy:

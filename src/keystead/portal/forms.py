@@ -4,12 +4,13 @@ from django import forms
 
 
 class SignInForm(forms.Form):
-    """The sign-in form: the email address is the sign-in name."""
+    """The sign-in form: a person signs in with their email address or their user name."""
 
     username = forms.CharField(
-        label="Email",
+        label="Email or user name",
         max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "username", "autofocus": True}),
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True,
+                                      "autocapitalize": "none", "spellcheck": "false"}),
     )
     password = forms.CharField(
         label="Password",
@@ -47,9 +48,10 @@ class ChangePasswordForm(NewPasswordForm):
 
 
 class ResetRequestForm(forms.Form):
-    """Ask for a reset link. Any well-formed address gets the same answer."""
+    """Ask for a reset link by email or user name. Every name gets the same answer."""
 
-    email = forms.EmailField(
-        label="Email", max_length=254,
-        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    email = forms.CharField(
+        label="Email or user name", max_length=254,
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True,
+                                      "autocapitalize": "none", "spellcheck": "false"}),
     )

@@ -47,11 +47,13 @@ class UserFilter(Schema):
 @router.get("/users", response={200: list[UserOut], **ERRORS}, auth=read)
 @paginate(Pages)
 def list_users(request: HttpRequest, filters: Query[UserFilter]):
-    """Users, filtered by a search over email and names, status, source, group or lock."""
+    """Users, filtered by a search over user name, email and names, status, source, group
+    or lock."""
     users = _users()
     if filters.q:
         users = users.filter(
-            Q(email__icontains=filters.q)
+            Q(username__icontains=filters.q)
+            | Q(email__icontains=filters.q)
             | Q(given_name__icontains=filters.q)
             | Q(family_name__icontains=filters.q)
         )

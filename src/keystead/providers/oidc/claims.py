@@ -41,6 +41,7 @@ CLAIMS: dict[str, tuple[str, Callable[[User], Any]]] = {
     "given_name": ("profile", lambda user: user.given_name),
     "family_name": ("profile", lambda user: user.family_name),
     "name": ("profile", lambda user: user.full_name),
+    "preferred_username": ("profile", lambda user: user.username),
     "password_changed_at": ("profile", _password_changed_at),
     "groups": ("groups", _groups),
 }
