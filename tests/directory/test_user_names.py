@@ -106,3 +106,22 @@ def test_the_migration_gives_existing_people_their_email_and_keeps_one_external_
     executor.migrate([("directory", "0009_user_username")])
     rows = list(User.objects.order_by("pk").values_list("username", "external_id"))
     assert rows == [("ada@example.com", "shared"), ("grace@example.com", "")]
+
+
+def test_a_source_answer_finds_the_person_by_the_chosen_key():
+    from keystead.directory.models import Source, UserKey
+
+    grace = create("grace@example.com", "E12345", external_id="00u1",
+                   source=Source.SAML, source_id="a7f3-persistent")
+    found = {key: User.objects.identified_by(key, value, source=Source.SAML).first()
+             for key, value in ((UserKey.EMAIL, " Grace@Example.com"),
+                                (UserKey.USERNAME, "e12345"),
+                                (UserKey.EXTERNAL_ID, "00u1"),
+                                (UserKey.SOURCE_ID, "a7f3-persistent"))}
+    assert all(person == grace for person in found.values()), found
+    assert not User.objects.identified_by(UserKey.EXTERNAL_ID, "00U1").exists()  # exact
+    assert not User.objects.identified_by(UserKey.SOURCE_ID, "a7f3-persistent",
+                                          source=Source.LDAP).exists()
+    assert not User.objects.identified_by(UserKey.EXTERNAL_ID, "").exists()
+    with pytest.raises(ValueError, match="Unknown user key"):
+        User.objects.identified_by("phone", "1")

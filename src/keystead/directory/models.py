@@ -24,7 +24,33 @@ class Source(models.TextChoices):
     SAML = "saml", "SAML"
 
 
+class UserKey(models.TextChoices):
+    """Which of a person's identifiers an external source's answer is matched on (the
+    "authentication user key" of a directory or SAML source)."""
+
+    EMAIL = "email", "Email"
+    USERNAME = "username", "User name"
+    EXTERNAL_ID = "external_id", "External id"
+    SOURCE_ID = "source_id", "Identifier in the source"
+
+
 class UserQuerySet(models.QuerySet):
+    def identified_by(self, key: str, value: str, *, source: str = "") -> QuerySet[User]:
+        """The person whose identifier ``key`` (a ``UserKey``) is ``value``: email and
+        user name regardless of case; the external id exactly; a source identifier
+        exactly and only within ``source``, where it is unique."""
+        value = value.strip()
+        if key == UserKey.EMAIL:
+            return self.filter(email=normalize_email(value))
+        if key == UserKey.USERNAME:
+            return self.alias(username_key=Lower("username")).filter(
+                username_key=Lower(Value(value)))
+        if key == UserKey.EXTERNAL_ID:
+            return self.filter(external_id=value) if value else self.none()
+        if key == UserKey.SOURCE_ID:
+            return self.filter(source=source, source_id=value) if value else self.none()
+        raise ValueError(f"Unknown user key {key!r}; use one of: {', '.join(UserKey.values)}.")
+
     def signing_in_as(self, typed: str) -> QuerySet[User]:
         """The account a typed sign-in name names: by its email or by its user name,
         both regardless of case. The services keep the two namespaces apart (no user
