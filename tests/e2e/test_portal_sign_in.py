@@ -37,6 +37,7 @@ def test_sign_in_by_user_name_in_any_case(page, person):
     expect(page.get_by_label("Email or user name")).to_be_visible()
     sign_in_as(page, "e12345", PERSON_PASSWORD)
     expect(page.get_by_role("heading", name="Hello, Ada")).to_be_visible()
+    expect(page.locator("main")).to_contain_text("Your user name is E12345")
     assert Event.objects.filter(action="login", outcome="success",
                                 target_id=str(person.pk)).exists()
 
