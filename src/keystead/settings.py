@@ -41,7 +41,7 @@ INSTALLED_APPS = [
     "keystead.portal",
     "keystead.providers.oidc.apps.OidcConfig",
     "keystead.providers.oidc.apps.OAuthToolkitConfig",
-    "django.contrib.admin",
+    "keystead.directory.console_app.ConsoleConfig",  # Django's admin, Keystead's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -22,35 +22,35 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from keystead.directory import audit
 
-site = admin.site
-site.site_header = "Keystead"
-site.site_title = "Keystead"
-site.index_title = "Administration"
-site.site_url = "/"
 
-_django_login = site.login
-_django_logout = site.logout
+class KeysteadAdminSite(admin.AdminSite):
+    """The console: Keystead's name and words, and the portal's sign-in door.
 
+    Installed as the default site (``ConsoleConfig.default_site``), so every
+    ``admin.site.register`` lands here.
+    """
 
-def sign_in(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-    """Anonymous visitors sign in at the portal; others see why they cannot enter."""
-    if request.user.is_authenticated and request.method == "GET":
-        # Django's page says this account is signed in but has no console access.
-        return _django_login(request, extra_context)
-    target = request.GET.get(REDIRECT_FIELD_NAME, "")
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("admin:index", current_app=site.name)
-    return redirect_to_login(target, settings.LOGIN_URL)
+    site_header = "Keystead"
+    site_title = "Keystead"
+    index_title = "Administration"
+    site_url = "/"
+    logout_template = "admin/signed_out.html"
 
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """Anonymous visitors sign in at the portal; others see why they cannot enter."""
+        if request.user.is_authenticated and request.method == "GET":
+            # Django's page says this account is signed in but has no console access.
+            return super().login(request, extra_context)
+        target = request.GET.get(REDIRECT_FIELD_NAME, "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("admin:index", current_app=self.name)
+        return redirect_to_login(target, settings.LOGIN_URL)
 
-def sign_out(request: HttpRequest, extra_context: Any = None) -> HttpResponse:
-    if request.method == "POST" and request.user.is_authenticated:
-        audit.record("logout", request=request, target=request.user, detail={"door": "admin"})
-    return _django_logout(request, extra_context)
-
-
-site.login = sign_in  # type: ignore[method-assign]
-site.logout = sign_out  # type: ignore[method-assign]
+    def logout(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        if request.method == "POST" and request.user.is_authenticated:
+            audit.record("logout", request=request, target=request.user,
+                         detail={"door": "admin"})
+        return super().logout(request, extra_context)
 
 
 def short_time(value: datetime | None) -> str:
