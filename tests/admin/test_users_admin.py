@@ -23,8 +23,8 @@ def people(make_user):
 
 def test_list_shows_the_columns(root_client, people):
     page = root_client.get(USERS).content.decode()
-    for header in ("Email", "User name", "Given name", "Family name", "Active", "Console access", "Source",
-                   "Last login"):
+    for header in ("Email", "User name", "Given name", "Family name", "Active",
+                   "Console access", "Source", "Last login"):
         assert header in page, header
 
 
@@ -280,3 +280,12 @@ def test_disabling_password_sign_in_is_audited(root_client, make_user):
     user.refresh_from_db()
     assert not user.has_usable_password()
     assert Event.objects.filter(action="user.password.disable", target_id=str(user.pk)).exists()
+
+
+def test_a_malformed_email_gets_one_message_and_nothing_about_the_user_name(root_client):
+    response = root_client.post(USERS + "add/", {
+        "email": "not an email", "given_name": "New", "family_name": "Person",
+        "password1": "", "password2": ""})
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["email"]
+    assert errors["email"] == ["Enter a valid email address."]

@@ -47,10 +47,13 @@ _GENERIC_CODES = {"blank", "required"}
 
 
 class _PersonForm(forms.ModelForm):
-    """Shows the rule's message for a missing person field instead of Django's generic
-    one, and refuses names another person signs in with (``services.name_conflicts``)."""
+    """One clear message per person field: the rule's message for a missing field instead
+    of Django's generic one, the field's own for a malformed value (not also the rule's
+    "required", which the model's check adds once the bad value is dropped). Refuses
+    names another person signs in with (``services.name_conflicts``)."""
 
     def _post_clean(self) -> None:
+        malformed = {name for name in PERSON_FIELD_CLASSES if name in self._errors}
         super()._post_clean()
         if not (self.has_error("username") or self.has_error("email")
                 or self.has_error("external_id")):
@@ -61,11 +64,16 @@ class _PersonForm(forms.ModelForm):
                                           instance.external_id, exclude_pk=instance.pk):
                 field = problem.field if problem.field in self.fields else None
                 self.add_error(field, problem.message)
+        if "email" in malformed and not (self.data.get("username") or "").strip():
+            # The user name would have been the email: nothing to say about it yet.
+            self._errors.pop("username", None)
         for name in PERSON_FIELD_CLASSES:
             if name not in self._errors:
                 continue
             errors = self._errors[name].as_data()
             specific = [e for e in errors if e.code not in _GENERIC_CODES]
+            if name in malformed:
+                specific = errors[:1]
             if specific and len(specific) < len(errors):
                 self._errors[name] = self.error_class(
                     specific, renderer=self.renderer, field_id=self[name].auto_id
