@@ -79,11 +79,13 @@ class ScimApi:
 
 def user_body(email: str = "bjensen@example.com", given: str = "Barbara",
               family: str | None = "Jensen", **extra: Any) -> dict[str, Any]:
+    """A SCIM User whose userName is its (primary, work) email unless ``extra`` says otherwise."""
     name: dict[str, Any] = {"givenName": given}
     if family is not None:
         name["familyName"] = family
     return {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email,
-            "name": name, **extra}
+            "name": name, "emails": [{"value": email, "type": "work", "primary": True}],
+            **extra}
 
 
 

@@ -52,7 +52,8 @@ def test_published_schemas_build_working_models(scim):
     provider = ScimProvider.from_discovery(schemas, types)
     user_model = provider.model_for("User")
     created = scim.post("Users", {"schemas": [USER_URN], "userName": "ada@example.com",
-                                  "name": {"givenName": "Ada", "familyName": "Lovelace"}})
+                                  "name": {"givenName": "Ada", "familyName": "Lovelace"},
+                                  "emails": [{"value": "ada@example.com"}]})
     user = user_model.model_validate(created.json())
     assert user.user_name == "ada@example.com"
 
@@ -60,3 +61,38 @@ def test_published_schemas_build_working_models(scim):
 def test_discovery_refuses_filters(scim):
     assert_scim_error(scim.get("Schemas", filter='id eq "x"'), 403)
     assert_scim_error(scim.get("ServiceProviderConfig", filter='id eq "x"'), 403)
+
+
+def test_service_provider_config_tells_the_truth(scim, make_user):
+    """Each feature the config claims works, and the one it denies (bulk) is refused."""
+    from keystead.directory.models import User
+
+    config = scim.get("ServiceProviderConfig").json()
+    ada = make_user("ada@example.com", "Ada", "Lovelace")
+    make_user("grace@example.com", "Grace", "Hopper")
+
+    assert config["bulk"]["supported"] is False
+    assert_scim_error(scim.post("Bulk", {"Operations": []}), 501)
+
+    assert config["sort"]["supported"] is True
+    listed = scim.get("Users", sortBy="name.familyName", sortOrder="descending").json()
+    names = [u["name"]["familyName"] for u in listed["Resources"]]
+    assert names == sorted(names, key=str.lower, reverse=True)
+
+    assert config["etag"]["supported"] is True
+    etag = scim.get(f"Users/{ada.pk}")["ETag"]
+    assert scim.call("GET", f"Users/{ada.pk}", headers={"If-None-Match": etag}).status_code == 304
+
+    assert config["changePassword"]["supported"] is True
+    scim.patch(f"Users/{ada.pk}", {"op": "replace", "path": "password",
+                                   "value": "a long and new passphrase 7"})
+    ada.refresh_from_db()
+    assert ada.check_password("a long and new passphrase 7")
+
+    assert config["patch"]["supported"] is True and config["filter"]["supported"] is True
+    most = config["filter"]["maxResults"]
+    User.objects.bulk_create(User(username=f"u{i}", email=f"u{i}@example.com", given_name="U",
+                                  family_name=str(i)) for i in range(most))
+    page = scim.get("Users", filter='userName pr', count=most + 500).json()
+    assert page["totalResults"] > most
+    assert page["itemsPerPage"] == len(page["Resources"]) == most

@@ -121,9 +121,10 @@ def test_patch_paths():
 
 
 def test_user_name_is_case_insensitive_and_external_id_case_exact():
-    assert user_q('userName eq "BJensen@Example.com"') == Q(email__iexact="BJensen@Example.com")
+    assert user_q('userName eq "BJensen@Example.com"') == \
+        Q(username__iexact="BJensen@Example.com")
     assert user_q('externalId eq "AbC"') == Q(external_id__exact="AbC")
-    assert user_q('USERNAME sw "bj"') == Q(email__istartswith="bj")
+    assert user_q('USERNAME sw "bj"') == Q(username__istartswith="bj")
     assert user_q('name.familyName ew "sen"') == Q(family_name__iendswith="sen")
     assert user_q('emails.value co "@example"') == Q(email__icontains="@example")
     assert user_q('displayName co "Barb"') == Q(scim_display_name__icontains="Barb")
@@ -131,18 +132,18 @@ def test_user_name_is_case_insensitive_and_external_id_case_exact():
 
 def test_urn_prefixed_attribute():
     assert user_q('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a"') == \
-        Q(email__iexact="a")
+        Q(username__iexact="a")
 
 
 def test_logic_maps_to_q_logic():
     assert user_q('userName eq "a" or not (active eq true)') == \
-        Q(email__iexact="a") | ~Q(is_active=True)
+        Q(username__iexact="a") | ~Q(is_active=True)
     assert user_q('name.givenName eq "a" and name.familyName eq "b"') == \
         Q(given_name__iexact="a") & Q(family_name__iexact="b")
 
 
 def test_ne_and_pr():
-    assert user_q('userName ne "a"') == ~Q(email__iexact="a")
+    assert user_q('userName ne "a"') == ~Q(username__iexact="a")
     assert user_q("externalId pr") == ~Q(external_id="") & Q(external_id__isnull=False)
     assert user_q("externalId eq null") == ~(~Q(external_id="") & Q(external_id__isnull=False))
 
@@ -203,8 +204,18 @@ def test_untranslatable_filters_name_the_problem(text, message):
 
 def test_sorting():
     ordering = order_by("userName", "descending", USER_COLUMNS, USER)
-    assert ordering[0] == Lower(F("email")).desc()
+    assert ordering[0] == Lower(F("username")).desc()
     assert ordering[1] == "-pk"
     assert order_by("meta.created", None, USER_COLUMNS, USER)[0] == F("date_joined").asc()
     with pytest.raises(FilterError, match="Cannot sort on 'groups'"):
         order_by("groups", None, USER_COLUMNS, USER)
+
+
+def test_a_sub_attribute_after_a_value_filter_joins_the_filter():
+    """Entra ID's emails[type eq "work"].value eq "x": emails[type eq "work" and value eq "x"]."""
+    assert parse_filter('emails[type eq "work"].value eq "a@example.com"') == \
+        parse_filter('emails[type eq "work" and value eq "a@example.com"]')
+    assert user_q('emails[type eq "work"].value eq "a@example.com"') == \
+        ALL & Q(email__iexact="a@example.com")
+    with pytest.raises(FilterSyntaxError, match="operator must follow"):
+        parse_filter('emails[type eq "work"].value')

@@ -75,8 +75,10 @@ def test_client_user_lifecycle(scim2):
 
 def test_client_group_lifecycle(scim2):
     ada = scim2.create(User(user_name="ada@example.com",
+                            emails=[Email(value="ada@example.com")],
                             name=Name(given_name="Ada", family_name="Lovelace")))
     alan = scim2.create(User(user_name="alan@example.com",
+                             emails=[Email(value="alan@example.com")],
                              name=Name(given_name="Alan", family_name="Turing")))
     group = scim2.create(Group(display_name="Pioneers", members=[GroupMember(value=ada.id)]))
     assert [m.value for m in group.members] == [ada.id]
@@ -101,14 +103,16 @@ def test_client_group_lifecycle(scim2):
 
 
 def test_client_sees_scim_errors(scim2):
-    scim2.create(User(user_name="ada@example.com",
+    scim2.create(User(user_name="ada@example.com", emails=[Email(value="ada@example.com")],
                       name=Name(given_name="Ada", family_name="Lovelace")))
     duplicate = scim2.create(
-        User(user_name="Ada@example.com", name=Name(given_name="A", family_name="L")),
+        User(user_name="Ada@example.com", emails=[Email(value="Ada@example.com")],
+             name=Name(given_name="A", family_name="L")),
         raise_scim_errors=False)
     assert isinstance(duplicate, Error)
     assert (duplicate.status, duplicate.scim_type) == (409, "uniqueness")
-    nameless = scim2.create(User(user_name="x@example.com", name=Name(given_name="X")),
+    nameless = scim2.create(User(user_name="x@example.com", emails=[Email(value="x@example.com")],
+                                 name=Name(given_name="X")),
                             raise_scim_errors=False)
     assert (nameless.status, nameless.scim_type) == (400, "invalidValue")
     assert "name.familyName" in nameless.detail
@@ -120,6 +124,7 @@ def test_client_sees_scim_errors(scim2):
 def test_client_pages_through_users(scim2):
     for i in range(5):
         scim2.create(User(user_name=f"u{i}@example.com",
+                          emails=[Email(value=f"u{i}@example.com")],
                           name=Name(given_name="U", family_name=str(i))))
     seen = []
     start = 1
@@ -139,7 +144,8 @@ def test_client_pages_through_users(scim2):
 def test_rfc_3_3_create(live_scim, live_base):
     response = live_scim.post("/Users", headers=SCIM_JSON, json={
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-        "userName": "bjensen@example.com", "externalId": "bjensen",
+        "userName": "bjensen@example.com", "emails": [{"value": "bjensen@example.com"}],
+        "externalId": "bjensen",
         "name": {"formatted": "Ms. Barbara J Jensen III", "familyName": "Jensen",
                  "givenName": "Barbara"},
     })
@@ -155,6 +161,7 @@ def test_rfc_3_3_create(live_scim, live_base):
 
 def test_rfc_3_4_2_filter_and_3_4_1_attributes(live_scim):
     live_scim.post("/Users", json={"userName": "bjensen@example.com",
+                                   "emails": [{"value": "bjensen@example.com"}],
                                    "name": {"givenName": "Barbara", "familyName": "Jensen"}})
     response = live_scim.get("/Users", params={"filter": 'userName eq "bjensen@example.com"',
                                                "attributes": "userName,name.familyName"})
@@ -166,7 +173,7 @@ def test_rfc_3_4_2_filter_and_3_4_1_attributes(live_scim):
 
 def test_rfc_3_5_2_patch_examples(live_scim):
     user = live_scim.post("/Users", json={
-        "userName": "bjensen@example.com",
+        "userName": "bjensen@example.com", "emails": [{"value": "bjensen@example.com"}],
         "name": {"givenName": "Barbara", "familyName": "Jensen"}}).json()
     group = live_scim.post("/Groups", json={"displayName": "Tour Guides"}).json()
     patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}
@@ -185,13 +192,13 @@ def test_rfc_3_5_2_patch_examples(live_scim):
     response = live_scim.patch(f"/Users/{user['id']}", json={**patch, "Operations": [
         {"op": "replace", "path": 'emails[type eq "work"].value', "value": "babs@example.com"},
         {"op": "replace", "value": {"active": False}}]})
-    assert response.json()["userName"] == "babs@example.com"
+    assert response.json()["emails"][0]["value"] == "babs@example.com"
     assert response.json()["active"] is False
 
 
 def test_rfc_3_6_delete_and_3_12_errors(live_scim):
     user = live_scim.post("/Users", json={
-        "userName": "bjensen@example.com",
+        "userName": "bjensen@example.com", "emails": [{"value": "bjensen@example.com"}],
         "name": {"givenName": "Barbara", "familyName": "Jensen"}}).json()
     response = live_scim.delete(f"/Users/{user['id']}")
     assert response.status_code == 204 and response.content == b""
@@ -217,7 +224,8 @@ def test_concurrent_patches_do_not_lose_changes(live_scim, live_base, token_for)
     import threading
 
     user = live_scim.post("/Users", json={
-        "userName": "ada@example.com", "name": {"givenName": "Ada", "familyName": "Lovelace"}
+        "userName": "ada@example.com", "emails": [{"value": "ada@example.com"}],
+        "name": {"givenName": "Ada", "familyName": "Lovelace"}
     }).json()
     headers = {"Authorization": f"Bearer {token_for('scim')}"}
     for round_ in range(3):

@@ -91,9 +91,17 @@ def test_new_primary_demotes_the_old_one():
 
 def test_remove_attribute_and_sub_attribute():
     doc = patch(user_doc(), {"op": "remove", "path": "name.familyName"},
-                {"op": "remove", "path": "emails"})
+                {"op": "remove", "path": "externalId"})
     assert "familyName" not in doc["name"]
-    assert "emails" not in doc
+    assert "externalId" not in doc
+
+
+@pytest.mark.parametrize("path", ["emails", 'emails[type eq "work"]', "name", "active",
+                                  "userName"])
+def test_required_attributes_cannot_be_removed(path):
+    error = refused(user_doc(), {"op": "remove", "path": path})
+    assert error.scim_type == "invalidValue"
+    assert path.split("[")[0] in error.detail and "required" in error.detail
 
 
 def test_remove_needs_a_path():
@@ -142,7 +150,7 @@ def test_add_with_filter_that_matches_nothing_creates_the_value():
     ({"op": "replace", "path": "meta.lastModified", "value": "x"}, "mutability"),
     ({"op": "add", "path": "groups", "value": [{"value": "1"}]}, "mutability"),
     ({"op": "replace", "value": {"id": "8"}}, "mutability"),
-    ({"op": "replace", "path": "nickName", "value": "x"}, "invalidPath"),
+    ({"op": "replace", "path": "nickNme", "value": "x"}, "invalidPath"),
     ({"op": "replace", "path": "name.middleName", "value": "x"}, "invalidPath"),
     ({"op": "replace", "path": 'active[value eq "x"]', "value": "x"}, "invalidPath"),
     ({"op": "replace", "path": "emails[", "value": "x"}, "invalidPath"),

@@ -21,7 +21,8 @@ PATCH_OP = ["urn:ietf:params:scim:api:messages:2.0:PatchOp"]
 
 def person(email: str, **extra):
     return {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": email,
-            "name": {"givenName": "Tweety", "familyName": "Bird"}, **extra}
+            "emails": [{"value": email}], "name": {"givenName": "Tweety", "familyName": "Bird"},
+            **extra}
 
 
 def test_password_is_set_and_never_leaks(live_scim, caplog):

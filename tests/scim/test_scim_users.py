@@ -44,12 +44,57 @@ def test_create_is_audited_as_the_scim_door(scim):
     assert event.actor_label.startswith("root@example.com (token ")
 
 
-def test_user_name_is_stored_lower_case_and_unique_regardless_of_case(scim):
-    assert scim.post("Users", user_body(email="BJensen@Example.com")).json()["userName"] == \
-        "bjensen@example.com"
-    response = scim.post("Users", user_body(email="bjensen@EXAMPLE.com"))
-    body = assert_scim_error(response, 409, "uniqueness")
+def test_user_name_keeps_its_case_and_is_unique_regardless_of_case(scim):
+    body = scim.post("Users", user_body(email="BJensen@Example.com")).json()
+    assert (body["userName"], body["emails"][0]["value"]) == \
+        ("BJensen@Example.com", "bjensen@example.com")
+    user = User.objects.get(pk=int(body["id"]))
+    assert (user.username, user.email) == ("BJensen@Example.com", "bjensen@example.com")
+    response = scim.post("Users", user_body(email="other@example.com",
+                                            userName="BJENSEN@example.com"))
+    assert assert_scim_error(response, 409, "uniqueness")["detail"].startswith("userName")
+    response = scim.post("Users", user_body(email="bjensen@EXAMPLE.com", userName="Other"))
+    assert assert_scim_error(response, 409, "uniqueness")["detail"].startswith("emails")
+
+
+def test_user_name_and_email_are_separate(scim):
+    response = scim.post("Users", user_body(email="ada@example.com", userName="E12345"))
+    assert response.status_code == 201, response.content
+    assert response.json()["userName"] == "E12345"
+    assert response.json()["emails"] == [
+        {"value": "ada@example.com", "type": "work", "primary": True}]
+    user = User.objects.get(pk=int(response.json()["id"]))
+    assert (user.username, user.email) == ("E12345", "ada@example.com")
+    found = scim.get("Users", filter='userName eq "e12345"').json()
+    assert [u["id"] for u in found["Resources"]] == [str(user.pk)]
+
+
+def test_user_name_defaults_to_the_email(scim):
+    body = user_body(email="ada@example.com")
+    del body["userName"]
+    response = scim.post("Users", body)
+    assert response.status_code == 201, response.content
+    assert response.json()["userName"] == "ada@example.com"
+
+
+def test_a_user_name_may_not_be_someone_elses_email(scim, make_user):
+    make_user("taken@example.com")
+    body = assert_scim_error(scim.post("Users", user_body(email="ada@example.com",
+                                                          userName="TAKEN@example.com")),
+                             409, "uniqueness")
     assert body["detail"].startswith("userName")
+
+
+@pytest.mark.parametrize("emails", [None, [], [{"type": "work"}], [{"value": ""}]])
+def test_a_person_without_an_email_is_refused_naming_emails(scim, emails):
+    body = user_body(email="ada@example.com", userName="E12345")
+    if emails is None:
+        del body["emails"]
+    else:
+        body["emails"] = emails
+    detail = assert_scim_error(scim.post("Users", body), 400, "invalidValue")["detail"]
+    assert detail.startswith("emails is required")
+    assert User.objects.count() == 1  # only the token's owner
 
 
 @pytest.mark.parametrize("family", [None, "", "   "])
@@ -61,15 +106,19 @@ def test_missing_or_blank_family_name_is_refused_naming_the_field(scim, family):
 
 
 def test_missing_name_names_both_fields(scim):
-    body = assert_scim_error(scim.post("Users", {"userName": "ada@example.com"}), 400,
-                             "invalidValue")
+    body = assert_scim_error(scim.post("Users", {"userName": "ada@example.com",
+                                                 "emails": [{"value": "ada@example.com"}]}),
+                             400, "invalidValue")
     assert "name.givenName" in body["detail"] and "name.familyName" in body["detail"]
 
 
 @pytest.mark.parametrize(("payload", "field"), [
-    ({"name": {"givenName": "A", "familyName": "B"}}, "userName"),
-    (user_body(email="not-an-email"), "userName"),
+    ({"name": {"givenName": "A", "familyName": "B"}}, "emails"),
+    (user_body(email="not-an-email"), "emails"),
     (user_body(email=42), "userName"),
+    (user_body(userName=" E12345 "), "userName"),
+    (user_body(userName="E12345\n"), "userName"),
+    (user_body(userName="x" * 255), "userName"),
     (user_body(active="maybe"), "active"),
     (user_body(externalId=7), "externalId"),
     ({**user_body(), "name": "Barbara Jensen"}, "name"),
@@ -77,7 +126,6 @@ def test_missing_name_names_both_fields(scim):
     (user_body(given=5), "name.givenName"),
     (user_body(password=""), "password"),
     (user_body(password=["x"]), "password"),
-    (user_body(emails=[{"value": "other@example.com", "primary": True}]), "userName"),
 ])
 def test_invalid_payloads_get_400_invalid_value_naming_the_attribute(scim, payload, field):
     body = assert_scim_error(scim.post("Users", payload), 400, "invalidValue")
@@ -93,9 +141,11 @@ def test_wrong_schema_is_invalid_syntax(scim):
 
 def test_schemas_may_be_left_out_and_names_are_case_insensitive(scim):
     response = scim.post("Users", {"USERNAME": "ada@example.com",
-                                   "Name": {"GivenName": "Ada", "FAMILYNAME": "Lovelace"}})
-    assert response.status_code == 201
+                                   "Name": {"GivenName": "Ada", "FAMILYNAME": "Lovelace"},
+                                   "EMAILS": [{"VALUE": "ada@example.com", "Primary": True}]})
+    assert response.status_code == 201, response.content
     assert response.json()["name"]["familyName"] == "Lovelace"
+    assert response.json()["emails"][0]["value"] == "ada@example.com"
 
 
 def test_active_accepts_string_booleans(scim):
@@ -192,20 +242,41 @@ def test_patch_family_name_and_active(scim, make_user):
     assert event.detail["changed"] == ["family_name", "is_active"]
 
 
-def test_patch_work_email_changes_the_sign_in_name(scim, make_user):
+def test_patch_work_email_changes_only_the_email(scim, make_user):
     user = make_user("ada@example.com", "Ada", "Lovelace")
     response = scim.patch(f"Users/{user.pk}", {
-        "op": "replace", "path": 'emails[type eq "work"].value', "value": "ada@king.example"})
-    assert response.json()["userName"] == "ada@king.example"
+        "op": "replace", "path": 'emails[type eq "work"].value', "value": "Ada@King.example"})
+    assert response.json()["userName"] == "ada@example.com"
+    assert response.json()["emails"][0]["value"] == "ada@king.example"
     user.refresh_from_db()
-    assert user.email == "ada@king.example"
+    assert (user.username, user.email) == ("ada@example.com", "ada@king.example")
 
 
-def test_patch_user_name_moves_the_email_with_it(scim, make_user):
+def test_patch_user_name_changes_only_the_user_name(scim, make_user):
     user = make_user("ada@example.com", "Ada", "Lovelace")
     body = scim.patch(f"Users/{user.pk}", {"op": "replace", "path": "userName",
-                                           "value": "countess@example.com"}).json()
-    assert body["emails"][0]["value"] == "countess@example.com"
+                                           "value": "Countess"}).json()
+    assert (body["userName"], body["emails"][0]["value"]) == ("Countess", "ada@example.com")
+    user.refresh_from_db()
+    assert (user.username, user.email) == ("Countess", "ada@example.com")
+
+
+def test_put_without_emails_keeps_the_email(scim, make_user):
+    user = make_user("ada@example.com", "Ada", "Lovelace")
+    body = user_body(email="ada@example.com", userName="E12345")
+    del body["emails"]
+    response = scim.put(f"Users/{user.pk}", body)
+    assert response.status_code == 200, response.content
+    user.refresh_from_db()
+    assert (user.username, user.email) == ("E12345", "ada@example.com")
+
+
+def test_put_with_empty_emails_is_refused(scim, make_user):
+    user = make_user("ada@example.com", "Ada", "Lovelace")
+    response = scim.put(f"Users/{user.pk}", user_body(email="ada@example.com", emails=[]))
+    assert assert_scim_error(response, 400, "invalidValue")["detail"].startswith("emails")
+    user.refresh_from_db()
+    assert user.email == "ada@example.com"
 
 
 def test_patch_without_path_like_azure_and_okta(scim, make_user):

@@ -226,7 +226,7 @@ def _scim(client: Client, token: str, action: str, person: User) -> int:
     if action == "delete":
         return client.delete(url, **auth).status_code
     path, value = {"set_password": ("password", NEW_PASSWORD),
-                   "change_email": ("userName", "changed@example.com"),
+                   "change_email": ('emails[type eq "work"].value', "changed@example.com"),
                    "disable": ("active", False)}[action]
     body = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
             "Operations": [{"op": "replace", "path": path, "value": value}]}

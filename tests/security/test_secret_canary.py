@@ -181,6 +181,7 @@ def scim_create_user(seen: Exposure, ctx: dict, canary: str) -> None:
     response = Client().post("/scim/v2/Users", {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": "scim-door@example.com",
+        "emails": [{"value": "scim-door@example.com"}],
         "name": {"givenName": "Scim", "familyName": "Door"},
         "password": canary,
     }, content_type="application/scim+json", headers=ctx["scim_headers"])

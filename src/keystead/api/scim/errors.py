@@ -18,7 +18,8 @@ from keystead.directory.services import Conflict, RuleViolation
 SCIM_MEDIA_TYPE = "application/scim+json"
 
 USER_FIELDS = {
-    "email": "userName",
+    "username": "userName",
+    "email": "emails",
     "given_name": "name.givenName",
     "family_name": "name.familyName",
     "is_active": "active",
@@ -30,6 +31,7 @@ GROUP_FIELDS = {"name": "displayName", "members": "members", "external_id": "ext
 # The rules phrase messages with a human label ("Family name is required");
 # SCIM clients know the attribute path, so the label is swapped for the path.
 _LABELS = {
+    "username": "User name",
     "email": "Email",
     "given_name": "Given name",
     "family_name": "Family name",

@@ -225,6 +225,13 @@ class _Parser:
             self.take()
             inner = self.filter(nested=True)
             self.expect("]")
+            after = self.peek()
+            if after is not None and after.kind == "subattr":
+                # emails[type eq "work"].value eq "x": not in RFC 7644's grammar, but
+                # what Entra ID sends to match on an address; the same as
+                # emails[type eq "work" and value eq "x"].
+                self.take()
+                inner = And(inner, self.attr_exp(_split_path(after.text[1:])))
             return ValuePath(path, inner)
         return self.attr_exp(path)
 

@@ -129,6 +129,13 @@ def apply_patch(doc: dict[str, Any], operations: list[Operation],
     result = copy.deepcopy(doc)
     for number, operation in enumerate(operations, start=1):
         _Applier(result, schema, number).apply(operation)
+    for attribute in schema.attributes:
+        # Removing a required attribute would leave a resource its schema forbids
+        # (RFC 7644 §3.5.2: an operation must be compatible with the schema).
+        if attribute.required and _assigned(doc.get(attribute.name)) \
+                and not _assigned(result.get(attribute.name)):
+            raise invalid_value(f"{attribute.name} is required and cannot be removed; "
+                                "replace its value instead.")
     return result
 
 
@@ -146,6 +153,8 @@ class _Applier:
             self.apply_without_path(operation)
             return
         path = operation.path
+        if self.schema.unkept(path.uri, path.attr):
+            return
         if path.uri is not None and path.uri.lower() != self.schema.id.lower():
             raise _invalid_path(f"{self.fail_prefix()}schema {path.uri!r} is not supported.")
         attribute = self.schema.attribute(path.attr)
@@ -349,6 +358,11 @@ class _Applier:
             return matches(node, element, attribute)
         except FilterSyntaxError as exc:
             raise _invalid_path(f"{self.fail_prefix()}{exc}") from None
+
+
+def _assigned(value: Any) -> bool:
+    """RFC 7643 §2.5: null, an empty list and an empty object all mean unassigned."""
+    return value is not None and value != [] and value != {}
 
 
 def _same_element(a: Any, b: Any) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
+ENTERPRISE_USER_SCHEMA = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group"
 LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
@@ -84,6 +85,17 @@ class ResourceSchema:
     description: str
     attributes: tuple[Attribute, ...]
     common: tuple[Attribute, ...] = field(default=())
+    # Attributes the standard defines that Keystead does not keep (lower-case names), and
+    # extension schemas whose attributes it does not keep: a write to them is ignored,
+    # as in a POST body, so a client's default mappings work unchanged (RFC 7644 §3.3).
+    standard_unkept: frozenset[str] = frozenset()
+    extensions_unkept: tuple[str, ...] = ()
+
+    def unkept(self, uri: str | None, name: str) -> bool:
+        """Whether ``name`` (of schema ``uri``) is a standard attribute Keystead ignores."""
+        if uri is not None and uri.lower() != self.id.lower():
+            return uri.lower() in (e.lower() for e in self.extensions_unkept)
+        return self.attribute(name) is None and name.lower() in self.standard_unkept
 
     def attribute(self, name: str) -> Attribute | None:
         """Look an attribute up by name, ignoring case, common attributes included."""
@@ -132,10 +144,17 @@ USER = ResourceSchema(
     endpoint="/Users",
     description="A person in the Keystead directory.",
     common=COMMON,
+    # RFC 7643 §4.1's User attributes that Keystead does not keep.
+    standard_unkept=frozenset({
+        "nickname", "profileurl", "title", "usertype", "preferredlanguage", "locale",
+        "timezone", "phonenumbers", "ims", "photos", "addresses", "entitlements", "roles",
+        "x509certificates"}),
+    extensions_unkept=(ENTERPRISE_USER_SCHEMA,),
     attributes=(
         Attribute("userName", required=True, uniqueness="server",
-                  description="The sign-in name: the user's email address, unique "
-                              "regardless of case."),
+                  description="The user name, a sign-in name beside the email (an employee "
+                              "number, a user principal name, an address): kept as sent, "
+                              "unique regardless of case."),
         Attribute("name", type="complex", required=True,
                   description="The person's name; given and family names are required.",
                   sub_attributes=(
@@ -146,18 +165,20 @@ USER = ResourceSchema(
                   )),
         Attribute("displayName", mutability="readOnly", derived=True,
                   description="Given and family name, derived; values sent are ignored."),
-        Attribute("emails", type="complex", multi_valued=True,
-                  description="The sign-in address. Keystead keeps one address per user: "
-                              "the primary one, which is the same as userName.",
+        Attribute("emails", type="complex", multi_valued=True, required=True,
+                  description="The user's address, where resets and sign-in codes are "
+                              "mailed; also a sign-in name. Keystead keeps one address per "
+                              "user: the primary one (else the work one, else the first).",
                   sub_attributes=(
-                      Attribute("value", description="The email address."),
+                      Attribute("value", required=True, description="The email address."),
                       Attribute("type", canonical_values=("work",),
                                 description="Always 'work'."),
                       Attribute("primary", type="boolean",
                                 description="Always true: the one address is the primary."),
                   )),
-        Attribute("active", type="boolean",
-                  description="Whether the user may sign in."),
+        Attribute("active", type="boolean", required=True,
+                  description="Whether the user may sign in. Always set: true when a new "
+                              "user is created without it; it can be replaced, not removed."),
         Attribute("password", mutability="writeOnly", returned="never", case_exact=True,
                   description="Sets the user's password. Never returned."),
         Attribute("groups", type="complex", multi_valued=True, mutability="readOnly",

@@ -1,8 +1,10 @@
 """SCIM Users ↔ directory users: rendering, reading payloads, and writes through the services.
 
-userName is the email address, the sign-in name. Keystead keeps one address per
-user, so ``emails`` is that address, marked primary and work; a client that
-changes one of userName and the primary email changes both.
+userName is the user name (an employee number, a user principal name, an
+address), kept as sent and unique regardless of case. Keystead keeps one email
+address per user, where resets and codes are mailed: the primary one of
+``emails`` (else the work one, else the first), rendered back as the one primary
+work address.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from keystead.secret import Secret
 
 _ID = Column("pk", "id")
 _EMAIL = Column("email")
+_USERNAME = Column("username")
 _DISPLAY = Column("scim_display_name")
 _GROUP_ID = Column("directory_groups__pk", "id", multi=True)
 
 COLUMNS: ColumnMap = {
     "id": _ID,
-    "username": _EMAIL,
+    "username": _USERNAME,
     "name.givenname": Column("given_name"),
     "name.familyname": Column("family_name"),
     "name.formatted": _DISPLAY,
@@ -81,7 +84,7 @@ def _primary_email(emails: Any) -> str | None:
                             '{"value": "ada@example.com", "type": "work", "primary": true}.')
     if not emails:
         return None
-    chosen = (next((e for e in emails if e.get("primary") is True), None)
+    chosen = (next((e for e in emails if str(e.get("primary")).lower() == "true"), None)
               or next((e for e in emails if str(e.get("type", "")).lower() == "work"), None)
               or emails[0])
     value = chosen.get("value")
@@ -90,40 +93,37 @@ def _primary_email(emails: Any) -> str | None:
     return _string("emails.value", value)
 
 
-def sign_in_email(user_name: str, email: str | None, current: str | None) -> str:
-    """Reconcile userName and the primary email into the one sign-in address.
-
-    Whichever of the two the client changed wins; changing both to different
-    addresses is refused, since Keystead cannot keep two.
-    """
-    def same(a: str | None, b: str | None) -> bool:
-        return (a or "").strip().lower() == (b or "").strip().lower()
-
-    if email is None or same(email, user_name):
-        return user_name
-    if current is not None and same(email, current):
-        return user_name
-    if current is not None and same(user_name, current):
-        return email
-    raise invalid_value(
-        f"userName {user_name!r} and the primary email {email!r} differ. Keystead signs users "
-        "in with one email address: send the same address in both (or only in userName)."
-    )
+def _email(doc: dict[str, Any], current: User | None) -> str:
+    """The one address Keystead keeps. Without ``emails`` a new person is refused
+    (resets and sign-in codes need an address); a PUT that leaves it out keeps the
+    current one (RFC 7644 §3.5.1 lets omitted attributes be "not asserted")."""
+    if "emails" not in doc and current is not None:
+        return current.email
+    email = _primary_email(doc.get("emails"))
+    if not email:
+        raise invalid_value(
+            'emails is required: send at least one address, e.g. "emails": [{"value": '
+            '"ada@example.com", "type": "work", "primary": true}]. Keystead mails password '
+            "resets and sign-in codes to it."
+        )
+    return email
 
 
 def person_values(doc: dict[str, Any], current: User | None) -> dict[str, Any]:
-    """The directory fields a SCIM User document asks for, type-checked."""
-    user_name = _string("userName", doc.get("userName"))
+    """The directory fields a SCIM User document asks for, type-checked.
+
+    A missing userName is left empty: the services then keep the current user
+    name, or give a new person their email.
+    """
     name = doc.get("name")
     if name is None:
         name = {}
     if not isinstance(name, dict):
         raise invalid_value('name must be an object like {"givenName": "Ada", '
                             '"familyName": "Lovelace"}.')
-    email = sign_in_email(user_name, _primary_email(doc.get("emails")),
-                          current.email if current else None)
     return {
-        "email": email,
+        "username": _string("userName", doc.get("userName")),
+        "email": _email(doc, current),
         "given_name": _string("name.givenName", name.get("givenName")),
         "family_name": _string("name.familyName", name.get("familyName")),
         "is_active": _boolean(doc.get("active"), current.is_active if current else True),
@@ -135,6 +135,8 @@ def _stored_form(field: str, value: Any) -> Any:
     """How the services would store ``value``, to tell a real change from a no-op."""
     if field == "email":
         return normalize_email(value)
+    if field == "username":
+        return value
     return value.strip() if isinstance(value, str) else value
 
 
@@ -156,7 +158,7 @@ class UserKind(ResourceKind[User]):
         doc: dict[str, Any] = {"schemas": [USER_SCHEMA], "id": str(obj.pk)}
         if obj.external_id:
             doc["externalId"] = obj.external_id
-        doc["userName"] = obj.email
+        doc["userName"] = obj.username
         doc["name"] = {"formatted": obj.full_name, "familyName": obj.family_name,
                        "givenName": obj.given_name}
         doc["displayName"] = obj.full_name
@@ -198,7 +200,8 @@ class UserKind(ResourceKind[User]):
              secrets: dict[str, Secret], request: HttpRequest) -> None:
         values = person_values(after, obj)
         password = secrets.get("password")
-        unchanged = all(_stored_form(k, values[k]) == getattr(obj, k) for k in values)
+        unchanged = all(_stored_form(k, v) == getattr(obj, k) for k, v in values.items()
+                        if k != "username" or v)
         if unchanged and not password:
             return
         try:
