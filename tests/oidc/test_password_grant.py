@@ -115,3 +115,16 @@ def test_a_client_not_allowed_the_grant_learns_nothing_about_the_password(person
     person.refresh_from_db()
     assert person.failed_logins == 0
     assert not Event.objects.filter(action="login").exists()
+
+
+def test_the_user_name_works_as_well_as_the_email(person):
+    person.username = "G1906"
+    person.save(update_fields=["username"])
+    app, secret = make_app(grant=Application.GRANT_PASSWORD)
+    for typed in ("G1906", "g1906", person.email):
+        response = _grant(app, secret, typed, PASSWORD)
+        assert response.status_code == 200, (typed, response.content)
+    wrong = _grant(app, secret, "g1906", "not-the-password")
+    unknown = _grant(app, secret, "G1907", "not-the-password")
+    assert wrong.status_code == unknown.status_code == 400
+    assert wrong.json() == unknown.json()
