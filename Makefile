@@ -3,7 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# What running needs, and what the tests need on top (a browser driver, checkers, linters).
 STAMP := $(VENV)/.installed
+DEV_STAMP := $(VENV)/.installed-dev
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/keystead
 # Debian packages the test suite drives as real components.
 TEST_DEBS := chromium oathtool
@@ -13,17 +15,21 @@ TEST_DEBS := chromium oathtool
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e .
 	touch $(STAMP)
 
-install: $(STAMP)
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(DEV_STAMP)
+
+install: $(DEV_STAMP)
 
 run: $(STAMP)
 	$(BIN)/keystead migrate
 	$(BIN)/keystead createadmin --if-none
 	$(BIN)/keystead serve --bind 127.0.0.1:8000
 
-test-deps: $(STAMP)
+test-deps: $(DEV_STAMP)
 	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
@@ -43,7 +49,7 @@ test: test-deps
 BENCH_ARGS ?=
 # wrk (Debian) drives both benchmarks: a C load generator takes little of the shared cores.
 # gunicorn is not a dependency of Keystead; the benchmarks start it to compare.
-bench-deps: $(STAMP)
+bench-deps: $(DEV_STAMP)
 	@dpkg-query -W -f='$${Status}\n' wrk 2>/dev/null | grep -q 'install ok installed' || \
 	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk; }
 	@test -x $(BIN)/gunicorn || $(BIN)/pip install --quiet 'gunicorn>=25.1'
@@ -56,7 +62,7 @@ bench: bench-deps
 bench-tokens: bench-deps
 	$(BIN)/python bench/tokens.py $(BENCH_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)
 
 clean:
