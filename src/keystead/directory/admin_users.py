@@ -28,7 +28,7 @@ from django.utils.decorators import method_decorator
 from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 
-from keystead.directory import audit, services
+from keystead.directory import admin_people_io, audit, services
 from keystead.directory.admin_audit import DOOR, AuditedModelAdmin
 from keystead.directory.admin_forms import (
     UserAddForm,
@@ -345,6 +345,7 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         return [
+            *admin_people_io.urls(self),  # CSV import and export (before "<object_id>/")
             path(
                 "<id>/password/",
                 self.admin_site.admin_view(self.user_change_password),
