@@ -11,7 +11,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.http import HttpRequest
 
 from keystead.directory.models import Event, Outcome, User
@@ -77,6 +77,9 @@ def record(
                     else "")[:512],
         detail=scrub(detail or {}),
     )
-    log.info("%s %s actor=%s target=%s:%s", action, outcome, event.actor_label, target_type,
-             target_id)
+    # The log line follows the row: written once the transaction commits, never for an
+    # event a rollback took back (at once outside a transaction).
+    transaction.on_commit(lambda: log.info("%s %s actor=%s target=%s:%s", action, outcome,
+                                           event.actor_label, target_type, target_id),
+                          robust=True)
     return event
