@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from keystead.directory import audit
-from keystead.directory.models import Event
+from keystead.directory.models import Event, User
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +94,49 @@ def test_bad_since_explains_the_accepted_forms(cli, db, since):
     assert "--since" in result.output
     assert "30m" in result.output and "2025-05-01" in result.output
     assert "Traceback" not in result.output
+
+
+def _from(address: str):
+    from django.test import RequestFactory
+
+    return RequestFactory().get("/", REMOTE_ADDR=address)
+
+
+def test_until_person_and_client_filters(cli, history):
+    ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace", username="E1234")
+    audit.record("user.update", request=_from("10.4.5.6"), actor=history, target=ada)
+    audit.record("login", request=_from("2001:db8::7"), actor=ada, target=ada)
+    older = lines(cli("events", "--until", "1h", "--json"))
+    assert [(e["action"], e["outcome"]) for e in older] == [("login", "failure")]
+    about_ada = lines(cli("events", "--person", "e1234", "--json"))
+    assert [e["action"] for e in about_ada] == ["login", "user.update"]
+    assert [e["action"] for e in lines(cli("events", "--client", "10.0.0.0/8", "--json"))] == [
+        "user.update"]
+    assert [e["actor"] for e in lines(cli("events", "--client", "2001:db8::/32", "--json"))] == [
+        "ada@example.com"]
+    assert [e["action"] for e in lines(cli("events", "--action", "user.", "--json"))] == [
+        "user.update", "user.password.set"]
+
+
+@pytest.mark.parametrize(("args", "option", "words"), [
+    (("--client", "10.0.0.999"), "--client", "is not an IP address or network"),
+    (("--action", "us*er"), "--action", "a * may only end a prefix"),
+    (("--until", "later"), "--until", "is not a time"),
+    (("--since", "1h", "--until", "2h"), "--until", "is not after since"),
+])
+def test_bad_filters_name_the_option(cli, db, args, option, words):
+    result = cli("events", *args)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output
+    assert words in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_password_change_on_first_sign_in_is_shown_in_words(cli, admin_user):
+    audit.record("login", actor=admin_user, target=admin_user, outcome="denied",
+                 detail={"method": "password", "reason": "password change required"})
+    result = cli("events")
+    assert result.exit_code == 0, result.output
+    # Once as the outcome, once inside the detail column.
+    assert result.stdout.count("password change required") == 2
+    assert "denied" not in result.stdout

@@ -1,12 +1,12 @@
 """The admin console (Django admin, branded Keystead) for the directory.
 
-Branding and sign-in live in ``admin_site``, users in ``admin_users``; this
-module holds directory groups, roles, admin roles and the read-only audit log.
+Branding and sign-in live in ``admin_site``, users in ``admin_users``, the
+read-only audit log in ``admin_events``; this module holds directory groups,
+roles and admin roles.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import django.contrib.auth.admin  # noqa: F401  (registers auth.Group, replaced below)
@@ -14,12 +14,11 @@ from django.contrib import admin
 from django.contrib.auth.models import Group as AuthGroup
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
 
 from keystead.directory.admin_audit import AuditedModelAdmin
-from keystead.directory.admin_site import short_time  # also brands the site
+from keystead.directory.admin_events import EventAdmin
 from keystead.directory.admin_users import UserAdmin
-from keystead.directory.models import AdminRole, Event, Group, Role
+from keystead.directory.models import AdminRole, Group, Role
 
 __all__ = ["AdminRoleAdmin", "EventAdmin", "GroupAdmin", "RoleAdmin", "UserAdmin"]
 
@@ -109,55 +108,3 @@ class AdminRoleAdmin(AuditedModelAdmin):
         if len(emails) > 50:
             emails[50:] = ["…"]
         return ", ".join(emails) or "nobody yet"
-
-
-@admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
-    """The audit log, read-only for everyone: events are evidence, never edited."""
-
-    list_display = ("time", "action", "outcome_badge", "actor", "target", "client")
-    list_filter = ("outcome", "action", "target_type")
-    date_hierarchy = "created_at"
-    search_fields = ("actor_label", "target_label", "action")
-    show_full_result_count = False
-    list_per_page = 50
-    fields = (
-        "created_at", "action", "outcome", "actor", "actor_label", "target_type", "target_id",
-        "target_label", "client_ip", "user_agent", "pretty_detail",
-    )
-    readonly_fields = fields
-
-    @admin.display(description="time", ordering="created_at")
-    def time(self, obj: Event) -> str:
-        return short_time(obj.created_at)
-
-    @admin.display(description="outcome", ordering="outcome")
-    def outcome_badge(self, obj: Event) -> str:
-        return format_html('<span class="ks-outcome ks-{}">{}</span>', obj.outcome,
-                           obj.get_outcome_display())
-
-    @admin.display(description="actor", ordering="actor_label")
-    def actor(self, obj: Event) -> str:
-        return obj.actor_label
-
-    @admin.display(description="target", ordering="target_label")
-    def target(self, obj: Event) -> str:
-        return obj.target_label
-
-    @admin.display(description="client IP", ordering="client_ip")
-    def client(self, obj: Event) -> str:
-        return obj.client_ip or "—"
-
-    @admin.display(description="detail")
-    def pretty_detail(self, obj: Event) -> str:
-        text = json.dumps(obj.detail, indent=2, sort_keys=True, ensure_ascii=False)
-        return format_html('<pre class="ks-json">{}</pre>', text)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
-        return False

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from keystead.cli.timespec import TimespecError, parse_duration, parse_since
+from keystead.timespec import TimespecError, parse_duration, parse_since
 
 NOW = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
 

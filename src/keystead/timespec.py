@@ -1,4 +1,4 @@
-"""Parsing ``--since`` values: a duration back from now (``30m``, ``1h30m``) or an ISO date.
+"""Time values such as ``--since``: a duration back from now (``30m``, ``1h30m``) or a date.
 
 Pure functions over plain values (the caller passes ``now``), so the rules are
 tested without a clock or a database, and any other command that filters by
