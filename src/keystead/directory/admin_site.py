@@ -15,12 +15,15 @@ from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from keystead.directory import audit
+from keystead.login import mail_check
 
 
 class KeysteadAdminSite(admin.AdminSite):
@@ -45,6 +48,36 @@ class KeysteadAdminSite(admin.AdminSite):
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             target = reverse("admin:index", current_app=self.name)
         return redirect_to_login(target, settings.LOGIN_URL)
+
+    def get_urls(self) -> list[URLPattern]:
+        return [path("mail/", self.admin_view(self.mail_view), name="mail"),
+                *super().get_urls()]
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
+        """Django's list of models, plus the installation's settings pages."""
+        apps = super().get_app_list(request, app_label)
+        if request.user.is_superuser and app_label in (None, "settings"):
+            apps.append({"name": "Settings", "app_label": "settings", "app_url": "",
+                         "has_module_perms": True, "models": [{
+                             "name": "Mail", "object_name": "mail",
+                             "admin_url": reverse("admin:mail", current_app=self.name),
+                             "add_url": None, "view_only": True, "perms": {"view": True}}]})
+        return apps
+
+    def mail_view(self, request: HttpRequest) -> HttpResponse:
+        """The mail settings (never the password) and a test mail with the server's answer.
+        Superusers only: the settings are the installation's, not a person's."""
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        check = None
+        recipient = request.user.email
+        if request.method == "POST":
+            recipient = request.POST.get("recipient", "")
+            check = mail_check.send_test_mail(recipient, actor=request.user, request=request)
+        return TemplateResponse(request, "admin/mail_settings.html", {
+            **self.each_context(request), "title": "Mail",
+            "rows": mail_check.described_settings(), "recipient": recipient, "check": check,
+        })
 
     def logout(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
         if request.method == "POST" and request.user.is_authenticated:
