@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib import admin
+from django.test import RequestFactory
+from django.urls import reverse
 
 from keystead.directory.admin_site import KeysteadAdminSite
 from keystead.directory.models import Event
@@ -35,3 +39,40 @@ def test_signing_out_says_so_in_keysteads_words(root_client):
         assert phrase not in text, phrase
     assert Event.objects.filter(action="logout", detail__door="admin").exists()
     assert root_client.get("/admin/").status_code == 302
+
+
+STOCK_PATTERNS = [
+    re.compile(p) for p in (
+        r"Select [\w ]+ to (change|view)", r"<h1>(Change|View) [\w ]+</h1>",
+        r"Django (administration|site admin)", r"Site administration", r"Welcome,",
+        r"View site", r">Log out<", r"quality time", r"Change history:",
+    )
+]
+
+
+def _console_pages(user) -> list[str]:
+    """Every list and add page of every model in the console that ``user`` may open,
+    plus the first record of each kind."""
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    pages = ["/admin/"]
+    for model, model_admin in admin.site._registry.items():
+        name = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        pages.append(reverse(f"{name}_changelist"))
+        if model_admin.has_add_permission(request):
+            pages.append(reverse(f"{name}_add"))
+        first = model._default_manager.order_by("pk").first()
+        if first is not None:
+            pages.append(reverse(f"{name}_change", args=[first.pk]))
+    return pages
+
+
+def test_no_console_page_speaks_djangos_stock_words(root_client, admin_user, make_user):
+    make_user("ada@example.com", "Ada", "Lovelace")
+    Event.objects.create(action="test.page", actor_label="system")
+    for path in _console_pages(admin_user):
+        response = root_client.get(path, follow=True)
+        assert response.status_code == 200, (path, response.status_code)
+        text = response.content.decode()
+        for pattern in STOCK_PATTERNS:
+            assert not pattern.search(text), (path, pattern.pattern)

@@ -172,7 +172,7 @@ class EventAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest,
                         extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        context: dict[str, Any] = {"title": "Audit log", **(extra_context or {})}
+        context: dict[str, Any] = dict(extra_context or {})
         try:
             read_criteria(request)
         except EventFilterError as exc:
@@ -184,11 +184,6 @@ class EventAdmin(admin.ModelAdmin):
                  + (f"?{query}" if query else ""))
                 for fmt in event_export.FORMATS]
         return super().changelist_view(request, context)
-
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        return super().change_view(request, object_id, form_url,
-                                   {"title": "Audit event", **(extra_context or {})})
 
     def export_view(self, request: HttpRequest, fmt: str) -> HttpResponse:
         """The filtered list, every page of it, as a CSV or JSON download."""

@@ -300,7 +300,7 @@ class Event(models.Model):
 
     class Meta:
         verbose_name = "audit event"
-        verbose_name_plural = "audit events"
+        verbose_name_plural = "audit log"
         ordering = ["-created_at", "-id"]
         indexes = [
             models.Index(fields=["target_type", "target_id"]),

@@ -12,6 +12,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AlterModelOptions(
             name='event',
-            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'audit event', 'verbose_name_plural': 'audit events'},
+            options={'ordering': ['-created_at', '-id'], 'verbose_name': 'audit event', 'verbose_name_plural': 'audit log'},
         ),
     ]
