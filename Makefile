@@ -9,6 +9,9 @@ DEV_STAMP := $(VENV)/.installed-dev
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/keystead
 # Debian packages the test suite drives as real components.
 TEST_DEBS := chromium oathtool
+# axe-core, the accessibility checker the browser tests inject into every page.
+AXE_VERSION := 4.14.1
+AXE := var/axe/node_modules/axe-core/axe.min.js
 
 .PHONY: run test install test-deps lint bench-deps bench bench-tokens clean
 
@@ -35,6 +38,8 @@ test-deps: $(DEV_STAMP)
 	  echo "installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
+	@grep -qs '"version": "$(AXE_VERSION)"' var/axe/node_modules/axe-core/package.json || \
+	  npm install --silent --no-audit --no-fund --no-save --prefix var/axe axe-core@$(AXE_VERSION)
 
 test: test-deps
 	$(BIN)/ruff check src tests $(wildcard bench)

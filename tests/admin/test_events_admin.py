@@ -75,7 +75,7 @@ def test_search_date_bar_and_target_type_still_work(root_client, events):
     first, second, third = events
     assert _results(root_client, q="anonymous") == [second]
     assert _results(root_client, q="group.create") == [third]
-    assert _results(root_client, target_type__exact="user") == [first]
+    assert _results(root_client, target_type="user") == [first]
     day = timezone.localtime(first.created_at)
     assert len(_results(root_client, created_at__year=day.year, created_at__month=day.month,
                         created_at__day=day.day)) == 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import django.contrib.auth.admin  # noqa: F401  (registers auth.Group, replaced below)
+from django import forms
 from django.contrib import admin
 from django.contrib.auth.models import Group as AuthGroup
 from django.db.models import Count, QuerySet
@@ -33,7 +34,8 @@ class GroupAdmin(AuditedModelAdmin):
     audit_name = "group"
     list_display = ("name", "member_count", "description")
     search_fields = ("name",)
-    filter_horizontal = ("members",)
+    # The browser's own multiple choice list: Django's two-box picker and its search-as-
+    # you-type widget both fail accessibility checks (unlabelled inputs, ARIA misuse).
     fields = ("name", "description", "external_id", "members", "created_at", "updated_at")
     readonly_fields = ("created_at", "updated_at")
 
@@ -50,7 +52,6 @@ class RoleAdmin(AuditedModelAdmin):
     audit_name = "role"
     list_display = ("name", "user_count", "group_count", "description")
     search_fields = ("name",)
-    filter_horizontal = ("users", "groups")
     fields = ("name", "description", "users", "groups", "created_at", "updated_at")
     readonly_fields = ("created_at", "updated_at")
 
@@ -76,7 +77,6 @@ class AdminRoleAdmin(AuditedModelAdmin):
     list_display = ("name", "permission_count", "holder_count")
     search_fields = ("name",)
     ordering = ("name",)
-    filter_horizontal = ("permissions",)
     fields = ("name", "permissions", "holders")
     readonly_fields = ("holders",)
 
@@ -90,6 +90,7 @@ class AdminRoleAdmin(AuditedModelAdmin):
         if db_field.name == "permissions":
             model = db_field.remote_field.model
             kwargs["queryset"] = model.objects.select_related("content_type")
+            kwargs["widget"] = forms.CheckboxSelectMultiple
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.display(description="permissions", ordering="permission_total")

@@ -110,7 +110,9 @@ class EventAdmin(admin.ModelAdmin):
     # Not "actor": a model field of that name would win over the method and show the
     # (often empty) link to a person instead of the recorded label.
     list_display = ("time", "action", "outcome_badge", "actor_name", "target", "client")
-    list_filter = (CriteriaFilter, "target_type")
+    # What an event is about is one of the criteria (``target_type``); a list of the
+    # kinds would show an empty, unnamed link for events about nothing in particular.
+    list_filter = (CriteriaFilter,)
     list_select_related = ()  # the list shows the stored labels; joining people adds nothing
     show_facets = admin.ShowFacets.NEVER  # counting every choice over 100k events is slow
     date_hierarchy = "created_at"
