@@ -3,8 +3,8 @@ from django.urls import include, path
 
 from keystead import health
 from keystead.api.rest import api
-from keystead.portal import backup_code_views as backup_portal
 from keystead.portal import (
+    account_views,
     email_code_views,
     passkey_views,
     password_views,
@@ -12,6 +12,7 @@ from keystead.portal import (
     reset_views,
     second_step_views,
 )
+from keystead.portal import backup_code_views as backup_portal
 from keystead.portal import totp_views as totp_portal
 from keystead.portal import views as portal
 
@@ -56,5 +57,17 @@ urlpatterns = [
     path("account/totp/cancel", totp_portal.cancel, name="account_totp_cancel"),
     path("account/totp/<int:pk>/remove", totp_portal.remove, name="account_totp_remove"),
     path("account/backup-codes", backup_portal.manage, name="account_backup_codes"),
+    path("account/backup-codes/new", backup_portal.confirm_new_set,
+         name="account_backup_codes_new"),
+    path("account/backup-codes/download", backup_portal.download,
+         name="account_backup_codes_download"),
+    path("account/profile", account_views.profile, name="account_profile"),
+    path("account/sessions", account_views.signed_in, name="account_sessions"),
+    path("account/sessions/end-others", account_views.end_other_sessions,
+         name="account_sessions_end_others"),
+    path("account/sessions/<str:handle>/end", account_views.end_session,
+         name="account_sessions_end"),
+    # Browsers ask for /favicon.ico on pages that name no icon (the console's).
+    path("favicon.ico", portal.favicon),
     path("", portal.home, name="home"),
 ]

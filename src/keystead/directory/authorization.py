@@ -52,7 +52,7 @@ class Action(Enum):
 
 
 # What a person may do to their own account through a door that proved who they are.
-SELF_SERVICE_ACTIONS = frozenset({Action.SET_PASSWORD})
+SELF_SERVICE_ACTIONS = frozenset({Action.SET_PASSWORD, Action.SIGN_OUT})
 # Nobody disables or deletes the account they are acting from.
 NOT_ON_ONESELF = frozenset({Action.DISABLE, Action.DELETE})
 

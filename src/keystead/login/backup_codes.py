@@ -19,6 +19,7 @@ is what makes each code single-use across any number of processes.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 from django.db import transaction
 from django.http import HttpRequest
@@ -97,3 +98,28 @@ def register() -> None:
     factors.register(factors.FactorMethod(
         key="backup", label="One of your backup codes", url_name="login_verify_backup",
         available=has_codes, reset=reset, order=90))
+
+
+#: How long after a set is made the portal still offers it as a download.
+DOWNLOAD_SECONDS = 15 * 60
+
+
+def fresh_set(user: User, typed: list[str]) -> list[str] | None:
+    """``typed`` as the person's codes if they are exactly their current, unused set
+    made less than ``DOWNLOAD_SECONDS`` ago; else None.
+
+    The download of a new set is the page sending back the codes it shows: nothing
+    keeps them in clear on the server, and this check makes the download answer
+    only with the person's own fresh codes, never with text of a caller's choosing.
+    """
+    codes = [normalise(code) for code in typed]
+    if not codes or None in codes or len(set(codes)) != len(codes):
+        return None
+    since = timezone.now() - timedelta(seconds=DOWNLOAD_SECONDS)
+    rows = BackupCode.objects.filter(user=user)
+    if rows.filter(created_at__lt=since).exists() or rows.count() != len(codes):
+        return None
+    unused = set(rows.filter(used_at__isnull=True).values_list("code_hash", flat=True))
+    if not all(unused & set(crypto.digests(code, PURPOSE)) for code in codes):
+        return None
+    return [code for code in codes if code is not None]

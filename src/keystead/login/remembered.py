@@ -157,3 +157,17 @@ def on_access_ended(sender: Any = None, *, user: User, request: HttpRequest | No
                     reason: str = "access ended", **kwargs: Any) -> None:
     """Signed out everywhere, or the account disabled: no browser skips the factor any more."""
     revoke_all(user, request=request, reason=reason)
+
+
+def revoke_own(user: User, pk: int, *, request: HttpRequest | None = None,
+               door: str = "portal") -> tuple[RememberedBrowser, bool] | None:
+    """The person forgets one of their own remembered browsers.
+
+    The browser is looked up among ``user``'s own rows only, so nobody reaches
+    another person's browser by its number: None when there is no such row of
+    theirs. Else the row, and whether it was live (False: already revoked).
+    """
+    row = RememberedBrowser.objects.filter(pk=pk, user=user).first()
+    if row is None:
+        return None
+    return row, revoke(row, request=request, reason="revoked by its owner", door=door)

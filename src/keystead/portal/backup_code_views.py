@@ -1,13 +1,25 @@
-"""Backup codes in the portal (generate, count) and the sign-in step that takes one."""
+"""Backup codes in the portal (generate, copy, download, count) and the sign-in step that
+takes one.
+
+A new set replaces the old one, so while the person has unused codes the page
+first asks them to confirm. The codes are shown once, right after they are
+made; only their keyed hashes are stored. The download of that set is the page
+sending the codes it shows back to the server, which answers with them as a
+text file only if they are exactly the person's fresh, unused set
+(``backup_codes.fresh_set``): nothing keeps them in clear in between.
+"""
 
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
 
 from keystead.directory import audit
 from keystead.login import backup_codes, factors, second_step
@@ -15,6 +27,7 @@ from keystead.login.second_step import PendingSignIn
 from keystead.portal.second_step_views import during_second_step
 
 LOW = 3  # warn the person when this few codes are left
+FILE_NAME = "keystead-backup-codes.txt"
 
 
 class BackupCodeForm(forms.Form):
@@ -28,14 +41,56 @@ class BackupCodeForm(forms.Form):
 @never_cache
 @login_required
 def manage(request: HttpRequest) -> HttpResponse:
-    """How many codes are left; POST makes a new set and shows it this once."""
+    """How many codes are left; POST makes a new set and shows it this once.
+
+    While unused codes remain, a POST without ``replace=yes`` (the confirmation
+    page's button) makes nothing and shows the confirmation instead."""
+    remaining = backup_codes.remaining(request.user)
     codes = None
     if request.method == "POST":
+        if remaining and request.POST.get("replace") != "yes":
+            return confirm_new_set(request)
         codes = [code.reveal() for code in backup_codes.generate(request.user, request=request)]
+        remaining = len(codes)
     return render(request, "portal/backup_codes.html", {
-        "codes": codes, "remaining": backup_codes.remaining(request.user),
-        "count": backup_codes.COUNT,
+        "codes": codes, "remaining": remaining, "count": backup_codes.COUNT,
+        "download_minutes": backup_codes.DOWNLOAD_SECONDS // 60,
     })
+
+
+@never_cache
+@login_required
+def confirm_new_set(request: HttpRequest) -> HttpResponse:
+    """"Replace your codes?": the page between "Make a new set" and the new set."""
+    remaining = backup_codes.remaining(request.user)
+    if not remaining:
+        return redirect("account_backup_codes")
+    return render(request, "portal/backup_codes_confirm.html",
+                  {"remaining": remaining, "count": backup_codes.COUNT})
+
+
+@never_cache
+@require_POST
+@login_required
+def download(request: HttpRequest) -> HttpResponse:
+    """The set just made, as a text file; refused for anything but that fresh set."""
+    codes = backup_codes.fresh_set(request.user, request.POST.getlist("code"))
+    if codes is None:
+        messages.error(request, "The download is offered only for a set you have just made, "
+                                f"for {backup_codes.DOWNLOAD_SECONDS // 60} minutes and before "
+                                "any of its codes is used. Make a new set to download it.")
+        return redirect("account_backup_codes")
+    audit.record("backup_codes.download", request=request, actor=request.user,
+                 target=request.user, detail={"count": len(codes)})
+    lines = [f"Keystead backup codes for {request.user.email}",
+             f"Keystead: {settings.BASE_URL}",
+             f"Made: {timezone.now():%Y-%m-%d %H:%M} UTC",
+             "Each code works once. Making a new set ends all of these.", ""]
+    lines += [f"{n:2d}. {code}" for n, code in enumerate(codes, 1)]
+    response = HttpResponse("\n".join(lines) + "\n", content_type="text/plain; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{FILE_NAME}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @never_cache

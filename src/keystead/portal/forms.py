@@ -55,3 +55,31 @@ class ResetRequestForm(forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "username", "autofocus": True,
                                       "autocapitalize": "none", "spellcheck": "false"}),
     )
+
+
+def mark_errors(form: forms.Form, described_by: dict[str, str] | None = None) -> forms.Form:
+    """Tie each field to what is said about it, and focus the first field in error.
+
+    A field in error gets ``aria-invalid`` and ``aria-describedby`` pointing at its
+    error list (ids as ``portal/_field.html`` writes them); ``described_by`` adds
+    other ids per field (the password rules). The first field in error gets
+    ``autofocus``, so the browser puts the cursor where the fix is, without a
+    script; with no field in error, no field takes focus away from the page's text.
+    """
+    described_by = described_by or {}
+    in_error = form.errors if form.is_bound else {}
+    focused = False
+    for name, field in form.fields.items():
+        attrs = field.widget.attrs
+        if in_error:
+            attrs.pop("autofocus", None)
+        ids = [described_by[name]] if name in described_by else []
+        if name in in_error:
+            ids.append(f"{form[name].id_for_label}-errors")
+            attrs["aria-invalid"] = "true"
+            if not focused:
+                attrs["autofocus"] = True
+                focused = True
+        if ids:
+            attrs["aria-describedby"] = " ".join(ids)
+    return form

@@ -23,6 +23,7 @@ from keystead.login.models import Passkey
 from keystead.login.passkeys import PasskeyError
 from keystead.login.second_step import PendingSignIn
 from keystead.portal.forms import SignInForm
+from keystead.portal.passkey_support import passkeys_possible
 from keystead.portal.second_step_views import during_second_step
 from keystead.portal.views import safe_next
 
@@ -38,6 +39,7 @@ def _manage_page(request: HttpRequest, error: str = "", status: int = 200,
     return render(request, "portal/passkeys.html", {
         "passkeys": Passkey.objects.filter(user=request.user),
         "error": error, "name": name, "name_max": passkeys.NAME_MAX,
+        "passkeys_possible": passkeys_possible(),
     }, status=status)
 
 
@@ -113,6 +115,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     if user is None:
         return render(request, "portal/sign_in.html", {
             "form": SignInForm(), "next": safe_next(request, ""), "passkey_error": error,
+            "passkeys_possible": passkeys_possible(),
         }, status=status)
     # User verification on the authenticator makes the passkey multi-factor by itself,
     # so a second-factor requirement is already met.

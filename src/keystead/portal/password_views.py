@@ -10,10 +10,12 @@ from django.shortcuts import redirect, render
 
 from keystead.directory import services
 from keystead.directory.authorization import Actor
+from keystead.directory.models import User
 from keystead.directory.rules import RuleViolation
 from keystead.login import lockout, pending, second_step
 from keystead.policy.services import effective_policy
-from keystead.portal.forms import ChangePasswordForm, NewPasswordForm
+from keystead.portal.forms import ChangePasswordForm, NewPasswordForm, mark_errors
+from keystead.portal.password_rules import TIP, rules_in_words
 from keystead.secret import Secret
 
 
@@ -28,6 +30,13 @@ def _save_new_password(request, form, user, action: str) -> bool:
             form.add_error("new_password", problem.message)
         return False
     return True
+
+
+def with_rules(form: NewPasswordForm, user: User) -> dict:
+    """The page's context: the form tied to the rules that apply to ``user``, and the
+    rules in words, shown before the first attempt (``portal/_password_rules.html``)."""
+    mark_errors(form, {"new_password": "password-rules"})
+    return {"form": form, "rules": rules_in_words(effective_policy(user).password), "tip": TIP}
 
 
 @login_required
@@ -46,7 +55,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
             update_session_auth_hash(request, user)  # keep this session; others end
             messages.success(request, "Your password is changed. Other sessions were signed out.")
             return redirect("home")
-    return render(request, "portal/change_password.html", {"form": form})
+    return render(request, "portal/change_password.html", with_rules(form, request.user))
 
 
 def change_required(request: HttpRequest) -> HttpResponse:
@@ -63,4 +72,4 @@ def change_required(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your new password is saved.")
         return second_step.after_password(request, state.user, state.next_url)
     return render(request, "portal/change_required.html",
-                  {"form": form, "reasons": state.reasons})
+                  {**with_rules(form, state.user), "reasons": state.reasons})

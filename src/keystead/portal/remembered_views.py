@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from keystead.login import remembered
-from keystead.login.models import RememberedBrowser
+
+#: Pages a revocation may return to (the browsers' own page is the default).
+_BACK_TO = {"sessions": "account_sessions"}
 
 
 @login_required
@@ -24,12 +26,15 @@ def browsers(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    row = get_object_or_404(RememberedBrowser, pk=pk, user=request.user)
     is_here = (here := remembered.current(request, request.user)) is not None and here.pk == pk
-    if remembered.revoke(row, request=request, reason="revoked by its owner", door="portal"):
+    done = remembered.revoke_own(request.user, pk, request=request, door="portal")
+    if done is None:
+        raise Http404("No such remembered browser of yours.")
+    row, was_live = done
+    if was_live:
         messages.success(request, f"{row.user_agent or 'The browser'} will be asked for a second "
                                   "factor at its next sign-in.")
-    response = redirect("remembered_browsers")
+    response = redirect(_BACK_TO.get(request.POST.get("back", ""), "remembered_browsers"))
     if is_here:
         response.delete_cookie(remembered.COOKIE, samesite="Lax")
     return response

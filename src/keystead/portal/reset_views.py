@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from keystead.directory.rules import RuleViolation
 from keystead.login import reset, throttle
 from keystead.portal.forms import NewPasswordForm, ResetRequestForm
+from keystead.portal.password_views import with_rules
 from keystead.portal.views import throttled_page
 from keystead.secret import Secret
 
@@ -131,4 +132,5 @@ def choose_password(request: HttpRequest) -> HttpResponse:
                     "Your account is still locked after too many failed sign-ins; "
                     "an administrator must unlock it."))
             return _private(redirect("login"))
-    return _page(request, "portal/reset_choose.html", {"form": form, "email": row.user.email})
+    return _page(request, "portal/reset_choose.html",
+                 {**with_rules(form, row.user), "email": row.user.email})

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out and the portal home page."""
+"""Sign-in, sign-out and the portal home page (the person's applications and account)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -18,8 +19,11 @@ from django.views.generic import FormView
 
 from keystead.directory import audit
 from keystead.login import pending, second_step, throttle
+from keystead.login.models import Passkey
 from keystead.login.passwords import GENERIC_FAILURE, Result, SignIn, sign_in_with_password
+from keystead.portal.applications import applications_of
 from keystead.portal.forms import SignInForm
+from keystead.portal.passkey_support import passkeys_possible
 from keystead.secret import Secret
 
 
@@ -48,7 +52,8 @@ class SignInView(FormView):
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "next": safe_next(self.request, "")}
+        return {**super().get_context_data(**kwargs), "next": safe_next(self.request, ""),
+                "passkeys_possible": passkeys_possible()}
 
     def get_initial(self):
         """The email from an OpenID Connect ``login_hint`` carried in ``next``, if any."""
@@ -106,4 +111,15 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html")
+    """The person's start page: their applications, and the ways to look after the account."""
+    user = request.user
+    return render(request, "portal/home.html", {
+        "applications": applications_of(user),
+        "show_passkeys": passkeys_possible() or Passkey.objects.filter(user=user).exists(),
+    })
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``: browsers ask for it on pages that name no icon (the console's);
+    the answer is Keystead's SVG icon rather than a 404 on every page."""
+    return redirect(static("keystead/favicon.svg"))
