@@ -175,6 +175,44 @@ def test_console(actor, action, target_kind, expected):
     assert effect.done(action) is expected
 
 
+# -- the console: the buttons on a person's page ----------------------------------------
+
+#: The page's buttons (``admin_person_actions``) for the actions above; the password is the
+#: same ``password/`` page as in ``_console``. Each posts as if "Are you sure?" was answered.
+PERSON_PAGE = {"unlock": "unlock", "reset_factors": "reset-factors", "sign_out": "sign-out",
+               "disable": "disable"}
+
+
+def _console_actor(actor: str) -> Client:
+    who = _make("actor@example.com", superuser=True) if actor == "superuser" else \
+        _make("actor@example.com", roles=(actor,))
+    client = Client()
+    client.force_login(who)
+    return client
+
+
+@pytest.mark.parametrize(CASE, _cases(CONSOLE, frozenset(PERSON_PAGE)))
+def test_console_person_page(actor, action, target_kind, expected):
+    target = _target(target_kind)
+    client = _console_actor(actor)
+    effect = Effect(target)
+    response = client.post(f"{USERS}{target.pk}/act/{PERSON_PAGE[action]}/",
+                           {"confirmed": "yes"})
+    assert response.status_code == 302  # a refusal is a message, never an error page
+    assert effect.done(action) is expected
+
+
+@pytest.mark.parametrize(CASE, _cases(CONSOLE, frozenset({"set_password"})))
+def test_console_person_page_reset_mail(actor, action, target_kind, expected):
+    """Mailing a reset link is setting a password: the same permission, the same rule."""
+    from keystead.login.models import ResetToken
+
+    target = _target(target_kind)
+    client = _console_actor(actor)
+    client.post(f"{USERS}{target.pk}/act/send-reset-mail/")
+    assert ResetToken.objects.filter(user=target).exists() is expected
+
+
 # -- the REST API -----------------------------------------------------------------------
 
 

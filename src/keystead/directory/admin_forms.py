@@ -11,9 +11,8 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
-from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX, identify_hasher
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import ValidationError
-from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_variables
 
 from keystead.directory.models import User
@@ -147,88 +146,52 @@ class UserAddFormWithoutPassword(UserAddForm):
     password2 = None
 
 
-def password_summary(encoded: str | None, *, can_set: bool) -> str:
-    """HTML describing the stored hash (algorithm and cost), never the hash or salt."""
-    encoded = encoded or ""
-    if not encoded or encoded.startswith(UNUSABLE_PASSWORD_PREFIX):
-        parts: list[tuple[str, Any]] = [("No password set.", "")]
-        button = "Set password"
-    else:
-        button = "Change password"
-        try:
-            hasher = identify_hasher(encoded)
-        except ValueError:
-            parts = [("Unknown hashing algorithm.", "")]
-        else:
-            parts = [
-                (f"{label}:", value)
-                for label, value in hasher.safe_summary(encoded).items()
-                if label not in {"salt", "hash"}
-            ]
-    summary = format_html_join(" ", "<strong>{}</strong> {}", parts)
-    if not can_set:
-        return format_html('<div class="ks-password"><p>{}</p></div>', summary)
-    return format_html(
-        '<div class="ks-password"><p>{}</p><p><a class="button" href="../password/">{}</a></p>'
-        "</div>",
-        summary, button,
-    )
+class ResetPasswordForm(AdminPasswordChangeForm):
+    """Django's admin password form plus "must change at next sign-in", ticked by default.
 
-
-class PasswordSummaryWidget(forms.Widget):
-    """Shows what kind of hash is stored and, if allowed, a link to set a new password.
-
-    Rendered in Python rather than a template so the form renderer needs no
-    project template directory.
+    An administrator who types a password for someone else knows it, so the
+    safe default is a temporary password (Keycloak's "temporary"): the person
+    chooses their own at their next sign-in. Unticking it is a deliberate choice.
     """
 
-    read_only = True
-    can_set = False
+    must_change = forms.BooleanField(
+        label="Must change at next sign-in",
+        required=False,
+        initial=True,
+        help_text="Recommended: the person chooses their own password when they next sign "
+                  "in, so nobody else knows it.",
+    )
 
-    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> str:
-        return password_summary(value, can_set=self.can_set)
-
-    def id_for_label(self, id_: str) -> None:  # type: ignore[override]
-        return None
-
-
-class PasswordSummaryField(forms.Field):
-    widget = PasswordSummaryWidget
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("required", False)
-        kwargs.setdefault("disabled", True)
-        super().__init__(*args, **kwargs)
+    def __init__(self, user: User, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(user, *args, **kwargs)
+        self.fields["password1"].label = "New password"
+        self.fields["password2"].label = "New password (again)"
+        self.fields["password2"].help_text = "Type the same password again, to catch typing " \
+                                             "mistakes."
 
 
 class UserChangeForm(_PersonForm):
-    """Every editable user field; the password only as a read-only summary."""
+    """The person's details and, for superusers, their console access.
 
-    password = PasswordSummaryField(
-        label="Password",
-        help_text="Passwords are stored only as a one-way hash, so nobody can read them.",
-    )
-    #: Set per request by the admin: whether to offer the "set password" button.
-    can_set_password = False
+    The password is not a field: the page shows only whether one is set and
+    since when (``person_overview.password_state``), never how it is hashed.
+    Admin roles are chosen by name; permissions are granted through roles, so
+    there is no picker of raw permissions.
+    """
 
     class Meta:
         model = User
         fields = (
-            "username", "email", "password", "given_name", "family_name", "is_active",
+            "username", "email", "given_name", "family_name", "is_active",
             "must_change_password", "source", "source_id", "external_id",
-            "is_staff", "is_superuser", "groups", "user_permissions",
+            "is_staff", "is_superuser", "groups",
         )
         field_classes = PERSON_FIELD_CLASSES
-        labels = {"groups": "Admin roles"}
+        labels = {"groups": "Admin roles", "is_active": "Active",
+                  "must_change_password": "Must change password at next sign-in"}
+        widgets = {"groups": forms.CheckboxSelectMultiple}
         help_texts = {
-            "groups": "Bundles of console permissions. Only superusers can change them.",
-            "user_permissions": "Console permissions granted to this person directly, "
-            "on top of their admin roles.",
+            "groups": "Bundles of console permissions, by name. Only superusers can change "
+                      "them; they take effect with console access.",
         }
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["password"].widget.can_set = self.can_set_password
-        permissions = self.fields.get("user_permissions")
-        if permissions is not None:
-            permissions.queryset = permissions.queryset.select_related("content_type")

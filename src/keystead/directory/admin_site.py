@@ -64,6 +64,12 @@ class KeysteadAdminSite(admin.AdminSite):
                              "add_url": None, "view_only": True, "perms": {"view": True}}]})
         return apps
 
+    def index(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """The dashboard (``dashboard_data``) above Django's list of models."""
+        from keystead.directory.dashboard_data import index_context  # keeps this file's imports
+
+        return super().index(request, {**index_context(request, self), **(extra_context or {})})
+
     def mail_view(self, request: HttpRequest) -> HttpResponse:
         """The mail settings (never the password) and a test mail with the server's answer.
         Superusers only: the settings are the installation's, not a person's."""

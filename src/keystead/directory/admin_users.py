@@ -1,4 +1,9 @@
-"""The console's user pages: list, add, change, set password, (de)activate, delete.
+"""The console's user pages: list, add, a person's page, set password, (de)activate, delete.
+
+A person's page (the change form) shows their details form first, then their
+whole picture read by ``person_overview`` (groups and admin roles, second
+factors, remembered browsers, sessions, applications, recent audit events) and
+the buttons of ``admin_person_actions`` the viewer may use.
 
 Who may act on whom is ``directory.authorization``'s decision, the same for
 every door: accounts with console access (staff or superuser) are changed,
@@ -15,22 +20,29 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.contrib.auth import update_session_auth_hash
-from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
+from django.forms import CheckboxSelectMultiple
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
+from oauth2_provider.models import get_application_model
 
-from keystead.directory import admin_people_io, audit, services
+from keystead.directory import (
+    admin_people_io,
+    admin_person_actions,
+    audit,
+    person_overview,
+    services,
+)
 from keystead.directory.admin_audit import DOOR, AuditedModelAdmin
 from keystead.directory.admin_forms import (
+    ResetPasswordForm,
     UserAddForm,
     UserAddFormWithoutPassword,
     UserChangeForm,
@@ -39,13 +51,14 @@ from keystead.directory.admin_guards import actor, may
 from keystead.directory.admin_lockout import LockedFilter, UnlockAdminMixin, lock_state
 from keystead.directory.admin_site import short_time
 from keystead.directory.authorization import Action, refusal, require
-from keystead.directory.models import User
+from keystead.directory.models import AdminRole, Group, User
+from keystead.directory.rules import RuleViolation
 from keystead.directory.signals import email_changed
 from keystead.login import factors, sessions
 from keystead.policy.admin import effective_for_user
 from keystead.secret import Secret
 
-PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
+PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups")
 #: Fields other code keeps up to date; the change form never writes them back.
 NOT_SAVED_BY_FORM = frozenset({
     "password", "password_changed_at", "last_login", "failed_logins", "locked_at", "locked_until",
@@ -71,7 +84,7 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     audit_name = "user"
     form = UserChangeForm
     add_form_template = "admin/directory/user/add_form.html"
-    change_user_password_template = "admin/auth/user/change_password.html"
+    change_user_password_template = "admin/directory/user/reset_password.html"
     list_display = (
         "email", "username", "given_name", "family_name", "is_active", "is_staff", "source",
         "last_seen",
@@ -86,15 +99,15 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     )
     search_fields = ("email", "username", "given_name", "family_name", "external_id")
     ordering = ("email",)
-    filter_horizontal = ("groups", "user_permissions")
     actions = ("activate_users", "deactivate_users", "unlock_users", "reset_second_factors",
                "sign_out_everywhere")
     readonly_fields = (
-        "admin_roles", "last_login", "password_changed_at", "date_joined", "updated_at",
-        "lock_status", "failed_logins", "locked_at", "locked_until", "effective_logon_policy",
+        "password_state", "admin_roles", "last_login", "password_changed_at", "date_joined",
+        "updated_at", "lock_status", "failed_logins", "locked_at", "locked_until",
+        "effective_logon_policy",
     )
     fieldsets = (
-        (None, {"fields": ("email", "username", "password")}),
+        (None, {"fields": ("email", "username", "password_state")}),
         ("Name", {"fields": ("given_name", "family_name")}),
         ("Account", {"fields": (
             "is_active", "must_change_password", "source", "source_id", "external_id",
@@ -104,6 +117,7 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
         )}),
         ("Logon policy", {
             "fields": ("effective_logon_policy",),
+            "classes": ("collapse",),
             "description": "The password and lockout rules that apply to this person: for "
                            "each rule, the strictest value of the installation's logon "
                            "settings and the policies of the groups they belong to.",
@@ -145,21 +159,22 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
             may_set = may(request, Action.SET_PASSWORD, None)
             kwargs["form"] = UserAddForm if may_set else UserAddFormWithoutPassword
         else:
-            kwargs["form"] = type(
-                "UserChangeForm", (UserChangeForm,),
-                {"can_set_password": may(request, Action.SET_PASSWORD, obj)},
-            )
+            kwargs["form"] = UserChangeForm
         return super().get_form(request, obj, change=change, **kwargs)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "groups":
             kwargs["label"] = "Admin roles"
-            kwargs["widget"] = FilteredSelectMultiple("admin roles", is_stacked=False)
+            kwargs["widget"] = CheckboxSelectMultiple
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.display(description="last login", ordering="last_login")
     def last_seen(self, obj: User) -> str:
         return short_time(obj.last_login)
+
+    @admin.display(description="Password")
+    def password_state(self, obj: User) -> str:
+        return person_overview.password_state(obj)
 
     @admin.display(description="Admin roles")
     def admin_roles(self, obj: User) -> str:
@@ -176,9 +191,27 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     def render_change_form(self, request: HttpRequest, context: dict[str, Any], add: bool = False,
                            change: bool = False, form_url: str = "", obj: User | None = None
                            ) -> HttpResponse:
-        if obj is not None and obj.is_locked() and self.has_unlock_permission(request, obj):
-            context["unlock_url"] = self.unlock_url(request, obj)
+        if obj is not None and not add:
+            context.update(self._person_context(request, obj))
+            if obj.is_locked() and self.has_unlock_permission(request, obj):
+                context["unlock_url"] = self.unlock_url(request, obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _person_context(self, request: HttpRequest, obj: User) -> dict[str, Any]:
+        """The person's page below the form: their picture and the buttons for the viewer."""
+
+        def can_view(model: Any) -> bool:
+            model_admin = self.admin_site._registry.get(model)
+            return model_admin is not None and model_admin.has_view_or_change_permission(request)
+
+        return {
+            "person": person_overview.overview(
+                obj, link_groups=can_view(Group), link_roles=can_view(AdminRole),
+                link_applications=can_view(get_application_model())),
+            "person_buttons": admin_person_actions.buttons(request, obj),
+            "person_refusal": refusal(actor(request), Action.CHANGE, obj),
+            "may_read_audit": request.user.has_perm("directory.view_event"),
+        }
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # Filtering on the hash would let a caller probe it character by character.
@@ -346,6 +379,7 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         return [
             *admin_people_io.urls(self),  # CSV import and export (before "<object_id>/")
+            *admin_person_actions.urls(self),  # the person page's buttons
             path(
                 "<id>/password/",
                 self.admin_site.admin_view(self.user_change_password),
@@ -356,18 +390,29 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
 
     @method_decorator(sensitive_post_parameters())
     def user_change_password(self, request: HttpRequest, id: str) -> HttpResponse:
-        """Django's "change password" page, going through services.set_password."""
+        """Reset (or set) a person's password, through services.set_password.
+
+        "Must change at next sign-in" is ticked by default (``ResetPasswordForm``).
+        """
         user = self.get_object(request, unquote(id))
         if user is None:
             raise Http404("No such user.")
         if not may(request, Action.SET_PASSWORD, user):
             raise PermissionDenied
-        form = AdminPasswordChangeForm(user, request.POST or None)
+        form = ResetPasswordForm(user, request.POST or None)
         if request.method == "POST" and form.is_valid():
             if form.cleaned_data["set_usable_password"]:
-                services.set_password(user, Secret(form.cleaned_data["password1"]),
-                                      actor=actor(request), request=request, door=DOOR)
-                message = "Password changed."
+                must_change = bool(form.cleaned_data.get("must_change"))
+                try:
+                    services.set_password(user, Secret(form.cleaned_data["password1"]),
+                                          actor=actor(request), request=request, door=DOOR,
+                                          must_change=must_change)
+                except RuleViolation as exc:  # the policy changed since the form checked
+                    for problem in exc.problems:
+                        form.add_error("password1", problem.message)
+                    return self._password_page(request, user, form)
+                message = ("Password changed. They must choose a new one at their next "
+                           "sign-in." if must_change else "Password changed.")
             elif "unset-password" in request.POST:
                 with transaction.atomic():
                     user.set_unusable_password()
@@ -386,7 +431,11 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
             return HttpResponseRedirect(
                 reverse(f"{self.admin_site.name}:directory_user_change", args=(user.pk,))
             )
-        title = "Change password: %s" if user.has_usable_password() else "Set password: %s"
+        return self._password_page(request, user, form)
+
+    def _password_page(self, request: HttpRequest, user: User,
+                       form: ResetPasswordForm) -> HttpResponse:
+        title = "Reset password: %s" if user.has_usable_password() else "Set password: %s"
         context = {
             **self.admin_site.each_context(request),
             "title": title % user.email,

@@ -227,19 +227,26 @@ def _announce_active(user: User, *, request: HttpRequest | None, door: str) -> N
 @transaction.atomic
 def set_password(
     user: User, password: Secret, *, actor: Actor, request: HttpRequest | None = None,
-    door: str = "api", action: str = "user.password.set",
+    door: str = "api", action: str = "user.password.set", must_change: bool = False,
 ) -> None:
     """Set a new password, by an administrator (``user.password.set``), the person
     (``user.password.change``) or a reset link (``user.password.reset``).
+
+    ``must_change`` makes it temporary (Keycloak's "temporary" password): the
+    person must choose their own at their next sign-in.
 
     Other sessions end (Django ties a session to the password hash), and the
     ``password_changed`` signal lets token issuers revoke what they handed out.
     """
     require(actor, Action.SET_PASSWORD, user)
     _apply_password(user, password)
+    user.must_change_password = must_change
     user.save(update_fields=["password", "password_changed_at", "must_change_password",
                              "password_rules_passed", "updated_at"])
-    audit.record(action, request=request, target=user, detail={"door": door})
+    detail: dict[str, Any] = {"door": door}
+    if must_change:
+        detail["must_change"] = True
+    audit.record(action, request=request, target=user, detail=detail)
     password_changed.send(sender=User, user=user, request=request)
 
 
