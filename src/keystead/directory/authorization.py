@@ -168,6 +168,17 @@ def allowed(actor: Actor, action: Action, target: User | None) -> bool:
     return refusal(actor, action, target) is None
 
 
+CHANGE_APPLICATIONS = "oauth2_provider.change_application"
+
+
+def require_application_change(actor: Actor, words: str = "change applications") -> None:
+    """Changing an application (its secret, its tokens) needs the console permission to
+    change applications; one rule for every door that does it."""
+    if not (actor.superuser or CHANGE_APPLICATIONS in actor.permissions):
+        raise NotAllowed(f"{actor.label} may not {words} (needs the {CHANGE_APPLICATIONS} "
+                         "permission).")
+
+
 def require(actor: Actor, action: Action, target: User | None) -> None:
     """Raise ``NotAllowed`` (a ``PermissionDenied``) unless ``actor`` may do it."""
     reason = refusal(actor, action, target)

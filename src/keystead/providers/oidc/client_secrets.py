@@ -19,22 +19,17 @@ from django.http import HttpRequest
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.authorization import Actor, require_application_change
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.providers.oidc.clients import record
 from keystead.secret import Secret
 
 Application = get_application_model()
 
-CHANGE_APPLICATION = "oauth2_provider.change_application"
-
-
 def new_client_secret(application, *, actor: Actor, request: HttpRequest | None = None,
                       door: str = "admin") -> Secret:
     """Replace the application's secret with a generated one; returns the clear value."""
-    if not (actor.superuser or CHANGE_APPLICATION in actor.permissions):
-        raise NotAllowed(f"{actor.label} may not change applications (needs the "
-                         f"{CHANGE_APPLICATION} permission).")
+    require_application_change(actor)
     if application.client_type != Application.CLIENT_CONFIDENTIAL:
         raise RuleViolation([FieldProblem(
             "client_type", "a public client has no secret; it proves itself with PKCE",

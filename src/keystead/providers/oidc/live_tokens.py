@@ -39,7 +39,7 @@ from oauth2_provider.models import (
 )
 
 from keystead.directory import audit
-from keystead.directory.authorization import Action, Actor, NotAllowed, require
+from keystead.directory.authorization import Action, Actor, require, require_application_change
 from keystead.providers.oidc.models import settings_for
 from keystead.providers.oidc.refresh_grant import client_facts
 
@@ -49,7 +49,6 @@ Grant = get_grant_model()
 RefreshToken = get_refresh_token_model()
 
 #: The console permission that revoking an application's tokens needs.
-CHANGE_APPLICATION = "oauth2_provider.change_application"
 #: Rows a page shows at most; the count says how many there are in all.
 DEFAULT_LIMIT = 20
 
@@ -139,9 +138,7 @@ def of_person(person, *, limit: int = DEFAULT_LIMIT) -> LiveTokens:
 
 def _authorize(actor: Actor, application, person) -> None:
     if application is not None:
-        if not (actor.superuser or CHANGE_APPLICATION in actor.permissions):
-            raise NotAllowed(f"{actor.label} may not revoke an application's tokens (needs "
-                             f"the {CHANGE_APPLICATION} permission).")
+        require_application_change(actor, "revoke an application's tokens")
     else:
         require(actor, Action.SIGN_OUT, person)
 
