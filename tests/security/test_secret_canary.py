@@ -177,6 +177,22 @@ def admin_refused_password(seen: Exposure, ctx: dict, canary: str) -> None:
     assert weak.encode() not in response.content
 
 
+def admin_people_import(seen: Exposure, ctx: dict, canary: str) -> None:
+    """A spreadsheet with a password column is refused, and its passwords go nowhere:
+    not the preview, not the session that keeps an accepted file, not a log."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("people.csv", (
+        "email,given_name,family_name,password\n"
+        f"csv-door@example.com,Csv,Door,{canary}\n").encode(), content_type="text/csv")
+    response = _console(ctx).post("/admin/directory/user/import/", {"file": upload},
+                                  follow=True)
+    seen.keep(response)
+    assert response.status_code == 200
+    assert b"password" in response.content.lower()
+    assert not User.objects.filter(email="csv-door@example.com").exists()
+
+
 def scim_create_user(seen: Exposure, ctx: dict, canary: str) -> None:
     response = Client().post("/scim/v2/Users", {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -344,7 +360,7 @@ def portal_message(seen: Exposure, ctx: dict, canary: str) -> None:
 
 DOORS: list[Door] = [
     api_create_user, api_set_password, api_rejected_payload, portal_sign_in,
-    admin_add_user, admin_set_password, admin_refused_password,
+    admin_add_user, admin_set_password, admin_refused_password, admin_people_import,
     scim_create_user, scim_patch_password, cli_set_password, cli_password_filter_check,
     portal_change, portal_forced_change, portal_reset, portal_email_code,
     oidc_password_grant, portal_message,
