@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 import time_machine
@@ -22,7 +21,7 @@ from keystead.directory.models import Event, User
 from keystead.login.models import Passkey, TotpDevice
 
 from .conftest import PERSON_PASSWORD, SCREENSHOT_DIR, sign_in_as
-from .page_checks import accessibility_problems, axe_source
+from .page_checks import ForeignRequests, accessibility_problems, axe_source
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -93,19 +92,9 @@ def new_page(browser, live_server, width: int):
     return context, context.new_page()
 
 
-def watch_hosts(page) -> list[str]:
-    """Every http(s) URL the page asks for, from now on."""
-    seen: list[str] = []
-    page.on("request", lambda request: seen.append(request.url))
-    return seen
-
-
-def assert_sound(page, live_server, requested: list[str], width: int) -> None:
+def assert_sound(page, requested: ForeignRequests, width: int) -> None:
     """Only Keystead was asked, the page fits, no stock words, no serious axe violation."""
-    ours = urlsplit(live_server.url).netloc
-    foreign = [url for url in requested
-               if urlsplit(url).scheme in ("http", "https") and urlsplit(url).netloc != ours]
-    assert not foreign, foreign
+    assert not requested.seen, requested.seen
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     text = page.content()
     for phrase in STOCK:
@@ -117,7 +106,7 @@ def assert_sound(page, live_server, requested: list[str], width: int) -> None:
 def test_the_superuser_sees_the_dashboard_on_a_laptop(installation, page, sign_in, live_server):
     from playwright.sync_api import expect
 
-    requested = watch_hosts(page)
+    requested = ForeignRequests(page, live_server.url)
     sign_in("/admin/")
     response = page.goto("/admin/")
     assert response.status == 200
@@ -132,7 +121,7 @@ def test_the_superuser_sees_the_dashboard_on_a_laptop(installation, page, sign_i
     expect(page.get_by_role("img", name="Failed sign-ins in each of the last 24 hours")
            ).to_be_visible()
     expect(page.locator(".ks-warnings")).to_contain_text("no mail server")
-    assert_sound(page, live_server, requested, 1280)
+    assert_sound(page, requested, 1280)
 
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.mouse.move(0, 0)
@@ -147,12 +136,12 @@ def test_the_superuser_sees_the_dashboard_on_a_laptop(installation, page, sign_i
 def test_the_superuser_sees_it_on_a_phone(installation, browser, live_server, admin_user):
     context, tab = new_page(browser, live_server, 390)
     try:
-        requested = watch_hosts(tab)
+        requested = ForeignRequests(tab, live_server.url)
         sign_in_as(tab, admin_user.email, "correct horse battery staple", "/login/?next=/admin/")
         response = tab.goto("/admin/")
         assert response.status == 200
         assert tab.locator("#figure-failures .ks-figure-value").inner_text() == str(sum(PATTERN))
-        assert_sound(tab, live_server, requested, 390)
+        assert_sound(tab, requested, 390)
         tab.screenshot(path=str(SCREENSHOT_DIR / "keystead-dashboard-phone.png"), full_page=True)
     finally:
         context.close()
@@ -163,7 +152,7 @@ def test_the_help_desk_sees_numbers_but_not_settings(installation, admin_user, h
                                                      browser, live_server, width):
     context, tab = new_page(browser, live_server, width)
     try:
-        requested = watch_hosts(tab)
+        requested = ForeignRequests(tab, live_server.url)
         sign_in_as(tab, helpdesk.email, PERSON_PASSWORD, "/login/?next=/admin/")
         response = tab.goto("/admin/")
         assert response.status == 200
@@ -171,6 +160,6 @@ def test_the_help_desk_sees_numbers_but_not_settings(installation, admin_user, h
         assert tab.locator(".ks-warnings").count() == 0  # the mail warning is the superuser's
         assert "Nothing to warn about." in tab.content()
         assert "shown to superusers" in tab.content()
-        assert_sound(tab, live_server, requested, width)
+        assert_sound(tab, requested, width)
     finally:
         context.close()
