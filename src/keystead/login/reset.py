@@ -91,6 +91,14 @@ class ResetMail:
             log.exception("could not queue the password-reset mail to user %s", self.user.pk)
 
 
+def issue_link(user: User, digest: str, request: HttpRequest | None) -> ResetToken:
+    """Store a new link for ``user`` (its secret's ``digest``); earlier links stop working.
+    Called inside the transaction that holds the person's row lock."""
+    ResetToken.objects.filter(user=user).delete()  # the newest link wins
+    return ResetToken.objects.create(user=user, token_hash=digest, created_at=timezone.now(),
+                                     requested_ip=audit.client_ip(request))
+
+
 def _latest_request_at(user_pk: int | None):
     return (ResetToken.objects.filter(user_id=user_pk)
             .order_by("-created_at").values_list("created_at", flat=True).first())
@@ -126,9 +134,7 @@ def request_reset(
                          outcome=Outcome.DENIED,
                          detail={**detail, "reason": "a link was mailed less than a minute ago"})
             return None
-        ResetToken.objects.filter(user=user).delete()  # the newest link wins
-        row = ResetToken.objects.create(user=user, token_hash=digest, created_at=now,
-                                        requested_ip=audit.client_ip(request))
+        row = issue_link(user, digest, request)
         audit.record(REQUEST_ACTION, request=request, actor_label="anonymous", target=user,
                      detail={**detail, "link_id": row.pk})
     return ResetMail(user, link_for(token))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
 from keystead.directory import audit
 from keystead.directory.authorization import Action, Actor, require
@@ -52,10 +51,7 @@ def send_reset_mail(user: User, *, actor: Actor, request: HttpRequest | None = N
         if not person.email:
             raise RuleViolation([FieldProblem(
                 "email", "This account has no email address to send a link to.")])
-        ResetToken.objects.filter(user=person).delete()  # the newest link wins
-        row = ResetToken.objects.create(user=person, token_hash=reset.hash_token(token.reveal()),
-                                        created_at=timezone.now(),
-                                        requested_ip=audit.client_ip(request))
+        row = reset.issue_link(person, reset.hash_token(token.reveal()), request)
         # Queued in this transaction: it goes out once the link exists, or not at all.
         mail.send_to(person, SUBJECT, "login/mail/reset_by_admin.txt",
                      {"link": reset.link_for(token).reveal(),
