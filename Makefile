@@ -7,8 +7,26 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/keystead
-# Debian packages the test suite drives as real components.
-TEST_DEBS := chromium oathtool
+# Debian packages running needs: headers python-ldap builds against, and xmlsec1, which
+# pysaml2 calls to sign, verify and encrypt SAML messages.
+RUN_DEBS := libldap2-dev libsasl2-dev xmlsec1
+# Debian packages the test suite drives as real components: a browser, an independent TOTP
+# generator, OpenLDAP, Samba's Active Directory domain controller, an independent SAML
+# implementation (lasso), PAM's test driver and headers, and the local password-quality library.
+TEST_DEBS := chromium oathtool slapd ldap-utils samba samba-ad-dc samba-ad-provision \
+	winbind krb5-user python3-lasso pamtester libpam0g-dev python3-pwquality dbus \
+	python3-dbusmock
+# Services those packages start on installation; the tests start their own on loopback.
+STOP_SERVICES := slapd samba samba-ad-dc smbd nmbd winbind
+# Install Debian packages that are missing (idempotent: nothing runs when all are there).
+define apt_install
+	@missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  for s in $(STOP_SERVICES); do service $$s stop >/dev/null 2>&1 || true; done; \
+	fi
+endef
 # axe-core, the accessibility checker the browser tests inject into every page.
 AXE_VERSION := 4.14.1
 AXE := var/axe/node_modules/axe-core/axe.min.js
@@ -16,6 +34,7 @@ AXE := var/axe/node_modules/axe-core/axe.min.js
 .PHONY: run test install test-deps lint bench-deps bench bench-tokens clean
 
 $(STAMP): pyproject.toml
+	$(call apt_install,$(RUN_DEBS))
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e .
@@ -33,11 +52,7 @@ run: $(STAMP)
 	$(BIN)/keystead serve --bind 127.0.0.1:8000
 
 test-deps: $(DEV_STAMP)
-	@missing=$$(for p in $(TEST_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	$(call apt_install,$(TEST_DEBS))
 	@grep -qs '"version": "$(AXE_VERSION)"' var/axe/node_modules/axe-core/package.json || \
 	  npm install --silent --no-audit --no-fund --no-save --prefix var/axe axe-core@$(AXE_VERSION)
 

@@ -41,6 +41,11 @@ INSTALLED_APPS = [
     "keystead.portal",
     "keystead.providers.oidc.apps.OidcConfig",
     "keystead.providers.oidc.apps.OAuthToolkitConfig",
+    "keystead.providers.saml",
+    "keystead.sources.ldap",
+    "keystead.sources.saml",
+    "keystead.devices",
+    "keystead.branding",
     "keystead.directory.console_app.ConsoleConfig",  # Django's admin, Keystead's site
     "django.contrib.auth",
     "django.contrib.contenttypes",

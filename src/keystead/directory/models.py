@@ -139,6 +139,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     must_change_password = models.BooleanField(
         default=False, help_text="Must choose a new password at the next sign-in.")
+    break_glass = models.BooleanField(
+        "break-glass account", default=False,
+        help_text="Always signs in with the Keystead password, whatever the login strategy "
+                  "(LDAP or SAML), so a wrong federation setting cannot lock every "
+                  "administrator out. Keep it for a few local administrators.")
     password_changed_at = models.DateTimeField(null=True, blank=True)
     password_rules_passed = models.CharField(
         max_length=64, blank=True, editable=False,

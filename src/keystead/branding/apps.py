@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class BrandingConfig(AppConfig):
+    name = "keystead.branding"
+    label = "branding"
+    verbose_name = "Branding"

@@ -1,0 +1,3 @@
+"""Addresses of Branding."""
+
+urlpatterns: list = []

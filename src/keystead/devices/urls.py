@@ -1,0 +1,3 @@
+"""Addresses of Computers (endpoint agent)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Addresses of SAML applications (Keystead as identity provider)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Addresses of LDAP and Active Directory sign-in."""
+
+urlpatterns: list = []

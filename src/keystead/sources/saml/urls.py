@@ -1,0 +1,3 @@
+"""Addresses of SAML sign-in (Keystead as service provider)."""
+
+urlpatterns: list = []
