@@ -17,6 +17,7 @@ from keystead.cli.admin import createadmin
 from keystead.cli.check import check
 from keystead.cli.database import manage, migrate
 from keystead.cli.events import events
+from keystead.cli.ldap import ldap
 from keystead.cli.mail import mail
 from keystead.cli.oidc import oidc
 from keystead.cli.password_filter import password_filter
@@ -66,3 +67,4 @@ for command in (serve, migrate, manage, createadmin, token, user, policy, events
     main.add_command(command)
 main.add_command(password_filter)
 main.add_command(mail)
+main.add_command(ldap)
