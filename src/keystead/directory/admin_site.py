@@ -22,8 +22,11 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from keystead import branding
+from keystead.branding.console import branding_view
 from keystead.directory import audit
 from keystead.login import mail_check
+from keystead.login.mail_templates_console import mail_template_view, mail_templates_view
 
 
 class KeysteadAdminSite(admin.AdminSite):
@@ -51,7 +54,17 @@ class KeysteadAdminSite(admin.AdminSite):
 
     def get_urls(self) -> list[URLPattern]:
         return [path("mail/", self.admin_view(self.mail_view), name="mail"),
+                path("branding/", self.admin_view(branding_view), name="branding"),
+                path("mail-templates/", self.admin_view(mail_templates_view),
+                     name="mail_templates"),
+                path("mail-templates/<str:kind>/", self.admin_view(mail_template_view),
+                     name="mail_template"),
                 *super().get_urls()]
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        """Django's context with the installation's branded name as the site's name."""
+        name = branding.current(request).name
+        return {**super().each_context(request), "site_header": name, "site_title": name}
 
     def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict]:
         """Django's list of models, plus the installation's settings pages."""
@@ -61,7 +74,13 @@ class KeysteadAdminSite(admin.AdminSite):
                          "has_module_perms": True, "models": [{
                              "name": "Mail", "object_name": "mail",
                              "admin_url": reverse("admin:mail", current_app=self.name),
-                             "add_url": None, "view_only": True, "perms": {"view": True}}]})
+                             "add_url": None, "view_only": True, "perms": {"view": True}}, {
+                             "name": "Branding", "object_name": "branding",
+                             "admin_url": reverse("admin:branding", current_app=self.name),
+                             "add_url": None, "view_only": False, "perms": {"change": True}}, {
+                             "name": "Mail templates", "object_name": "mail_templates",
+                             "admin_url": reverse("admin:mail_templates", current_app=self.name),
+                             "add_url": None, "view_only": False, "perms": {"change": True}}]})
         return apps
 
     def index(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:

@@ -103,8 +103,7 @@ def send_code(user: User, request: HttpRequest | None = None) -> Sending:
                      detail={"digits": length, "valid_minutes": VALID_FOR.seconds // 60,
                              "replaced_previous": row is not None})
         # Into the outbox with the code's row: both are kept, or neither.
-        mail.send_to(user, "Your Keystead sign-in code", "login/mail/email_code.txt",
-                     {"code": code.reveal(), "minutes": VALID_FOR.seconds // 60})
+        mail.send("email_code", user, code=code.reveal(), minutes=VALID_FOR.seconds // 60)
     return Sending(True)
 
 

@@ -4,26 +4,34 @@ Nothing here talks to a mail server: each mail is rendered and put in the
 outbox (``keystead.login.outbox``) in the caller's transaction, and a
 background sender delivers it. So a slow or hung mail server never holds up a
 request, and how long an answer takes does not tell whether a mail went out.
+
+Every mail is worded by ``keystead.login.mail_templates.render``: the
+administrator's override of that kind of mail, or the built-in default.
 """
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.template.loader import render_to_string
+from django.utils import dateformat, timezone
 
 from keystead.directory.models import User
-from keystead.login import outbox
-from keystead.secret import Secret
+from keystead.login import mail_templates, outbox
 
 
-def send_to(user: User, subject: str, template: str, context: dict) -> None:
-    """Queue one plain-text mail to ``user``; it goes out once the caller's transaction
-    commits (and not at all if it rolls back)."""
-    body = Secret(render_to_string(template, {"user": user, "base_url": settings.BASE_URL,
-                                              **context}))
+def send(kind: str, user: User, **values: object) -> None:
+    """Queue the ``kind`` mail (a key of ``mail_templates.KINDS``) to ``user``; it goes
+    out once the caller's transaction commits (and not at all if it rolls back).
+
+    ``values`` are the kind's own placeholders; the person's name and address are
+    added here. Everything is passed as text, so a template reaches nothing else.
+    """
+    subject, body = mail_templates.render(kind, {
+        "person_name": user.given_name, "email": user.email,
+        **{name: str(value) for name, value in values.items()}})
     outbox.enqueue(user.email, subject, body, user=user)
 
 
 def send_lock_notice(user: User) -> None:
-    send_to(user, "Your Keystead account is locked", "login/mail/locked.txt",
-            {"locked_until": user.locked_until})
+    until = ""
+    if user.locked_until:
+        until = dateformat.format(timezone.localtime(user.locked_until), "Y-m-d H:i e")
+    send("locked", user, locked_until=until)

@@ -21,11 +21,8 @@ from django.http import HttpRequest
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.directory.rules import is_email
+from keystead.login import mail_templates
 from keystead.login.outbox import describe_failure
-
-SUBJECT = "Keystead test mail"
-BODY = ("This is a test mail from Keystead's console. If you can read it, password reset "
-        "links and sign-in codes reach this mailbox.\n")
 
 
 @dataclass(frozen=True)
@@ -81,7 +78,8 @@ def send_test_mail(recipient: str, *, actor: User, request: HttpRequest | None =
     if not is_email(recipient):
         return MailCheck(False, f"{recipient!r} is not an email address; type one like "
                                 "ada@example.com.")
-    message = EmailMessage(SUBJECT, BODY, settings.DEFAULT_FROM_EMAIL, [recipient])
+    subject, body = mail_templates.render("test", {})  # worded like every other mail
+    message = EmailMessage(subject, body.reveal(), settings.DEFAULT_FROM_EMAIL, [recipient])
     backend = get_connection(fail_silently=False)
     try:
         if isinstance(backend, SmtpBackend):

@@ -268,3 +268,29 @@ class OutgoingMail(models.Model):
 
     def __str__(self) -> str:
         return f"“{self.subject}” to {self.recipient} ({self.status})"
+
+
+class MailTemplate(models.Model):
+    """An administrator's wording for one kind of mail (``keystead.login.mail_templates``).
+
+    A row exists only for a kind someone customised; a blank subject or body
+    means the built-in default for that part. Each part is checked before it is
+    stored (it renders, keeps its required placeholders, uses no tag that could
+    reach outside the mail), so a stored template always sends.
+    """
+
+    kind = models.CharField(max_length=32, unique=True)
+    subject = models.CharField(max_length=200, blank=True)
+    body = models.TextField(blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+        related_name="+")
+
+    class Meta:
+        verbose_name = "mail template"
+        verbose_name_plural = "mail templates"
+        ordering = ["kind"]
+
+    def __str__(self) -> str:
+        return self.kind

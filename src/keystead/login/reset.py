@@ -84,9 +84,8 @@ class ResetMail:
         """Queue it for the background sender. Never raises: the person already has their
         answer (and can ask again if queueing failed)."""
         try:
-            mail.send_to(self.user, "Reset your Keystead password", "login/mail/reset.txt",
-                         {"link": self.link.reveal(),
-                          "minutes": int(VALID_FOR.total_seconds() // 60)})
+            mail.send("reset", self.user, link=self.link.reveal(),
+                      minutes=int(VALID_FOR.total_seconds() // 60))
         except Exception:
             log.exception("could not queue the password-reset mail to user %s", self.user.pk)
 

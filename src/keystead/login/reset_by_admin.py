@@ -29,7 +29,6 @@ from keystead.login import mail, reset
 from keystead.login.models import ResetToken
 
 ACTION = "user.password.reset.sent_by_admin"
-SUBJECT = "Choose a new Keystead password"
 
 
 def send_reset_mail(user: User, *, actor: Actor, request: HttpRequest | None = None,
@@ -53,9 +52,8 @@ def send_reset_mail(user: User, *, actor: Actor, request: HttpRequest | None = N
                 "email", "This account has no email address to send a link to.")])
         row = reset.issue_link(person, reset.hash_token(token.reveal()), request)
         # Queued in this transaction: it goes out once the link exists, or not at all.
-        mail.send_to(person, SUBJECT, "login/mail/reset_by_admin.txt",
-                     {"link": reset.link_for(token).reveal(),
-                      "minutes": int(reset.VALID_FOR.total_seconds() // 60)})
+        mail.send("reset_by_admin", person, link=reset.link_for(token).reveal(),
+                  minutes=int(reset.VALID_FOR.total_seconds() // 60))
         audit.record(ACTION, request=request, actor=actor.user,
                      actor_label="" if actor.user else actor.label, target=person,
                      detail={"door": door, "link_id": row.pk})
