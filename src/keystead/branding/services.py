@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
 from django.http import HttpRequest
 
 from keystead.branding import rules
 from keystead.branding.models import BrandSetting
-from keystead.directory import audit
-from keystead.directory.models import Outcome, User
+from keystead.directory import audit, authorization
+from keystead.directory.models import User
 
 _NO_CHANGE = object()
 
@@ -35,15 +34,6 @@ class BrandChange:
     logo: bytes | None = None
 
 
-def require_branding_change(actor: User, request: HttpRequest | None = None) -> None:
-    """The branding belongs to the whole installation, so only a superuser changes it.
-    A refusal is audited like any other security decision."""
-    if not actor.is_superuser:
-        audit.record("branding.change", request=request, actor=actor, outcome=Outcome.DENIED,
-                     detail={"reason": "only a superuser may change the branding"})
-        raise PermissionDenied("Only a superuser may change the branding.")
-
-
 def problems(change: BrandChange) -> dict[str, str]:
     found = {
         "name": rules.name_problem(change.name),
@@ -58,7 +48,8 @@ def change_branding(change: BrandChange, *, actor: User,
                     request: HttpRequest | None = None) -> list[str]:
     """Apply ``change`` and return the names of the fields that changed (audited as
     ``branding.change``; the logo is recorded by type and size, never its bytes)."""
-    require_branding_change(actor, request)
+    authorization.require_installation_setting(actor, event="branding.change",
+                                               words="change the branding", request=request)
     found = problems(change)
     if found:
         raise BrandingRefused(found)

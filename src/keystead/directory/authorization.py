@@ -179,6 +179,21 @@ def require_application_change(actor: Actor, words: str = "change applications")
                          "permission).")
 
 
+def require_installation_setting(person: User, *, event: str, words: str,
+                                 request=None, detail: dict | None = None) -> None:
+    """Settings of the whole installation (branding, mail wording) are a superuser's:
+    they speak for everyone. A refusal is audited as ``event`` and raised as
+    ``NotAllowed`` (a 403 in the console)."""
+    if Actor.person(person).superuser:
+        return
+    from keystead.directory import audit  # audit imports the models; this module must not
+    from keystead.directory.models import Outcome
+
+    audit.record(event, request=request, actor=person, outcome=Outcome.DENIED,
+                 detail={**(detail or {}), "reason": f"only a superuser may {words}"})
+    raise NotAllowed(f"Only a superuser may {words}.")
+
+
 def require(actor: Actor, action: Action, target: User | None) -> None:
     """Raise ``NotAllowed`` (a ``PermissionDenied``) unless ``actor`` may do it."""
     reason = refusal(actor, action, target)

@@ -32,9 +32,8 @@ from django.template import (
 from django.template.base import Template, Variable, VariableNode
 from django.utils import timezone
 
-from keystead.directory import audit
-from keystead.directory.authorization import Actor, NotAllowed
-from keystead.directory.models import Outcome, User
+from keystead.directory import audit, authorization
+from keystead.directory.models import User
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.login.models import MailTemplate
 from keystead.secret import Secret
@@ -197,12 +196,10 @@ def render(kind_name: str, values: dict[str, str]) -> tuple[str, Secret]:
 
 def require_superuser(actor: User, request: HttpRequest | None = None, kind: str = ""
                       ) -> None:
-    """Mail wording is the installation's, not a person's: superusers only. A refusal is
-    a ``PermissionDenied`` (a 403 in the console) and is audited."""
-    if not Actor.person(actor).superuser:
-        audit.record("mail_template.change", request=request, actor=actor,
-                     outcome=Outcome.DENIED, detail={"kind": kind, "reason": "not a superuser"})
-        raise NotAllowed(f"{actor.email} may not change mail templates (superusers only).")
+    """Mail wording is the installation's, not a person's (one rule in authorization)."""
+    authorization.require_installation_setting(
+        actor, event="mail_template.change", words="change mail templates", request=request,
+        detail={"kind": kind})
 
 
 def save(kind: MailKind, subject: str, body: str, *, actor: User,
