@@ -75,6 +75,20 @@ PERSON_PASSWORD = "Vellum-Orchid-Tapestry-42"
 
 
 @pytest.fixture
+def addressed_installation(settings, tmp_path, monkeypatch, live_server):
+    """An installation as its screenshots show it: its own key file in a data directory,
+    its address the live server's, no debug pages."""
+    monkeypatch.delenv("KEYSTEAD_SECRET_KEY", raising=False)
+    settings.DATA_DIR = tmp_path
+    key = tmp_path / "secret_key"
+    key.write_text("k" * 60)
+    key.chmod(0o600)
+    settings.BASE_URL = live_server.url
+    settings.DEBUG = False
+    return settings
+
+
+@pytest.fixture
 def person(transactional_db):
     """An ordinary user of the portal (not an administrator)."""
     from keystead.directory.models import User

@@ -24,15 +24,8 @@ MOMENT = datetime(2026, 3, 10, 16, 40, tzinfo=UTC)
 
 
 @pytest.fixture
-def wiki(settings, tmp_path, monkeypatch, live_server):
+def wiki(addressed_installation):
     """A registered application, with the installation's address set to the live server."""
-    monkeypatch.delenv("KEYSTEAD_SECRET_KEY", raising=False)
-    settings.DATA_DIR = tmp_path
-    key = tmp_path / "secret_key"
-    key.write_text("k" * 60)
-    key.chmod(0o600)
-    settings.BASE_URL = live_server.url
-    settings.DEBUG = False
     from oauth2_provider.models import get_application_model
 
     application = get_application_model()

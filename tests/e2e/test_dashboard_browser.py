@@ -35,15 +35,9 @@ SERIOUS = ("serious", "critical")
 
 
 @pytest.fixture
-def installation(settings, tmp_path, monkeypatch, live_server):
+def installation(addressed_installation):
     """A small company at a fixed moment: 24 people, sign-ins, failures and two apps."""
-    monkeypatch.delenv("KEYSTEAD_SECRET_KEY", raising=False)
-    settings.DATA_DIR = tmp_path
-    key = tmp_path / "secret_key"
-    key.write_text("k" * 60)
-    key.chmod(0o600)
-    settings.BASE_URL = live_server.url
-    settings.DEBUG = False
+    settings = addressed_installation
     settings.EMAIL_CONFIGURED = False  # one warning, as on a fresh installation
     settings.PASSWORD_FILTER_FILE = None
     with time_machine.travel(MOMENT, tick=True):
