@@ -9,7 +9,8 @@ from django.test import Client
 from keystead.cli import main
 from keystead.directory.models import Event, Group, User
 from keystead.policy.models import GroupPolicy, LogonPolicy, Strategy
-from keystead.policy.strategies import NO_LDAP, NO_MAIL, strategy_prerequisites
+from keystead.policy.strategies import NO_MAIL, strategy_prerequisites
+from keystead.sources.ldap.readiness import NO_LDAP
 
 pytestmark = pytest.mark.django_db
 SETTINGS_URL = "/admin/policy/logonpolicy/1/change/"

@@ -2,8 +2,8 @@
 
 ``strategy_prerequisites`` is the one place every door (console, API,
 ``keystead policy set``) asks; it returns what is missing, in words that say
-how to fix it. The LDAP and SAML sign-in sources replace their placeholder
-check in ``CHECKS`` when they arrive.
+how to fix it. The LDAP and SAML sign-in sources answer for their own
+strategy (their ``readiness`` modules).
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ DELIVERING_BACKENDS = (
 
 NO_MAIL = ("No mail server: set KEYSTEAD_EMAIL_URL=smtp://… so sign-in codes can be sent "
            "(codes by email are the second factor everyone can use).")
-NO_LDAP = "LDAP sign-in is not configured yet: add an LDAP source first."
-NO_SAML = "SAML sign-in is not configured yet: add a SAML identity provider first."
 
 
 def mail_can_be_sent() -> bool:
@@ -38,11 +36,15 @@ def _mail() -> str | None:
 
 
 def _ldap() -> str | None:
-    return NO_LDAP  # replaced when LDAP sources exist
+    from keystead.sources.ldap.readiness import missing
+
+    return missing()
 
 
 def _saml() -> str | None:
-    return NO_SAML  # replaced when SAML sources exist
+    from keystead.sources.saml.readiness import missing
+
+    return missing()
 
 
 #: strategy -> checks; each check returns what is missing, or None.
