@@ -9,6 +9,7 @@ every mail sent for it. ``test_scanner_finds_a_planted_canary`` proves the searc
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import secrets
@@ -358,23 +359,129 @@ def portal_message(seen: Exposure, ctx: dict, canary: str) -> None:
     seen.keep(browser.get("/"))
 
 
+@pytest.fixture(scope="module")
+def ldap_directory():
+    """A real slapd for the LDAP doors, started only when one of them runs."""
+    from sources.ldap.slapd import start_slapd, stop_slapd
+
+    server = start_slapd()
+    try:
+        yield server
+    finally:
+        stop_slapd(server)
+
+
+def _ldap_source(ctx: dict, **values):
+    from sources.ldap.helpers import make_source, use_strategy
+
+    use_strategy("ldap")
+    return make_source(ctx["ldap"](), **values)
+
+
+def ldap_console_bind_password(seen: Exposure, ctx: dict, canary: str) -> None:
+    """The service account's password typed into the console, then used by Test connection
+    (the directory's service account is given the canary as its password first)."""
+    import ldap
+
+    server = ctx["ldap"]()
+
+    def service_password(value: str) -> None:
+        conn = server.admin()
+        conn.modify_s(server.service_dn, [(ldap.MOD_REPLACE, "userPassword", [value.encode()])])
+        with contextlib.suppress(ldap.NO_SUCH_ATTRIBUTE):  # ppolicy marks a reset by another
+            conn.modify_s(server.service_dn, [(ldap.MOD_DELETE, "pwdReset", None)])
+        conn.unbind_s()
+
+    service_password(canary)
+    try:
+        _console_bind_password(seen, ctx, canary, server)
+    finally:
+        service_password(server.service_password)  # the other LDAP doors use the original
+
+
+def _console_bind_password(seen: Exposure, ctx: dict, canary: str, server) -> None:
+    from keystead.sources.ldap.models import LdapSource
+
+    console = _console(ctx)
+    form = {"name": "Canary directory", "enabled": "on", "kind": "openldap",
+            "mode": "read_only", "host": server.host, "port": server.ldaps_port,
+            "method": "ldaps", "ca_certificate": server.ca_pem,
+            "base_dn": f"ou=people,{server.base_dn}", "user_key": "uid",
+            "bind_dn": server.service_dn, "bind_password": canary, "connect_timeout": 3,
+            "operation_timeout": 5, "unique_id_attribute": "entryUUID",
+            "email_attribute": "mail", "given_name_attribute": "givenName",
+            "family_name_attribute": "sn", "username_attribute": "uid",
+            "group_filter": "(objectClass=groupOfNames)", "group_member_attribute": "member",
+            "sync_interval_minutes": 60}
+    seen.keep(console.post("/admin/ldap_source/ldapsource/add/", form, follow=True))
+    source = LdapSource.objects.get(name="Canary directory")
+    assert source.bind_password.reveal() == canary
+    seen.keep(console.get(f"/admin/ldap_source/ldapsource/{source.pk}/change/"))
+    tested = console.post(f"/admin/ldap_source/ldapsource/{source.pk}/test/",
+                          {"action": "connection"})
+    seen.keep(tested)
+    assert b"Connection test passed" in tested.content
+    wrong = console.post(f"/admin/ldap_source/ldapsource/{source.pk}/change/",
+                         {**form, "bind_password": canary, "port": "not a port"})
+    seen.keep(wrong)
+    assert wrong.status_code == 200
+
+
+def ldap_sign_in_and_writeback(seen: Exposure, ctx: dict, canary: str) -> None:
+    """A person signs in through the directory, then changes the password to the canary in
+    the portal (writable mode: written to the directory), then signs in with it."""
+    from sources.ldap.helpers import add_person, binds
+
+    server = ctx["ldap"]()
+    _ldap_source(ctx, mode="writable")
+    dn = add_person(server, "ldap-door", PORTAL_START)
+    browser = Client()
+    first = browser.post("/login/", {"username": "ldap-door", "password": PORTAL_START})
+    seen.keep(first)
+    assert first.status_code == 302
+    done = browser.post("/password/change/", {
+        "current_password": PORTAL_START, "new_password": canary, "confirm_password": canary})
+    seen.keep(done)
+    assert done.status_code == 302
+    assert binds(server, dn, canary)
+    seen.keep(Client().post("/login/", {"username": "ldap-door", "password": canary + "x"}))
+    seen.keep(browser.post("/login/", {"username": "ldap-door", "password": canary}))
+
+
+def ldap_console_test_sign_in(seen: Exposure, ctx: dict, canary: str) -> None:
+    """A person's directory password typed into the console's Test sign-in."""
+    from sources.ldap.helpers import add_person
+
+    server = ctx["ldap"]()
+    source = _ldap_source(ctx)
+    add_person(server, "ldap-tested", canary)
+    response = _console(ctx).post(f"/admin/ldap_source/ldapsource/{source.pk}/test/",
+                                  {"action": "sign-in", "username": "ldap-tested",
+                                   "password": canary})
+    seen.keep(response)
+    assert b"Sign-in test passed" in response.content
+
+
+LDAP_DOORS = {ldap_console_bind_password, ldap_sign_in_and_writeback, ldap_console_test_sign_in}
+
+
 DOORS: list[Door] = [
     api_create_user, api_set_password, api_rejected_payload, portal_sign_in,
     admin_add_user, admin_set_password, admin_refused_password, admin_people_import,
     scim_create_user, scim_patch_password, cli_set_password, cli_password_filter_check,
     portal_change, portal_forced_change, portal_reset, portal_email_code,
-    oidc_password_grant, portal_message,
+    oidc_password_grant, portal_message, *sorted(LDAP_DOORS, key=lambda d: d.__name__),
 ]
 
 
 @pytest.mark.parametrize("door", DOORS, ids=lambda d: d.__name__)
 def test_password_leaks_nowhere(door: Door, exposure: Exposure, api, admin_user,
-                                token_for, deliver,
+                                token_for, deliver, request,
                                 django_capture_on_commit_callbacks) -> None:
     canary = new_canary()
     ctx = {"api": api, "admin": admin_user,
            "scim_headers": {"Authorization": f"Bearer {token_for('scim')}"}, "canaries": [],
-           "deliver": deliver}
+           "deliver": deliver, "ldap": lambda: request.getfixturevalue("ldap_directory")}
     # The test runs inside a transaction that never commits: what production does on
     # commit (the audit log lines) runs here as each door's work ends, so its output is
     # searched too.

@@ -228,6 +228,7 @@ def _announce_active(user: User, *, request: HttpRequest | None, door: str) -> N
 def set_password(
     user: User, password: Secret, *, actor: Actor, request: HttpRequest | None = None,
     door: str = "api", action: str = "user.password.set", must_change: bool = False,
+    old_password: Secret | None = None,
 ) -> None:
     """Set a new password, by an administrator (``user.password.set``), the person
     (``user.password.change``) or a reset link (``user.password.reset``).
@@ -235,17 +236,27 @@ def set_password(
     ``must_change`` makes it temporary (Keycloak's "temporary" password): the
     person must choose their own at their next sign-in.
 
+    A person from a writable LDAP source gets it written to the directory first
+    (``sources.ldap.writeback``; ``old_password`` lets the person's own change
+    prove itself there); a refusal there refuses the whole change.
+
     Other sessions end (Django ties a session to the password hash), and the
     ``password_changed`` signal lets token issuers revoke what they handed out.
     """
     require(actor, Action.SET_PASSWORD, user)
     _apply_password(user, password)
     user.must_change_password = must_change
+    from keystead.sources.ldap.writeback import write_password
+
+    written = write_password(user, password, user_change=action == "user.password.change",
+                             old_password=old_password, must_change=must_change)
     user.save(update_fields=["password", "password_changed_at", "must_change_password",
                              "password_rules_passed", "updated_at"])
     detail: dict[str, Any] = {"door": door}
     if must_change:
         detail["must_change"] = True
+    if written:
+        detail["directory"] = "written"
     audit.record(action, request=request, target=user, detail=detail)
     password_changed.send(sender=User, user=user, request=request)
 

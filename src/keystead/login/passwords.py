@@ -4,6 +4,12 @@ The answer to the caller distinguishes only success, a required password
 change, and failure. Unknown account, wrong password, disabled and locked
 accounts all fail the same way and cost the same time (a password hash is
 verified in every case); the audit log records the real reason.
+
+The installation's login strategy decides who checks the password. Under
+LDAP the directory does (``keystead.sources.ldap.sign_in``) and Keystead's
+lockout, throttle, second factor and audit apply on top; under SAML a
+password opens nothing. Break-glass accounts always use their Keystead
+password, so a wrong federation setting cannot lock every administrator out.
 """
 
 from __future__ import annotations
@@ -16,11 +22,18 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from keystead.directory import audit
-from keystead.directory.models import Outcome, User
+from keystead.directory.models import Outcome, Source, User
 from keystead.directory.rules import typed_name_for_audit
 from keystead.login import lockout, second_step, throttle
 from keystead.login.timing import verify_against_dummy
-from keystead.policy.services import account_and_policy, password_problems, rules_fingerprint
+from keystead.policy.models import LogonPolicy, Strategy
+from keystead.policy.services import (
+    EffectivePolicy,
+    account_and_policy,
+    effective_policy,
+    password_problems,
+    rules_fingerprint,
+)
 from keystead.secret import Secret
 
 GENERIC_FAILURE = ("The email, user name or password is not right, or the account cannot "
@@ -44,14 +57,20 @@ class SignIn:
     second_factor: bool = False
     # Refused before anything was checked: the address failed too often (``throttle``).
     throttled: throttle.Throttled | None = None
+    # A failure the person may be told in plain words instead of the generic one (the
+    # directory is unreachable; its password expired): never said for a wrong password.
+    message: str = ""
+    # Said after a successful sign-in (the directory's grace sign-ins left).
+    notice: str = ""
 
 
-def _fail(request, user, reason, username, door) -> SignIn:
+def _fail(request, user, reason, username, door, *, method: str = "password",
+          message: str = "") -> SignIn:
     audit.record("login", request=request, outcome=Outcome.FAILURE, actor_label="anonymous",
-                 target=user, detail={"method": "password", "door": door, "reason": reason,
+                 target=user, detail={"method": method, "door": door, "reason": reason,
                                       "username": typed_name_for_audit(
                                           username, known=user is not None)})
-    return SignIn(Result.FAILED)
+    return SignIn(Result.FAILED, message=message)
 
 
 def change_reasons(user: User, password: Secret, policy, now) -> list[str]:
@@ -85,6 +104,14 @@ def sign_in_with_password(
         return SignIn(Result.FAILED, throttled=throttled)
     now = timezone.now()
     user, policy = account_and_policy(username)
+    strategy = LogonPolicy.current().login_strategy
+    if strategy in (Strategy.LDAP, Strategy.SAML) and not (user is not None and user.break_glass):
+        if strategy == Strategy.LDAP:
+            return _through_directory(username, password, user, policy, now,
+                                      request=request, door=door)
+        verify_against_dummy(password)  # the cost of any other refusal
+        return _fail(request, user, "password sign-in is off: the login strategy is SAML "
+                     "and this is not a break-glass account", username, door)
     # Every refusal below runs the same statements (the release of an expired lock and
     # the failure count, both by the typed name) and one argon2 verification, so an
     # unknown, locked, disabled or mistaken account cannot be told apart by time,
@@ -118,3 +145,53 @@ def sign_in_with_password(
     return SignIn(Result.OK, user,
                   expires_in_days=policy.expiry.days_left_to_warn(user.password_changed_at, now),
                   second_factor=second_factor)
+
+
+def _through_directory(username: str, password: Secret, user: User | None,
+                       policy: EffectivePolicy, now, *, request: HttpRequest | None,
+                       door: str) -> SignIn:
+    """The LDAP strategy: the directory checks the password, Keystead's rules follow."""
+    from keystead.sources.ldap.sign_in import Outcome as Answer
+    from keystead.sources.ldap.sign_in import check_password
+
+    lockout.release_if_expired(user, now, account=User.objects.signing_in_as(username))
+    answer = check_password(username, password, request=request, door=door)
+    person = answer.user
+    if person is not None and person != user:
+        policy = effective_policy(person)
+        lockout.release_if_expired(person, now)
+    if answer.outcome in (Answer.UNAVAILABLE, Answer.REFUSED):
+        if answer.outcome is Answer.REFUSED and not answer.message:  # a message: right password
+            lockout.count_failed_sign_in(username, person if answer.wrong_password else None,
+                                         policy.lockout, request=request)
+        return _fail(request, person, answer.reason, username, door, method="ldap",
+                     message=answer.message)
+    refusal = lockout.sign_in_refusal(person, now)
+    if refusal is not None:  # Keystead's own lock or a disabled account: said like any failure
+        lockout.count_failed_sign_in(username, None, policy.lockout, request=request)
+        return _fail(request, person, refusal, username, door, method="ldap")
+    if answer.outcome is Answer.MUST_CHANGE:
+        audit.record("login", request=request, outcome=Outcome.DENIED, actor=person,
+                     target=person, detail={"method": "ldap", "door": door,
+                                            "reason": f"password change required: "
+                                                      f"{answer.reason}"})
+        return SignIn(Result.MUST_CHANGE, person, (answer.message,))
+    second_factor = second_step.required_for(person, policy)
+    if not second_factor:
+        lockout.clear_failures(person)
+    detail = {"method": "ldap", "door": door}
+    if answer.reason:  # grace sign-ins left, expiry near
+        detail["directory"] = answer.reason
+    audit.record("login", request=request, actor=person, target=person, detail=detail)
+    return SignIn(Result.OK, person, second_factor=second_factor, notice=answer.warning)
+
+
+def current_password_matches(user: User, password: Secret) -> bool:
+    """Whether ``password`` is the person's current one, asked where it lives: the
+    directory for a person from it under the LDAP strategy, else Keystead's hash."""
+    if (user.source == Source.LDAP and not user.break_glass
+            and LogonPolicy.current().login_strategy == Strategy.LDAP):
+        from keystead.sources.ldap.sign_in import password_accepted
+
+        return password_accepted(user, password)
+    return user.check_password(password.reveal())

@@ -13,6 +13,7 @@ from keystead.directory.authorization import Actor
 from keystead.directory.models import User
 from keystead.directory.rules import RuleViolation
 from keystead.login import lockout, pending, second_step
+from keystead.login.passwords import current_password_matches
 from keystead.policy.services import effective_policy
 from keystead.portal.forms import ChangePasswordForm, NewPasswordForm, mark_errors
 from keystead.portal.password_rules import TIP, rules_in_words
@@ -21,10 +22,11 @@ from keystead.secret import Secret
 
 def _save_new_password(request, form, user, action: str) -> bool:
     """Set the password through the one service; show every failing rule on the form."""
+    current = form.cleaned_data.get("current_password")  # a directory may need it to agree
     try:
         services.set_password(user, Secret(form.cleaned_data["new_password"]),
                               actor=Actor.themselves(user), request=request, door="portal",
-                              action=action)
+                              action=action, old_password=Secret(current) if current else None)
     except RuleViolation as exc:
         for problem in exc.problems:
             form.add_error("new_password", problem.message)
@@ -47,7 +49,7 @@ def change_password(request: HttpRequest) -> HttpResponse:
         locked = lockout.refused_while_locked(user, request=request, action="user.password.change")
         if locked:
             form.add_error(None, locked)
-        elif not user.check_password(form.cleaned_data["current_password"]):
+        elif not current_password_matches(user, Secret(form.cleaned_data["current_password"])):
             lockout.register_failure(user, effective_policy(user).lockout, request=request,
                                      reason="wrong current password on change")
             form.add_error("current_password", "The current password is not right.")

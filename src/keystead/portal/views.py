@@ -25,6 +25,7 @@ from keystead.portal.applications import applications_of
 from keystead.portal.forms import SignInForm
 from keystead.portal.passkey_support import passkeys_possible
 from keystead.secret import Secret
+from keystead.sources.saml import sign_in_page as saml_sign_in
 
 
 def safe_next(request: HttpRequest, default: str = settings.LOGIN_REDIRECT_URL) -> str:
@@ -53,7 +54,7 @@ class SignInView(FormView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "next": safe_next(self.request, ""),
-                "passkeys_possible": passkeys_possible()}
+                "passkeys_possible": passkeys_possible(), "saml": saml_sign_in.offer()}
 
     def get_initial(self):
         """The email from an OpenID Connect ``login_hint`` carried in ``next``, if any."""
@@ -74,7 +75,7 @@ class SignInView(FormView):
             if result.throttled is not None:
                 return throttled_page(self.request, result.throttled)
             if result.result is Result.FAILED:
-                form.add_error(None, GENERIC_FAILURE)
+                form.add_error(None, result.message or GENERIC_FAILURE)
                 return self.form_invalid(form)
             return _signed_in(self.request, result)
 
@@ -83,6 +84,8 @@ def _signed_in(request: HttpRequest, result: SignIn) -> HttpResponse:
     if result.result is Result.MUST_CHANGE:
         pending.start(request, result.user, result.reasons, safe_next(request))
         return redirect("password_change_required")
+    if result.notice:  # the directory's warning (LDAP strategy)
+        messages.warning(request, result.notice)
     if result.expires_in_days is not None:
         messages.warning(
             request,

@@ -180,6 +180,17 @@ rootdn "{ROOT_DN}"
 rootpw {ROOT_PASSWORD}
 directory {root}/data
 index objectClass,uid,mail eq
+# People change their own password, the service account resets anyone's (writable mode).
+access to attrs=userPassword
+  by self write
+  by dn.exact="{SERVICE_DN}" write
+  by anonymous auth
+  by * none
+access to attrs=pwdReset
+  by dn.exact="{SERVICE_DN}" write
+  by * read
+access to *
+  by * read
 overlay ppolicy
 ppolicy_default "cn=default,ou=policies,{BASE_DN}"
 ppolicy_use_lockout

@@ -52,6 +52,7 @@ class ConnectionSettings:
     base_dn: str
     user_key: str = "uid"
     ca_pem: str = ""
+    user_filter: str = ""
     bind_dn: str = ""
     bind_password: Secret | None = None
     connect_timeout: float = 5.0
@@ -72,15 +73,20 @@ class Step:
 
 
 class StepFailed(Exception):
-    """Raised inside the check to stop at the first failing step."""
+    """Raised inside the check to stop at the first failing step.
 
-    def __init__(self, step: Step) -> None:
+    ``code`` tells sign-in what kind of failure it was ("not found",
+    "ambiguous"; empty for a configuration or connection problem).
+    """
+
+    def __init__(self, step: Step, code: str = "") -> None:
         super().__init__(step.message)
         self.step = step
+        self.code = code
 
 
-def _fail(name: str, message: str) -> StepFailed:
-    return StepFailed(Step(name, False, message))
+def _fail(name: str, message: str, code: str = "") -> StepFailed:
+    return StepFailed(Step(name, False, message), code)
 
 
 def _info(exc: ldap.LDAPError) -> str:
@@ -178,7 +184,18 @@ def _open(settings: ConnectionSettings, ca_path: str | None) -> ldap.ldapobject.
     return conn
 
 
-def _service_bind(settings: ConnectionSettings, conn: ldap.ldapobject.LDAPObject) -> str:
+def open_connection(settings: ConnectionSettings) -> ldap.ldapobject.LDAPObject:
+    """A new connection with TLS (if any) established and nothing bound yet.
+
+    Raises ``StepFailed`` naming the TLS problem; the CA file exists only
+    while the TLS context is built.
+    """
+    with _ca_file(settings.ca_pem) as ca_path:
+        return _open(settings, ca_path)
+
+
+def service_bind(settings: ConnectionSettings, conn: ldap.ldapobject.LDAPObject) -> str:
+    """Bind as the service account (or anonymously); the words for the check's step."""
     if not settings.bind_dn:
         conn.simple_bind_s("", "")
         return "Bound anonymously (no service account set)."
@@ -200,12 +217,28 @@ def _service_bind(settings: ConnectionSettings, conn: ldap.ldapobject.LDAPObject
     return f"Bound as {settings.bind_dn}."
 
 
-def _find_user(settings: ConnectionSettings, conn: ldap.ldapobject.LDAPObject,
-               username: str) -> str:
+def user_query(settings: ConnectionSettings, username: str) -> str:
+    """The filter that finds the person typed as ``username`` (escaped), with the
+    source's extra filter if any."""
     query = f"({settings.user_key}={escape_filter_chars(username)})"
+    extra = settings.user_filter.strip()
+    if extra:
+        extra = extra if extra.startswith("(") else f"({extra})"
+        query = f"(&{query}{extra})"
+    return query
+
+
+def find_user(settings: ConnectionSettings, conn: ldap.ldapobject.LDAPObject,
+              username: str, attributes: list[str] | None = None) -> tuple[str, dict]:
+    """The one entry for ``username``: its DN and the ``attributes`` asked for.
+
+    Raises ``StepFailed`` with code "not found" or "ambiguous" for the person's
+    own problems, and without a code for the source's settings.
+    """
+    query = user_query(settings, username)
     try:
-        found = conn.search_ext_s(settings.base_dn, ldap.SCOPE_SUBTREE, query, ["1.1"],
-                                  timeout=settings.operation_timeout)
+        found = conn.search_ext_s(settings.base_dn, ldap.SCOPE_SUBTREE, query,
+                                  attributes or ["1.1"], timeout=settings.operation_timeout)
     except ldap.NO_SUCH_OBJECT:
         raise _fail("Search", f"The base DN {settings.base_dn!r} does not exist on the "
                               "server. Correct 'Base DN'.") from None
@@ -213,17 +246,18 @@ def _find_user(settings: ConnectionSettings, conn: ldap.ldapobject.LDAPObject,
         raise _fail("Search", f"The base DN {settings.base_dn!r} is not a valid DN. Write it "
                               "like ou=people,dc=example,dc=org.") from None
     except ldap.FILTER_ERROR:
-        raise _fail("Search", f"The user key {settings.user_key!r} is not a valid attribute "
-                              "name. Use an attribute such as uid, mail or "
-                              "sAMAccountName.") from None
-    entries = [dn for dn, _ in found if dn]  # referrals come back with dn None
+        raise _fail("Search", f"The search filter {query!r} is not valid. Check the 'User "
+                              "key' (an attribute such as uid, mail or sAMAccountName) and "
+                              "the 'User filter'.") from None
+    entries = [(dn, entry) for dn, entry in found if dn]  # referrals come back with dn None
     if not entries:
         raise _fail("Search", f"No entry under {settings.base_dn} has {query}. Check the "
-                              "user name, the 'Base DN' and the 'User key' attribute.")
+                              "user name, the 'Base DN' and the 'User key' attribute.",
+                    "not found")
     if len(entries) > 1:
         raise _fail("Search", f"{len(entries)} entries under {settings.base_dn} have {query}; "
                               "the user key must identify one person. Choose a unique "
-                              "attribute or a narrower base DN.")
+                              "attribute or a narrower base DN.", "ambiguous")
     return entries[0]
 
 
@@ -243,44 +277,138 @@ def _bind_controls(exc: ldap.LDAPError) -> list:
         return []
 
 
-def _user_bind(settings: ConnectionSettings, conn: ldap.ldapobject.LDAPObject, dn: str,
-               password: Secret) -> str:
+class BindResult(StrEnum):
+    """What the directory said to a person's password."""
+
+    ACCEPTED = "accepted"
+    WRONG_PASSWORD = "wrong password"
+    LOCKED = "locked on the directory"
+    EXPIRED = "password expired on the directory"
+    MUST_CHANGE = "password must be changed on the directory"
+    ACCOUNT_EXPIRED = "account expired on the directory"
+    DISABLED = "account disabled on the directory"
+    REFUSED = "refused by the directory"
+
+
+#: Answers that the directory gives only to the right password: saying them to the
+#: person reveals nothing a guesser could use.
+PASSWORD_PROVEN = frozenset({BindResult.ACCEPTED, BindResult.EXPIRED, BindResult.MUST_CHANGE,
+                             BindResult.ACCOUNT_EXPIRED, BindResult.DISABLED})
+
+
+@dataclass(frozen=True)
+class BindAnswer:
+    """The directory's answer to a user bind, for the console check and for sign-in.
+
+    ``detail`` is the operator's wording (the check's step), ``person`` the
+    plain words for the person signing in ("" when the generic failure is
+    the right answer), ``reason`` the short text for the audit event.
+    """
+
+    dn: str
+    result: BindResult
+    detail: str
+    person: str = ""
+    reason: str = ""
+    grace_left: int | None = None
+    expires_in_seconds: int | None = None
+
+    @property
+    def password_proven(self) -> bool:
+        return self.result in PASSWORD_PROVEN
+
+
+def _active_directory_answer(dn: str, exc: ldap.LDAPError) -> BindAnswer | None:
+    """Active Directory's sub-code ("data 775") read by the module that knows them."""
+    from keystead.sources.ldap.active_directory import bind_refusal
+
+    refusal = bind_refusal(exc)
+    if refusal is None:
+        return None
+    result = {"52e": BindResult.WRONG_PASSWORD, "532": BindResult.EXPIRED,
+              "773": BindResult.MUST_CHANGE, "775": BindResult.LOCKED,
+              "701": BindResult.ACCOUNT_EXPIRED, "533": BindResult.DISABLED,
+              }.get(str(refusal.code).lower(), BindResult.REFUSED)
+    person = refusal.message if result in PASSWORD_PROVEN else ""
+    return BindAnswer(dn, result, f"{dn}: {refusal.message} ({refusal.reason}).", person=person,
+                      reason=refusal.reason)
+
+
+def user_bind(settings: ConnectionSettings, conn: ldap.ldapobject.LDAPObject, dn: str,
+              password: Secret, *, kind: str = "openldap") -> BindAnswer:
+    """Bind as ``dn`` with the password-policy control and read the answer.
+
+    ``kind`` "active_directory" reads refusals by their sub-code; other
+    servers answer through the ppolicy control (OpenLDAP). Connection
+    errors (``ldap.SERVER_DOWN``, ``ldap.TIMEOUT``) are left to the caller.
+    """
     try:
         msgid = conn.simple_bind(dn, password.reveal(), serverctrls=[PasswordPolicyControl()])
         _, _, _, controls = conn.result3(msgid, timeout=settings.operation_timeout)
-    except ldap.INVALID_CREDENTIALS as exc:
+    except (ldap.INVALID_CREDENTIALS, ldap.UNWILLING_TO_PERFORM, ldap.CONSTRAINT_VIOLATION
+            ) as exc:
+        if kind == "active_directory":
+            answer = _active_directory_answer(dn, exc)
+            if answer is not None:
+                return answer
         policy = _policy_of(_bind_controls(exc))
         if policy is not None and policy.error == 1:  # accountLocked
-            raise _fail("User bind", f"The account {dn} is locked on the directory (too many "
-                                     "failed sign-ins or locked by an administrator). An "
-                                     "administrator must unlock it there.") from None
+            return BindAnswer(dn, BindResult.LOCKED,
+                              f"The account {dn} is locked on the directory (too many failed "
+                              "sign-ins or locked by an administrator). An administrator must "
+                              "unlock it there.", reason="locked on the directory (ppolicy)")
         if policy is not None and policy.error == 0:  # passwordExpired
-            raise _fail("User bind", f"The password of {dn} has expired on the directory. "
-                                     "It must be changed there.") from None
-        raise _fail("User bind", f"The directory refused the password for {dn}: wrong "
-                                 "password. Try again with the correct password.") from None
+            return BindAnswer(dn, BindResult.EXPIRED,
+                              f"The password of {dn} has expired on the directory. It must be "
+                              "changed there.", person="Your directory password has expired.",
+                              reason="password expired (ppolicy)")
+        if not isinstance(exc, ldap.INVALID_CREDENTIALS):
+            return BindAnswer(dn, BindResult.REFUSED, f"The directory refused the bind as "
+                                                      f"{dn}: {_info(exc)}.",
+                              reason=f"refused: {_info(exc)}")
+        return BindAnswer(dn, BindResult.WRONG_PASSWORD,
+                          f"The directory refused the password for {dn}: wrong password. Try "
+                          "again with the correct password.", reason="wrong password")
     policy = _policy_of(controls)
     if policy is not None and policy.error == 2:  # changeAfterReset
-        raise _fail("User bind", f"The password of {dn} was reset by an administrator and "
-                                 "must be changed on the directory before it can be used.")
+        return BindAnswer(dn, BindResult.MUST_CHANGE,
+                          f"The password of {dn} was reset by an administrator and must be "
+                          "changed on the directory before it can be used.",
+                          person="Your directory password was reset by an administrator and "
+                                 "must be changed.",
+                          reason="password must change after reset (ppolicy)")
     if policy is not None and policy.error == 0:
-        raise _fail("User bind", f"The password of {dn} has expired on the directory. It "
-                                 "must be changed there.")
+        return BindAnswer(dn, BindResult.EXPIRED,
+                          f"The password of {dn} has expired on the directory. It must be "
+                          "changed there.", person="Your directory password has expired.",
+                          reason="password expired (ppolicy)")
     if policy is not None and policy.graceAuthNsRemaining is not None:
-        return (f"Bound as {dn}, but the password has expired: "
-                f"{policy.graceAuthNsRemaining} grace sign-in(s) left. Change it soon.")
+        left = policy.graceAuthNsRemaining
+        return BindAnswer(dn, BindResult.ACCEPTED,
+                          f"Bound as {dn}, but the password has expired: {left} grace "
+                          "sign-in(s) left. Change it soon.",
+                          person=f"Your directory password has expired: you can sign in {left} "
+                                 "more time(s) with it. Change it now.",
+                          reason=f"grace sign-in, {left} left (ppolicy)", grace_left=left)
     if policy is not None and policy.timeBeforeExpiration is not None:
-        return (f"Bound as {dn}; the password expires in "
-                f"{policy.timeBeforeExpiration} seconds.")
-    return f"Bound as {dn}."
+        seconds = policy.timeBeforeExpiration
+        days = max(1, round(seconds / 86400))
+        return BindAnswer(dn, BindResult.ACCEPTED,
+                          f"Bound as {dn}; the password expires in {seconds} seconds.",
+                          person=f"Your directory password expires in about {days} day(s). "
+                                 "Change it soon.",
+                          reason=f"password expires in {seconds}s (ppolicy)",
+                          expires_in_seconds=seconds)
+    return BindAnswer(dn, BindResult.ACCEPTED, f"Bound as {dn}.")
 
 
 def check_connection(settings: ConnectionSettings, *, username: str | None = None,
-                     password: Secret | None = None) -> list[Step]:
+                     password: Secret | None = None, kind: str = "openldap") -> list[Step]:
     """Run each step in order and stop at the first failure; the last step says why.
 
     Without a ``username`` the check ends after the service bind; without a
-    ``password`` it ends after finding the user.
+    ``password`` it ends after finding the user. The steps are the ones a
+    sign-in takes (``sign_in``), with the same functions.
     """
     steps: list[Step] = []
     try:
@@ -289,8 +417,7 @@ def check_connection(settings: ConnectionSettings, *, username: str | None = Non
                                        f"{', '.join(sorted({a[4][0] for a in addresses}))}."))
         address = _tcp_connect(settings, addresses)
         steps.append(Step("TCP connect", True, f"Connected to {address} port {settings.port}."))
-        with _ca_file(settings.ca_pem) as ca_path:
-            conn = _open(settings, ca_path)
+        conn = open_connection(settings)
         try:
             if settings.method is Method.PLAIN:
                 steps.append(Step("TLS", True, "Not used: the plain method sends passwords "
@@ -298,14 +425,15 @@ def check_connection(settings: ConnectionSettings, *, username: str | None = Non
             else:
                 steps.append(Step("TLS", True, f"{settings.method.name} established; the "
                                                "server's certificate is trusted."))
-            steps.append(Step("Service bind", True, _service_bind(settings, conn)))
+            steps.append(Step("Service bind", True, service_bind(settings, conn)))
             if username is None:
                 return steps
-            dn = _find_user(settings, conn, username)
+            dn, _ = find_user(settings, conn, username)
             steps.append(Step("Search", True, f"Found {dn}."))
             if password is None:
                 return steps
-            steps.append(Step("User bind", True, _user_bind(settings, conn, dn, password)))
+            answer = user_bind(settings, conn, dn, password, kind=kind)
+            steps.append(Step("User bind", answer.result is BindResult.ACCEPTED, answer.detail))
         finally:
             with suppress(ldap.LDAPError):
                 conn.unbind_ext_s()

@@ -95,6 +95,9 @@ class LdapSource(models.Model):
         help_text="Highest modifyTimestamp/uSNChanged seen by the last sync.")
     last_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
     last_full_sync_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_sync_report = models.JSONField(
+        default=dict, blank=True, editable=False,
+        help_text="What the last sync pass did: counts and the first refusals, or its error.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -134,3 +137,49 @@ class LdapSource(models.Model):
     def active(cls) -> LdapSource | None:
         """The enabled source, if any."""
         return cls.objects.filter(enabled=True).first()
+
+
+class LdapPersonLink(models.Model):
+    """A person imported (or linked) by a sync of ``source``, with the entry's DN.
+
+    The DN lets a group's member values name Keystead people; ``last_seen_at``
+    lets a full pass find the people whose entries are gone without holding
+    every identifier in memory; ``disabled_by_sync`` lets a sync turn back on
+    only the accounts it turned off itself, never one an administrator disabled.
+    """
+
+    source = models.ForeignKey(LdapSource, on_delete=models.CASCADE, related_name="people")
+    user = models.OneToOneField("directory.User", on_delete=models.CASCADE,
+                                related_name="ldap_link")
+    dn = models.TextField("DN")
+    dn_key = models.CharField(max_length=1000, db_index=True, editable=False,
+                              help_text="The DN in a normal form, for matching member values.")
+    last_seen_at = models.DateTimeField()
+    disabled_by_sync = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = "person imported from LDAP"
+
+    def __str__(self) -> str:
+        return self.dn
+
+
+class LdapGroupLink(models.Model):
+    """A Keystead group that a sync of ``source`` keeps equal to a directory group."""
+
+    source = models.ForeignKey(LdapSource, on_delete=models.CASCADE, related_name="groups")
+    group = models.OneToOneField("directory.Group", on_delete=models.CASCADE,
+                                 related_name="ldap_link")
+    unique_id = models.CharField(max_length=255)
+    dn = models.TextField("DN")
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "group imported from LDAP"
+        constraints = [
+            models.UniqueConstraint(fields=["source", "unique_id"],
+                                    name="ldap_group_link_unique_id"),
+        ]
+
+    def __str__(self) -> str:
+        return self.dn

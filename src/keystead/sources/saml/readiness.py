@@ -7,5 +7,12 @@ NO_SAML = "SAML sign-in is not configured yet: add a SAML identity provider firs
 
 
 def missing() -> str | None:
-    """What is missing before the whole installation may sign in through SAML."""
-    return NO_SAML  # the SAML source fills this in
+    """What is missing before the whole installation may sign in through SAML: an enabled
+    identity provider with its entity id, SSO address, a valid certificate and an SP key."""
+    from keystead.sources.saml.configuration import missing as source_missing
+    from keystead.sources.saml.models import SamlSource
+
+    source = SamlSource.active()
+    if source is None:
+        return NO_SAML
+    return source_missing(source)

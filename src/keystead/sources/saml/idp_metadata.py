@@ -1,0 +1,103 @@
+"""The identity provider's metadata: read from a document, or written from the fields.
+
+pysaml2 learns about the IdP only from metadata. An operator may give a
+metadata URL or XML (entity id, SSO addresses and signing certificates are read
+from it), or just the entity id, SSO address and certificate(s); in that case
+the same document is written from those fields, so pysaml2 always trusts
+exactly the certificates the source shows.
+"""
+
+from __future__ import annotations
+
+import base64
+import urllib.request
+from dataclasses import dataclass
+
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md
+from saml2.metadata import do_key_descriptor
+
+from keystead.sources.saml import certificates
+
+FETCH_TIMEOUT_SECONDS = 10
+MAX_METADATA_BYTES = 2 * 1024 * 1024
+
+
+class MetadataProblem(ValueError):
+    """The metadata cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class IdpInfo:
+    entity_id: str
+    sso: dict[str, str]  # binding -> address
+    certificates: tuple[str, ...]  # PEM, signing use
+
+
+def _entity(xml: str) -> md.EntityDescriptor:
+    try:
+        entity = md.entity_descriptor_from_string(xml)
+        if entity is None:
+            group = md.entities_descriptor_from_string(xml)
+            found = [e for e in (group.entity_descriptor if group else [])
+                     if e.idpsso_descriptor]
+            entity = found[0] if found else None
+    except Exception as exc:  # pysaml2 raises several kinds for malformed XML
+        raise MetadataProblem(f"The IdP metadata is not a SAML metadata document ({exc}); "
+                              "download it again from the identity provider.") from exc
+    if entity is None or not entity.idpsso_descriptor:
+        raise MetadataProblem("The IdP metadata describes no identity provider "
+                              "(no IDPSSODescriptor); check that it is the IdP's metadata, "
+                              "not a service provider's.")
+    return entity
+
+
+def read(xml: str) -> IdpInfo:
+    """Entity id, SSO addresses and signing certificates of the IdP the document describes."""
+    entity = _entity(xml)
+    descriptor = entity.idpsso_descriptor[0]
+    sso = {s.binding: s.location for s in descriptor.single_sign_on_service
+           if s.binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)}
+    pems = []
+    for key in descriptor.key_descriptor:
+        if key.use not in (None, "", "signing"):
+            continue
+        for data in key.key_info.x509_data if key.key_info else []:
+            text = "".join((data.x509_certificate.text or "").split())
+            if text:
+                pems.append(certificates.pem_of(base64.b64decode(text)))
+    if not sso:
+        raise MetadataProblem("The IdP metadata has no SingleSignOnService for HTTP-Redirect or "
+                              "HTTP-POST; Keystead needs one of them.")
+    if not pems:
+        raise MetadataProblem("The IdP metadata holds no signing certificate; paste the "
+                              "certificate into 'SAML certificate' instead.")
+    return IdpInfo(entity.entity_id, sso, tuple(dict.fromkeys(pems)))
+
+
+def fetch(url: str) -> str:
+    """The document at ``url`` (http or https only)."""
+    if not url.startswith(("https://", "http://")):
+        raise MetadataProblem("The IdP metadata URL must start with https:// (or http://).")
+    try:
+        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as answer:  # noqa: S310
+            body = answer.read(MAX_METADATA_BYTES + 1)
+    except OSError as exc:
+        raise MetadataProblem(f"The IdP metadata URL could not be read ({exc}); check the "
+                              "address and that Keystead can reach it.") from exc
+    if len(body) > MAX_METADATA_BYTES:
+        raise MetadataProblem("The IdP metadata is larger than 2 MB; give the IdP's own "
+                              "metadata, not a federation's aggregate.")
+    return body.decode("utf-8", "replace")
+
+
+def written(entity_id: str, sso: dict[str, str], certificate_ders: list[bytes]) -> str:
+    """A metadata document for an IdP known only by its fields."""
+    descriptor = md.IDPSSODescriptor(
+        protocol_support_enumeration="urn:oasis:names:tc:SAML:2.0:protocol",
+        want_authn_requests_signed="true",
+        key_descriptor=do_key_descriptor(
+            cert=[certificates.base64_of(der) for der in certificate_ders], use="signing"),
+        single_sign_on_service=[md.SingleSignOnService(binding=binding, location=location)
+                                for binding, location in sso.items()],
+    )
+    return str(md.EntityDescriptor(entity_id=entity_id, idpsso_descriptor=[descriptor]))

@@ -1,0 +1,312 @@
+"""Keystead as a SAML service provider, through pysaml2.
+
+The pysaml2 configuration is built for each request from the source's row, so
+a change in the console applies to the next sign-in in every process. SHA-256
+is passed for every signature and digest, and responses that use SHA-1 or a
+non-AES cipher are refused: pysaml2 would otherwise default to SHA-1 and 3DES.
+
+xmlsec1 reads keys from files, so the SP key pair is written for the length of
+one request into a private temporary directory (mode 0700, file mode 0600) and
+removed afterwards; it is never written anywhere else in clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from defusedxml import ElementTree
+from django.conf import settings
+from django.urls import reverse
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.metadata import entity_descriptor, sign_entity_descriptor
+from saml2.saml import (
+    NAMEID_FORMAT_EMAILADDRESS,
+    NAMEID_FORMAT_PERSISTENT,
+    NAMEID_FORMAT_UNSPECIFIED,
+)
+from saml2.sigver import security_context
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+
+from keystead.sources.saml import certificates, idp_metadata
+from keystead.sources.saml.models import Binding, SamlSource, UserKey
+
+XMLSEC1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
+#: Clock difference tolerated between the IdP and Keystead, in seconds.
+CLOCK_SKEW_SECONDS = 90
+
+#: Ciphers accepted for encrypted assertions (the data, and the key transport).
+ACCEPTED_ENCRYPTION = frozenset({
+    "http://www.w3.org/2001/04/xmlenc#aes128-cbc",
+    "http://www.w3.org/2001/04/xmlenc#aes192-cbc",
+    "http://www.w3.org/2001/04/xmlenc#aes256-cbc",
+    "http://www.w3.org/2009/xmlenc11#aes128-gcm",
+    "http://www.w3.org/2009/xmlenc11#aes192-gcm",
+    "http://www.w3.org/2009/xmlenc11#aes256-gcm",
+    "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p",
+    "http://www.w3.org/2009/xmlenc11#rsa-oaep",
+})
+#: The NameIDPolicy asked of the IdP for each user key (the attribute key names the
+#: person by an attribute, so any NameID will do).
+NAMEID_POLICY = {
+    UserKey.PERSISTENT: NAMEID_FORMAT_PERSISTENT,
+    UserKey.EMAIL: NAMEID_FORMAT_EMAILADDRESS,
+    UserKey.UNSPECIFIED: NAMEID_FORMAT_UNSPECIFIED,
+}
+WEAK_SIGNING_MARKERS = ("sha1", "md5", "ripemd")
+_DS = "{http://www.w3.org/2000/09/xmldsig#}"
+_XENC = "{http://www.w3.org/2001/04/xmlenc#}"
+
+
+class InvalidTicket(Exception):
+    """The response is refused. ``reason`` is for the audit log and the status page only;
+    the person sees "Invalid ticket"."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Verified:
+    """What a verified assertion says about the person."""
+
+    name_id: str
+    name_id_format: str
+    attributes: dict[str, list[str]]
+    assertion_id: str
+    issuer: str
+    expires_at: datetime.datetime
+    next_url: str
+
+
+def base_url() -> str:
+    return settings.BASE_URL.rstrip("/")
+
+
+def entity_id() -> str:
+    """Keystead's SP entity id: the metadata address, stable for the installation."""
+    return base_url() + reverse("saml_source:metadata")
+
+
+def acs_url() -> str:
+    return base_url() + reverse("saml_source:acs")
+
+
+def idp_document(source: SamlSource) -> str:
+    """The IdP metadata pysaml2 trusts, written from the source's current fields."""
+    checked = certificates.check_certificates(
+        source.certificate, datetime.datetime.now(datetime.UTC))
+    sso = {source.sso_binding: source.sso_url} if source.sso_url else {}
+    return idp_metadata.written(source.idp_entity_id, sso, list(checked.certificates))
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+
+
+@contextmanager
+def client_for(source: SamlSource, *, with_idp: bool = True) -> Iterator[Saml2Client]:
+    """A pysaml2 client configured from ``source`` for one request."""
+    key = source.sp_private_key
+    if key is None or not source.sp_certificate:
+        raise InvalidTicket("the source has no SP key pair; save it again in the console")
+    with tempfile.TemporaryDirectory(prefix="keystead-saml-") as directory:
+        key_file, cert_file = Path(directory, "sp.key"), Path(directory, "sp.crt")
+        _write_private(key_file, key.reveal())
+        cert_file.write_text(source.sp_certificate)
+        config = SPConfig()
+        config.load({
+            "entityid": entity_id(),
+            "xmlsec_binary": XMLSEC1,
+            "key_file": str(key_file),
+            "cert_file": str(cert_file),
+            "encryption_keypairs": [{"key_file": str(key_file), "cert_file": str(cert_file)}],
+            "metadata": {"inline": [idp_document(source)]} if with_idp else {},
+            "accepted_time_diff": CLOCK_SKEW_SECONDS,
+            "signing_algorithm": SIG_RSA_SHA256,
+            "digest_algorithm": DIGEST_SHA256,
+            "allow_unknown_attributes": True,
+            "service": {"sp": {
+                "name": "Keystead",
+                "endpoints": {"assertion_consumer_service": [(acs_url(), BINDING_HTTP_POST)]},
+                "allow_unsolicited": False,
+                "authn_requests_signed": True,
+                "want_response_signed": False,
+                "want_assertions_signed": False,
+                "want_assertions_or_response_signed": True,
+                "name_id_format": [NAMEID_POLICY[source.user_key]],
+                "name_id_policy_format": NAMEID_POLICY[source.user_key],
+                "name_id_format_allow_create": True,
+            }},
+        })
+        yield Saml2Client(config)
+
+
+def _strong_only(descriptor) -> None:
+    """Drop the SHA-1/MD5 entries pysaml2 lists among the algorithms xmlsec1 supports
+    (the metadata's ``alg:`` extensions): Keystead refuses them, so it must not offer them."""
+    if descriptor.extensions is None:
+        return
+    descriptor.extensions.extension_elements = [
+        element for element in descriptor.extensions.extension_elements
+        if not any(marker in str(element.attributes.get("Algorithm", "")).lower()
+                   for marker in WEAK_SIGNING_MARKERS)]
+
+
+def metadata(source: SamlSource) -> str:
+    """Keystead's SP metadata, signed with its own key (RSA-SHA256, SHA-256 digest)."""
+    with client_for(source, with_idp=False) as client:
+        descriptor = entity_descriptor(client.config)
+        _strong_only(descriptor)
+        _signed, xml = sign_entity_descriptor(descriptor, None, security_context(client.config),
+                                              SIG_RSA_SHA256, DIGEST_SHA256)
+    return xml.decode() if isinstance(xml, bytes) else xml
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A signed AuthnRequest on its way to the IdP: a redirect address, or a form to post."""
+
+    request_id: str
+    redirect_to: str = ""
+    post_to: str = ""
+    post_fields: tuple[tuple[str, str], ...] = ()
+
+
+def authn_request(source: SamlSource, relay_state: str) -> Outgoing:
+    """A new signed AuthnRequest over the source's binding."""
+    with client_for(source) as client:
+        if source.sso_binding == Binding.POST:
+            request_id, request = client.create_authn_request(
+                destination=source.sso_url, binding=BINDING_HTTP_POST, sign=True,
+                sign_alg=SIG_RSA_SHA256, digest_alg=DIGEST_SHA256)
+            encoded = base64.b64encode(str(request).encode()).decode()
+            return Outgoing(request_id, post_to=source.sso_url,
+                            post_fields=(("SAMLRequest", encoded), ("RelayState", relay_state)))
+        request_id, _binding, info = client.prepare_for_negotiated_authenticate(
+            entityid=source.idp_entity_id, relay_state=relay_state,
+            binding=BINDING_HTTP_REDIRECT, sign=True, sigalg=SIG_RSA_SHA256,
+            digest_alg=DIGEST_SHA256)
+        location = dict(info["headers"])["Location"]
+        return Outgoing(request_id, redirect_to=location)
+
+
+def _algorithms_problem(xml: bytes) -> str | None:
+    """Refuse SHA-1/MD5 signatures and non-AES encryption before pysaml2 reads further."""
+    try:
+        root = ElementTree.fromstring(xml)
+    except Exception:  # defusedxml raises its own kinds for entities and malformed XML
+        return "the response is not well-formed XML (or uses DTDs/entities)"
+    for tag in (f"{_DS}SignatureMethod", f"{_DS}DigestMethod"):
+        for element in root.iter(tag):
+            algorithm = element.get("Algorithm", "")
+            if any(marker in algorithm.lower() for marker in WEAK_SIGNING_MARKERS):
+                return f"the response is signed with a weak algorithm ({algorithm}); " \
+                       "configure the IdP for RSA-SHA256"
+    for element in root.iter(f"{_XENC}EncryptionMethod"):
+        algorithm = element.get("Algorithm", "")
+        if algorithm not in ACCEPTED_ENCRYPTION:
+            return f"the assertion is encrypted with {algorithm}, not AES; configure the IdP " \
+                   "for AES-256"
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    """A short, administrator-facing reason for a pysaml2 refusal."""
+    from saml2.response import (
+        IncorrectlySigned,
+        StatusError,
+        UnsolicitedResponse,
+        VerificationError,
+    )
+    from saml2.sigver import SignatureError
+    from saml2.validate import NotValid, ResponseLifetimeExceed, ToEarly
+
+    text = str(exc)[:300]
+    if isinstance(exc, SignatureError | IncorrectlySigned):
+        return ("signature not valid: the response was changed, or signed by a key that is "
+                "not the IdP certificate configured here")
+    if isinstance(exc, ResponseLifetimeExceed):
+        return f"expired: the assertion's NotOnOrAfter has passed ({text})"
+    if isinstance(exc, ToEarly):
+        return f"not yet valid: the assertion's NotBefore is in the future ({text})"
+    if isinstance(exc, UnsolicitedResponse):
+        return ("InResponseTo does not match a sign-in started in this browser (unsolicited, "
+                "or started in another browser)")
+    if isinstance(exc, StatusError):
+        return f"the IdP refused the sign-in: {text}"
+    if "AudienceRestrictions" in text:
+        return f"wrong audience: the assertion is not for {entity_id()}"
+    if isinstance(exc, VerificationError):
+        return f"subject confirmation failed (recipient or time): {text}"
+    if isinstance(exc, NotValid):
+        return f"the response is not valid SAML: {text}"
+    return f"the response was refused: {type(exc).__name__}: {text}"
+
+
+def verify(source: SamlSource, encoded: str, outstanding: dict[str, str]) -> Verified:
+    """Check a POSTed SAMLResponse completely; raise ``InvalidTicket`` with the reason."""
+    if not encoded:
+        raise InvalidTicket("no SAMLResponse in the request")
+    try:
+        xml = base64.b64decode(encoded, validate=False)
+    except ValueError as exc:
+        raise InvalidTicket("the SAMLResponse is not base64") from exc
+    if (problem := _algorithms_problem(xml)) is not None:
+        raise InvalidTicket(problem)
+    with client_for(source) as client:
+        try:
+            response = client.parse_authn_request_response(
+                encoded, BINDING_HTTP_POST, outstanding=outstanding)
+        except Exception as exc:  # pysaml2 signals every refusal by an exception
+            raise InvalidTicket(_reason(exc)) from exc
+    if response is None:
+        raise InvalidTicket("the response could not be read")
+    destination = response.response.destination
+    if destination != acs_url():
+        raise InvalidTicket(f"wrong Destination {destination!r}; expected {acs_url()}")
+    assertion = response.assertion
+    if response.issuer() != source.idp_entity_id:
+        raise InvalidTicket(f"issued by {response.issuer()!r}, not {source.idp_entity_id!r}")
+    attributes: dict[str, list[str]] = {}
+    for statement in assertion.attribute_statement or []:
+        for attribute in statement.attribute:
+            values = [str(v.text).strip() for v in attribute.attribute_value if v.text]
+            attributes.setdefault(attribute.name, []).extend(values)
+            if attribute.friendly_name:
+                attributes.setdefault(attribute.friendly_name, []).extend(values)
+    name_id = response.name_id
+    conditions = assertion.conditions
+    confirmations = [sc.subject_confirmation_data.not_on_or_after
+                     for sc in assertion.subject.subject_confirmation
+                     if sc.subject_confirmation_data is not None
+                     and sc.subject_confirmation_data.not_on_or_after]
+    ends = [t for t in (conditions.not_on_or_after if conditions else None, *confirmations)
+            if t]
+    if not ends:
+        raise InvalidTicket("the assertion has no NotOnOrAfter, so its one-time use cannot be "
+                            "enforced")
+    from saml2.time_util import str_to_time
+
+    expires_at = min(datetime.datetime(*str_to_time(t)[:6], tzinfo=datetime.UTC) for t in ends)
+    return Verified(
+        name_id=(name_id.text or "").strip() if name_id is not None else "",
+        name_id_format=(name_id.format or "") if name_id is not None else "",
+        attributes=attributes,
+        assertion_id=assertion.id,
+        issuer=response.issuer(),
+        expires_at=expires_at + datetime.timedelta(seconds=CLOCK_SKEW_SECONDS),
+        next_url=response.came_from or "",
+    )
