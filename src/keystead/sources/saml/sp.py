@@ -154,22 +154,13 @@ def client_for(source: SamlSource, *, with_idp: bool = True) -> Iterator[Saml2Cl
         yield Saml2Client(config)
 
 
-def _strong_only(descriptor) -> None:
-    """Drop the SHA-1/MD5 entries pysaml2 lists among the algorithms xmlsec1 supports
-    (the metadata's ``alg:`` extensions): Keystead refuses them, so it must not offer them."""
-    if descriptor.extensions is None:
-        return
-    descriptor.extensions.extension_elements = [
-        element for element in descriptor.extensions.extension_elements
-        if not any(marker in str(element.attributes.get("Algorithm", "")).lower()
-                   for marker in WEAK_SIGNING_MARKERS)]
-
-
 def metadata(source: SamlSource) -> str:
     """Keystead's SP metadata, signed with its own key (RSA-SHA256, SHA-256 digest)."""
     with client_for(source, with_idp=False) as client:
         descriptor = entity_descriptor(client.config)
-        _strong_only(descriptor)
+        # pysaml2 lists every algorithm xmlsec1 knows (MD5, SHA-1 …) as supported;
+        # Keystead refuses those, so the list would mislead: it is left out.
+        descriptor.extensions = None
         _signed, xml = sign_entity_descriptor(descriptor, None, security_context(client.config),
                                               SIG_RSA_SHA256, DIGEST_SHA256)
     return xml.decode() if isinstance(xml, bytes) else xml

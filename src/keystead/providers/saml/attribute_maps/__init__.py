@@ -1,0 +1,1 @@
+"""pysaml2 attribute maps for Keystead's IdP (see ``exact``)."""

@@ -1,0 +1,98 @@
+"""Reading a service provider's metadata: parsed by pysaml2, refused with a reason.
+
+Metadata is accepted when it is well-formed SAML metadata describing exactly one
+entity with an SP role and at least one assertion consumer service over HTTP-POST
+(the binding Keystead answers with). Every refusal says what is wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.attribute_converter import ac_factory
+from saml2.mdstore import InMemoryMetaData
+
+FETCH_TIMEOUT = 10.0
+MAX_BYTES = 2_000_000
+
+
+class MetadataProblem(ValueError):
+    """The metadata cannot be used; the message names the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class SpDescription:
+    entity_id: str
+    acs_urls: tuple[str, ...]  # HTTP-POST assertion consumer services, in index order
+    acs_indexes: tuple[str, ...]  # their index attributes, in the same order
+    slo: tuple[tuple[str, str], ...]  # (binding, location) of single logout services
+    wants_signed_requests: bool
+    has_encryption_certificate: bool
+
+
+def load(xml: str) -> tuple[InMemoryMetaData, str]:
+    """pysaml2's view of ``xml`` and the SP's entity ID."""
+    if not xml.strip():
+        raise MetadataProblem("The metadata is empty: paste the SP's metadata XML or give "
+                              "its metadata URL.")
+    store = InMemoryMetaData(ac_factory(), metadata=xml)
+    try:
+        store.load()
+    except Exception as exc:  # pysaml2 raises many kinds for bad XML
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise MetadataProblem(f"The metadata is not valid SAML metadata ({reason}): paste "
+                              "the whole <EntityDescriptor> document the SP publishes.") from exc
+    sps = [eid for eid, entity in store.items() if "spsso_descriptor" in entity]
+    if not sps:
+        raise MetadataProblem("The metadata describes no service provider (no "
+                              "<SPSSODescriptor>): is it an identity provider's metadata?")
+    if len(store.items()) != 1:
+        raise MetadataProblem(f"The metadata describes {len(store.items())} entities: register "
+                              "one application from one <EntityDescriptor>.")
+    return store, sps[0]
+
+
+def describe(xml: str) -> SpDescription:
+    """Check ``xml`` and say what Keystead needs from it."""
+    store, entity_id = load(xml)
+    acs = store.service(entity_id, "spsso_descriptor", "assertion_consumer_service",
+                        BINDING_HTTP_POST) or []
+    if not acs:
+        raise MetadataProblem("The metadata has no <AssertionConsumerService> with the "
+                              "HTTP-POST binding: Keystead sends responses by HTTP-POST; "
+                              "enable that binding on the SP.")
+    acs = sorted(acs, key=lambda e: int(e.get("index") or 0))
+    slo = []
+    for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
+        for endpoint in store.service(entity_id, "spsso_descriptor", "single_logout_service",
+                                      binding) or []:
+            slo.append((binding, endpoint["location"]))
+    descriptor = store[entity_id]["spsso_descriptor"][0]
+    return SpDescription(
+        entity_id=entity_id,
+        acs_urls=tuple(e["location"] for e in acs),
+        acs_indexes=tuple(str(e.get("index") or "0") for e in acs),
+        slo=tuple(slo),
+        wants_signed_requests=str(descriptor.get("authn_requests_signed", "")).lower() == "true",
+        has_encryption_certificate=bool(store.certs(entity_id, "spsso", "encryption")),
+    )
+
+
+def fetch(url: str) -> str:
+    """The metadata published at ``url`` (https, or http for a local test SP)."""
+    if not url.startswith(("https://", "http://")):
+        raise MetadataProblem("The metadata URL must start with https://.")
+    try:
+        answer = httpx.get(url, timeout=FETCH_TIMEOUT, follow_redirects=True)
+    except httpx.HTTPError as exc:
+        raise MetadataProblem(f"The metadata URL could not be fetched ({type(exc).__name__}): "
+                              "check the address and that Keystead can reach it.") from exc
+    if answer.status_code != 200:
+        raise MetadataProblem(f"The metadata URL answered HTTP {answer.status_code}: check the "
+                              "address.")
+    if len(answer.content) > MAX_BYTES:
+        raise MetadataProblem("The metadata URL answered with more than 2 MB: give the "
+                              "address of one SP's metadata, not a federation's.")
+    return answer.text

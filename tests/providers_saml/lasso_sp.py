@@ -1,0 +1,175 @@
+"""A SAML service provider built on Entr'ouvert's lasso, run by the system Python.
+
+lasso shares no code with pysaml2 (C, with its own use of xmlsec), so Keystead's IdP
+is judged by an independent peer. Debian's ``python3-lasso`` is importable only by
+``/usr/bin/python3``, so the tests run this file as a subprocess; every command
+prints one JSON object on stdout.
+
+Commands (all take ``--dir``, a directory holding ``sp.xml``, ``sp-key.pem``,
+``sp-cert.pem`` and ``idp.xml``):
+
+- ``metadata ENTITY_ID ACS SLO [--sign-requests] [--requested a,b]``: write ``sp.xml``
+- ``request redirect|post [--relay-state R] [--acs-url U] [--acs-index I] [--force-authn]
+  [--passive]``: an AuthnRequest; ``url``, ``body`` (POST) and ``id``
+- ``response SAMLRESPONSE``: verify and read a Response: ``name_id``, ``format``,
+  ``attributes``, ``session`` (a dump for logout)
+- ``logout SESSION [--post]``: a LogoutRequest over HTTP-Redirect (or POST): ``url``
+  (and ``body``)
+- ``logout-response QUERY``: verify the IdP's LogoutResponse (HTTP-Redirect query)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import lasso
+
+SP_METADATA = """<?xml version="1.0"?>
+<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata"
+    xmlns:ds="http://www.w3.org/2000/09/xmldsig#" entityID="{entity_id}">
+  <md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="false"
+      protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+    <md:KeyDescriptor use="signing"><ds:KeyInfo><ds:X509Data>
+      <ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+    </md:KeyDescriptor>
+    <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data>
+      <ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
+    </md:KeyDescriptor>
+    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
+        Location="{slo}"/>
+    <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
+    <md:AssertionConsumerService index="0" isDefault="true"
+        Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}"/>{requested}
+  </md:SPSSODescriptor>
+</md:EntityDescriptor>
+"""
+
+
+def server(directory: Path) -> lasso.Server:
+    sp = lasso.Server(str(directory / "sp.xml"), str(directory / "sp-key.pem"), None,
+                      str(directory / "sp-cert.pem"))
+    sp.signatureMethod = lasso.SIGNATURE_METHOD_RSA_SHA256
+    sp.addProvider(lasso.PROVIDER_ROLE_IDP, str(directory / "idp.xml"))
+    return sp
+
+
+def idp_entity_id(sp: lasso.Server) -> str:
+    return next(iter(sp.providerIds))
+
+
+def metadata(directory: Path, args: argparse.Namespace) -> dict:
+    body = "".join(line for line in (directory / "sp-cert.pem").read_text().splitlines()
+                   if "-----" not in line)
+    requested = ""
+    if args.requested:
+        wanted = "".join(
+            f'<md:RequestedAttribute Name="{name}" isRequired="true" NameFormat='
+            '"urn:oasis:names:tc:SAML:2.0:attrname-format:uri"/>'
+            for name in args.requested.split(","))
+        requested = (f'<md:AttributeConsumingService index="0"><md:ServiceName xml:lang="en">'
+                     f'SP</md:ServiceName>{wanted}</md:AttributeConsumingService>')
+    xml = SP_METADATA.format(entity_id=args.entity_id, acs=args.acs, slo=args.slo, cert=body,
+                             signed="true" if args.sign_requests else "false",
+                             requested=requested)
+    (directory / "sp.xml").write_text(xml)
+    return {"metadata": xml}
+
+
+def request(directory: Path, args: argparse.Namespace) -> dict:
+    sp = server(directory)
+    login = lasso.Login(sp)
+    method = lasso.HTTP_METHOD_REDIRECT if args.binding == "redirect" else lasso.HTTP_METHOD_POST
+    login.initAuthnRequest(idp_entity_id(sp), method)
+    login.request.nameIdPolicy.format = lasso.SAML2_NAME_IDENTIFIER_FORMAT_PERSISTENT
+    login.request.nameIdPolicy.allowCreate = True
+    if args.relay_state:
+        login.msgRelayState = args.relay_state
+    if args.acs_url:
+        login.request.assertionConsumerServiceURL = args.acs_url
+    if args.acs_index is not None:
+        login.request.assertionConsumerServiceIndex = args.acs_index
+    login.request.forceAuthn = args.force_authn
+    login.request.isPassive = args.passive
+    login.buildAuthnRequestMsg()
+    return {"url": login.msgUrl, "body": login.msgBody or "", "id": login.request.iD}
+
+
+def response(directory: Path, args: argparse.Namespace) -> dict:
+    sp = server(directory)
+    login = lasso.Login(sp)
+    # lasso's default: a signature present must verify, and a response whose message
+    # is not signed must carry signed assertions.
+    login.processAuthnResponseMsg(args.saml_response)
+    login.acceptSso()
+    assertion = login.assertion
+    name_id = assertion.subject.nameId
+    attributes: dict[str, list[str]] = {}
+    for statement in assertion.attributeStatement or []:
+        for attribute in statement.attribute or []:
+            values = attributes.setdefault(attribute.name, [])
+            for value in attribute.attributeValue or []:
+                values.append("".join(node.content for node in value.any or []))
+    return {"name_id": name_id.content, "format": name_id.format,
+            "sp_name_qualifier": name_id.spNameQualifier,
+            "issuer": login.remoteProviderId, "attributes": attributes,
+            "audience": [r.audience for r in assertion.conditions.audienceRestriction],
+            "in_response_to": login.response.inResponseTo,
+            "session": login.session.dump()}
+
+
+def logout(directory: Path, args: argparse.Namespace) -> dict:
+    sp = server(directory)
+    request = lasso.Logout(sp)
+    request.setSessionFromDump(args.session)
+    method = lasso.HTTP_METHOD_POST if args.post else lasso.HTTP_METHOD_REDIRECT
+    request.initRequest(idp_entity_id(sp), method)
+    request.buildRequestMsg()
+    return {"url": request.msgUrl, "body": request.msgBody or ""}
+
+
+def logout_response(directory: Path, args: argparse.Namespace) -> dict:
+    sp = server(directory)
+    answer = lasso.Logout(sp)
+    answer.processResponseMsg(args.query)
+    return {"status": "success", "issuer": answer.remoteProviderId}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dir", required=True, type=Path)
+    commands = parser.add_subparsers(dest="command", required=True)
+    md = commands.add_parser("metadata")
+    md.add_argument("entity_id")
+    md.add_argument("acs")
+    md.add_argument("slo")
+    md.add_argument("--sign-requests", action="store_true")
+    md.add_argument("--requested", default="", help="attribute names the SP asks for, a,b")
+    rq = commands.add_parser("request")
+    rq.add_argument("binding", choices=["redirect", "post"])
+    rq.add_argument("--relay-state", default="")
+    rq.add_argument("--acs-url", default="")
+    rq.add_argument("--acs-index", type=int, default=None)
+    rq.add_argument("--force-authn", action="store_true")
+    rq.add_argument("--passive", action="store_true")
+    commands.add_parser("response").add_argument("saml_response")
+    lo = commands.add_parser("logout")
+    lo.add_argument("session")
+    lo.add_argument("--post", action="store_true", help="HTTP-POST instead of HTTP-Redirect")
+    commands.add_parser("logout-response").add_argument("query")
+    args = parser.parse_args()
+    handlers = {"metadata": metadata, "request": request, "response": response,
+                "logout": logout, "logout-response": logout_response}
+    try:
+        result = handlers[args.command](args.dir, args)
+    except lasso.Error as exc:
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}", "code": exc.code}))
+        return 2
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
