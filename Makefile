@@ -55,6 +55,7 @@ test-deps: $(DEV_STAMP)
 	$(call apt_install,$(TEST_DEBS))
 	@grep -qs '"version": "$(AXE_VERSION)"' var/axe/node_modules/axe-core/package.json || \
 	  npm install --silent --no-audit --no-fund --no-save --prefix var/axe axe-core@$(AXE_VERSION)
+	$(MAKE) -C agent/pam  # the endpoint agent's PAM module, which tests/agent drives
 
 test: test-deps
 	$(BIN)/ruff check src tests $(wildcard bench)

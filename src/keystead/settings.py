@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "keystead.sources.saml",
     "keystead.devices",
     "keystead.branding",
+    "keystead.provisioning",
     "keystead.directory.console_app.ConsoleConfig",  # Django's admin, Keystead's site
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -25,6 +25,8 @@ from keystead.cli.policy import policy
 from keystead.cli.serve import serve
 from keystead.cli.tokens import token
 from keystead.cli.users import user
+from keystead.cli.worker import worker
+from keystead.devices.cli import device
 
 __all__ = ["main"]
 
@@ -68,3 +70,5 @@ for command in (serve, migrate, manage, createadmin, token, user, policy, events
 main.add_command(password_filter)
 main.add_command(mail)
 main.add_command(ldap)
+main.add_command(worker)
+main.add_command(device)

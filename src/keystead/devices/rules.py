@@ -1,0 +1,39 @@
+"""Plain rules of enrolment and signed agent requests: no database, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+#: Agent event names: lower-case words joined by dots or dashes, e.g. ``local-password.sync``.
+EVENT_NAME = re.compile(r"^[a-z][a-z0-9.\-]{0,59}$")
+#: Detail keys an agent may report; anything else is dropped (secrets cannot ride along).
+EVENT_FIELDS = ("user", "mode", "outcome", "reason", "service")
+MAX_EVENTS = 100
+
+
+def token_digest(clear: str) -> str:
+    """How an enrolment token is stored and looked up: its SHA-256 (it is random and long,
+    so a slow hash would add nothing)."""
+    return hashlib.sha256(clear.encode()).hexdigest()
+
+
+def within_skew(timestamp: int, now: int, skew: int) -> bool:
+    return abs(now - timestamp) <= skew
+
+
+def clean_event(raw: object) -> dict[str, str] | None:
+    """One agent event reduced to its known fields as short strings, or None if it has
+    no valid name."""
+    if not isinstance(raw, dict):
+        return None
+    name = raw.get("event")
+    if not isinstance(name, str) or not EVENT_NAME.match(name):
+        return None
+    kept = {key: str(raw[key])[:200] for key in EVENT_FIELDS if key in raw}
+    return {"event": name, **kept}
+
+
+def login_name(local: str, *, mapping: str, email_domain: str) -> str:
+    """The Keystead sign-in name of a local account (the same rule the agent applies)."""
+    return f"{local}@{email_domain}" if mapping == "email" and email_domain else local

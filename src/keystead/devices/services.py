@@ -1,0 +1,236 @@
+"""Enrolment tokens, enrolment, signed agent requests and agent events: authorized,
+validated and audited in one place, whichever door (console, CLI, HTTP) calls them."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from oauth2_provider.models import get_application_model
+
+from keystead.devices import rules
+from keystead.devices.models import DO_NOT_STORE, MODES, Device, EnrollmentToken
+from keystead.directory import audit
+from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.models import Outcome, User
+from keystead.providers.oidc.grants import application_allows
+from keystead.secret import Secret
+from keystead_agent import signing
+
+ADD_TOKEN = "devices.add_enrollmenttoken"
+
+
+class EnrollmentRefused(ValueError):
+    """Bad input; ``problems`` maps each field to a message saying how to fix it."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__("; ".join(problems.values()))
+        self.problems = problems
+
+
+class NotSigned(PermissionError):
+    """An agent request without a valid device signature (unknown device, bad or old one)."""
+
+
+@dataclass(frozen=True)
+class TokenRequest:
+    client_id: str
+    mode: str = DO_NOT_STORE
+    check_seconds: int = 300
+    hours: int = 24
+    reset_url: str = ""
+    login_name: str = "local"
+    email_domain: str = ""
+    label: str = ""
+
+
+def _problems(wanted: TokenRequest):
+    problems: dict[str, str] = {}
+    application = get_application_model().objects.filter(client_id=wanted.client_id).first()
+    if application is None:
+        problems["client_id"] = (f"No application has the client id {wanted.client_id!r}: "
+                                 "give the client id of an OpenID Connect application.")
+    elif not application_allows(application, "password"):
+        problems["client_id"] = (f"The application {application.name!r} is not allowed the "
+                                 "password grant: tick it in the application's token settings.")
+    if wanted.mode not in dict(MODES):
+        problems["mode"] = f"Mode must be one of: {', '.join(dict(MODES))}."
+    if not 30 <= wanted.check_seconds <= 86400:
+        problems["check_seconds"] = "The check interval must be between 30 and 86400 seconds."
+    if not 1 <= wanted.hours <= 24 * 30:
+        problems["hours"] = "A token lives between 1 hour and 30 days (720 hours)."
+    if wanted.login_name not in ("local", "email"):
+        problems["login_name"] = "Login name mapping must be 'local' or 'email'."
+    elif wanted.login_name == "email" and not wanted.email_domain.strip():
+        problems["email_domain"] = "With the 'email' mapping, give the email domain."
+    return application, problems
+
+
+def create_token(wanted: TokenRequest, *, actor: Actor,
+                 request: HttpRequest | None = None) -> tuple[EnrollmentToken, Secret]:
+    """A new one-use enrolment token; the clear value is returned once, as a Secret."""
+    if not (actor.superuser or ADD_TOKEN in actor.permissions):
+        audit.record("device.token.create", request=request, actor=actor.user,
+                     actor_label=actor.label, outcome=Outcome.DENIED,
+                     detail={"reason": f"needs the {ADD_TOKEN} permission"})
+        raise NotAllowed(f"{actor.label} may not create enrolment tokens "
+                         f"(needs the {ADD_TOKEN} permission).")
+    application, problems = _problems(wanted)
+    if problems:
+        raise EnrollmentRefused(problems)
+    clear = "kse_" + secrets.token_urlsafe(32)
+    with transaction.atomic():
+        token = EnrollmentToken.objects.create(
+            digest=rules.token_digest(clear), label=wanted.label, created_by=actor.user,
+            expires_at=timezone.now() + timedelta(hours=wanted.hours),
+            application=application, mode=wanted.mode, check_seconds=wanted.check_seconds,
+            reset_url=wanted.reset_url, login_name=wanted.login_name,
+            email_domain=wanted.email_domain.strip())
+        audit.record("device.token.create", request=request, actor=actor.user,
+                     actor_label=actor.label, target=token,
+                     detail={"mode": token.mode, "client_id": application.client_id,
+                             "expires_at": token.expires_at.isoformat()})
+    return token, Secret(clear)
+
+
+def configuration(device: Device) -> dict:
+    """What the agent needs to work, as sent at enrolment."""
+    base = settings.BASE_URL.rstrip("/")
+    return {
+        "device_id": device.pk,
+        "client_id": device.application.client_id,
+        "token_url": f"{base}/oauth/token/",
+        "reset_url": device.reset_url or f"{base}/reset",
+        "mode": device.mode,
+        "check_seconds": device.check_seconds,
+        "login_name": device.login_name,
+        "email_domain": device.email_domain,
+    }
+
+
+def enroll(clear_token: Secret, *, name: str, public_key: str,
+           request: HttpRequest | None = None) -> Device:
+    """Use a token once to register a computer and its public key."""
+    problems: dict[str, str] = {}
+    if not name.strip() or len(name) > 253:
+        problems["name"] = "Give the computer's name (1 to 253 characters)."
+    try:
+        signing.load_public(public_key)
+    except (ValueError, TypeError):
+        problems["public_key"] = "The public key must be an Ed25519 key in PEM form."
+    if problems:
+        raise EnrollmentRefused(problems)
+    with transaction.atomic():
+        token = (EnrollmentToken.objects.select_for_update()
+                 .filter(digest=rules.token_digest(clear_token.reveal())).first())
+        usable = (token is not None and token.used_at is None
+                  and token.expires_at > timezone.now())
+        if usable:
+            return _register(token, name, public_key, request)
+    # Outside the transaction: the refusal is recorded, nothing else was written.
+    audit.record("device.enroll", request=request, actor_label=f"computer {name}"[:255],
+                 outcome=Outcome.FAILURE,
+                 detail={"reason": "unknown, used or expired enrolment token"})
+    raise EnrollmentRefused({"token": "This enrolment token is unknown, used or expired: "
+                                      "ask an administrator for a new one."})
+
+
+def _register(token: EnrollmentToken, name: str, public_key: str,
+              request: HttpRequest | None) -> Device:
+    """Inside ``enroll``'s transaction, with the token row locked."""
+    token.used_at = timezone.now()
+    token.save(update_fields=["used_at"])
+    device = Device.objects.create(
+        name=name.strip(), public_key=public_key, application=token.application,
+        mode=token.mode, check_seconds=token.check_seconds, reset_url=token.reset_url,
+        login_name=token.login_name, email_domain=token.email_domain,
+        last_seen=timezone.now())
+    audit.record("device.enroll", request=request, actor_label=f"computer {device.name}",
+                 target=device, detail={"token": token.pk, "mode": device.mode})
+    return device
+
+
+def signed_device(request: HttpRequest) -> Device:
+    """The device that signed ``request``; NotSigned if none did, validly and recently."""
+    try:
+        device_id = int(request.headers.get(signing.DEVICE_HEADER, ""))
+        timestamp = int(request.headers.get(signing.TIME_HEADER, ""))
+    except ValueError:
+        raise NotSigned("the request is not signed by an enrolled computer") from None
+    if not rules.within_skew(timestamp, int(time.time()), signing.MAX_SKEW):
+        raise NotSigned("the request's time is too far from Keystead's: check the clock")
+    device = Device.objects.select_related("application").filter(pk=device_id).first()
+    if device is None or not signing.verify(
+            signing.load_public(device.public_key),
+            request.headers.get(signing.SIGNATURE_HEADER, ""), request.method or "",
+            request.path, timestamp, request.body):
+        raise NotSigned("the request is not signed by an enrolled computer: enrol again")
+    Device.objects.filter(pk=device.pk).update(last_seen=timezone.now())
+    return device
+
+
+def report(device: Device, raw_events: list, *, status: dict | None = None,
+           request: HttpRequest | None = None) -> int:
+    """Record the agent's events (known fields only) in the audit log; return how many."""
+    if not isinstance(raw_events, list) or len(raw_events) > rules.MAX_EVENTS:
+        raise EnrollmentRefused({"events": f"Send a list of at most {rules.MAX_EVENTS} "
+                                           "events."})
+    events = [event for event in map(rules.clean_event, raw_events) if event is not None]
+    with transaction.atomic():
+        for event in events:
+            outcome = (Outcome.FAILURE if event.get("outcome") in ("failure", "denied")
+                       else Outcome.SUCCESS)
+            audit.record(f"agent.{event['event']}", request=request,
+                         actor_label=f"computer {device.name}", target=device,
+                         outcome=outcome, detail=event)
+        _claim_owner(device, events)
+        if status is not None and isinstance(status, dict):
+            Device.objects.filter(pk=device.pk).update(
+                last_report={k: str(v)[:200] for k, v in list(status.items())[:20]})
+    return len(events)
+
+
+def _claim_owner(device: Device, events: list[dict[str, str]]) -> None:
+    """A computer without an owner belongs to the first person who signs in on it with
+    Keystead (an administrator may change it in the console)."""
+    if device.owner_id is not None:
+        return
+    for event in events:
+        if event["event"] == "sign-in" and event.get("outcome") == "success" \
+                and event.get("user"):
+            name = rules.login_name(event["user"], mapping=device.login_name,
+                                    email_domain=device.email_domain)
+            person = User.objects.signing_in_as(name).first()
+            if person is not None:
+                Device.objects.filter(pk=device.pk, owner__isnull=True).update(owner=person)
+                return
+
+
+def change_owner(device: Device, owner: User | None, *, actor: Actor,
+                 request: HttpRequest | None = None) -> None:
+    """Give a computer another owner (or none), as the console's change form does."""
+    if not (actor.superuser or "devices.change_device" in actor.permissions):
+        raise NotAllowed(f"{actor.label} may not change computers "
+                         "(needs the devices.change_device permission).")
+    with transaction.atomic():
+        Device.objects.filter(pk=device.pk).update(owner=owner)
+        audit.record("device.change", request=request, actor=actor.user,
+                     actor_label=actor.label, target=device,
+                     detail={"owner": owner.email if owner else ""})
+
+
+def delete_device(device: Device, *, actor: Actor, request: HttpRequest | None = None) -> None:
+    """Forget a computer: its key stops working and it must enrol again."""
+    if not (actor.superuser or "devices.delete_device" in actor.permissions):
+        raise NotAllowed(f"{actor.label} may not delete computers "
+                         "(needs the devices.delete_device permission).")
+    with transaction.atomic():
+        audit.record("device.delete", request=request, actor=actor.user,
+                     actor_label=actor.label, target=device)
+        device.delete()

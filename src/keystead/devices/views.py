@@ -1,0 +1,88 @@
+"""The agent's doors: enrolment (with a one-use token) and signed requests afterwards.
+
+JSON in, JSON out; no cookies, so no CSRF (the token or the device signature is the
+credential). Bad input is a 400 naming the field, a missing or bad signature a 401.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from keystead.devices import services
+from keystead.secret import Secret
+
+
+def _body(request: HttpRequest) -> dict | None:
+    try:
+        data = json.loads(request.body or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _refused(error: services.EnrollmentRefused) -> JsonResponse:
+    return JsonResponse({"error": "invalid_request", "problems": error.problems,
+                         "error_description": str(error)}, status=400)
+
+
+def _not_json() -> JsonResponse:
+    return JsonResponse({"error": "invalid_request",
+                         "error_description": "Send a JSON object as the body."}, status=400)
+
+
+def _unsigned(error: services.NotSigned) -> JsonResponse:
+    return JsonResponse({"error": "not_enrolled", "error_description": str(error)}, status=401)
+
+
+@csrf_exempt
+@require_POST
+def enroll(request: HttpRequest) -> JsonResponse:
+    """``{"token", "name", "public_key"}`` → 201 and the computer's configuration."""
+    data = _body(request)
+    if data is None:
+        return _not_json()
+    fields = {key: data.get(key) for key in ("token", "name", "public_key")}
+    missing = {key: f"Give {key}." for key, value in fields.items()
+               if not isinstance(value, str) or not value}
+    if missing:
+        return _refused(services.EnrollmentRefused(missing))
+    try:
+        device = services.enroll(Secret(fields["token"]), name=fields["name"],
+                                 public_key=fields["public_key"], request=request)
+    except services.EnrollmentRefused as error:
+        return _refused(error)
+    return JsonResponse(services.configuration(device), status=201)
+
+
+@require_GET
+def configuration(request: HttpRequest) -> JsonResponse:
+    """The signed computer's current configuration (the agent's ``status`` and checks)."""
+    try:
+        device = services.signed_device(request)
+    except services.NotSigned as error:
+        return _unsigned(error)
+    return JsonResponse(services.configuration(device))
+
+
+@csrf_exempt
+@require_POST
+def events(request: HttpRequest) -> JsonResponse:
+    """``{"events": [{"event": ..., "user": ..., ...}], "status": {...}}`` from a signed
+    computer → each event in the audit log."""
+    try:
+        device = services.signed_device(request)
+    except services.NotSigned as error:
+        return _unsigned(error)
+    data = _body(request)
+    if data is None:
+        return _not_json()
+    try:
+        count = services.report(device, data.get("events", []), status=data.get("status"),
+                                request=request)
+    except services.EnrollmentRefused as error:
+        return _refused(error)
+    return JsonResponse({"recorded": count})

@@ -1,0 +1,1 @@
+"""Provisioning: accounts and passwords pushed to connected systems through a durable queue."""

@@ -1,0 +1,100 @@
+"""The one small interface every connector implements.
+
+An account object on a target has a ``name`` (what Keystead addresses it by:
+an LDAP naming value, an SQL key) and a ``uid`` (the target's own stable
+identifier, returned after create). Attributes are plain values keyed by the
+target's attribute names, plus three special keys:
+
+* ``__PASSWORD__``: the main password, always a ``Secret``;
+* ``__ENABLE__``: ``True``/``False``, mapped to the target's own form
+  (a ppolicy lock for LDAP, a column for SQL);
+* other ``Secret`` values: further password attributes, written as given.
+
+``create`` and ``update`` are both *create-or-update* where the target allows
+it, and setting a password twice is harmless, so a worker that died after
+sending an operation but before recording it can send it again safely.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from keystead.secret import Secret
+
+PASSWORD = "__PASSWORD__"
+ENABLE = "__ENABLE__"
+
+
+class ConnectorError(Exception):
+    """The target refused or failed. ``permanent`` errors (bad settings, a schema
+    violation) go straight to ``exception``; others are retried on the schedule.
+
+    The message must never contain a secret: connectors build it from the
+    target's error text, never from the values sent.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+class SettingsError(ConnectorError):
+    """The system's settings are unusable; the message names the setting and the fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=True)
+
+
+@dataclass(frozen=True)
+class AttributeInfo:
+    """One attribute (or column) of the target's account objects, as its schema says."""
+
+    name: str
+    required: bool = False
+    multivalued: bool = False
+    type: str = "string"
+
+
+def secrets_in(attributes: Mapping[str, Any]) -> list[Secret]:
+    return [value for value in attributes.values() if isinstance(value, Secret)]
+
+
+class Connector(ABC):
+    """A connection to one system; made per worker and reused across operations."""
+
+    #: The connector type stored on ``System.connector``.
+    type: ClassVar[str]
+
+    def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, Secret]) -> None:
+        self.settings = dict(settings)
+        self.secrets = dict(secrets)
+
+    @abstractmethod
+    def test(self) -> None:
+        """Connect and check the settings; raise ``ConnectorError`` saying what is wrong."""
+
+    @abstractmethod
+    def schema(self) -> list[AttributeInfo]:
+        """The attributes the target's account objects may have."""
+
+    @abstractmethod
+    def read(self, name: str) -> dict[str, Any] | None:
+        """The account's current attributes (never its password), or None if absent."""
+
+    @abstractmethod
+    def create(self, name: str, attributes: Mapping[str, Any]) -> str:
+        """Create the account (or update it if it exists); returns its uid."""
+
+    @abstractmethod
+    def update(self, name: str, attributes: Mapping[str, Any]) -> str:
+        """Change the given attributes (a password included); returns the uid."""
+
+    @abstractmethod
+    def delete(self, name: str) -> None:
+        """Delete the account; an account already gone counts as deleted."""
+
+    def close(self) -> None:  # noqa: B027 - optional for connectors without a connection
+        """Release the connection."""

@@ -1,0 +1,5 @@
+import sys
+
+from keystead_agent.cli import main
+
+sys.exit(main())

@@ -1,0 +1,118 @@
+"""Talking to Keystead: enrolment, the password check (OAuth password grant), and signed
+requests of the enrolled device. Every answer is reduced to a plain result; transport
+failures and server errors mean *unreachable*, so sign-in falls back to local rules."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from enum import Enum
+from urllib.parse import urlsplit
+
+import httpx
+
+from keystead_agent import signing
+from keystead_agent.config import Config
+
+
+class Check(Enum):
+    RIGHT = "right"
+    WRONG = "wrong"
+    REFUSED = "refused"  # Keystead answered, but not yes or no (e.g. a second factor needed)
+    UNREACHABLE = "unreachable"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: Check
+    message: str = ""  # Keystead's own words (error_description), or the transport error
+    password_changed_at: int | None = None
+    refresh_token: str = ""
+
+
+class EnrollFailed(RuntimeError):
+    pass
+
+
+def enroll(server: str, token: str, name: str, public_key: str, timeout: float = 30) -> dict:
+    """POST /devices/enroll; the configuration Keystead answers with."""
+    url = f"{server.rstrip('/')}/devices/enroll"
+    try:
+        answer = httpx.post(url, json={"token": token, "name": name or platform.node(),
+                                       "public_key": public_key}, timeout=timeout)
+    except httpx.HTTPError as error:
+        raise EnrollFailed(f"Keystead at {server} cannot be reached: {error}") from None
+    if answer.status_code != 201:
+        try:
+            said = answer.json().get("error_description", answer.text)
+        except ValueError:
+            said = answer.text[:200]
+        raise EnrollFailed(f"Keystead refused the enrolment ({answer.status_code}): {said}")
+    return answer.json()
+
+
+def check_password(config: Config, username: str, password: str) -> CheckResult:
+    """Ask Keystead whether ``password`` is ``username``'s, with the password grant."""
+    return _token(config, {"grant_type": "password", "username": username,
+                           "password": password, "scope": "openid profile"})
+
+
+def refresh(config: Config, refresh_token: str) -> CheckResult:
+    """Use the refresh token kept from the last sign-in: RIGHT with the current
+    ``password_changed_at``, or WRONG when Keystead no longer accepts it (the password
+    changed and its tokens were revoked, or the family expired)."""
+    return _token(config, {"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+def _token(config: Config, data: dict) -> CheckResult:
+    try:
+        answer = httpx.post(config.token_url, timeout=config.timeout,
+                            data={**data, "client_id": config.client_id})
+    except httpx.HTTPError as error:
+        return CheckResult(Check.UNREACHABLE, type(error).__name__)
+    if answer.status_code >= 500:
+        return CheckResult(Check.UNREACHABLE, f"Keystead answered {answer.status_code}")
+    try:
+        body = answer.json()
+    except ValueError:
+        return CheckResult(Check.UNREACHABLE, f"Keystead answered {answer.status_code}, "
+                                              "not JSON")
+    if answer.status_code == 200:
+        return CheckResult(Check.RIGHT, password_changed_at=_changed_at(body),
+                           refresh_token=body.get("refresh_token", ""))
+    if body.get("error") == "invalid_grant":
+        return CheckResult(Check.WRONG, body.get("error_description", ""))
+    return CheckResult(Check.REFUSED, body.get("error_description") or body.get("error", ""))
+
+
+def _changed_at(body: dict) -> int | None:
+    """``password_changed_at`` from the ID token's claims (read, not verified: the token
+    came straight from Keystead over the connection the agent opened)."""
+    token = body.get("id_token", "")
+    try:
+        import base64
+
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    value = claims.get("password_changed_at")
+    return value if isinstance(value, int) else None
+
+
+def signed(config: Config, method: str, path: str, body: dict | None = None,
+           timeout: float | None = None) -> httpx.Response:
+    """A request signed with the device key (see ``signing``)."""
+    key = signing.load_private(config.key_path.read_bytes())
+    raw = json.dumps(body).encode() if body is not None else b""
+    url = f"{config.server.rstrip('/')}{path}"
+    stamp = int(time.time())
+    headers = {signing.DEVICE_HEADER: str(config.device_id), signing.TIME_HEADER: str(stamp),
+               signing.SIGNATURE_HEADER: signing.sign(key, method, urlsplit(url).path, stamp,
+                                                      raw)}
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    return httpx.request(method, url, content=raw or None, headers=headers,
+                         timeout=timeout or config.timeout)

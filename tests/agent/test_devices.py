@@ -1,0 +1,183 @@
+"""The server side of the agent: enrolment tokens, enrolment, signed requests, agent events,
+the console list, and `keystead device token`."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from django.test import Client
+from django.utils import timezone
+
+from keystead.cli import main as keystead_command
+from keystead.devices.models import Device, EnrollmentToken
+from keystead.devices.services import EnrollmentRefused, TokenRequest, create_token
+from keystead.directory.authorization import OPERATOR, Actor, NotAllowed
+from keystead.directory.models import Event, User
+from keystead_agent import signing
+
+from .helpers import agent_application
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def app():
+    return agent_application()
+
+
+@pytest.fixture
+def token(app) -> str:
+    return create_token(TokenRequest(client_id=app.client_id, mode="store"),
+                        actor=OPERATOR)[1].reveal()
+
+
+def enroll(token: str, key=None, **extra):
+    key = key or signing.new_private_key()
+    body = {"token": token, "name": "lab-01", "public_key": signing.public_pem(key), **extra}
+    return Client().post("/devices/enroll", json.dumps(body), content_type="application/json")
+
+
+def signed(key, device_id: int, method: str, path: str, body: dict | None = None,
+           stamp: int | None = None):
+    raw = json.dumps(body).encode() if body is not None else b""
+    stamp = int(time.time()) if stamp is None else stamp
+    headers = {signing.DEVICE_HEADER: str(device_id), signing.TIME_HEADER: str(stamp),
+               signing.SIGNATURE_HEADER: signing.sign(key, method, path, stamp, raw)}
+    client = Client()
+    if method == "GET":
+        return client.get(path, headers=headers)
+    return client.post(path, raw, content_type="application/json", headers=headers)
+
+
+def test_enrolment_gives_the_configuration_and_the_token_works_once(app, token):
+    key = signing.new_private_key()
+    answer = enroll(token, key)
+    assert answer.status_code == 201, answer.content
+    config = answer.json()
+    assert config["client_id"] == app.client_id
+    assert config["mode"] == "store" and config["check_seconds"] == 300
+    assert config["token_url"].endswith("/oauth/token/")
+    assert config["reset_url"].endswith("/reset")
+    device = Device.objects.get(pk=config["device_id"])
+    assert device.name == "lab-01" and device.public_key == signing.public_pem(key)
+    again = enroll(token)
+    assert again.status_code == 400
+    assert "unknown, used or expired" in again.json()["problems"]["token"]
+    assert Event.objects.filter(action="device.enroll", outcome="failure").count() == 1
+    assert token not in json.dumps(list(Event.objects.values("detail")))
+
+
+def test_expired_token_and_bad_key_are_refused(app):
+    made, clear = create_token(TokenRequest(client_id=app.client_id), actor=OPERATOR)
+    EnrollmentToken.objects.filter(pk=made.pk).update(expires_at=timezone.now()
+                                                      - timedelta(seconds=1))
+    assert enroll(clear.reveal()).status_code == 400
+    _, fresh = create_token(TokenRequest(client_id=app.client_id), actor=OPERATOR)
+    bad = Client().post("/devices/enroll", json.dumps({"token": fresh.reveal(), "name": "x",
+                                                       "public_key": "nope"}),
+                        content_type="application/json")
+    assert bad.status_code == 400
+    assert "Ed25519" in bad.json()["problems"]["public_key"]
+    assert not Device.objects.exists()
+    assert EnrollmentToken.objects.exclude(pk=made.pk).get().used_at is None
+
+
+def test_token_needs_an_application_allowed_the_password_grant(app):
+    from keystead.providers.oidc.models import ClientSettings
+
+    ClientSettings.objects.filter(application=app).update(allowed_grants=["client-credentials"])
+    with pytest.raises(EnrollmentRefused) as refused:
+        create_token(TokenRequest(client_id=app.client_id, mode="sometimes", check_seconds=5),
+                     actor=OPERATOR)
+    assert set(refused.value.problems) == {"client_id", "mode", "check_seconds"}
+    assert "password grant" in refused.value.problems["client_id"]
+
+
+def test_signed_requests_and_events(token):
+    key = signing.new_private_key()
+    device_id = enroll(token, key).json()["device_id"]
+    assert signed(key, device_id, "GET", "/devices/config").status_code == 200
+    sent = signed(key, device_id, "POST", "/devices/events", {"events": [
+        {"event": "local-password.sync", "user": "ada", "outcome": "success",
+         "password": "Never-Stored-1"},
+        {"event": "Not A Name"}], "status": {"mode": "store"}})
+    assert sent.status_code == 200 and sent.json() == {"recorded": 1}
+    event = Event.objects.get(action="agent.local-password.sync")
+    assert event.detail == {"event": "local-password.sync", "user": "ada", "outcome": "success"}
+    assert event.actor_label == "computer lab-01"
+    assert Device.objects.get().last_report == {"mode": "store"}
+
+    other = signing.new_private_key()
+    assert signed(other, device_id, "GET", "/devices/config").status_code == 401
+    old = int(time.time()) - signing.MAX_SKEW - 60
+    assert signed(key, device_id, "GET", "/devices/config", stamp=old).status_code == 401
+    assert Client().get("/devices/config").status_code == 401
+
+
+def test_a_deleted_device_must_enrol_again(token, admin_user):
+    key = signing.new_private_key()
+    device_id = enroll(token, key).json()["device_id"]
+    browser = Client()
+    browser.force_login(admin_user)
+    page = browser.get("/admin/devices/device/")
+    assert page.status_code == 200 and "lab-01" in page.content.decode()
+    changed = browser.post(f"/admin/devices/device/{device_id}/change/",
+                           {"owner": admin_user.pk})
+    assert changed.status_code == 302, changed.content.decode()[:2000]
+    assert Device.objects.get().owner == admin_user
+    assert Event.objects.get(action="device.change").detail == {"owner": admin_user.email}
+    confirm = browser.post(f"/admin/devices/device/{device_id}/delete/", {"post": "yes"})
+    assert confirm.status_code == 302
+    assert not Device.objects.exists()
+    assert Event.objects.filter(action="device.delete").count() == 1
+    answer = signed(key, device_id, "GET", "/devices/config")
+    assert answer.status_code == 401 and "enrol again" in answer.json()["error_description"]
+
+
+def test_only_permitted_people_make_tokens(app):
+    helper = User.objects.create_user("help@example.com", "Help", "Desk", is_staff=True)
+    with pytest.raises(NotAllowed):
+        create_token(TokenRequest(client_id=app.client_id), actor=Actor.person(helper))
+    assert not EnrollmentToken.objects.exists()
+    assert Event.objects.filter(action="device.token.create", outcome="denied").exists()
+
+
+def test_the_command_line_makes_a_token(app):
+    result = CliRunner().invoke(keystead_command, ["device", "token", "--client-id", app.client_id,
+                                                 "--mode", "store", "--hours", "2"])
+    assert result.exit_code == 0, result.output
+    clear = result.output.strip().splitlines()[-1]
+    assert clear.startswith("kse_")
+    assert enroll(clear).status_code == 201
+    refused = CliRunner().invoke(keystead_command, ["device", "token", "--client-id", "nobody"])
+    assert refused.exit_code == 2 and "No application has the client id" in refused.output
+
+
+def test_the_console_makes_a_token_and_shows_it_once(app, admin_user):
+    browser = Client()
+    browser.force_login(admin_user)
+    form = browser.get("/admin/devices/enrollmenttoken/add/")
+    assert form.status_code == 200
+    bad = browser.post("/admin/devices/enrollmenttoken/add/", {
+        "application": app.client_id, "mode": "store", "check_seconds": 5, "hours": 24,
+        "login_name": "email", "email_domain": ""})
+    assert bad.status_code == 400
+    page = bad.content.decode()
+    assert "between 30 and 86400 seconds" in page and "give the email domain" in page
+    made = browser.post("/admin/devices/enrollmenttoken/add/", {
+        "application": app.client_id, "mode": "store", "check_seconds": 300, "hours": 24,
+        "login_name": "local", "label": "lab"})
+    assert made.status_code == 200
+    clear = re.search(r'id="enrolment-token">(kse_[^<]+)<', made.content.decode()).group(1)
+    assert "keystead-agent enroll --server" in made.content.decode()
+    assert enroll(clear).status_code == 201
+    listing = browser.get("/admin/devices/enrollmenttoken/").content.decode()
+    assert "lab" in listing and clear not in listing
+    helper = User.objects.create_user("desk@example.com", "Help", "Desk", is_staff=True)
+    browser.force_login(helper)
+    assert browser.get("/admin/devices/enrollmenttoken/add/").status_code == 403

@@ -1,0 +1,37 @@
+"""Checks on the targets, shared by the provisioning tests."""
+
+from __future__ import annotations
+
+import ldap
+import sqlalchemy as sa
+
+from sources.ldap.slapd import Slapd
+
+
+def ldap_entries(server: Slapd, base: str) -> list[str]:
+    conn = server.admin()
+    try:
+        return [dn for dn, _ in conn.search_s(base, ldap.SCOPE_ONELEVEL, attrlist=["1.1"])]
+    finally:
+        conn.unbind_s()
+
+
+def binds(server: Slapd, dn: str, password: str) -> bool:
+    conn = ldap.initialize(server.ldap_url)
+    try:
+        conn.simple_bind_s(dn, password)
+        return True
+    except (ldap.INVALID_CREDENTIALS, ldap.UNWILLING_TO_PERFORM):
+        return False
+    finally:
+        conn.unbind_s()
+
+
+def sql_rows(url: str, table: str) -> list[dict]:
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [dict(r) for r in conn.execute(
+                sa.text(f"SELECT * FROM {table} ORDER BY login")).mappings()]
+    finally:
+        engine.dispose()
