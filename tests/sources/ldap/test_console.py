@@ -169,3 +169,15 @@ def test_changing_connection_settings_needs_a_new_test(admin_user, slapd):
                          bind_password=Secret(slapd.service_password), actor=admin_user)
     source.refresh_from_db()
     assert not source.last_test_ok and source.last_test_message == services.NEEDS_NEW_TEST
+
+
+def test_the_source_page_shows_the_last_sync(admin_user, slapd):
+    source = make_source(slapd, "ldaps")
+    url = f"/admin/ldap_source/ldapsource/{source.pk}/change/"
+    assert "No sync has run yet." in console(admin_user).get(url).content.decode()
+    LdapSource.objects.filter(pk=source.pk).update(last_sync_report={
+        "full": True, "ok": True, "finished_at": "2026-12-06T10:00:00+00:00",
+        "counts": {"seen": 12, "created": 3, "updated": 2, "disabled": 1, "refused": 4}})
+    page = console(admin_user).get(url).content.decode()
+    assert "Full sync at 2026-12-06 10:00 UTC: 12 seen, 3 created, 2 updated" in page
+    assert "1 disabled, 4 refused" in page

@@ -18,10 +18,9 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
 from keystead.secret import Secret
-from keystead.sources.ldap import services
+from keystead.sources.ldap import services, sync_report
 from keystead.sources.ldap.connection import check_connection
 from keystead.sources.ldap.models import LdapSource, MethodChoice
-from keystead.sources.ldap.sign_in import settings_of
 
 PLAIN_WARNING = ("Plain LDAP sends the service account's and every person's password over "
                  "the network in clear. Use it only on a test network; choose LDAPS or "
@@ -58,7 +57,7 @@ class LdapSourceAdmin(admin.ModelAdmin):
     form = LdapSourceForm
     list_display = ("name", "enabled", "kind", "mode", "host", "port", "method_shown",
                     "last_test_ok", "last_test_at")
-    readonly_fields = ("last_test_at", "last_test_ok", "last_test_message")
+    readonly_fields = ("last_test_at", "last_test_ok", "last_test_message", "last_sync")
     change_form_template = "admin/ldap_source/change_form.html"
     fieldsets = (
         (None, {"fields": ("name", "enabled", "kind", "mode")}),
@@ -73,7 +72,12 @@ class LdapSourceAdmin(admin.ModelAdmin):
                              "fields": ("group_base_dn", "group_filter",
                                         "group_member_attribute", "sync_interval_minutes")}),
         ("Last test", {"fields": ("last_test_at", "last_test_ok", "last_test_message")}),
+        ("Last sync", {"fields": ("last_sync",)}),
     )
+
+    @admin.display(description="last sync")
+    def last_sync(self, source: LdapSource) -> str:
+        return sync_report.describe(source.last_sync_report)
 
     @admin.display(description="method")
     def method_shown(self, source: LdapSource) -> str:
@@ -129,7 +133,7 @@ class LdapSourceAdmin(admin.ModelAdmin):
                 what = "sign-in"
                 if form.is_valid():
                     username = form.cleaned_data["username"]
-                    steps = check_connection(settings_of(source), username=username,
+                    steps = check_connection(source.connection_settings(), username=username,
                                              password=Secret(form.cleaned_data["password"]),
                                              kind=source.kind)
                     services.record_test(source, steps, what=what, actor=request.user,
@@ -138,7 +142,7 @@ class LdapSourceAdmin(admin.ModelAdmin):
                     status = 400
             else:
                 what = "connection"
-                steps = check_connection(settings_of(source), kind=source.kind)
+                steps = check_connection(source.connection_settings(), kind=source.kind)
                 services.record_test(source, steps, what=what, actor=request.user,
                                      request=request)
             form = TestSignInForm(initial={"username": request.POST.get("username", "")}) \

@@ -129,9 +129,9 @@ class LdapSource(models.Model):
     def connection_settings(self) -> ConnectionSettings:
         return ConnectionSettings(
             host=self.host, port=self.port, method=Method(self.method), base_dn=self.base_dn,
-            user_key=self.user_key, ca_pem=self.ca_certificate, bind_dn=self.bind_dn,
-            bind_password=self.bind_password, connect_timeout=self.connect_timeout,
-            operation_timeout=self.operation_timeout)
+            user_key=self.user_key, user_filter=self.user_filter, ca_pem=self.ca_certificate,
+            bind_dn=self.bind_dn, bind_password=self.bind_password,
+            connect_timeout=self.connect_timeout, operation_timeout=self.operation_timeout)
 
     @classmethod
     def active(cls) -> LdapSource | None:

@@ -144,9 +144,8 @@ def pool_for(source) -> Pool:
         known = _pools.get(source.pk)
         if known is not None and known[0] == stamp:
             return known[1]
-        from keystead.sources.ldap.sign_in import settings_of
 
-        pool = Pool(settings_of(source))
+        pool = Pool(source.connection_settings())
         _pools[source.pk] = (stamp, pool)
     if known is not None and known[0][0] == stamp[0]:  # a forked child leaves the parent's
         known[1].close()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import StrEnum
 
 import ldap
@@ -77,11 +77,6 @@ class DirectoryAnswer:
     wrong_password: bool = False
 
 
-def settings_of(source: LdapSource) -> ConnectionSettings:
-    """The source's connection settings with its extra user filter."""
-    return replace(source.connection_settings(), user_filter=source.user_filter)
-
-
 def _bind(settings: ConnectionSettings, kind: str, dn: str, password: Secret) -> BindAnswer:
     """A user bind on a connection of its own, closed straight after (see ``pool``)."""
     conn = open_connection(settings)
@@ -112,7 +107,7 @@ def check_password(username: str, password: Secret, *, request: HttpRequest | No
         return DirectoryAnswer(Outcome.UNAVAILABLE, "directory unavailable: the login "
                                "strategy is LDAP but no LDAP source is enabled",
                                message=UNAVAILABLE)
-    settings = settings_of(source)
+    settings = source.connection_settings()
     attributes = mapped_attributes(source)
     try:
         dn, entry = pool_for(source).run(
@@ -216,7 +211,7 @@ def person_for(source: LdapSource, dn: str, entry: dict, *, request: HttpRequest
 def dn_of_person(source: LdapSource, unique_id: str) -> str | None:
     """The DN of the entry whose unique identifier is ``unique_id`` (a person's
     ``source_id``), found through the pool; None if there is not exactly one."""
-    settings = settings_of(source)
+    settings = source.connection_settings()
     if source.unique_id_attribute.lower() == "objectguid":  # kept as text, searched as bytes
         raw = uuid.UUID(unique_id).bytes_le
         query = "(objectGUID=" + "".join(f"\\{b:02x}" for b in raw) + ")"
@@ -239,6 +234,6 @@ def password_accepted(user: User, password: Secret) -> bool:
         dn = dn_of_person(source, user.source_id)
         if dn is None:
             return False
-        return _bind(settings_of(source), source.kind, dn, password).password_proven
+        return _bind(source.connection_settings(), source.kind, dn, password).password_proven
     except (StepFailed, ldap.LDAPError, ValueError):
         return False

@@ -32,7 +32,7 @@ from keystead.sources.ldap.connection import (
     service_bind,
 )
 from keystead.sources.ldap.models import Kind, LdapSource, Mode
-from keystead.sources.ldap.sign_in import dn_of_person, settings_of
+from keystead.sources.ldap.sign_in import dn_of_person
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def write_password(user: User, password: Secret, *, user_change: bool,
     source = LdapSource.active()
     if source is None or source.mode != Mode.WRITABLE:
         return False
-    settings = settings_of(source)
+    settings = source.connection_settings()
     old = old_password if user_change and old_password else None
     if source.kind == Kind.ACTIVE_DIRECTORY:
         from keystead.sources.ldap.active_directory import ProtectionRequired, require_protected
