@@ -6,12 +6,15 @@ import asyncio
 import email
 import email.policy
 import importlib
+import os
+import shutil
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from django.db.models.signals import post_migrate
@@ -19,6 +22,39 @@ from django.test import Client
 
 from keystead.api.tokens import issue_token
 from keystead.directory.models import User
+
+# Playwright's sync API runs an event loop in this thread; Django would refuse
+# its ORM calls from the test (fixtures, assertions) without this.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+#: Debian's Chromium (``make test-deps``); Playwright never downloads a browser here.
+CHROMIUM = os.environ.get("KEYSTEAD_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    """One Chromium for the whole session, shared by every browser test (Playwright's sync
+    API allows one instance per thread); each test gets its own context and page."""
+    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make test-deps).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server) -> Iterator:
+    """A page of a fresh browser context addressed at the live server."""
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(10_000)
+    tab = context.new_page()
+    yield tab
+    context.close()
+
 
 
 def _restore_admin_roles(sender, using: str = "default", **kwargs) -> None:

@@ -1,50 +1,18 @@
-"""Browser fixtures: Debian's headless Chromium driven by Playwright's sync API.
-
-Playwright never downloads a browser here; ``make test-deps`` installs the
-Debian ``chromium`` package. Pages are served by pytest-django's
-``live_server``, which runs each test in a flushed (transactional) database.
-The SMTP server (``smtp_server``) and the mail sender fixtures are in
-``tests/conftest.py``.
+"""Fixtures of the console and portal browser tests. The browser itself (``browser``,
+``page``: Debian's headless Chromium through Playwright's sync API), the SMTP
+server and the mail sender fixtures are in ``tests/conftest.py``, shared with
+the browser tests of other folders.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-# Playwright's sync API runs an event loop in this thread; Django would refuse
-# its ORM calls from the test (fixtures, assertions) without this.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-CHROMIUM = os.environ.get("KEYSTEAD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT_DIR = Path(os.environ.get("KEYSTEAD_SCREENSHOT_DIR", "/tmp"))
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator:
-    """One Chromium for the whole session; each test gets its own context and page."""
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make test-deps).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser, live_server) -> Iterator:
-    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    yield tab
-    context.close()
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from e2e.conftest import browser, page  # noqa: F401  (the shared Chromium fixtures)
-
 from .helpers import PASSWORD
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -47,7 +45,7 @@ def acs():
     server.server.shutdown()
 
 
-def test_sp_initiated_sign_in_through_the_sign_in_page(page, live_server, settings, make_sp,  # noqa: F811
+def test_sp_initiated_sign_in_through_the_sign_in_page(page, live_server, settings, make_sp,
                                                        person, acs):
     settings.BASE_URL = live_server.url
     sp = make_sp(acs=acs.url)

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
-from keystead.directory.authorization import Action, Actor, allowed
+from keystead.directory.authorization import (
+    Action,
+    Actor,
+    allowed,
+    may_change_installation_settings,
+)
 from keystead.directory.models import User
 
 
@@ -16,3 +25,29 @@ def actor(request: HttpRequest) -> Actor:
 def may(request: HttpRequest, action: Action, user: User | None) -> bool:
     """Whether the console's administrator may do ``action`` to ``user`` (None: any one)."""
     return allowed(actor(request), action, user)
+
+
+class InstallationSettingsAdmin(admin.ModelAdmin):
+    """Console pages for settings of the whole installation (sign-in sources, SAML
+    applications): shown to, and changed by, only those ``authorization`` lets change
+    installation settings; the services check again when saving."""
+
+    def _may(self, request: HttpRequest, obj: Any = None) -> bool:
+        return may_change_installation_settings(request.user)
+
+    has_module_permission = _may  # type: ignore[assignment]
+    has_view_permission = _may  # type: ignore[assignment]
+    has_add_permission = _may  # type: ignore[assignment]
+    has_change_permission = _may  # type: ignore[assignment]
+    has_delete_permission = _may  # type: ignore[assignment]
+
+    def object_or_404(self, request: HttpRequest, object_id: str, missing: str) -> Any:
+        """The object an extra page (test, status) is about, for those who may see it."""
+        if not self._may(request):
+            raise PermissionDenied
+        found = self.model.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        if found is None:
+            from django.http import Http404
+
+            raise Http404(missing)
+        return found

@@ -179,12 +179,19 @@ def require_application_change(actor: Actor, words: str = "change applications")
                          "permission).")
 
 
+def may_change_installation_settings(person: User) -> bool:
+    """Whether ``person`` may change settings of the whole installation (what the console
+    offers; the services decide with ``require_installation_setting``): an active
+    superuser, as ``Actor.person`` has it, without loading every permission."""
+    return bool(person.is_active and person.is_superuser)
+
+
 def require_installation_setting(person: User, *, event: str, words: str,
                                  request=None, detail: dict | None = None) -> None:
     """Settings of the whole installation (branding, mail wording) are a superuser's:
     they speak for everyone. A refusal is audited as ``event`` and raised as
     ``NotAllowed`` (a 403 in the console)."""
-    if Actor.person(person).superuser:
+    if may_change_installation_settings(person):
         return
     from keystead.directory import audit  # audit imports the models; this module must not
     from keystead.directory.models import Outcome

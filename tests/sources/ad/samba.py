@@ -22,9 +22,7 @@ tells administrators to.
 
 from __future__ import annotations
 
-import datetime
 import fcntl
-import ipaddress
 import json
 import os
 import shutil
@@ -39,10 +37,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import ldap
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import serialization
+
+from ..ldap.slapd import CertificateAuthority, make_ca
 
 SAMBA = "/usr/sbin/samba"
 SAMBA_TOOL = "/usr/bin/samba-tool"
@@ -83,50 +80,10 @@ RESET_PASSWORD_RIGHT = "00299570-246d-11d0-a768-00aa006e0529"
 USER_CLASS = "bf967aba-0de6-11d0-a285-00aa003049e2"
 
 
-@dataclass(frozen=True)
-class Authority:
-    ca_pem: str
-    cert_pem: str
-    key_pem: str
-
-
-def make_authority(name: str = "Keystead Samba test CA", *, host: str = HOST) -> Authority:
-    """A CA and a server certificate it issued for the IP address ``host``."""
-    now = datetime.datetime.now(datetime.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    ca_cert = (
-        x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
-        .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False,
-                                     data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)]))
-        .issuer_name(ca_name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
-                       critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    return Authority(
-        ca_pem=ca_cert.public_bytes(pem).decode(),
-        cert_pem=cert.public_bytes(pem).decode(),
-        key_pem=key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL,
-                                  serialization.NoEncryption()).decode(),
-    )
+def make_authority(name: str = "Keystead Samba test CA") -> CertificateAuthority:
+    """A CA and a server certificate it issued for Samba's IP address (the key in the
+    traditional OpenSSL form, which Samba's TLS reads)."""
+    return make_ca(name, host=HOST, key_format=serialization.PrivateFormat.TraditionalOpenSSL)
 
 
 @dataclass(frozen=True)
@@ -212,7 +169,7 @@ def _ensure_ports_free() -> None:
                                    "(e.g. the Debian samba-ad-dc service) before these tests.")
 
 
-def _provision(root: Path, authority: Authority) -> Path:
+def _provision(root: Path, authority: CertificateAuthority) -> Path:
     tls = root / "tls"
     tls.mkdir()
     (tls / "ca.pem").write_text(authority.ca_pem)

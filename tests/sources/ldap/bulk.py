@@ -25,7 +25,7 @@ from pathlib import Path
 import ldap
 import ldap.modlist
 
-from .slapd import MODULE_DIR, SCHEMA_DIR, SLAPADD, SLAPD, SLAPTEST, free_port
+from .slapd import MODULE_DIR, SCHEMA_DIR, free_port, launch, stop_process
 
 BASE_DN = "dc=bulk,dc=test"
 ROOT_DN = f"cn=admin,{BASE_DN}"
@@ -197,12 +197,6 @@ class BulkSlapd:
         return entry["entryUUID"][0].decode()
 
 
-def _run(*command: str) -> None:
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"{command[0]} failed: {done.stderr.strip()[-2000:]}")
-
-
 def _wait(server: BulkSlapd, seconds: float = 30.0) -> None:
     end = time.monotonic() + seconds
     while True:
@@ -228,19 +222,8 @@ def start_bulk_slapd(people: int, groups: int, *, extra_ldif: str = "") -> BulkS
     root = Path(tempfile.mkdtemp(prefix="keystead-bulk-slapd-"))
     try:
         port = free_port()
-        (root / "data").mkdir()
-        (root / "slapd.d").mkdir()
-        (root / "slapd.conf").write_text(_conf(root))
-        (root / "data.ldif").write_text(_ldif(people, groups) + "\n" + extra_ldif)
-        # -q: no consistency checks, the load of a few thousand entries takes a second.
-        _run(SLAPADD, "-q", "-f", str(root / "slapd.conf"), "-b", BASE_DN,
-             "-l", str(root / "data.ldif"))
-        _run(SLAPTEST, "-f", str(root / "slapd.conf"), "-F", str(root / "slapd.d"))
-        log = (root / "slapd.log").open("w")
-        process = subprocess.Popen([SLAPD, "-d", "0", "-F", str(root / "slapd.d"),
-                                    "-h", f"ldap://127.0.0.1:{port}/"],
-                                   stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        process = launch(root, _conf(root), _ldif(people, groups) + "\n" + extra_ldif,
+                         f"ldap://127.0.0.1:{port}/", base_dn=BASE_DN, quick=True)
         server = BulkSlapd(root=root, port=port, process=process, people=people, groups=groups)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
@@ -254,13 +237,4 @@ def start_bulk_slapd(people: int, groups: int, *, extra_ldif: str = "") -> BulkS
 
 
 def stop_bulk_slapd(server: BulkSlapd) -> None:
-    try:
-        if server.process.poll() is None:
-            server.process.terminate()
-            try:
-                server.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
-    finally:
-        shutil.rmtree(server.root, ignore_errors=True)
+    stop_process(server.process, server.root)

@@ -74,9 +74,12 @@ class CertificateAuthority:
     key_pem: str
 
 
-def make_ca(name: str, *, host: str = "localhost",
-            now: datetime.datetime | None = None) -> CertificateAuthority:
-    """A fresh CA plus a server certificate for ``host`` and 127.0.0.1, valid around ``now``."""
+def make_ca(name: str, *, host: str = "localhost", address: str = "127.0.0.1",
+            now: datetime.datetime | None = None,
+            key_format: serialization.PrivateFormat = serialization.PrivateFormat.PKCS8,
+            ) -> CertificateAuthority:
+    """A fresh CA plus a server certificate for ``host`` and the IP ``address``, valid
+    around ``now``. A ``host`` that is itself an IP address is named only as one."""
     now = now or datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
@@ -100,9 +103,7 @@ def make_ca(name: str, *, host: str = "localhost",
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(hours=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.DNSName(host), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+        .add_extension(x509.SubjectAlternativeName(_names(host, address)), critical=False)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
                        critical=False)
         .sign(ca_key, hashes.SHA256())
@@ -111,9 +112,16 @@ def make_ca(name: str, *, host: str = "localhost",
     return CertificateAuthority(
         ca_pem=ca_cert.public_bytes(pem).decode(),
         cert_pem=cert.public_bytes(pem).decode(),
-        key_pem=key.private_bytes(pem, serialization.PrivateFormat.PKCS8,
-                                  serialization.NoEncryption()).decode(),
+        key_pem=key.private_bytes(pem, key_format, serialization.NoEncryption()).decode(),
     )
+
+
+def _names(host: str, address: str) -> list[x509.GeneralName]:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return [x509.DNSName(host), x509.IPAddress(ipaddress.ip_address(address))]
+    return [x509.IPAddress(ipaddress.ip_address(host))]
 
 
 @dataclass(frozen=True)
@@ -271,20 +279,10 @@ def start_slapd(authority: CertificateAuthority | None = None) -> Slapd:
         (root / "server.pem").write_text(authority.cert_pem)
         (root / "server.key").write_text(authority.key_pem)
         (root / "server.key").chmod(0o600)
-        (root / "data").mkdir()
-        (root / "slapd.d").mkdir()
-        (root / "slapd.conf").write_text(_slapd_conf(root, ldap_port, ldaps_port))
-        (root / "data.ldif").write_text(_directory_ldif())
-        # Load first: slaptest opens the database read-only, so it must exist to convert.
-        _run(SLAPADD, "-f", str(root / "slapd.conf"), "-b", BASE_DN, "-l", str(root / "data.ldif"))
-        _run(SLAPTEST, "-f", str(root / "slapd.conf"), "-F", str(root / "slapd.d"))
         # 127.0.0.2 is not in the certificate: it lets tests see a hostname mismatch.
         urls = (f"ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/ "
                 f"ldaps://127.0.0.2:{ldaps_port}/")
-        log = (root / "slapd.log").open("w")
-        process = subprocess.Popen([SLAPD, "-d", "0", "-F", str(root / "slapd.d"), "-h", urls],
-                                   stdout=log, stderr=subprocess.STDOUT)
-        log.close()
+        process = launch(root, _slapd_conf(root, ldap_port, ldaps_port), _directory_ldif(), urls)
         server = Slapd(root=root, ldap_port=ldap_port, ldaps_port=ldaps_port,
                        ca_pem=authority.ca_pem, process=process)
     except BaseException:
@@ -300,13 +298,41 @@ def start_slapd(authority: CertificateAuthority | None = None) -> Slapd:
 
 def stop_slapd(server: Slapd) -> None:
     """Stop the process (kill it if it lingers) and remove its directory."""
+    stop_process(server.process, server.root)
+
+
+def launch(root: Path, conf: str, ldif: str, urls: str, *, base_dn: str = BASE_DN,
+           quick: bool = False) -> subprocess.Popen:
+    """Load ``ldif`` into a directory configured by ``conf`` under ``root``, convert the
+    configuration to ``cn=config`` and start slapd listening on ``urls``.
+
+    ``quick`` skips slapadd's consistency checks (a load of thousands of entries then
+    takes a second).
+    """
+    (root / "data").mkdir()
+    (root / "slapd.d").mkdir()
+    (root / "slapd.conf").write_text(conf)
+    (root / "data.ldif").write_text(ldif)
+    # Load first: slaptest opens the database read-only, so it must exist to convert.
+    _run(SLAPADD, *(["-q"] if quick else []), "-f", str(root / "slapd.conf"), "-b", base_dn,
+         "-l", str(root / "data.ldif"))
+    _run(SLAPTEST, "-f", str(root / "slapd.conf"), "-F", str(root / "slapd.d"))
+    log = (root / "slapd.log").open("w")
+    process = subprocess.Popen([SLAPD, "-d", "0", "-F", str(root / "slapd.d"), "-h", urls],
+                               stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    return process
+
+
+def stop_process(process: subprocess.Popen, root: Path) -> None:
+    """Stop a slapd (kill it if it lingers) and remove its directory."""
     try:
-        if server.process.poll() is None:
-            server.process.terminate()
+        if process.poll() is None:
+            process.terminate()
             try:
-                server.process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                server.process.kill()
-                server.process.wait()
+                process.kill()
+                process.wait()
     finally:
-        shutil.rmtree(server.root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)

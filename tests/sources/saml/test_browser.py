@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,31 +12,12 @@ from keystead.sources.saml.models import SamlSource
 
 from .http_idp import serving
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls need this.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-CHROMIUM = os.environ.get("KEYSTEAD_CHROMIUM", "/usr/bin/chromium")
-
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator:
-    """Started before any test database connection (module scope), as ``tests/e2e`` does:
-    Playwright's event loop in this thread must exist before the ORM's first connection."""
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (make test-deps).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--headless", "--disable-gpu"])
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def chromium_page(chromium, live_server) -> Iterator:
-    context = chromium.new_context(base_url=live_server.url)
+def chromium_page(browser, live_server) -> Iterator:
+    context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(30_000)
     yield context.new_page()
     context.close()

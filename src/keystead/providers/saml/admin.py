@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from keystead.directory.admin_guards import actor
 from keystead.directory.admin_site import short_time
+from keystead.directory.authorization import may_change_installation_settings
 from keystead.providers.saml import idp, keys, services
 from keystead.providers.saml.admin_forms import ATTRIBUTE_LABELS, SamlApplicationForm
 from keystead.providers.saml.models import SamlApplication, SigningKey
@@ -134,10 +135,9 @@ class SigningKeyAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
         keys.current()  # the first key exists once anyone looks
-        return super().changelist_view(request, {"title": "IdP signing keys",
-                                                 **(extra_context or {}),
-                                                 "may_rotate": request.user.is_superuser,
-                                                 "idp": _addresses()})
+        return super().changelist_view(request, {
+            "title": "IdP signing keys", **(extra_context or {}),
+            "may_rotate": may_change_installation_settings(request.user), "idp": _addresses()})
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
                     extra_context: dict | None = None):

@@ -12,11 +12,11 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
+from keystead.directory.admin_guards import InstallationSettingsAdmin
 from keystead.secret import Secret
 from keystead.sources.ldap import services, sync_report
 from keystead.sources.ldap.connection import check_connection
@@ -53,7 +53,7 @@ class LdapSourceForm(forms.ModelForm):
 
 
 @admin.register(LdapSource)
-class LdapSourceAdmin(admin.ModelAdmin):
+class LdapSourceAdmin(InstallationSettingsAdmin):
     form = LdapSourceForm
     list_display = ("name", "enabled", "kind", "mode", "host", "port", "method_shown",
                     "last_test_ok", "last_test_at")
@@ -85,15 +85,6 @@ class LdapSourceAdmin(admin.ModelAdmin):
             return "plain (passwords in clear!)"
         return source.get_method_display().split(" (")[0]
 
-    def _superuser(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
-
-    has_module_permission = _superuser  # type: ignore[assignment]
-    has_view_permission = _superuser  # type: ignore[assignment]
-    has_add_permission = _superuser  # type: ignore[assignment]
-    has_change_permission = _superuser  # type: ignore[assignment]
-    has_delete_permission = _superuser  # type: ignore[assignment]
-
     def save_model(self, request: HttpRequest, obj: LdapSource, form: LdapSourceForm,
                    change: bool) -> None:
         data = form.cleaned_data
@@ -121,11 +112,7 @@ class LdapSourceAdmin(admin.ModelAdmin):
 
     def test_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """Test connection / Test sign-in: each step with its result and the fix."""
-        if not self._superuser(request):
-            raise PermissionDenied
-        source = LdapSource.objects.filter(pk=object_id).first() if object_id.isdigit() else None
-        if source is None:
-            raise Http404("No such LDAP source.")
+        source = self.object_or_404(request, object_id, "No such LDAP source.")
         form = TestSignInForm(request.POST or None)
         steps, what, status = None, "", 200
         if request.method == "POST":

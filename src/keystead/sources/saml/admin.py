@@ -14,12 +14,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
+from keystead.directory.admin_guards import InstallationSettingsAdmin
 from keystead.sources.saml import certificates, changes, sp
 from keystead.sources.saml.models import SamlSource
 
@@ -47,7 +47,7 @@ class SamlSourceForm(forms.ModelForm):
 
 
 @admin.register(SamlSource)
-class SamlSourceAdmin(admin.ModelAdmin):
+class SamlSourceAdmin(InstallationSettingsAdmin):
     form = SamlSourceForm
     list_display = ("name", "enabled", "idp_entity_id", "user_key_shown", "last_success_at",
                     "last_error_at", "status_link")
@@ -76,15 +76,6 @@ class SamlSourceAdmin(admin.ModelAdmin):
         return format_html('<a href="{}">Status and IdP setup</a>',
                            reverse("admin:saml_source_samlsource_status", args=[source.pk]))
 
-    def _superuser(self, request: HttpRequest, obj: Any = None) -> bool:
-        return bool(request.user.is_active and request.user.is_superuser)
-
-    has_module_permission = _superuser  # type: ignore[assignment]
-    has_view_permission = _superuser  # type: ignore[assignment]
-    has_add_permission = _superuser  # type: ignore[assignment]
-    has_change_permission = _superuser  # type: ignore[assignment]
-    has_delete_permission = _superuser  # type: ignore[assignment]
-
     def save_model(self, request: HttpRequest, obj: SamlSource, form: SamlSourceForm,
                    change: bool) -> None:
         current = SamlSource.objects.get(pk=obj.pk) if change else None
@@ -106,11 +97,7 @@ class SamlSourceAdmin(admin.ModelAdmin):
 
     def status_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """What to give the IdP, the certificates' expiry, and the last refusal's reason."""
-        if not self._superuser(request):
-            raise PermissionDenied
-        source = SamlSource.objects.filter(pk=object_id).first() if object_id.isdigit() else None
-        if source is None:
-            raise Http404("No such SAML identity provider.")
+        source = self.object_or_404(request, object_id, "No such SAML identity provider.")
         now = datetime.datetime.now(datetime.UTC)
         checked = certificates.check_certificates(source.certificate, now)
         return TemplateResponse(request, "admin/saml_source/status.html", {
