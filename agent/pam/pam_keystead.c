@@ -6,6 +6,9 @@
  * off), the person's answers go back, its messages are shown, and its last word is the
  * module's result:
  *
+ * A "user" message names the local account the typed name maps to (a Keystead email
+ * or user name typed at the prompt); it becomes PAM_USER for the rest of the stack.
+ *
  *   allowed -> PAM_SUCCESS   denied -> PAM_AUTH_ERR
  *   ignore  -> PAM_IGNORE    (Keystead cannot decide: the next module, pam_unix with
  *                             try_first_pass, checks the password already typed)
@@ -236,6 +239,12 @@ static int converse(pam_handle_t *pamh, int fd) {
                 free(answer);
             }
             if (sent != 0) break;
+        } else if (strcmp(type, "user") == 0) {
+            /* The typed name (a Keystead email or user name) is this local account. */
+            if (*text == '\0' || pam_set_item(pamh, PAM_USER, text) != PAM_SUCCESS) {
+                result = PAM_AUTH_ERR;
+                break;
+            }
         } else if (strcmp(type, "info") == 0) {
             pam_info(pamh, "%s", text);
         } else if (strcmp(type, "error") == 0) {

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 
+from keystead_agent import config as cfg
 from keystead_agent import local, remote
 from keystead_agent.config import STORE
 from keystead_agent.notify import notify
@@ -68,8 +69,37 @@ def check(agent: Agent, user: str) -> str | None:
     return reason
 
 
+def follow_keystead(agent: Agent) -> dict[str, object]:
+    """Re-read this computer's configuration from Keystead (mode, interval, reset URL,
+    login-name mapping, as an administrator may have changed them) and keep it; what
+    changed. Unreachable or refused: the configuration stays as it is."""
+    if not agent.config.enrolled:
+        return {}
+    try:
+        answer = remote.signed(agent.config, "GET", "/devices/config")
+    except Exception as error:  # any transport failure: try again at the next check
+        log.warning("configuration not re-read: %s", type(error).__name__)
+        return {}
+    if answer.status_code != 200:
+        log.warning("Keystead refused the configuration request (%s): %s",
+                    answer.status_code, answer.text[:200])
+        return {}
+    changed = cfg.follow(agent.config, answer.json())
+    if changed:
+        if agent.config_path is not None:
+            cfg.save(agent.config, agent.config_path)
+        agent.events.add("configuration.change", outcome="success",
+                         reason=", ".join(f"{k}={v}" for k, v in changed.items())[:200])
+        agent.events.flush()
+    return changed
+
+
 def run_forever(agent: Agent, stop: threading.Event) -> None:
     while not stop.wait(agent.config.check_seconds):
+        try:
+            follow_keystead(agent)
+        except Exception:  # a bad answer must not stop the checks
+            log.exception("re-reading the configuration failed")
         for user in agent.vault.users():
             if not local.exists(user):
                 continue

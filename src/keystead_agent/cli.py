@@ -8,17 +8,11 @@ cryptography.
 from __future__ import annotations
 
 import argparse
-import email.utils
 import os
 import platform
 import pwd
-import socket
-import ssl
 import sys
-import time
 from datetime import UTC, datetime
-
-import httpx
 
 from keystead_agent import config as cfg
 from keystead_agent import protocol as p
@@ -39,15 +33,14 @@ def enroll(args: argparse.Namespace) -> int:
     key = signing.new_private_key()
     try:
         answer = remote.enroll(args.server, token, args.name or platform.node(),
-                               signing.public_pem(key))
+                               signing.public_pem(key), ca_file=config.ca_file)
     except remote.EnrollFailed as error:
         print(f"keystead-agent: {error}", file=sys.stderr)
         return 1
     config.state.mkdir(parents=True, exist_ok=True, mode=0o700)
     write_private(config.key_path, signing.private_pem(key))
     config.server = args.server.rstrip("/")
-    for name in ("device_id", "client_id", "token_url", "reset_url", "mode", "check_seconds",
-                 "login_name", "email_domain"):
+    for name in ("device_id", *cfg.FROM_KEYSTEAD):
         setattr(config, name, answer[name])
     cfg.save(config, path)
     print(f"Enrolled as computer {answer['device_id']} (mode {config.mode}); "
@@ -71,52 +64,12 @@ def status(args: argparse.Namespace) -> int:
 
 
 def diagnose(args: argparse.Namespace) -> int:
-    from keystead_agent.events import Events
+    from keystead_agent import diagnose as checks
 
-    config = cfg.load(cfg.config_path(args.config))
-    problems = 0
-    print(f"configuration: {cfg.config_path(args.config)} "
-          f"({'enrolled' if config.enrolled else 'NOT enrolled'})")
-    try:
-        answer = httpx.get(f"{config.server}/healthz", timeout=config.timeout)
-        print(f"reachable:     yes ({config.server} answered {answer.status_code})")
-        if config.server.startswith("https://"):
-            print("TLS:           certificate verified")
-        served = answer.headers.get("date")
-        if served:
-            skew = time.time() - email.utils.parsedate_to_datetime(served).timestamp()
-            state = "ok" if abs(skew) <= signing.MAX_SKEW else "TOO LARGE: fix the clock"
-            print(f"clock skew:    {skew:+.0f}s ({state})")
-        if config.enrolled:
-            signed = remote.signed(config, "GET", "/devices/config")
-            said = signed.json().get("error_description", "") if signed.status_code else ""
-            print(f"device key:    {'accepted' if signed.status_code == 200 else said}")
-            problems += signed.status_code != 200
-    except ssl.SSLError as error:
-        print(f"TLS:           FAILED: {error}")
-        problems += 1
-    except httpx.HTTPError as error:
-        print(f"reachable:     NO ({type(error).__name__}: {error})")
-        problems += 1
-    answering = _answers(config.socket)
-    print(f"socket:        {config.socket} "
-          f"({'the daemon answers' if answering else 'MISSING: is the daemon running?'})")
-    problems += not answering
-    print("last events:")
-    for event in Events(config).last(20):
-        detail = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("event", "at"))
-        print(f"  {_when(event['at'])} {event['event']} {detail}")
+    path = cfg.config_path(args.config)
+    problems = checks.run(cfg.load(path), str(path),
+                          lambda label, finding: print(f"{label + ':':<15}{finding}"), _when)
     return 1 if problems else 0
-
-
-def _answers(path: str) -> bool:
-    """Whether the daemon listens on ``path`` (a connection is accepted)."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(path)
-        except OSError:
-            return False
-    return True
 
 
 def _who(args: argparse.Namespace) -> str:
@@ -150,10 +103,11 @@ def reset_password(args: argparse.Namespace) -> int:
 def daemon(args: argparse.Namespace) -> int:
     from keystead_agent.daemon import serve
 
-    config = cfg.load(cfg.config_path(args.config))
+    path = cfg.config_path(args.config)
+    config = cfg.load(path)
     if args.socket:
         config.socket = args.socket
-    serve(config)
+    serve(config, path)
     return 0
 
 

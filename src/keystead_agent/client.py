@@ -28,6 +28,8 @@ def converse(socket_path: str, user: str, service: str = "keystead-agent",
             kind, text = message["type"], message.get("text", "")
             if kind in p.ENDS:
                 return kind
+            if kind == p.USER:
+                continue  # the local account is already the one named
             if kind in p.ASKS:
                 stream.write((json.dumps({"type": p.ANSWER, "value": ask(text)})
                               + "\n").encode())

@@ -16,6 +16,11 @@ from keystead_agent.files import read_json, write_json
 
 DEFAULT_CONFIG = Path("/etc/keystead/agent.json")
 STORE, DO_NOT_STORE = "store", "do-not-store"
+#: What Keystead decides for this computer, written at enrolment ...
+FROM_KEYSTEAD = ("client_id", "token_url", "userinfo_url", "reset_url", "mode",
+                 "check_seconds", "login_name", "email_domain")
+#: ... and what of it an administrator may change later: re-read at every check.
+FOLLOWED = ("userinfo_url", "reset_url", "mode", "check_seconds", "login_name", "email_domain")
 
 
 @dataclass
@@ -24,6 +29,8 @@ class Config:
     device_id: int = 0
     client_id: str = ""
     token_url: str = ""
+    #: Where the agent reads the person's claims (user name, password change time).
+    userinfo_url: str = ""
     reset_url: str = ""
     mode: str = DO_NOT_STORE
     check_seconds: int = 300
@@ -45,6 +52,8 @@ class Config:
     create_accounts: bool = False
     #: Seconds to wait for Keystead before treating it as unreachable.
     timeout: float = 10.0
+    #: A PEM file of the authority that signed Keystead's certificate; empty: the usual ones.
+    ca_file: str = ""
 
     @property
     def state(self) -> Path:
@@ -77,3 +86,17 @@ def load(path: Path) -> Config:
 
 def save(config: Config, path: Path) -> None:
     write_json(path, asdict(config))
+
+
+def follow(config: Config, answer: dict) -> dict[str, object]:
+    """Take Keystead's part of the configuration from ``answer`` (``/devices/config``);
+    return what changed, by name. Unknown or mistyped values are left as they were."""
+    changed: dict[str, object] = {}
+    for name in FOLLOWED:
+        value = answer.get(name)
+        if value is None or type(value) is not type(getattr(config, name)):
+            continue
+        if value != getattr(config, name):
+            setattr(config, name, value)
+            changed[name] = value
+    return changed

@@ -49,13 +49,11 @@ class _Handler(socketserver.StreamRequestHandler):
             self._send(p.DENIED)
             return
         uid = _peer_uid(self.request)
-        if uid != 0 and _name_of(uid) != user:
-            log.warning("uid %s asked about another account; refused", uid)
-            self._send(p.DENIED)
-            return
+        # Not root: only the caller's own account, whatever name it is typed as.
+        only = None if uid == 0 else (_name_of(uid) or "")
         conv = Conversation(say=self._send, ask=self._ask)
         try:
-            outcome = self.server.agent.sign_in(conv, user, service)
+            outcome = self.server.agent.sign_in(conv, user, service, only=only)
         except (OSError, ValueError) as error:
             log.error("conversation about %s failed: %s", user, type(error).__name__)
             return
@@ -87,8 +85,9 @@ def _name_of(uid: int) -> str | None:
 class AgentServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
     daemon_threads = True
 
-    def __init__(self, config: Config) -> None:
-        self.agent = Agent(config, Vault(config.state), Events(config))
+    def __init__(self, config: Config, config_path: Path | None = None) -> None:
+        self.agent = Agent(config, Vault(config.state), Events(config),
+                           config_path=config_path)
         path = Path(config.socket)
         if not path.parent.exists():
             path.parent.mkdir(parents=True)
@@ -115,11 +114,12 @@ def _stop(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
-def serve(config: Config, ready: threading.Event | None = None) -> None:
+def serve(config: Config, config_path: Path | None = None,
+          ready: threading.Event | None = None) -> None:
     os.umask(0o077)
     setup_logging(config)
     config.state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with AgentServer(config) as server:
+    with AgentServer(config, config_path) as server:
         log.info("listening on %s (mode %s, server %s)", config.socket, config.mode,
                  config.server)
         stop = threading.Event()

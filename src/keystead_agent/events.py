@@ -15,6 +15,8 @@ from keystead_agent.files import read_json, write_json
 
 log = logging.getLogger("keystead_agent")
 _lock = threading.Lock()
+#: Held by the one flush that is sending; others do not wait for it.
+_sending = threading.Lock()
 KEEP = 500
 
 
@@ -41,16 +43,25 @@ class Events:
         return [json.loads(line) for line in lines[-count:]]
 
     def flush(self, status: dict | None = None) -> bool:
-        """Send the events Keystead has not had yet; False if it could not be reached."""
-        if not self.config.enrolled:
+        """Send the events Keystead has not had yet; False if it could not be reached
+        (or another flush is sending: it takes these too, or the next one does).
+
+        The file lock is held only to read what is pending and to record what was sent,
+        never during the HTTP call: a slow Keystead must not hold up sign-ins, which add
+        events. ``_sending`` is only tried, never waited for, so two flushes never send
+        the same events and nobody queues behind the network."""
+        if not self.config.enrolled or not _sending.acquire(blocking=False):
             return False
-        with _lock:
-            try:
-                lines = self.path.read_text().splitlines()
-            except FileNotFoundError:
-                lines = []
-            sent = read_json(self.sent_path, {"count": 0})["count"]
+        try:
+            with _lock:
+                try:
+                    lines = self.path.read_text().splitlines()
+                except FileNotFoundError:
+                    lines = []
+                sent = read_json(self.sent_path, {"count": 0})["count"]
             pending = [json.loads(line) for line in lines[sent:]][:100]
+            if not pending and status is None:
+                return True
             try:
                 answer = remote.signed(self.config, "POST", "/devices/events",
                                        {"events": pending, "status": status or {}})
@@ -61,5 +72,8 @@ class Events:
                 log.warning("events refused by Keystead (%s): %s", answer.status_code,
                             answer.text[:200])
                 return False
-            write_json(self.sent_path, {"count": sent + len(pending)})
+            with _lock:
+                write_json(self.sent_path, {"count": sent + len(pending)})
             return True
+        finally:
+            _sending.release()

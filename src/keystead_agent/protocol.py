@@ -6,6 +6,9 @@ One JSON object per line over the Unix socket. The client opens with
 - ``{"type": "ask-password", "text": prompt}`` / ``{"type": "ask-old-local-password", ...}``:
   the client asks the person (echo off) and replies ``{"type": "answer", "value": ...}``;
 - ``{"type": "info", "text": ...}`` / ``{"type": "error", "text": ...}``: shown to the person;
+- ``{"type": "user", "text": local-name}``: the name typed (a Keystead email or user name)
+  is this local account; the PAM module makes it the PAM user, so the modules after it
+  and the session use the local account;
 
 and ends with exactly one of ``allowed``, ``denied`` or ``ignore`` (Keystead cannot decide:
 the next PAM module, pam_unix, does, with the password already typed). Daemon lines are
@@ -20,6 +23,7 @@ import json
 BEGIN, ANSWER = "begin", "answer"
 ASK_PASSWORD, ASK_OLD_LOCAL = "ask-password", "ask-old-local-password"
 INFO, ERROR = "info", "error"
+USER = "user"
 ALLOWED, DENIED, IGNORE = "allowed", "denied", "ignore"
 ASKS = (ASK_PASSWORD, ASK_OLD_LOCAL)
 ENDS = (ALLOWED, DENIED, IGNORE)

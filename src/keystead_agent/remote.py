@@ -4,6 +4,7 @@ failures and server errors mean *unreachable*, so sign-in falls back to local ru
 
 from __future__ import annotations
 
+import base64
 import json
 import platform
 import time
@@ -13,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from keystead_agent import signing
+from keystead_agent import signing, tls
 from keystead_agent.config import Config
 
 
@@ -30,20 +31,25 @@ class CheckResult:
     message: str = ""  # Keystead's own words (error_description), or the transport error
     password_changed_at: int | None = None
     refresh_token: str = ""
+    username: str = ""  # the ID token's preferred_username: the Keystead user name
 
 
 class EnrollFailed(RuntimeError):
     pass
 
 
-def enroll(server: str, token: str, name: str, public_key: str, timeout: float = 30) -> dict:
+def enroll(server: str, token: str, name: str, public_key: str, timeout: float = 30,
+           ca_file: str = "") -> dict:
     """POST /devices/enroll; the configuration Keystead answers with."""
     url = f"{server.rstrip('/')}/devices/enroll"
     try:
         answer = httpx.post(url, json={"token": token, "name": name or platform.node(),
-                                       "public_key": public_key}, timeout=timeout)
+                                       "public_key": public_key}, timeout=timeout,
+                            verify=tls.verify(ca_file))
     except httpx.HTTPError as error:
-        raise EnrollFailed(f"Keystead at {server} cannot be reached: {error}") from None
+        refused = tls.verification_error(error)
+        why = tls.explain(refused, urlsplit(url).hostname or "") if refused else error
+        raise EnrollFailed(f"Keystead at {server} cannot be reached: {why}") from None
     if answer.status_code != 201:
         try:
             said = answer.json().get("error_description", answer.text)
@@ -69,7 +75,8 @@ def refresh(config: Config, refresh_token: str) -> CheckResult:
 def _token(config: Config, data: dict) -> CheckResult:
     try:
         answer = httpx.post(config.token_url, timeout=config.timeout,
-                            data={**data, "client_id": config.client_id})
+                            data={**data, "client_id": config.client_id},
+                            verify=tls.verify(config.ca_file))
     except httpx.HTTPError as error:
         return CheckResult(Check.UNREACHABLE, type(error).__name__)
     if answer.status_code >= 500:
@@ -80,26 +87,44 @@ def _token(config: Config, data: dict) -> CheckResult:
         return CheckResult(Check.UNREACHABLE, f"Keystead answered {answer.status_code}, "
                                               "not JSON")
     if answer.status_code == 200:
-        return CheckResult(Check.RIGHT, password_changed_at=_changed_at(body),
-                           refresh_token=body.get("refresh_token", ""))
+        claims = _claims(body) or _userinfo(config, body.get("access_token", ""))
+        changed_at, username = claims.get("password_changed_at"), claims.get(
+            "preferred_username")
+        return CheckResult(Check.RIGHT,
+                           password_changed_at=changed_at if isinstance(changed_at, int)
+                           else None,
+                           refresh_token=body.get("refresh_token", ""),
+                           username=username if isinstance(username, str) else "")
     if body.get("error") == "invalid_grant":
         return CheckResult(Check.WRONG, body.get("error_description", ""))
     return CheckResult(Check.REFUSED, body.get("error_description") or body.get("error", ""))
 
 
-def _changed_at(body: dict) -> int | None:
-    """``password_changed_at`` from the ID token's claims (read, not verified: the token
-    came straight from Keystead over the connection the agent opened)."""
+def _claims(body: dict) -> dict:
+    """The ID token's claims (read, not verified: the token came straight from Keystead
+    over the connection the agent opened); empty if there is none."""
     token = body.get("id_token", "")
     try:
-        import base64
-
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     except (IndexError, ValueError):
-        return None
-    value = claims.get("password_changed_at")
-    return value if isinstance(value, int) else None
+        return {}
+    return claims if isinstance(claims, dict) else {}
+
+
+def _userinfo(config: Config, access_token: str) -> dict:
+    """The person's claims from the userinfo endpoint, for a grant that answered without an
+    ID token (Keystead's password grant); empty if they cannot be read."""
+    if not (config.userinfo_url and access_token):
+        return {}
+    try:
+        answer = httpx.get(config.userinfo_url, timeout=config.timeout,
+                           headers={"Authorization": f"Bearer {access_token}"},
+                           verify=tls.verify(config.ca_file))
+        claims = answer.json() if answer.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError):
+        return {}
+    return claims if isinstance(claims, dict) else {}
 
 
 def signed(config: Config, method: str, path: str, body: dict | None = None,
@@ -108,11 +133,12 @@ def signed(config: Config, method: str, path: str, body: dict | None = None,
     key = signing.load_private(config.key_path.read_bytes())
     raw = json.dumps(body).encode() if body is not None else b""
     url = f"{config.server.rstrip('/')}{path}"
-    stamp = int(time.time())
+    stamp, nonce = int(time.time()), signing.new_nonce()
     headers = {signing.DEVICE_HEADER: str(config.device_id), signing.TIME_HEADER: str(stamp),
+               signing.NONCE_HEADER: nonce,
                signing.SIGNATURE_HEADER: signing.sign(key, method, urlsplit(url).path, stamp,
-                                                      raw)}
+                                                      nonce, raw)}
     if body is not None:
         headers["Content-Type"] = "application/json"
     return httpx.request(method, url, content=raw or None, headers=headers,
-                         timeout=timeout or config.timeout)
+                         timeout=timeout or config.timeout, verify=tls.verify(config.ca_file))

@@ -4,18 +4,22 @@ in the configured mode. The decisions are here; ``daemon`` only carries the mess
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from keystead_agent import local, remote
+from keystead_agent import local, names, remote
 from keystead_agent import protocol as p
+from keystead_agent.backoff import Backoff
 from keystead_agent.config import STORE, Config
 from keystead_agent.events import Events
 from keystead_agent.remote import Check
 from keystead_agent.vault import Vault
 
+log = logging.getLogger("keystead_agent")
 #: Wrong Keystead passwords in a row after which the reset address is shown.
 RESET_AFTER = 3
 
@@ -51,40 +55,95 @@ class Agent:
     vault: Vault
     events: Events
     failures: Failures = field(default_factory=Failures)
+    backoff: Backoff = field(default_factory=Backoff)
+    #: Where the configuration came from; Keystead's changes to it are saved there.
+    config_path: Path | None = None
 
-    def sign_in(self, conv: Conversation, user: str, service: str) -> str:
-        """Run one sign-in; return ALLOWED, DENIED or IGNORE."""
-        number = local.uid(user)
-        if (number is not None and number < self.config.min_uid) \
-                or user in self.config.local_accounts:
+    def sign_in(self, conv: Conversation, typed: str, service: str,
+                only: str | None = None) -> str:
+        """Run one sign-in for the name typed (local name, Keystead email or user name);
+        return ALLOWED, DENIED or IGNORE. ``only``: the caller is not root and may only
+        sign in as this local account."""
+        user = names.local_name(self.config, typed, exists=local.exists,
+                                remembered=self.vault.alias)
+        if only is not None and user != only:
+            log.warning("a caller who is %s asked about another account; refused", only)
+            return p.DENIED
+        if user is None:
+            if not names.needs_keystead(self.config, typed):
+                return p.IGNORE  # not an account of this computer: not ours to decide
+            return self._by_keystead_name(conv, typed, service)
+        if self._left_local(user):
             return p.IGNORE  # root, system and local-only accounts: never sent to Keystead
-        exists = number is not None
+        exists = local.exists(user)
         if not exists and not self.config.create_accounts:
             return p.IGNORE  # not an account of this computer: not ours to decide
+        if user != typed:
+            conv.say(p.USER, user)  # the rest of the PAM stack works on the local account
         password = conv.ask(p.ASK_PASSWORD, "Password: ")
         if not password:
             return p.DENIED  # nothing typed: not worth a question to Keystead
-        result = remote.check_password(self.config, self.config.keystead_name(user), password)
+        result = remote.check_password(self.config, names.keystead_name(self.config, typed,
+                                                                        user), password)
         if not exists:
             return self._first_sign_in(conv, user, password, result)
+        return self._decide(conv, typed, user, service, password, result)
+
+    def _left_local(self, user: str) -> bool:
+        number = local.uid(user)
+        return (number is not None and number < self.config.min_uid) \
+            or user in self.config.local_accounts
+
+    def _by_keystead_name(self, conv: Conversation, typed: str, service: str) -> str:
+        """A Keystead email typed under the ``local`` mapping: Keystead's yes names the
+        local account (its user name); remembered for the offline case."""
+        password = conv.ask(p.ASK_PASSWORD, "Password: ")
+        if not password:
+            return p.DENIED
+        result = remote.check_password(self.config, typed, password)
+        if result.check is not Check.RIGHT:
+            if result.check is Check.WRONG:
+                self._wrong(conv, typed, service)
+            elif result.check is Check.REFUSED:
+                conv.say(p.ERROR, f"Keystead: {result.message}")
+            return p.DENIED if result.check is Check.WRONG else p.IGNORE
+        user = result.username
+        if not user or self._left_local(user) or not local.exists(user):
+            conv.say(p.ERROR, f"This computer has no account for {typed}: sign in with the "
+                              "local account name, or ask an administrator.")
+            self.events.add("sign-in", user=user or typed, service=service,
+                            outcome="failure", reason="no local account for the Keystead name")
+            return p.DENIED
+        conv.say(p.USER, user)
+        return self._decide(conv, typed, user, service, password, result)
+
+    def _wrong(self, conv: Conversation, user: str, service: str) -> None:
+        count = self.failures.bump(user)
+        self.events.add("sign-in", user=user, service=service, outcome="failure",
+                        reason="wrong Keystead password")
+        if count >= RESET_AFTER:
+            conv.say(p.INFO, f"Forgot your password? Reset it at {self.config.reset_url}")
+
+    def _decide(self, conv: Conversation, typed: str, user: str, service: str,
+                password: str, result: remote.CheckResult) -> str:
+        """Keystead's answer about an existing local account ``user``."""
         if result.check is Check.UNREACHABLE:
-            return self._offline(user, password, service, result.message)
+            return self._offline(conv, user, password, service, result.message)
         if result.check is Check.REFUSED:
             conv.say(p.ERROR, f"Keystead: {result.message}")
             self.events.add("sign-in", user=user, service=service, outcome="failure",
                             reason=f"Keystead refused: {result.message}"[:200])
             return p.IGNORE
         if result.check is Check.WRONG:
-            count = self.failures.bump(user)
-            self.events.add("sign-in", user=user, service=service, outcome="failure",
-                            reason="wrong Keystead password")
-            if count >= RESET_AFTER:
-                conv.say(p.INFO, f"Forgot your password? Reset it at {self.config.reset_url}")
+            self._wrong(conv, user, service)
             # Keystead says no alike for a wrong password and an unknown person. An account
             # that never signed in with Keystead here may be local only: its own password
             # decides. Once linked, Keystead's answer is final.
             return p.DENIED if self.vault.known(user) else p.IGNORE
         self.failures.clear(user)
+        self.backoff.clear(user)
+        if typed != user:
+            self.vault.keep_alias(typed, user)
         self.vault.set_user_state(user, last_check=int(time.time()),
                                   password_changed_at=result.password_changed_at)
         self.vault.keep_token(user, result.refresh_token)
@@ -121,13 +180,26 @@ class Agent:
         self.events.add("local-account.create", user=user, outcome="success")
         return p.ALLOWED
 
-    def _offline(self, user: str, password: str, service: str, why: str) -> str:
+    def _offline(self, conv: Conversation, user: str, password: str, service: str,
+                 why: str) -> str:
         """Keystead unreachable: the remembered verifier lets the current password in;
-        otherwise pam_unix decides with the password typed. Nothing local changes."""
-        if self.vault.matches(user, password):
+        otherwise pam_unix decides with the password typed. Nothing local changes.
+        Repeated wrong guesses make the account wait (``backoff``)."""
+        wait = self.backoff.remaining(user)
+        if wait:
+            conv.say(p.ERROR, f"Too many wrong passwords while Keystead cannot be reached: "
+                              f"try again in {wait} seconds.")
+            self.events.add("sign-in", user=user, service=service, outcome="denied",
+                            reason=f"offline ({why}), waiting after wrong passwords")
+            return p.DENIED
+        matches = self.vault.matches(user, password)
+        if matches:
+            self.backoff.clear(user)
             self.events.add("sign-in", user=user, service=service, outcome="success",
                             reason=f"offline ({why}), cached verifier")
             return p.ALLOWED
+        if matches is False:
+            self.backoff.failed(user)
         self.events.add("sign-in", user=user, service=service, outcome="undecided",
                         reason=f"offline ({why}), left to the local password")
         return p.IGNORE

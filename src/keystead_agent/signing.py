@@ -1,8 +1,10 @@
 """How the agent signs its requests to Keystead, and how Keystead checks them.
 
-After enrolment every agent request carries three headers: the device id, the
-time (Unix seconds) and an Ed25519 signature over the method, the path, that
-time and the SHA-256 of the body. The private key never leaves the computer;
+After enrolment every agent request carries four headers: the device id, the
+time (Unix seconds), a random one-time nonce and an Ed25519 signature over the
+method, the path, that time, the nonce and the SHA-256 of the body. Keystead
+accepts each nonce once within the time window, so a captured request cannot be
+replayed. The private key never leaves the computer;
 Keystead keeps the public key from enrolment. One definition, imported by both
 sides, so they cannot drift apart.
 """
@@ -11,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
+import secrets
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -19,14 +23,22 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 DEVICE_HEADER = "X-Keystead-Device"
 TIME_HEADER = "X-Keystead-Time"
 SIGNATURE_HEADER = "X-Keystead-Signature"
+NONCE_HEADER = "X-Keystead-Nonce"
+#: What a nonce looks like: 16 to 64 URL-safe base64 characters (``new_nonce`` makes 22).
+NONCE = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 #: A signed request older or newer than this (seconds) is refused: it may be replayed.
 MAX_SKEW = 300
 
 
-def message(method: str, path: str, timestamp: int, body: bytes) -> bytes:
-    """The bytes that are signed: what the request does, when, and with what body."""
+def new_nonce() -> str:
+    """A fresh one-time value for one request (128 random bits)."""
+    return secrets.token_urlsafe(16)
+
+
+def message(method: str, path: str, timestamp: int, nonce: str, body: bytes) -> bytes:
+    """The bytes that are signed: what the request does, when, once, and with what body."""
     digest = hashlib.sha256(body).hexdigest()
-    return f"{method.upper()}\n{path}\n{timestamp}\n{digest}".encode()
+    return f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n{digest}".encode()
 
 
 def new_private_key() -> Ed25519PrivateKey:
@@ -58,17 +70,19 @@ def load_public(pem: str) -> Ed25519PublicKey:
     return key
 
 
-def sign(key: Ed25519PrivateKey, method: str, path: str, timestamp: int,
+def sign(key: Ed25519PrivateKey, method: str, path: str, timestamp: int, nonce: str,
          body: bytes) -> str:
-    raw = key.sign(message(method, path, timestamp, body))
+    raw = key.sign(message(method, path, timestamp, nonce, body))
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def verify(public: Ed25519PublicKey, signature: str, method: str, path: str, timestamp: int,
-           body: bytes) -> bool:
+           nonce: str, body: bytes) -> bool:
+    if not NONCE.match(nonce):
+        return False
     try:
         raw = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
-        public.verify(raw, message(method, path, timestamp, body))
+        public.verify(raw, message(method, path, timestamp, nonce, body))
     except (InvalidSignature, ValueError):
         return False
     return True

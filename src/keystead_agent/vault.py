@@ -134,3 +134,17 @@ class Vault:
             data = read_json(self.state_file, {})
             data.setdefault("users", {}).setdefault(user, {}).update(values)
             write_json(self.state_file, data)
+
+    # ------------------------------------------------------------------ sign-in names
+
+    def alias(self, typed: str) -> str | None:
+        """The local account a Keystead sign-in name led to before, or None."""
+        return self.state_of().get("aliases", {}).get(typed.strip().lower())
+
+    def keep_alias(self, typed: str, user: str) -> None:
+        """Remember that ``typed`` (a Keystead email or user name) is local ``user``, so the
+        name also works when Keystead cannot be reached."""
+        with _lock:
+            data = read_json(self.state_file, {})
+            data.setdefault("aliases", {})[typed.strip().lower()] = user
+            write_json(self.state_file, data)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
+from keystead.devices.models import Device
 from keystead.devices.services import TokenRequest, create_token
 from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import User
@@ -55,3 +56,10 @@ def change_keystead_password(person: User, password: str) -> None:
     person.refresh_from_db()
     person.set_password(password)
     person.save()
+
+
+def check_every_second(setup: AgentSetup, **local) -> None:
+    """Shorten the check interval to one second, in Keystead (where the agent re-reads it at
+    every check; the console allows 30 and more) and in the agent's file."""
+    Device.objects.update(check_seconds=1)
+    setup.change(check_seconds=1, **local)

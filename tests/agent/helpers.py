@@ -205,7 +205,9 @@ def desktop_session(user: str) -> Iterator[tuple[str, Path]]:
               f"-m dbusmock --template notification_daemon -l {calls}")
     proc = subprocess.Popen(["runuser", "-u", user, "--", "dbus-run-session", "--", "sh", "-c",
                              script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            # dbusmock looks for its template in the working directory
+                            # first: it must be one the person may read.
+                            cwd=where, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
         while not (address_file.exists() and address_file.read_text().strip()

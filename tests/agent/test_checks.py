@@ -13,7 +13,7 @@ from keystead.directory.models import Event
 from keystead.directory.services import set_password
 from keystead.secret import Secret
 
-from .conftest import enrolled, keystead_person
+from .conftest import check_every_second, enrolled, keystead_person
 from .helpers import (
     agent_sync,
     desktop_session,
@@ -32,7 +32,7 @@ def test_keystead_password_changed_while_signed_in(keystead, tmp_path, mode):
     first, second = unique("First"), unique("Second")
     with (local_user(first) as name, enrolled(keystead, tmp_path, mode) as setup,
           desktop_session(name) as (bus, calls)):
-        setup.change(check_seconds=1, session_bus=bus)
+        check_every_second(setup, session_bus=bus)
         person = keystead_person(name, first)
         with running_daemon(setup):
             assert pamtester(setup.keystead_service, name, first).ok  # signed in
@@ -53,7 +53,7 @@ def test_local_change_is_detected_and_undone(keystead, tmp_path):
     password, changed_locally = unique("Keystead"), unique("Local-Change")
     with (local_user(password) as name, enrolled(keystead, tmp_path, "store") as setup,
           desktop_session(name) as (bus, calls)):
-        setup.change(check_seconds=1, session_bus=bus)
+        check_every_second(setup, session_bus=bus)
         keystead_person(name, password)
         with running_daemon(setup):
             assert pamtester(setup.keystead_service, name, password).ok

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from keystead.devices.models import Device
+
 from .conftest import enrolled, keystead_person
 from .helpers import local_user, pamtester, run_agent, running_daemon
 from .test_pam_sign_in import unique
@@ -44,6 +46,8 @@ def test_status_diagnose_and_reset(keystead, tmp_path):
             assert diagnose.returncode == 0, diagnose.stdout + diagnose.stderr
             assert "reachable:     yes" in diagnose.stdout
             assert "device key:    accepted" in diagnose.stdout
+            assert "OIDC client:   " in diagnose.stdout and " accepted" in diagnose.stdout
+            assert "clock skew:    " in diagnose.stdout and "(ok)" in diagnose.stdout
             assert f"sign-in user={name}" in diagnose.stdout
             assert password not in diagnose.stdout
 
@@ -51,6 +55,12 @@ def test_status_diagnose_and_reset(keystead, tmp_path):
             assert reset.returncode == 0 and f"{keystead.base}/reset" in reset.stdout
             refused = run_agent(setup.config, "reset-password", "--user", stranger)
             assert refused.returncode == 1 and "passwd" in refused.stderr
+
+        Device.objects.all().delete()  # as the console does: Keystead forgets the key
+        forgotten = run_agent(setup.config, "diagnose")
+        assert forgotten.returncode == 1
+        assert ('device key:    Keystead says (401 not_enrolled): "the request is not signed '
+                'by an enrolled computer: enrol again"') in forgotten.stdout, forgotten.stdout
 
         setup.change(server="http://127.0.0.1:9")
         offline = run_agent(setup.config, "diagnose")

@@ -42,12 +42,20 @@ def enroll(token: str, key=None, **extra):
     return Client().post("/devices/enroll", json.dumps(body), content_type="application/json")
 
 
-def signed(key, device_id: int, method: str, path: str, body: dict | None = None,
-           stamp: int | None = None):
+def signed_headers(key, device_id: int, method: str, path: str, body: dict | None = None,
+                   stamp: int | None = None, nonce: str | None = None) -> dict[str, str]:
     raw = json.dumps(body).encode() if body is not None else b""
     stamp = int(time.time()) if stamp is None else stamp
-    headers = {signing.DEVICE_HEADER: str(device_id), signing.TIME_HEADER: str(stamp),
-               signing.SIGNATURE_HEADER: signing.sign(key, method, path, stamp, raw)}
+    nonce = nonce or signing.new_nonce()
+    return {signing.DEVICE_HEADER: str(device_id), signing.TIME_HEADER: str(stamp),
+            signing.NONCE_HEADER: nonce,
+            signing.SIGNATURE_HEADER: signing.sign(key, method, path, stamp, nonce, raw)}
+
+
+def signed(key, device_id: int, method: str, path: str, body: dict | None = None,
+           stamp: int | None = None, headers: dict[str, str] | None = None):
+    raw = json.dumps(body).encode() if body is not None else b""
+    headers = headers or signed_headers(key, device_id, method, path, body, stamp)
     client = Client()
     if method == "GET":
         return client.get(path, headers=headers)
@@ -119,6 +127,34 @@ def test_signed_requests_and_events(token):
     assert Client().get("/devices/config").status_code == 401
 
 
+def test_a_signed_request_is_accepted_once(token):
+    key = signing.new_private_key()
+    device_id = enroll(token, key).json()["device_id"]
+    body = {"events": [{"event": "sign-in", "user": "ada", "outcome": "success"}]}
+    headers = signed_headers(key, device_id, "POST", "/devices/events", body)
+    assert signed(key, device_id, "POST", "/devices/events", body,
+                  headers=headers).status_code == 200
+    replayed = signed(key, device_id, "POST", "/devices/events", body, headers=headers)
+    assert replayed.status_code == 401
+    assert "already used" in replayed.json()["error_description"]
+    assert Event.objects.filter(action="agent.sign-in").count() == 1  # recorded once
+    assert Event.objects.filter(action="device.replay", outcome="denied").count() == 1
+    # Without a nonce, or with a nonce the signature does not cover: refused.
+    bare = dict(headers)
+    bare.pop(signing.NONCE_HEADER)
+    assert signed(key, device_id, "POST", "/devices/events", body,
+                  headers=bare).status_code == 401
+    swapped = {**headers, signing.NONCE_HEADER: signing.new_nonce()}
+    assert signed(key, device_id, "POST", "/devices/events", body,
+                  headers=swapped).status_code == 401
+    # Nonces too old to come with an accepted time are pruned.
+    from keystead.devices.models import SeenNonce
+
+    SeenNonce.objects.update(seen_at=timezone.now() - timedelta(hours=1))
+    assert signed(key, device_id, "GET", "/devices/config").status_code == 200
+    assert SeenNonce.objects.count() == 1
+
+
 def test_a_deleted_device_must_enrol_again(token, admin_user):
     key = signing.new_private_key()
     device_id = enroll(token, key).json()["device_id"]
@@ -126,11 +162,21 @@ def test_a_deleted_device_must_enrol_again(token, admin_user):
     browser.force_login(admin_user)
     page = browser.get("/admin/devices/device/")
     assert page.status_code == 200 and "lab-01" in page.content.decode()
+    refused = browser.post(f"/admin/devices/device/{device_id}/change/",
+                           {"owner": admin_user.pk, "mode": "store", "check_seconds": 5})
+    assert refused.status_code == 200 and "greater than or equal to 30" in refused.content.decode()
+    assert not Event.objects.filter(action="device.change").exists()
     changed = browser.post(f"/admin/devices/device/{device_id}/change/",
-                           {"owner": admin_user.pk})
+                           {"owner": admin_user.pk, "mode": "do-not-store",
+                            "check_seconds": 120})
     assert changed.status_code == 302, changed.content.decode()[:2000]
-    assert Device.objects.get().owner == admin_user
-    assert Event.objects.get(action="device.change").detail == {"owner": admin_user.email}
+    device = Device.objects.get()
+    assert (device.owner, device.mode, device.check_seconds) == (admin_user, "do-not-store", 120)
+    assert Event.objects.get(action="device.change").detail == {
+        "owner": admin_user.email, "mode": "do-not-store", "check_seconds": 120}
+    # The agent reads the new mode and interval with its next signed request.
+    config = signed(key, device_id, "GET", "/devices/config").json()
+    assert (config["mode"], config["check_seconds"]) == ("do-not-store", 120)
     confirm = browser.post(f"/admin/devices/device/{device_id}/delete/", {"post": "yes"})
     assert confirm.status_code == 302
     assert not Device.objects.exists()
@@ -181,3 +227,35 @@ def test_the_console_makes_a_token_and_shows_it_once(app, admin_user):
     helper = User.objects.create_user("desk@example.com", "Help", "Desk", is_staff=True)
     browser.force_login(helper)
     assert browser.get("/admin/devices/enrollmenttoken/add/").status_code == 403
+
+
+def test_enrolment_is_throttled_per_address(app):
+    from keystead.devices import rules
+
+    for _ in range(rules.ENROLL_FAILURES):
+        assert enroll("kse_guessed").status_code == 400
+    _, clear = create_token(TokenRequest(client_id=app.client_id), actor=OPERATOR)
+    held = enroll(clear.reveal())  # even a valid token waits: the address is held back
+    assert held.status_code == 429
+    assert "Too many failed enrolments" in held.json()["error_description"]
+    assert 1 <= int(held["Retry-After"]) <= rules.ENROLL_WINDOW_SECONDS
+    assert not Device.objects.exists()
+    assert Event.objects.filter(action="device.enroll.throttled", outcome="denied").exists()
+    other = Client(REMOTE_ADDR="192.0.2.7").post(
+        "/devices/enroll", json.dumps({"token": clear.reveal(), "name": "lab-02",
+                                       "public_key": signing.public_pem(
+                                           signing.new_private_key())}),
+        content_type="application/json")
+    assert other.status_code == 201  # another address is not held back
+    # The failures age out of the window.
+    Event.objects.filter(action="device.enroll").update(
+        created_at=timezone.now() - timedelta(seconds=rules.ENROLL_WINDOW_SECONDS + 1))
+    assert enroll("kse_guessed").status_code == 400
+
+
+def test_retry_after_rule():
+    from keystead.devices.rules import retry_after
+
+    assert retry_after([100, 200], 300, limit=3, window=600) is None
+    assert retry_after([100, 200, 250], 300, limit=3, window=600) == 400
+    assert retry_after([100, 200, 250], 701, limit=3, window=600) is None

@@ -19,10 +19,9 @@ class DeviceAdmin(admin.ModelAdmin):
     list_display = ("name", "owner", "mode", "enrolled", "seen")
     list_filter = ("mode",)
     search_fields = ("name", "owner__email")
-    readonly_fields = ("name", "application", "mode", "check_seconds", "reset_url",
-                       "login_name", "email_domain", "enrolled_at", "last_seen",
-                       "last_report", "public_key")
-    fields = ("name", "owner", *readonly_fields[1:])
+    readonly_fields = ("name", "application", "reset_url", "login_name", "email_domain",
+                       "enrolled_at", "last_seen", "last_report", "public_key")
+    fields = ("name", "owner", "mode", "check_seconds", *readonly_fields[1:])
     autocomplete_fields = ()
     raw_id_fields = ("owner",)
 
@@ -38,9 +37,10 @@ class DeviceAdmin(admin.ModelAdmin):
         return False  # computers enrol themselves with a token
 
     def save_model(self, request: HttpRequest, obj: Device, form, change: bool) -> None:
-        """Only the owner can change here, and it changes through the audited service."""
-        services.change_owner(obj, obj.owner, actor=Actor.person(request.user),
-                              request=request)
+        """Owner, mode and interval change here, through the audited service."""
+        services.change_device(obj, owner=obj.owner, mode=obj.mode,
+                               check_seconds=obj.check_seconds,
+                               actor=Actor.person(request.user), request=request)
 
     def delete_model(self, request: HttpRequest, obj: Device) -> None:
         services.delete_device(obj, actor=Actor.person(request.user), request=request)

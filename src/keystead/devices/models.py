@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from oauth2_provider.settings import APPLICATION_MODEL
 
@@ -30,7 +31,9 @@ class AgentSettings(models.Model):
     mode = models.CharField(max_length=16, choices=MODES, default=DO_NOT_STORE)
     check_seconds = models.PositiveIntegerField(
         "check interval (seconds)", default=300,
-        help_text="How often the agent checks whether the Keystead password changed.")
+        validators=[MinValueValidator(30), MaxValueValidator(86400)],
+        help_text="How often the agent checks whether the Keystead password changed "
+                  "(30 to 86400); enrolled computers pick a change up at their next check.")
     reset_url = models.URLField(
         "password reset URL", blank=True, default="",
         help_text="Shown after three wrong passwords. Empty: this installation's /reset.")
@@ -79,3 +82,20 @@ class Device(AgentSettings):
 
     def __str__(self) -> str:
         return self.name
+
+
+class SeenNonce(models.Model):
+    """A signed request's one-time value, kept while its time could still be accepted, so
+    the same request cannot be played again. The unique pair makes the check atomic on
+    every engine and across processes; rows older than the window are pruned."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="+")
+    nonce = models.CharField(max_length=64)
+    seen_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["device", "nonce"],
+                                               name="devices_nonce_once_per_device")]
+
+    def __str__(self) -> str:
+        return f"nonce of {self.device_id} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

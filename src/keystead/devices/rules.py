@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 
 #: Agent event names: lower-case words joined by dots or dashes, e.g. ``local-password.sync``.
@@ -10,6 +11,10 @@ EVENT_NAME = re.compile(r"^[a-z][a-z0-9.\-]{0,59}$")
 #: Detail keys an agent may report; anything else is dropped (secrets cannot ride along).
 EVENT_FIELDS = ("user", "mode", "outcome", "reason", "service")
 MAX_EVENTS = 100
+#: Failed enrolments (unknown, used or expired tokens) from one address within the window
+#: after which that address is refused (HTTP 429) until the oldest of them age out.
+ENROLL_FAILURES = 10
+ENROLL_WINDOW_SECONDS = 600
 
 
 def token_digest(clear: str) -> str:
@@ -37,3 +42,12 @@ def clean_event(raw: object) -> dict[str, str] | None:
 def login_name(local: str, *, mapping: str, email_domain: str) -> str:
     """The Keystead sign-in name of a local account (the same rule the agent applies)."""
     return f"{local}@{email_domain}" if mapping == "email" and email_domain else local
+
+
+def retry_after(failures: list[float], now: float, *, limit: int, window: int) -> int | None:
+    """Seconds until an address with failures at these times (Unix seconds, any order) may
+    try again, or None if it may now: held back while ``limit`` of them are in the window."""
+    recent = sorted((stamp for stamp in failures if stamp > now - window), reverse=True)
+    if len(recent) < limit:
+        return None
+    return max(1, math.ceil(recent[limit - 1] + window - now))

@@ -9,16 +9,22 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from keystead.devices import rules
-from keystead.devices.models import DO_NOT_STORE, MODES, Device, EnrollmentToken
+from keystead.devices.models import (
+    DO_NOT_STORE,
+    MODES,
+    Device,
+    EnrollmentToken,
+    SeenNonce,
+)
 from keystead.directory import audit
 from keystead.directory.authorization import Actor, NotAllowed
-from keystead.directory.models import Outcome, User
+from keystead.directory.models import Event, Outcome, User
 from keystead.providers.oidc.grants import application_allows
 from keystead.secret import Secret
 from keystead_agent import signing
@@ -106,12 +112,34 @@ def configuration(device: Device) -> dict:
         "device_id": device.pk,
         "client_id": device.application.client_id,
         "token_url": f"{base}/oauth/token/",
+        "userinfo_url": f"{base}/oauth/userinfo/",
         "reset_url": device.reset_url or f"{base}/reset",
         "mode": device.mode,
         "check_seconds": device.check_seconds,
         "login_name": device.login_name,
         "email_domain": device.email_domain,
     }
+
+
+def enrolment_throttled(request: HttpRequest | None) -> int | None:
+    """Seconds before this address may try to enrol again, or None. Token guessing is
+    slowed down the way ``keystead.login.throttle`` slows password guessing: failed
+    enrolments from the address are counted in the audit log, so every web process sees
+    the same count. Being held back is audited, and does not count as a failure."""
+    address = audit.client_ip(request)
+    if address is None:
+        return None
+    now = timezone.now()
+    since = now - timedelta(seconds=rules.ENROLL_WINDOW_SECONDS)
+    stamps = Event.objects.filter(action="device.enroll", outcome=Outcome.FAILURE,
+                                  client_ip=address, created_at__gt=since).order_by(
+        "-created_at").values_list("created_at", flat=True)[:rules.ENROLL_FAILURES]
+    wait = rules.retry_after([stamp.timestamp() for stamp in stamps], now.timestamp(),
+                             limit=rules.ENROLL_FAILURES, window=rules.ENROLL_WINDOW_SECONDS)
+    if wait is not None:
+        audit.record("device.enroll.throttled", request=request, actor_label="anonymous",
+                     outcome=Outcome.DENIED, detail={"retry_after": wait})
+    return wait
 
 
 def enroll(clear_token: Secret, *, name: str, public_key: str,
@@ -157,7 +185,8 @@ def _register(token: EnrollmentToken, name: str, public_key: str,
 
 
 def signed_device(request: HttpRequest) -> Device:
-    """The device that signed ``request``; NotSigned if none did, validly and recently."""
+    """The device that signed ``request``; NotSigned if none did, validly, recently and
+    for the first time (each nonce is accepted once)."""
     try:
         device_id = int(request.headers.get(signing.DEVICE_HEADER, ""))
         timestamp = int(request.headers.get(signing.TIME_HEADER, ""))
@@ -165,14 +194,32 @@ def signed_device(request: HttpRequest) -> Device:
         raise NotSigned("the request is not signed by an enrolled computer") from None
     if not rules.within_skew(timestamp, int(time.time()), signing.MAX_SKEW):
         raise NotSigned("the request's time is too far from Keystead's: check the clock")
+    nonce = request.headers.get(signing.NONCE_HEADER, "")
     device = Device.objects.select_related("application").filter(pk=device_id).first()
     if device is None or not signing.verify(
             signing.load_public(device.public_key),
             request.headers.get(signing.SIGNATURE_HEADER, ""), request.method or "",
-            request.path, timestamp, request.body):
+            request.path, timestamp, nonce, request.body):
         raise NotSigned("the request is not signed by an enrolled computer: enrol again")
+    _use_nonce(device, nonce, request)
     Device.objects.filter(pk=device.pk).update(last_seen=timezone.now())
     return device
+
+
+def _use_nonce(device: Device, nonce: str, request: HttpRequest) -> None:
+    """Record ``nonce`` as used; NotSigned if it already was (a replayed request). Nonces
+    older than twice the allowed skew can no longer come with an accepted time: pruned."""
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            SeenNonce.objects.create(device=device, nonce=nonce, seen_at=now)
+    except IntegrityError:
+        audit.record("device.replay", request=request, actor_label=f"computer {device.name}",
+                     target=device, outcome=Outcome.DENIED,
+                     detail={"reason": "a signed request was sent again"})
+        raise NotSigned("this signed request was already used: send a new one") from None
+    SeenNonce.objects.filter(
+        device=device, seen_at__lt=now - timedelta(seconds=2 * signing.MAX_SKEW)).delete()
 
 
 def report(device: Device, raw_events: list, *, status: dict | None = None,
@@ -212,17 +259,31 @@ def _claim_owner(device: Device, events: list[dict[str, str]]) -> None:
                 return
 
 
-def change_owner(device: Device, owner: User | None, *, actor: Actor,
-                 request: HttpRequest | None = None) -> None:
-    """Give a computer another owner (or none), as the console's change form does."""
+def change_device(device: Device, *, owner: User | None, mode: str, check_seconds: int,
+                  actor: Actor, request: HttpRequest | None = None) -> None:
+    """Change a computer's owner, mode or check interval, as the console's change form
+    does. The agent picks mode and interval up at its next check (``configuration``)."""
     if not (actor.superuser or "devices.change_device" in actor.permissions):
         raise NotAllowed(f"{actor.label} may not change computers "
                          "(needs the devices.change_device permission).")
+    problems: dict[str, str] = {}
+    if mode not in dict(MODES):
+        problems["mode"] = f"Mode must be one of: {', '.join(dict(MODES))}."
+    if not 30 <= check_seconds <= 86400:
+        problems["check_seconds"] = "The check interval must be between 30 and 86400 seconds."
+    if problems:
+        raise EnrollmentRefused(problems)
     with transaction.atomic():
-        Device.objects.filter(pk=device.pk).update(owner=owner)
+        before = Device.objects.select_for_update().get(pk=device.pk)
+        wanted = {"owner": owner.email if owner else "", "mode": mode,
+                  "check_seconds": check_seconds}
+        had = {"owner": before.owner.email if before.owner else "", "mode": before.mode,
+               "check_seconds": before.check_seconds}
+        changed = {key: value for key, value in wanted.items() if had[key] != value}
+        Device.objects.filter(pk=device.pk).update(owner=owner, mode=mode,
+                                                   check_seconds=check_seconds)
         audit.record("device.change", request=request, actor=actor.user,
-                     actor_label=actor.label, target=device,
-                     detail={"owner": owner.email if owner else ""})
+                     actor_label=actor.label, target=device, detail=changed)
 
 
 def delete_device(device: Device, *, actor: Actor, request: HttpRequest | None = None) -> None:

@@ -7,6 +7,7 @@ credential). Bad input is a 400 naming the field, a missing or bad signature a 4
 from __future__ import annotations
 
 import json
+import math
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -41,7 +42,16 @@ def _unsigned(error: services.NotSigned) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def enroll(request: HttpRequest) -> JsonResponse:
-    """``{"token", "name", "public_key"}`` → 201 and the computer's configuration."""
+    """``{"token", "name", "public_key"}`` → 201 and the computer's configuration; 429
+    for an address with too many failed enrolments (token guessing)."""
+    wait = services.enrolment_throttled(request)
+    if wait is not None:
+        minutes = max(1, math.ceil(wait / 60))
+        answer = JsonResponse({"error": "slow_down", "error_description": (
+            f"Too many failed enrolments from your address. Try again in {minutes} "
+            f"minute{'s' if minutes != 1 else ''}, with a valid token.")}, status=429)
+        answer["Retry-After"] = str(wait)
+        return answer
     data = _body(request)
     if data is None:
         return _not_json()
