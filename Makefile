@@ -31,7 +31,7 @@ endef
 AXE_VERSION := 4.14.1
 AXE := var/axe/node_modules/axe-core/axe.min.js
 
-.PHONY: run test install test-deps lint bench-deps bench bench-tokens clean
+.PHONY: run test install test-deps lint bench-deps bench bench-tokens bench-provision clean
 
 $(STAMP): pyproject.toml
 	$(call apt_install,$(RUN_DEBS))
@@ -82,6 +82,12 @@ bench: bench-deps
 # (docs/performance.md). Same servers, database and options as `bench`.
 bench-tokens: bench-deps
 	$(BIN)/python bench/tokens.py $(BENCH_ARGS)
+
+# Accounts with passwords to slapd through the queue (2 workers) against the same adds and
+# RFC 3062 password sets done directly with python-ldap (docs/performance.md).
+bench-provision: $(DEV_STAMP)
+	$(call apt_install,slapd)
+	$(BIN)/python bench/provision.py $(BENCH_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests $(wildcard bench)

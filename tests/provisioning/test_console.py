@@ -26,7 +26,10 @@ def _system_data(**changes) -> dict:
     data = {"name": "apps-db", "connector": "sql",
             "settings": '{"url": "postgresql+psycopg://app@127.0.0.1/apps", "table": "t", '
                         '"key_column": "login"}',
-            "secret": CANARY, "_save": "Save"}
+            "secret": CANARY, "account_name_from": "username", "on_role_removal": "disable",
+            "_save": "Save"}
+    for inline in ("mapping", "roles", "schema"):  # the System page's inline tables
+        data.update({f"{inline}-TOTAL_FORMS": "0", f"{inline}-INITIAL_FORMS": "0"})
     data.update(changes)
     return data
 

@@ -22,6 +22,7 @@ from keystead.cli.mail import mail
 from keystead.cli.oidc import oidc
 from keystead.cli.password_filter import password_filter
 from keystead.cli.policy import policy
+from keystead.cli.provision import provision
 from keystead.cli.serve import serve
 from keystead.cli.tokens import token
 from keystead.cli.users import user
@@ -71,4 +72,5 @@ main.add_command(password_filter)
 main.add_command(mail)
 main.add_command(ldap)
 main.add_command(worker)
+main.add_command(provision)
 main.add_command(device)

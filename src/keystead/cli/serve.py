@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +99,14 @@ def _bind_option(ctx: click.Context, param: click.Parameter, value: str) -> Bind
     help="Development server: Django's runserver, reloads on code changes; "
     "on a loopback address it turns on KEYSTEAD_DEBUG unless set. Never for production.",
 )
-def serve(bind: Bind, workers: int | None, dev: bool) -> None:
+@click.option(
+    "--provisioning-worker/--no-provisioning-worker", "provisioning_worker", default=None,
+    envvar="KEYSTEAD_SERVE_PROVISIONING_WORKER", show_envvar=True,
+    help="Run one provisioning worker (`keystead worker`) beside the web workers. "
+    "Default: on with the embedded SQLite database, off with PostgreSQL (run `keystead "
+    "worker` processes of their own there; docs/scaling.md).",
+)
+def serve(bind: Bind, workers: int | None, dev: bool, provisioning_worker: bool | None) -> None:
     """Serve Keystead over HTTP (granian; --dev for development).
 
     The web pages, the REST API, SCIM and the identity provider. Without
@@ -104,16 +115,61 @@ def serve(bind: Bind, workers: int | None, dev: bool) -> None:
     (in-flight requests finish). Put a TLS-terminating proxy in front and set
     KEYSTEAD_BASE_URL to its https:// address.
 
+    With the embedded SQLite database it also runs one provisioning worker,
+    so queued operations reach the connected systems with no second command.
+
     \b
     Examples:
       keystead serve
       keystead serve --bind 0.0.0.0:8000 --workers 4
       keystead serve --dev
+      keystead serve --no-provisioning-worker
     """
     if dev:
         _run_dev(bind, workers)
-    else:
+        return
+    setup_django()
+    with provisioning_beside(provisioning_worker):
         _run_granian(bind, workers or default_workers())
+
+
+def wants_provisioning_worker(choice: bool | None) -> bool:
+    """An explicit choice wins; otherwise one worker on SQLite (the embedded default),
+    where only one may run and nobody would think to start it, and none on PostgreSQL,
+    where workers are processes of their own that scale out (docs/scaling.md)."""
+    if choice is not None:
+        return choice
+    from django.conf import settings
+
+    return settings.DATABASES["default"]["ENGINE"].endswith("sqlite3")
+
+
+@contextmanager
+def provisioning_beside(choice: bool | None) -> Iterator[None]:
+    """Run ``keystead worker`` as a child process while the block runs; stop it after.
+
+    A process of its own, not a thread in granian's main process: granian forks
+    the web workers from that process and owns its signals. The worker stops
+    on SIGTERM after the operation in hand, as it does alone; Ctrl-C in a
+    terminal reaches both (same process group), and each stops gracefully.
+    """
+    if not wants_provisioning_worker(choice):
+        yield
+        return
+    child = subprocess.Popen([sys.executable, "-m", "keystead", "worker", "--id",  # noqa: S603
+                              f"serve:{os.getpid()}"])
+    click.echo(f"Provisioning worker started (pid {child.pid}); "
+               "--no-provisioning-worker turns it off.")
+    try:
+        yield
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(timeout=GRACEFUL_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
 
 
 def _run_dev(bind: Bind, workers: int | None) -> None:

@@ -11,15 +11,16 @@ from typing import Any
 
 import django.contrib.auth.admin  # noqa: F401  (registers auth.Group, replaced below)
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.models import Group as AuthGroup
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from keystead.directory.admin_audit import AuditedModelAdmin
 from keystead.directory.admin_events import EventAdmin
 from keystead.directory.admin_users import UserAdmin
 from keystead.directory.models import AdminRole, Group, Role
+from keystead.directory.rules import RuleViolation
 
 __all__ = ["AdminRoleAdmin", "EventAdmin", "GroupAdmin", "RoleAdmin", "UserAdmin"]
 
@@ -67,6 +68,16 @@ class RoleAdmin(AuditedModelAdmin):
     @admin.display(description="groups", ordering="group_total")
     def group_count(self, obj: Role) -> int:
         return obj.group_total
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        """A holder the role cannot be granted to (a connected system's password script
+        refuses) undoes the whole save (the view's transaction) and is told on the page."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RuleViolation as refused:
+            messages.error(request, f"Nothing was saved: {refused}")
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(AdminRole)

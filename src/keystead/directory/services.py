@@ -188,14 +188,17 @@ def update_user(
     _check_person(merged, exclude_pk=user.pk)
     before = {field: getattr(user, field) for field in PERSON_FIELDS}
     _apply_person(user, merged)
+    passed_on: dict[str, Any] = {}
     if password:
         _apply_password(user, password)
+        passed_on = _pass_on_password(user, password)
     _save(user)
     changed = sorted(f for f in PERSON_FIELDS if getattr(user, f) != before[f])
     audit.record("user.update", request=request, target=user,
                  detail={"door": door, "changed": changed, "password_set": bool(password)})
     if password:
-        audit.record("user.password.set", request=request, target=user, detail={"door": door})
+        audit.record("user.password.set", request=request, target=user,
+                     detail={"door": door, **passed_on})
         password_changed.send(sender=User, user=user, request=request)
     if "is_active" in changed:
         _announce_active(user, request=request, door=door)
@@ -224,6 +227,27 @@ def _announce_active(user: User, *, request: HttpRequest | None, door: str) -> N
         access_ended.send(sender=User, user=user, request=request, reason="account disabled")
 
 
+def _pass_on_password(user: User, password: Secret, *, user_change: bool = False,
+                      old_password: Secret | None = None, must_change: bool = False
+                      ) -> dict[str, Any]:
+    """Hand a new password, already checked against Keystead's policy, to where it must
+    also go, before the caller saves it: connected systems (their policies and password
+    scripts refuse first; the queued operations roll back with the rest if anything
+    later refuses) and a writable LDAP source. Returns what to add to the audit detail."""
+    from keystead.provisioning.services import queue_password_change
+    from keystead.sources.ldap.writeback import write_password
+
+    provisioned = queue_password_change(user, password)
+    written = write_password(user, password, user_change=user_change,
+                             old_password=old_password, must_change=must_change)
+    detail: dict[str, Any] = {}
+    if written:
+        detail["directory"] = "written"
+    if provisioned:
+        detail["provisioning_operations"] = len(provisioned)
+    return detail
+
+
 @transaction.atomic
 def set_password(
     user: User, password: Secret, *, actor: Actor, request: HttpRequest | None = None,
@@ -246,17 +270,13 @@ def set_password(
     require(actor, Action.SET_PASSWORD, user)
     _apply_password(user, password)
     user.must_change_password = must_change
-    from keystead.sources.ldap.writeback import write_password
-
-    written = write_password(user, password, user_change=action == "user.password.change",
-                             old_password=old_password, must_change=must_change)
+    detail: dict[str, Any] = {"door": door, **_pass_on_password(
+        user, password, user_change=action == "user.password.change",
+        old_password=old_password, must_change=must_change)}
     user.save(update_fields=["password", "password_changed_at", "must_change_password",
                              "password_rules_passed", "updated_at"])
-    detail: dict[str, Any] = {"door": door}
     if must_change:
         detail["must_change"] = True
-    if written:
-        detail["directory"] = "written"
     audit.record(action, request=request, target=user, detail=detail)
     password_changed.send(sender=User, user=user, request=request)
 

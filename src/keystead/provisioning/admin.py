@@ -18,13 +18,22 @@ from django.http import HttpRequest
 
 from keystead.directory import audit
 from keystead.directory.authorization import Actor, NotAllowed
-from keystead.provisioning import services
+from keystead.provisioning import mapping, services
 from keystead.provisioning.connectors import ConnectorError, SettingsError, connector_for
-from keystead.provisioning.models import ArchivedOperation, Operation, System
+from keystead.provisioning.models import (
+    ArchivedOperation,
+    MappedAttribute,
+    Operation,
+    PasswordPolicy,
+    RoleSystem,
+    SchemaAttribute,
+    System,
+)
 from keystead.secret import Secret
 
 #: The secret each connector type uses, as the form names it.
-SECRET_NAMES = {"ldap": "bind_password", "sql": "password"}
+SECRET_NAMES = {"ldap": "bind_password", "sql": "password", "ad": "bind_password",
+                "scim": "bearer_token"}
 
 
 class SystemForm(forms.ModelForm):
@@ -38,7 +47,9 @@ class SystemForm(forms.ModelForm):
     class Meta:
         model = System
         fields = ["name", "connector", "settings", "read_only", "disabled", "block_create",
-                  "block_update", "block_delete", "send_password_attributes_together"]
+                  "block_update", "block_delete", "send_password_attributes_together",
+                  "validation_policy", "generating_policy", "account_name_from",
+                  "on_role_removal"]
 
     def clean(self) -> dict[str, Any]:
         """Settings the connector cannot use are refused here, naming the setting."""
@@ -55,6 +66,79 @@ class SystemForm(forms.ModelForm):
         return cleaned
 
 
+class MappedAttributeForm(forms.ModelForm):
+    class Meta:
+        model = MappedAttribute
+        fields = ["name", "is_password", "source", "constant", "script"]
+        widgets = {"script": forms.Textarea(attrs={"rows": 2, "cols": 50}),
+                   "constant": forms.TextInput(attrs={"size": 20})}
+
+    def clean(self) -> dict[str, Any]:
+        """``__PASSWORD__`` unflagged, a script that does not compile, an attribute the
+        schema does not have: refused here, naming the field and the fix."""
+        cleaned = super().clean()
+        # The inline formset sets the row's system before validation.
+        schema = (SchemaAttribute.objects.filter(system_id=self.instance.system_id)
+                  .values_list("name", flat=True) if self.instance.system_id else [])
+        problems = mapping.mapping_problems(
+            name=cleaned.get("name") or "", is_password=bool(cleaned.get("is_password")),
+            source=cleaned.get("source") or "", constant=cleaned.get("constant") or "",
+            script=cleaned.get("script") or "", schema=schema)
+        for name, message in problems.items():
+            self.add_error(name, message)
+        return cleaned
+
+
+class _SystemPart(admin.TabularInline):
+    """Parts of a system change with the system: the system's change permission rules."""
+
+    extra = 0
+
+    def _may(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(services.CHANGE_SYSTEMS)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._may(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.has_perm("provisioning.view_system") or self._may(request)
+
+
+class MappedAttributeInline(_SystemPart):
+    model = MappedAttribute
+    form = MappedAttributeForm
+    verbose_name = "mapped attribute"
+    verbose_name_plural = ("Mapping: each system attribute from a Keystead attribute, a "
+                           "constant or a CEL script. Password attributes get the password; "
+                           "__PASSWORD__ (the main password) must be flagged too.")
+
+
+class SchemaAttributeInline(_SystemPart):
+    model = SchemaAttribute
+    verbose_name_plural = "Schema read from the system (the action 'Read the schema')"
+    fields = ["name", "required", "multivalued", "type"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class RoleSystemInline(_SystemPart):
+    model = RoleSystem
+    verbose_name = "role granting an account here"
+    verbose_name_plural = "Roles granting an account here"
+    autocomplete_fields = ["role"]
+
+
 @admin.register(System)
 class SystemAdmin(admin.ModelAdmin):
     form = SystemForm
@@ -62,7 +146,44 @@ class SystemAdmin(admin.ModelAdmin):
                     "block_update", "block_delete"]
     list_filter = ["connector", "read_only", "disabled"]
     search_fields = ["name"]
-    actions = ["test_connection"]
+    actions = ["test_connection", "read_schema"]
+    inlines = [MappedAttributeInline, RoleSystemInline, SchemaAttributeInline]
+
+    def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any,
+                     change: bool) -> None:
+        """Mapping and role links are audited like the system's other changes; a role
+        linked to a system gives its holders their accounts at once."""
+        super().save_formset(request, form, formset, change)
+        if formset.model not in (MappedAttribute, RoleSystem):
+            return
+        changed = ([o.name if formset.model is MappedAttribute else o.role.name
+                    for o in formset.new_objects]
+                   + [o.name if formset.model is MappedAttribute else o.role.name
+                      for o, _ in formset.changed_objects]
+                   + [str(o) for o in formset.deleted_objects])
+        if not changed:
+            return
+        event = ("provisioning.mapping.change" if formset.model is MappedAttribute
+                 else "provisioning.roles.change")
+        audit.record(event, request=request, target=form.instance,
+                     detail={"changed": changed})
+        if formset.model is RoleSystem:
+            from keystead.provisioning import roles
+
+            for link in formset.new_objects:
+                roles.role_granted(link.role, list(link.role.users.all()))
+
+    @admin.action(description="Read the schema", permissions=["change"])
+    def read_schema(self, request: HttpRequest, queryset: QuerySet[System]) -> None:
+        actor = Actor.person(request.user)
+        for system in queryset:
+            try:
+                count = mapping.read_schema(system, actor=actor, request=request)
+            except (ConnectorError, NotAllowed) as exc:
+                self.message_user(request, f"{system.name}: {exc}", messages.ERROR)
+            else:
+                self.message_user(request, f"{system.name}: {count} attributes read.",
+                                  messages.SUCCESS)
 
     def save_model(self, request: HttpRequest, obj: System, form: forms.ModelForm,
                    change: bool) -> None:
@@ -105,6 +226,40 @@ class SystemAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{system.name}: connection works.",
                                   messages.SUCCESS)
+
+
+class PasswordPolicyForm(forms.ModelForm):
+    class Meta:
+        model = PasswordPolicy
+        fields = ["name", "min_length", "max_length", "min_lowercase", "min_uppercase",
+                  "min_digits", "min_symbols", "generated_length", "default_for_generation"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        minimums = sum(cleaned.get(name) or 0 for name in (
+            "min_lowercase", "min_uppercase", "min_digits", "min_symbols"))
+        if cleaned.get("max_length") and minimums > cleaned["max_length"]:
+            self.add_error("max_length", f"The character minimums add up to {minimums}; raise "
+                                         "the maximum length or lower a minimum.")
+        if (cleaned.get("min_length") and cleaned.get("max_length")
+                and cleaned["min_length"] > cleaned["max_length"]):
+            self.add_error("min_length", "Must not exceed the maximum length.")
+        return cleaned
+
+
+@admin.register(PasswordPolicy)
+class PasswordPolicyAdmin(admin.ModelAdmin):
+    """Policies systems validate and generate passwords with; changes are audited."""
+
+    form = PasswordPolicyForm
+    list_display = ["name", "min_length", "max_length", "generated_length",
+                    "default_for_generation"]
+
+    def save_model(self, request: HttpRequest, obj: PasswordPolicy, form: forms.ModelForm,
+                   change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit.record("provisioning.policy.change" if change else "provisioning.policy.create",
+                     request=request, target=obj, detail={"changed": form.changed_data})
 
 
 class _ReadOnly(admin.ModelAdmin):

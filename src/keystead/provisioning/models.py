@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from keystead import crypto
@@ -28,6 +29,54 @@ QUEUED_PASSWORD_PURPOSE = "provisioning-queued-password"
 class ConnectorType(models.TextChoices):
     LDAP = "ldap", "LDAP (OpenLDAP or another RFC 4511 server)"
     SQL = "sql", "SQL table (any SQLAlchemy database URL)"
+    AD = "ad", "Active Directory (unicodePwd over LDAPS or StartTLS)"
+    SCIM = "scim", "SCIM 2.0 server"
+
+
+class PasswordPolicy(models.Model):
+    """A password policy for connected systems: one a system *validates* new passwords
+    with (on top of the installation's own policy), or one it *generates* passwords with
+    when a role grants an account. ``default_for_generation`` marks the installation's
+    default generating policy, used by systems that name none."""
+
+    name = models.CharField(max_length=80, unique=True)
+    min_length = models.PositiveSmallIntegerField(
+        default=12, validators=[MinValueValidator(1), MaxValueValidator(1024)],
+        help_text="Minimum length; a generated password has at least this many characters.")
+    max_length = models.PositiveSmallIntegerField(
+        default=128, validators=[MinValueValidator(1), MaxValueValidator(4096)],
+        help_text="Maximum length the system accepts.")
+    min_lowercase = models.PositiveSmallIntegerField(default=0)
+    min_uppercase = models.PositiveSmallIntegerField(default=0)
+    min_digits = models.PositiveSmallIntegerField(default=0)
+    min_symbols = models.PositiveSmallIntegerField(default=0)
+    generated_length = models.PositiveSmallIntegerField(
+        default=24, validators=[MinValueValidator(8), MaxValueValidator(1024)],
+        help_text="Length of a generated password (raised to the minimum length if lower).")
+    default_for_generation = models.BooleanField(
+        default=False, help_text="The installation's default generating policy: used for "
+                                 "systems without a generating policy of their own.")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "password policies"
+        constraints = [models.UniqueConstraint(
+            fields=["default_for_generation"], condition=models.Q(default_for_generation=True),
+            name="provisioning_one_default_generating_policy",
+            violation_error_message="Another policy is already the default generating policy.")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoleRemoval(models.TextChoices):
+    DELETE = "delete", "Delete the account"
+    DISABLE = "disable", "Disable the account"
+
+
+class NameSource(models.TextChoices):
+    USERNAME = "username", "User name"
+    EMAIL = "email", "Email"
 
 
 class System(models.Model):
@@ -54,6 +103,20 @@ class System(models.Model):
     send_password_attributes_together = models.BooleanField(
         default=False, help_text="On a password change, send every password attribute in one "
                                  "operation instead of the main password first, then the others.")
+    validation_policy = models.ForeignKey(
+        PasswordPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="New passwords of people with an account here must also meet this policy.")
+    generating_policy = models.ForeignKey(
+        PasswordPolicy, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        help_text="Generates the password of an account a role grants (empty: the default "
+                  "generating policy).")
+    account_name_from = models.CharField(
+        max_length=10, choices=NameSource.choices, default=NameSource.USERNAME,
+        help_text="The person's attribute that names their account here.")
+    on_role_removal = models.CharField(
+        max_length=10, choices=RoleRemoval.choices, default=RoleRemoval.DISABLE,
+        help_text="What happens to an account when the person no longer holds a role "
+                  "granting it.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -75,6 +138,83 @@ class System(models.Model):
         kept = {key: Secret(value).reveal() for key, value in values.items() if value}
         self.secrets_encrypted = (crypto.encrypt(json.dumps(kept), SYSTEM_SECRETS_PURPOSE)
                                   if kept else "")
+
+
+class SchemaAttribute(models.Model):
+    """An attribute of the system's account objects, as the connector's ``schema()`` said
+    when an administrator last read it."""
+
+    system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="schema")
+    name = models.CharField(max_length=255)
+    required = models.BooleanField(default=False)
+    multivalued = models.BooleanField(default=False)
+    type = models.CharField(max_length=20, default="string")
+
+    class Meta:
+        ordering = ["-required", "name"]
+        constraints = [models.UniqueConstraint(fields=["system", "name"],
+                                               name="provisioning_schema_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Source(models.TextChoices):
+    """The Keystead attribute a system attribute takes its value from."""
+
+    NONE = "", "—"
+    USERNAME = "username", "User name"
+    EMAIL = "email", "Email"
+    GIVEN_NAME = "given_name", "Given name"
+    FAMILY_NAME = "family_name", "Family name"
+    FULL_NAME = "full_name", "Full name"
+    GROUPS = "groups", "Directory groups (names)"
+    ROLES = "roles", "Roles (names)"
+    ACTIVE = "is_active", "Active (true/false)"
+
+
+class MappedAttribute(models.Model):
+    """How one system attribute gets its value: from a Keystead attribute, a constant, or
+    a CEL script (given that attribute's value as ``value``). A *password attribute* gets
+    the password instead (through its script, if it has one); ``__PASSWORD__`` is the
+    main one and must be flagged like every other."""
+
+    system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="mapping")
+    name = models.CharField(max_length=255, help_text="The system attribute.")
+    source = models.CharField(max_length=20, choices=Source.choices, blank=True, default="",
+                              help_text="The Keystead attribute (a script gets it as value).")
+    constant = models.CharField(max_length=1000, blank=True, default="",
+                                help_text="A fixed value, used when there is no source or "
+                                          "script.")
+    script = models.TextField(blank=True, default="",
+                              help_text="A CEL expression; see docs/provisioning.md.")
+    is_password = models.BooleanField(
+        "password attribute", default=False,
+        help_text="Gets the password (on creation and on password changes). __PASSWORD__, "
+                  "the main password, must be flagged too.")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["system", "name"],
+                                               name="provisioning_mapping_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoleSystem(models.Model):
+    """A role grants an account on a system to everyone who holds it directly."""
+
+    role = models.ForeignKey("directory.Role", on_delete=models.CASCADE,
+                             related_name="provisioned_systems")
+    system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="roles")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["role", "system"],
+                                               name="provisioning_role_system_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.role} grants an account on {self.system}"
 
 
 class AccountState(models.TextChoices):
@@ -141,6 +281,8 @@ class Operation(models.Model):
     kind = models.CharField(max_length=10, choices=Kind.choices)
     attributes = models.JSONField(default=dict, blank=True)
     password_encrypted = models.TextField(blank=True, default="", editable=False)
+    #: Further password attributes (name -> value), one encrypted JSON token.
+    secret_attributes_encrypted = models.TextField(blank=True, default="", editable=False)
     state = models.CharField(max_length=15, choices=State.choices, default=State.CREATED)
     reason = models.CharField(max_length=15, choices=Reason.choices, blank=True, default="")
     #: The earlier operation of the same account this one waits behind (state ``blocked``);
@@ -166,7 +308,16 @@ class Operation(models.Model):
 
     @property
     def has_password(self) -> bool:
-        return bool(self.password_encrypted)
+        return bool(self.password_encrypted or self.secret_attributes_encrypted)
+
+    def secret_attributes(self) -> dict[str, Secret]:
+        """The further password attributes, decrypted (see ``secrets.unpack``)."""
+        from keystead.provisioning.secrets import unpack
+
+        if not self.secret_attributes_encrypted:
+            return {}
+        return unpack(crypto.decrypt(self.secret_attributes_encrypted,
+                                     QUEUED_PASSWORD_PURPOSE))
 
     def password(self) -> Secret | None:
         if not self.password_encrypted:

@@ -44,6 +44,7 @@ from keystead.provisioning.models import (
     System,
     SystemAccount,
 )
+from keystead.provisioning.secrets import pack
 from keystead.secret import Secret
 
 #: Longest error text kept on an operation.
@@ -60,6 +61,11 @@ class QueueInputError(ValueError):
 _PASSWORD_NAME = re.compile(r"(pass(word|wd|phrase)?|pwd|secret)_*$", re.IGNORECASE)
 
 
+def looks_like_password(name: str) -> bool:
+    """Whether an attribute's name says it holds a password (then it is never clear)."""
+    return bool(_PASSWORD_NAME.search(name))
+
+
 def _check_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     """Attributes are stored in clear: refuse anything that looks like a password."""
     for key, value in attributes.items():
@@ -72,8 +78,12 @@ def _check_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
 
 def enqueue(system: System, account_name: str, kind: str, *,
             attributes: Mapping[str, Any] | None = None, password: Secret | None = None,
-            account: SystemAccount | None = None) -> Operation:
+            account: SystemAccount | None = None,
+            secret_attributes: Mapping[str, Secret] | None = None) -> Operation:
     """Queue one operation on ``account_name`` of ``system``.
+
+    ``password`` is the main password; ``secret_attributes`` the further password
+    attributes (name -> Secret). Both are kept encrypted and erased with the row.
 
     The system's flags decide the starting state (``rules.admission``); a new
     operation behind an account's troubled head starts ``blocked``.
@@ -84,6 +94,9 @@ def enqueue(system: System, account_name: str, kind: str, *,
         raise QueueInputError("account_name: empty; give the account's name on the system.")
     if password is not None and not isinstance(password, Secret):
         raise QueueInputError("password: pass a Secret, so it cannot be logged by accident.")
+    secret_attributes = dict(secret_attributes or {})
+    if any(not isinstance(value, Secret) for value in secret_attributes.values()):
+        raise QueueInputError("secret_attributes: pass each value as a Secret.")
     clean = _check_attributes(attributes or {})
     state, reason = rules.admission_for(system, kind)
     now = timezone.now()
@@ -92,7 +105,10 @@ def enqueue(system: System, account_name: str, kind: str, *,
             system=system, account_name=account_name, account=account, kind=kind,
             attributes=clean, state=state, reason=reason, next_attempt_at=now,
             password_encrypted=(crypto.encrypt(password, QUEUED_PASSWORD_PURPOSE)
-                                if password else ""))
+                                if password else ""),
+            secret_attributes_encrypted=(
+                crypto.encrypt(pack(secret_attributes), QUEUED_PASSWORD_PURPOSE)
+                if secret_attributes else ""))
         if state == State.CREATED:
             head = (Operation.objects.filter(system=system, account_name=account_name,
                                              id__lt=operation.id)
@@ -162,7 +178,9 @@ def _archive(rows: list[Operation], state: str, now) -> None:
     ArchivedOperation.objects.bulk_create([
         ArchivedOperation(operation_id=row.id, system_id=row.system_id,
                           account_name=row.account_name, kind=row.kind,
-                          attributes=row.attributes, had_password=bool(row.password_encrypted),
+                          attributes=row.attributes,
+                          had_password=bool(row.password_encrypted
+                                            or row.secret_attributes_encrypted),
                           state=state, attempts=row.attempts, last_error=row.last_error,
                           created_at=row.created_at, ended_at=now)
         for row in rows])

@@ -18,7 +18,9 @@ from django.utils import timezone
 from keystead.directory import audit
 from keystead.directory.authorization import Actor, NotAllowed
 from keystead.directory.models import Outcome, User
-from keystead.provisioning import queue, rules
+from keystead.directory.rules import FieldProblem, RuleViolation
+from keystead.policy.rules import Person, describe
+from keystead.provisioning import mapping, passwords, queue, rules
 from keystead.provisioning.models import (
     AccountState,
     Kind,
@@ -64,11 +66,13 @@ def require_system_change(actor: Actor, *, event: str, request: HttpRequest | No
 def queue_operation(system: System, account_name: str, kind: str, *,
                     attributes: Mapping[str, Any] | None = None,
                     password: Secret | None = None,
-                    account: SystemAccount | None = None) -> Operation:
+                    account: SystemAccount | None = None,
+                    secret_attributes: Mapping[str, Secret] | None = None) -> Operation:
     """Queue one operation for ``system``; the entry point for code that changes people
     (password changes, role assignment). The system's flags decide its starting state."""
     operation = queue.enqueue(system, account_name, kind, attributes=attributes,
-                              password=password, account=account)
+                              password=password, account=account,
+                              secret_attributes=secret_attributes)
     if operation.state == State.NOT_EXECUTED:
         audit.record("provisioning.not_executed", actor_label="provisioning",
                      target=system, outcome=Outcome.FAILURE,
@@ -79,28 +83,91 @@ def queue_operation(system: System, account_name: str, kind: str, *,
 
 def queue_account_creation(system: System, name: str, *, person: User | None = None,
                            attributes: Mapping[str, Any] | None = None,
-                           password: Secret | None = None) -> Operation:
+                           password: Secret | None = None,
+                           secret_attributes: Mapping[str, Secret] | None = None) -> Operation:
     """Record ``person``'s account ``name`` on ``system`` and queue its creation; on
-    creation the password travels with all the other attributes."""
+    creation the password (and every other password attribute) travels with all the
+    other attributes."""
     with transaction.atomic():
-        account, _ = SystemAccount.objects.get_or_create(
+        account, created = SystemAccount.objects.get_or_create(
             system=system, name=name, defaults={"person": person})
+        if not created and account.state == AccountState.DELETED:
+            SystemAccount.objects.filter(pk=account.pk).update(state=AccountState.PLANNED,
+                                                               person=person)
         return queue_operation(system, name, Kind.CREATE, attributes=attributes,
-                               password=password, account=account)
+                               password=password, account=account,
+                               secret_attributes=secret_attributes)
+
+
+def _open_accounts(person: User) -> list[SystemAccount]:
+    return list(SystemAccount.objects.filter(person=person)
+                .exclude(state=AccountState.DELETED).select_related(
+                    "system", "system__validation_policy").order_by("id"))
+
+
+def system_password_problems(person: User, password: Secret) -> list[FieldProblem]:
+    """Why ``password`` fails the validation policy of a system ``person`` has an account
+    on, one problem per system (the installation's policy is checked by the caller)."""
+    problems = []
+    person_words = Person(email=person.email, given_name=person.given_name,
+                          family_name=person.family_name)
+    seen: set[int] = set()
+    for account in _open_accounts(person):
+        policy = account.system.validation_policy
+        if policy is None or account.system_id in seen:
+            continue
+        seen.add(account.system_id)
+        failures = passwords.failures(policy, password, person_words)
+        if failures:
+            problems.append(FieldProblem(
+                "password", f"For the account on {account.system.name}: "
+                            f"{describe(failures)}", code="system_policy"))
+    return problems
+
+
+def _password_operations(account: SystemAccount, person: User,
+                         password: Secret) -> list[dict[str, Any]]:
+    """The operations one account gets for a new password (computed, not yet queued):
+    the main password with the account's name only, then the other password attributes,
+    or all in one when the system sends them together."""
+    system = account.system
+    if not mapping.is_unmapped(system) and not mapping.has_password_attributes(system):
+        return []
+    try:
+        values = mapping.password_values(system, person, password)
+    except mapping.MappingError as exc:
+        raise RuleViolation([FieldProblem("password", f"The password cannot be sent: {exc}",
+                                          code="script")]) from None
+    together = system.send_password_attributes_together
+    if together or not values.secret_attributes:
+        batches = [(values.password, values.secret_attributes)]
+    else:
+        batches = [(values.password, {}), (None, values.secret_attributes)]
+    return [{"password": main, "secret_attributes": others}
+            for main, others in batches if main is not None or others]
 
 
 def queue_password_change(person: User, password: Secret) -> list[Operation]:
-    """Queue the new password for every account ``person`` has on a system (not deleted):
-    one operation each, carrying the main password with the account's name only.
+    """Queue a new password for every account ``person`` has on a system (not deleted).
 
-    Called once the password was accepted and saved; all operations are queued
-    in one transaction, so none is queued if one cannot be.
+    First, before anything is written: the password must meet each such system's
+    validation policy, and every password script must succeed (``RuleViolation`` on
+    the ``password`` field otherwise; nothing is queued and the input is never
+    logged). Then, per account with a password mapping, the main password goes with
+    the account's name only, and the other password attributes follow in a second
+    operation, unless the system sends them together (one operation). A system
+    without any mapping gets the main password as given. All in one transaction.
     """
-    accounts = (SystemAccount.objects.filter(person=person)
-                .exclude(state=AccountState.DELETED).select_related("system").order_by("id"))
+    problems = system_password_problems(person, password)
+    if problems:
+        raise RuleViolation(problems)
+    planned = [(account, _password_operations(account, person, password))
+               for account in _open_accounts(person)]
     with transaction.atomic():
         return [queue_operation(account.system, account.name, Kind.PASSWORD,
-                                password=password, account=account) for account in accounts]
+                                password=item["password"], account=account,
+                                secret_attributes=item["secret_attributes"])
+                for account, items in planned for item in items]
 
 
 def retry(operation_id: int, *, actor: Actor, request: HttpRequest | None = None) -> Operation:

@@ -39,10 +39,11 @@ def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _redacted(text: str, password: Secret | None) -> str:
-    """Error text with the operation's password removed, whatever the target echoed."""
-    if password:
-        text = text.replace(password.reveal(), REDACTED)
+def _redacted(text: str, secrets: list[Secret]) -> str:
+    """Error text with the operation's passwords removed, whatever the target echoed."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret.reveal(), REDACTED)
     return text
 
 
@@ -153,12 +154,14 @@ class Worker:
     def _execute(self, operation: Operation) -> str | bool | None:
         """Send one operation; returns the account's uid (or None) on success, False on
         failure (recorded on the operation)."""
-        password: Secret | None = None
+        sent: list[Secret] = []
         try:
             password = operation.password()
             attributes = dict(operation.attributes)
+            attributes.update(operation.secret_attributes())
             if password is not None:
                 attributes[PASSWORD] = password
+            sent = [value for value in attributes.values() if isinstance(value, Secret)]
             connector = self._connector(operation.system)
             if operation.kind == Kind.CREATE:
                 return connector.create(operation.account_name, attributes)
@@ -167,14 +170,14 @@ class Worker:
                 return None
             return connector.update(operation.account_name, attributes)
         except ConnectorError as exc:
-            self._failed(operation, _redacted(str(exc), password), permanent=exc.permanent)
+            self._failed(operation, _redacted(str(exc), sent), permanent=exc.permanent)
         except DecryptionError as exc:
             self._failed(operation, str(exc), permanent=True)
         except Exception as exc:  # a connector bug must not stop the worker
             # Recorded and logged like a refusal, without a traceback: its last line
             # would repeat the exception's text, which the redaction below cannot reach.
             self._failed(operation, _redacted(f"unexpected {type(exc).__name__}: {exc}",
-                                              password), permanent=False)
+                                              sent), permanent=False)
         return False
 
     def _failed(self, operation: Operation, error: str, *, permanent: bool) -> None:

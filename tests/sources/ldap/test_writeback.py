@@ -181,3 +181,16 @@ def test_reset_link_is_written_by_the_service_account(writable, directory, deliv
     assert binds(directory, dn, NEW_PASSWORD) and not binds(directory, dn, old)
     assert Event.objects.get(action="user.password.reset").detail["directory"] == "written"
     signed_in("wb-link", NEW_PASSWORD)  # chosen by the person: no change asked for
+
+
+def test_a_password_in_a_user_update_is_written_too(writable, directory, admin_user):
+    """The REST API and SCIM set a password inside an update; it reaches the directory the
+    same way as a password set on its own."""
+    old = "update-Start-Password-44"
+    dn = add_person(directory, "wb-update", old)
+    person, _ = signed_in("wb-update", old)
+    services.update_user(person, {}, actor=Actor.person(admin_user),
+                         password=Secret(NEW_PASSWORD), door="api")
+    assert binds(directory, dn, NEW_PASSWORD) and not binds(directory, dn, old)
+    event = Event.objects.filter(action="user.password.set").latest("id")
+    assert event.detail["directory"] == "written"

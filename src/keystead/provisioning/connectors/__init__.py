@@ -22,5 +22,13 @@ def connector_for(system: System) -> Connector:
         from keystead.provisioning.connectors.sql import SqlConnector
 
         return SqlConnector(system.settings, system.secrets())
+    if system.connector == "ad":
+        from keystead.provisioning.connectors.ad import ActiveDirectoryConnector
+
+        return ActiveDirectoryConnector(system.settings, system.secrets())
+    if system.connector == "scim":
+        from keystead.provisioning.connectors.scim import ScimConnector
+
+        return ScimConnector(system.settings, system.secrets())
     raise SettingsError(f"System {system.name!r} has connector type {system.connector!r}, "
-                        "which this version does not know; choose ldap or sql.")
+                        "which this version does not know; choose ldap, ad, sql or scim.")

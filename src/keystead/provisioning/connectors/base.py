@@ -18,7 +18,7 @@ sending an operation but before recording it can send it again safely.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -95,6 +95,11 @@ class Connector(ABC):
     @abstractmethod
     def delete(self, name: str) -> None:
         """Delete the account; an account already gone counts as deleted."""
+
+    def accounts(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every account on the target as (name, attributes), for reconciliation."""
+        raise ConnectorError(f"The {self.type} connector cannot list the target's accounts.",
+                             permanent=True)
 
     def close(self) -> None:  # noqa: B027 - optional for connectors without a connection
         """Release the connection."""

@@ -29,13 +29,15 @@ import base64
 import contextlib
 import hashlib
 import os
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import ldap
 import ldap.dn
 import ldap.modlist
 import ldap.schema
+from ldap.controls import SimplePagedResultsControl
 
 from keystead.provisioning.connectors.base import (
     ENABLE,
@@ -45,6 +47,7 @@ from keystead.provisioning.connectors.base import (
     ConnectorError,
     SettingsError,
 )
+from keystead.provisioning.secrets import wire_bytes
 from keystead.secret import Secret
 
 LOCKED_FOREVER = b"000001010000Z"
@@ -128,8 +131,15 @@ class LdapConnector(Connector):
         conn.set_option(ldap.OPT_REFERRALS, 0)
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, self.timeout)
         conn.set_option(ldap.OPT_TIMEOUT, self.timeout)
+        # python-ldap's GnuTLS build reads CAs from files only (no OPT_X_TLS_CACERTDATA):
+        # a private temporary file, kept until the handshake is done.
+        ca_file = None
         if self.settings.get("ca_pem"):
-            conn.set_option(ldap.OPT_X_TLS_CACERTDATA, self.settings["ca_pem"].encode())
+            ca_file = tempfile.NamedTemporaryFile("w", prefix="keystead-ldap-ca-",  # noqa: SIM115
+                                                  suffix=".pem")
+            ca_file.write(self.settings["ca_pem"])
+            ca_file.flush()
+            conn.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file.name)
             conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
             conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
         try:
@@ -141,6 +151,9 @@ class LdapConnector(Connector):
         except ldap.LDAPError as exc:
             conn.unbind_s()
             raise _error(exc, "bind") from None
+        finally:
+            if ca_file is not None:
+                ca_file.close()
         self._conn = conn
         return conn
 
@@ -202,12 +215,34 @@ class LdapConnector(Connector):
 
         return self._run("read", search)
 
+    def accounts(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The entries right under ``base_dn`` that have ``name_attribute``, read in pages
+        (RFC 2696) so a server's size limit (AD: 1,000) does not cut the list short."""
+        page = SimplePagedResultsControl(True, size=500, cookie="")
+        while True:
+            _, entries, _, controls = self._run("listing", lambda c: c.result3(c.search_ext(
+                self.settings["base_dn"], ldap.SCOPE_ONELEVEL, f"({self.name_attribute}=*)",
+                ["*"], serverctrls=[page])))
+            for _, attrs in entries:
+                if not isinstance(attrs, dict):
+                    continue  # a search reference
+                shown = {key: [v.decode(errors="replace") for v in values]
+                         for key, values in attrs.items() if key.lower() not in _NEVER_READ}
+                names = next((v for k, v in shown.items()
+                              if k.lower() == self.name_attribute.lower()), [""])
+                yield names[0], shown
+            cookie = next((c.cookie for c in controls
+                           if c.controlType == SimplePagedResultsControl.controlType), b"")
+            if not cookie:
+                return
+            page.cookie = cookie
+
     def _plain(self, attributes: Mapping[str, Any]) -> dict[str, list[bytes] | None]:
         plain = {key: _values(value) for key, value in attributes.items()
                  if key not in (PASSWORD, ENABLE) and not isinstance(value, Secret)}
         for key, value in attributes.items():
             if isinstance(value, Secret) and key != PASSWORD:
-                plain[key] = [value.reveal().encode()]  # another password attribute, as given
+                plain[key] = [wire_bytes(value)]  # another password attribute, as given
         return plain
 
     def _set_password(self, dn: str, password: Secret) -> None:

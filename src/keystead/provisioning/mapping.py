@@ -1,0 +1,183 @@
+"""Schema and mapping: which attributes a system's accounts get, computed for a person.
+
+A system's attributes come from its connector's ``schema()`` (``read_schema``).
+Each ``MappedAttribute`` takes its value from a Keystead attribute, a constant
+or a CEL script; a *password attribute* takes the password instead (through
+its script if it has one). ``__PASSWORD__`` is the main password and must be
+flagged as a password attribute like the others; a mapping saying otherwise is
+refused (``mapping_problems``).
+
+A system without any mapped attribute keeps the simple behaviour: it gets the
+main password as given and no other attribute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from keystead.directory import audit
+from keystead.directory.authorization import Actor
+from keystead.directory.models import User
+from keystead.provisioning import queue, scripts
+from keystead.provisioning.connectors import connector_for
+from keystead.provisioning.connectors.base import PASSWORD
+from keystead.provisioning.models import (
+    MappedAttribute,
+    NameSource,
+    SchemaAttribute,
+    System,
+)
+from keystead.secret import Secret
+
+
+class MappingError(ValueError):
+    """A mapping cannot give a value: the message names the system, the attribute and why."""
+
+
+def mapping_problems(*, name: str, is_password: bool, source: str, constant: str,
+                     script: str, schema: Iterable[str] = ()) -> dict[str, str]:
+    """What is wrong with one mapped attribute, by form field (empty: nothing)."""
+    problems: dict[str, str] = {}
+    known = set(schema)
+    if known and name not in known:
+        problems["name"] = (f"{name!r} is not an attribute of this system's schema; choose one "
+                            "of the attributes read from the system, or read the schema again.")
+    if name == PASSWORD and not is_password:
+        problems["is_password"] = ("__PASSWORD__ is the main password: tick 'password "
+                                   "attribute' for it, or password changes will not reach it.")
+    elif not is_password and queue.looks_like_password(name):
+        problems["is_password"] = (f"{name!r} holds a password: tick 'password attribute', "
+                                   "so its value is kept encrypted.")
+    if is_password and (source or constant):
+        problems["source" if source else "constant"] = (
+            "A password attribute gets the password (through its script, if any); clear the "
+            "source and the constant.")
+    if script:
+        try:
+            scripts.check(script)
+        except scripts.ScriptError as exc:
+            problems["script"] = f"{exc}."
+    return problems
+
+
+def read_schema(system: System, *, actor: Actor, request: HttpRequest | None = None) -> int:
+    """Replace the system's schema attributes with what its connector reports now."""
+    from keystead.provisioning.services import require_system_change
+
+    require_system_change(actor, event="provisioning.schema.read", request=request,
+                          detail={"system": system.name})
+    connector = connector_for(system)
+    try:
+        found = connector.schema()
+    finally:
+        connector.close()
+    with transaction.atomic():
+        SchemaAttribute.objects.filter(system=system).delete()
+        SchemaAttribute.objects.bulk_create([
+            SchemaAttribute(system=system, name=a.name, required=a.required,
+                            multivalued=a.multivalued, type=a.type) for a in found])
+    audit.record("provisioning.schema.read", request=request, actor=actor.user,
+                 actor_label=actor.label, target=system, detail={"attributes": len(found)})
+    return len(found)
+
+
+def user_data(person: User) -> dict[str, Any]:
+    """The plain data scripts get as ``user`` (and attributes are mapped from)."""
+    return {
+        "username": person.username, "email": person.email,
+        "given_name": person.given_name, "family_name": person.family_name,
+        "full_name": f"{person.given_name} {person.family_name}".strip(),
+        "groups": sorted(person.directory_groups.values_list("name", flat=True))
+        if person.pk else [],
+        "roles": sorted(person.roles.values_list("name", flat=True)) if person.pk else [],
+        "is_active": bool(person.is_active),
+    }
+
+
+def account_name(system: System, person: User) -> str:
+    return person.email if system.account_name_from == NameSource.EMAIL else person.username
+
+
+@dataclass
+class Values:
+    """One account's computed values: plain attributes, the main password, the others."""
+
+    attributes: dict[str, Any] = field(default_factory=dict)
+    password: Secret | None = None
+    secret_attributes: dict[str, Secret] = field(default_factory=dict)
+
+
+def _mapped(system: System) -> list[MappedAttribute]:
+    return list(MappedAttribute.objects.filter(system=system).order_by("id"))
+
+
+def is_unmapped(system: System) -> bool:
+    return not MappedAttribute.objects.filter(system=system).exists()
+
+
+def has_password_attributes(system: System) -> bool:
+    return MappedAttribute.objects.filter(system=system, is_password=True).exists()
+
+
+def _refused(system: System, item: MappedAttribute, exc: Exception) -> MappingError:
+    return MappingError(f"System {system.name!r}, attribute {item.name!r}: {exc}.")
+
+
+def _passwords(system: System, items: Iterable[MappedAttribute], password: Secret | None,
+               data: dict[str, Any], values: Values) -> None:
+    for item in items:
+        try:
+            result = (scripts.evaluate_password(item.script, password=password, user=data)
+                      if item.script else password)
+        except scripts.ScriptError as exc:
+            raise _refused(system, item, exc) from None
+        if result is None:
+            continue
+        if item.name == PASSWORD:
+            values.password = result
+        else:
+            values.secret_attributes[item.name] = result
+
+
+def values_for(system: System, person: User, password: Secret | None) -> Values:
+    """Every mapped attribute's value for ``person``; password attributes get ``password``
+    (scripts receive it, or null when there is none). Raises MappingError at the first
+    script that fails, naming the system and the attribute; nothing is logged."""
+    items = _mapped(system)
+    if not items:
+        return Values(password=password)
+    data = user_data(person)
+    values = Values()
+    for item in items:
+        if item.is_password:
+            continue
+        given = data.get(item.source) if item.source else None
+        try:
+            if item.script:
+                values.attributes[item.name] = scripts.evaluate(item.script, value=given,
+                                                                user=data)
+            elif item.source:
+                values.attributes[item.name] = given
+            else:
+                values.attributes[item.name] = item.constant
+        except scripts.ScriptError as exc:
+            raise _refused(system, item, exc) from None
+    _passwords(system, [i for i in items if i.is_password], password, data, values)
+    return values
+
+
+def password_values(system: System, person: User, password: Secret) -> Values:
+    """Only the password attributes, for a password change (no plain attributes)."""
+    items = _mapped(system)
+    if not items:
+        return Values(password=password)
+    values = Values()
+    _passwords(system, [i for i in items if i.is_password], password, user_data(person),
+               values)
+    return values
+

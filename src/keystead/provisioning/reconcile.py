@@ -1,0 +1,261 @@
+"""Preview and reconciliation: compare what Keystead wants on a system with what is there.
+
+``preview`` reads each of Keystead's accounts on the target and says what
+sending the wanted state would create, change (attribute by attribute) or
+delete; it sends nothing. ``reconcile`` also lists every account on the
+target, so it finds accounts that exist only there; ``apply`` queues the
+fixes through the ordinary queue (so flags, order and audit apply as for any
+operation).
+
+What Keystead wants comes from one function, ``wanted_accounts``: today it
+folds each account's operations (archived, then still open) into the
+attributes last sent, which is what the target should hold. The mapping
+engine replaces it through ``WantedSource`` without touching the comparison.
+
+Passwords are never read, compared or shown: a pending password is reported
+as "password: would be set", and a password cannot be restored by a fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from keystead.provisioning.connectors import Connector, connector_for
+from keystead.provisioning.connectors.base import ENABLE, PASSWORD
+from keystead.provisioning.models import (
+    AccountState,
+    ArchivedOperation,
+    Kind,
+    Operation,
+    State,
+    System,
+    SystemAccount,
+)
+
+CREATE, CHANGE, DELETE, SAME, ONLY_ON_TARGET = (
+    "create", "change", "delete", "same", "only on target")
+#: Never compared: a password is unreadable, enable has a different form on each target.
+_SKIPPED = frozenset({PASSWORD, ENABLE})
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One account as Keystead wants it on the target: present with attributes, or absent."""
+
+    name: str
+    attributes: dict[str, Any]
+    present: bool = True
+    password_pending: bool = False
+
+
+WantedSource = Callable[[System], Iterable[Wanted]]
+
+
+@dataclass(frozen=True)
+class Difference:
+    attribute: str
+    target: list[str]
+    wanted: list[str]
+
+
+@dataclass
+class Finding:
+    """What a system needs for one account."""
+
+    name: str
+    action: str
+    differences: list[Difference] = field(default_factory=list)
+    password_pending: bool = False
+    wanted: Wanted | None = None
+
+
+@dataclass
+class Report:
+    system: str
+    findings: list[Finding] = field(default_factory=list)
+    queued: int = 0
+
+    def count(self, action: str) -> int:
+        return sum(1 for finding in self.findings if finding.action == action)
+
+    @property
+    def actionable(self) -> list[Finding]:
+        return [finding for finding in self.findings if finding.action != SAME]
+
+
+def wanted_accounts(system: System) -> Iterator[Wanted]:
+    """Keystead's accounts on ``system`` with the attributes last sent (archive, then queue).
+
+    A delete makes the account absent; a later operation brings it back. An open
+    operation with a password makes the password pending.
+    """
+    folded: dict[str, dict[str, Any]] = {}
+    present: dict[str, bool] = {}
+    pending: set[str] = set()
+    archived = (ArchivedOperation.objects.filter(system=system, state=State.EXECUTED)
+                .order_by("operation_id").values_list("account_name", "kind", "attributes"))
+    open_ = (Operation.objects.filter(system=system).exclude(state=State.CANCELLED)
+             .order_by("id").values_list("account_name", "kind", "attributes",
+                                         "password_encrypted"))
+    rows = [(name, kind, attrs, "") for name, kind, attrs in archived.iterator()]
+    rows += list(open_.iterator())
+    for name, kind, attrs, password in rows:
+        if kind == Kind.DELETE:
+            folded[name], present[name] = {}, False
+            pending.discard(name)
+            continue
+        folded.setdefault(name, {}).update(attrs or {})
+        present[name] = True
+        if password:
+            pending.add(name)
+    accounts = SystemAccount.objects.filter(system=system).values_list("name", "state")
+    for name, state in accounts.iterator():
+        folded.setdefault(name, {})
+        if state == AccountState.DELETED:
+            present[name] = False
+        else:
+            present.setdefault(name, True)
+    for name in sorted(folded):
+        yield Wanted(name=name, attributes=folded[name], present=present.get(name, True),
+                     password_pending=name in pending)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list | tuple) else [value]
+    return sorted("TRUE" if item is True else "FALSE" if item is False else str(item)
+                  for item in items if item is not None and item != "")
+
+
+def _flatten(attributes: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """SCIM's nested objects as ``name.givenName`` paths, as the attributes name them."""
+    out: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}." if not key.startswith("urn:")
+                                else f"{key}:"))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def compare(wanted: Wanted, target: Mapping[str, Any] | None) -> Finding:
+    """The action and the attribute differences for one account."""
+    if not wanted.present:
+        return Finding(wanted.name, DELETE if target is not None else SAME, wanted=wanted)
+    if target is None:
+        differences = [Difference(key, [], _as_list(value))
+                       for key, value in sorted(wanted.attributes.items())
+                       if key not in _SKIPPED and _as_list(value)]
+        return Finding(wanted.name, CREATE, differences, wanted.password_pending, wanted)
+    there = {key.lower(): value for key, value in _flatten(target).items()}
+    differences = []
+    for key, value in sorted(wanted.attributes.items()):
+        if key in _SKIPPED:
+            continue
+        have, want = _as_list(there.get(key.lower())), _as_list(value)
+        if have != want:
+            differences.append(Difference(key, have, want))
+    action = CHANGE if differences or wanted.password_pending else SAME
+    return Finding(wanted.name, action, differences, wanted.password_pending, wanted)
+
+
+Progress = Callable[[int], None]
+
+
+def _noop(_: int) -> None:
+    return None
+
+
+def preview(system: System, *, source: WantedSource = wanted_accounts,
+            connector: Connector | None = None, progress: Progress = _noop) -> Report:
+    """What sending Keystead's wanted state would do to each of its accounts; sends nothing."""
+    own = connector is None
+    connector = connector or connector_for(system)
+    report = Report(system.name)
+    try:
+        for wanted in source(system):
+            report.findings.append(compare(wanted, connector.read(wanted.name)))
+            progress(1)
+    finally:
+        if own:
+            connector.close()
+    return report
+
+
+def reconcile(system: System, *, source: WantedSource = wanted_accounts,
+              connector: Connector | None = None, progress: Progress = _noop) -> Report:
+    """Every account on the target against Keystead's: those that differ, are missing,
+    or exist only on the target. Sends nothing."""
+    own = connector is None
+    connector = connector or connector_for(system)
+    report = Report(system.name)
+    try:
+        wanted = {item.name.lower(): item for item in source(system)}
+        seen: set[str] = set()
+        for name, attributes in connector.accounts():
+            key = name.lower()
+            seen.add(key)
+            item = wanted.get(key)
+            if item is None:
+                report.findings.append(Finding(name, ONLY_ON_TARGET))
+            else:
+                finding = compare(Wanted(item.name, item.attributes, item.present), attributes)
+                report.findings.append(finding)
+            progress(1)
+        for key, item in wanted.items():
+            if key not in seen and item.present:
+                report.findings.append(compare(Wanted(item.name, item.attributes), None))
+                progress(1)
+    finally:
+        if own:
+            connector.close()
+    report.findings.sort(key=lambda finding: finding.name.lower())
+    return report
+
+
+def fixes(report: Report, *, delete_only_on_target: bool = False
+          ) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """The operations that make the target what Keystead wants: (name, kind, attributes).
+
+    Accounts only on the target are deleted only when asked: they may be
+    someone else's on a shared system.
+    """
+    for finding in report.findings:
+        wanted = finding.wanted
+        if finding.action == CREATE and wanted is not None:
+            yield finding.name, Kind.CREATE, dict(wanted.attributes)
+        elif finding.action == CHANGE and finding.differences:
+            yield finding.name, Kind.UPDATE, {d.attribute: (wanted.attributes[d.attribute]
+                                                            if wanted else d.wanted)
+                                              for d in finding.differences}
+        elif finding.action == DELETE or (finding.action == ONLY_ON_TARGET
+                                          and delete_only_on_target):
+            yield finding.name, Kind.DELETE, {}
+
+
+def apply(report: Report, system: System, *, delete_only_on_target: bool = False) -> int:
+    """Queue the fixes of ``report`` (all in one transaction) and audit the reconciliation;
+    returns the number of operations queued."""
+    from django.db import transaction
+
+    from keystead.directory import audit
+    from keystead.provisioning.services import queue_operation
+
+    with transaction.atomic():
+        queued = 0
+        for name, kind, attributes in fixes(report,
+                                            delete_only_on_target=delete_only_on_target):
+            account = SystemAccount.objects.filter(system=system, name=name).first()
+            queue_operation(system, name, kind, attributes=attributes, account=account)
+            queued += 1
+        audit.record("provisioning.reconcile", actor_label="keystead provision",
+                     target=system,
+                     detail={"queued": queued,
+                             **{action.replace(" ", "_"): report.count(action)
+                                for action in (CREATE, CHANGE, DELETE, ONLY_ON_TARGET)}})
+    report.queued = queued
+    return queued
