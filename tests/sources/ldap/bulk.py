@@ -18,14 +18,20 @@ import datetime
 import shutil
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import ldap
 import ldap.modlist
 
-from .slapd import MODULE_DIR, SCHEMA_DIR, free_port, launch, stop_process
+from .slapd import (
+    MODULE_DIR,
+    SCHEMA_DIR,
+    free_port,
+    launch,
+    stop_process,
+    wait_until_answering,
+)
 
 BASE_DN = "dc=bulk,dc=test"
 ROOT_DN = f"cn=admin,{BASE_DN}"
@@ -197,25 +203,6 @@ class BulkSlapd:
         return entry["entryUUID"][0].decode()
 
 
-def _wait(server: BulkSlapd, seconds: float = 30.0) -> None:
-    end = time.monotonic() + seconds
-    while True:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"slapd exited with status {server.process.returncode}: "
-                               f"{(server.root / 'slapd.log').read_text()[-2000:]}")
-        conn = ldap.initialize(server.url)
-        conn.set_option(ldap.OPT_NETWORK_TIMEOUT, 1)
-        try:
-            conn.search_s("", ldap.SCOPE_BASE, attrlist=["namingContexts"])
-            return
-        except ldap.SERVER_DOWN:
-            if time.monotonic() > end:
-                raise RuntimeError("slapd did not answer in time") from None
-            time.sleep(0.1)
-        finally:
-            conn.unbind_s()
-
-
 def start_bulk_slapd(people: int, groups: int, *, extra_ldif: str = "") -> BulkSlapd:
     """Load ``people`` people and ``groups`` groups (plus ``extra_ldif``) and start slapd
     on a free loopback port; the caller must call :func:`stop_bulk_slapd`."""
@@ -229,7 +216,7 @@ def start_bulk_slapd(people: int, groups: int, *, extra_ldif: str = "") -> BulkS
         shutil.rmtree(root, ignore_errors=True)
         raise
     try:
-        _wait(server)
+        wait_until_answering(server.process, server.root, server.url)
     except BaseException:
         stop_bulk_slapd(server)
         raise

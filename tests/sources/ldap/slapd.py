@@ -239,14 +239,15 @@ def _directory_ldif() -> str:
     return "\n".join(entries)
 
 
-def _wait_until_answering(server: Slapd, deadline_seconds: float = 30.0) -> None:
-    """Poll with an anonymous root-DSE read until slapd answers or has exited."""
+def wait_until_answering(process: subprocess.Popen, root: Path, url: str,
+                         deadline_seconds: float = 30.0) -> None:
+    """Poll ``url`` with an anonymous root-DSE read until slapd answers or has exited."""
     end = time.monotonic() + deadline_seconds
     while True:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"slapd exited with status {server.process.returncode}: "
-                               f"{(server.root / 'slapd.log').read_text()[-2000:]}")
-        conn = ldap.initialize(server.ldap_url)
+        if process.poll() is not None:
+            raise RuntimeError(f"slapd exited with status {process.returncode}: "
+                               f"{(root / 'slapd.log').read_text()[-2000:]}")
+        conn = ldap.initialize(url)
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, 1)
         try:
             conn.search_s("", ldap.SCOPE_BASE, attrlist=["namingContexts"])
@@ -289,7 +290,7 @@ def start_slapd(authority: CertificateAuthority | None = None) -> Slapd:
         shutil.rmtree(root, ignore_errors=True)
         raise
     try:
-        _wait_until_answering(server)
+        wait_until_answering(server.process, server.root, server.ldap_url)
     except BaseException:
         stop_slapd(server)
         raise

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 
 import ldap
 import pytest
@@ -21,31 +20,12 @@ from .slapd import (
     GRACE_LOGINS,
     PEOPLE,
     PEOPLE_DN,
-    Slapd,
     free_port,
     make_ca,
-    start_slapd,
-    stop_slapd,
 )
 
 pytestmark = pytest.mark.django_db
 KEYSTEAD_PASSWORD = "Vellum-Orchid-Tapestry-42"
-
-
-@pytest.fixture(scope="module")
-def directory() -> Iterator[Slapd]:
-    """A slapd of this module's own: these tests lock, use up grace sign-ins and add people."""
-    server = start_slapd()
-    try:
-        yield server
-    finally:
-        stop_slapd(server)
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools() -> Iterator[None]:
-    yield
-    pool.close_all()
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import ldap
 import pytest
 from django.test import Client
@@ -13,29 +11,12 @@ from keystead.directory.authorization import Actor
 from keystead.directory.models import Event, User
 from keystead.directory.rules import RuleViolation
 from keystead.secret import Secret
-from keystead.sources.ldap import pool
 
 from .helpers import add_person, binds, make_source, use_strategy
-from .slapd import BASE_DN, Slapd, start_slapd, stop_slapd
+from .slapd import BASE_DN, Slapd
 
 pytestmark = pytest.mark.django_db
 NEW_PASSWORD = "Quartz-Lantern-Meadow-73"
-
-
-@pytest.fixture(scope="module")
-def directory() -> Iterator[Slapd]:
-    """This module's own slapd: it changes passwords and policies."""
-    server = start_slapd()
-    try:
-        yield server
-    finally:
-        stop_slapd(server)
-
-
-@pytest.fixture(autouse=True)
-def fresh_pools() -> Iterator[None]:
-    yield
-    pool.close_all()
 
 
 @pytest.fixture
