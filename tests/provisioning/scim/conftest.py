@@ -46,8 +46,9 @@ def _free_port() -> int:
 def scim_server() -> Iterator[ScimServer]:
     token = secrets.token_urlsafe(16)
     port = _free_port()
+    # "--bearer-token=…" in one word: a token starting with "-" would read as an option.
     process = subprocess.Popen([str(SERVER), "--hostname", "127.0.0.1", "--port", str(port),
-                                "--bearer-token", token],
+                                f"--bearer-token={token}"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     server = ScimServer(url=f"http://127.0.0.1:{port}/v2", token=token)
     try:
