@@ -59,7 +59,7 @@ test-deps: $(DEV_STAMP)
 
 test: test-deps
 	$(BIN)/ruff check src tests $(wildcard bench)
-	KEYSTEAD_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 --dist loadgroup
+	KEYSTEAD_DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -n 2 --dist loadgroup --durations=15
 	KEYSTEAD_DATABASE_URL=sqlite:///$(CURDIR)/var/test-smoke.sqlite3 $(BIN)/pytest -m smoke -p no:xdist
 
 # Password sign-ins/s through the web servers (granian, which keystead serve runs, and

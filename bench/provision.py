@@ -208,16 +208,20 @@ def setup_system(url: str, base: str) -> None:
     print(json.dumps({"system": system.pk}))
 
 
-def queue_accounts(accounts: int) -> None:
+def queue_accounts(accounts: int, analyze: bool = False) -> None:
     """Run inside Keystead's environment: queue every creation in one transaction (so the
-    workers see them at once) and print the commit's wall-clock time."""
+    workers see them at once) and print the commit's wall-clock time.
+
+    With ``analyze``, refresh PostgreSQL's statistics of the queue table right after the
+    commit, as autovacuum does on its own within a minute or so (``autovacuum_naptime``):
+    until then the planner believes the table as small as when it was last analyzed."""
     import django
 
     django.setup()
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from keystead.provisioning import services
-    from keystead.provisioning.models import System
+    from keystead.provisioning.models import Operation, System
     from keystead.secret import Secret
 
     system = System.objects.get(name="bench-ldap")
@@ -226,7 +230,11 @@ def queue_accounts(accounts: int) -> None:
         for i in range(accounts):
             services.queue_account_creation(system, f"u{i}", attributes=person(i),
                                             password=Secret(password(i)))
-    print(json.dumps({"committed": time.time(), "queue_seconds": time.time() - started}))
+    committed = time.time()
+    if analyze:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Operation._meta.db_table}")
+    print(json.dumps({"committed": committed, "queue_seconds": committed - started}))
 
 
 def archived(env: dict[str, str]) -> int:
@@ -260,6 +268,7 @@ class Figures:
     accounts: int
     workers: int
     batch: int
+    analyzed: bool
     queue_seconds: float
     queued_per_s: float
     raw_per_round: list[float] = field(default_factory=list)
@@ -297,7 +306,8 @@ def bench(args: argparse.Namespace) -> Figures:
             for n in range(args.workers)]
         say(f"queueing {args.accounts} account creations for {args.workers} workers")
         made = subprocess.run([sys.executable, __file__, "--_queue",  # noqa: S603
-                               str(args.accounts)], env=env, check=True,
+                               str(args.accounts), "analyze" if args.analyze else ""],
+                              env=env, check=True,
                               capture_output=True, text=True)
         # CPU is counted from here: the queueing script has ended (the workers started
         # at its commit, a few milliseconds earlier, so their CPU is slightly undercounted).
@@ -341,7 +351,7 @@ def bench(args: argparse.Namespace) -> Figures:
     return Figures(
         date=datetime.now(UTC).strftime("%Y-%m-%d"), machine=cpu_model(), cores=cores,
         memory_gib=round(memory_gib(), 1), python=platform.python_version(),
-        accounts=args.accounts, workers=args.workers, batch=args.batch,
+        accounts=args.accounts, workers=args.workers, batch=args.batch, analyzed=args.analyze,
         queue_seconds=round(queued["queue_seconds"], 2), queued_per_s=round(rate, 1),
         raw_per_round=[round(r, 1) for r in raw], raw_per_s=round(best, 1),
         ratio=round(rate / best, 3), cpu_seconds={k: round(v, 2) for k, v in cpu.items()},
@@ -353,7 +363,8 @@ def report(f: Figures) -> str:
         machine_line(f.cores, f.machine, f.memory_gib, f.python),
         f"settings     {f.accounts} accounts with a password each; {f.workers} workers "
         f"(batch {f.batch}) on PostgreSQL; slapd (mdb, dbnosync) on loopback; passwords by "
-        "RFC 3062",
+        "RFC 3062" + ("; the queue table analyzed after queueing" if f.analyzed else
+                      "; the queue table's statistics as autovacuum left them"),
         f"queued       {f.queued_per_s:.1f} accounts/s, {f.queued_per_s / f.cores:.1f}/s per "
         f"core (from the commit of {f.accounts} queued creations until all were executed; "
         f"queueing them took {f.queue_seconds:.1f}s)",
@@ -379,13 +390,17 @@ def main() -> None:
         setup_system(sys.argv[2], sys.argv[3])
         return
     if len(sys.argv) >= 2 and sys.argv[1] == "--_queue":
-        queue_accounts(int(sys.argv[2]))
+        queue_accounts(int(sys.argv[2]), analyze=sys.argv[3:4] == ["analyze"])
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=10_000, help="accounts (10000)")
     parser.add_argument("--workers", type=int, default=2,
                         help="keystead worker processes, and raw connections (2)")
     parser.add_argument("--batch", type=int, default=100, help="worker --batch (100)")
+    parser.add_argument("--analyze", action="store_true",
+                        help="ANALYZE the queue table right after queueing (what autovacuum "
+                             "does within a minute); without it the claims of the first "
+                             "seconds are planned with the statistics of a near-empty table")
     parser.add_argument("--timeout", type=float, default=900,
                         help="give up when the queue is not done after this long (900 s)")
     parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres",

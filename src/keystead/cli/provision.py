@@ -5,7 +5,9 @@ them would create, change or delete, attribute by attribute; ``--reconcile``
 reads every account on the target and lists those that differ or exist only
 there; ``--apply`` (with ``--reconcile``) queues the fixes. Nothing is sent to
 the target by this command: fixes go through the queue and the workers.
-Passwords are never read or shown.
+Passwords are never read or shown. What Keystead wants is what the system's
+mapping gives each person now; ``--reconcile`` records its outcome on the
+system, shown on the system's console page.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def provision(system_name: str, mode: str | None, apply_fixes: bool,
 
     from keystead.provisioning import reconcile
     from keystead.provisioning.connectors import ConnectorError
+    from keystead.provisioning.mapping import MappingError
     from keystead.provisioning.models import System
 
     if mode is None:
@@ -61,6 +64,9 @@ def provision(system_name: str, mode: str | None, apply_fixes: bool,
         report = _run(console, system, mode)
     except ConnectorError as exc:
         raise click.ClickException(f"System {system.name!r}: {exc}") from exc
+    except MappingError as exc:
+        raise click.ClickException(f"{exc} Fix the mapping on the system's console page, "
+                                   "then run this again.") from None
     _print(console, report, show_all=show_all)
     if apply_fixes:
         queued = reconcile.apply(report, system, delete_only_on_target=delete_only_on_target)

@@ -237,7 +237,8 @@ def _pass_on_password(user: User, password: Secret, *, user_change: bool = False
     from keystead.provisioning.services import queue_password_change
     from keystead.sources.ldap.writeback import write_password
 
-    provisioned = queue_password_change(user, password)
+    provisioned = queue_password_change(
+        user, password, current=old_password if user_change else None)
     written = write_password(user, password, user_change=user_change,
                              old_password=old_password, must_change=must_change)
     detail: dict[str, Any] = {}

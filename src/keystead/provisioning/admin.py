@@ -15,6 +15,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 
 from keystead.directory import audit
 from keystead.directory.authorization import Actor, NotAllowed
@@ -143,11 +145,31 @@ class RoleSystemInline(_SystemPart):
 class SystemAdmin(admin.ModelAdmin):
     form = SystemForm
     list_display = ["name", "connector", "read_only", "disabled", "block_create",
-                    "block_update", "block_delete"]
+                    "block_update", "block_delete", "last_reconciled_at"]
     list_filter = ["connector", "read_only", "disabled"]
     search_fields = ["name"]
     actions = ["test_connection", "read_schema"]
     inlines = [MappedAttributeInline, RoleSystemInline, SchemaAttributeInline]
+    readonly_fields = ["last_reconciled_at", "last_reconciliation_summary"]
+
+    @admin.display(description="last reconciliation")
+    def last_reconciliation_summary(self, obj: System) -> str:
+        """Counts, fixes queued and the accounts that differed (attribute names only),
+        as ``keystead provision --reconcile`` recorded them."""
+        found = obj.last_reconciliation or {}
+        if not obj.last_reconciled_at or not found:
+            return ("Never reconciled: run keystead provision --system NAME --reconcile.")
+        counts = found.get("counts", {})
+        lines = [", ".join(f"{counts.get(action, 0)} {words}" for action, words in (
+            ("create", "to create"), ("change", "to change"), ("delete", "to delete"),
+            ("only on target", "only on the target"), ("same", "unchanged")))
+            + f"; {found.get('queued', 0)} fix(es) queued."]
+        lines += [f"{item['account']}: {item['action']}"
+                  + (f" ({', '.join(item['attributes'])})" if item["attributes"] else "")
+                  for item in found.get("accounts", [])]
+        if found.get("more_accounts"):
+            lines.append(f"… and {found['more_accounts']} more.")
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines))
 
     def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any,
                      change: bool) -> None:
@@ -171,7 +193,9 @@ class SystemAdmin(admin.ModelAdmin):
             from keystead.provisioning import roles
 
             for link in formset.new_objects:
-                roles.role_granted(link.role, list(link.role.users.all()))
+                roles.role_granted(link.role, list(roles.holders(link.role)))
+            for link in formset.deleted_objects:  # the link is gone: holders lose it
+                roles.follow([link.system], list(roles.holders(link.role)))
 
     @admin.action(description="Read the schema", permissions=["change"])
     def read_schema(self, request: HttpRequest, queryset: QuerySet[System]) -> None:

@@ -117,6 +117,12 @@ class System(models.Model):
         max_length=10, choices=RoleRemoval.choices, default=RoleRemoval.DISABLE,
         help_text="What happens to an account when the person no longer holds a role "
                   "granting it.")
+    last_reconciled_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the accounts on the system were last reconciled.")
+    #: The last reconciliation's counts by action, the fixes queued, and a short list of
+    #: the accounts that differed (names and attribute names only, never values).
+    last_reconciliation = models.JSONField(default=dict, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

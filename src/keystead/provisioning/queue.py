@@ -18,6 +18,13 @@ The rules every function keeps:
   row locked with ``SELECT ... FOR UPDATE`` in the same transaction), so any
   number of workers on PostgreSQL agree; claims skip rows another worker holds
   (``SKIP LOCKED``). On SQLite, which has no row locks, run a single worker.
+* **Per batch, not per operation.** The bookkeeping is a fixed number of
+  statements per batch: a claim is one ``UPDATE ... WHERE id IN (SELECT ...
+  FOR UPDATE SKIP LOCKED LIMIT n)`` and one read of the claimed rows; finishing
+  is one locking read under the lease condition, one ``INSERT ... SELECT`` into
+  the archive, one ``DELETE``, one ``UPDATE`` of the operations waiting behind
+  them and one of the accounts. At a few hundred operations a second, one
+  statement per operation would cost a worker more than the LDAP writes.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Value, When
 from django.utils import timezone
 
@@ -135,20 +142,28 @@ def claim(worker_id: str, batch: int, *,
                                        id__lt=OuterRef("id"))
     runnable = (Q(state=State.CREATED, next_attempt_at__lte=now)
                 | Q(state=State.RUNNING, lease_until__lt=now))
+    heads = (Operation.objects.filter(runnable, system__disabled=False, system__read_only=False)
+             .exclude(Exists(earlier)).order_by("id")
+             .select_for_update(skip_locked=True, of=("self",))
+             .values("id")[:batch])
+    until = now + settings.lease
     with transaction.atomic():
-        ids = list(
-            Operation.objects.filter(runnable, system__disabled=False, system__read_only=False)
-            .exclude(Exists(earlier)).order_by("id")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("id", flat=True)[:batch])
-        if not ids:
-            return []
-        Operation.objects.filter(id__in=ids).update(
-            state=State.RUNNING, lease_owner=worker_id, lease_until=now + settings.lease,
+        # One statement: UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED LIMIT n).
+        claimed = Operation.objects.filter(id__in=heads).update(
+            state=State.RUNNING, lease_owner=worker_id, lease_until=until,
             attempts=F("attempts") + 1, updated_at=now)
-    return list(Operation.objects.filter(id__in=ids, lease_owner=worker_id,
-                                         state=State.RUNNING)
-                .select_related("system").order_by("id"))
+    if not claimed:
+        return []
+    # This claim's rows: the lease's end time tells them from any older claim of a
+    # worker that had the same id (a restart) and whose leases have yet to expire.
+    operations = list(Operation.objects.filter(lease_owner=worker_id, state=State.RUNNING,
+                                               lease_until=until).order_by("id"))
+    # One System object per system, not one per row (a join would build a copy for
+    # each operation, settings parsed again each time).
+    systems = System.objects.in_bulk({op.system_id for op in operations})
+    for op in operations:
+        op.system = systems[op.system_id]
+    return operations
 
 
 def renew(worker_id: str, ids: Iterable[int], *,
@@ -174,17 +189,67 @@ def _unblock(ended_ids: list[int]) -> None:
             state=State.CREATED, blocked_behind=None, next_attempt_at=timezone.now())
 
 
-def _archive(rows: list[Operation], state: str, now) -> None:
-    ArchivedOperation.objects.bulk_create([
-        ArchivedOperation(operation_id=row.id, system_id=row.system_id,
-                          account_name=row.account_name, kind=row.kind,
-                          attributes=row.attributes,
-                          had_password=bool(row.password_encrypted
-                                            or row.secret_attributes_encrypted),
-                          state=state, attempts=row.attempts, last_error=row.last_error,
-                          created_at=row.created_at, ended_at=now)
-        for row in rows])
-    Operation.objects.filter(id__in=[row.id for row in rows]).delete()
+#: Copies open operations into the archive inside the database (plain SQL that
+#: PostgreSQL and SQLite both run): the table names come from the models, every value
+#: is a parameter.
+_ARCHIVE_SQL = (
+    f"INSERT INTO {ArchivedOperation._meta.db_table} "  # noqa: S608 - see above
+    "(operation_id, system_id, account_name, kind, attributes, had_password, state, "
+    "attempts, last_error, created_at, ended_at) "
+    "SELECT id, system_id, account_name, kind, attributes, "
+    "(password_encrypted <> '' OR secret_attributes_encrypted <> ''), %s, attempts, "
+    f"last_error, created_at, %s FROM {Operation._meta.db_table} WHERE id IN "
+)
+
+
+def _archive(ids: list[int], state: str, now) -> None:
+    """Move the operations ``ids`` (locked by the caller) to the archive as ``state``.
+
+    One ``INSERT ... SELECT`` and one ``DELETE`` whatever the number of rows: the
+    rows are copied inside the database, never through Python. The archive has no
+    password column, so the passwords go with the deleted rows.
+    """
+    if not ids:
+        return
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(f"{_ARCHIVE_SQL}({marks})",
+                       [state, connection.ops.adapt_datetimefield_value(now), *ids])
+    Operation.objects.filter(id__in=ids).delete()
+
+
+def _record_accounts(held: list[tuple[int, int | None, str, str | None]],
+                     uids: Mapping[int, str]) -> None:
+    """Record the accounts' state (and any new uid) after their operations were executed,
+    in one UPDATE for the whole batch. ``held`` is (operation id, account id, kind,
+    the account's current uid) per executed operation.
+
+    Plain SQL through Django's cursor: the ORM's ``Case(When(...))`` builds an
+    expression object per account, which cost more than the rest of the batch's
+    bookkeeping together.
+    """
+    accounts = sorted({account for _, account, _, _ in held if account})
+    if not accounts:
+        return
+    gone = [account for _, account, kind, _ in held if account and kind == Kind.DELETE]
+    new_uids = {account: uids[op] for op, account, _, current in held
+                if account and uids.get(op) and uids[op] != current}
+    params: list[Any] = []
+    if gone:
+        state = f"CASE WHEN id IN ({', '.join(['%s'] * len(gone))}) THEN %s ELSE %s END"
+        params += [*gone, AccountState.DELETED, AccountState.PRESENT]
+    else:
+        state = "%s"
+        params.append(AccountState.PRESENT)
+    uid = ""
+    if new_uids:
+        uid = f", uid = CASE id {'WHEN %s THEN %s ' * len(new_uids)}ELSE uid END"
+        for account, value in new_uids.items():
+            params += [account, value]
+    params += accounts
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {SystemAccount._meta.db_table} SET state = {state}{uid} "  # noqa: S608 - names from the model, values as parameters
+                       f"WHERE id IN ({', '.join(['%s'] * len(accounts))})", params)
 
 
 def finish(worker_id: str, ids: Iterable[int],
@@ -192,30 +257,27 @@ def finish(worker_id: str, ids: Iterable[int],
     """Mark operations executed: archive them (their passwords erased with the row),
     release the operations blocked behind them, and record the accounts' state.
 
+    Set-based: a handful of statements for the whole batch, not one per operation.
     Operations whose lease ``worker_id`` lost (another worker reclaimed them) are
     left alone; that worker finishes them. Returns the ids archived.
     """
-    uids = uids or {}
+    ids = list(ids)
+    if not ids:
+        return []
     now = timezone.now()
     with transaction.atomic():
-        rows = list(Operation.objects.select_for_update()
-                    .filter(id__in=list(ids), state=State.RUNNING, lease_owner=worker_id)
-                    .order_by("id"))  # one lock order everywhere: no deadlock between workers
-        if not rows:
+        # The lease condition and the row locks in one statement: a worker that lost
+        # a lease gets no row back and so records nothing for it. One lock order
+        # everywhere (by id): no deadlock between workers.
+        held = list(Operation.objects.select_for_update(of=("self",))
+                    .filter(id__in=ids, state=State.RUNNING, lease_owner=worker_id)
+                    .order_by("id").values_list("id", "account_id", "kind", "account__uid"))
+        if not held:
             return []
-        _archive(rows, State.EXECUTED, now)
-        done = [row.id for row in rows]
+        done = [row[0] for row in held]
+        _archive(done, State.EXECUTED, now)
         _unblock(done)
-        present = [r.account_id for r in rows if r.account_id and r.kind != Kind.DELETE]
-        gone = [r.account_id for r in rows if r.account_id and r.kind == Kind.DELETE]
-        if present:
-            SystemAccount.objects.filter(id__in=present).update(state=AccountState.PRESENT)
-        if gone:
-            SystemAccount.objects.filter(id__in=gone).update(state=AccountState.DELETED)
-        for row in rows:
-            if row.account_id and uids.get(row.id):
-                SystemAccount.objects.filter(id=row.account_id).exclude(
-                    uid=uids[row.id]).update(uid=uids[row.id])
+        _record_accounts(held, uids or {})
     return done
 
 
@@ -268,7 +330,7 @@ def cancel(operation_id: int) -> Operation | None:
                .filter(id=operation_id).exclude(state=State.RUNNING).first())
         if row is None:
             return None
-        _archive([row], State.CANCELLED, now)
+        _archive([row.id], State.CANCELLED, now)
         _unblock([row.id])
     return row
 

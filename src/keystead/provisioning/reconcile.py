@@ -7,10 +7,18 @@ target, so it finds accounts that exist only there; ``apply`` queues the
 fixes through the ordinary queue (so flags, order and audit apply as for any
 operation).
 
-What Keystead wants comes from one function, ``wanted_accounts``: today it
-folds each account's operations (archived, then still open) into the
-attributes last sent, which is what the target should hold. The mapping
-engine replaces it through ``WantedSource`` without touching the comparison.
+What Keystead wants comes from one function, ``wanted_accounts``: for an
+account that belongs to a person on a system with a mapping, the mapping
+engine's values for that person now (``mapping.values_for`` with no
+password), so a change in the directory that was never sent shows up as a
+difference; for any other account (no person, no mapping) the attributes
+last sent, folded from its operations (archived, then still open). A mapping
+script that fails stops the run with ``MappingError`` naming the system and
+the attribute. Other sources plug in through ``WantedSource``.
+
+``reconcile`` records its outcome on the system (``last_reconciled_at``,
+``last_reconciliation``: counts, fixes queued, the accounts that differed
+with attribute names only), which the system's console page shows.
 
 Passwords are never read, compared or shown: a pending password is reported
 as "password: would be set", and a password cannot be restored by a fix.
@@ -22,6 +30,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.utils import timezone
+
+from keystead.directory.models import User
 from keystead.provisioning.connectors import Connector, connector_for
 from keystead.provisioning.connectors.base import ENABLE, PASSWORD
 from keystead.provisioning.models import (
@@ -86,6 +97,26 @@ class Report:
 
 
 def wanted_accounts(system: System) -> Iterator[Wanted]:
+    """Keystead's accounts on ``system`` as the mapping says now (people's accounts on a
+    mapped system), else as last sent."""
+    from keystead.provisioning import mapping
+
+    mapped = not mapping.is_unmapped(system)
+    people = dict(SystemAccount.objects.filter(system=system, person__isnull=False)
+                  .exclude(state=AccountState.DELETED).values_list("name", "person_id"))
+    persons = ({person.pk: person for person in User.objects.filter(pk__in=people.values())}
+               if mapped else {})
+    for item in last_sent_accounts(system):
+        person = persons.get(people.get(item.name, -1))
+        if person is None or not item.present:
+            yield item
+            continue
+        values = mapping.values_for(system, person, None)
+        yield Wanted(name=item.name, attributes=values.attributes, present=True,
+                     password_pending=item.password_pending)
+
+
+def last_sent_accounts(system: System) -> Iterator[Wanted]:
     """Keystead's accounts on ``system`` with the attributes last sent (archive, then queue).
 
     A delete makes the account absent; a later operation brings it back. An open
@@ -214,7 +245,32 @@ def reconcile(system: System, *, source: WantedSource = wanted_accounts,
         if own:
             connector.close()
     report.findings.sort(key=lambda finding: finding.name.lower())
+    record(report, system)
     return report
+
+
+#: How many differing accounts the summary on the system keeps.
+SUMMARY_ACCOUNTS = 20
+
+
+def summary(report: Report) -> dict[str, Any]:
+    """The counts by action, the fixes queued, and the first accounts that differ with
+    the names of the attributes that differ (never values: they may be personal)."""
+    differing = [{"account": finding.name, "action": finding.action,
+                  "attributes": [d.attribute for d in finding.differences]}
+                 for finding in report.actionable]
+    return {"counts": {action: report.count(action)
+                       for action in (CREATE, CHANGE, DELETE, ONLY_ON_TARGET, SAME)},
+            "queued": report.queued, "accounts": differing[:SUMMARY_ACCOUNTS],
+            "more_accounts": max(0, len(differing) - SUMMARY_ACCOUNTS)}
+
+
+def record(report: Report, system: System) -> None:
+    """Keep ``report``'s summary on the system as its last reconciliation."""
+    now = timezone.now()
+    System.objects.filter(pk=system.pk).update(last_reconciled_at=now,
+                                               last_reconciliation=summary(report))
+    system.last_reconciled_at, system.last_reconciliation = now, summary(report)
 
 
 def fixes(report: Report, *, delete_only_on_target: bool = False
@@ -258,4 +314,5 @@ def apply(report: Report, system: System, *, delete_only_on_target: bool = False
                              **{action.replace(" ", "_"): report.count(action)
                                 for action in (CREATE, CHANGE, DELETE, ONLY_ON_TARGET)}})
     report.queued = queued
+    System.objects.filter(pk=system.pk).update(last_reconciliation=summary(report))
     return queued

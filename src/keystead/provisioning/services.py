@@ -21,8 +21,10 @@ from keystead.directory.models import Outcome, User
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.policy.rules import Person, describe
 from keystead.provisioning import mapping, passwords, queue, rules
+from keystead.provisioning.connectors.ad import CURRENT_PASSWORD
 from keystead.provisioning.models import (
     AccountState,
+    ConnectorType,
     Kind,
     Operation,
     State,
@@ -125,11 +127,16 @@ def system_password_problems(person: User, password: Secret) -> list[FieldProble
     return problems
 
 
-def _password_operations(account: SystemAccount, person: User,
-                         password: Secret) -> list[dict[str, Any]]:
+def _password_operations(account: SystemAccount, person: User, password: Secret,
+                         current: Secret | None = None) -> list[dict[str, Any]]:
     """The operations one account gets for a new password (computed, not yet queued):
     the main password with the account's name only, then the other password attributes,
-    or all in one when the system sends them together."""
+    or all in one when the system sends them together.
+
+    On Active Directory a person's own change (``current`` given) carries the current
+    password beside the main one, as a secret attribute, so the connector changes the
+    password (delete + add, checked by AD against the old one and its history) instead
+    of resetting it."""
     system = account.system
     if not mapping.is_unmapped(system) and not mapping.has_password_attributes(system):
         return []
@@ -143,12 +150,20 @@ def _password_operations(account: SystemAccount, person: User,
         batches = [(values.password, values.secret_attributes)]
     else:
         batches = [(values.password, {}), (None, values.secret_attributes)]
+    if current is not None and system.connector == ConnectorType.AD:
+        batches = [(main, {**others, CURRENT_PASSWORD: current} if main is not None else others)
+                   for main, others in batches]
     return [{"password": main, "secret_attributes": others}
             for main, others in batches if main is not None or others]
 
 
-def queue_password_change(person: User, password: Secret) -> list[Operation]:
+def queue_password_change(person: User, password: Secret, *,
+                          current: Secret | None = None) -> list[Operation]:
     """Queue a new password for every account ``person`` has on a system (not deleted).
+
+    ``current`` is the person's current password when they change their own; it
+    goes only to Active Directory systems (see ``_password_operations``). An
+    administrator's set passes none and stays a reset everywhere.
 
     First, before anything is written: the password must meet each such system's
     validation policy, and every password script must succeed (``RuleViolation`` on
@@ -161,7 +176,7 @@ def queue_password_change(person: User, password: Secret) -> list[Operation]:
     problems = system_password_problems(person, password)
     if problems:
         raise RuleViolation(problems)
-    planned = [(account, _password_operations(account, person, password))
+    planned = [(account, _password_operations(account, person, password, current))
                for account in _open_accounts(person)]
     with transaction.atomic():
         return [queue_operation(account.system, account.name, Kind.PASSWORD,

@@ -1,40 +1,100 @@
-"""Role holders change through any door (the console, the API, code): accounts follow.
+"""Who holds a role changes through any door (the console, the API, code): accounts follow.
 
-Django's ``m2m_changed`` signal on ``Role.users`` fires for every way the
-relation changes (``role.users.add/remove/set/clear`` and the reverse
-``user.roles…``), inside the caller's transaction, so a refusal here (a script
-that fails) undoes the assignment too.
+A person holds a role directly (``Role.users``) or through a directory group
+(``Role.groups`` and ``Group.members``), so all three relations are watched.
+Django's ``m2m_changed`` signal fires for every way a relation changes
+(``add/remove/set/clear`` on either side), inside the caller's transaction,
+so a refusal here (a script that fails) undoes the change too.
+
+Each handler only works out which systems and which people the change may
+concern; ``roles.follow`` then decides from the state after the change. A
+``clear`` is looked at before it happens (the rows are gone afterwards) and
+acted on after it. Deleting a whole group or role removes its rows without
+``m2m_changed``, so deletions are watched too, the same way.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import m2m_changed
+from django.db.models.signals import m2m_changed, post_delete, pre_delete
 from django.dispatch import receiver
 
-from keystead.directory.models import Role, User
+from keystead.directory.models import Group, Role, User
 from keystead.provisioning import roles
 
+#: Related ids of a ``clear`` in progress, kept from ``pre_clear`` to ``post_clear``.
+_CLEARING = "_provisioning_clearing"
 
-def _pairs(instance: Any, reverse: bool, pks: set[int]) -> list[tuple[Role, list[User]]]:
-    """(role, people) pairs whatever side of the relation changed."""
-    if not reverse:
-        return [(instance, list(User.objects.filter(pk__in=pks)))]
-    return [(role, [instance]) for role in Role.objects.filter(pk__in=pks)]
+
+def _concerned(sender: Any, instance: Any, reverse: bool,
+               pks: set[int]) -> tuple[list[int], list[User]]:
+    """(role ids, people) a change of one of the three relations may concern."""
+    if sender is Role.users.through:
+        role_ids = [instance.pk] if not reverse else list(pks)
+        people = list(User.objects.filter(pk__in=pks)) if not reverse else [instance]
+    elif sender is Role.groups.through:
+        role_ids = [instance.pk] if not reverse else list(pks)
+        group_ids = list(pks) if not reverse else [instance.pk]
+        people = list(User.objects.filter(directory_groups__in=group_ids).distinct())
+    else:  # Group.members
+        group_ids = [instance.pk] if not reverse else list(pks)
+        role_ids = list(Role.objects.filter(groups__in=group_ids).distinct()
+                        .values_list("pk", flat=True))
+        people = list(User.objects.filter(pk__in=pks)) if not reverse else [instance]
+    return role_ids, people
+
+
+def _related_ids(sender: Any, instance: Any, reverse: bool) -> set[int]:
+    if sender is Role.users.through:
+        related = instance.users if not reverse else instance.roles
+    elif sender is Role.groups.through:
+        related = instance.groups if not reverse else instance.roles
+    else:
+        related = instance.members if not reverse else instance.directory_groups
+    return set(related.values_list("pk", flat=True))
 
 
 @receiver(m2m_changed, sender=Role.users.through)
-def role_holders_changed(sender: Any, instance: Any, action: str, reverse: bool,
-                         pk_set: set[int] | None, **kwargs: Any) -> None:
+@receiver(m2m_changed, sender=Role.groups.through)
+@receiver(m2m_changed, sender=Group.members.through)
+def holders_changed(sender: Any, instance: Any, action: str, reverse: bool,
+                    pk_set: set[int] | None, **kwargs: Any) -> None:
     if action == "pre_clear":
-        pk_set = set((instance.users if not reverse else instance.roles)
-                     .values_list("pk", flat=True))
-        action = "post_remove"
-    if action not in ("post_add", "post_remove") or not pk_set:
+        setattr(instance, _CLEARING, _related_ids(sender, instance, reverse))
         return
-    for role, people in _pairs(instance, reverse, pk_set):
-        if action == "post_add":
-            roles.role_granted(role, people)
-        else:
-            roles.role_removed(role, people)
+    if action == "post_clear":
+        pk_set = getattr(instance, _CLEARING, set())
+        setattr(instance, _CLEARING, set())
+    elif action not in ("post_add", "post_remove"):
+        return
+    if not pk_set:
+        return
+    role_ids, people = _concerned(sender, instance, reverse, pk_set)
+    systems = roles.systems_of(role_ids)
+    if systems and people:
+        roles.follow(systems, people)
+
+
+#: (systems, people) a group or role being deleted concerns, kept until it is gone.
+_DELETING = "_provisioning_deleting"
+
+
+@receiver(pre_delete, sender=Group)
+@receiver(pre_delete, sender=Role)
+def _before_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
+    if sender is Group:
+        role_ids = list(instance.roles.values_list("pk", flat=True))
+        people = list(instance.members.all())
+    else:
+        role_ids = [instance.pk]
+        people = list(roles.holders(instance))
+    setattr(instance, _DELETING, (roles.systems_of(role_ids) if people else [], people))
+
+
+@receiver(post_delete, sender=Group)
+@receiver(post_delete, sender=Role)
+def _after_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
+    systems, people = getattr(instance, _DELETING, ([], []))
+    if systems and people:
+        roles.follow(systems, people)

@@ -1,0 +1,67 @@
+"""Through the queue to Samba's AD DC: a person's own change is a change (AD checks the
+current password), an administrator's set is a reset."""
+
+from __future__ import annotations
+
+import uuid
+
+import ldap
+import pytest
+
+from keystead.cli.admin import generate_password
+from keystead.directory import services as directory
+from keystead.directory.authorization import OPERATOR
+from keystead.directory.models import User
+from keystead.provisioning import services
+from keystead.provisioning.models import Operation, State, System
+from keystead.provisioning.worker import Worker
+from keystead.secret import Secret
+from sources.ad.samba import Samba
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("samba"), pytest.mark.django_db]
+
+
+def _binds(samba: Samba, dn: str, password: str) -> bool:
+    conn = samba.connect()
+    try:
+        conn.simple_bind_s(dn, password)
+        return True
+    except ldap.INVALID_CREDENTIALS:
+        return False
+    finally:
+        conn.unbind_s()
+
+
+def test_user_change_and_admin_set_through_the_queue(ad_settings: dict, samba: Samba) -> None:
+    system = System(name="samba-ad-user-change", connector="ad", settings=ad_settings)
+    system.set_secrets({"bind_password": Secret(samba.admin_password)})
+    system.save()
+    name = f"prov-uc-{uuid.uuid4().hex[:6]}"
+    ada = User.objects.create_user(f"{name}@example.test", "Ada", "Lovelace", password=None,
+                                   username=name)
+    first, second, third = (generate_password() for _ in range(3))
+    services.queue_account_creation(system, name, person=ada, attributes={"sn": "Lovelace"},
+                                    password=Secret(first))
+    assert Worker("w-ad-uc").run(once=True) == 1
+    dn = f"CN={name},{ad_settings['base_dn']}"
+    assert _binds(samba, dn, first)
+
+    directory.set_password(ada, Secret(second), actor=OPERATOR, door="portal",
+                           action="user.password.change", old_password=Secret(first))
+    Worker("w-ad-uc").run(once=True)
+    assert not Operation.objects.filter(system=system).exists()
+    assert _binds(samba, dn, second) and not _binds(samba, dn, first)
+
+    directory.set_password(ada, Secret(third), actor=OPERATOR, door="admin")
+    Worker("w-ad-uc").run(once=True)
+    assert _binds(samba, dn, third)
+
+    # A current password AD does not know: AD refuses the change; the operation says so.
+    fourth = generate_password()
+    directory.set_password(ada, Secret(fourth), actor=OPERATOR, door="portal",
+                           action="user.password.change", old_password=Secret(first))
+    Worker("w-ad-uc").run(once=True)
+    failed = Operation.objects.get(system=system)
+    assert failed.state == State.EXCEPTION and failed.last_error
+    assert first not in failed.last_error and fourth not in failed.last_error
+    assert _binds(samba, dn, third)
