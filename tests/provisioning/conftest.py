@@ -16,6 +16,7 @@ import ldap
 import pytest
 import sqlalchemy as sa
 
+from keystead.directory.models import User
 from keystead.provisioning.models import ConnectorType, System
 from keystead.secret import Secret
 from sources.ldap.slapd import Slapd, start_slapd, stop_slapd
@@ -108,3 +109,10 @@ def sql_table(request, sql_targets: dict[str, str]) -> Iterator[tuple[str, str]]
     finally:
         meta.drop_all(engine)
         engine.dispose()
+
+
+@pytest.fixture
+def ada(db) -> User:
+    """A person without a Keystead password, whose accounts the tests provision."""
+    return User.objects.create_user("ada@example.test", "Ada", "Lovelace", password=None,
+                                    username="ada")

@@ -28,12 +28,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ada(db) -> User:
-    return User.objects.create_user("ada@example.test", "Ada", "Lovelace", password=None,
-                                    username="ada")
-
-
-@pytest.fixture
 def role(ldap_system: System) -> Role:
     PasswordPolicy.objects.create(name="default", default_for_generation=True)
     map_person(ldap_system)

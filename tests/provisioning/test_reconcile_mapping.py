@@ -29,12 +29,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ada(db) -> User:
-    return User.objects.create_user("ada@example.test", "Ada", "Lovelace", password=None,
-                                    username="ada")
-
-
-@pytest.fixture
 def mapped(ldap_system: System, ada: User) -> System:
     """Ada's account made through a role, with a second password attribute."""
     PasswordPolicy.objects.create(name="default", default_for_generation=True)

@@ -27,12 +27,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def ada(db) -> User:
-    return User.objects.create_user("ada@example.test", "Ada", "Lovelace", password=None,
-                                    username="ada")
-
-
-@pytest.fixture
 def role(ldap_system: System) -> Role:
     role = Role.objects.create(name="engineering")
     RoleSystem.objects.create(role=role, system=ldap_system)
