@@ -54,7 +54,14 @@ def _secret_keys() -> list[str]:
 def _keys(purpose: str) -> MultiFernet:
     if not purpose:
         raise ValueError("a purpose label is required")
-    return MultiFernet([_fernet_for(key, purpose) for key in _secret_keys()])
+    return _multi_fernet(tuple(_secret_keys()), purpose)
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_fernet(secret_keys: tuple[str, ...], purpose: str) -> MultiFernet:
+    """Built once per set of keys and purpose (a queue worker decrypts one value per
+    operation); a rotated SECRET_KEY is another set, so it gets its own."""
+    return MultiFernet([_fernet_for(key, purpose) for key in secret_keys])
 
 
 def encrypt(value: Secret | str | bytes, purpose: str) -> str:
