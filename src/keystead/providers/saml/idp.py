@@ -13,11 +13,9 @@ and removed after it.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -29,6 +27,7 @@ from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from keystead.providers.saml import keys
 from keystead.providers.saml.models import EMAIL, PERSISTENT, UNSPECIFIED, SamlApplication
+from keystead.xmlsec_files import key_pair_files
 
 SIGN_ALG = SIG_RSA_SHA256
 DIGEST_ALG = DIGEST_SHA256
@@ -52,20 +51,9 @@ def xmlsec_binary() -> str:
     return found
 
 
-@contextmanager
-def key_files(key: keys.SigningKey) -> Iterator[tuple[str, str]]:
+def key_files(key: keys.SigningKey) -> AbstractContextManager[tuple[str, str]]:
     """(key file, certificate file) of ``key`` for xmlsec1, removed afterwards."""
-    directory = tempfile.mkdtemp(prefix="keystead-saml-")
-    try:
-        key_path = Path(directory) / "key.pem"
-        cert_path = Path(directory) / "cert.pem"
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(keys.private_pem(key).reveal())
-        cert_path.write_text(key.certificate)
-        yield str(key_path), str(cert_path)
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+    return key_pair_files(keys.private_pem(key), key.certificate)
 
 
 def config_dict(key_file: str, cert_file: str, application: SamlApplication | None = None,

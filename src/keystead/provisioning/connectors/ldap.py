@@ -29,7 +29,6 @@ import base64
 import contextlib
 import hashlib
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -49,6 +48,7 @@ from keystead.provisioning.connectors.base import (
 )
 from keystead.provisioning.secrets import wire_bytes
 from keystead.secret import Secret
+from keystead.sources.ldap.connection import ca_file
 
 LOCKED_FOREVER = b"000001010000Z"
 #: Refusals that the same request would meet again: retrying cannot help.
@@ -131,29 +131,20 @@ class LdapConnector(Connector):
         conn.set_option(ldap.OPT_REFERRALS, 0)
         conn.set_option(ldap.OPT_NETWORK_TIMEOUT, self.timeout)
         conn.set_option(ldap.OPT_TIMEOUT, self.timeout)
-        # python-ldap's GnuTLS build reads CAs from files only (no OPT_X_TLS_CACERTDATA):
-        # a private temporary file, kept until the handshake is done.
-        ca_file = None
-        if self.settings.get("ca_pem"):
-            ca_file = tempfile.NamedTemporaryFile("w", prefix="keystead-ldap-ca-",  # noqa: SIM115
-                                                  suffix=".pem")
-            ca_file.write(self.settings["ca_pem"])
-            ca_file.flush()
-            conn.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_file.name)
-            conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
-            conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
-        try:
-            if self.settings.get("starttls"):
-                conn.start_tls_s()
-            password = self.secrets.get("bind_password")
-            conn.simple_bind_s(self.settings.get("bind_dn") or "",
-                               password.reveal() if password else "")
-        except ldap.LDAPError as exc:
-            conn.unbind_s()
-            raise _error(exc, "bind") from None
-        finally:
-            if ca_file is not None:
-                ca_file.close()
+        with ca_file(self.settings.get("ca_pem") or "") as ca_path:
+            if ca_path:
+                conn.set_option(ldap.OPT_X_TLS_CACERTFILE, ca_path)
+                conn.set_option(ldap.OPT_X_TLS_REQUIRE_CERT, ldap.OPT_X_TLS_DEMAND)
+                conn.set_option(ldap.OPT_X_TLS_NEWCTX, 0)
+            try:
+                if self.settings.get("starttls"):
+                    conn.start_tls_s()
+                password = self.secrets.get("bind_password")
+                conn.simple_bind_s(self.settings.get("bind_dn") or "",
+                                   password.reveal() if password else "")
+            except ldap.LDAPError as exc:
+                conn.unbind_s()
+                raise _error(exc, "bind") from None
         self._conn = conn
         return conn
 

@@ -142,8 +142,10 @@ def _tls_failure(settings: ConnectionSettings, exc: ldap.LDAPError) -> StepFaile
 
 
 @contextmanager
-def _ca_file(ca_pem: str) -> Iterator[str | None]:
-    """The CA as a private temporary file: python-ldap's GnuTLS build reads CAs from files."""
+def ca_file(ca_pem: str) -> Iterator[str | None]:
+    """The CA as a private temporary file, for as long as the ``with`` block (the TLS
+    handshake) lasts: python-ldap's GnuTLS build reads CAs from files only. ``None`` when
+    there is no CA (the system's are used)."""
     if not ca_pem.strip():
         yield None
         return
@@ -190,7 +192,7 @@ def open_connection(settings: ConnectionSettings) -> ldap.ldapobject.LDAPObject:
     Raises ``StepFailed`` naming the TLS problem; the CA file exists only
     while the TLS context is built.
     """
-    with _ca_file(settings.ca_pem) as ca_path:
+    with ca_file(settings.ca_pem) as ca_path:
         return _open(settings, ca_path)
 
 

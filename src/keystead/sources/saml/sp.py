@@ -14,13 +14,10 @@ from __future__ import annotations
 
 import base64
 import datetime
-import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from defusedxml import ElementTree
 from django.conf import settings
@@ -39,6 +36,7 @@ from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from keystead.sources.saml import certificates, idp_metadata
 from keystead.sources.saml.models import Binding, SamlSource, UserKey
+from keystead.xmlsec_files import key_pair_files
 
 XMLSEC1 = shutil.which("xmlsec1") or "/usr/bin/xmlsec1"
 #: Clock difference tolerated between the IdP and Keystead, in seconds.
@@ -110,22 +108,13 @@ def idp_document(source: SamlSource) -> str:
     return idp_metadata.written(source.idp_entity_id, sso, list(checked.certificates))
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)
-
-
 @contextmanager
 def client_for(source: SamlSource, *, with_idp: bool = True) -> Iterator[Saml2Client]:
     """A pysaml2 client configured from ``source`` for one request."""
     key = source.sp_private_key
     if key is None or not source.sp_certificate:
         raise InvalidTicket("the source has no SP key pair; save it again in the console")
-    with tempfile.TemporaryDirectory(prefix="keystead-saml-") as directory:
-        key_file, cert_file = Path(directory, "sp.key"), Path(directory, "sp.crt")
-        _write_private(key_file, key.reveal())
-        cert_file.write_text(source.sp_certificate)
+    with key_pair_files(key, source.sp_certificate) as (key_file, cert_file):
         config = SPConfig()
         config.load({
             "entityid": entity_id(),
