@@ -104,7 +104,7 @@ def sign_in_with_password(
         return SignIn(Result.FAILED, throttled=throttled)
     now = timezone.now()
     user, policy = account_and_policy(username)
-    strategy = LogonPolicy.current().login_strategy
+    strategy = policy.strategy  # read with the policy: no second read on every sign-in
     if strategy in (Strategy.LDAP, Strategy.SAML) and not (user is not None and user.break_glass):
         if strategy == Strategy.LDAP:
             return _through_directory(username, password, user, policy, now,

@@ -34,6 +34,8 @@ class EffectivePolicy:
     second_factor: bool = False
     # Only phishing-resistant or app-based factors (no emailed codes), from a group policy.
     strong_factors_only: bool = False
+    # The installation's login strategy (who checks a password: Keystead, LDAP, nobody).
+    strategy: str = Strategy.PASSWORD
 
 
 def effective_policy(user: User | None) -> EffectivePolicy:
@@ -73,7 +75,8 @@ def fold(site: LogonPolicy, group_policies: Iterable[GroupPolicy]) -> EffectiveP
     # Wrong second-factor codes have the installation's own threshold and lock for as
     # long as wrong passwords do.
     codes = LockoutRules(max_failures=site.code_max_attempts, lock_minutes=lockout.lock_minutes)
-    return EffectivePolicy(password, lockout, expiry, codes, second_factor, strong_only)
+    return EffectivePolicy(password, lockout, expiry, codes, second_factor, strong_only,
+                           site.login_strategy)
 
 
 def rules_fingerprint(rules: PasswordRules) -> str:
