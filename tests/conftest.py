@@ -148,6 +148,12 @@ def api_with(token_for):
     return lambda *scopes: ApiClient(token_for(*scopes))
 
 
+@pytest.fixture
+def api_for_token():
+    """An ``ApiClient`` for the clear value of a token the test issued itself."""
+    return ApiClient
+
+
 # --- Mail -------------------------------------------------------------------------------
 # Mail leaves through the outbox (keystead.login.outbox). Web processes deliver it in a
 # background thread; in tests that thread is off, and a test that reads mail asks for it

@@ -55,7 +55,8 @@ REST = {
     # Scopes for other resources never reach people.
     **{(scope, None): (NONE, NONE) for scope in (
         "groups:read", "groups:write", "roles:read", "roles:write", "events:read",
-        "policy:read", "policy:write", "clients:read", "clients:write")},
+        "policy:read", "policy:write", "clients:read", "clients:write",
+        "provisioning:read", "provisioning:write")},
 }
 SCIM = {
     ("scim", None): (SCIM_ACTIONS, NONE),

@@ -26,6 +26,7 @@ from django.test import Client
 
 from keystead.directory.models import Event, User
 from keystead.logs import HumanFormatter, JsonFormatter, RedactSecretsFilter
+from keystead.secret import Secret
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
@@ -359,6 +360,40 @@ def portal_message(seen: Exposure, ctx: dict, canary: str) -> None:
     seen.keep(browser.get("/"))
 
 
+def api_provisioning(seen: Exposure, ctx: dict, canary: str) -> None:
+    """A connected system's secret set through the API, and a password queued for it:
+    every provisioning response (systems, the queue, the archive, refusals) is searched."""
+    from keystead.provisioning import queue
+    from keystead.provisioning.models import Kind, System
+
+    api = ctx["api"]
+    settings = {"url": "postgresql+psycopg://app@127.0.0.1:1/apps", "table": "accounts",
+                "key_column": "login"}
+    created = api.post("/api/v1/systems", {"name": "canary-db", "connector": "sql",
+                                           "settings": settings, "secret": canary,
+                                           "read_only": True})
+    seen.keep(created)
+    assert created.status_code == 201
+    system = System.objects.get(name="canary-db")
+    assert system.secrets()["password"].reveal() == canary
+    url = f"/api/v1/systems/{system.pk}"
+    seen.keep(api.post("/api/v1/systems", {"name": "canary-db", "connector": "sql",
+                                           "settings": {}, "secret": canary}))  # refused
+    seen.keep(api.patch(url, {"secret": canary, "settings": {"table": "x"}}))  # refused
+    seen.keep(api.patch(url, {"secret": canary}))
+    seen.keep(api.post(f"{url}/test", {}))  # the database refuses: its message is returned
+    seen.keep(api.get(url))
+    seen.keep(api.get("/api/v1/systems"))
+    operation = queue.enqueue(system, "canary", Kind.CREATE, attributes={"cn": "Canary"},
+                              password=Secret(canary))
+    seen.keep(api.get("/api/v1/operations"))
+    seen.keep(api.get(f"/api/v1/operations/{operation.id}"))
+    seen.keep(api.post(f"/api/v1/operations/{operation.id}/retry", {}))  # read-only: 409
+    seen.keep(api.post(f"/api/v1/operations/{operation.id}/cancel", {}))
+    seen.keep(api.get("/api/v1/archive"))
+    assert seen.responses[-1].count(b'"had_password": true') == 1
+
+
 @pytest.fixture(scope="module")
 def ldap_directory():
     """A real slapd for the LDAP doors, started only when one of them runs."""
@@ -470,7 +505,8 @@ DOORS: list[Door] = [
     admin_add_user, admin_set_password, admin_refused_password, admin_people_import,
     scim_create_user, scim_patch_password, cli_set_password, cli_password_filter_check,
     portal_change, portal_forced_change, portal_reset, portal_email_code,
-    oidc_password_grant, portal_message, *sorted(LDAP_DOORS, key=lambda d: d.__name__),
+    oidc_password_grant, portal_message, api_provisioning,
+    *sorted(LDAP_DOORS, key=lambda d: d.__name__),
 ]
 
 

@@ -42,6 +42,9 @@ SCOPE_PERMISSIONS: dict[str, tuple[str, ...] | None] = {
     "clients:read": ("oauth2_provider.view_application",),
     "clients:write": ("oauth2_provider.add_application", "oauth2_provider.change_application",
                       "oauth2_provider.delete_application"),
+    "provisioning:read": ("provisioning.view_system",),
+    "provisioning:write": ("provisioning.add_system", "provisioning.change_system",
+                           "provisioning.delete_system", "provisioning.change_operation"),
     "scim": _USER_WRITE + _GROUP_WRITE,
     "admin": None,
 }

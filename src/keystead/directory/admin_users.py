@@ -53,7 +53,7 @@ from keystead.directory.admin_site import short_time
 from keystead.directory.authorization import Action, refusal, require
 from keystead.directory.models import AdminRole, Group, User
 from keystead.directory.rules import RuleViolation
-from keystead.directory.signals import email_changed
+from keystead.directory.signals import email_changed, person_changed
 from keystead.login import factors, sessions
 from keystead.policy.admin import effective_for_user
 from keystead.secret import Secret
@@ -245,6 +245,16 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
 
     # -- saving ------------------------------------------------------------
 
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        """A change a connected system's script cannot send undoes the whole save (the
+        view's transaction) and is told on the page."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RuleViolation as refused:
+            messages.error(request, f"Nothing was saved: {refused}")
+            return HttpResponseRedirect(request.get_full_path())
+
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if change:
             who = actor(request)
@@ -258,6 +268,11 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
                 if not f.primary_key and f.name not in NOT_SAVED_BY_FORM
                 and f.name != "is_active"
             ])
+            details = [f for f in form.changed_data
+                       if f in services.PERSON_FIELDS and f != "is_active"]
+            if details:  # connected systems follow, as for update_user
+                person_changed.send(sender=User, user=obj, request=request, changed=details,
+                                    before={f: form.initial.get(f) for f in details})
             if "is_active" in form.changed_data:
                 services.set_active(obj, obj.is_active, actor=who, request=request, door=DOOR)
             if "email" in form.changed_data:

@@ -73,6 +73,14 @@ _CLIENT_WRITE = frozenset({"oauth2_provider.view_application",
                            "oauth2_provider.delete_application"})
 _TOKEN_ADMIN = frozenset({"api.view_apitoken", "api.add_apitoken", "api.change_apitoken",
                           "api.delete_apitoken"})
+_PROVISIONING_READ = frozenset({
+    "provisioning.view_system", "provisioning.view_mappedattribute",
+    "provisioning.view_rolesystem", "provisioning.view_passwordpolicy",
+    "provisioning.view_operation", "provisioning.view_archivedoperation"})
+_PROVISIONING_WRITE = _PROVISIONING_READ | {
+    f"provisioning.{verb}_{model}" for verb in ("add", "change", "delete")
+    for model in ("system", "mappedattribute", "rolesystem", "passwordpolicy")
+} | {"provisioning.change_operation"}
 
 # The permissions each API scope stands for (a token never has more than its owner).
 SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -87,6 +95,8 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
     "policy:write": _POLICY_WRITE,
     "clients:read": frozenset({"oauth2_provider.view_application"}),
     "clients:write": _CLIENT_WRITE,
+    "provisioning:read": _PROVISIONING_READ,
+    "provisioning:write": _PROVISIONING_WRITE,
     "scim": _USER_WRITE | _GROUP_WRITE,
 }
 SCOPE_PERMISSIONS["admin"] = frozenset().union(*SCOPE_PERMISSIONS.values()) | _TOKEN_ADMIN

@@ -25,7 +25,12 @@ from keystead.directory.rules import (
     normalize_email,
     person_problems,
 )
-from keystead.directory.signals import access_ended, email_changed, password_changed
+from keystead.directory.signals import (
+    access_ended,
+    email_changed,
+    password_changed,
+    person_changed,
+)
 from keystead.policy import services as policy_services
 from keystead.policy.rules import Person
 from keystead.secret import Secret
@@ -194,6 +199,9 @@ def update_user(
         passed_on = _pass_on_password(user, password)
     _save(user)
     changed = sorted(f for f in PERSON_FIELDS if getattr(user, f) != before[f])
+    if changed:
+        person_changed.send(sender=User, user=user, request=request, changed=changed,
+                            before={f: before[f] for f in changed})
     audit.record("user.update", request=request, target=user,
                  detail={"door": door, "changed": changed, "password_set": bool(password)})
     if password:
@@ -216,6 +224,8 @@ def set_active(user: User, active: bool, *, actor: Actor, request: HttpRequest |
             is_active=active, updated_at=timezone.now()):
         return False
     user.is_active = active
+    person_changed.send(sender=User, user=user, request=request, changed=["is_active"],
+                        before={"is_active": not active})
     _announce_active(user, request=request, door=door)
     return True
 

@@ -16,3 +16,9 @@ email_changed = Signal()
 # ``reason``. Sessions, remembered browsers and issued tokens end here; enabling the
 # account again does not bring them back.
 access_ended = Signal()
+
+# Sent after a person's own details changed (``update_user``, ``set_active``), inside the
+# change's transaction, with ``user``, ``request`` (may be None), ``changed`` (the names of
+# the fields that changed) and ``before`` (their values before). Connected systems follow
+# here; a receiver that raises ``RuleViolation`` refuses the whole change.
+person_changed = Signal()

@@ -18,10 +18,9 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from keystead.directory import audit
 from keystead.directory.authorization import Actor, NotAllowed
-from keystead.provisioning import mapping, services
-from keystead.provisioning.connectors import ConnectorError, SettingsError, connector_for
+from keystead.directory.models import Role
+from keystead.provisioning import mapping, services, systems
 from keystead.provisioning.models import (
     ArchivedOperation,
     MappedAttribute,
@@ -34,8 +33,7 @@ from keystead.provisioning.models import (
 from keystead.secret import Secret
 
 #: The secret each connector type uses, as the form names it.
-SECRET_NAMES = {"ldap": "bind_password", "sql": "password", "ad": "bind_password",
-                "scim": "bearer_token"}
+SECRET_NAMES = systems.SECRET_NAMES
 
 
 class SystemForm(forms.ModelForm):
@@ -57,14 +55,12 @@ class SystemForm(forms.ModelForm):
         """Settings the connector cannot use are refused here, naming the setting."""
         cleaned = super().clean()
         settings = cleaned.get("settings")
-        if settings is not None and not isinstance(settings, dict):
-            self.add_error("settings", 'Give a JSON object, such as {"url": "ldap://…"}.')
-        elif settings is not None and cleaned.get("connector"):
-            try:
-                connector_for(System(name=cleaned.get("name") or "",
-                                     connector=cleaned["connector"], settings=settings)).close()
-            except SettingsError as exc:
-                self.add_error("settings", str(exc))
+        if settings is not None and cleaned.get("connector"):
+            problem = systems.settings_problem(System(
+                name=cleaned.get("name") or "", connector=cleaned["connector"],
+                settings=settings))
+            if problem:
+                self.add_error("settings", problem)
         return cleaned
 
 
@@ -176,34 +172,31 @@ class SystemAdmin(admin.ModelAdmin):
         """Mapping and role links are audited like the system's other changes; a role
         linked to a system gives its holders their accounts at once."""
         super().save_formset(request, form, formset, change)
-        if formset.model not in (MappedAttribute, RoleSystem):
-            return
-        changed = ([o.name if formset.model is MappedAttribute else o.role.name
-                    for o in formset.new_objects]
-                   + [o.name if formset.model is MappedAttribute else o.role.name
-                      for o, _ in formset.changed_objects]
-                   + [str(o) for o in formset.deleted_objects])
-        if not changed:
-            return
-        event = ("provisioning.mapping.change" if formset.model is MappedAttribute
-                 else "provisioning.roles.change")
-        audit.record(event, request=request, target=form.instance,
-                     detail={"changed": changed})
-        if formset.model is RoleSystem:
-            from keystead.provisioning import roles
-
-            for link in formset.new_objects:
-                roles.role_granted(link.role, list(roles.holders(link.role)))
-            for link in formset.deleted_objects:  # the link is gone: holders lose it
-                roles.follow([link.system], list(roles.holders(link.role)))
+        actor = Actor.person(request.user)
+        system = form.instance
+        if formset.model is MappedAttribute:
+            systems.mapping_changed(
+                system, [o.name for o in formset.new_objects]
+                + [o.name for o, _ in formset.changed_objects]
+                + [o.name for o in formset.deleted_objects], actor=actor, request=request)
+        elif formset.model is RoleSystem:
+            added = [o.role for o in formset.new_objects]
+            removed = [o.role for o in formset.deleted_objects]
+            for link, fields in formset.changed_objects:  # a row now names another role
+                if "role" in fields:
+                    added.append(link.role)
+                    before = next(f.initial.get("role") for f in formset.forms
+                                  if f.instance.pk == link.pk)
+                    removed += list(Role.objects.filter(pk=before))
+            systems.roles_changed(system, added, removed, actor=actor, request=request)
 
     @admin.action(description="Read the schema", permissions=["change"])
     def read_schema(self, request: HttpRequest, queryset: QuerySet[System]) -> None:
         actor = Actor.person(request.user)
         for system in queryset:
             try:
-                count = mapping.read_schema(system, actor=actor, request=request)
-            except (ConnectorError, NotAllowed) as exc:
+                count = systems.read_schema(system, actor=actor, request=request)
+            except (systems.TargetFailed, NotAllowed) as exc:
                 self.message_user(request, f"{system.name}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{system.name}: {count} attributes read.",
@@ -211,45 +204,31 @@ class SystemAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: System, form: forms.ModelForm,
                    change: bool) -> None:
-        secret = form.cleaned_data.get("secret")
-        if form.cleaned_data.get("clear_secret"):
-            obj.set_secrets({})
-        elif secret:
-            obj.set_secrets({**obj.secrets(), SECRET_NAMES.get(obj.connector, "secret"):
-                             Secret(secret)})
+        """Through the services the API calls: the same checks, the same audit events;
+        flags change through ``services.change_flags``."""
         actor = Actor.person(request.user)
-        if not change:
-            super().save_model(request, obj, form, change)
-            audit.record("provisioning.system.create", request=request, target=obj,
-                         detail={"connector": obj.connector, "secret_set": bool(secret)})
-            return
-        flags = {name: form.cleaned_data[name] for name in services.FLAGS}
-        stored = System.objects.get(pk=obj.pk)
-        for name in services.FLAGS:  # flags change through the service below
-            setattr(obj, name, getattr(stored, name))
-        super().save_model(request, obj, form, change)
-        if form.has_changed() and set(form.changed_data) - set(services.FLAGS):
-            audit.record("provisioning.system.change", request=request, target=obj,
-                         detail={"changed": sorted(set(form.changed_data)
-                                                   - set(services.FLAGS) - {"secret"}),
-                                 "secret_changed": bool(secret) or
-                                 bool(form.cleaned_data.get("clear_secret"))})
-        services.change_flags(obj, actor=actor, request=request, **flags)
+        secret = Secret(form.cleaned_data["secret"]) if form.cleaned_data.get("secret") else None
+        if change:
+            systems.change_system(obj, actor=actor, secret=secret, request=request,
+                                  clear_secret=bool(form.cleaned_data.get("clear_secret")))
+        else:
+            systems.create_system(obj, actor=actor, secret=secret, request=request)
+
+    def delete_model(self, request: HttpRequest, obj: System) -> None:
+        systems.delete_system(obj, actor=Actor.person(request.user), request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[System]) -> None:
+        actor = Actor.person(request.user)
+        for system in queryset:
+            systems.delete_system(system, actor=actor, request=request)
 
     @admin.action(description="Test the connection", permissions=["view"])
     def test_connection(self, request: HttpRequest, queryset: QuerySet[System]) -> None:
+        actor = Actor.person(request.user)
         for system in queryset:
-            try:
-                connector = connector_for(system)
-                try:
-                    connector.test()
-                finally:
-                    connector.close()
-            except ConnectorError as exc:
-                self.message_user(request, f"{system.name}: {exc}", messages.ERROR)
-            else:
-                self.message_user(request, f"{system.name}: connection works.",
-                                  messages.SUCCESS)
+            result = systems.test_connection(system, actor=actor, request=request)
+            self.message_user(request, result.message,
+                              messages.SUCCESS if result.ok else messages.ERROR)
 
 
 class PasswordPolicyForm(forms.ModelForm):
@@ -260,14 +239,8 @@ class PasswordPolicyForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        minimums = sum(cleaned.get(name) or 0 for name in (
-            "min_lowercase", "min_uppercase", "min_digits", "min_symbols"))
-        if cleaned.get("max_length") and minimums > cleaned["max_length"]:
-            self.add_error("max_length", f"The character minimums add up to {minimums}; raise "
-                                         "the maximum length or lower a minimum.")
-        if (cleaned.get("min_length") and cleaned.get("max_length")
-                and cleaned["min_length"] > cleaned["max_length"]):
-            self.add_error("min_length", "Must not exceed the maximum length.")
+        for problem in systems.policy_problems(cleaned):
+            self.add_error(problem.field, problem.message)
         return cleaned
 
 
@@ -281,9 +254,7 @@ class PasswordPolicyAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: PasswordPolicy, form: forms.ModelForm,
                    change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        audit.record("provisioning.policy.change" if change else "provisioning.policy.create",
-                     request=request, target=obj, detail={"changed": form.changed_data})
+        systems.save_policy(obj, actor=Actor.person(request.user), request=request)
 
 
 class _ReadOnly(admin.ModelAdmin):

@@ -13,7 +13,7 @@ main password as given and no other attribute.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,16 +86,25 @@ def read_schema(system: System, *, actor: Actor, request: HttpRequest | None = N
     return len(found)
 
 
-def user_data(person: User) -> dict[str, Any]:
-    """The plain data scripts get as ``user`` (and attributes are mapped from)."""
+#: The person's own fields among what scripts get; the others are derived or related.
+PERSON_SOURCES = ("username", "email", "given_name", "family_name", "is_active")
+
+
+def user_data(person: User, before: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The plain data scripts get as ``user`` (and attributes are mapped from).
+
+    ``before`` gives earlier values of the person's own fields (``PERSON_SOURCES``),
+    so the data as it was before a change can be computed and compared."""
+    own = {name: getattr(person, name) for name in PERSON_SOURCES}
+    own.update({name: value for name, value in (before or {}).items() if name in own})
     return {
-        "username": person.username, "email": person.email,
-        "given_name": person.given_name, "family_name": person.family_name,
-        "full_name": f"{person.given_name} {person.family_name}".strip(),
+        "username": own["username"], "email": own["email"],
+        "given_name": own["given_name"], "family_name": own["family_name"],
+        "full_name": f"{own['given_name']} {own['family_name']}".strip(),
         "groups": sorted(person.directory_groups.values_list("name", flat=True))
         if person.pk else [],
         "roles": sorted(person.roles.values_list("name", flat=True)) if person.pk else [],
-        "is_active": bool(person.is_active),
+        "is_active": bool(own["is_active"]),
     }
 
 
@@ -144,6 +153,17 @@ def _passwords(system: System, items: Iterable[MappedAttribute], password: Secre
             values.secret_attributes[item.name] = result
 
 
+def _plain_value(system: System, item: MappedAttribute, data: dict[str, Any]) -> Any:
+    """One non-password attribute's value from ``data``; MappingError if its script fails."""
+    given = data.get(item.source) if item.source else None
+    try:
+        if item.script:
+            return scripts.evaluate(item.script, value=given, user=data)
+    except scripts.ScriptError as exc:
+        raise _refused(system, item, exc) from None
+    return given if item.source else item.constant
+
+
 def values_for(system: System, person: User, password: Secret | None) -> Values:
     """Every mapped attribute's value for ``person``; password attributes get ``password``
     (scripts receive it, or null when there is none). Raises MappingError at the first
@@ -152,23 +172,30 @@ def values_for(system: System, person: User, password: Secret | None) -> Values:
     if not items:
         return Values(password=password)
     data = user_data(person)
-    values = Values()
-    for item in items:
-        if item.is_password:
-            continue
-        given = data.get(item.source) if item.source else None
-        try:
-            if item.script:
-                values.attributes[item.name] = scripts.evaluate(item.script, value=given,
-                                                                user=data)
-            elif item.source:
-                values.attributes[item.name] = given
-            else:
-                values.attributes[item.name] = item.constant
-        except scripts.ScriptError as exc:
-            raise _refused(system, item, exc) from None
+    values = Values(attributes={item.name: _plain_value(system, item, data)
+                                for item in items if not item.is_password})
     _passwords(system, [i for i in items if i.is_password], password, data, values)
     return values
+
+
+def changed_values(system: System, before: dict[str, Any],
+                   after: dict[str, Any]) -> dict[str, Any]:
+    """The non-password attributes whose value from ``after`` (``user_data``) differs from
+    the one from ``before``, with their new values. Raises MappingError when a script
+    fails on ``after``; one that failed only on ``before`` counts as changed."""
+    changed: dict[str, Any] = {}
+    for item in _mapped(system):
+        if item.is_password:
+            continue
+        new = _plain_value(system, item, after)
+        try:
+            old = _plain_value(system, item, before)
+        except MappingError:
+            changed[item.name] = new
+            continue
+        if new != old:
+            changed[item.name] = new
+    return changed
 
 
 def password_values(system: System, person: User, password: Secret) -> Values:

@@ -14,6 +14,8 @@ what closes the gap:
   goes to every password attribute's script. A script that fails refuses the
   whole change (``RuleViolation``) and nothing is queued.
 - granted and the account was last sent disabled: it is enabled again.
+- granted to a person who is disabled: the account is created disabled, or
+  disabled, or left disabled (``lifecycle`` enables it when the person is).
 - no longer granted: the account is deleted or disabled
   (``System.on_role_removal``), unless that was already the last thing sent.
 
@@ -89,8 +91,10 @@ def _creation(system: System, person: User) -> dict:
         raise RuleViolation([FieldProblem(
             "users", f"{person.email} cannot be given an account: {exc}",
             code="script")]) from None
+    attributes = values.attributes if person.is_active else {**values.attributes,
+                                                             ENABLE: False}
     return {"system": system, "name": mapping.account_name(system, person), "person": person,
-            "attributes": values.attributes, "password": values.password,
+            "attributes": attributes, "password": values.password,
             "secret_attributes": values.secret_attributes}
 
 
@@ -133,10 +137,13 @@ def follow(systems: Iterable[System], people: Iterable[User]) -> list[Operation]
             held = SystemAccount.objects.filter(system=system, person=person).exclude(
                 state=AccountState.DELETED).order_by("id").first()
             if granted(system, person):
-                if held is None or last_sent(held) == DELETED:
+                said = last_sent(held) if held is not None else DELETED
+                if said == DELETED:
                     planned.append(_creation(system, person))
-                elif last_sent(held) == DISABLED:
+                elif said == DISABLED and person.is_active:
                     enable.append(held)
+                elif said == ENABLED and not person.is_active:
+                    remove.append((held, DISABLED))
             elif held is not None:
                 said = last_sent(held)
                 wanted = DELETED if system.on_role_removal == RoleRemoval.DELETE else DISABLED

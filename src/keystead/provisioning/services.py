@@ -43,7 +43,7 @@ class ProvisioningRefused(ValueError):
     """The request cannot be done as asked; the message says why and what to do."""
 
 
-def _require(actor: Actor, permission: str, words: str, event: str,
+def require_permission(actor: Actor, permission: str, words: str, event: str,
              request: HttpRequest | None, detail: dict[str, Any]) -> None:
     if actor.superuser or permission in actor.permissions:
         return
@@ -55,14 +55,15 @@ def _require(actor: Actor, permission: str, words: str, event: str,
 def require_queue_change(actor: Actor, *, event: str, request: HttpRequest | None = None,
                          detail: dict[str, Any] | None = None) -> None:
     """Retrying or cancelling queued operations needs ``provisioning.change_operation``."""
-    _require(actor, CHANGE_OPERATIONS, "retry or cancel provisioning operations", event,
+    require_permission(actor, CHANGE_OPERATIONS, "retry or cancel provisioning operations", event,
              request, detail or {})
 
 
 def require_system_change(actor: Actor, *, event: str, request: HttpRequest | None = None,
                           detail: dict[str, Any] | None = None) -> None:
     """Changing a connected system needs ``provisioning.change_system``."""
-    _require(actor, CHANGE_SYSTEMS, "change connected systems", event, request, detail or {})
+    require_permission(actor, CHANGE_SYSTEMS, "change connected systems", event, request,
+                       detail or {})
 
 
 def queue_operation(system: System, account_name: str, kind: str, *,
@@ -96,6 +97,11 @@ def queue_account_creation(system: System, name: str, *, person: User | None = N
         if not created and account.state == AccountState.DELETED:
             SystemAccount.objects.filter(pk=account.pk).update(state=AccountState.PLANNED,
                                                                person=person)
+        elif not created and account.person_id is None and person is not None:
+            # The name of a deleted person's account, taken again before its delete
+            # ran: the account now follows its new holder (the delete runs first).
+            SystemAccount.objects.filter(pk=account.pk, person__isnull=True).update(
+                person=person)
         return queue_operation(system, name, Kind.CREATE, attributes=attributes,
                                password=password, account=account,
                                secret_attributes=secret_attributes)

@@ -11,6 +11,12 @@ concern; ``roles.follow`` then decides from the state after the change. A
 ``clear`` is looked at before it happens (the rows are gone afterwards) and
 acted on after it. Deleting a whole group or role removes its rows without
 ``m2m_changed``, so deletions are watched too, the same way.
+
+A person's own life reaches their accounts too (``lifecycle``): the directory's
+``person_changed`` signal (details changed, disabled, enabled) and the deletion of
+a person. ``pre_delete`` is sent for every person a ``QuerySet.delete`` removes, so
+bulk deletion is covered; it runs in the deletion's transaction, before the
+accounts lose their link to the person.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from django.db.models.signals import m2m_changed, post_delete, pre_delete
 from django.dispatch import receiver
 
 from keystead.directory.models import Group, Role, User
-from keystead.provisioning import roles
+from keystead.directory.signals import person_changed
+from keystead.provisioning import lifecycle, roles
 
 #: Related ids of a ``clear`` in progress, kept from ``pre_clear`` to ``post_clear``.
 _CLEARING = "_provisioning_clearing"
@@ -98,3 +105,14 @@ def _after_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
     systems, people = getattr(instance, _DELETING, ([], []))
     if systems and people:
         roles.follow(systems, people)
+
+
+@receiver(person_changed, sender=User)
+def _person_changed(sender: Any, user: User, changed: list[str], before: dict[str, Any],
+                    **kwargs: Any) -> None:
+    lifecycle.person_changed(user, changed, before)
+
+
+@receiver(pre_delete, sender=User)
+def _person_deleted(sender: Any, instance: User, **kwargs: Any) -> None:
+    lifecycle.person_deleted(instance)

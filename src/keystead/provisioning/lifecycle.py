@@ -1,0 +1,112 @@
+"""A person's life reaches their accounts: details changed, disabled or enabled, deleted.
+
+Roles decide *whether* a person has an account on a system (``roles``); this
+module keeps the accounts a person has in step with the person themselves:
+
+- **details changed** (user name, email, names): each open account gets one
+  update carrying the non-password mapped attributes whose values changed
+  (every script runs first; one that fails refuses the change, nothing is
+  queued). The account keeps its name on the system.
+- **disabled**: each open account last sent enabled is disabled
+  (``__ENABLE__`` false, as losing a role does with *disable*), in the same
+  update as any attribute change. A failing script never stops a disable:
+  the attributes are then left as they were.
+- **enabled again**: each open account last sent disabled is enabled again
+  if a role the person holds still grants it; the others stay disabled.
+- **deleted**: each open account gets a delete. The account row stays (its
+  person emptied) and the operation refers to it, so its history remains.
+
+An *open* account is one not deleted and not being deleted (``roles.last_sent``),
+so nothing is queued twice. The account rows are locked while deciding, so
+two changes of one person at the same moment queue one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.db import transaction
+
+from keystead.directory.models import User
+from keystead.directory.rules import FieldProblem, RuleViolation
+from keystead.provisioning import mapping, roles
+from keystead.provisioning.connectors.base import ENABLE
+from keystead.provisioning.models import AccountState, Kind, Operation, SystemAccount
+from keystead.provisioning.services import queue_operation
+
+
+def open_accounts(person: User) -> list[SystemAccount]:
+    """The person's accounts that exist or will (not deleted, no delete last sent),
+    locked until the caller's transaction ends."""
+    accounts = (SystemAccount.objects.filter(person=person)
+                .exclude(state=AccountState.DELETED).select_related("system")
+                .select_for_update(of=("self",)).order_by("id"))
+    return [account for account in accounts if roles.last_sent(account) != roles.DELETED]
+
+
+def _enable_change(account: SystemAccount, person: User) -> bool | None:
+    """``__ENABLE__`` to send after the person was enabled or disabled, or None."""
+    said = roles.last_sent(account)
+    if not person.is_active:
+        return False if said == roles.ENABLED else None
+    if said == roles.DISABLED and roles.granted(account.system, person):
+        return True
+    return None
+
+
+def _refused(changed: Iterable[str], exc: mapping.MappingError) -> RuleViolation:
+    field = next((name for name in mapping.PERSON_SOURCES if name in changed), "user")
+    return RuleViolation([FieldProblem(
+        field, f"This change cannot be sent to a connected system: {exc} Correct the "
+               "value, or the system's mapping.", code="script")])
+
+
+def person_changed(person: User, changed: Iterable[str],
+                   before: Mapping[str, Any]) -> list[Operation]:
+    """Queue one update per open account of ``person`` after their ``changed`` fields
+    (previously ``before``) changed: the mapped attributes whose values differ, and
+    ``__ENABLE__`` when being enabled or disabled changes the account.
+
+    Every value is computed first: a failing script raises ``RuleViolation`` naming the
+    system and attribute, and nothing is queued; except when only being active changed,
+    so that disabling someone is never refused (the attributes are then left as they
+    were). Fields no script or source reads (``source``, ``external_id``) queue
+    nothing."""
+    changed = set(changed) & set(mapping.PERSON_SOURCES)
+    if not changed:
+        return []
+    with transaction.atomic():
+        accounts = open_accounts(person)
+        if not accounts:
+            return []
+        after_data = mapping.user_data(person)
+        before_data = mapping.user_data(person, before)
+        planned = []
+        for account in accounts:
+            try:
+                attributes = mapping.changed_values(account.system, before_data, after_data)
+            except mapping.MappingError as exc:
+                if changed != {"is_active"}:
+                    raise _refused(changed, exc) from None
+                attributes = {}  # disabling is never refused: only the lock is sent
+            attributes.pop(ENABLE, None)  # decided below, by the roles held
+            if "is_active" in changed:
+                enable = _enable_change(account, person)
+                if enable is not None:
+                    attributes[ENABLE] = enable
+            if attributes:
+                planned.append((account, attributes))
+        return [queue_operation(account.system, account.name, Kind.UPDATE,
+                                attributes=attributes, account=account)
+                for account, attributes in planned]
+
+
+def person_deleted(person: User) -> list[Operation]:
+    """Queue the deletion of every open account of ``person``, who is being deleted.
+
+    Called before the person's row goes, in the same transaction: the accounts still
+    name the person here, and keep their rows (without a person) afterwards."""
+    with transaction.atomic():
+        return [queue_operation(account.system, account.name, Kind.DELETE, account=account)
+                for account in open_accounts(person)]

@@ -1,0 +1,314 @@
+"""A person's life reaches their accounts on slapd: deleted, disabled, enabled, changed."""
+
+from __future__ import annotations
+
+import ldap
+import pytest
+
+from keystead.directory import services as directory
+from keystead.directory.authorization import OPERATOR
+from keystead.directory.models import Event, Role, User
+from keystead.directory.rules import RuleViolation
+from keystead.provisioning.models import (
+    ArchivedOperation,
+    Kind,
+    MappedAttribute,
+    Operation,
+    PasswordPolicy,
+    Reason,
+    RoleRemoval,
+    RoleSystem,
+    State,
+    System,
+    SystemAccount,
+)
+from keystead.provisioning.worker import Worker
+from sources.ldap.slapd import Slapd
+
+from .helpers import binds, ldap_entries
+from .mapped import map_person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def role(ldap_system: System) -> Role:
+    role = Role.objects.create(name="engineering")
+    RoleSystem.objects.create(role=role, system=ldap_system)
+    return role
+
+
+@pytest.fixture
+def provisioned(ldap_system: System, ada: User, role: Role) -> str:
+    """Ada holds the role; her account exists on slapd. Returns its generated password."""
+    PasswordPolicy.objects.create(name="default", default_for_generation=True)
+    map_person(ldap_system)
+    role.users.add(ada)
+    password = Operation.objects.get().password().reveal()
+    assert Worker("w1").run(once=True) == 1
+    return password
+
+
+def _entry(server: Slapd, dn: str) -> dict[str, list[bytes]]:
+    conn = server.admin()
+    try:
+        return conn.search_s(dn, ldap.SCOPE_BASE)[0][1]
+    finally:
+        conn.unbind_s()
+
+
+def _open() -> list[tuple[str, dict]]:
+    return [(op.kind, op.attributes) for op in Operation.objects.order_by("id")]
+
+
+# --- deletion ---------------------------------------------------------------------------
+
+
+def test_deleting_a_person_deletes_their_account_on_the_target(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    account = SystemAccount.objects.get(person=ada)
+    assert ldap_entries(prov_slapd, accounts_ou) == [f"uid=ada,{accounts_ou}"]
+    directory.delete_user(ada, actor=OPERATOR, door="api")
+    (op,) = Operation.objects.all()
+    assert (op.kind, op.account_name, op.account_id) == (Kind.DELETE, "ada", account.pk)
+    assert Worker("w1").run(once=True) == 1
+    assert ldap_entries(prov_slapd, accounts_ou) == []
+    account.refresh_from_db()  # the row stays, with its history, without a person
+    assert (account.state, account.person_id) == ("deleted", None)
+    assert ArchivedOperation.objects.filter(account_name="ada", kind=Kind.DELETE,
+                                            state=State.EXECUTED).exists()
+
+
+def test_an_account_already_being_deleted_gets_no_second_delete(
+        ldap_system: System, ada: User, role: Role, provisioned: str) -> None:
+    ldap_system.on_role_removal = RoleRemoval.DELETE
+    ldap_system.save()
+    role.users.remove(ada)
+    assert _open() == [(Kind.DELETE, {})]
+    ada.delete()
+    assert _open() == [(Kind.DELETE, {})]
+
+
+def test_bulk_deletion_queues_a_delete_for_each_person(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User, role: Role,
+        provisioned: str) -> None:
+    grace = User.objects.create_user("grace@example.test", "Grace", "Hopper", password=None,
+                                     username="grace")
+    role.users.add(grace)
+    Worker("w1").run(once=True)
+    assert len(ldap_entries(prov_slapd, accounts_ou)) == 2
+    User.objects.filter(pk__in=[ada.pk, grace.pk]).delete()  # the console's bulk delete too
+    assert sorted((op.kind, op.account_name) for op in Operation.objects.all()) == [
+        (Kind.DELETE, "ada"), (Kind.DELETE, "grace")]
+    assert Worker("w1").run(once=True) == 2
+    assert ldap_entries(prov_slapd, accounts_ou) == []
+
+
+def test_a_system_blocking_deletes_shows_the_delete_as_not_executed(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    ldap_system.block_delete = True
+    ldap_system.save()
+    directory.delete_user(ada, actor=OPERATOR, door="api")
+    (op,) = Operation.objects.all()
+    assert (op.kind, op.state, op.reason) == (Kind.DELETE, State.NOT_EXECUTED,
+                                              Reason.BLOCKED_KIND)
+    assert Event.objects.filter(action="provisioning.not_executed").exists()
+    Worker("w1").run(once=True)
+    assert ldap_entries(prov_slapd, accounts_ou) == [f"uid=ada,{accounts_ou}"]
+
+
+def test_a_refused_deletion_queues_nothing(ldap_system: System, ada: User,
+                                           provisioned: str) -> None:
+    from keystead.directory.authorization import Actor, NotAllowed
+
+    nobody = Actor(label="nobody", permissions=frozenset())
+    with pytest.raises(NotAllowed):
+        directory.delete_user(ada, actor=nobody, door="api")
+    assert not Operation.objects.exists() and User.objects.filter(pk=ada.pk).exists()
+
+
+# --- disable and enable -----------------------------------------------------------------
+
+
+def test_disabling_a_person_disables_the_account_and_enabling_enables_it(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    dn = f"uid=ada,{accounts_ou}"
+    assert binds(prov_slapd, dn, provisioned)
+    assert directory.set_active(ada, False, actor=OPERATOR, door="cli")
+    assert _open() == [(Kind.UPDATE, {"__ENABLE__": False})]
+    Worker("w1").run(once=True)
+    assert not binds(prov_slapd, dn, provisioned)  # ppolicy's permanent lock
+
+    directory.update_user(ada, {"is_active": True}, actor=OPERATOR, door="api")
+    assert _open() == [(Kind.UPDATE, {"__ENABLE__": True})]
+    Worker("w1").run(once=True)
+    assert binds(prov_slapd, dn, provisioned)
+
+    directory.update_user(ada, {"is_active": False}, actor=OPERATOR, door="api")
+    assert _open() == [(Kind.UPDATE, {"__ENABLE__": False})]
+    directory.update_user(ada, {"given_name": "Ada"}, actor=OPERATOR, door="api")
+    assert len(_open()) == 1  # nothing changed: nothing queued
+
+
+def test_enabling_a_person_leaves_disabled_an_account_no_role_grants(
+        ldap_system: System, ada: User, role: Role, provisioned: str) -> None:
+    role.users.remove(ada)  # on role removal: disable
+    assert _open() == [(Kind.UPDATE, {"__ENABLE__": False})]
+    directory.set_active(ada, False, actor=OPERATOR, door="cli")
+    assert len(_open()) == 1  # already disabled
+    directory.set_active(ada, True, actor=OPERATOR, door="cli")
+    assert len(_open()) == 1  # no role grants it: stays disabled
+
+
+def test_a_role_granted_to_a_disabled_person_gives_a_disabled_account(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        role: Role) -> None:
+    PasswordPolicy.objects.create(name="default", default_for_generation=True)
+    map_person(ldap_system)
+    directory.set_active(ada, False, actor=OPERATOR, door="cli")
+    role.users.add(ada)
+    (op,) = Operation.objects.all()
+    assert op.kind == Kind.CREATE and op.attributes["__ENABLE__"] is False
+    password = op.password().reveal()
+    Worker("w1").run(once=True)
+    dn = f"uid=ada,{accounts_ou}"
+    assert ldap_entries(prov_slapd, accounts_ou) == [dn]
+    assert not binds(prov_slapd, dn, password)
+    directory.set_active(ada, True, actor=OPERATOR, door="cli")
+    assert _open() == [(Kind.UPDATE, {"__ENABLE__": True})]
+    Worker("w1").run(once=True)
+    assert binds(prov_slapd, dn, password)
+
+
+# --- details ----------------------------------------------------------------------------
+
+
+def test_a_new_email_reaches_the_mapped_attribute_on_slapd(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    dn = f"uid=ada,{accounts_ou}"
+    assert _entry(prov_slapd, dn)["mail"] == [b"ada@example.test"]
+    directory.update_user(ada, {"email": "ada.lovelace@example.test"}, actor=OPERATOR,
+                          door="api")
+    assert _open() == [(Kind.UPDATE, {"mail": "ada.lovelace@example.test"})]
+    Worker("w1").run(once=True)
+    entry = _entry(prov_slapd, dn)
+    assert entry["mail"] == [b"ada.lovelace@example.test"]
+    assert entry["cn"] == [b"Ada Lovelace"]
+
+
+def test_only_the_attributes_whose_values_changed_are_sent(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    directory.update_user(ada, {"family_name": "King", "username": "ada.king"},
+                          actor=OPERATOR, door="api")
+    assert _open() == [(Kind.UPDATE, {"cn": "Ada King", "sn": "King",
+                                      "description": "Keystead: ada.king"})]
+    assert Operation.objects.get().account_name == "ada"  # the account keeps its name
+    Worker("w1").run(once=True)
+    entry = _entry(prov_slapd, f"uid=ada,{accounts_ou}")
+    assert (entry["cn"], entry["sn"]) == ([b"Ada King"], [b"King"])
+    directory.update_user(ada, {"external_id": "E-1815"}, actor=OPERATOR, door="api")
+    assert not Operation.objects.exists()  # no mapped source changed
+
+
+def test_a_failing_script_refuses_the_change_and_queues_nothing(
+        ldap_system: System, ada: User, provisioned: str) -> None:
+    MappedAttribute.objects.filter(system=ldap_system, name="mail").update(
+        script='value.endsWith("@example.test") ? value : user.nickname')
+    with pytest.raises(RuleViolation) as refused:
+        directory.update_user(ada, {"email": "ada@elsewhere.test"}, actor=OPERATOR,
+                              door="api")
+    problem = refused.value.problems[0]
+    assert problem.field == "email" and "'mail'" in problem.message
+    assert ldap_system.name in problem.message
+    assert not Operation.objects.exists()
+    ada.refresh_from_db()
+    assert ada.email == "ada@example.test"
+
+
+def test_the_api_refuses_a_change_a_script_cannot_send_with_a_400(
+        ldap_system: System, ada: User, provisioned: str, api) -> None:
+    MappedAttribute.objects.filter(system=ldap_system, name="mail").update(
+        script='value.endsWith("@example.test") ? value : user.nickname')
+    response = api.patch(f"/api/v1/users/{ada.pk}", {"email": "ada@elsewhere.test"})
+    assert response.status_code == 400, response.content
+    assert "'mail'" in response.content.decode()
+    assert not Operation.objects.exists()
+    ada.refresh_from_db()
+    assert ada.email == "ada@example.test"
+
+
+def _console_change(console, person: User, **changes: object):
+    """Post the console's change form of ``person`` with their current values and
+    ``changes``."""
+    data = {"email": person.email, "username": person.username,
+            "given_name": person.given_name, "family_name": person.family_name,
+            "source": person.source, "source_id": person.source_id,
+            "external_id": person.external_id, "_save": "Save"}
+    if person.is_active:
+        data["is_active"] = "on"
+    data.update(changes)
+    return console.post(f"/admin/directory/user/{person.pk}/change/", data, follow=True)
+
+
+def test_a_change_in_the_console_reaches_the_account(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str, admin_user: User) -> None:
+    from django.test import Client
+
+    console = Client()
+    console.force_login(admin_user)
+    response = _console_change(console, ada, email="ada.king@example.test")
+    assert response.status_code == 200
+    assert _open() == [(Kind.UPDATE, {"mail": "ada.king@example.test"})]
+    Worker("w1").run(once=True)
+    assert _entry(prov_slapd, f"uid=ada,{accounts_ou}")["mail"] == [b"ada.king@example.test"]
+
+
+def test_the_console_says_why_a_change_cannot_be_sent_and_saves_nothing(
+        ldap_system: System, ada: User, provisioned: str, admin_user: User) -> None:
+    from django.test import Client
+
+    MappedAttribute.objects.filter(system=ldap_system, name="mail").update(
+        script='value.endsWith("@example.test") ? value : user.nickname')
+    console = Client()
+    console.force_login(admin_user)
+    response = _console_change(console, ada, email="ada@elsewhere.test")
+    page = response.content.decode()
+    assert "Nothing was saved" in page and "&#x27;mail&#x27;" in page
+    ada.refresh_from_db()
+    assert ada.email == "ada@example.test" and not Operation.objects.exists()
+
+
+def test_a_failing_script_never_stops_a_disable(ldap_system: System, ada: User,
+                                                provisioned: str) -> None:
+    MappedAttribute.objects.create(system=ldap_system, name="employeeType",
+                                   script='user.is_active ? "staff" : user.nickname')
+    assert directory.set_active(ada, False, actor=OPERATOR, door="cli")
+    assert _open() == [(Kind.UPDATE, {"__ENABLE__": False})]
+    ada.refresh_from_db()
+    assert not ada.is_active
+
+
+def test_scim_disable_and_delete_reach_the_account(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str, token_for) -> None:
+    import json
+
+    from django.test import Client
+
+    scim = Client(headers={"Authorization": f"Bearer {token_for('scim')}"})
+    patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+             "Operations": [{"op": "replace", "path": "active", "value": False}]}
+    response = scim.patch(f"/scim/v2/Users/{ada.pk}", json.dumps(patch),
+                          content_type="application/scim+json")
+    assert response.status_code == 200, response.content
+    assert _open() == [(Kind.UPDATE, {"__ENABLE__": False})]
+    assert scim.delete(f"/scim/v2/Users/{ada.pk}").status_code == 204
+    assert _open() == [(Kind.UPDATE, {"__ENABLE__": False}), (Kind.DELETE, {})]
+    assert Worker("w1").run(once=True) == 2
+    assert ldap_entries(prov_slapd, accounts_ou) == []
