@@ -192,7 +192,7 @@ def raw_rate(server: Slapd, accounts: int, connections: int, label: str) -> floa
 # --------------------------------------------------------------------------- queued
 
 
-def setup_system(url: str, base: str) -> None:
+def setup_system(url: str, base: str, pipeline: int) -> None:
     """Run inside Keystead's environment: the LDAP system the workers write to."""
     import django
 
@@ -202,7 +202,8 @@ def setup_system(url: str, base: str) -> None:
 
     system = System(name="bench-ldap", connector="ldap",
                     settings={"url": url, "bind_dn": ROOT_DN, "base_dn": base,
-                              "name_attribute": "uid", "password_mode": "exop"})
+                              "name_attribute": "uid", "password_mode": "exop",
+                              "pipeline": pipeline})
     system.set_secrets({"bind_password": Secret(ROOT_PASSWORD)})
     system.save()
     print(json.dumps({"system": system.pk}))
@@ -268,6 +269,7 @@ class Figures:
     accounts: int
     workers: int
     batch: int
+    pipeline: int
     analyzed: bool
     queue_seconds: float
     queued_per_s: float
@@ -297,7 +299,8 @@ def bench(args: argparse.Namespace) -> Figures:
         subprocess.run([str(VENV_BIN / "keystead"), "migrate"], env=env,  # noqa: S603
                        check=True, stdout=subprocess.DEVNULL)
         base = add_ou(server, "queued")
-        subprocess.run([sys.executable, __file__, "--_setup", server.url, base],  # noqa: S603
+        subprocess.run([sys.executable, __file__, "--_setup", server.url, base,  # noqa: S603
+                        str(args.pipeline)],
                        env=env, check=True, stdout=subprocess.DEVNULL)
         workers = [subprocess.Popen(  # noqa: S603 - our own command, fixed arguments
             [str(VENV_BIN / "keystead"), "worker", "--batch", str(args.batch),
@@ -351,7 +354,8 @@ def bench(args: argparse.Namespace) -> Figures:
     return Figures(
         date=datetime.now(UTC).strftime("%Y-%m-%d"), machine=cpu_model(), cores=cores,
         memory_gib=round(memory_gib(), 1), python=platform.python_version(),
-        accounts=args.accounts, workers=args.workers, batch=args.batch, analyzed=args.analyze,
+        accounts=args.accounts, workers=args.workers, batch=args.batch, pipeline=args.pipeline,
+        analyzed=args.analyze,
         queue_seconds=round(queued["queue_seconds"], 2), queued_per_s=round(rate, 1),
         raw_per_round=[round(r, 1) for r in raw], raw_per_s=round(best, 1),
         ratio=round(rate / best, 3), cpu_seconds={k: round(v, 2) for k, v in cpu.items()},
@@ -362,7 +366,8 @@ def report(f: Figures) -> str:
     lines = [
         machine_line(f.cores, f.machine, f.memory_gib, f.python),
         f"settings     {f.accounts} accounts with a password each; {f.workers} workers "
-        f"(batch {f.batch}) on PostgreSQL; slapd (mdb, dbnosync) on loopback; passwords by "
+        f"(batch {f.batch}, LDAP pipeline {f.pipeline}) on PostgreSQL; slapd (mdb, dbnosync) "
+        "on loopback; passwords by "
         "RFC 3062" + ("; the queue table analyzed after queueing" if f.analyzed else
                       "; the queue table's statistics as autovacuum left them"),
         f"queued       {f.queued_per_s:.1f} accounts/s, {f.queued_per_s / f.cores:.1f}/s per "
@@ -387,7 +392,7 @@ def report(f: Figures) -> str:
 
 def main() -> None:
     if len(sys.argv) >= 2 and sys.argv[1] == "--_setup":
-        setup_system(sys.argv[2], sys.argv[3])
+        setup_system(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return
     if len(sys.argv) >= 2 and sys.argv[1] == "--_queue":
         queue_accounts(int(sys.argv[2]), analyze=sys.argv[3:4] == ["analyze"])
@@ -397,6 +402,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2,
                         help="keystead worker processes, and raw connections (2)")
     parser.add_argument("--batch", type=int, default=100, help="worker --batch (100)")
+    parser.add_argument("--pipeline", type=int, default=100,
+                        help="the LDAP system's `pipeline` setting: requests in flight per "
+                             "worker connection (100; 1 waits for each answer)")
     parser.add_argument("--analyze", action="store_true",
                         help="ANALYZE the queue table right after queueing (what autovacuum "
                              "does within a minute); without it the claims of the first "

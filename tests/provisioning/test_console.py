@@ -98,3 +98,20 @@ def test_the_connection_test_names_what_failed(root: Client, ldap_system: System
     response = root.post(changelist, {"action": "test_connection",
                                       "_selected_action": [ldap_system.pk]}, follow=True)
     assert "LDAP bind failed: Invalid credentials" in response.content.decode()
+
+
+def test_a_read_only_system_tells_the_admin_what_it_holds_back(root: Client) -> None:
+    """The admin is told: the system's page and the list count what the flags hold back."""
+    system = System.objects.create(name="held", connector="sql", read_only=True)
+    open_system = System.objects.create(name="open", connector="sql")
+    for name in ("ada", "grace"):
+        queue.enqueue(system, name, Kind.CREATE, attributes={"cn": name})
+    page = root.get(reverse("admin:provisioning_system_change", args=[system.pk])).content
+    assert ("held is read-only: operations are queued but not executed. 2 operation(s) are "
+            "waiting") in page.decode()
+    quiet = root.get(reverse("admin:provisioning_system_change", args=[open_system.pk]))
+    assert "are waiting in the queue" not in quiet.content.decode()
+    listing = root.get(reverse("admin:provisioning_system_changelist")).content.decode()
+    assert "column-held_back" in listing and "column-in_exception" in listing
+    row = listing[listing.index(">held<"):]
+    assert '<td class="field-held_back">2</td>' in row[:row.index("</tr>")]

@@ -9,7 +9,14 @@ import ldap
 import pytest
 
 from keystead.provisioning.connectors import ConnectorError, SettingsError
-from keystead.provisioning.connectors.base import ENABLE, PASSWORD
+from keystead.provisioning.connectors.base import (
+    CREATE,
+    DELETE,
+    ENABLE,
+    PASSWORD,
+    UPDATE,
+    Request,
+)
 from keystead.provisioning.connectors.ldap import LdapConnector
 from keystead.secret import Secret
 from sources.ldap.slapd import Slapd
@@ -130,3 +137,96 @@ def test_a_dropped_connection_is_reopened(prov_slapd: Slapd, accounts_ou: str) -
         target._conn.whoami_s()
     target.create("kept", {"cn": "Kept Going", "sn": "Going"})
     assert target.read("kept") is not None
+
+
+# -- batches: requests of different accounts in flight together ----------------------
+
+
+def _batch(names: list[str], tag: str) -> list[Request]:
+    return [Request(CREATE, name, {"cn": name, "sn": "Batch", PASSWORD: Secret(f"{tag}-{name}")})
+            for name in names]
+
+
+@pytest.mark.parametrize("pipeline", [100, 2])
+def test_a_batch_keeps_each_accounts_order_and_every_password_binds(
+        prov_slapd: Slapd, accounts_ou: str, pipeline: int) -> None:
+    target = connector(prov_slapd, accounts_ou, pipeline=pipeline)
+    names = [f"p{i:02d}" for i in range(12)]
+    outcomes = target.run_many(_batch(names, "first-Pass"))
+    assert outcomes == [f"uid={name},{accounts_ou}" for name in names]
+    # Each account's requests run in order: an update with a new mail, a new password and
+    # a lock arrives whole (the lock after the password set, or the bind below would work).
+    changes = [Request(UPDATE, name, {"mail": f"{name}@example.test",
+                                      PASSWORD: Secret(f"second-Pass-{name}"),
+                                      ENABLE: name != "p03"}) for name in names]
+    assert target.run_many(changes) == outcomes
+    for name in names:
+        dn = f"uid={name},{accounts_ou}"
+        assert binds(prov_slapd, dn, f"second-Pass-{name}") == (name != "p03")
+        assert not binds(prov_slapd, dn, f"first-Pass-{name}")
+        assert target.read(name)["mail"] == [f"{name}@example.test"]
+    assert target.run_many([Request(DELETE, name, {}) for name in names]) == [None] * 12
+    assert ldap_entries(prov_slapd, accounts_ou) == []
+
+
+def test_one_failure_in_a_batch_fails_only_itself(prov_slapd: Slapd, accounts_ou: str) -> None:
+    target = connector(prov_slapd, accounts_ou)
+    canary = "canary-Batch-4471"
+    requests = [*_batch(["a1", "a2"], "pw"),
+                Request(CREATE, "nosurname", {"cn": "No Surname", PASSWORD: Secret(canary)}),
+                Request(UPDATE, "missing", {"mail": "x@example.test", PASSWORD: Secret(canary)}),
+                Request(DELETE, "never-there", {}),
+                *_batch(["a3"], "pw")]
+    outcomes = target.run_many(requests)
+    good = {0: "a1", 1: "a2", 5: "a3"}
+    for index, name in good.items():
+        assert outcomes[index] == f"uid={name},{accounts_ou}"
+        assert binds(prov_slapd, outcomes[index], f"pw-{name}")
+    refused, missing = outcomes[2], outcomes[3]
+    assert isinstance(refused, ConnectorError) and refused.permanent
+    assert str(refused).startswith("LDAP create failed: Object class violation")
+    assert isinstance(missing, ConnectorError) and not missing.permanent  # may appear later
+    assert str(missing).startswith("LDAP update failed: No such object")
+    assert canary not in str(refused) + str(missing)
+    assert outcomes[4] is None  # deleting an absent account: deleted
+    assert sorted(ldap_entries(prov_slapd, accounts_ou)) == sorted(
+        f"uid={name},{accounts_ou}" for name in good.values())
+
+
+def test_a_batch_sent_again_after_a_kill_gives_the_same_accounts(
+        prov_slapd: Slapd, accounts_ou: str) -> None:
+    names = [f"k{i:02d}" for i in range(10)]
+    # A worker died after part of its batch reached the target (some entries added, some
+    # with their password set); the batch is claimed again and sent whole.
+    first = connector(prov_slapd, accounts_ou)
+    first.run_many(_batch(names[:4], "final-Pass"))
+    first.run_many([Request(CREATE, name, {"cn": name, "sn": "Batch"}) for name in names[4:7]])
+    first.close()
+    again = connector(prov_slapd, accounts_ou)
+    outcomes = again.run_many(_batch(names, "final-Pass"))
+    assert outcomes == [f"uid={name},{accounts_ou}" for name in names]
+    assert len(ldap_entries(prov_slapd, accounts_ou)) == len(names)
+    assert all(binds(prov_slapd, dn, f"final-Pass-{name}") for dn, name in zip(outcomes, names,
+                                                                                strict=True))
+
+
+def test_a_connection_dropped_under_a_batch_is_reopened(prov_slapd: Slapd,
+                                                       accounts_ou: str) -> None:
+    target = connector(prov_slapd, accounts_ou)
+    target.test()
+    cut = socket.socket(fileno=os.dup(target._conn.get_option(ldap.OPT_DESC)))
+    cut.shutdown(socket.SHUT_RDWR)
+    cut.close()
+    names = [f"d{i}" for i in range(5)]
+    assert target.run_many(_batch(names, "pw")) == [f"uid={n},{accounts_ou}" for n in names]
+    assert all(binds(prov_slapd, f"uid={n},{accounts_ou}", f"pw-{n}") for n in names)
+
+
+def test_an_unreachable_server_fails_every_request_of_the_batch(accounts_ou: str) -> None:
+    target = LdapConnector({"url": "ldap://127.0.0.1:9", "base_dn": accounts_ou, "timeout": 2},
+                           {})
+    outcomes = target.run_many(_batch(["u1", "u2"], "pw"))
+    assert len(outcomes) == 2
+    assert all(isinstance(o, ConnectorError) and not o.permanent for o in outcomes)
+    with pytest.raises(SettingsError, match="'pipeline' must be"):
+        LdapConnector({"url": "ldap://127.0.0.1:9", "base_dn": accounts_ou, "pipeline": 0}, {})

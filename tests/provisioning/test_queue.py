@@ -226,3 +226,21 @@ def test_retry_and_cancel_need_the_permission_and_refusals_are_audited(system: S
     services.cancel(op.id, actor=Actor.person(helpdesk))
     done = Event.objects.get(action="provisioning.cancel", outcome=Outcome.SUCCESS)
     assert done.actor == helpdesk
+
+
+def test_a_claim_carries_what_the_worker_needs_with_the_passwords_still_sealed(
+        system: System) -> None:
+    op = queue.enqueue(system, "ada", Kind.CREATE, attributes={"cn": "Ada"},
+                       password=Secret("pw-claimed-1"),
+                       secret_attributes={"db_password": Secret("pw-claimed-2")})
+    other = System.objects.create(name="second", connector=ConnectorType.SQL)
+    queue.enqueue(other, "ada", Kind.DELETE)
+    first, second = queue.claim("w", 10, settings=SETTINGS)
+    assert (first.id, first.kind, first.account_name, first.attributes, first.attempts,
+            first.lease_owner) == (op.id, Kind.CREATE, "ada", {"cn": "Ada"}, 1, "w")
+    assert "pw-claimed" not in repr(first) and first.password_encrypted
+    assert first.password().reveal() == "pw-claimed-1"
+    assert {k: v.reveal() for k, v in first.secret_attributes().items()} == {
+        "db_password": "pw-claimed-2"}
+    assert (first.system, second.system) == (system, other)
+    assert second.password() is None and second.secret_attributes() == {}

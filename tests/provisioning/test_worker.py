@@ -18,6 +18,7 @@ from django.db import connection
 from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, User
 from keystead.provisioning import queue, services
+from keystead.provisioning.connectors.sql import SqlConnector
 from keystead.provisioning.models import (
     AccountState,
     ArchivedOperation,
@@ -190,13 +191,20 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(
 
 
 class _StopsAfterOne(Worker):
-    """A worker asked to stop (as by SIGTERM) while its first operation is in hand."""
+    """A worker asked to stop (as by SIGTERM) while its first operation is in hand: its
+    SQL connector (which sends one operation at a time) stops it after the first."""
 
-    def _execute(self, operation):
-        try:
-            return super()._execute(operation)
-        finally:
-            self.stop()
+    def _connector(self, system):
+        worker = self
+
+        class Stopping(SqlConnector):
+            def create(self, name, attributes):
+                try:
+                    return super().create(name, attributes)
+                finally:
+                    worker.stop()
+
+        return Stopping(system.settings, system.secrets())
 
 
 @pytest.mark.django_db
@@ -232,3 +240,30 @@ def test_a_password_change_reaches_every_system_of_the_person(
     assert binds(prov_slapd, f"uid=ada,{accounts_ou}", "second-Pass-3302")
     assert [r["pass"] for r in sql_rows(url, table)] == ["second-Pass-3302"]
     assert set(SystemAccount.objects.values_list("state", flat=True)) == {AccountState.PRESENT}
+
+
+@pytest.mark.django_db
+def test_one_refusal_in_a_batch_fails_only_its_operation(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str) -> None:
+    names = ["ann", "bea", "nosurname", "cid", "dot"]
+    accounts = {name: SystemAccount.objects.create(system=ldap_system, name=name)
+                for name in names}
+    for name in names:
+        person = {"cn": name} if name == "nosurname" else {"cn": name, "sn": "Batch"}
+        services.queue_operation(ldap_system, name, Kind.CREATE, attributes=person,
+                                 password=Secret(f"pw-{name}-7731"), account=accounts[name])
+    later = services.queue_operation(ldap_system, "nosurname", Kind.PASSWORD,
+                                     password=Secret("pw-later-7731"),
+                                     account=accounts["nosurname"])
+    assert Worker("w1", batch=10).run(once=True) == 4
+    for name in ("ann", "bea", "cid", "dot"):
+        dn = f"uid={name},{accounts_ou}"
+        assert binds(prov_slapd, dn, f"pw-{name}-7731")
+        accounts[name].refresh_from_db()
+        assert (accounts[name].state, accounts[name].uid) == (AccountState.PRESENT, dn)
+    failed = Operation.objects.get(account_name="nosurname", kind=Kind.CREATE)
+    assert failed.state == State.EXCEPTION  # a schema refusal: no retry can help
+    assert failed.last_error.startswith("LDAP create failed: Object class violation")
+    assert Operation.objects.get(id=later.id).state == State.BLOCKED
+    assert ArchivedOperation.objects.filter(state=State.EXECUTED).count() == 4
+    assert len(ldap_entries(prov_slapd, accounts_ou)) == 4

@@ -150,7 +150,7 @@ def provisioning_beside(choice: bool | None) -> Iterator[None]:
 
     A process of its own, not a thread in granian's main process: granian forks
     the web workers from that process and owns its signals. The worker stops
-    on SIGTERM after the operation in hand, as it does alone; Ctrl-C in a
+    on SIGTERM after the operations in hand (those already sent), as it does alone; Ctrl-C in a
     terminal reaches both (same process group), and each stops gracefully.
     """
     if not wants_provisioning_worker(choice):

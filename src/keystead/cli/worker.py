@@ -3,7 +3,7 @@
 Start as many as the targets and the database can take, on any machines that
 reach the database: each claims its own batches (PostgreSQL's SKIP LOCKED), an
 account's operations still run one at a time and in order. On SQLite run one.
-SIGTERM or Ctrl-C stops a worker after the operation in hand; it records what
+SIGTERM or Ctrl-C stops a worker after the operations in hand (those already sent); it records what
 it did and hands the rest of its batch back to the queue.
 """
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
@@ -28,12 +28,29 @@ from keystead.provisioning.models import (
     PasswordPolicy,
     RoleSystem,
     SchemaAttribute,
+    State,
     System,
 )
 from keystead.secret import Secret
 
 #: The secret each connector type uses, as the form names it.
 SECRET_NAMES = systems.SECRET_NAMES
+
+
+def system_warnings(system: System) -> list[str]:
+    """What the system's flags hold back, in words, with the count of operations each
+    holds (none when the flags let everything through)."""
+    flags = [words for flag, words in (
+        ("read_only", "read-only: operations are queued but not executed"),
+        ("disabled", "disabled: nothing is sent; operations wait until it is enabled"),
+        ("block_create", "blocking creates"), ("block_update", "blocking updates"),
+        ("block_delete", "blocking deletes")) if getattr(system, flag)]
+    if not flags:
+        return []
+    waiting = system.operations.filter(
+        state__in=[State.NOT_EXECUTED, State.BLOCKED, State.CREATED]).count()
+    return [f"{system.name} is {'; '.join(flags)}. {waiting} operation(s) are waiting "
+            "in the queue: clear the flag, then retry them under Provisioning → Operations."]
 
 
 class SystemForm(forms.ModelForm):
@@ -141,12 +158,38 @@ class RoleSystemInline(_SystemPart):
 class SystemAdmin(admin.ModelAdmin):
     form = SystemForm
     list_display = ["name", "connector", "read_only", "disabled", "block_create",
-                    "block_update", "block_delete", "last_reconciled_at"]
+                    "block_update", "block_delete", "held_back", "in_exception",
+                    "last_reconciled_at"]
     list_filter = ["connector", "read_only", "disabled"]
     search_fields = ["name"]
     actions = ["test_connection", "read_schema"]
     inlines = [MappedAttributeInline, RoleSystemInline, SchemaAttributeInline]
     readonly_fields = ["last_reconciled_at", "last_reconciliation_summary"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[System]:
+        """Each system with the counts of its operations that need an administrator."""
+        held = Q(operations__state__in=[State.NOT_EXECUTED, State.BLOCKED])
+        return super().get_queryset(request).annotate(
+            held_back_count=Count("operations", filter=held),
+            exception_count=Count("operations", filter=Q(operations__state=State.EXCEPTION)))
+
+    @admin.display(description="not executed or blocked", ordering="held_back_count")
+    def held_back(self, obj: System) -> int:
+        return obj.held_back_count
+
+    @admin.display(description="in exception", ordering="exception_count")
+    def in_exception(self, obj: System) -> int:
+        return obj.exception_count
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict | None = None) -> Any:
+        """A read-only, disabled or blocking system says on its page what it holds back,
+        so the administrator who set the flag sees its effect."""
+        system = self.get_object(request, object_id)
+        if system is not None and request.method == "GET":
+            for words in system_warnings(system):
+                self.message_user(request, words, messages.WARNING)
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="last reconciliation")
     def last_reconciliation_summary(self, obj: System) -> str:

@@ -2,11 +2,14 @@
 
 Any number of workers may run against one PostgreSQL database; each claims
 account heads under a lease, renews the lease from a side thread while it
-works, and records the batch's results in one transaction. A worker asked to
-stop (SIGTERM) finishes the operation in hand, records what it did and hands
-back the rest of its batch at once; a worker that is killed leaves its
-operations to expire and be claimed again, and the connectors make the second
-run harmless.
+works, and records the batch's results in one transaction. A batch holds at
+most one operation per account, so its operations for one system go to the
+connector together (``run_many``): the LDAP connector has them in flight at
+once, the others send them one after another. A worker asked to stop
+(SIGTERM) finishes the operations in hand (those already sent), records what
+it did and hands back the rest of its batch at once; a worker that is killed
+leaves its operations to expire and be claimed again, and the connectors make
+the second run harmless.
 """
 
 from __future__ import annotations
@@ -26,8 +29,15 @@ from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.provisioning import config, queue
 from keystead.provisioning.connectors import Connector, ConnectorError, connector_for
-from keystead.provisioning.connectors.base import PASSWORD
-from keystead.provisioning.models import Kind, Operation, State, System
+from keystead.provisioning.connectors.base import (
+    CREATE,
+    DELETE,
+    PASSWORD,
+    UPDATE,
+    Request,
+    secrets_in,
+)
+from keystead.provisioning.models import Kind, State, System
 from keystead.secret import REDACTED, Secret
 
 log = logging.getLogger("keystead.provisioning")
@@ -47,6 +57,27 @@ def _redacted(text: str, secrets: list[Secret]) -> str:
     return text
 
 
+def _request(operation: queue.Claimed) -> Request:
+    """The connector request for an operation, its passwords decrypted into ``Secret``s."""
+    if operation.kind == Kind.DELETE:
+        return Request(DELETE, operation.account_name, {})
+    attributes = dict(operation.attributes)
+    attributes.update(operation.secret_attributes())
+    password = operation.password()
+    if password is not None:
+        attributes[PASSWORD] = password
+    return Request(CREATE if operation.kind == Kind.CREATE else UPDATE,
+                   operation.account_name, attributes)
+
+
+def _by_system(operations: list[queue.Claimed]) -> list[list[queue.Claimed]]:
+    """The batch split per system, each part in the batch's order (oldest first)."""
+    groups: dict[int, list[queue.Claimed]] = {}
+    for operation in operations:
+        groups.setdefault(operation.system_id, []).append(operation)
+    return list(groups.values())
+
+
 class Worker:
     def __init__(self, worker_id: str | None = None, *, batch: int = 50,
                  settings: config.QueueSettings | None = None) -> None:
@@ -61,7 +92,7 @@ class Worker:
 
     # -- lifecycle ------------------------------------------------------------------
     def stop(self) -> None:
-        """Ask the worker to stop after the operation in hand (safe from a signal handler)."""
+        """Ask the worker to stop after the operations in hand (safe from a signal handler)."""
         self.stopping.set()
 
     def run(self, *, idle_seconds: float = 1.0, once: bool = False) -> int:
@@ -121,19 +152,22 @@ class Worker:
             self._held = {op.id for op in operations}
         succeeded: list[int] = []
         uids: dict[int, str] = {}
-        remaining = list(operations)
+        handled: set[int] = set()
         try:
-            while remaining and not self.stopping.is_set():
-                operation = remaining.pop(0)
-                uid = self._execute(operation)
-                if uid is not False:
-                    succeeded.append(operation.id)
-                    if uid:
-                        uids[operation.id] = uid
+            for group in _by_system(operations):
+                if self.stopping.is_set():
+                    break
+                for operation, outcome in self._send(group):
+                    handled.add(operation.id)
+                    if outcome is not False:
+                        succeeded.append(operation.id)
+                        if outcome:
+                            uids[operation.id] = outcome
         finally:
             queue.finish(self.worker_id, succeeded, uids)
+            remaining = [op.id for op in operations if op.id not in handled]
             if remaining:
-                queue.release(self.worker_id, [op.id for op in remaining])
+                queue.release(self.worker_id, remaining)
             with self._held_lock:
                 self._held = set()
         if succeeded:
@@ -151,36 +185,50 @@ class Worker:
         self._connectors[system.id] = (system.updated_at, connector)
         return connector
 
-    def _execute(self, operation: Operation) -> str | bool | None:
-        """Send one operation; returns the account's uid (or None) on success, False on
-        failure (recorded on the operation)."""
-        sent: list[Secret] = []
+    def _send(self, operations: list[queue.Claimed]
+              ) -> list[tuple[queue.Claimed, str | bool | None]]:
+        """Send one system's operations (distinct accounts) with the connector's
+        ``run_many``. Returns (operation, the account's uid or None on success, False on a
+        failure, recorded on the operation) for each operation handled; those left out
+        were not started (the worker is stopping)."""
+        handled: list[tuple[queue.Claimed, str | bool | None]] = []
+        requests: list[Request] = []
+        sending: list[tuple[queue.Claimed, list[Secret]]] = []
+        for operation in operations:
+            try:
+                requests.append(_request(operation))
+            except DecryptionError as exc:
+                self._failed(operation, str(exc), permanent=True)
+                handled.append((operation, False))
+                continue
+            sending.append((operation, secrets_in(requests[-1].attributes)))
+        if not requests:
+            return handled
         try:
-            password = operation.password()
-            attributes = dict(operation.attributes)
-            attributes.update(operation.secret_attributes())
-            if password is not None:
-                attributes[PASSWORD] = password
-            sent = [value for value in attributes.values() if isinstance(value, Secret)]
-            connector = self._connector(operation.system)
-            if operation.kind == Kind.CREATE:
-                return connector.create(operation.account_name, attributes)
-            if operation.kind == Kind.DELETE:
-                connector.delete(operation.account_name)
-                return None
-            return connector.update(operation.account_name, attributes)
-        except ConnectorError as exc:
+            outcomes = self._connector(operations[0].system).run_many(
+                requests, stop=self.stopping.is_set)
+        except Exception as exc:  # a connector that cannot even start fails every request
+            outcomes = [exc] * len(requests)
+        for (operation, sent), outcome in zip(sending, outcomes, strict=False):
+            if isinstance(outcome, Exception):
+                self._refused(operation, outcome, sent)
+                handled.append((operation, False))
+            else:
+                handled.append((operation, outcome))
+        return handled
+
+    def _refused(self, operation: queue.Claimed, exc: Exception, sent: list[Secret]) -> None:
+        if isinstance(exc, ConnectorError):
             self._failed(operation, _redacted(str(exc), sent), permanent=exc.permanent)
-        except DecryptionError as exc:
+        elif isinstance(exc, DecryptionError):  # the system's secrets (another SECRET_KEY)
             self._failed(operation, str(exc), permanent=True)
-        except Exception as exc:  # a connector bug must not stop the worker
+        else:  # a connector bug must not stop the worker
             # Recorded and logged like a refusal, without a traceback: its last line
             # would repeat the exception's text, which the redaction below cannot reach.
             self._failed(operation, _redacted(f"unexpected {type(exc).__name__}: {exc}",
                                               sent), permanent=False)
-        return False
 
-    def _failed(self, operation: Operation, error: str, *, permanent: bool) -> None:
+    def _failed(self, operation: queue.Claimed, error: str, *, permanent: bool) -> None:
         state = queue.fail(self.worker_id, operation.id, error, permanent=permanent,
                            settings=self.settings)
         log.warning("provisioning operation %s (%s %s on %s) failed, now %s: %s",

@@ -37,6 +37,7 @@ import ldap.modlist
 from keystead.provisioning.connectors.base import (
     ENABLE,
     PASSWORD,
+    Connector,
     ConnectorError,
     SettingsError,
 )
@@ -82,6 +83,9 @@ def _refusal(exc: ldap.LDAPError, doing: str) -> ConnectorError:
 
 class ActiveDirectoryConnector(LdapConnector):
     type = "ad"
+    #: AD writes its own way (unicodePwd, userAccountControl read before it is changed):
+    #: a batch runs one request at a time through the methods below, not the LDAP pipeline.
+    run_many = Connector.run_many
 
     def __init__(self, settings: Mapping[str, Any], secrets: Mapping[str, Secret]) -> None:
         merged = {"name_attribute": "cn",

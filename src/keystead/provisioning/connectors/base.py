@@ -13,12 +13,17 @@ target's attribute names, plus three special keys:
 ``create`` and ``update`` are both *create-or-update* where the target allows
 it, and setting a password twice is harmless, so a worker that died after
 sending an operation but before recording it can send it again safely.
+
+``run_many`` sends several requests, each on a different account, and returns one
+outcome per request. Its default runs them one after another through the methods
+above; a connector whose client can have several requests in flight (LDAP)
+overrides it so that a batch costs fewer round trips.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,6 +31,9 @@ from keystead.secret import Secret
 
 PASSWORD = "__PASSWORD__"
 ENABLE = "__ENABLE__"
+
+#: What ``run_many`` is asked to do with one account.
+CREATE, UPDATE, DELETE = "create", "update", "delete"
 
 
 class ConnectorError(Exception):
@@ -56,6 +64,21 @@ class AttributeInfo:
     required: bool = False
     multivalued: bool = False
     type: str = "string"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One account's change for ``run_many``: ``action`` is ``CREATE``, ``UPDATE`` or
+    ``DELETE``; ``attributes`` as for ``create``/``update`` (ignored for a delete)."""
+
+    action: str
+    name: str
+    attributes: Mapping[str, Any]
+
+
+#: One request's outcome: the account's uid (None after a delete), or the exception that
+#: failed it (a ``ConnectorError``, or anything else a connector bug raised).
+Outcome = str | None | Exception
 
 
 def secrets_in(attributes: Mapping[str, Any]) -> list[Secret]:
@@ -95,6 +118,33 @@ class Connector(ABC):
     @abstractmethod
     def delete(self, name: str) -> None:
         """Delete the account; an account already gone counts as deleted."""
+
+    def run(self, request: Request) -> str | None:
+        """Carry out one request through ``create``, ``update`` or ``delete``."""
+        if request.action == CREATE:
+            return self.create(request.name, request.attributes)
+        if request.action == DELETE:
+            self.delete(request.name)
+            return None
+        return self.update(request.name, request.attributes)
+
+    def run_many(self, requests: Sequence[Request], *,
+                 stop: Callable[[], bool] | None = None) -> list[Outcome]:
+        """Carry out requests on distinct accounts; one outcome per request, in order.
+
+        A failing request fails only itself. When ``stop()`` turns true the requests not
+        yet started are left alone: the list returned is then shorter, its outcomes
+        those of the first requests. This default runs them one at a time.
+        """
+        outcomes: list[Outcome] = []
+        for request in requests:
+            if stop is not None and stop():
+                break
+            try:
+                outcomes.append(self.run(request))
+            except Exception as exc:  # the caller records it per request
+                outcomes.append(exc)
+        return outcomes
 
     def accounts(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every account on the target as (name, attributes), for reconciliation."""

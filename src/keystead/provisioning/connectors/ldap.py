@@ -17,10 +17,22 @@ Settings (``System.settings``; the bind password is the system secret
 ``disable_mode``   ``ppolicy`` (default): disabling sets ``pwdAccountLockedTime`` to
                    ``000001010000Z``, a permanent lock; ``none``: ``__ENABLE__`` is ignored
 ``timeout``        seconds to wait for a connection or an answer (default 10)
+``pipeline``       requests in flight on the connection at once (default 100; 1 sends
+                   one request at a time and waits for its answer)
 
 An account's uid is its DN. ``create`` adds the entry or, if it exists,
 replaces its attributes, then sets the password: running it twice leaves the
 same entry and the same password.
+
+Every change is written as a short sequence of requests for one account (add,
+then password set, then lock or unlock), a generator that yields each request
+and receives its answer or has its error thrown in. ``run_many`` drives the
+sequences of a whole batch over one connection with python-ldap's asynchronous
+calls (``add_ext``, ``passwd``, ... return a message id, ``result3`` collects
+the answer): the requests of different accounts are in flight together, and an
+account's next request is sent only once the previous one has been answered, so
+its order holds. ``create``, ``update`` and ``delete`` run the same sequences
+for one account.
 """
 
 from __future__ import annotations
@@ -29,7 +41,8 @@ import base64
 import contextlib
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import ldap
@@ -39,11 +52,15 @@ import ldap.schema
 from ldap.controls import SimplePagedResultsControl
 
 from keystead.provisioning.connectors.base import (
+    CREATE,
+    DELETE,
     ENABLE,
     PASSWORD,
     AttributeInfo,
     Connector,
     ConnectorError,
+    Outcome,
+    Request,
     SettingsError,
 )
 from keystead.provisioning.secrets import wire_bytes
@@ -88,6 +105,20 @@ def argon2(password: Secret) -> bytes:
 HASHES = {"SSHA": ssha, "ARGON2": argon2}
 
 
+@dataclass(frozen=True)
+class Step:
+    """One LDAP request of an account's sequence: what it does (for error messages) and
+    how to send it on a connection (returns the message id)."""
+
+    doing: str
+    send: Callable[[ldap.ldapobject.LDAPObject], int]
+
+
+#: An account's sequence: yields its requests, receives each answer (or has its
+#: ``LDAPError`` thrown in), returns the account's uid.
+Steps = Generator[Step, Any, str | None]
+
+
 def _values(value: Any) -> list[bytes] | None:
     """An attribute value as python-ldap wants it; None or [] removes the attribute."""
     if value is None:
@@ -120,6 +151,13 @@ class LdapConnector(Connector):
                                 f"{', '.join(HASHES)}.")
         self.disable_mode = self.settings.get("disable_mode") or "ppolicy"
         self.timeout = float(self.settings.get("timeout") or 10)
+        try:
+            pipeline = self.settings.get("pipeline")
+            self.pipeline = 100 if pipeline in (None, "") else int(pipeline)
+        except (TypeError, ValueError):
+            self.pipeline = 0
+        if self.pipeline < 1:
+            raise SettingsError("LDAP setting 'pipeline' must be a whole number of at least 1.")
         self._conn: ldap.ldapobject.LDAPObject | None = None
 
     # -- the connection -------------------------------------------------------------
@@ -236,29 +274,28 @@ class LdapConnector(Connector):
                 plain[key] = [wire_bytes(value)]  # another password attribute, as given
         return plain
 
-    def _set_password(self, dn: str, password: Secret) -> None:
+    # -- the sequences of requests, one account each ------------------------------------
+    def _password_steps(self, dn: str, password: Secret) -> Iterator[Step]:
         if self.password_mode == "exop":
-            self._run("password set (RFC 3062)",
-                      lambda c: c.passwd_s(dn, None, password.reveal()))
+            yield Step("password set (RFC 3062)",
+                       lambda c: c.passwd(dn, None, password.reveal()))
         else:
-            hashed = HASHES[self.password_hash](password)
-            self._run("password set", lambda c: c.modify_s(
-                dn, [(ldap.MOD_REPLACE, "userPassword", [hashed])]))
+            hashed = [HASHES[self.password_hash](password)]
+            yield Step("password set", lambda c: c.modify_ext(
+                dn, [(ldap.MOD_REPLACE, "userPassword", hashed)]))
 
-    def _set_enabled(self, dn: str, enabled: bool) -> None:
+    def _enable_steps(self, dn: str, enabled: bool) -> Generator[Step, Any, None]:
         if self.disable_mode != "ppolicy":
             return
         if enabled:
-            def unlock(conn: ldap.ldapobject.LDAPObject) -> None:
-                with contextlib.suppress(ldap.NO_SUCH_ATTRIBUTE):
-                    conn.modify_s(dn, [(ldap.MOD_DELETE, "pwdAccountLockedTime", None)])
-
-            self._run("enable", unlock)
+            with contextlib.suppress(ldap.NO_SUCH_ATTRIBUTE):  # not locked: nothing to undo
+                yield Step("enable", lambda c: c.modify_ext(
+                    dn, [(ldap.MOD_DELETE, "pwdAccountLockedTime", None)]))
         else:
-            self._run("disable", lambda c: c.modify_s(
+            yield Step("disable", lambda c: c.modify_ext(
                 dn, [(ldap.MOD_REPLACE, "pwdAccountLockedTime", [LOCKED_FOREVER])]))
 
-    def create(self, name: str, attributes: Mapping[str, Any]) -> str:
+    def _create_steps(self, name: str, attributes: Mapping[str, Any]) -> Steps:
         dn = self.dn(name)
         plain = self._plain(attributes)
         password = attributes.get(PASSWORD)
@@ -267,40 +304,180 @@ class LdapConnector(Connector):
         entry[self.name_attribute] = [name.encode()]
         if isinstance(password, Secret) and self.password_mode == "hashed":
             entry["userPassword"] = [HASHES[self.password_hash](password)]
-
-        def add(conn: ldap.ldapobject.LDAPObject) -> None:
-            try:
-                conn.add_s(dn, ldap.modlist.addModlist(entry))
-            except ldap.ALREADY_EXISTS:
-                # A retry, or an account made by hand: make it what Keystead says.
-                changes = [(ldap.MOD_REPLACE, key, value) for key, value in entry.items()
-                           if key != "objectClass" and key != self.name_attribute]
-                if changes:
-                    conn.modify_s(dn, changes)
-
-        self._run("create", add)
+        try:
+            yield Step("create", lambda c: c.add_ext(dn, ldap.modlist.addModlist(entry)))
+        except ldap.ALREADY_EXISTS:
+            # A retry, or an account made by hand: make it what Keystead says.
+            changes = [(ldap.MOD_REPLACE, key, value) for key, value in entry.items()
+                       if key != "objectClass" and key != self.name_attribute]
+            if changes:
+                yield Step("create", lambda c: c.modify_ext(dn, changes))
         if isinstance(password, Secret) and self.password_mode == "exop":
-            self._set_password(dn, password)
+            yield from self._password_steps(dn, password)
         if ENABLE in attributes:
-            self._set_enabled(dn, bool(attributes[ENABLE]))
+            yield from self._enable_steps(dn, bool(attributes[ENABLE]))
         return dn
 
-    def update(self, name: str, attributes: Mapping[str, Any]) -> str:
+    def _update_steps(self, name: str, attributes: Mapping[str, Any]) -> Steps:
         dn = self.dn(name)
         changes = [(ldap.MOD_REPLACE, key, value) for key, value in self._plain(attributes).items()
                    if key != self.name_attribute]
         if changes:
-            self._run("update", lambda c: c.modify_s(dn, changes))
+            yield Step("update", lambda c: c.modify_ext(dn, changes))
         password = attributes.get(PASSWORD)
         if isinstance(password, Secret):
-            self._set_password(dn, password)
+            yield from self._password_steps(dn, password)
         if ENABLE in attributes:
-            self._set_enabled(dn, bool(attributes[ENABLE]))
+            yield from self._enable_steps(dn, bool(attributes[ENABLE]))
         return dn
 
-    def delete(self, name: str) -> None:
-        def remove(conn: ldap.ldapobject.LDAPObject) -> None:
-            with contextlib.suppress(ldap.NO_SUCH_OBJECT):
-                conn.delete_s(self.dn(name))
+    def _delete_steps(self, name: str) -> Steps:
+        dn = self.dn(name)
+        with contextlib.suppress(ldap.NO_SUCH_OBJECT):  # already gone: deleted
+            yield Step("delete", lambda c: c.delete_ext(dn))
+        return None
 
-        self._run("delete", remove)
+    def _steps(self, request: Request) -> Steps:
+        if request.action == CREATE:
+            return self._create_steps(request.name, request.attributes)
+        if request.action == DELETE:
+            return self._delete_steps(request.name)
+        return self._update_steps(request.name, request.attributes)
+
+    # -- driving them ---------------------------------------------------------------
+    def run_many(self, requests: Sequence[Request], *,
+                 stop: Callable[[], bool] | None = None) -> list[Outcome]:
+        """Run the requests' sequences side by side over one connection (see the module's
+        docstring). Every request is started at once, so ``stop`` only matters before
+        the first is sent. A dropped connection is reopened once per call and the
+        requests in flight are sent again (each is safe to repeat)."""
+        if stop is not None and stop():
+            return []
+        return _Pipeline(self, requests).run()
+
+    def _one(self, request: Request) -> str | None:
+        outcome = _Pipeline(self, [request]).run()[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def create(self, name: str, attributes: Mapping[str, Any]) -> str:
+        return self._one(Request(CREATE, name, attributes))  # type: ignore[return-value]
+
+    def update(self, name: str, attributes: Mapping[str, Any]) -> str:
+        return self._one(Request("update", name, attributes))  # type: ignore[return-value]
+
+    def delete(self, name: str) -> None:
+        self._one(Request(DELETE, name, {}))
+
+
+class _Pipeline:
+    """One ``run_many`` call: the sequences of a batch, their requests in flight, their
+    outcomes. At most ``connector.pipeline`` requests are in flight; answers are
+    collected in the order the requests were sent."""
+
+    def __init__(self, connector: LdapConnector, requests: Sequence[Request]) -> None:
+        self.connector = connector
+        self.outcomes: list[Outcome] = [None] * len(requests)
+        self.sequences: list[Steps | None] = []
+        self.steps: dict[int, Step] = {}  # request index -> its request waiting to be sent
+        self.queued: list[int] = []  # request indexes whose next request is to be sent
+        self.in_flight: dict[int, int] = {}  # message id -> request index, in sending order
+        for index, request in enumerate(requests):
+            try:
+                sequence = connector._steps(request)
+            except Exception as exc:  # a bad request fails only itself
+                self.outcomes[index] = exc
+                self.sequences.append(None)
+                continue
+            self.sequences.append(sequence)
+            self._advance(index, None, first=True)
+
+    def _advance(self, index: int, answer: Any, *, first: bool = False) -> None:
+        """Feed a request's answer (or error) to its sequence; queue its next request or
+        record its outcome."""
+        sequence = self.sequences[index]
+        assert sequence is not None
+        doing = self.steps[index].doing if index in self.steps else "request"
+        try:
+            if first:
+                step = next(sequence)
+            elif isinstance(answer, Exception):
+                step = sequence.throw(answer)
+            else:
+                step = sequence.send(answer)
+        except StopIteration as done:
+            self.steps.pop(index, None)
+            self.outcomes[index] = done.value
+            return
+        except ldap.LDAPError as exc:
+            self.steps.pop(index, None)
+            self.outcomes[index] = _error(exc, doing)
+            return
+        except Exception as exc:  # a bug fails only this request
+            self.steps.pop(index, None)
+            self.outcomes[index] = exc
+            return
+        self.steps[index] = step
+        self.queued.append(index)
+
+    def _fail_open(self, error: ConnectorError | None, exc: ldap.LDAPError | None) -> None:
+        """Every request not yet answered fails (the connection cannot be had)."""
+        for index in [*self.in_flight.values(), *self.queued]:
+            step = self.steps.pop(index)
+            self.outcomes[index] = error or _error(exc, step.doing)  # type: ignore[arg-type]
+        self.in_flight.clear()
+        self.queued.clear()
+
+    def run(self) -> list[Outcome]:
+        connector = self.connector
+        reopened = False
+        while self.queued or self.in_flight:
+            try:
+                conn = connector._connect()
+            except ConnectorError as error:
+                self._fail_open(error, None)
+                break
+            try:
+                self._send(conn)
+                if not self.in_flight:
+                    continue
+                msgid, index = next(iter(self.in_flight.items()))
+                try:
+                    answer = conn.result3(msgid, all=1, timeout=connector.timeout)
+                except ldap.SERVER_DOWN:
+                    raise
+                except ldap.TIMEOUT as exc:
+                    with contextlib.suppress(ldap.LDAPError):
+                        conn.abandon_ext(msgid)
+                    answer = exc
+                except ldap.LDAPError as exc:
+                    answer = exc
+                del self.in_flight[msgid]
+                self._advance(index, answer)
+            except ldap.SERVER_DOWN as exc:
+                connector.close()
+                # The requests in flight are sent again on a new connection, in order.
+                self.queued[:0] = list(self.in_flight.values())
+                self.in_flight.clear()
+                if reopened:
+                    self._fail_open(None, exc)
+                    break
+                reopened = True
+        return self.outcomes
+
+    def _send(self, conn: ldap.ldapobject.LDAPObject) -> None:
+        """Send queued requests while fewer than ``pipeline`` are in flight. A request that
+        cannot be sent fails its own sequence; a dropped connection is the caller's."""
+        while self.queued and len(self.in_flight) < self.connector.pipeline:
+            index = self.queued[0]
+            try:
+                msgid = self.steps[index].send(conn)
+            except ldap.SERVER_DOWN:
+                raise
+            except Exception as exc:  # refused before it left: that request fails
+                self.queued.pop(0)
+                self._advance(index, exc)
+                continue
+            self.queued.pop(0)
+            self.in_flight[msgid] = index
