@@ -322,13 +322,11 @@ def test_a_connection_test_of_an_unreachable_system_is_ok_false(api: ApiClient) 
     answer = api.post(f"/api/v1/systems/{system['id']}/test", {})
     assert answer.status_code == 200 and answer.json()["ok"] is False
     assert answer.json()["message"].startswith("apps-db: ")
-    # A URL the LDAP client library itself refuses: still an answer, never a 500.
-    odd = new_system(api, name="odd", connector="ldap",
-                     settings={"url": "not a url", "base_dn": "dc=example"})
-    answer = api.post(f"/api/v1/systems/{odd['id']}/test", {})
-    assert answer.status_code == 200 and answer.json()["ok"] is False
-    schema = api.post(f"/api/v1/systems/{odd['id']}/schema", {})
-    assert schema.status_code == 409 and schema.json()["detail"].startswith("odd: ")
+    # A URL that is no LDAP URL is refused when the system is saved, naming the setting.
+    odd = api.post("/api/v1/systems", {"name": "odd", "connector": "ldap",
+                                       "settings": {"url": "not a url", "base_dn": "dc=example"}})
+    assert odd.status_code == 400 and fields(odd) == {"settings"}
+    assert "'url' must be an LDAP URL" in odd.json()["detail"]
 
 
 def test_password_policies(api: ApiClient) -> None:

@@ -124,6 +124,9 @@ def test_refusals_are_connector_errors_without_the_values(prov_slapd: Slapd,
         wrong.test()
     with pytest.raises(SettingsError, match="'base_dn' is empty"):
         LdapConnector({"url": prov_slapd.ldap_url}, {})
+    for url in ("not a url", "http://ldap.example.com", "ldap://ok.example.com nonsense"):
+        with pytest.raises(SettingsError, match="'url' must be an LDAP URL"):
+            LdapConnector({"url": url, "base_dn": accounts_ou}, {})
 
 
 def test_a_dropped_connection_is_reopened(prov_slapd: Slapd, accounts_ou: str) -> None:

@@ -49,6 +49,7 @@ import ldap
 import ldap.dn
 import ldap.modlist
 import ldap.schema
+import ldapurl
 from ldap.controls import SimplePagedResultsControl
 
 from keystead.provisioning.connectors.base import (
@@ -140,6 +141,10 @@ class LdapConnector(Connector):
         for required in ("url", "base_dn"):
             if not self.settings.get(required):
                 raise SettingsError(f"LDAP setting {required!r} is empty; set it on the system.")
+        if not all(isinstance(url, str) and ldapurl.isLDAPUrl(url)
+                   for url in str(self.settings["url"]).split()):
+            raise SettingsError("LDAP setting 'url' must be an LDAP URL such as "
+                                "ldaps://ldap.example.com or ldap://10.0.0.5:389.")
         self.name_attribute = self.settings.get("name_attribute") or "uid"
         self.object_classes = list(self.settings.get("object_classes") or ["inetOrgPerson"])
         self.password_mode = self.settings.get("password_mode") or "exop"
