@@ -16,8 +16,8 @@ import ldap
 import pytest
 import sqlalchemy as sa
 
-from keystead.directory.models import User
-from keystead.provisioning.models import ConnectorType, System
+from keystead.directory.models import Role, User
+from keystead.provisioning.models import ConnectorType, RoleSystem, System
 from keystead.secret import Secret
 from sources.ldap.slapd import Slapd, start_slapd, stop_slapd
 
@@ -116,3 +116,11 @@ def ada(db) -> User:
     """A person without a Keystead password, whose accounts the tests provision."""
     return User.objects.create_user("ada@example.test", "Ada", "Lovelace", password=None,
                                     username="ada")
+
+
+@pytest.fixture
+def role(ldap_system: System) -> Role:
+    """A role that grants an account on the LDAP system."""
+    role = Role.objects.create(name="engineering")
+    RoleSystem.objects.create(role=role, system=ldap_system)
+    return role

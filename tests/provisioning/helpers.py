@@ -16,6 +16,15 @@ def ldap_entries(server: Slapd, base: str) -> list[str]:
         conn.unbind_s()
 
 
+def ldap_entry(server: Slapd, dn: str) -> dict[str, list[bytes]]:
+    """The entry's attributes as the directory holds them."""
+    conn = server.admin()
+    try:
+        return conn.search_s(dn, ldap.SCOPE_BASE)[0][1]
+    finally:
+        conn.unbind_s()
+
+
 def binds(server: Slapd, dn: str, password: str) -> bool:
     conn = ldap.initialize(server.ldap_url)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ldap
 import pytest
 
 from keystead.directory import services as directory
@@ -17,7 +16,6 @@ from keystead.provisioning.models import (
     PasswordPolicy,
     Reason,
     RoleRemoval,
-    RoleSystem,
     State,
     System,
     SystemAccount,
@@ -25,17 +23,10 @@ from keystead.provisioning.models import (
 from keystead.provisioning.worker import Worker
 from sources.ldap.slapd import Slapd
 
-from .helpers import binds, ldap_entries
+from .helpers import binds, ldap_entries, ldap_entry
 from .mapped import map_person
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def role(ldap_system: System) -> Role:
-    role = Role.objects.create(name="engineering")
-    RoleSystem.objects.create(role=role, system=ldap_system)
-    return role
 
 
 @pytest.fixture
@@ -47,14 +38,6 @@ def provisioned(ldap_system: System, ada: User, role: Role) -> str:
     password = Operation.objects.get().password().reveal()
     assert Worker("w1").run(once=True) == 1
     return password
-
-
-def _entry(server: Slapd, dn: str) -> dict[str, list[bytes]]:
-    conn = server.admin()
-    try:
-        return conn.search_s(dn, ldap.SCOPE_BASE)[0][1]
-    finally:
-        conn.unbind_s()
 
 
 def _open() -> list[tuple[str, dict]]:
@@ -190,12 +173,12 @@ def test_a_new_email_reaches_the_mapped_attribute_on_slapd(
         ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
         provisioned: str) -> None:
     dn = f"uid=ada,{accounts_ou}"
-    assert _entry(prov_slapd, dn)["mail"] == [b"ada@example.test"]
+    assert ldap_entry(prov_slapd, dn)["mail"] == [b"ada@example.test"]
     directory.update_user(ada, {"email": "ada.lovelace@example.test"}, actor=OPERATOR,
                           door="api")
     assert _open() == [(Kind.UPDATE, {"mail": "ada.lovelace@example.test"})]
     Worker("w1").run(once=True)
-    entry = _entry(prov_slapd, dn)
+    entry = ldap_entry(prov_slapd, dn)
     assert entry["mail"] == [b"ada.lovelace@example.test"]
     assert entry["cn"] == [b"Ada Lovelace"]
 
@@ -209,7 +192,7 @@ def test_only_the_attributes_whose_values_changed_are_sent(
                                       "description": "Keystead: ada.king"})]
     assert Operation.objects.get().account_name == "ada"  # the account keeps its name
     Worker("w1").run(once=True)
-    entry = _entry(prov_slapd, f"uid=ada,{accounts_ou}")
+    entry = ldap_entry(prov_slapd, f"uid=ada,{accounts_ou}")
     assert (entry["cn"], entry["sn"]) == ([b"Ada King"], [b"King"])
     directory.update_user(ada, {"external_id": "E-1815"}, actor=OPERATOR, door="api")
     assert not Operation.objects.exists()  # no mapped source changed
@@ -266,7 +249,7 @@ def test_a_change_in_the_console_reaches_the_account(
     assert response.status_code == 200
     assert _open() == [(Kind.UPDATE, {"mail": "ada.king@example.test"})]
     Worker("w1").run(once=True)
-    assert _entry(prov_slapd, f"uid=ada,{accounts_ou}")["mail"] == [b"ada.king@example.test"]
+    assert ldap_entry(prov_slapd, f"uid=ada,{accounts_ou}")["mail"] == [b"ada.king@example.test"]
 
 
 def test_the_console_says_why_a_change_cannot_be_sent_and_saves_nothing(

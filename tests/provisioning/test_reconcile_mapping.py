@@ -23,6 +23,7 @@ from keystead.provisioning.models import (
 from keystead.provisioning.worker import Worker
 from sources.ldap.slapd import Slapd
 
+from .helpers import ldap_entry
 from .mapped import map_person
 
 pytestmark = pytest.mark.django_db
@@ -38,14 +39,6 @@ def mapped(ldap_system: System, ada: User) -> System:
     role.users.add(ada)
     assert Worker("w-map").run(once=True) == 1
     return ldap_system
-
-
-def _entry(server: Slapd, dn: str) -> dict[str, list[bytes]]:
-    conn = server.admin()
-    try:
-        return conn.search_s(dn, ldap.SCOPE_BASE)[0][1]
-    finally:
-        conn.unbind_s()
 
 
 def _rename(person: User) -> None:
@@ -70,7 +63,7 @@ def test_a_directory_change_never_sent_shows_as_a_difference_and_apply_fixes_it(
     assert (op.kind, op.attributes) == (Kind.UPDATE, {"cn": "Ada Byron", "sn": "Byron"})
     assert not op.has_password  # a fix never carries a password
     Worker("w-map").run(once=True)
-    entry = _entry(prov_slapd, f"uid=ada,{accounts_ou}")
+    entry = ldap_entry(prov_slapd, f"uid=ada,{accounts_ou}")
     assert entry["sn"] == [b"Byron"] and entry["cn"] == [b"Ada Byron"]
     assert [f.action for f in reconcile.reconcile(mapped).findings] == ["same"]
 

@@ -26,13 +26,6 @@ from .mapped import map_person
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def role(ldap_system: System) -> Role:
-    role = Role.objects.create(name="engineering")
-    RoleSystem.objects.create(role=role, system=ldap_system)
-    return role
-
-
 def test_assigning_a_role_creates_the_account_with_a_generated_password_that_binds(
         ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
         role: Role) -> None:

@@ -236,6 +236,11 @@ class OperationFilter(Schema):
     account: ShortText | None = Field(None, description="Part of the account name.")
 
 
+def system_ref(obj: Any) -> dict:
+    """The system an operation (queued or archived) belongs to, as ``Ref``."""
+    return {"id": obj.system_id, "name": obj.system.name}
+
+
 class OperationOut(Schema):
     id: int
     system: Ref
@@ -255,9 +260,7 @@ class OperationOut(Schema):
     created_at: datetime
     updated_at: datetime
 
-    @staticmethod
-    def resolve_system(obj) -> dict:
-        return {"id": obj.system_id, "name": obj.system.name}
+    resolve_system = staticmethod(system_ref)
 
     @staticmethod
     def resolve_state_in_words(obj) -> str:
@@ -277,6 +280,4 @@ class ArchivedOperationOut(Schema):
     created_at: datetime
     ended_at: datetime
 
-    @staticmethod
-    def resolve_system(obj) -> dict:
-        return {"id": obj.system_id, "name": obj.system.name}
+    resolve_system = staticmethod(system_ref)
