@@ -171,3 +171,18 @@ def test_deleting_the_group_or_the_role_takes_the_account_away(
     _run()
     role.delete()
     assert _open() == [(Kind.UPDATE, {"__ENABLE__": False})]
+
+
+def test_scripts_see_the_roles_held_through_groups(ldap_system: System, ada: User,
+                                                   role: Role) -> None:
+    """``user.roles`` is the same holding that grants the account: direct or by group."""
+    MappedAttribute.objects.filter(system=ldap_system, name="description").delete()
+    MappedAttribute.objects.create(system=ldap_system, name="description",
+                                   script='user.roles.join(",")')
+    staff = Group.objects.create(name="staff")
+    role.groups.add(staff)
+    direct = Role.objects.create(name="auditors")
+    direct.users.add(ada)
+    staff.members.add(ada)
+    (op,) = Operation.objects.filter(kind=Kind.CREATE)
+    assert op.attributes["description"] == "auditors,engineering"

@@ -18,11 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.http import HttpRequest
 
 from keystead.directory import audit
 from keystead.directory.authorization import Actor
-from keystead.directory.models import User
+from keystead.directory.models import Role, User
 from keystead.provisioning import queue, scripts
 from keystead.provisioning.connectors import connector_for
 from keystead.provisioning.connectors.base import PASSWORD
@@ -90,6 +91,13 @@ def read_schema(system: System, *, actor: Actor, request: HttpRequest | None = N
 PERSON_SOURCES = ("username", "email", "given_name", "family_name", "is_active")
 
 
+def held_role_names(person: User) -> list[str]:
+    """The roles ``person`` holds, directly or through a directory group: the same
+    holding that grants accounts (``roles.granted``)."""
+    return sorted(Role.objects.filter(Q(users=person) | Q(groups__members=person))
+                  .values_list("name", flat=True).distinct())
+
+
 def user_data(person: User, before: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The plain data scripts get as ``user`` (and attributes are mapped from).
 
@@ -103,7 +111,7 @@ def user_data(person: User, before: Mapping[str, Any] | None = None) -> dict[str
         "full_name": f"{own['given_name']} {own['family_name']}".strip(),
         "groups": sorted(person.directory_groups.values_list("name", flat=True))
         if person.pk else [],
-        "roles": sorted(person.roles.values_list("name", flat=True)) if person.pk else [],
+        "roles": held_role_names(person) if person.pk else [],
         "is_active": bool(own["is_active"]),
     }
 
