@@ -6,7 +6,7 @@ import pytest
 
 from keystead.directory import services as directory
 from keystead.directory.authorization import OPERATOR
-from keystead.directory.models import Event, Role, User
+from keystead.directory.models import Event, Group, Role, User
 from keystead.directory.rules import RuleViolation
 from keystead.provisioning.models import (
     ArchivedOperation,
@@ -295,3 +295,54 @@ def test_scim_disable_and_delete_reach_the_account(
     assert _open() == [(Kind.UPDATE, {"__ENABLE__": False}), (Kind.DELETE, {})]
     assert Worker("w1").run(once=True) == 2
     assert ldap_entries(prov_slapd, accounts_ou) == []
+
+
+# --- group and role membership ---------------------------------------------------------
+
+
+def test_joining_and_leaving_a_group_updates_the_attribute_mapped_from_groups(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    MappedAttribute.objects.create(system=ldap_system, name="departmentNumber",
+                                   source="groups")
+    staff = Group.objects.create(name="staff")
+    directory.change_group_members(staff, add=[ada.pk])
+    assert _open() == [(Kind.UPDATE, {"departmentNumber": ["staff"]})]
+    Worker("w1").run(once=True)
+    dn = f"uid=ada,{accounts_ou}"
+    assert ldap_entry(prov_slapd, dn)["departmentNumber"] == [b"staff"]
+    staff.members.remove(ada)
+    assert _open() == [(Kind.UPDATE, {"departmentNumber": []})]
+    Worker("w1").run(once=True)
+    assert "departmentNumber" not in ldap_entry(prov_slapd, dn)
+    MappedAttribute.objects.filter(name="departmentNumber").update(
+        source="", script='user.groups.exists(g, g == "staff") ? "staff" : "other"')
+    Group.objects.create(name="visitors").members.add(ada)  # the value stays "other"
+    assert _open() == []
+
+
+def test_a_role_reaching_a_group_updates_the_attribute_mapped_from_roles(
+        ldap_system: System, ada: User, provisioned: str) -> None:
+    MappedAttribute.objects.create(system=ldap_system, name="title",
+                                   script='user.roles.join(",")')
+    staff = Group.objects.create(name="staff")
+    staff.members.add(ada)
+    assert _open() == []  # no mapped value changed
+    auditors = Role.objects.create(name="auditors")
+    auditors.groups.add(staff)
+    assert _open() == [(Kind.UPDATE, {"title": "auditors,engineering"})]
+    Operation.objects.all().delete()
+    auditors.delete()  # the role's holders lose it with the role
+    assert _open() == [(Kind.UPDATE, {"title": "engineering"})]
+
+
+def test_a_membership_a_script_cannot_send_is_refused_and_not_saved(
+        ldap_system: System, ada: User, provisioned: str) -> None:
+    MappedAttribute.objects.create(
+        system=ldap_system, name="departmentNumber",
+        script='string(int(user.groups.join(",")))')  # fails at run time
+    staff = Group.objects.create(name="staff")
+    with pytest.raises(RuleViolation) as refused:
+        directory.change_group_members(staff, add=[ada.pk])
+    assert refused.value.problems[0].field == "groups"
+    assert not staff.members.exists() and _open() == []

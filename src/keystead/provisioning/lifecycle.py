@@ -13,6 +13,9 @@ module keeps the accounts a person has in step with the person themselves:
   the attributes are then left as they were.
 - **enabled again**: each open account last sent disabled is enabled again
   if a role the person holds still grants it; the others stay disabled.
+- **groups or roles changed** (membership, not the names): the same as details
+  changed, for the attributes mapped from ``user.groups`` and ``user.roles``
+  (``memberships_before`` / ``memberships_changed``, called by ``signals``).
 - **deleted**: each open account gets a delete. The account row stays (its
   person emptied) and the operation refers to it, so its history remains.
 
@@ -56,7 +59,8 @@ def _enable_change(account: SystemAccount, person: User) -> bool | None:
 
 
 def _refused(changed: Iterable[str], exc: mapping.MappingError) -> RuleViolation:
-    field = next((name for name in mapping.PERSON_SOURCES if name in changed), "user")
+    field = next((name for name in (*mapping.PERSON_SOURCES, *mapping.MEMBERSHIPS)
+                  if name in changed), "user")
     return RuleViolation([FieldProblem(
         field, f"This change cannot be sent to a connected system: {exc} Correct the "
                "value, or the system's mapping.", code="script")])
@@ -73,7 +77,7 @@ def person_changed(person: User, changed: Iterable[str],
     so that disabling someone is never refused (the attributes are then left as they
     were). Fields no script or source reads (``source``, ``external_id``) queue
     nothing."""
-    changed = set(changed) & set(mapping.PERSON_SOURCES)
+    changed = set(changed) & {*mapping.PERSON_SOURCES, *mapping.MEMBERSHIPS}
     if not changed:
         return []
     with transaction.atomic():
@@ -110,3 +114,22 @@ def person_deleted(person: User) -> list[Operation]:
     with transaction.atomic():
         return [queue_operation(account.system, account.name, Kind.DELETE, account=account)
                 for account in open_accounts(person)]
+
+
+def memberships_before(people: Iterable[User]) -> dict[int, dict[str, list[str]]]:
+    """The groups and roles of those of ``people`` who have accounts, taken before a
+    change of group or role membership (``memberships_changed`` compares with them)."""
+    people = list(people)
+    with_accounts = set(SystemAccount.objects.filter(person__in=people)
+                        .exclude(state=AccountState.DELETED)
+                        .values_list("person_id", flat=True))
+    return {person.pk: mapping.memberships(person) for person in people
+            if person.pk in with_accounts}
+
+
+def memberships_changed(people: Iterable[User],
+                        before: Mapping[int, Mapping[str, list[str]]]) -> list[Operation]:
+    """After group or role membership changed: each account gets the attributes mapped
+    from ``user.groups`` / ``user.roles`` whose values changed (as ``person_changed``)."""
+    return [operation for person in people if person.pk in before
+            for operation in person_changed(person, mapping.MEMBERSHIPS, before[person.pk])]

@@ -89,6 +89,8 @@ def read_schema(system: System, *, actor: Actor, request: HttpRequest | None = N
 
 #: The person's own fields among what scripts get; the others are derived or related.
 PERSON_SOURCES = ("username", "email", "given_name", "family_name", "is_active")
+#: What a person holds rather than is; changes through group and role membership.
+MEMBERSHIPS = ("groups", "roles")
 
 
 def held_role_names(person: User) -> list[str]:
@@ -98,20 +100,32 @@ def held_role_names(person: User) -> list[str]:
                   .values_list("name", flat=True).distinct())
 
 
+def memberships(person: User) -> dict[str, list[str]]:
+    """The names of the groups ``person`` is in and of the roles they hold, as scripts
+    get them (``user.groups``, ``user.roles``)."""
+    if not person.pk:
+        return {"groups": [], "roles": []}
+    return {"groups": sorted(person.directory_groups.values_list("name", flat=True)),
+            "roles": held_role_names(person)}
+
+
 def user_data(person: User, before: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The plain data scripts get as ``user`` (and attributes are mapped from).
 
-    ``before`` gives earlier values of the person's own fields (``PERSON_SOURCES``),
-    so the data as it was before a change can be computed and compared."""
+    ``before`` gives earlier values of the person's own fields (``PERSON_SOURCES``)
+    and of their ``groups`` and ``roles``, so the data as it was before a change can be
+    computed and compared."""
+    before = before or {}
     own = {name: getattr(person, name) for name in PERSON_SOURCES}
-    own.update({name: value for name, value in (before or {}).items() if name in own})
+    own.update({name: value for name, value in before.items() if name in own})
+    held = {name: before[name] for name in MEMBERSHIPS if name in before}
+    if len(held) < len(MEMBERSHIPS):
+        held = {**memberships(person), **held}
     return {
         "username": own["username"], "email": own["email"],
         "given_name": own["given_name"], "family_name": own["family_name"],
         "full_name": f"{own['given_name']} {own['family_name']}".strip(),
-        "groups": sorted(person.directory_groups.values_list("name", flat=True))
-        if person.pk else [],
-        "roles": held_role_names(person) if person.pk else [],
+        "groups": held["groups"], "roles": held["roles"],
         "is_active": bool(own["is_active"]),
     }
 

@@ -32,6 +32,8 @@ from keystead.provisioning import lifecycle, roles
 
 #: Related ids of a ``clear`` in progress, kept from ``pre_clear`` to ``post_clear``.
 _CLEARING = "_provisioning_clearing"
+#: The concerned people's groups and roles before a membership change, by person id.
+_MEMBERSHIPS = "_provisioning_memberships"
 
 
 def _concerned(sender: Any, instance: Any, reverse: bool,
@@ -67,8 +69,13 @@ def _related_ids(sender: Any, instance: Any, reverse: bool) -> set[int]:
 @receiver(m2m_changed, sender=Group.members.through)
 def holders_changed(sender: Any, instance: Any, action: str, reverse: bool,
                     pk_set: set[int] | None, **kwargs: Any) -> None:
-    if action == "pre_clear":
-        setattr(instance, _CLEARING, _related_ids(sender, instance, reverse))
+    if action in ("pre_add", "pre_remove", "pre_clear"):
+        if action == "pre_clear":
+            pk_set = _related_ids(sender, instance, reverse)
+            setattr(instance, _CLEARING, pk_set)
+        if pk_set:
+            _, people = _concerned(sender, instance, reverse, pk_set)
+            setattr(instance, _MEMBERSHIPS, lifecycle.memberships_before(people))
         return
     if action == "post_clear":
         pk_set = getattr(instance, _CLEARING, set())
@@ -81,6 +88,8 @@ def holders_changed(sender: Any, instance: Any, action: str, reverse: bool,
     systems = roles.systems_of(role_ids)
     if systems and people:
         roles.follow(systems, people)
+    lifecycle.memberships_changed(people, getattr(instance, _MEMBERSHIPS, {}))
+    setattr(instance, _MEMBERSHIPS, {})
 
 
 #: (systems, people) a group or role being deleted concerns, kept until it is gone.
@@ -97,6 +106,7 @@ def _before_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
         role_ids = [instance.pk]
         people = list(roles.holders(instance))
     setattr(instance, _DELETING, (roles.systems_of(role_ids) if people else [], people))
+    setattr(instance, _MEMBERSHIPS, lifecycle.memberships_before(people))
 
 
 @receiver(post_delete, sender=Group)
@@ -105,6 +115,7 @@ def _after_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
     systems, people = getattr(instance, _DELETING, ([], []))
     if systems and people:
         roles.follow(systems, people)
+    lifecycle.memberships_changed(people, getattr(instance, _MEMBERSHIPS, {}))
 
 
 @receiver(person_changed, sender=User)
