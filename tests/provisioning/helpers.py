@@ -25,8 +25,9 @@ def ldap_entry(server: Slapd, dn: str) -> dict[str, list[bytes]]:
         conn.unbind_s()
 
 
-def binds(server: Slapd, dn: str, password: str) -> bool:
-    conn = ldap.initialize(server.ldap_url)
+def accepts(conn: ldap.ldapobject.LDAPObject, dn: str, password: str) -> bool:
+    """Whether the directory behind ``conn`` accepts ``password`` for ``dn`` (a raw bind,
+    no Keystead); the connection is closed afterwards."""
     try:
         conn.simple_bind_s(dn, password)
         return True
@@ -34,6 +35,10 @@ def binds(server: Slapd, dn: str, password: str) -> bool:
         return False
     finally:
         conn.unbind_s()
+
+
+def binds(server: Slapd, dn: str, password: str) -> bool:
+    return accepts(ldap.initialize(server.ldap_url), dn, password)
 
 
 def sql_rows(url: str, table: str) -> list[dict]:

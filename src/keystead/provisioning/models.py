@@ -277,7 +277,34 @@ class Reason(models.TextChoices):
     BLOCKED_KIND = "blocked_kind", "Operations of this kind are blocked on the system"
 
 
-class Operation(models.Model):
+class QueuedPasswords:
+    """The passwords an operation carries, kept encrypted (``password_encrypted``,
+    ``secret_attributes_encrypted``) and decrypted only when asked: shared by the
+    operation row and the worker's plain copy of it (``queue.Claimed``)."""
+
+    password_encrypted: str
+    secret_attributes_encrypted: str
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.password_encrypted or self.secret_attributes_encrypted)
+
+    def password(self) -> Secret | None:
+        if not self.password_encrypted:
+            return None
+        return crypto.decrypt(self.password_encrypted, QUEUED_PASSWORD_PURPOSE)
+
+    def secret_attributes(self) -> dict[str, Secret]:
+        """The further password attributes, decrypted (see ``secrets.unpack``)."""
+        from keystead.provisioning.secrets import unpack
+
+        if not self.secret_attributes_encrypted:
+            return {}
+        return unpack(crypto.decrypt(self.secret_attributes_encrypted,
+                                     QUEUED_PASSWORD_PURPOSE))
+
+
+class Operation(QueuedPasswords, models.Model):
     """One open operation on one account of one system."""
 
     system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="operations")
@@ -311,24 +338,6 @@ class Operation(models.Model):
 
     def __str__(self) -> str:
         return f"operation {self.pk}: {self.kind} {self.account_name}"
-
-    @property
-    def has_password(self) -> bool:
-        return bool(self.password_encrypted or self.secret_attributes_encrypted)
-
-    def secret_attributes(self) -> dict[str, Secret]:
-        """The further password attributes, decrypted (see ``secrets.unpack``)."""
-        from keystead.provisioning.secrets import unpack
-
-        if not self.secret_attributes_encrypted:
-            return {}
-        return unpack(crypto.decrypt(self.secret_attributes_encrypted,
-                                     QUEUED_PASSWORD_PURPOSE))
-
-    def password(self) -> Secret | None:
-        if not self.password_encrypted:
-            return None
-        return crypto.decrypt(self.password_encrypted, QUEUED_PASSWORD_PURPOSE)
 
     @property
     def why(self) -> str:

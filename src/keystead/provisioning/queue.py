@@ -48,12 +48,13 @@ from keystead.provisioning.models import (
     ArchivedOperation,
     Kind,
     Operation,
+    QueuedPasswords,
     Reason,
     State,
     System,
     SystemAccount,
 )
-from keystead.provisioning.secrets import pack, unpack
+from keystead.provisioning.secrets import pack
 from keystead.secret import Secret
 
 #: Longest error text kept on an operation.
@@ -131,7 +132,7 @@ def enqueue(system: System, account_name: str, kind: str, *,
 
 
 @dataclass
-class Claimed:
+class Claimed(QueuedPasswords):
     """A claimed operation as the worker needs it: plain values read in one query, not a
     model object (building one per row, timestamps and all, cost more than the claim's
     SQL). The passwords stay encrypted until ``password()``/``secret_attributes()``."""
@@ -146,16 +147,6 @@ class Claimed:
     attempts: int
     lease_owner: str
     system: System
-
-    def password(self) -> Secret | None:
-        if not self.password_encrypted:
-            return None
-        return crypto.decrypt(self.password_encrypted, QUEUED_PASSWORD_PURPOSE)
-
-    def secret_attributes(self) -> dict[str, Secret]:
-        if not self.secret_attributes_encrypted:
-            return {}
-        return unpack(crypto.decrypt(self.secret_attributes_encrypted, QUEUED_PASSWORD_PURPOSE))
 
 
 _CLAIMED = ("id", "system_id", "account_name", "kind", "attributes", "password_encrypted",

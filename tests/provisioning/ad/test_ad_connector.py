@@ -16,18 +16,13 @@ from keystead.provisioning.connectors.base import ENABLE, PASSWORD, SettingsErro
 from keystead.secret import Secret
 from sources.ad.samba import Samba
 
+from ..helpers import accepts
+
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("samba")]
 
 
 def binds(samba: Samba, dn: str, password: str, *, starttls: bool = False) -> bool:
-    conn = samba.connect(starttls=starttls)
-    try:
-        conn.simple_bind_s(dn, password)
-        return True
-    except ldap.INVALID_CREDENTIALS:
-        return False
-    finally:
-        conn.unbind_s()
+    return accepts(samba.connect(starttls=starttls), dn, password)
 
 
 def account_control(samba: Samba, dn: str) -> int:
