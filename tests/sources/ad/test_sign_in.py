@@ -2,42 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from keystead.directory.models import Event, Source, User
 from keystead.login.passwords import Result, sign_in_with_password
-from keystead.policy.models import LogonPolicy
 from keystead.secret import Secret
-from keystead.sources.ldap import pool
-from keystead.sources.ldap.models import Kind, LdapSource
+from keystead.sources.ldap.models import LdapSource
 
 from .samba import PEOPLE, REALM, Samba
 
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("samba")]
 
 
-@pytest.fixture(autouse=True)
-def fresh_pools() -> Iterator[None]:
-    yield
-    pool.close_all()
-
-
 @pytest.fixture
-def source(samba: Samba) -> LdapSource:
+def source(samba: Samba, ad_source) -> LdapSource:
     """An enabled AD source over LDAPS, its test marked as passed; the strategy is LDAP."""
-    LogonPolicy.current()
-    LogonPolicy.objects.filter(pk=1).update(login_strategy="ldap")
-    made = LdapSource(name="Samba AD", kind=Kind.ACTIVE_DIRECTORY, host=samba.host,
-                      port=samba.ldaps_port, method="ldaps", ca_certificate=samba.ca_pem,
-                      base_dn=samba.base_dn, user_key="sAMAccountName",
-                      user_filter="(objectClass=user)", bind_dn=samba.service_dn,
-                      unique_id_attribute="objectGUID", username_attribute="sAMAccountName",
-                      connect_timeout=3, operation_timeout=5, last_test_ok=True)
-    made.set_bind_password(Secret(samba.service_password))
-    made.save()
-    return made
+    return ad_source(port=samba.ldaps_port, method="ldaps", user_filter="(objectClass=user)")
 
 
 def last_login() -> Event:

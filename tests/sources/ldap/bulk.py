@@ -30,7 +30,6 @@ from .slapd import (
     free_port,
     launch,
     stop_process,
-    wait_until_answering,
 )
 
 BASE_DN = "dc=bulk,dc=test"
@@ -209,18 +208,13 @@ def start_bulk_slapd(people: int, groups: int, *, extra_ldif: str = "") -> BulkS
     root = Path(tempfile.mkdtemp(prefix="keystead-bulk-slapd-"))
     try:
         port = free_port()
-        process = launch(root, _conf(root), _ldif(people, groups) + "\n" + extra_ldif,
-                         f"ldap://127.0.0.1:{port}/", base_dn=BASE_DN, quick=True)
-        server = BulkSlapd(root=root, port=port, process=process, people=people, groups=groups)
+        url = f"ldap://127.0.0.1:{port}/"
+        process = launch(root, _conf(root), _ldif(people, groups) + "\n" + extra_ldif, url,
+                         answer_url=url, base_dn=BASE_DN, quick=True)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    try:
-        wait_until_answering(server.process, server.root, server.url)
-    except BaseException:
-        stop_bulk_slapd(server)
-        raise
-    return server
+    return BulkSlapd(root=root, port=port, process=process, people=people, groups=groups)
 
 
 def stop_bulk_slapd(server: BulkSlapd) -> None:

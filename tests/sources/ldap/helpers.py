@@ -1,10 +1,14 @@
-"""Shared set-up for tests that sign in through a real slapd: a source row, the strategy."""
+"""Shared set-up for tests that sign in through a real directory (slapd, or Samba's AD):
+a source row, the strategy, a browser signed in, the console setting a password."""
 
 from __future__ import annotations
 
 import ldap
 import ldap.modlist
+from django.http import HttpResponse
+from django.test import Client
 
+from keystead.directory.models import User
 from keystead.policy.models import LogonPolicy
 from keystead.secret import Secret
 from keystead.sources.ldap.models import LdapSource
@@ -58,3 +62,21 @@ def binds(server: Slapd, dn: str, password: str) -> bool:
         return False
     finally:
         conn.unbind_s()
+
+
+def signed_in(username: str, password: str) -> tuple[User, Client]:
+    """Sign in through the login page; the person and their browser."""
+    browser = Client()
+    response = browser.post("/login/", {"username": username, "password": password})
+    assert response.status_code == 302, response.content.decode()[-600:]
+    return User.objects.get(username=username), browser
+
+
+def console_sets_password(admin: User, person: User, password: str, *,
+                          follow: bool = True) -> HttpResponse:
+    """An administrator sets ``person``'s password on the console's password page."""
+    console = Client()
+    console.force_login(admin)
+    return console.post(f"/admin/directory/user/{person.pk}/password/", {
+        "password1": password, "password2": password, "set_usable_password": "true"},
+        follow=follow)

@@ -283,18 +283,13 @@ def start_slapd(authority: CertificateAuthority | None = None) -> Slapd:
         # 127.0.0.2 is not in the certificate: it lets tests see a hostname mismatch.
         urls = (f"ldap://127.0.0.1:{ldap_port}/ ldaps://127.0.0.1:{ldaps_port}/ "
                 f"ldaps://127.0.0.2:{ldaps_port}/")
-        process = launch(root, _slapd_conf(root, ldap_port, ldaps_port), _directory_ldif(), urls)
-        server = Slapd(root=root, ldap_port=ldap_port, ldaps_port=ldaps_port,
-                       ca_pem=authority.ca_pem, process=process)
+        process = launch(root, _slapd_conf(root, ldap_port, ldaps_port), _directory_ldif(), urls,
+                         answer_url=f"ldap://127.0.0.1:{ldap_port}/")
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
-    try:
-        wait_until_answering(server.process, server.root, server.ldap_url)
-    except BaseException:
-        stop_slapd(server)
-        raise
-    return server
+    return Slapd(root=root, ldap_port=ldap_port, ldaps_port=ldaps_port, ca_pem=authority.ca_pem,
+                 process=process)
 
 
 def stop_slapd(server: Slapd) -> None:
@@ -302,10 +297,11 @@ def stop_slapd(server: Slapd) -> None:
     stop_process(server.process, server.root)
 
 
-def launch(root: Path, conf: str, ldif: str, urls: str, *, base_dn: str = BASE_DN,
-           quick: bool = False) -> subprocess.Popen:
+def launch(root: Path, conf: str, ldif: str, urls: str, *, answer_url: str,
+           base_dn: str = BASE_DN, quick: bool = False) -> subprocess.Popen:
     """Load ``ldif`` into a directory configured by ``conf`` under ``root``, convert the
-    configuration to ``cn=config`` and start slapd listening on ``urls``.
+    configuration to ``cn=config``, start slapd listening on ``urls`` and wait until it
+    answers on ``answer_url`` (if it does not, it is stopped and ``root`` removed).
 
     ``quick`` skips slapadd's consistency checks (a load of thousands of entries then
     takes a second).
@@ -322,6 +318,11 @@ def launch(root: Path, conf: str, ldif: str, urls: str, *, base_dn: str = BASE_D
     process = subprocess.Popen([SLAPD, "-d", "0", "-F", str(root / "slapd.d"), "-h", urls],
                                stdout=log, stderr=subprocess.STDOUT)
     log.close()
+    try:
+        wait_until_answering(process, root, answer_url)
+    except BaseException:
+        stop_process(process, root)
+        raise
     return process
 
 

@@ -8,11 +8,11 @@ from django.test import Client
 
 from keystead.directory import services
 from keystead.directory.authorization import Actor
-from keystead.directory.models import Event, User
+from keystead.directory.models import Event
 from keystead.directory.rules import RuleViolation
 from keystead.secret import Secret
 
-from .helpers import add_person, binds, make_source, use_strategy
+from .helpers import add_person, binds, console_sets_password, make_source, signed_in, use_strategy
 from .slapd import BASE_DN, Slapd
 
 pytestmark = pytest.mark.django_db
@@ -23,13 +23,6 @@ NEW_PASSWORD = "Quartz-Lantern-Meadow-73"
 def writable(directory):
     use_strategy("ldap")
     return make_source(directory, mode="writable")
-
-
-def signed_in(uid: str, password: str) -> tuple[User, Client]:
-    browser = Client()
-    response = browser.post("/login/", {"username": uid, "password": password})
-    assert response.status_code == 302, response.content.decode()[-600:]
-    return User.objects.get(username=uid), browser
 
 
 def pwd_reset_of(server: Slapd, dn: str) -> list[bytes]:
@@ -75,11 +68,7 @@ def test_admin_set_is_written_by_the_service_account(writable, directory, admin_
     conn = directory.admin()  # as if reset on the directory's side before
     conn.modify_s(dn, [(ldap.MOD_ADD, "pwdReset", [b"TRUE"])])
     conn.unbind_s()
-    console = Client()
-    console.force_login(admin_user)
-    response = console.post(f"/admin/directory/user/{person.pk}/password/", {
-        "password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "set_usable_password": "true"},
-        follow=True)
+    response = console_sets_password(admin_user, person, NEW_PASSWORD)
     assert response.status_code == 200
     assert binds(directory, dn, NEW_PASSWORD) and not binds(directory, dn, old)
     # Not a temporary password: the directory's "must change after reset" mark is removed.

@@ -86,11 +86,10 @@ def _application_of(issuer: str | None) -> SamlApplication:
     return application
 
 
-def _consumer_url(application: SamlApplication, asked: str | None,
+def _consumer_url(described: sp_metadata.SpDescription, asked: str | None,
                   index: str | None = None) -> str:
     """The ACS to answer: the one asked for (by address or by index) if the metadata lists
     it, else the first HTTP-POST one."""
-    described = sp_metadata.describe(application.metadata_xml)
     if asked and asked not in described.acs_urls:
         raise Refused("The application asked to be answered at an address its registration "
                       "does not list.", f"unregistered ACS URL {asked!r}"[:300])
@@ -112,9 +111,8 @@ def _post_form(request: HttpRequest, application: SamlApplication, url: str, fie
     return response
 
 
-def _answer(request: HttpRequest, application: SamlApplication, *, in_response_to: str | None,
-            asked_acs: str | None, relay_state: str, door: str) -> HttpResponse:
-    destination = _consumer_url(application, asked_acs)
+def _answer(request: HttpRequest, application: SamlApplication, destination: str, *,
+            in_response_to: str | None, relay_state: str, door: str) -> HttpResponse:
     with idp.server(application) as server:
         xml = responses.authn_response(server, application, request.user,
                                        in_response_to=in_response_to, destination=destination)
@@ -134,7 +132,8 @@ def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
         if parsed is None:
             raise Refused("The sign-in request is not a SAML AuthnRequest.", "not an AuthnRequest")
         application = _application_of(parsed.issuer.text if parsed.issuer else None)
-        wants_signed = sp_metadata.describe(application.metadata_xml).wants_signed_requests
+        described = sp_metadata.describe(application.metadata_xml)  # once per request
+        wants_signed = described.wants_signed_requests
         signed = (bool(signature) if binding == BINDING_HTTP_REDIRECT
                   else parsed.signature is not None)
         if wants_signed and not signed:
@@ -148,8 +147,8 @@ def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
             except Exception as exc:  # pysaml2 raises many kinds; all mean "refuse"
                 raise Refused("The application's sign-in request could not be verified.",
                               f"{type(exc).__name__}: {exc}"[:300]) from exc
-        asked_acs = _consumer_url(application, checked.message.assertion_consumer_service_url,
-                                  checked.message.assertion_consumer_service_index)
+        destination = _consumer_url(described, checked.message.assertion_consumer_service_url,
+                                    checked.message.assertion_consumer_service_index)
         # (refused above, before anyone is asked to sign in)
     except Refused as refused:
         return _refuse(request, refused, application)
@@ -160,14 +159,14 @@ def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
     force = str(checked.message.force_authn).lower() == "true"
     fresh = request.user.is_authenticated and (not force or _signed_in_again(request, checked))
     if not fresh and passive:
-        return _no_passive(request, application, checked, relay_state)
+        return _no_passive(request, application, destination, checked, relay_state)
     if not request.user.is_authenticated:
         return _to_sign_in(request, message, binding, relay_state)
     if not fresh:
         return _to_sign_in(request, message, binding, relay_state, again=True)
     try:
-        return _answer(request, application, in_response_to=checked.message.id,
-                       asked_acs=asked_acs, relay_state=relay_state, door="sp-initiated")
+        return _answer(request, application, destination, in_response_to=checked.message.id,
+                       relay_state=relay_state, door="sp-initiated")
     except responses.CannotEncrypt as problem:
         return _refuse(request, Refused("The application's registration is broken.",
                                         str(problem)), application)
@@ -192,11 +191,9 @@ def _signed_in_again(request: HttpRequest, checked: AuthnRequest) -> bool:
     return True
 
 
-def _no_passive(request: HttpRequest, application: SamlApplication, checked: AuthnRequest,
-                relay_state: str) -> HttpResponse:
+def _no_passive(request: HttpRequest, application: SamlApplication, destination: str,
+                checked: AuthnRequest, relay_state: str) -> HttpResponse:
     """IsPassive and nobody (freshly enough) signed in: tell the SP so, without a page."""
-    destination = _consumer_url(application, checked.message.assertion_consumer_service_url,
-                                checked.message.assertion_consumer_service_index)
     with idp.server(application) as server:
         answer = server.create_error_response(
             checked.message.id, destination, (STATUS_NO_PASSIVE, "Nobody is signed in."),
@@ -260,7 +257,8 @@ def launch(request: HttpRequest, slug: str) -> HttpResponse:
     """IdP-initiated sign-in, from the portal's list of applications."""
     application = get_object_or_404(SamlApplication, slug=slug, enabled=True)
     try:
-        return _answer(request, application, in_response_to=None, asked_acs=None,
+        destination = _consumer_url(sp_metadata.describe(application.metadata_xml), None)
+        return _answer(request, application, destination, in_response_to=None,
                        relay_state=application.relay_state, door="idp-initiated")
     except (Refused, sp_metadata.MetadataProblem, responses.CannotEncrypt) as exc:
         return _refuse(request, exc if isinstance(exc, Refused) else
