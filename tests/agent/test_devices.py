@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from keystead.cli import main as keystead_command
 from keystead.devices.models import Device, EnrollmentToken
-from keystead.devices.services import EnrollmentRefused, TokenRequest, create_token
+from keystead.devices.services import (
+    EnrollmentRefused,
+    TokenRequest,
+    change_device,
+    create_token,
+    delete_device,
+)
 from keystead.directory.authorization import OPERATOR, Actor, NotAllowed
 from keystead.directory.models import Event, User
 from keystead_agent import signing
@@ -191,6 +197,21 @@ def test_only_permitted_people_make_tokens(app):
         create_token(TokenRequest(client_id=app.client_id), actor=Actor.person(helper))
     assert not EnrollmentToken.objects.exists()
     assert Event.objects.filter(action="device.token.create", outcome="denied").exists()
+
+
+def test_only_permitted_people_change_or_delete_computers(token):
+    """The services decide, whichever door asks; a refusal changes nothing and is audited."""
+    device = Device.objects.get(pk=enroll(token).json()["device_id"])
+    helper = User.objects.create_user("desk@example.com", "Help", "Desk", is_staff=True)
+    with pytest.raises(NotAllowed, match=r"devices\.change_device"):
+        change_device(device, owner=helper, mode="do-not-store", check_seconds=60,
+                      actor=Actor.person(helper))
+    with pytest.raises(NotAllowed, match=r"devices\.delete_device"):
+        delete_device(device, actor=Actor.person(helper))
+    device.refresh_from_db()
+    assert (device.owner, device.mode, device.check_seconds) == (None, "store", 300)
+    assert sorted(Event.objects.filter(outcome="denied").values_list("action", flat=True)) == [
+        "device.change", "device.delete"]
 
 
 def test_the_command_line_makes_a_token(app):

@@ -497,6 +497,44 @@ def ldap_console_test_sign_in(seen: Exposure, ctx: dict, canary: str) -> None:
     assert b"Sign-in test passed" in response.content
 
 
+def device_enrolment_and_events(seen: Exposure, ctx: dict, canary: str) -> None:
+    """The agent's doors: a guessed enrolment token, a real one (made by the CLI's service
+    and used once), and a signed event that carries a password field: none of them may
+    keep or echo the token or the password."""
+    import json
+    import time
+
+    from agent.helpers import agent_application
+    from keystead.devices.services import TokenRequest, create_token
+    from keystead.directory.authorization import OPERATOR
+    from keystead_agent import signing
+
+    def enroll(token: str, key) -> object:
+        response = Client().post("/devices/enroll", json.dumps({
+            "token": token, "name": "canary-pc", "public_key": signing.public_pem(key)}),
+            content_type="application/json")
+        seen.keep(response)
+        return response
+
+    key = signing.new_private_key()
+    assert enroll(canary, key).status_code == 400
+    _, clear = create_token(TokenRequest(client_id=agent_application().client_id,
+                                         mode="store"), actor=OPERATOR)
+    ctx["canaries"].append(clear.reveal())
+    enrolled = enroll(clear.reveal(), key)
+    assert enrolled.status_code == 201, enrolled.content
+    body = json.dumps({"events": [{"event": "sign-in", "user": "canary", "outcome": "success",
+                                   "password": canary}], "status": {"mode": "store"}}).encode()
+    stamp, nonce = int(time.time()), signing.new_nonce()
+    response = Client().post("/devices/events", body, content_type="application/json", headers={
+        signing.DEVICE_HEADER: str(enrolled.json()["device_id"]),
+        signing.TIME_HEADER: str(stamp), signing.NONCE_HEADER: nonce,
+        signing.SIGNATURE_HEADER: signing.sign(key, "POST", "/devices/events", stamp, nonce,
+                                               body)})
+    seen.keep(response)
+    assert response.json() == {"recorded": 1}, response.content
+
+
 LDAP_DOORS = {ldap_console_bind_password, ldap_sign_in_and_writeback, ldap_console_test_sign_in}
 
 
@@ -505,7 +543,7 @@ DOORS: list[Door] = [
     admin_add_user, admin_set_password, admin_refused_password, admin_people_import,
     scim_create_user, scim_patch_password, cli_set_password, cli_password_filter_check,
     portal_change, portal_forced_change, portal_reset, portal_email_code,
-    oidc_password_grant, portal_message, api_provisioning,
+    oidc_password_grant, portal_message, api_provisioning, device_enrolment_and_events,
     *sorted(LDAP_DOORS, key=lambda d: d.__name__),
 ]
 

@@ -23,7 +23,7 @@ from keystead.devices.models import (
     SeenNonce,
 )
 from keystead.directory import audit
-from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.authorization import Actor, require_permission
 from keystead.directory.models import Event, Outcome, User
 from keystead.providers.oidc.grants import application_allows
 from keystead.secret import Secret
@@ -81,12 +81,8 @@ def _problems(wanted: TokenRequest):
 def create_token(wanted: TokenRequest, *, actor: Actor,
                  request: HttpRequest | None = None) -> tuple[EnrollmentToken, Secret]:
     """A new one-use enrolment token; the clear value is returned once, as a Secret."""
-    if not (actor.superuser or ADD_TOKEN in actor.permissions):
-        audit.record("device.token.create", request=request, actor=actor.user,
-                     actor_label=actor.label, outcome=Outcome.DENIED,
-                     detail={"reason": f"needs the {ADD_TOKEN} permission"})
-        raise NotAllowed(f"{actor.label} may not create enrolment tokens "
-                         f"(needs the {ADD_TOKEN} permission).")
+    require_permission(actor, ADD_TOKEN, "create enrolment tokens", "device.token.create",
+                       request, {})
     application, problems = _problems(wanted)
     if problems:
         raise EnrollmentRefused(problems)
@@ -237,7 +233,7 @@ def report(device: Device, raw_events: list, *, status: dict | None = None,
                          actor_label=f"computer {device.name}", target=device,
                          outcome=outcome, detail=event)
         _claim_owner(device, events)
-        if status is not None and isinstance(status, dict):
+        if isinstance(status, dict):
             Device.objects.filter(pk=device.pk).update(
                 last_report={k: str(v)[:200] for k, v in list(status.items())[:20]})
     return len(events)
@@ -263,9 +259,8 @@ def change_device(device: Device, *, owner: User | None, mode: str, check_second
                   actor: Actor, request: HttpRequest | None = None) -> None:
     """Change a computer's owner, mode or check interval, as the console's change form
     does. The agent picks mode and interval up at its next check (``configuration``)."""
-    if not (actor.superuser or "devices.change_device" in actor.permissions):
-        raise NotAllowed(f"{actor.label} may not change computers "
-                         "(needs the devices.change_device permission).")
+    require_permission(actor, "devices.change_device", "change computers", "device.change",
+                       request, {"device": device.pk})
     problems: dict[str, str] = {}
     if mode not in dict(MODES):
         problems["mode"] = f"Mode must be one of: {', '.join(dict(MODES))}."
@@ -288,9 +283,8 @@ def change_device(device: Device, *, owner: User | None, mode: str, check_second
 
 def delete_device(device: Device, *, actor: Actor, request: HttpRequest | None = None) -> None:
     """Forget a computer: its key stops working and it must enrol again."""
-    if not (actor.superuser or "devices.delete_device" in actor.permissions):
-        raise NotAllowed(f"{actor.label} may not delete computers "
-                         "(needs the devices.delete_device permission).")
+    require_permission(actor, "devices.delete_device", "delete computers", "device.delete",
+                       request, {"device": device.pk})
     with transaction.atomic():
         audit.record("device.delete", request=request, actor=actor.user,
                      actor_label=actor.label, target=device)
