@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from keystead.directory.authorization import Actor, NotAllowed
-from keystead.directory.models import Event, User
+from keystead.directory.models import Event, Outcome, User
 from keystead.providers.saml import keys, services
 from keystead.providers.saml.models import EMAIL, SamlApplication, SigningKey
 
@@ -138,6 +138,7 @@ def test_people_without_the_permission_may_not_register(sp_metadata):
                                                        metadata_xml=sp_metadata),
                           actor=Actor.person(staff))
     assert not SamlApplication.objects.exists()
+    assert Event.objects.get(action="saml.application.register").outcome == Outcome.DENIED
 
 
 def test_rotate_from_the_console(console):
@@ -157,6 +158,7 @@ def test_only_a_superuser_may_rotate():
     staff = User.objects.create_user("ops@example.com", "Ops", "Person", password="x" * 20)
     with pytest.raises(NotAllowed):
         services.rotate_key(actor=Actor.person(staff))
+    assert Event.objects.get(action="saml.key.rotate").outcome == Outcome.DENIED
 
 
 def test_rotate_from_the_command_line():

@@ -25,6 +25,7 @@ from django.utils.http import urlencode
 from django.utils.safestring import SafeString
 
 from keystead.directory import event_export
+from keystead.directory.admin_guards import ReadOnlyAdmin
 from keystead.directory.admin_site import short_time
 from keystead.directory.event_filters import (
     FIELDS,
@@ -103,7 +104,7 @@ class CriteriaFilter(admin.ListFilter):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
     """The audit log, read-only for everyone: events are evidence, never edited."""
 
     change_list_template = "admin/directory/event/change_list.html"
@@ -208,14 +209,6 @@ class EventAdmin(admin.ModelAdmin):
         filters = {k: v for k, v in request.GET.items() if k not in _NOT_FILTERS}
         return event_export.export(request, events, fmt, filters)
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
-        return False
 
 
 def _detail_value(value: Any) -> SafeString:

@@ -27,6 +27,21 @@ def may(request: HttpRequest, action: Action, user: User | None) -> bool:
     return allowed(actor(request), action, user)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record the console shows but never adds, changes or deletes (the audit log, the
+    mail outbox, the provisioning queue and archive, signing keys): what changes them
+    does so through its own services."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 class InstallationSettingsAdmin(admin.ModelAdmin):
     """Console pages for settings of the whole installation (sign-in sources, SAML
     applications): shown to, and changed by, only those ``authorization`` lets change

@@ -211,6 +211,22 @@ def require_installation_setting(person: User, *, event: str, words: str,
     raise NotAllowed(f"Only a superuser may {words}.")
 
 
+def require_permission(actor: Actor, permission: str, words: str, event: str,
+                       request=None, detail: dict | None = None) -> None:
+    """Actions on things other than people (connected systems, computers, the queue)
+    need one Django permission: a refusal is audited as ``event`` and raised as
+    ``NotAllowed`` naming the permission."""
+    if actor.superuser or permission in actor.permissions:
+        return
+    from keystead.directory import audit  # audit imports the models; this module must not
+    from keystead.directory.models import Outcome
+
+    audit.record(event, request=request, actor=actor.user, actor_label=actor.label,
+                 outcome=Outcome.DENIED,
+                 detail={**(detail or {}), "reason": f"needs {permission}"})
+    raise NotAllowed(f"{actor.label} may not {words} (needs the {permission} permission).")
+
+
 def require(actor: Actor, action: Action, target: User | None) -> None:
     """Raise ``NotAllowed`` (a ``PermissionDenied``) unless ``actor`` may do it."""
     reason = refusal(actor, action, target)

@@ -9,14 +9,14 @@ and rows change only through the sender.
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
+from keystead.directory.admin_guards import ReadOnlyAdmin
 from keystead.directory.admin_site import short_time
 from keystead.login.models import OutgoingMail
 
 
 @admin.register(OutgoingMail)
-class OutgoingMailAdmin(admin.ModelAdmin):
+class OutgoingMailAdmin(ReadOnlyAdmin):
     list_display = ["created", "recipient", "subject", "status", "attempts", "next_attempt",
                     "last_error"]
     list_filter = ["status"]
@@ -36,11 +36,3 @@ class OutgoingMailAdmin(admin.ModelAdmin):
         waiting = obj.status in (OutgoingMail.Status.QUEUED, OutgoingMail.Status.SENDING)
         return short_time(obj.next_attempt_at) if waiting else "—"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: OutgoingMail | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: OutgoingMail | None = None) -> bool:
-        return False

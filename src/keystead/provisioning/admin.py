@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from keystead.directory.admin_guards import ReadOnlyAdmin
 from keystead.directory.authorization import Actor, NotAllowed
 from keystead.directory.models import Role
 from keystead.provisioning import mapping, services, systems
@@ -300,19 +301,8 @@ class PasswordPolicyAdmin(admin.ModelAdmin):
         systems.save_policy(obj, actor=Actor.person(request.user), request=request)
 
 
-class _ReadOnly(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(Operation)
-class OperationAdmin(_ReadOnly):
+class OperationAdmin(ReadOnlyAdmin):
     list_display = ["id", "system", "account_name", "kind", "state_in_words", "attempts",
                     "next_attempt_at", "short_error"]
     list_filter = ["state", "reason", "kind", "system"]
@@ -363,7 +353,7 @@ class OperationAdmin(_ReadOnly):
 
 
 @admin.register(ArchivedOperation)
-class ArchivedOperationAdmin(_ReadOnly):
+class ArchivedOperationAdmin(ReadOnlyAdmin):
     list_display = ["operation_id", "system", "account_name", "kind", "state", "attempts",
                     "ended_at"]
     list_filter = ["state", "kind", "system"]

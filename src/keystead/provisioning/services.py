@@ -16,7 +16,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from keystead.directory import audit
-from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.authorization import Actor, require_permission
 from keystead.directory.models import Outcome, User
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.policy.rules import Person, describe
@@ -43,27 +43,18 @@ class ProvisioningRefused(ValueError):
     """The request cannot be done as asked; the message says why and what to do."""
 
 
-def require_permission(actor: Actor, permission: str, words: str, event: str,
-             request: HttpRequest | None, detail: dict[str, Any]) -> None:
-    if actor.superuser or permission in actor.permissions:
-        return
-    audit.record(event, request=request, actor=actor.user, actor_label=actor.label,
-                 outcome=Outcome.DENIED, detail={**detail, "reason": f"needs {permission}"})
-    raise NotAllowed(f"{actor.label} may not {words} (needs the {permission} permission).")
-
-
 def require_queue_change(actor: Actor, *, event: str, request: HttpRequest | None = None,
                          detail: dict[str, Any] | None = None) -> None:
     """Retrying or cancelling queued operations needs ``provisioning.change_operation``."""
-    require_permission(actor, CHANGE_OPERATIONS, "retry or cancel provisioning operations", event,
-             request, detail or {})
+    require_permission(actor, CHANGE_OPERATIONS, "retry or cancel provisioning operations",
+                       event, request, detail)
 
 
 def require_system_change(actor: Actor, *, event: str, request: HttpRequest | None = None,
                           detail: dict[str, Any] | None = None) -> None:
     """Changing a connected system needs ``provisioning.change_system``."""
     require_permission(actor, CHANGE_SYSTEMS, "change connected systems", event, request,
-                       detail or {})
+                       detail)
 
 
 def queue_operation(system: System, account_name: str, kind: str, *,

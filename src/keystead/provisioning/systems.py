@@ -20,7 +20,7 @@ from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 
 from keystead.directory import audit
-from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.authorization import Actor, NotAllowed, require_permission
 from keystead.directory.models import Role
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.provisioning import mapping, services
@@ -51,20 +51,15 @@ FIELDS = ("name", "connector", "settings", "validation_policy", "generating_poli
 MAPPING_FIELDS = ("name", "is_password", "source", "constant", "script")
 
 
-def _require(actor: Actor, permission: str, words: str, *, event: str,
-             request: HttpRequest | None, detail: dict[str, Any]) -> None:
-    """Like ``services.require_system_change``, for the permissions beside it."""
-    services.require_permission(actor, permission, words, event, request, detail)
-
-
 def require_view(actor: Actor, *, request: HttpRequest | None = None,
                  system: System | None = None) -> None:
     """Reading systems, their mapping and the queue needs ``provisioning.view_system``
     (or the change permission, which the console treats as including it)."""
     if services.CHANGE_SYSTEMS in actor.permissions:
         return
-    _require(actor, VIEW_SYSTEMS, "view connected systems", event="provisioning.system.view",
-             request=request, detail={"system": system.name} if system else {})
+    require_permission(actor, VIEW_SYSTEMS, "view connected systems",
+                       event="provisioning.system.view", request=request,
+                       detail={"system": system.name} if system else {})
 
 
 # -- settings and the secret --------------------------------------------------------------
@@ -138,8 +133,8 @@ def create_system(system: System, *, actor: Actor, secret: Secret | None = None,
     detail = {"system": system.name}
     services.require_system_change(actor, event="provisioning.system.create", request=request,
                                    detail=detail)
-    _require(actor, ADD_SYSTEMS, "add connected systems", event="provisioning.system.create",
-             request=request, detail=detail)
+    require_permission(actor, ADD_SYSTEMS, "add connected systems",
+                       event="provisioning.system.create", request=request, detail=detail)
     _apply_secret(system, secret, False)
     _validate(system)
     with transaction.atomic():
@@ -186,8 +181,8 @@ def delete_system(system: System, *, actor: Actor, request: HttpRequest | None =
     detail = {"system": system.name}
     services.require_system_change(actor, event="provisioning.system.delete", request=request,
                                    detail=detail)
-    _require(actor, DELETE_SYSTEMS, "delete connected systems",
-             event="provisioning.system.delete", request=request, detail=detail)
+    require_permission(actor, DELETE_SYSTEMS, "delete connected systems",
+                       event="provisioning.system.delete", request=request, detail=detail)
     with transaction.atomic():
         audit.record("provisioning.system.delete", request=request, actor=actor.user,
                      actor_label=actor.label, target=system,
@@ -383,9 +378,9 @@ def save_policy(policy: PasswordPolicy, *, actor: Actor,
     """Create or change a password policy (its fields set, not yet saved), audited."""
     creating = policy.pk is None
     event = "provisioning.policy.create" if creating else "provisioning.policy.change"
-    _require(actor, "provisioning.add_passwordpolicy" if creating else CHANGE_POLICIES,
-             "create password policies" if creating else "change password policies",
-             event=event, request=request, detail={"policy": policy.name})
+    require_permission(actor, "provisioning.add_passwordpolicy" if creating else CHANGE_POLICIES,
+                       "create password policies" if creating else "change password policies",
+                       event=event, request=request, detail={"policy": policy.name})
     problems: list[FieldProblem] = []
     try:
         policy.full_clean()
@@ -408,8 +403,9 @@ def save_policy(policy: PasswordPolicy, *, actor: Actor,
 def delete_policy(policy: PasswordPolicy, *, actor: Actor,
                   request: HttpRequest | None = None) -> None:
     """Delete a policy no system uses (a system's policy is refused, naming the systems)."""
-    _require(actor, "provisioning.delete_passwordpolicy", "delete password policies",
-             event="provisioning.policy.delete", request=request, detail={"policy": policy.name})
+    require_permission(actor, "provisioning.delete_passwordpolicy", "delete password policies",
+                       event="provisioning.policy.delete", request=request,
+                       detail={"policy": policy.name})
     users = sorted(System.objects.filter(validation_policy=policy).values_list("name", flat=True)
                    .union(System.objects.filter(generating_policy=policy)
                           .values_list("name", flat=True)))

@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
-from keystead.directory.admin_guards import actor
+from keystead.directory.admin_guards import ReadOnlyAdmin, actor
 from keystead.directory.admin_site import short_time
 from keystead.directory.authorization import may_change_installation_settings
 from keystead.providers.saml import idp, keys, services
@@ -93,20 +93,12 @@ class SamlApplicationAdmin(admin.ModelAdmin):
 
 
 @admin.register(SigningKey)
-class SigningKeyAdmin(admin.ModelAdmin):
+class SigningKeyAdmin(ReadOnlyAdmin):
     list_display = ("__str__", "state", "created", "signs", "published_until_short")
     # Never the private key: only what metadata publishes anyway, and the dates.
     fields = readonly_fields = ("certificate", "created_at", "signs_from", "published_until")
     change_list_template = "admin/saml_idp/signingkey/change_list.html"
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="state")
     def state(self, obj: SigningKey) -> str:

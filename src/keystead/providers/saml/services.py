@@ -14,7 +14,8 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from keystead.directory import audit
-from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.authorization import Actor, NotAllowed, require_permission
+from keystead.directory.models import Outcome
 from keystead.providers.saml import keys, release, sp_metadata
 from keystead.providers.saml.models import (
     AES256_CBC,
@@ -56,11 +57,6 @@ class ApplicationSettings:
     enabled: bool = True
 
 
-def require(actor: Actor, permission: str, words: str) -> None:
-    if not (actor.superuser or permission in actor.permissions):
-        raise NotAllowed(f"{actor.label} may not {words} (needs the {permission} permission).")
-
-
 def check(wanted: ApplicationSettings, current: SamlApplication | None
           ) -> tuple[str, sp_metadata.SpDescription]:
     """The metadata XML to store and what it says; every problem found, by field."""
@@ -92,20 +88,16 @@ def check(wanted: ApplicationSettings, current: SamlApplication | None
     except sp_metadata.MetadataProblem as problem:
         problems["metadata_url" if wanted.metadata_url and not wanted.metadata_xml.strip()
                  else "metadata_xml"] = str(problem)
+    others = (SamlApplication.objects.exclude(pk=current.pk) if current is not None
+              else SamlApplication.objects.all())
     if description is not None:
-        clash = SamlApplication.objects.filter(entity_id=description.entity_id)
-        if current is not None:
-            clash = clash.exclude(pk=current.pk)
-        if clash.exists():
+        if others.filter(entity_id=description.entity_id).exists():
             problems["metadata_xml"] = (f"Another application is registered with the entity ID "
                                         f"{description.entity_id}: change that one instead.")
         if wanted.encryption and not description.has_encryption_certificate:
             problems["encryption"] = ("The SP's metadata has no encryption certificate: add one "
                                       "to its metadata, or turn encryption off.")
-    slug_clash = SamlApplication.objects.filter(slug=wanted.slug)
-    if current is not None:
-        slug_clash = slug_clash.exclude(pk=current.pk)
-    if wanted.slug and slug_clash.exists():
+    if wanted.slug and others.filter(slug=wanted.slug).exists():
         problems["slug"] = "Another application has this short name: choose another."
     if problems:
         raise ApplicationRefused(problems)
@@ -131,34 +123,37 @@ def _summary(application: SamlApplication) -> dict:
             "sign_assertion": application.sign_assertion}
 
 
-def register(wanted: ApplicationSettings, *, actor: Actor, request: HttpRequest | None = None
-             ) -> SamlApplication:
-    require(actor, ADD, "register SAML applications")
-    xml, description = check(wanted, None)
-    application = SamlApplication(persistent_key=release.new_persistent_key())
+def _save(application: SamlApplication, wanted: ApplicationSettings, action: str, *,
+          actor: Actor, request: HttpRequest | None) -> SamlApplication:
+    """Check ``wanted`` against ``application``, then write it and its audit event together."""
+    xml, description = check(wanted, None if application.pk is None else application)
     _apply(application, wanted, xml, description)
     with transaction.atomic():
         application.save()
-        audit.record("saml.application.register", request=request, actor=actor.user,
-                     actor_label=actor.label, target=application, detail=_summary(application))
+        audit.record(action, request=request, actor=actor.user, actor_label=actor.label,
+                     target=application, detail=_summary(application))
     return application
+
+
+def register(wanted: ApplicationSettings, *, actor: Actor, request: HttpRequest | None = None
+             ) -> SamlApplication:
+    require_permission(actor, ADD, "register SAML applications", "saml.application.register",
+                       request, {"application": wanted.slug})
+    return _save(SamlApplication(persistent_key=release.new_persistent_key()), wanted,
+                 "saml.application.register", actor=actor, request=request)
 
 
 def change(application: SamlApplication, wanted: ApplicationSettings, *, actor: Actor,
            request: HttpRequest | None = None) -> SamlApplication:
-    require(actor, CHANGE, "change SAML applications")
-    xml, description = check(wanted, application)
-    _apply(application, wanted, xml, description)
-    with transaction.atomic():
-        application.save()
-        audit.record("saml.application.change", request=request, actor=actor.user,
-                     actor_label=actor.label, target=application, detail=_summary(application))
-    return application
+    require_permission(actor, CHANGE, "change SAML applications", "saml.application.change",
+                       request, {"application": application.slug})
+    return _save(application, wanted, "saml.application.change", actor=actor, request=request)
 
 
 def delete(application: SamlApplication, *, actor: Actor,
            request: HttpRequest | None = None) -> None:
-    require(actor, DELETE, "delete SAML applications")
+    require_permission(actor, DELETE, "delete SAML applications", "saml.application.delete",
+                       request, {"application": application.slug})
     with transaction.atomic():
         audit.record("saml.application.delete", request=request, actor=actor.user,
                      actor_label=actor.label, target=application,
@@ -170,6 +165,9 @@ def rotate_key(*, actor: Actor, overlap: dt.timedelta = keys.DEFAULT_OVERLAP,
                request: HttpRequest | None = None) -> keys.SigningKey:
     """Make the IdP's next signing key (see ``keys.rotate``); superusers and the operator."""
     if not actor.superuser:
+        audit.record("saml.key.rotate", request=request, actor=actor.user,
+                     actor_label=actor.label, outcome=Outcome.DENIED,
+                     detail={"reason": "only a superuser may rotate the signing key"})
         raise NotAllowed("Only a superuser may rotate the SAML signing key.")
     with transaction.atomic():
         old, new = keys.rotate(overlap)
