@@ -162,6 +162,7 @@ def test_backup_codes_copy_download_and_confirm_before_replacing(open_context, p
     sign_in_as(page, "ada@example.com", PERSON_PASSWORD)
     page.goto("/account/backup-codes")
     page.get_by_role("button", name="Make 10 backup codes").click()
+    expect(page.locator("#backup-codes code")).to_have_count(10)
     codes = [c.strip() for c in page.locator("#backup-codes code").all_inner_texts()]
     assert len(codes) == 10
 
