@@ -172,6 +172,16 @@ API_TOKEN_DEFAULT_DAYS = config.env_int("KEYSTEAD_API_TOKEN_DAYS", 90)
 THROTTLE_FAILURES = config.env_int("KEYSTEAD_THROTTLE_FAILURES", 25)
 THROTTLE_WINDOW_SECONDS = config.env_int("KEYSTEAD_THROTTLE_WINDOW_SECONDS", 600)
 
+# Housekeeping (keystead.housekeeping): days audit events and sent or given-up outbox mail
+# are kept; 0 keeps them forever (audit events by default: they are evidence).
+AUDIT_RETENTION_DAYS = config.env_int("KEYSTEAD_AUDIT_RETENTION_DAYS", 0)
+MAIL_RETENTION_DAYS = config.env_int("KEYSTEAD_MAIL_RETENTION_DAYS", 30)
+for _name, _days in (("KEYSTEAD_AUDIT_RETENTION_DAYS", AUDIT_RETENTION_DAYS),
+                     ("KEYSTEAD_MAIL_RETENTION_DAYS", MAIL_RETENTION_DAYS)):
+    if _days < 0:
+        raise config.ConfigError(f"{_name}={_days} is negative; give a number of days, "
+                                 "or 0 to keep them forever.")
+
 # OpenID Connect / OAuth 2 provider (django-oauth-toolkit); see docs/oidc.md.
 from keystead.providers.oidc import keys as _oidc_keys  # noqa: E402
 

@@ -17,6 +17,7 @@ from keystead.cli.admin import createadmin
 from keystead.cli.check import check
 from keystead.cli.database import manage, migrate
 from keystead.cli.events import events
+from keystead.cli.housekeeping import housekeeping
 from keystead.cli.ldap import ldap
 from keystead.cli.mail import mail
 from keystead.cli.oidc import oidc
@@ -72,5 +73,6 @@ main.add_command(password_filter)
 main.add_command(mail)
 main.add_command(ldap)
 main.add_command(worker)
+main.add_command(housekeeping)
 main.add_command(provision)
 main.add_command(device)

@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from django.db import close_old_connections, connection
 
+from keystead import housekeeping
 from keystead.crypto import DecryptionError
 from keystead.directory import audit
 from keystead.directory.models import Outcome
@@ -139,6 +140,7 @@ class Worker:
             if pruned:
                 log.info("provisioning archive: %d operations older than %d days removed",
                          pruned, self.settings.archive_days)
+            housekeeping.run_logged()  # expired sessions, tokens, codes (keystead.housekeeping)
 
     # -- one batch ------------------------------------------------------------------
     def run_batch(self) -> tuple[int, int]:
