@@ -72,6 +72,16 @@ class SamlApplicationAdmin(admin.ModelAdmin):
                    **(extra_context or {})}
         return super().change_view(request, object_id, form_url, context)
 
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict | None = None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.ApplicationRefused as refused:
+            # The form's check passed, then a simultaneous save took the short name or
+            # entity ID before this one was written: say so on the same page.
+            messages.error(request, str(refused))
+            return HttpResponseRedirect(request.get_full_path())
+
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # Deleted one at a time, from the application's page, through the service.
         actions = super().get_actions(request)

@@ -3,6 +3,8 @@
 Every door (console, command line) comes here: the permission is checked, the
 metadata is validated with pysaml2 before anything is written, and each change is
 audited (``saml.application.*``, ``saml.key.rotate``) without metadata or keys.
+The entity ID and the short name are unique in the database too: a simultaneous
+save that gets past the check is refused in the same words, never an error page.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from keystead.directory import audit
@@ -88,21 +91,37 @@ def check(wanted: ApplicationSettings, current: SamlApplication | None
     except sp_metadata.MetadataProblem as problem:
         problems["metadata_url" if wanted.metadata_url and not wanted.metadata_xml.strip()
                  else "metadata_xml"] = str(problem)
-    others = (SamlApplication.objects.exclude(pk=current.pk) if current is not None
-              else SamlApplication.objects.all())
-    if description is not None:
-        if others.filter(entity_id=description.entity_id).exists():
-            problems["metadata_xml"] = (f"Another application is registered with the entity ID "
-                                        f"{description.entity_id}: change that one instead.")
-        if wanted.encryption and not description.has_encryption_certificate:
-            problems["encryption"] = ("The SP's metadata has no encryption certificate: add one "
-                                      "to its metadata, or turn encryption off.")
-    if wanted.slug and others.filter(slug=wanted.slug).exists():
-        problems["slug"] = "Another application has this short name: choose another."
+    if description is not None and wanted.encryption \
+            and not description.has_encryption_certificate:
+        problems["encryption"] = ("The SP's metadata has no encryption certificate: add one "
+                                  "to its metadata, or turn encryption off.")
+    problems.update(_clashes(current, description.entity_id if description else "",
+                             wanted.slug))
     if problems:
         raise ApplicationRefused(problems)
     assert description is not None  # no problem means the metadata was read
     return xml, description
+
+
+def _others(current: SamlApplication | None) -> QuerySet[SamlApplication]:
+    if current is None or current.pk is None:
+        return SamlApplication.objects.all()
+    return SamlApplication.objects.exclude(pk=current.pk)
+
+
+def _clashes(current: SamlApplication | None, entity_id: str, slug: str) -> dict[str, str]:
+    """Which unique value another application already holds (field -> message).
+
+    Asked before saving, and again when the database refuses the save because a
+    simultaneous one took the value in between: the same words either way."""
+    found: dict[str, str] = {}
+    others = _others(current)
+    if entity_id and others.filter(entity_id=entity_id).exists():
+        found["metadata_xml"] = (f"Another application is registered with the entity ID "
+                                 f"{entity_id}: change that one instead.")
+    if slug and others.filter(slug=slug).exists():
+        found["slug"] = "Another application has this short name: choose another."
+    return found
 
 
 def _apply(application: SamlApplication, wanted: ApplicationSettings, xml: str,
@@ -129,7 +148,14 @@ def _save(application: SamlApplication, wanted: ApplicationSettings, action: str
     xml, description = check(wanted, None if application.pk is None else application)
     _apply(application, wanted, xml, description)
     with transaction.atomic():
-        application.save()
+        try:
+            with transaction.atomic():  # a savepoint: the transaction can still ask why
+                application.save()
+        except IntegrityError:
+            raise ApplicationRefused(
+                _clashes(application, application.entity_id, application.slug)
+                or {"slug": "Another application took this short name or entity ID at the "
+                            "same moment; reload and try again."}) from None
         audit.record(action, request=request, actor=actor.user, actor_label=actor.label,
                      target=application, detail=_summary(application))
     return application

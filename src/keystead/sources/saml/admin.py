@@ -14,7 +14,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
@@ -86,6 +86,16 @@ class SamlSourceAdmin(InstallationSettingsAdmin):
         obj.refresh_from_db()
         for warning in warnings:
             messages.warning(request, warning)
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except changes.SourceRefused as refused:
+            # The form's check passed, then a simultaneous save enabled a source or took
+            # the name before this one was written: say so on the same page.
+            messages.error(request, str(refused))
+            return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request: HttpRequest, obj: SamlSource) -> None:
         changes.delete_source(obj, actor=request.user, request=request)

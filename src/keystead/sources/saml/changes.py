@@ -3,6 +3,8 @@
 The source decides how everyone may sign in, so it is an installation-wide
 setting (``authorization.require_installation_setting``). Every door that
 saves one calls ``save_source``; the console is the one door today.
+"One enabled source" and the unique name are database constraints as well, so a
+simultaneous save that gets past the check is refused in the same words.
 """
 
 from __future__ import annotations
@@ -47,6 +49,17 @@ def check(values: dict[str, Any], *, exclude_pk: int | None = None) -> dict[str,
     row = SamlSource()
     _apply(row, values)
     found = dict(configuration.complete(row).errors)
+    found.update(_clashes(row, exclude_pk))
+    return found
+
+
+def _clashes(row: SamlSource, exclude_pk: int | None) -> dict[str, str]:
+    """What another source already holds that ``row`` may not share (field -> message):
+    the enabled place and the name, both unique in the database too.
+
+    Asked before saving, and again when the database refuses the save because a
+    simultaneous one took the place or the name in between: the same words either way."""
+    found: dict[str, str] = {}
     others = SamlSource.objects.exclude(pk=exclude_pk) if exclude_pk else SamlSource.objects
     if row.enabled and others.filter(enabled=True).exists():
         found["enabled"] = "Another SAML identity provider is enabled; disable it first."
@@ -69,18 +82,21 @@ def save_source(source: SamlSource | None, values: dict[str, Any], *, actor: Use
         before = {f: getattr(row, f) for f in (*EDITABLE, *FROM_METADATA)}
         _apply(row, values)
         judgement = configuration.complete(row)
-        if judgement.errors:
-            raise SourceRefused(judgement.errors)
+        refused = {**judgement.errors, **_clashes(row, row.pk)}
+        if refused:
+            raise SourceRefused(refused)
         configuration.ensure_key_pair(row)
         changed = [f for f in before if created or before[f] != getattr(row, f)]
         if not changed:
             return row, judgement.warnings
         try:
-            with transaction.atomic():
+            with transaction.atomic():  # a savepoint: the transaction can still ask why
                 row.save()
-        except IntegrityError as exc:
-            raise SourceRefused({"enabled": "Another SAML identity provider is enabled or named "
-                                            "the same; disable or rename it first."}) from exc
+        except IntegrityError:
+            raise SourceRefused(
+                _clashes(row, row.pk)
+                or {"enabled": "Another SAML identity provider was enabled or named the same "
+                               "at the same moment; reload and try again."}) from None
         audit.record(EVENT, request=request, actor=actor, target=row,
                      detail={"source": row.name, "created": created,
                              "changed": [f for f in changed if f != "metadata_xml"]

@@ -61,6 +61,11 @@ class SamlSource(models.Model):
     metadata_refresh_hours = models.PositiveIntegerField(
         default=24, help_text="How often the metadata URL is read again.")
     metadata_fetched_at = models.DateTimeField(null=True, blank=True, editable=False)
+    metadata_checked_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When a sign-in last claimed a refresh of the metadata URL (the last "
+                  "attempt, whatever its outcome): the claim lets one request read it at a "
+                  "time.")
     certificate = models.TextField(
         "SAML certificate", blank=True, default="",
         help_text="The IdP's X.509 signing certificate in PEM, from -----BEGIN CERTIFICATE----- "

@@ -32,17 +32,56 @@ class NoSource(Exception):
     """No SAML identity provider is enabled."""
 
 
+#: After a refresh attempt (finished, failed or still waiting for the IdP) the next
+#: one waits this long, so a slow or broken metadata URL holds up one sign-in per
+#: interval instead of every sign-in.
+RETRY_AFTER = datetime.timedelta(minutes=5)
+
+
+def refresh_due(source: SamlSource, now: datetime.datetime) -> bool:
+    """Whether the metadata URL should be read again: the refresh period has passed since
+    the last good read, and no attempt was made within ``RETRY_AFTER``."""
+    if not source.metadata_url:
+        return False
+    fetched, checked = source.metadata_fetched_at, source.metadata_checked_at
+    period = datetime.timedelta(hours=max(source.metadata_refresh_hours, 1))
+    if fetched is not None and now - fetched < period:
+        return False
+    return checked is None or now - checked >= RETRY_AFTER
+
+
+def claim_refresh(source: SamlSource, now: datetime.datetime) -> bool:
+    """Whether this request is the one to read the metadata URL.
+
+    A conditional UPDATE moves ``metadata_checked_at`` from the value this request
+    read to ``now``; of several requests (in any process) that read the same value,
+    the database lets exactly one UPDATE match. Call it outside a transaction, so the
+    claim is visible to the others at once."""
+    claimed = SamlSource.objects.filter(
+        pk=source.pk, metadata_checked_at=source.metadata_checked_at,
+    ).update(metadata_checked_at=now)
+    if claimed:
+        source.metadata_checked_at = now
+    return claimed == 1
+
+
 def refresh_metadata(source: SamlSource, *, force: bool = False) -> None:
     """Read the metadata URL again when it is due (or ``force``), updating entity id, SSO
     address and certificates. A failed read keeps the previous values and is reported
-    on the status page."""
+    on the status page.
+
+    When a refresh is due, only the request that claims it (``claim_refresh``) reads
+    the URL; the others go on with the metadata they have. A source whose URL was
+    never read has nothing else to go on, so that request reads it regardless."""
     from keystead.sources.saml.configuration import apply_metadata
 
     if not source.metadata_url:
         return
-    due = (source.metadata_fetched_at is None or timezone.now() - source.metadata_fetched_at
-           >= datetime.timedelta(hours=max(source.metadata_refresh_hours, 1)))
-    if not (force or due):
+    now = timezone.now()
+    if force or source.metadata_fetched_at is None:
+        SamlSource.objects.filter(pk=source.pk).update(metadata_checked_at=now)
+        source.metadata_checked_at = now
+    elif not (refresh_due(source, now) and claim_refresh(source, now)):
         return
     try:
         xml = idp_metadata.fetch(source.metadata_url)
@@ -51,10 +90,13 @@ def refresh_metadata(source: SamlSource, *, force: bool = False) -> None:
         _note_failure(source, f"metadata refresh failed: {problem}")
         return
     source.metadata_fetched_at = timezone.now()
-    SamlSource.objects.filter(pk=source.pk).update(
+    # Only if the URL is still the one read: a console change meanwhile wins.
+    written = SamlSource.objects.filter(pk=source.pk, metadata_url=source.metadata_url).update(
         metadata_xml=source.metadata_xml, idp_entity_id=source.idp_entity_id,
         sso_url=source.sso_url, sso_binding=source.sso_binding,
         certificate=source.certificate, metadata_fetched_at=source.metadata_fetched_at)
+    if not written:
+        return
     audit.record("saml_source.metadata_refresh", target=source,
                  detail={"url": source.metadata_url, "entity_id": source.idp_entity_id})
 
