@@ -205,8 +205,8 @@ def audit_events(now: datetime) -> dict[str, int]:
         Event.objects.filter(created_at__lt=now - timedelta(days=days)))}
 
 
-#: In this order: the toolkit's clean-up first, so families and codes whose tokens it
-#: removed go in the same run.
+#: In this order: OAuth tokens before families and code records, so those whose tokens
+#: went go in the same run.
 ALL = (sessions, oauth_tokens, family_sign_ins, issued_codes, email_sign_in_codes,
        reset_links, remembered_browsers, outgoing_mail, used_assertions, device_nonces,
        audit_events)
