@@ -13,6 +13,7 @@ from keystead.provisioning.connectors.base import (
     CREATE,
     DELETE,
     ENABLE,
+    NAME,
     PASSWORD,
     UPDATE,
     Request,
@@ -233,3 +234,26 @@ def test_an_unreachable_server_fails_every_request_of_the_batch(accounts_ou: str
     assert all(isinstance(o, ConnectorError) and not o.permanent for o in outcomes)
     with pytest.raises(SettingsError, match="'pipeline' must be"):
         LdapConnector({"url": "ldap://127.0.0.1:9", "base_dn": accounts_ou, "pipeline": 0}, {})
+
+
+def test_a_rename_moves_the_entry_and_sent_again_is_harmless(prov_slapd: Slapd,
+                                                              accounts_ou: str) -> None:
+    target = connector(prov_slapd, accounts_ou)
+    target.create("ada", {**PERSON, PASSWORD: Secret("first-Pass-2201")})
+    renamed = {NAME: "ada.king", "sn": "King", PASSWORD: Secret("second-Pass-2202")}
+    new_dn = f"uid=ada.king,{accounts_ou}"
+    assert target.update("ada", renamed) == new_dn
+    assert target.update("ada", renamed) == new_dn  # a retry: already renamed
+    assert ldap_entries(prov_slapd, accounts_ou) == [new_dn]
+    entry = target.read("ada.king")
+    assert entry["uid"] == ["ada.king"] and entry["sn"] == ["King"]  # the old uid is gone
+    assert binds(prov_slapd, new_dn, "second-Pass-2202")
+    assert target.read("ada") is None
+    with pytest.raises(ConnectorError, match="neither") as refused:
+        target.update("ghost", {NAME: "ghost2"})
+    assert refused.value.permanent
+    target.create("grace", {**PERSON, "sn": "Hopper"})
+    with pytest.raises(ConnectorError, match="already exists") as refused:
+        target.update("grace", {NAME: "ada.king"})
+    assert refused.value.permanent
+    target.close()

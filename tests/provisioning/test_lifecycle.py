@@ -20,7 +20,9 @@ from keystead.provisioning.models import (
     System,
     SystemAccount,
 )
+from keystead.provisioning.services import queue_password_change
 from keystead.provisioning.worker import Worker
+from keystead.secret import Secret
 from sources.ldap.slapd import Slapd
 
 from .helpers import binds, ldap_entries, ldap_entry
@@ -186,6 +188,8 @@ def test_a_new_email_reaches_the_mapped_attribute_on_slapd(
 def test_only_the_attributes_whose_values_changed_are_sent(
         ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
         provisioned: str) -> None:
+    ldap_system.account_name_from = "email"  # the user name does not name the account
+    ldap_system.save()
     directory.update_user(ada, {"family_name": "King", "username": "ada.king"},
                           actor=OPERATOR, door="api")
     assert _open() == [(Kind.UPDATE, {"cn": "Ada King", "sn": "King",
@@ -252,6 +256,30 @@ def test_a_change_in_the_console_reaches_the_account(
     assert ldap_entry(prov_slapd, f"uid=ada,{accounts_ou}")["mail"] == [b"ada.king@example.test"]
 
 
+def test_a_console_change_of_details_and_active_together_queues_one_update(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str, admin_user: User) -> None:
+    from django.test import Client
+
+    console = Client()
+    console.force_login(admin_user)
+    data = {"email": "ada.king@example.test", "given_name": "Ada", "family_name": "King",
+            "username": ada.username, "source": ada.source, "source_id": ada.source_id,
+            "external_id": ada.external_id, "_save": "Save"}  # is_active unticked
+    assert console.post(f"/admin/directory/user/{ada.pk}/change/", data,
+                        follow=True).status_code == 200
+    assert _open() == [(Kind.UPDATE, {"cn": "Ada King", "sn": "King",
+                                      "mail": "ada.king@example.test", "__ENABLE__": False})]
+    Worker("w1").run(once=True)
+    dn = f"uid=ada,{accounts_ou}"
+    assert ldap_entry(prov_slapd, dn)["sn"] == [b"King"]
+    assert not binds(prov_slapd, dn, provisioned)
+    response = _console_change(console, User.objects.get(pk=ada.pk), is_active="on",
+                               given_name="Augusta")
+    assert response.status_code == 200
+    assert _open() == [(Kind.UPDATE, {"cn": "Augusta King", "__ENABLE__": True})]
+
+
 def test_the_console_says_why_a_change_cannot_be_sent_and_saves_nothing(
         ldap_system: System, ada: User, provisioned: str, admin_user: User) -> None:
     from django.test import Client
@@ -295,6 +323,78 @@ def test_scim_disable_and_delete_reach_the_account(
     assert _open() == [(Kind.UPDATE, {"__ENABLE__": False}), (Kind.DELETE, {})]
     assert Worker("w1").run(once=True) == 2
     assert ldap_entries(prov_slapd, accounts_ou) == []
+
+
+# --- the account's name ------------------------------------------------------------------
+
+
+def test_a_new_user_name_renames_the_account_on_slapd_and_its_operations_follow(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    account = SystemAccount.objects.get(person=ada)
+    directory.update_user(ada, {"username": "ada.king"}, actor=OPERATOR, door="api")
+    assert _open() == [(Kind.UPDATE, {"description": "Keystead: ada.king",
+                                      "__NAME__": "ada.king", "__ENABLE__": True})]
+    queue_password_change(ada, Secret("renamed-Pass-3303"))  # queued behind the rename
+    assert [op.account_name for op in Operation.objects.order_by("id")] == ["ada", "ada"]
+    assert Worker("w1").run(once=True) == 2
+    old_dn, new_dn = f"uid=ada,{accounts_ou}", f"uid=ada.king,{accounts_ou}"
+    assert ldap_entries(prov_slapd, accounts_ou) == [new_dn]  # the old DN is gone
+    entry = ldap_entry(prov_slapd, new_dn)
+    assert entry["uid"] == [b"ada.king"] and entry["description"] == [b"Keystead: ada.king"]
+    assert binds(prov_slapd, new_dn, "renamed-Pass-3303")
+    assert not binds(prov_slapd, old_dn, "renamed-Pass-3303")
+    account.refresh_from_db()
+    assert (account.name, account.uid) == ("ada.king", new_dn)
+    rename = ArchivedOperation.objects.get(attributes__has_key="__NAME__")
+    assert (rename.account_name, rename.attributes["__RENAMED_FROM__"]) == ("ada.king", "ada")
+    directory.update_user(ada, {"family_name": "King"}, actor=OPERATOR, door="api")
+    assert Operation.objects.get().account_name == "ada.king"
+    assert Worker("w1").run(once=True) == 1
+    assert ldap_entry(prov_slapd, new_dn)["sn"] == [b"King"]
+
+
+def test_a_renamed_disabled_account_stays_disabled_and_is_enabled_under_its_new_name(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    directory.set_active(ada, False, actor=OPERATOR, door="cli")
+    Worker("w1").run(once=True)
+    directory.update_user(ada, {"username": "ada.king"}, actor=OPERATOR, door="api")
+    (op,) = Operation.objects.all()
+    assert (op.attributes["__NAME__"], op.attributes["__ENABLE__"]) == ("ada.king", False)
+    Worker("w1").run(once=True)
+    new_dn = f"uid=ada.king,{accounts_ou}"
+    assert not binds(prov_slapd, new_dn, provisioned)
+    directory.set_active(ada, True, actor=OPERATOR, door="cli")
+    assert [(op.account_name, op.attributes) for op in Operation.objects.all()] == [
+        ("ada.king", {"__ENABLE__": True})]
+    Worker("w1").run(once=True)
+    assert binds(prov_slapd, new_dn, provisioned)
+
+
+def test_the_old_name_of_a_waiting_rename_is_not_given_to_someone_else(
+        ldap_system: System, ada: User, role: Role, provisioned: str) -> None:
+    directory.update_user(ada, {"username": "ada.king"}, actor=OPERATOR, door="api")
+    other = User.objects.create_user("ada.b@example.test", "Ada", "Byron", password=None,
+                                     username="ada")
+    with pytest.raises(RuleViolation, match="rename waits in the queue"):
+        directory.save_role(role, user_ids=[ada.pk, other.pk], door="api")
+    assert [op.account_name for op in Operation.objects.all()] == ["ada"]
+    Worker("w1").run(once=True)
+    role.users.add(other)  # the name is free now
+    (op,) = Operation.objects.all()
+    assert (op.kind, op.account_name, op.account.person_id) == (Kind.CREATE, "ada", other.pk)
+
+
+def test_a_new_name_another_account_holds_is_refused(
+        ldap_system: System, ada: User, provisioned: str) -> None:
+    SystemAccount.objects.create(system=ldap_system, name="ada.king", state="deleted")
+    with pytest.raises(RuleViolation) as refused:
+        directory.update_user(ada, {"username": "ada.king"}, actor=OPERATOR, door="api")
+    problem = refused.value.problems[0]
+    assert problem.field == "username" and "'ada.king'" in problem.message
+    ada.refresh_from_db()
+    assert ada.username == "ada" and not Operation.objects.exists()
 
 
 # --- group and role membership ---------------------------------------------------------
@@ -346,3 +446,82 @@ def test_a_membership_a_script_cannot_send_is_refused_and_not_saved(
         directory.change_group_members(staff, add=[ada.pk])
     assert refused.value.problems[0].field == "groups"
     assert not staff.members.exists() and _open() == []
+
+
+# --- group and role names ---------------------------------------------------------------
+
+
+def test_renaming_a_group_sends_the_new_name_to_its_members_accounts(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    MappedAttribute.objects.create(system=ldap_system, name="departmentNumber",
+                                   source="groups")
+    staff = Group.objects.create(name="staff")
+    staff.members.add(ada)
+    Worker("w1").run(once=True)
+    dn = f"uid=ada,{accounts_ou}"
+    assert ldap_entry(prov_slapd, dn)["departmentNumber"] == [b"staff"]
+    directory.save_group(staff, name="crew", door="api")
+    assert _open() == [(Kind.UPDATE, {"departmentNumber": ["crew"]})]
+    assert Worker("w1").run(once=True) == 1
+    assert ldap_entry(prov_slapd, dn)["departmentNumber"] == [b"crew"]
+    staff.description = "a description, the same name"
+    staff.save()
+    assert _open() == []
+
+
+def test_renaming_a_role_sends_the_new_name_to_every_holder(
+        ldap_system: System, ada: User, role: Role, provisioned: str) -> None:
+    grace = User.objects.create_user("grace@example.test", "Grace", "Hopper", password=None,
+                                     username="grace")
+    staff = Group.objects.create(name="staff")
+    staff.members.add(grace)
+    role.groups.add(staff)  # Grace holds the role through a group
+    Operation.objects.all().delete()
+    MappedAttribute.objects.create(system=ldap_system, name="title",
+                                   script='user.roles.join(",")')
+    Role.objects.create(name="auditors").users.add(ada)
+    Operation.objects.all().delete()
+    role.name = "research"
+    role.save()
+    assert sorted((op.account_name, op.attributes) for op in Operation.objects.all()) == [
+        ("ada", {"title": "auditors,research"}), ("grace", {"title": "research"})]
+
+
+def test_a_rename_a_script_cannot_send_is_refused_and_not_saved(
+        ldap_system: System, ada: User, role: Role, provisioned: str) -> None:
+    MappedAttribute.objects.create(
+        system=ldap_system, name="title",
+        script='user.roles.exists(r, r == "engineering") ? "eng" : user.nickname')
+    with pytest.raises(RuleViolation) as refused:
+        directory.save_role(role, name="research", door="api")
+    problem = refused.value.problems[0]
+    assert problem.field == "name" and "'title'" in problem.message
+    role.refresh_from_db()
+    assert role.name == "engineering" and _open() == []
+    role.name = "research"  # refused before the row is written, even without a transaction
+    with pytest.raises(RuleViolation):
+        role.save()
+    assert Role.objects.get(pk=role.pk).name == "engineering"
+
+
+def test_the_console_refuses_a_group_name_a_script_cannot_send(
+        ldap_system: System, ada: User, provisioned: str, admin_user: User) -> None:
+    from django.test import Client
+
+    MappedAttribute.objects.create(
+        system=ldap_system, name="departmentNumber",
+        script='user.groups.exists(g, g.startsWith("staff")) ? "staff" : user.nickname')
+    staff = Group.objects.create(name="staff")
+    staff.members.add(ada)
+    Operation.objects.all().delete()
+    console = Client()
+    console.force_login(admin_user)
+    response = console.post(f"/admin/directory/group/{staff.pk}/change/",
+                            {"name": "crew", "description": "", "external_id": "",
+                             "members": [ada.pk], "_save": "Save"}, follow=True)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Nothing was saved" in page and "departmentNumber" in page
+    staff.refresh_from_db()
+    assert staff.name == "staff" and _open() == []

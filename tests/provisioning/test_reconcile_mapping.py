@@ -126,3 +126,17 @@ def test_a_failing_script_stops_the_command_with_a_clear_message(mapped: System)
     assert result.exit_code == 1
     assert "'description'" in result.output and "Fix the mapping" in result.output
     assert "Traceback" not in result.output
+
+
+def test_after_a_rename_reconciliation_finds_the_account_under_its_new_name_only(
+        mapped: System, ada: User) -> None:
+    from keystead.directory import services as directory
+    from keystead.directory.authorization import OPERATOR
+
+    directory.update_user(ada, {"username": "ada.king"}, actor=OPERATOR, door="api")
+    assert Worker("w-map").run(once=True) == 1
+    assert [(f.name, f.action) for f in reconcile.reconcile(mapped).findings] == [
+        ("ada.king", "same")]
+    assert [(name, sorted(item.attributes)) for name, item in
+            ((item.name, item) for item in reconcile.last_sent_accounts(mapped))] == [
+        ("ada.king", ["__ENABLE__", "cn", "description", "mail", "sn"])]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keystead.provisioning.connectors import ConnectorError, SettingsError
-from keystead.provisioning.connectors.base import ENABLE, PASSWORD
+from keystead.provisioning.connectors.base import ENABLE, NAME, PASSWORD
 from keystead.provisioning.connectors.sql import SqlConnector
 from keystead.secret import Secret
 
@@ -77,3 +77,24 @@ def test_a_refused_statement_does_not_echo_the_password(sql_table) -> None:
         target.create("ada", {PASSWORD: Secret("canary-" + "x" * 400)})  # too long for the column
     assert "canary-" not in str(refused.value)
     assert "SQL create failed" in str(refused.value)
+
+
+def test_a_rename_changes_the_key_and_sent_again_is_harmless(sql_table) -> None:
+    url, table = sql_table
+    target = connector(url, table)
+    target.create("ada", {"name": "Ada Lovelace", "mail": "ada@example.test"})
+    renamed = {NAME: "ada.king", "name": "Ada King"}
+    assert target.update("ada", renamed) == "ada.king"
+    assert target.update("ada", renamed) == "ada.king"  # a retry: already renamed
+    rows = sql_rows(url, table)
+    assert [(row["login"], row["full_name"]) for row in rows] == [("ada.king", "Ada King")]
+    with pytest.raises(ConnectorError, match="no row with login = 'ghost'") as refused:
+        target.update("ghost", {NAME: "ghost2"})
+    assert refused.value.permanent
+    target.create("grace", {"name": "Grace Hopper"})
+    with pytest.raises(ConnectorError) as refused:  # the key is taken: the database refuses
+        target.update("grace", {NAME: "ada.king", "name": "Grace H."})
+    assert refused.value.permanent
+    assert sorted((row["login"], row["full_name"]) for row in sql_rows(url, table)) == [
+        ("ada.king", "Ada King"), ("grace", "Grace Hopper")]
+    target.close()

@@ -47,6 +47,16 @@ class GroupAdmin(AuditedModelAdmin):
     def member_count(self, obj: Group) -> int:
         return obj.member_total
 
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        """A new name or member a connected system's script cannot send undoes the whole
+        save (the view's transaction) and is told on the page."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except RuleViolation as refused:
+            messages.error(request, f"Nothing was saved: {refused}")
+            return HttpResponseRedirect(request.get_full_path())
+
 
 @admin.register(Role)
 class RoleAdmin(AuditedModelAdmin):

@@ -268,13 +268,15 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
                 if not f.primary_key and f.name not in NOT_SAVED_BY_FORM
                 and f.name != "is_active"
             ])
-            details = [f for f in form.changed_data
-                       if f in services.PERSON_FIELDS and f != "is_active"]
-            if details:  # connected systems follow, as for update_user
-                person_changed.send(sender=User, user=obj, request=request, changed=details,
-                                    before={f: form.initial.get(f) for f in details})
-            if "is_active" in form.changed_data:
-                services.set_active(obj, obj.is_active, actor=who, request=request, door=DOOR)
+            details = {f: form.initial.get(f) for f in form.changed_data
+                       if f in services.PERSON_FIELDS and f != "is_active"}
+            # Connected systems follow, as for update_user: one announcement (one update
+            # per account) for the details and being active together.
+            active_changed = "is_active" in form.changed_data and services.set_active(
+                obj, obj.is_active, actor=who, request=request, door=DOOR, details=details)
+            if details and not active_changed:
+                person_changed.send(sender=User, user=obj, request=request,
+                                    changed=list(details), before=details)
             if "email" in form.changed_data:
                 email_changed.send(sender=User, user=obj, request=request)
             return

@@ -217,15 +217,22 @@ def update_user(
 
 @transaction.atomic
 def set_active(user: User, active: bool, *, actor: Actor, request: HttpRequest | None = None,
-               door: str = "api") -> bool:
-    """Enable or disable an account; True if it changed. Disabling ends the person's access."""
+               door: str = "api", details: dict[str, Any] | None = None) -> bool:
+    """Enable or disable an account; True if it changed. Disabling ends the person's access.
+
+    ``details`` are the person's other fields the same save changed (name -> value
+    before): they are announced with being active in one ``person_changed``, so a
+    connected system gets one update, as from ``update_user``. Nothing is sent when
+    being active did not change; the caller announces the details then."""
     require(actor, Action.DISABLE, user)
     if not User.objects.filter(pk=user.pk).exclude(is_active=active).update(
             is_active=active, updated_at=timezone.now()):
         return False
     user.is_active = active
-    person_changed.send(sender=User, user=user, request=request, changed=["is_active"],
-                        before={"is_active": not active})
+    details = details or {}
+    person_changed.send(sender=User, user=user, request=request,
+                        changed=[*details, "is_active"],
+                        before={**details, "is_active": not active})
     _announce_active(user, request=request, door=door)
     return True
 

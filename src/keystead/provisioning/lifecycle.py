@@ -6,16 +6,21 @@ module keeps the accounts a person has in step with the person themselves:
 - **details changed** (user name, email, names): each open account gets one
   update carrying the non-password mapped attributes whose values changed
   (every script runs first; one that fails refuses the change, nothing is
-  queued). The account keeps its name on the system.
+  queued). When the field that names the account on a system changed
+  (``System.account_name_from``), the update also carries ``__NAME__``, the new
+  name: the connector renames the account first, and the local account's name
+  follows once the update is executed (``queue.finish``), so the account's
+  operations stay in one line, in order.
 - **disabled**: each open account last sent enabled is disabled
   (``__ENABLE__`` false, as losing a role does with *disable*), in the same
   update as any attribute change. A failing script never stops a disable:
   the attributes are then left as they were.
 - **enabled again**: each open account last sent disabled is enabled again
   if a role the person holds still grants it; the others stay disabled.
-- **groups or roles changed** (membership, not the names): the same as details
+- **groups or roles changed**, in membership or in name: the same as details
   changed, for the attributes mapped from ``user.groups`` and ``user.roles``
-  (``memberships_before`` / ``memberships_changed``, called by ``signals``).
+  (``memberships_before`` or, for a rename, ``name_changing``, then
+  ``memberships_changed``, called by ``signals``).
 - **deleted**: each open account gets a delete. The account row stays (its
   person emptied) and the operation refers to it, so its history remains.
 
@@ -34,7 +39,7 @@ from django.db import transaction
 from keystead.directory.models import User
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.provisioning import mapping, roles
-from keystead.provisioning.connectors.base import ENABLE
+from keystead.provisioning.connectors.base import ENABLE, NAME
 from keystead.provisioning.models import AccountState, Kind, Operation, SystemAccount
 from keystead.provisioning.services import queue_operation
 
@@ -58,12 +63,70 @@ def _enable_change(account: SystemAccount, person: User) -> bool | None:
     return None
 
 
-def _refused(changed: Iterable[str], exc: mapping.MappingError) -> RuleViolation:
-    field = next((name for name in (*mapping.PERSON_SOURCES, *mapping.MEMBERSHIPS)
-                  if name in changed), "user")
+def _refused(changed: Iterable[str], exc: mapping.MappingError,
+             field: str | None = None) -> RuleViolation:
+    field = field or next((name for name in (*mapping.PERSON_SOURCES, *mapping.MEMBERSHIPS)
+                           if name in changed), "user")
     return RuleViolation([FieldProblem(
         field, f"This change cannot be sent to a connected system: {exc} Correct the "
                "value, or the system's mapping.", code="script")])
+
+
+def _new_name(account: SystemAccount, changed: set[str], before: Mapping[str, Any],
+              after: Mapping[str, Any]) -> str | None:
+    """The account's new name when the person's field that names it changed, or None.
+
+    Refused (``RuleViolation`` on that field) when another account on the system has
+    the name: the local name follows the rename once executed, and must stay unique."""
+    field = mapping.naming_field(account.system)
+    if field not in changed or before[field] == after[field]:
+        return None
+    new = after[field]
+    if SystemAccount.objects.filter(system_id=account.system_id, name=new).exclude(
+            pk=account.pk).exists():
+        raise RuleViolation([FieldProblem(
+            field, f"System {account.system.name!r} already has an account named {new!r}, "
+                   f"so this person's account there cannot take that name. Choose another "
+                   f"{field.replace('_', ' ')}, or remove that account first.",
+            code="account_name")])
+    return new
+
+
+def _planned(person: User, changed: set[str], before: Mapping[str, Any],
+             after: Mapping[str, Any] | None = None, *,
+             field: str | None = None) -> list[tuple[SystemAccount, dict]]:
+    """What each open account of ``person`` gets (not yet queued) when their data goes
+    from ``before`` to ``after`` (overrides of ``mapping.user_data``; None: as stored
+    now). Raises ``RuleViolation`` as ``person_changed`` says, on ``field`` if given
+    (else on the first changed field)."""
+    accounts = open_accounts(person)
+    if not accounts:
+        return []
+    after_data = mapping.user_data(person, after)
+    before_data = mapping.user_data(person, before)
+    planned = []
+    for account in accounts:
+        try:
+            attributes = mapping.changed_values(account.system, before_data, after_data)
+        except mapping.MappingError as exc:
+            if changed != {"is_active"}:
+                raise _refused(changed, exc, field) from None
+            attributes = {}  # disabling is never refused: only the lock is sent
+        attributes.pop(ENABLE, None)  # decided below, by the roles held
+        attributes.pop(NAME, None)
+        new_name = _new_name(account, changed, before_data, after_data)
+        if new_name is not None:
+            attributes[NAME] = new_name
+            # The account's history stays under its old name, so the rename says again
+            # what was last sent about it (``roles.last_sent`` reads it under the new).
+            attributes[ENABLE] = roles.last_sent(account) == roles.ENABLED
+        if "is_active" in changed:
+            enable = _enable_change(account, person)
+            if enable is not None:
+                attributes[ENABLE] = enable
+        if attributes:
+            planned.append((account, attributes))
+    return planned
 
 
 def person_changed(person: User, changed: Iterable[str],
@@ -81,29 +144,9 @@ def person_changed(person: User, changed: Iterable[str],
     if not changed:
         return []
     with transaction.atomic():
-        accounts = open_accounts(person)
-        if not accounts:
-            return []
-        after_data = mapping.user_data(person)
-        before_data = mapping.user_data(person, before)
-        planned = []
-        for account in accounts:
-            try:
-                attributes = mapping.changed_values(account.system, before_data, after_data)
-            except mapping.MappingError as exc:
-                if changed != {"is_active"}:
-                    raise _refused(changed, exc) from None
-                attributes = {}  # disabling is never refused: only the lock is sent
-            attributes.pop(ENABLE, None)  # decided below, by the roles held
-            if "is_active" in changed:
-                enable = _enable_change(account, person)
-                if enable is not None:
-                    attributes[ENABLE] = enable
-            if attributes:
-                planned.append((account, attributes))
         return [queue_operation(account.system, account.name, Kind.UPDATE,
                                 attributes=attributes, account=account)
-                for account, attributes in planned]
+                for account, attributes in _planned(person, changed, before)]
 
 
 def person_deleted(person: User) -> list[Operation]:
@@ -133,3 +176,25 @@ def memberships_changed(people: Iterable[User],
     from ``user.groups`` / ``user.roles`` whose values changed (as ``person_changed``)."""
     return [operation for person in people if person.pk in before
             for operation in person_changed(person, mapping.MEMBERSHIPS, before[person.pk])]
+
+
+def name_changing(people: Iterable[User], held: str, old: str,
+                  new: str) -> dict[int, dict[str, list[str]]]:
+    """Before a group (``held`` is ``"groups"``) or a role (``"roles"``) held by ``people``
+    is renamed from ``old`` to ``new``: their groups and roles as they are, for
+    ``memberships_changed`` once the new name is stored.
+
+    Every value the new name gives is computed here first, so a script that cannot
+    send it refuses the rename (``RuleViolation``) before anything is written, as it
+    refuses a membership change."""
+    people = list(people)
+    before = memberships_before(people)
+    with transaction.atomic():
+        for person in people:
+            if person.pk not in before:
+                continue
+            names = before[person.pk][held]
+            after = {**before[person.pk], held: sorted(new if name == old else name
+                                                       for name in names)}
+            _planned(person, {held}, before[person.pk], after, field="name")
+    return before

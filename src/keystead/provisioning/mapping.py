@@ -130,8 +130,13 @@ def user_data(person: User, before: Mapping[str, Any] | None = None) -> dict[str
     }
 
 
+def naming_field(system: System) -> str:
+    """The person's field (``user_data`` key) that names their account on ``system``."""
+    return "email" if system.account_name_from == NameSource.EMAIL else "username"
+
+
 def account_name(system: System, person: User) -> str:
-    return person.email if system.account_name_from == NameSource.EMAIL else person.username
+    return getattr(person, naming_field(system))
 
 
 @dataclass

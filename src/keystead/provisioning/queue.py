@@ -21,10 +21,11 @@ The rules every function keeps:
 * **Per batch, not per operation.** The bookkeeping is a fixed number of
   statements per batch: a claim is one ``UPDATE ... WHERE id IN (SELECT ...
   FOR UPDATE SKIP LOCKED LIMIT n)`` and one read of the claimed rows; finishing
-  is one locking read under the lease condition, one ``INSERT ... SELECT`` into
-  the archive, one ``DELETE``, one ``UPDATE`` of the operations waiting behind
-  them and one of the accounts. At a few hundred operations a second, one
-  statement per operation would cost a worker more than the LDAP writes.
+  is one locking read under the lease condition, one read of the batch's renames
+  (``__NAME__``), one ``INSERT ... SELECT`` into the archive, one ``DELETE``, one
+  ``UPDATE`` of the operations waiting behind them and one of the accounts. At a
+  few hundred operations a second, one statement per operation would cost a
+  worker more than the LDAP writes.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from django.utils import timezone
 
 from keystead import crypto
 from keystead.provisioning import config, rules
+from keystead.provisioning.connectors.base import NAME, RENAMED_FROM
 from keystead.provisioning.models import (
     QUEUED_PASSWORD_PURPOSE,
     AccountState,
@@ -284,6 +286,34 @@ def _record_accounts(held: list[tuple[int, int | None, str, str | None]],
                        f"WHERE id IN ({', '.join(['%s'] * len(accounts))})", params)
 
 
+def _follow_renames(executed: list[int]) -> None:
+    """The accounts renamed by the executed operations (``__NAME__``) take their new
+    name, and so do their open operations, the rename itself included (it is archived
+    under the new name, where ``roles.last_sent`` looks, with ``__RENAMED_FROM__``):
+    they were queued under the old name, behind the rename, and now address the
+    account by the name it has.
+
+    One query finds the renames of the batch; a rename is rare, its two updates are
+    paid only then."""
+    renames = (Operation.objects.filter(id__in=executed, kind=Kind.UPDATE,
+                                        attributes__has_key=NAME)
+               .values_list("id", "system_id", "account_name", "account_id", "attributes"))
+    for operation_id, system_id, old, account_id, attributes in renames:
+        new = attributes[NAME]
+        if new == old:
+            continue
+        # The archive keeps the name the rename replaced (``reconcile`` follows it).
+        Operation.objects.filter(id=operation_id).update(
+            attributes={**attributes, RENAMED_FROM: old})
+        if account_id is not None:
+            # First, as it locks the account's row: an operation being queued under the
+            # old name (``lifecycle`` holds that lock) is committed before the next
+            # statement moves the account's operations to the new name.
+            SystemAccount.objects.filter(pk=account_id).update(name=new)
+        Operation.objects.filter(system_id=system_id, account_name=old).update(
+            account_name=new)
+
+
 def finish(worker_id: str, ids: Iterable[int],
            uids: Mapping[int, str] | None = None) -> list[int]:
     """Mark operations executed: archive them (their passwords erased with the row),
@@ -307,6 +337,7 @@ def finish(worker_id: str, ids: Iterable[int],
         if not held:
             return []
         done = [row[0] for row in held]
+        _follow_renames(done)
         _archive(done, State.EXECUTED, now)
         _unblock(done)
         _record_accounts(held, uids or {})

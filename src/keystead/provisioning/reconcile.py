@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from keystead.directory.models import User
 from keystead.provisioning.connectors import Connector, connector_for
-from keystead.provisioning.connectors.base import ENABLE, PASSWORD
+from keystead.provisioning.connectors.base import ENABLE, NAME, PASSWORD, RENAMED_FROM
 from keystead.provisioning.models import (
     AccountState,
     ArchivedOperation,
@@ -120,7 +120,9 @@ def last_sent_accounts(system: System) -> Iterator[Wanted]:
     """Keystead's accounts on ``system`` with the attributes last sent (archive, then queue).
 
     A delete makes the account absent; a later operation brings it back. An open
-    operation with a password makes the password pending.
+    operation with a password makes the password pending. A rename (``__NAME__``;
+    executed, it is archived under the new name with ``__RENAMED_FROM__``) carries
+    what was sent under the old name over to the new one.
     """
     folded: dict[str, dict[str, Any]] = {}
     present: dict[str, bool] = {}
@@ -133,6 +135,15 @@ def last_sent_accounts(system: System) -> Iterator[Wanted]:
     rows = [(name, kind, attrs, "") for name, kind, attrs in archived.iterator()]
     rows += list(open_.iterator())
     for name, kind, attrs, password in rows:
+        attrs = dict(attrs or {})
+        former, new_name = attrs.pop(RENAMED_FROM, name), attrs.pop(NAME, None)
+        if new_name and new_name != former:  # a rename: the account's history moves along
+            folded[new_name] = folded.pop(former, {})
+            present[new_name] = present.pop(former, True)
+            if former in pending:
+                pending.discard(former)
+                pending.add(new_name)
+            name = new_name
         if kind == Kind.DELETE:
             folded[name], present[name] = {}, False
             pending.discard(name)

@@ -85,6 +85,15 @@ def queue_account_creation(system: System, name: str, *, person: User | None = N
     with transaction.atomic():
         account, created = SystemAccount.objects.get_or_create(
             system=system, name=name, defaults={"person": person})
+        if (not created and account.state != AccountState.DELETED and person is not None
+                and account.person_id not in (None, person.pk)):
+            # Another person's account still has the name: its rename to their new name
+            # waits in the queue. Sharing it would send this person's values to theirs.
+            raise RuleViolation([FieldProblem(
+                "users", f"{person.email} cannot be given an account on {system.name}: the "
+                         f"account named {name!r} there still belongs to someone else, whose "
+                         "rename waits in the queue. Let the queue run, then try again.",
+                code="account_name")])
         if not created and account.state == AccountState.DELETED:
             SystemAccount.objects.filter(pk=account.pk).update(state=AccountState.PLANNED,
                                                                person=person)

@@ -12,6 +12,13 @@ concern; ``roles.follow`` then decides from the state after the change. A
 acted on after it. Deleting a whole group or role removes its rows without
 ``m2m_changed``, so deletions are watched too, the same way.
 
+Renaming a group or a role changes the names scripts get as ``user.groups`` and
+``user.roles``: ``pre_save`` reads the stored name and, when it differs, takes
+the holders' memberships and checks that every script can send the new name
+(a refusal happens before the row is written, whatever the caller's
+transaction); ``post_save`` then queues the updates as a membership change
+does. A ``QuerySet.update`` of names sends no signal and is not followed.
+
 A person's own life reaches their accounts too (``lifecycle``): the directory's
 ``person_changed`` signal (details changed, disabled, enabled) and the deletion of
 a person. ``pre_delete`` is sent for every person a ``QuerySet.delete`` removes, so
@@ -23,7 +30,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models.signals import m2m_changed, post_delete, pre_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete, pre_save
 from django.dispatch import receiver
 
 from keystead.directory.models import Group, Role, User
@@ -116,6 +123,39 @@ def _after_delete(sender: Any, instance: Any, **kwargs: Any) -> None:
     if systems and people:
         roles.follow(systems, people)
     lifecycle.memberships_changed(people, getattr(instance, _MEMBERSHIPS, {}))
+
+
+#: The holders and their groups and roles before a group or role is renamed.
+_RENAMING = "_provisioning_renaming"
+
+
+@receiver(pre_save, sender=Group)
+@receiver(pre_save, sender=Role)
+def _before_rename(sender: Any, instance: Any, raw: bool = False,
+                   update_fields: Any = None, **kwargs: Any) -> None:
+    setattr(instance, _RENAMING, None)
+    if raw or instance.pk is None or (update_fields is not None
+                                      and "name" not in update_fields):
+        return
+    old = sender.objects.filter(pk=instance.pk).values_list("name", flat=True).first()
+    if old is None or old == instance.name:
+        return
+    if sender is Group:
+        people, held = list(instance.members.all()), "groups"
+    else:
+        people, held = list(roles.holders(instance)), "roles"
+    before = lifecycle.name_changing(people, held, old, instance.name)
+    setattr(instance, _RENAMING, (people, before))
+
+
+@receiver(post_save, sender=Group)
+@receiver(post_save, sender=Role)
+def _after_rename(sender: Any, instance: Any, **kwargs: Any) -> None:
+    renaming = getattr(instance, _RENAMING, None)
+    if renaming:
+        setattr(instance, _RENAMING, None)
+        people, before = renaming
+        lifecycle.memberships_changed(people, before)
 
 
 @receiver(person_changed, sender=User)

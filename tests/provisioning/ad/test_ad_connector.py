@@ -12,7 +12,7 @@ from keystead.provisioning.connectors.ad import (
     ActiveDirectoryConnector,
     PasswordRefused,
 )
-from keystead.provisioning.connectors.base import ENABLE, PASSWORD, SettingsError
+from keystead.provisioning.connectors.base import ENABLE, NAME, PASSWORD, SettingsError
 from keystead.secret import Secret
 from sources.ad.samba import Samba
 
@@ -147,3 +147,18 @@ def test_accounts_lists_the_entries_under_the_base(ad: ActiveDirectoryConnector)
     assert sorted(listed) == ["prov-l1", "prov-l2"]
     assert listed["prov-l1"]["sAMAccountName"] == ["prov-l1"]
     assert not {"unicodePwd", "ntPwdHistory"} & set(listed["prov-l1"])
+
+
+def test_a_rename_moves_the_entry_and_its_logon_names_and_sent_again_is_harmless(
+        ad: ActiveDirectoryConnector, samba: Samba, ad_ou: str) -> None:
+    password = generate_password()
+    old_dn = ad.create("prov-old", {"sn": "Old", PASSWORD: Secret(password)})
+    renamed = {NAME: "prov-new", "sn": "New"}
+    new_dn = ad.update("prov-old", renamed)
+    assert new_dn == ad.dn("prov-new") == f"cn=prov-new,{ad_ou}" != old_dn
+    assert ad.update("prov-old", renamed) == new_dn  # a retry: already moved
+    assert ad.read("prov-old") is None
+    seen = ad.read("prov-new")
+    assert seen["sAMAccountName"] == ["prov-new"] and seen["sn"] == ["New"]
+    assert seen["userPrincipalName"] == [f"prov-new{samba.upn_suffix}"]
+    assert binds(samba, new_dn, password)

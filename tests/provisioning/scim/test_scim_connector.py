@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from keystead.provisioning.connectors.base import ENABLE, PASSWORD, ConnectorError
+from keystead.provisioning.connectors.base import ENABLE, NAME, PASSWORD, ConnectorError
 from keystead.provisioning.connectors.scim import ScimConnector
 from keystead.secret import Secret
 
@@ -83,3 +83,17 @@ def test_schema_lists_the_user_attributes(scim: ScimConnector) -> None:
 def test_bad_url_names_the_setting() -> None:
     with pytest.raises(ConnectorError, match="'url'"):
         ScimConnector({"url": "apps.example.org"}, {})
+
+
+def test_a_rename_replaces_the_user_name_and_sent_again_is_harmless(
+        scim: ScimConnector, scim_server: ScimServer) -> None:
+    uid = scim.create("eve", {"displayName": "Eve", "title": "Clerk"})
+    renamed = {NAME: "eve.king", "title": "Chief"}
+    assert scim.update("eve", renamed) == uid
+    assert scim.update("eve", renamed) == uid  # a retry: found under the new name
+    [user] = scim_server.users()
+    assert (user["id"], user["userName"], user["title"]) == (uid, "eve.king", "Chief")
+    assert scim.read("eve") is None
+    with pytest.raises(ConnectorError, match="no User 'ghost'") as refused:
+        scim.update("ghost", {NAME: "ghost2"})
+    assert refused.value.permanent

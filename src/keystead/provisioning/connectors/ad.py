@@ -16,6 +16,11 @@ operation also carries the account's current password (``CURRENT_PASSWORD``)
 it is the person's own **change** (delete the old value, add the new one),
 which AD checks against the old password and the domain's history rules.
 
+An update carrying ``__NAME__`` renames the account first: the entry moves to
+its new DN (modrdn), then gets the new ``sAMAccountName`` (and
+``userPrincipalName``); an entry found already under the new DN counts as
+moved, so a retry is harmless.
+
 Enable and disable flip the ACCOUNTDISABLE bit of ``userAccountControl``,
 keeping the other bits. A new account is created disabled and enabled only
 once its password is set, as AD requires a password before an account may be
@@ -32,10 +37,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import ldap
+import ldap.dn
 import ldap.modlist
 
 from keystead.provisioning.connectors.base import (
     ENABLE,
+    NAME,
     PASSWORD,
     Connector,
     ConnectorError,
@@ -145,6 +152,31 @@ class ActiveDirectoryConnector(LdapConnector):
             plain["userPrincipalName"] = [f"{name}{self.upn_suffix}".encode()]
         return plain
 
+    def _rename(self, name: str, new_name: str) -> str:
+        """Move the entry to its new DN (modrdn), then give it the new ``sAMAccountName``
+        (and ``userPrincipalName``); returns the new DN. An entry found only under the
+        new DN was moved by an earlier attempt: its names are written again."""
+        dn, new_dn = self.dn(name), self.dn(new_name)
+        rdn = f"{self.name_attribute}={ldap.dn.escape_dn_chars(new_name)}"
+
+        def move(conn: ldap.ldapobject.LDAPObject) -> bool:
+            try:
+                conn.rename_s(dn, rdn, None, 1)
+            except ldap.NO_SUCH_OBJECT:
+                return False
+            return True
+
+        if not self._run("rename", move) and super().read(new_name) is None:
+            raise ConnectorError(f"Active Directory rename failed: neither {dn} nor {new_dn} "
+                                 "exists; reconcile the system to create the account again.",
+                                 permanent=True)
+        names = {"sAMAccountName": [new_name.encode()]}
+        if self.upn_suffix:
+            names["userPrincipalName"] = [f"{new_name}{self.upn_suffix}".encode()]
+        self._modify("rename", new_dn, [(ldap.MOD_REPLACE, key, value)
+                                        for key, value in names.items()])
+        return new_dn
+
     # -- the interface ----------------------------------------------------------------
     def read(self, name: str) -> dict[str, Any] | None:
         found = super().read(name)
@@ -186,6 +218,9 @@ class ActiveDirectoryConnector(LdapConnector):
 
     def update(self, name: str, attributes: Mapping[str, Any]) -> str:
         dn = self.dn(name)
+        new_name = attributes.get(NAME)
+        if new_name and new_name != name:
+            dn = self._rename(name, str(new_name))
         entry = self._entry(name, attributes)
         entry.pop("sAMAccountName", None)
         entry.pop("userPrincipalName", None)

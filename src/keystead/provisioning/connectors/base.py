@@ -3,11 +3,16 @@
 An account object on a target has a ``name`` (what Keystead addresses it by:
 an LDAP naming value, an SQL key) and a ``uid`` (the target's own stable
 identifier, returned after create). Attributes are plain values keyed by the
-target's attribute names, plus three special keys:
+target's attribute names, plus these special keys:
 
 * ``__PASSWORD__``: the main password, always a ``Secret``;
 * ``__ENABLE__``: ``True``/``False``, mapped to the target's own form
   (a ppolicy lock for LDAP, a column for SQL);
+* ``__NAME__`` (``update`` only): the account's new name; the account is renamed
+  on the target first (an LDAP modrdn, an UPDATE of the key column, a new SCIM
+  ``userName``) and the other attributes are written to it under that name. An
+  account found already under the new name (and no longer under the old one)
+  counts as renamed, so a retry is harmless;
 * other ``Secret`` values: further password attributes, written as given.
 
 ``create`` and ``update`` are both *create-or-update* where the target allows
@@ -31,6 +36,12 @@ from keystead.secret import Secret
 
 PASSWORD = "__PASSWORD__"
 ENABLE = "__ENABLE__"
+NAME = "__NAME__"
+#: Recorded on an executed rename (in the archive) beside ``__NAME__``: the name it
+#: replaced. Never sent to a connector.
+RENAMED_FROM = "__RENAMED_FROM__"
+#: The special keys, never written as attributes of their own name.
+SPECIAL = frozenset({PASSWORD, ENABLE, NAME, RENAMED_FROM})
 
 #: What ``run_many`` is asked to do with one account.
 CREATE, UPDATE, DELETE = "create", "update", "delete"
@@ -113,7 +124,8 @@ class Connector(ABC):
 
     @abstractmethod
     def update(self, name: str, attributes: Mapping[str, Any]) -> str:
-        """Change the given attributes (a password included); returns the uid."""
+        """Change the given attributes (a password included), renaming the account first
+        if ``__NAME__`` is among them; returns the uid (after a rename, the new one)."""
 
     @abstractmethod
     def delete(self, name: str) -> None:

@@ -22,7 +22,9 @@ Settings (``System.settings``; the bind password is the system secret
 
 An account's uid is its DN. ``create`` adds the entry or, if it exists,
 replaces its attributes, then sets the password: running it twice leaves the
-same entry and the same password.
+same entry and the same password. An update carrying ``__NAME__`` first
+renames the entry (modrdn with the old naming value deleted), then writes the
+rest to the new DN.
 
 Every change is written as a short sequence of requests for one account (add,
 then password set, then lock or unlock), a generator that yields each request
@@ -56,7 +58,9 @@ from keystead.provisioning.connectors.base import (
     CREATE,
     DELETE,
     ENABLE,
+    NAME,
     PASSWORD,
+    SPECIAL,
     AttributeInfo,
     Connector,
     ConnectorError,
@@ -273,7 +277,7 @@ class LdapConnector(Connector):
 
     def _plain(self, attributes: Mapping[str, Any]) -> dict[str, list[bytes] | None]:
         plain = {key: _values(value) for key, value in attributes.items()
-                 if key not in (PASSWORD, ENABLE) and not isinstance(value, Secret)}
+                 if key not in SPECIAL and not isinstance(value, Secret)}
         for key, value in attributes.items():
             if isinstance(value, Secret) and key != PASSWORD:
                 plain[key] = [wire_bytes(value)]  # another password attribute, as given
@@ -323,8 +327,33 @@ class LdapConnector(Connector):
             yield from self._enable_steps(dn, bool(attributes[ENABLE]))
         return dn
 
+    def _rename_steps(self, name: str, new_name: str) -> Generator[Step, Any, str]:
+        """Rename the entry (modrdn, the old naming value removed); returns the new DN.
+        An entry already under the new DN and gone from the old one was renamed by an
+        earlier attempt whose answer was lost: that is success."""
+        dn, new_dn = self.dn(name), self.dn(new_name)
+        rdn = f"{self.name_attribute}={ldap.dn.escape_dn_chars(new_name)}"
+        try:
+            yield Step("rename", lambda c: c.rename(dn, rdn, None, 1))
+        except ldap.NO_SUCH_OBJECT:
+            try:
+                yield Step("rename", lambda c: c.search_ext(new_dn, ldap.SCOPE_BASE,
+                                                            attrlist=["1.1"]))
+            except ldap.NO_SUCH_OBJECT:
+                raise ConnectorError(
+                    f"LDAP rename failed: neither {dn} nor {new_dn} exists; reconcile the "
+                    "system to create the account again.", permanent=True) from None
+        except ldap.ALREADY_EXISTS:
+            raise ConnectorError(
+                f"LDAP rename failed: {new_dn} already exists beside {dn}; remove or rename "
+                "one of them on the directory, then retry.", permanent=True) from None
+        return new_dn
+
     def _update_steps(self, name: str, attributes: Mapping[str, Any]) -> Steps:
         dn = self.dn(name)
+        new_name = attributes.get(NAME)
+        if new_name and new_name != name:
+            dn = yield from self._rename_steps(name, str(new_name))
         changes = [(ldap.MOD_REPLACE, key, value) for key, value in self._plain(attributes).items()
                    if key != self.name_attribute]
         if changes:

@@ -14,7 +14,9 @@ Attribute names are SCIM paths: ``displayName``, ``name.givenName``,
 
 ``create`` looks the userName up first and replaces (PUT) a User that exists,
 otherwise adds it (POST), so a create sent twice leaves one User. ``update``
-sends a PATCH of the given attributes only. A delete of a User already gone
+sends a PATCH of the given attributes only; with ``__NAME__`` it also replaces
+``userName`` (the User keeps its ``id``), and a User found only under the new
+name was renamed by an earlier attempt. A delete of a User already gone
 succeeds.
 """
 
@@ -28,7 +30,9 @@ import httpx
 
 from keystead.provisioning.connectors.base import (
     ENABLE,
+    NAME,
     PASSWORD,
+    SPECIAL,
     AttributeInfo,
     Connector,
     ConnectorError,
@@ -128,7 +132,7 @@ class ScimConnector(Connector):
     @staticmethod
     def _body(name: str, attributes: Mapping[str, Any]) -> dict[str, Any]:
         plain = {key: value for key, value in attributes.items()
-                 if key not in (PASSWORD, ENABLE) and not isinstance(value, Secret)}
+                 if key not in SPECIAL and not isinstance(value, Secret)}
         body = {"schemas": [USER_SCHEMA], **_nest(plain), "userName": name}
         extensions = [key for key in body if key.startswith("urn:") and key != USER_SCHEMA
                       and key != "schemas"]
@@ -197,13 +201,18 @@ class ScimConnector(Connector):
         return str(existing["id"])
 
     def update(self, name: str, attributes: Mapping[str, Any]) -> str:
+        new_name = str(attributes.get(NAME) or name)
         existing = self._find(name)
+        if existing is None and new_name != name:
+            existing = self._find(new_name)  # renamed by an earlier attempt
         if existing is None:
             raise ConnectorError(f"SCIM update failed: the server has no User {name!r}; "
                                  "create the account first.", permanent=True)
-        body = self._body(name, attributes)
+        body = self._body(new_name, attributes)
         operations = [{"op": "replace", "path": key, "value": value}
                       for key, value in body.items() if key not in ("schemas", "userName")]
+        if existing.get("userName") != new_name:
+            operations.insert(0, {"op": "replace", "path": "userName", "value": new_name})
         if operations:
             self._send("update", "PATCH", f"/Users/{existing['id']}",
                        json={"schemas": [PATCH_SCHEMA], "Operations": operations})

@@ -15,9 +15,12 @@ Settings (``System.settings``; the database password is the system secret
 
 Writes are upserts (``INSERT ... ON CONFLICT`` on PostgreSQL and SQLite,
 ``ON DUPLICATE KEY UPDATE`` on MySQL/MariaDB), so sending a create twice leaves
-one row. The password column receives what the mapping gives it (a value
-already hashed by a script, or the clear password when the target needs it):
-that column is the target's to protect. Statement parameters are hidden from
+one row. An update carrying ``__NAME__`` changes the key column first, in the
+same transaction as the other columns.
+
+The password column receives what the mapping gives it (a value already
+hashed by a script, or the clear password when the target needs it): that
+column is the target's to protect. Statement parameters are hidden from
 SQLAlchemy's error messages, so a refused statement cannot echo a password.
 """
 
@@ -32,6 +35,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from keystead.provisioning.connectors.base import (
     ENABLE,
+    NAME,
     PASSWORD,
     AttributeInfo,
     Connector,
@@ -174,20 +178,38 @@ class SqlConnector(Connector):
         return name
 
     def update(self, name: str, attributes: Mapping[str, Any]) -> str:
-        row = self._row(name, attributes)
-        row.pop(self.settings["key_column"])
-        if not row:
-            return name
+        key = self.settings["key_column"]
+        new_name = attributes.get(NAME)
+        row = self._row(name, {k: v for k, v in attributes.items() if k != NAME})
+        row.pop(key)
         try:
             with self.engine.begin() as conn:
+                if new_name and new_name != name:
+                    name = self._rename(conn, name, str(new_name))
+                if not row:
+                    return name
                 found = conn.execute(sa.update(self.table).where(self._key(name))
                                      .values(row)).rowcount
         except sa_exc.SQLAlchemyError as exc:
             raise _error(exc, "update") from None
         if not found:
-            raise ConnectorError(f"SQL update failed: no row with {self.settings['key_column']} "
+            raise ConnectorError(f"SQL update failed: no row with {key} "
                                  f"= {name!r} in {self.settings['table']!r}.", permanent=True)
         return name
+
+    def _rename(self, conn: sa.Connection, name: str, new_name: str) -> str:
+        """Change the row's key from ``name`` to ``new_name`` (in the caller's
+        transaction); a row found under the new key only was renamed by an earlier
+        attempt, which is success. Returns the new key."""
+        key = self.settings["key_column"]
+        moved = conn.execute(sa.update(self.table).where(self._key(name))
+                             .values({key: new_name})).rowcount
+        if not moved and conn.execute(sa.select(self.table.c[key])
+                                      .where(self._key(new_name))).first() is None:
+            raise ConnectorError(f"SQL rename failed: no row with {key} = {name!r} or "
+                                 f"{new_name!r} in {self.settings['table']!r}; reconcile "
+                                 "the system to create the account again.", permanent=True)
+        return new_name
 
     def delete(self, name: str) -> None:
         try:
