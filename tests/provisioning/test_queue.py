@@ -19,6 +19,7 @@ from keystead.provisioning.models import (
     Reason,
     State,
     System,
+    SystemAccount,
 )
 from keystead.secret import Secret
 
@@ -244,3 +245,18 @@ def test_a_claim_carries_what_the_worker_needs_with_the_passwords_still_sealed(
         "db_password": "pw-claimed-2"}
     assert (first.system, second.system) == (system, other)
     assert second.password() is None and second.secret_attributes() == {}
+
+
+def test_an_operation_for_an_account_takes_its_name_as_stored_now(system: System) -> None:
+    """A caller that read the account before a rename was recorded (``finish``) still
+    queues under the new name: the name is read under the account's row lock, so the
+    operation joins the account's line instead of starting one under the old name."""
+    ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace")
+    account = SystemAccount.objects.create(system=system, name="ada", person=ada)
+    stale = SystemAccount.objects.get(pk=account.pk)
+    SystemAccount.objects.filter(pk=account.pk).update(name="ada.lovelace")  # renamed
+    operation = services.queue_operation(system, stale.name, Kind.PASSWORD,
+                                         password=Secret("Quarry-Lantern-Mosaic-73"),
+                                         account=stale)
+    assert operation.account_name == "ada.lovelace"
+    assert Operation.objects.get(pk=operation.pk).account_name == "ada.lovelace"

@@ -99,6 +99,11 @@ def enqueue(system: System, account_name: str, kind: str, *,
 
     The system's flags decide the starting state (``rules.admission``); a new
     operation behind an account's troubled head starts ``blocked``.
+
+    With ``account``, its row is locked and its current name used: a rename that
+    ``finish`` is recording (it updates the account's row first, then moves the
+    account's operations to the new name) either waits for this operation to commit
+    and moves it too, or has committed and this one is queued under the new name.
     """
     if kind not in Kind.values:
         raise QueueInputError(f"kind: {kind!r} is not one of {', '.join(Kind.values)}.")
@@ -113,6 +118,9 @@ def enqueue(system: System, account_name: str, kind: str, *,
     state, reason = rules.admission_for(system, kind)
     now = timezone.now()
     with transaction.atomic():
+        if account is not None:
+            account_name = (SystemAccount.objects.select_for_update()
+                            .values_list("name", flat=True).get(pk=account.pk))
         operation = Operation.objects.create(
             system=system, account_name=account_name, account=account, kind=kind,
             attributes=clean, state=state, reason=reason, next_attempt_at=now,
