@@ -166,8 +166,8 @@ def memberships_before(people: Iterable[User]) -> dict[int, dict[str, list[str]]
     with_accounts = set(SystemAccount.objects.filter(person__in=people)
                         .exclude(state=AccountState.DELETED)
                         .values_list("person_id", flat=True))
-    return {person.pk: mapping.memberships(person) for person in people
-            if person.pk in with_accounts}
+    return mapping.memberships_many([person for person in people
+                                     if person.pk in with_accounts])
 
 
 def memberships_changed(people: Iterable[User],

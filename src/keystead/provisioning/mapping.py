@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
 from django.http import HttpRequest
 
 from keystead.directory import audit
 from keystead.directory.authorization import Actor
-from keystead.directory.models import Role, User
+from keystead.directory.models import Group, Role, User
 from keystead.provisioning import queue, scripts
 from keystead.provisioning.connectors import connector_for
 from keystead.provisioning.connectors.base import PASSWORD
@@ -96,8 +95,7 @@ MEMBERSHIPS = ("groups", "roles")
 def held_role_names(person: User) -> list[str]:
     """The roles ``person`` holds, directly or through a directory group: the same
     holding that grants accounts (``roles.granted``)."""
-    return sorted(Role.objects.filter(Q(users=person) | Q(groups__members=person))
-                  .values_list("name", flat=True).distinct())
+    return memberships(person)["roles"]
 
 
 def memberships(person: User) -> dict[str, list[str]]:
@@ -105,8 +103,30 @@ def memberships(person: User) -> dict[str, list[str]]:
     get them (``user.groups``, ``user.roles``)."""
     if not person.pk:
         return {"groups": [], "roles": []}
-    return {"groups": sorted(person.directory_groups.values_list("name", flat=True)),
-            "roles": held_role_names(person)}
+    return memberships_many([person])[person.pk]
+
+
+def memberships_many(people: Iterable[User]) -> dict[int, dict[str, list[str]]]:
+    """``memberships`` of each of ``people`` (saved ones), by person id, in two queries
+    whatever their number: one for the groups, one for the roles held directly or
+    through a group."""
+    ids = [person.pk for person in people if person.pk]
+    held: dict[int, dict[str, set[str]]] = {pk: {"groups": set(), "roles": set()}
+                                            for pk in ids}
+    if not ids:
+        return {}
+    for person_id, name in (Group.members.through.objects.filter(user_id__in=ids)
+                            .values_list("user_id", "group__name")):
+        held[person_id]["groups"].add(name)
+    direct = Role.users.through.objects.filter(user_id__in=ids).values_list(
+        "user_id", "role__name")
+    through_groups = (Group.members.through.objects
+                      .filter(user_id__in=ids, group__roles__isnull=False)
+                      .values_list("user_id", "group__roles__name"))
+    for person_id, name in direct.union(through_groups):
+        held[person_id]["roles"].add(name)
+    return {pk: {name: sorted(names) for name, names in sets.items()}
+            for pk, sets in held.items()}
 
 
 def user_data(person: User, before: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -148,7 +168,9 @@ class Values:
     secret_attributes: dict[str, Secret] = field(default_factory=dict)
 
 
-def _mapped(system: System) -> list[MappedAttribute]:
+def mapped(system: System) -> list[MappedAttribute]:
+    """The system's mapped attributes, in order; read once to compute many accounts'
+    values (``values_for``'s ``items``)."""
     return list(MappedAttribute.objects.filter(system=system).order_by("id"))
 
 
@@ -191,14 +213,20 @@ def _plain_value(system: System, item: MappedAttribute, data: dict[str, Any]) ->
     return given if item.source else item.constant
 
 
-def values_for(system: System, person: User, password: Secret | None) -> Values:
+def values_for(system: System, person: User, password: Secret | None, *,
+               items: list[MappedAttribute] | None = None,
+               held: Mapping[str, list[str]] | None = None) -> Values:
     """Every mapped attribute's value for ``person``; password attributes get ``password``
     (scripts receive it, or null when there is none). Raises MappingError at the first
-    script that fails, naming the system and the attribute; nothing is logged."""
-    items = _mapped(system)
+    script that fails, naming the system and the attribute; nothing is logged.
+
+    For many people at once, the caller reads the system's ``items`` (``mapped``) and
+    each person's groups and roles (``held``, from ``memberships_many``) once, instead
+    of once per person."""
+    items = mapped(system) if items is None else items
     if not items:
         return Values(password=password)
-    data = user_data(person)
+    data = user_data(person, held)
     values = Values(attributes={item.name: _plain_value(system, item, data)
                                 for item in items if not item.is_password})
     _passwords(system, [i for i in items if i.is_password], password, data, values)
@@ -211,7 +239,7 @@ def changed_values(system: System, before: dict[str, Any],
     the one from ``before``, with their new values. Raises MappingError when a script
     fails on ``after``; one that failed only on ``before`` counts as changed."""
     changed: dict[str, Any] = {}
-    for item in _mapped(system):
+    for item in mapped(system):
         if item.is_password:
             continue
         new = _plain_value(system, item, after)
@@ -227,7 +255,7 @@ def changed_values(system: System, before: dict[str, Any],
 
 def password_values(system: System, person: User, password: Secret) -> Values:
     """Only the password attributes, for a password change (no plain attributes)."""
-    items = _mapped(system)
+    items = mapped(system)
     if not items:
         return Values(password=password)
     values = Values()

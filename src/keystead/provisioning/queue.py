@@ -26,6 +26,9 @@ The rules every function keeps:
   ``UPDATE`` of the operations waiting behind them and one of the accounts. At a
   few hundred operations a second, one statement per operation would cost a
   worker more than the LDAP writes.
+  Queueing many (``enqueue_many``, a role given to a whole group) is one
+  locking read of the accounts, one ``INSERT`` and one read of the accounts'
+  heads, whatever their number.
 """
 
 from __future__ import annotations
@@ -38,7 +41,18 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    DateTimeField,
+    Exists,
+    F,
+    Min,
+    OuterRef,
+    Q,
+    Value,
+    When,
+)
 from django.utils import timezone
 
 from keystead import crypto
@@ -88,57 +102,123 @@ def _check_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
     return dict(attributes)
 
 
+@dataclass(frozen=True)
+class Request:
+    """One operation to queue (``enqueue_many``): ``password`` is the main password,
+    ``secret_attributes`` the further password attributes (name -> Secret); both are
+    kept encrypted and erased with the row. With ``account``, the account's current
+    name is used, whatever ``account_name`` says."""
+
+    system: System
+    account_name: str
+    kind: str
+    attributes: Mapping[str, Any] | None = None
+    password: Secret | None = None
+    account: SystemAccount | None = None
+    secret_attributes: Mapping[str, Secret] | None = None
+
+
+def _checked(request: Request) -> tuple[dict[str, Any], dict[str, Secret]]:
+    """The request's clean attributes and secret attributes; QueueInputError if it cannot
+    be queued."""
+    if request.kind not in Kind.values:
+        raise QueueInputError(f"kind: {request.kind!r} is not one of {', '.join(Kind.values)}.")
+    if not request.account_name:
+        raise QueueInputError("account_name: empty; give the account's name on the system.")
+    if request.password is not None and not isinstance(request.password, Secret):
+        raise QueueInputError("password: pass a Secret, so it cannot be logged by accident.")
+    secret_attributes = dict(request.secret_attributes or {})
+    if any(not isinstance(value, Secret) for value in secret_attributes.values()):
+        raise QueueInputError("secret_attributes: pass each value as a Secret.")
+    return _check_attributes(request.attributes or {}), secret_attributes
+
+
+def _encrypted(secret: Secret | None) -> str:
+    return crypto.encrypt(secret, QUEUED_PASSWORD_PURPOSE) if secret else ""
+
+
 def enqueue(system: System, account_name: str, kind: str, *,
             attributes: Mapping[str, Any] | None = None, password: Secret | None = None,
             account: SystemAccount | None = None,
             secret_attributes: Mapping[str, Secret] | None = None) -> Operation:
-    """Queue one operation on ``account_name`` of ``system``.
+    """Queue one operation on ``account_name`` of ``system``: ``enqueue_many`` of one."""
+    (operation,) = enqueue_many([Request(system, account_name, kind, attributes=attributes,
+                                         password=password, account=account,
+                                         secret_attributes=secret_attributes)])
+    return operation
 
-    ``password`` is the main password; ``secret_attributes`` the further password
-    attributes (name -> Secret). Both are kept encrypted and erased with the row.
 
-    The system's flags decide the starting state (``rules.admission``); a new
+def enqueue_many(requests: Iterable[Request]) -> list[Operation]:
+    """Queue the operations ``requests`` asks for, in that order, in a fixed number of
+    statements whatever their number (callers pass a few hundred at a time).
+
+    Every request is checked before anything is written (``QueueInputError``). The
+    system's flags decide each operation's starting state (``rules.admission``); a new
     operation behind an account's troubled head starts ``blocked``.
 
-    With ``account``, its row is locked and its current name used: a rename that
-    ``finish`` is recording (it updates the account's row first, then moves the
-    account's operations to the new name) either waits for this operation to commit
-    and moves it too, or has committed and this one is queued under the new name.
+    The accounts given are locked (in id order) and their current names used: a rename
+    that ``finish`` is recording (it updates the account's row first, then moves the
+    account's operations to the new name) either waits for these operations to commit
+    and moves them too, or has committed and they are queued under the new name.
     """
-    if kind not in Kind.values:
-        raise QueueInputError(f"kind: {kind!r} is not one of {', '.join(Kind.values)}.")
-    if not account_name:
-        raise QueueInputError("account_name: empty; give the account's name on the system.")
-    if password is not None and not isinstance(password, Secret):
-        raise QueueInputError("password: pass a Secret, so it cannot be logged by accident.")
-    secret_attributes = dict(secret_attributes or {})
-    if any(not isinstance(value, Secret) for value in secret_attributes.values()):
-        raise QueueInputError("secret_attributes: pass each value as a Secret.")
-    clean = _check_attributes(attributes or {})
-    state, reason = rules.admission_for(system, kind)
+    requests = list(requests)
+    checked = [_checked(request) for request in requests]
+    if not requests:
+        return []
     now = timezone.now()
     with transaction.atomic():
-        if account is not None:
-            account_name = (SystemAccount.objects.select_for_update()
-                            .values_list("name", flat=True).get(pk=account.pk))
-        operation = Operation.objects.create(
-            system=system, account_name=account_name, account=account, kind=kind,
-            attributes=clean, state=state, reason=reason, next_attempt_at=now,
-            password_encrypted=(crypto.encrypt(password, QUEUED_PASSWORD_PURPOSE)
-                                if password else ""),
-            secret_attributes_encrypted=(
-                crypto.encrypt(pack(secret_attributes), QUEUED_PASSWORD_PURPOSE)
-                if secret_attributes else ""))
-        if state == State.CREATED:
-            head = (Operation.objects.filter(system=system, account_name=account_name,
-                                             id__lt=operation.id)
-                    .order_by("id").values("id", "state", "attempts").first())
-            if head is not None and (head["state"] in rules.TROUBLED_STATES or (
-                    head["state"] == State.CREATED and head["attempts"] > 0)):
-                Operation.objects.filter(id=operation.id, state=State.CREATED).update(
-                    state=State.BLOCKED, blocked_behind=head["id"])
-                operation.state, operation.blocked_behind = State.BLOCKED, head["id"]
-    return operation
+        account_ids = sorted({r.account.pk for r in requests if r.account is not None})
+        names = dict(SystemAccount.objects.select_for_update().filter(pk__in=account_ids)
+                     .order_by("pk").values_list("pk", "name")) if account_ids else {}
+        operations = []
+        for request, (clean, secrets) in zip(requests, checked, strict=True):
+            if request.account is not None and request.account.pk not in names:
+                raise SystemAccount.DoesNotExist(
+                    f"account {request.account.pk} is gone; nothing was queued.")
+            state, reason = rules.admission_for(request.system, request.kind)
+            operations.append(Operation(
+                system=request.system, account=request.account, kind=request.kind,
+                account_name=(names[request.account.pk] if request.account is not None
+                              else request.account_name),
+                attributes=clean, state=state, reason=reason, next_attempt_at=now,
+                password_encrypted=_encrypted(request.password),
+                secret_attributes_encrypted=_encrypted(pack(secrets) if secrets else None)))
+        Operation.objects.bulk_create(operations)
+        _block_behind_troubled_heads([op for op in operations if op.state == State.CREATED])
+    return operations
+
+
+def _block_behind_troubled_heads(created: list[Operation]) -> None:
+    """Label ``blocked`` those of the just-inserted ``created`` operations whose account's
+    head (its oldest open operation) is troubled: one read of the heads, and one UPDATE
+    when some must wait."""
+    if not created:
+        return
+    firsts = (Operation.objects.filter(system_id__in={op.system_id for op in created},
+                                       account_name__in={op.account_name for op in created})
+              .values("system_id", "account_name").annotate(first=Min("id")).values("first"))
+    heads = {(head["system_id"], head["account_name"]): head for head in
+             Operation.objects.filter(id__in=firsts).values(
+                 "id", "system_id", "account_name", "state", "attempts")}
+    behind: dict[int, int] = {}
+    for operation in created:
+        head = heads.get((operation.system_id, operation.account_name))
+        if head is not None and head["id"] < operation.id and (
+                head["state"] in rules.TROUBLED_STATES
+                or (head["state"] == State.CREATED and head["attempts"] > 0)):
+            behind[operation.id] = head["id"]
+    if not behind:
+        return
+    waiting: dict[int, list[int]] = {}
+    for operation_id, head_id in behind.items():
+        waiting.setdefault(head_id, []).append(operation_id)
+    Operation.objects.filter(id__in=list(behind), state=State.CREATED).update(
+        state=State.BLOCKED, blocked_behind=Case(
+            *[When(id__in=ids, then=Value(head_id)) for head_id, ids in waiting.items()],
+            output_field=BigIntegerField()))
+    for operation in created:
+        if operation.id in behind:
+            operation.state, operation.blocked_behind = State.BLOCKED, behind[operation.id]
 
 
 @dataclass

@@ -26,7 +26,9 @@ groups, keeps the account when one path goes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -39,6 +41,7 @@ from keystead.provisioning.models import (
     AccountState,
     ArchivedOperation,
     Kind,
+    MappedAttribute,
     Operation,
     PasswordPolicy,
     RoleRemoval,
@@ -47,10 +50,11 @@ from keystead.provisioning.models import (
     System,
     SystemAccount,
 )
-from keystead.provisioning.services import queue_account_creation, queue_operation
-from keystead.secret import Secret
+from keystead.provisioning.queue import Request
+from keystead.provisioning.services import Creation, queue_account_creations, queue_operations
 
 ENABLED, DISABLED, DELETED = "enabled", "disabled", "deleted"
+_T = TypeVar("_T")
 
 
 def _systems(role: Role) -> list[System]:
@@ -71,31 +75,59 @@ def holders(role: Role) -> QuerySet[User]:
 def granted(system: System, person: User) -> bool:
     """Whether some role ``person`` holds now, directly or through a group, maps to
     ``system``."""
-    return RoleSystem.objects.filter(system=system).filter(
-        Q(role__users=person) | Q(role__groups__members=person)).exists()
+    return (system.pk, person.pk) in granted_among([system], [person])
 
 
-def generated_password(system: System) -> Secret | None:
-    """A new password by the system's generating policy, else the default one, else None."""
-    policy = system.generating_policy or PasswordPolicy.objects.filter(
+def granted_among(systems: Iterable[System], people: Iterable[User]) -> set[tuple[int, int]]:
+    """The (system id, person id) pairs of ``systems`` x ``people`` where ``granted``
+    holds, in one query."""
+    system_ids = [system.pk for system in systems]
+    person_ids = [person.pk for person in people]
+    direct = RoleSystem.objects.filter(system__in=system_ids, role__users__in=person_ids)
+    through_groups = RoleSystem.objects.filter(system__in=system_ids,
+                                               role__groups__members__in=person_ids)
+    return set(direct.values_list("system_id", "role__users").union(
+        through_groups.values_list("system_id", "role__groups__members")))
+
+
+def generating_policy(system: System) -> PasswordPolicy | None:
+    """The policy new passwords for ``system`` are generated with: the system's own, else
+    the installation's default one, else None."""
+    return system.generating_policy or PasswordPolicy.objects.filter(
         default_for_generation=True).first()
-    return passwords.generate(policy) if policy is not None else None
 
 
-def _creation(system: System, person: User) -> dict:
-    password = generated_password(system) if (
-        mapping.is_unmapped(system) or mapping.has_password_attributes(system)) else None
-    try:
-        values = mapping.values_for(system, person, password)
-    except mapping.MappingError as exc:
-        raise RuleViolation([FieldProblem(
-            "users", f"{person.email} cannot be given an account: {exc}",
-            code="script")]) from None
-    attributes = values.attributes if person.is_active else {**values.attributes,
-                                                             ENABLE: False}
-    return {"system": system, "name": mapping.account_name(system, person), "person": person,
-            "attributes": attributes, "password": values.password,
-            "secret_attributes": values.secret_attributes}
+@dataclass
+class _SystemPlan:
+    """What a system's new accounts need, read once for a whole ``follow``."""
+
+    system: System
+    items: list[MappedAttribute]
+    policy: PasswordPolicy | None
+
+    @classmethod
+    def read(cls, system: System) -> _SystemPlan:
+        items = mapping.mapped(system)
+        wants_password = not items or any(item.is_password for item in items)
+        return cls(system, items, generating_policy(system) if wants_password else None)
+
+    def creation(self, person: User, held: Mapping[str, list[str]]) -> Creation:
+        """The account ``person`` gets: every value computed (scripts run), with one
+        generated password for all the password attributes. A failing script refuses
+        (``RuleViolation`` naming the person)."""
+        password = passwords.generate(self.policy) if self.policy is not None else None
+        try:
+            values = mapping.values_for(self.system, person, password, items=self.items,
+                                        held=held)
+        except mapping.MappingError as exc:
+            raise RuleViolation([FieldProblem(
+                "users", f"{person.email} cannot be given an account: {exc}",
+                code="script")]) from None
+        attributes = values.attributes if person.is_active else {**values.attributes,
+                                                                 ENABLE: False}
+        return Creation(self.system, mapping.account_name(self.system, person), person,
+                        attributes=attributes, password=values.password,
+                        secret_attributes=values.secret_attributes)
 
 
 def _said(kind: str, attributes: dict | None) -> str | None:
@@ -113,55 +145,115 @@ def last_sent(account: SystemAccount) -> str:
 
     Open operations are newer than archived ones; a cancelled one never happened.
     """
-    open_ = (Operation.objects.filter(system_id=account.system_id, account_name=account.name)
-             .exclude(state=State.CANCELLED).order_by("-id").values_list("kind", "attributes"))
-    archived = (ArchivedOperation.objects.filter(system_id=account.system_id,
-                                                 account_name=account.name,
-                                                 state=State.EXECUTED)
-                .order_by("-operation_id").values_list("kind", "attributes"))
-    for rows in (open_, archived):
-        for kind, attributes in rows.iterator():
-            said = _said(kind, attributes)
-            if said is not None:
-                return said
-    return ENABLED
+    return last_sent_many([account])[account.pk]
+
+
+def last_sent_many(accounts: Iterable[SystemAccount]) -> dict[int, str]:
+    """``last_sent`` of each account, by account id, in two queries (open operations,
+    then archived ones) whatever their number. Only operations that say something about
+    existence are read: creates, deletes and updates carrying ``__ENABLE__``."""
+    accounts = list(accounts)
+    if not accounts:
+        return {}
+    by_name = {(account.system_id, account.name): account.pk for account in accounts}
+    systems = {account.system_id for account in accounts}
+    names = {account.name for account in accounts}
+    telling = Q(kind__in=[Kind.CREATE, Kind.DELETE]) | Q(attributes__has_key=ENABLE)
+    open_ = (Operation.objects.filter(telling, system_id__in=systems, account_name__in=names)
+             .exclude(state=State.CANCELLED).order_by("-id")
+             .values_list("system_id", "account_name", "kind", "attributes"))
+    said: dict[int, str] = {}
+    for system_id, name, kind, attributes in open_:
+        account = by_name.get((system_id, name))
+        if account is not None and account not in said:
+            value = _said(kind, attributes)
+            if value is not None:
+                said[account] = value
+    if len(said) < len(by_name):
+        unknown = {key for key, account in by_name.items() if account not in said}
+        archived = (ArchivedOperation.objects.filter(
+            telling, system_id__in={key[0] for key in unknown},
+            account_name__in={key[1] for key in unknown}, state=State.EXECUTED)
+            .order_by("-operation_id")
+            .values_list("system_id", "account_name", "kind", "attributes"))
+        for system_id, name, kind, attributes in archived:
+            account = by_name.get((system_id, name))
+            if account is not None and account not in said:
+                value = _said(kind, attributes)
+                if value is not None:
+                    said[account] = value
+    return {account.pk: said.get(account.pk, ENABLED) for account in accounts}
+
+
+#: People decided and queued per round: every statement of ``follow`` is per batch (a
+#: few hundred ids in an ``IN`` list, within SQLite's and PostgreSQL's parameter limits).
+BATCH = 500
+
+
+def _batches(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), BATCH):
+        yield items[start:start + BATCH]
 
 
 def follow(systems: Iterable[System], people: Iterable[User]) -> list[Operation]:
     """Queue what makes each person's accounts on ``systems`` match the roles they hold
-    now. Every value is computed (scripts run) before anything is queued."""
-    people = list(people)
-    planned, enable, remove = [], [], []
-    for system in systems:
-        for person in people:
-            held = SystemAccount.objects.filter(system=system, person=person).exclude(
-                state=AccountState.DELETED).order_by("id").first()
-            if granted(system, person):
-                said = last_sent(held) if held is not None else DELETED
-                if said == DELETED:
-                    planned.append(_creation(system, person))
-                elif said == DISABLED and person.is_active:
-                    enable.append(held)
-                elif said == ENABLED and not person.is_active:
-                    remove.append((held, DISABLED))
-            elif held is not None:
-                said = last_sent(held)
-                wanted = DELETED if system.on_role_removal == RoleRemoval.DELETE else DISABLED
-                if said != DELETED and said != wanted:
-                    remove.append((held, wanted))
+    now. Every value is computed (scripts run) before anything is queued.
+
+    Set-based: per batch of people, one read each of their accounts, of what was last
+    sent to them (``last_sent_many``), of who is granted (``granted_among``) and of
+    their groups and roles (``mapping.memberships_many``); then per batch a few writes
+    (``queue_account_creations``, ``queue_operations``). A console request giving a role
+    to thousands of people costs a few statements per batch, not a dozen per person."""
+    systems, people = list(systems), list(people)
+    if not systems or not people:
+        return []
+    plans = {system.pk: _SystemPlan.read(system) for system in systems}
+    planned: list[Creation] = []
+    changes: list[Request] = []
+    for batch in _batches(people):
+        held = {(account.system_id, account.person_id): account for account in
+                SystemAccount.objects.filter(system__in=list(plans), person__in=batch)
+                .exclude(state=AccountState.DELETED).select_related("system")
+                .order_by("-id")}  # the oldest last: it is the one kept, as before
+        said = last_sent_many(held.values())
+        granted_here = granted_among(systems, batch)
+        lacking: list[tuple[System, User]] = []
+        for system in systems:
+            for person in batch:
+                account = held.get((system.pk, person.pk))
+                last = said[account.pk] if account is not None else DELETED
+                if (system.pk, person.pk) in granted_here:
+                    if last == DELETED:
+                        lacking.append((system, person))
+                    elif last == DISABLED and person.is_active:
+                        changes.append(_enable(account, True))
+                    elif last == ENABLED and not person.is_active:
+                        changes.append(_enable(account, False))
+                elif account is not None:
+                    wanted = (DELETED if system.on_role_removal == RoleRemoval.DELETE
+                              else DISABLED)
+                    if last != DELETED and last != wanted:
+                        changes.append(_removal(account, wanted))
+        memberships = mapping.memberships_many({person for _, person in lacking})
+        planned += [plans[system.pk].creation(person, memberships[person.pk])
+                    for system, person in lacking]
     with transaction.atomic():
-        queued = [queue_account_creation(**item) for item in planned]
-        queued += [queue_operation(account.system, account.name, Kind.UPDATE,
-                                   attributes={ENABLE: True}, account=account)
-                   for account in enable]
-        for account, wanted in remove:
-            if wanted == DELETED:
-                queued.append(queue_operation(account.system, account.name, Kind.DELETE,
-                                              account=account))
-            else:
-                queued.append(queue_operation(account.system, account.name, Kind.UPDATE,
-                                              attributes={ENABLE: False}, account=account))
+        queued = [operation for batch in _batches(planned)
+                  for operation in queue_account_creations(batch)]
+        queued += [operation for batch in _batches(changes)
+                   for operation in queue_operations(batch)]
     return queued
+
+
+def _enable(account: SystemAccount, enabled: bool) -> Request:
+    return Request(account.system, account.name, Kind.UPDATE, attributes={ENABLE: enabled},
+                   account=account)
+
+
+def _removal(account: SystemAccount, wanted: str) -> Request:
+    if wanted == DELETED:
+        return Request(account.system, account.name, Kind.DELETE, account=account)
+    return _enable(account, False)
 
 
 def role_granted(role: Role, people: Iterable[User]) -> list[Operation]:

@@ -8,10 +8,11 @@ passwords queues its operations through ``queue_operation``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -64,15 +65,25 @@ def queue_operation(system: System, account_name: str, kind: str, *,
                     secret_attributes: Mapping[str, Secret] | None = None) -> Operation:
     """Queue one operation for ``system``; the entry point for code that changes people
     (password changes, role assignment). The system's flags decide its starting state."""
-    operation = queue.enqueue(system, account_name, kind, attributes=attributes,
-                              password=password, account=account,
-                              secret_attributes=secret_attributes)
-    if operation.state == State.NOT_EXECUTED:
-        audit.record("provisioning.not_executed", actor_label="provisioning",
-                     target=system, outcome=Outcome.FAILURE,
-                     detail={"operation": operation.id, "kind": kind, "account": account_name,
-                             "reason": operation.reason})
+    (operation,) = queue_operations([queue.Request(
+        system, account_name, kind, attributes=attributes, password=password,
+        account=account, secret_attributes=secret_attributes)])
     return operation
+
+
+def queue_operations(requests: Iterable[queue.Request]) -> list[Operation]:
+    """``queue_operation`` for many operations at once (``queue.enqueue_many``): each one
+    that starts ``not executed`` (the system's flags stopped it) leaves an audit Event."""
+    requests = list(requests)
+    operations = queue.enqueue_many(requests)
+    for request, operation in zip(requests, operations, strict=True):
+        if operation.state == State.NOT_EXECUTED:
+            audit.record("provisioning.not_executed", actor_label="provisioning",
+                         target=request.system, outcome=Outcome.FAILURE,
+                         detail={"operation": operation.id, "kind": request.kind,
+                                 "account": request.account_name,
+                                 "reason": operation.reason})
+    return operations
 
 
 def queue_account_creation(system: System, name: str, *, person: User | None = None,
@@ -105,6 +116,63 @@ def queue_account_creation(system: System, name: str, *, person: User | None = N
         return queue_operation(system, name, Kind.CREATE, attributes=attributes,
                                password=password, account=account,
                                secret_attributes=secret_attributes)
+
+
+@dataclass(frozen=True)
+class Creation:
+    """One account to record and create (``queue_account_creations``)."""
+
+    system: System
+    name: str
+    person: User
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+    password: Secret | None = None
+    secret_attributes: Mapping[str, Secret] = field(default_factory=dict)
+
+
+def queue_account_creations(creations: Sequence[Creation]) -> list[Operation]:
+    """``queue_account_creation`` for many accounts at once, in a few statements.
+
+    The plain case, no account row with the name yet, is done in bulk: one read of the
+    names taken, one INSERT of the account rows, one ``queue_operations``. A name that
+    has a row (a deleted account's, being reused; another person's, refused; a deleted
+    person's, taken over) goes through ``queue_account_creation`` and its rules, one by
+    one. The unique (system, name) constraint guards the bulk INSERT against another
+    process creating one of the accounts at the same moment: then the whole batch goes
+    one by one instead, where ``get_or_create`` settles who has the row.
+    """
+    if not creations:
+        return []
+    with transaction.atomic():
+        names = {creation.name for creation in creations}
+        taken = set(SystemAccount.objects.filter(
+            system__in={creation.system.pk for creation in creations}, name__in=names)
+            .values_list("system_id", "name"))
+        plain: dict[tuple[int, str], Creation] = {}
+        for creation in creations:
+            key = (creation.system.pk, creation.name)
+            if key not in taken and key not in plain:
+                plain[key] = creation
+        accounts: list[SystemAccount] = []
+        try:
+            with transaction.atomic():
+                accounts = SystemAccount.objects.bulk_create([
+                    SystemAccount(system=creation.system, name=creation.name,
+                                  person=creation.person) for creation in plain.values()])
+        except IntegrityError:
+            plain = {}
+        queued = queue_operations([queue.Request(
+            creation.system, creation.name, Kind.CREATE, attributes=creation.attributes,
+            password=creation.password, account=account,
+            secret_attributes=creation.secret_attributes)
+            for creation, account in zip(plain.values(), accounts, strict=True)])
+        bulk = set(map(id, plain.values()))
+        queued += [queue_account_creation(
+            creation.system, creation.name, person=creation.person,
+            attributes=creation.attributes, password=creation.password,
+            secret_attributes=creation.secret_attributes)
+            for creation in creations if id(creation) not in bulk]
+    return queued
 
 
 def _open_accounts(person: User) -> list[SystemAccount]:
