@@ -47,7 +47,6 @@ from django.db.models import (
     DateTimeField,
     Exists,
     F,
-    Min,
     OuterRef,
     Q,
     Value,
@@ -194,12 +193,16 @@ def _block_behind_troubled_heads(created: list[Operation]) -> None:
     when some must wait."""
     if not created:
         return
-    firsts = (Operation.objects.filter(system_id__in={op.system_id for op in created},
-                                       account_name__in={op.account_name for op in created})
-              .values("system_id", "account_name").annotate(first=Min("id")).values("first"))
-    heads = {(head["system_id"], head["account_name"]): head for head in
-             Operation.objects.filter(id__in=firsts).values(
-                 "id", "system_id", "account_name", "state", "attempts")}
+    # The accounts' open operations in index order (system, account name, id): the
+    # first row of each account is its head. Read straight from the index; an aggregate
+    # here is planned as a scan of the whole queue while its statistics are stale (a
+    # transaction that has just queued thousands of rows).
+    heads: dict[tuple[int, str], dict[str, Any]] = {}
+    for row in (Operation.objects.filter(system_id__in={op.system_id for op in created},
+                                         account_name__in={op.account_name for op in created})
+                .order_by("system_id", "account_name", "id")
+                .values("id", "system_id", "account_name", "state", "attempts")):
+        heads.setdefault((row["system_id"], row["account_name"]), row)
     behind: dict[int, int] = {}
     for operation in created:
         head = heads.get((operation.system_id, operation.account_name))
