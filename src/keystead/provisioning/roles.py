@@ -163,12 +163,7 @@ def last_sent_many(accounts: Iterable[SystemAccount]) -> dict[int, str]:
              .exclude(state=State.CANCELLED).order_by("-id")
              .values_list("system_id", "account_name", "kind", "attributes"))
     said: dict[int, str] = {}
-    for system_id, name, kind, attributes in open_:
-        account = by_name.get((system_id, name))
-        if account is not None and account not in said:
-            value = _said(kind, attributes)
-            if value is not None:
-                said[account] = value
+    _note_first_said(open_, by_name, said)
     if len(said) < len(by_name):
         unknown = {key for key, account in by_name.items() if account not in said}
         archived = (ArchivedOperation.objects.filter(
@@ -176,13 +171,20 @@ def last_sent_many(accounts: Iterable[SystemAccount]) -> dict[int, str]:
             account_name__in={key[1] for key in unknown}, state=State.EXECUTED)
             .order_by("-operation_id")
             .values_list("system_id", "account_name", "kind", "attributes"))
-        for system_id, name, kind, attributes in archived:
-            account = by_name.get((system_id, name))
-            if account is not None and account not in said:
-                value = _said(kind, attributes)
-                if value is not None:
-                    said[account] = value
+        _note_first_said(archived, by_name, said)
     return {account.pk: said.get(account.pk, ENABLED) for account in accounts}
+
+
+def _note_first_said(rows: Iterable[tuple[int, str, str, dict | None]],
+                     by_name: Mapping[tuple[int, str], int], said: dict[int, str]) -> None:
+    """Into ``said`` (account id -> existence), for each account not yet in it, what the
+    first of ``rows`` (newest first) that says something about its existence says."""
+    for system_id, name, kind, attributes in rows:
+        account = by_name.get((system_id, name))
+        if account is not None and account not in said:
+            value = _said(kind, attributes)
+            if value is not None:
+                said[account] = value
 
 
 #: People decided and queued per round: every statement of ``follow`` is per batch (a
