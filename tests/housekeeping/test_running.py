@@ -78,7 +78,7 @@ def test_every_worker_runs_it():
 
 def test_a_failing_run_does_not_stop_the_worker(settings, caplog):
     """A broken setting makes housekeeping fail; the worker logs it and goes on."""
-    settings.SESSION_ENGINE = "keystead.no_such_session_engine"
+    settings.MAIL_RETENTION_DAYS = "thirty"  # not a number of days: the run raises
     caplog.set_level(logging.ERROR, logger="keystead.housekeeping")
     assert Worker("w1").run(once=True) == 0
     assert "housekeeping failed" in caplog.text

@@ -141,6 +141,30 @@ def portal_sign_in(seen: Exposure, ctx: dict, canary: str) -> None:
     assert right.status_code == 302
 
 
+def cli_housekeeping(seen: Exposure, ctx: dict, canary: str) -> None:
+    """``keystead housekeeping``, dry run and real, over a signed-in session that expired:
+    its output and log line carry counts only."""
+    from datetime import timedelta
+
+    import time_machine
+    from click.testing import CliRunner
+    from django.utils import timezone
+
+    from keystead.cli import main
+
+    User.objects.create_user("tidy@example.com", "Tidy", "Door", password=canary)
+    browser = Client()
+    signed_in = browser.post("/login/", {"username": "tidy@example.com", "password": canary})
+    seen.keep(signed_in)
+    assert signed_in.status_code == 302
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        for args in (["housekeeping", "--dry-run"], ["housekeeping"]):
+            result = CliRunner().invoke(main, args)
+            assert result.exit_code == 0, result.output
+            seen.logs.write(result.output)
+    assert not Session.objects.exists()
+
+
 def _console(ctx: dict) -> Client:
     console = Client()
     console.force_login(ctx["admin"])
@@ -542,6 +566,7 @@ DOORS: list[Door] = [
     api_create_user, api_set_password, api_rejected_payload, portal_sign_in,
     admin_add_user, admin_set_password, admin_refused_password, admin_people_import,
     scim_create_user, scim_patch_password, cli_set_password, cli_password_filter_check,
+    cli_housekeeping,
     portal_change, portal_forced_change, portal_reset, portal_email_code,
     oidc_password_grant, portal_message, api_provisioning, device_enrolment_and_events,
     *sorted(LDAP_DOORS, key=lambda d: d.__name__),

@@ -1,8 +1,6 @@
-"""Deleting rows in short transactions, and counting what a library's own clean-up removed."""
+"""Deleting rows in short transactions."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from django.db.models import QuerySet
 
@@ -28,17 +26,3 @@ def delete_in_batches(rows: QuerySet) -> int:
         total += per_model.get(rows.model._meta.label, 0)
         if len(keys) < BATCH:
             return total
-
-
-def removed_by(clean_up: Callable[[], object], watched: dict[str, QuerySet]) -> dict[str, int]:
-    """Run a library's ``clean_up`` (which reports nothing) and count, per label, the rows
-    of each watched queryset that were there before it ran and are gone after.
-
-    Watch only rows that existed when the run began (e.g. ``created__lte=start``), so
-    rows written meanwhile do not hide removals. Rows another process removed meanwhile
-    (a second run, a revocation) are counted too: the counts say what went during the
-    run, which is what an operator watching the table sees.
-    """
-    before = {label: rows.count() for label, rows in watched.items()}
-    clean_up()
-    return {label: max(before[label] - rows.count(), 0) for label, rows in watched.items()}

@@ -4,18 +4,15 @@ Each function takes the moment the run began and returns, per label, how many
 rows it removed. The cut-offs follow what each row is for (docs/configuration.md,
 "Housekeeping", lists them with the reasons):
 
-- browser sessions by Django's own ``SessionStore.clear_expired`` (after a batched
-  pass), which knows the session engine; we only count what went;
 - django-oauth-toolkit's rows by the toolkit's own rules but for ID tokens, which
   RP-initiated logout needs for longer (``oauth_tokens``);
-- our own rows are removed with plain ORM deletes in short batches
+- sessions and our own rows are removed with plain ORM deletes in short batches
   (``batches.delete_in_batches``), a row only once nothing reads it any more.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from importlib import import_module
 
 from django.conf import settings
 from django.contrib.sessions.models import Session
@@ -31,7 +28,7 @@ from oauth2_provider.settings import oauth2_settings
 
 from keystead.devices.models import SeenNonce
 from keystead.directory.models import Event
-from keystead.housekeeping.batches import delete_in_batches, removed_by
+from keystead.housekeeping.batches import delete_in_batches
 from keystead.login import reset
 from keystead.login.models import (
     EmailCode,
@@ -51,27 +48,19 @@ KEPT_AFTER_USE = timedelta(days=1)
 
 
 def sessions(now: datetime) -> dict[str, int]:
-    """Expired browser sessions, in batches, then by the session engine's ``clear_expired``.
+    """Expired browser sessions, with the ``SignedInSession`` rows that say whose they are.
 
-    ``clear_expired`` deletes every expired session in one statement after loading
-    them all (the ORM must find their ``SignedInSession`` rows): on a first run over
-    months of sign-ins that is millions of rows in memory and in one transaction. So
-    the backlog goes in short batches first and ``clear_expired`` removes what is
-    left by the engine's own rule. A ``SignedInSession`` belongs to its session
-    (``on_delete=CASCADE``) and goes with it. A session left idle past
+    Plain batched deletes rather than the session engine's ``clear_expired``, which
+    loads every expired session at once (the ORM must find their ``SignedInSession``
+    rows) in one transaction: on a first run over months of sign-ins, millions of rows.
+    The owner rows go first, so each count is exact. A session left idle past
     ``KEYSTEAD_SESSION_IDLE_MINUTES`` ends at its next request and goes at its expiry.
     """
-    expired = Session.objects.filter(expire_date__lt=now)
-    store = import_module(settings.SESSION_ENGINE).SessionStore
-
-    def clear() -> None:
-        delete_in_batches(expired)
-        store.clear_expired()
-
-    return removed_by(clear, {
-        "sessions": expired,
-        "signed-in sessions": SignedInSession.objects.filter(session__expire_date__lt=now),
-    })
+    return {
+        "signed-in sessions": delete_in_batches(
+            SignedInSession.objects.filter(session__expire_date__lt=now)),
+        "sessions": delete_in_batches(Session.objects.filter(expire_date__lt=now)),
+    }
 
 
 def oauth_tokens(now: datetime) -> dict[str, int]:
