@@ -11,13 +11,14 @@ from typing import Any
 
 import django.contrib.auth.admin  # noqa: F401  (registers auth.Group, replaced below)
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.models import Group as AuthGroup
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest
 
 from keystead.directory.admin_audit import AuditedModelAdmin
 from keystead.directory.admin_events import EventAdmin
+from keystead.directory.admin_guards import RefusalsOnThePage
 from keystead.directory.admin_users import UserAdmin
 from keystead.directory.models import AdminRole, Group, Role
 from keystead.directory.rules import RuleViolation
@@ -31,8 +32,9 @@ if admin.site.is_registered(AuthGroup):
 
 
 @admin.register(Group)
-class GroupAdmin(AuditedModelAdmin):
+class GroupAdmin(RefusalsOnThePage, AuditedModelAdmin):
     audit_name = "group"
+    refusals = (RuleViolation,)  # a new name or member a connected system cannot take
     list_display = ("name", "member_count", "description")
     search_fields = ("name",)
     # The browser's own multiple choice list: Django's two-box picker and its search-as-
@@ -47,20 +49,12 @@ class GroupAdmin(AuditedModelAdmin):
     def member_count(self, obj: Group) -> int:
         return obj.member_total
 
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
-        """A new name or member a connected system's script cannot send undoes the whole
-        save (the view's transaction) and is told on the page."""
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except RuleViolation as refused:
-            messages.error(request, f"Nothing was saved: {refused}")
-            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(Role)
-class RoleAdmin(AuditedModelAdmin):
+class RoleAdmin(RefusalsOnThePage, AuditedModelAdmin):
     audit_name = "role"
+    refusals = (RuleViolation,)  # a holder or name a connected system cannot take
     list_display = ("name", "user_count", "group_count", "description")
     search_fields = ("name",)
     fields = ("name", "description", "users", "groups", "created_at", "updated_at")
@@ -79,15 +73,6 @@ class RoleAdmin(AuditedModelAdmin):
     def group_count(self, obj: Role) -> int:
         return obj.group_total
 
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
-        """A holder the role cannot be granted to (a connected system's password script
-        refuses) undoes the whole save (the view's transaction) and is told on the page."""
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except RuleViolation as refused:
-            messages.error(request, f"Nothing was saved: {refused}")
-            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(AdminRole)

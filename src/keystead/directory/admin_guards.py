@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from keystead.directory.authorization import (
     Action,
@@ -66,3 +66,21 @@ class InstallationSettingsAdmin(admin.ModelAdmin):
 
             raise Http404(missing)
         return found
+
+
+class RefusalsOnThePage(admin.ModelAdmin):
+    """A save the services refuse after the form's own checks passed (a script that cannot
+    send a new name, a clash a simultaneous save caused) undoes the whole save, the
+    view's transaction, and is told on the same page instead of an error page.
+
+    ``refusals``: the services' exceptions to tell, each with a message for people."""
+
+    refusals: tuple[type[Exception], ...] = ()
+
+    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
+                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except self.refusals as refused:
+            messages.error(request, f"Nothing was saved: {refused}")
+            return HttpResponseRedirect(request.get_full_path())

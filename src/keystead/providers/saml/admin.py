@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.views.decorators.http import require_POST
 
-from keystead.directory.admin_guards import ReadOnlyAdmin, actor
+from keystead.directory.admin_guards import ReadOnlyAdmin, RefusalsOnThePage, actor
 from keystead.directory.admin_site import short_time
 from keystead.directory.authorization import may_change_installation_settings
 from keystead.providers.saml import idp, keys, services
@@ -30,7 +30,8 @@ def _addresses() -> dict[str, str]:
 
 
 @admin.register(SamlApplication)
-class SamlApplicationAdmin(admin.ModelAdmin):
+class SamlApplicationAdmin(RefusalsOnThePage, admin.ModelAdmin):
+    refusals = (services.ApplicationRefused,)  # a clash a simultaneous save caused
     form = SamlApplicationForm
     list_display = ("name", "entity_id", "nameid_format_short", "enabled")
     search_fields = ("name", "slug", "entity_id")
@@ -72,15 +73,6 @@ class SamlApplicationAdmin(admin.ModelAdmin):
                    **(extra_context or {})}
         return super().change_view(request, object_id, form_url, context)
 
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "", extra_context: dict | None = None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except services.ApplicationRefused as refused:
-            # The form's check passed, then a simultaneous save took the short name or
-            # entity ID before this one was written: say so on the same page.
-            messages.error(request, str(refused))
-            return HttpResponseRedirect(request.get_full_path())
 
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
         # Deleted one at a time, from the application's page, through the service.

@@ -14,12 +14,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 
-from keystead.directory.admin_guards import InstallationSettingsAdmin
+from keystead.directory.admin_guards import InstallationSettingsAdmin, RefusalsOnThePage
 from keystead.sources.saml import certificates, changes, sp
 from keystead.sources.saml.models import SamlSource
 
@@ -47,7 +47,8 @@ class SamlSourceForm(forms.ModelForm):
 
 
 @admin.register(SamlSource)
-class SamlSourceAdmin(InstallationSettingsAdmin):
+class SamlSourceAdmin(RefusalsOnThePage, InstallationSettingsAdmin):
+    refusals = (changes.SourceRefused,)  # a clash a simultaneous save caused
     form = SamlSourceForm
     list_display = ("name", "enabled", "idp_entity_id", "user_key_shown", "last_success_at",
                     "last_error_at", "status_link")
@@ -87,15 +88,6 @@ class SamlSourceAdmin(InstallationSettingsAdmin):
         for warning in warnings:
             messages.warning(request, warning)
 
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except changes.SourceRefused as refused:
-            # The form's check passed, then a simultaneous save enabled a source or took
-            # the name before this one was written: say so on the same page.
-            messages.error(request, str(refused))
-            return HttpResponseRedirect(request.get_full_path())
 
     def delete_model(self, request: HttpRequest, obj: SamlSource) -> None:
         changes.delete_source(obj, actor=request.user, request=request)
