@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import warnings
+import subprocess
 
 import pytest
 from argon2 import PasswordHasher
 
-from keystead.provisioning import scripts
+from keystead.provisioning import scripts, unix_crypt
 from keystead.provisioning.secrets import EncodedSecret, wire_bytes
 from keystead.secret import Secret
 
@@ -34,6 +34,13 @@ def test_ssha_verifies_like_openldap_does() -> None:
     assert hashlib.sha1(PASSWORD.reveal().encode() + salt).digest() == digest
 
 
+def _openssl_sha512_crypt(password: str, salt: str) -> str:
+    """OpenSSL's own SHA-512 crypt, an implementation independent of libcrypt."""
+    made = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"],
+                          input=password, capture_output=True, text=True, check=True)
+    return made.stdout.strip()
+
+
 def test_argon2_and_crypt_sha512_verify() -> None:
     argon = scripts.evaluate_password("argon2(value)", password=PASSWORD, user=USER).reveal()
     assert argon.startswith("{ARGON2}$argon2id$")
@@ -41,12 +48,20 @@ def test_argon2_and_crypt_sha512_verify() -> None:
     crypted = scripts.evaluate_password("sha512_crypt(value)", password=PASSWORD,
                                         user=USER).reveal()
     assert crypted.startswith("{CRYPT}$6$")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
     stored = crypted.removeprefix("{CRYPT}")
-    assert crypt.crypt(PASSWORD.reveal(), stored) == stored
-    assert crypt.crypt("wrong", stored) != stored
+    salt = stored.split("$")[2]
+    assert len(salt) == 16
+    assert _openssl_sha512_crypt(PASSWORD.reveal(), salt) == stored
+    assert _openssl_sha512_crypt("wrong", salt) != stored
+    again = scripts.evaluate_password("sha512_crypt(value)", password=PASSWORD, user=USER)
+    assert again.reveal().split("$")[2] != salt  # a fresh salt every time
+
+
+def test_libcrypt_checks_a_stored_hash_and_refuses_a_bad_setting() -> None:
+    stored = _openssl_sha512_crypt(PASSWORD.reveal(), "saltsaltsaltsalt")
+    assert unix_crypt.crypt(PASSWORD.reveal(), stored) == stored
+    assert unix_crypt.crypt("wrong", stored) != stored
+    assert unix_crypt.crypt(PASSWORD.reveal(), "$99$not-a-method") is None
 
 
 def test_ad_password_is_the_quoted_password_in_utf16le() -> None:

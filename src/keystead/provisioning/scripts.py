@@ -36,7 +36,6 @@ from __future__ import annotations
 import contextvars
 import secrets
 import threading
-import warnings
 from collections.abc import Callable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -47,6 +46,7 @@ from cel_expr_python.ext import ext_strings
 from keystead.provisioning.connectors.ldap import argon2 as _argon2
 from keystead.provisioning.connectors.ldap import ssha as _ssha
 from keystead.provisioning.secrets import EncodedSecret
+from keystead.provisioning.unix_crypt import sha512_crypt
 from keystead.secret import Secret
 
 MAX_SCRIPT = 4000
@@ -77,18 +77,10 @@ class _Handles:
 _current: contextvars.ContextVar[_Handles] = contextvars.ContextVar("script_handles")
 
 
-def _sha512_crypt(password: Secret) -> str:
-    with warnings.catch_warnings():  # the stdlib module is deprecated, not yet replaced
-        warnings.simplefilter("ignore", DeprecationWarning)
-        import crypt
-
-    return "{CRYPT}" + crypt.crypt(password.reveal(), crypt.mksalt(crypt.METHOD_SHA512))
-
-
 _HELPERS: dict[str, Callable[[Secret], Secret]] = {
     "ssha": lambda s: Secret(_ssha(s).decode("ascii")),
     "argon2": lambda s: Secret(_argon2(s).decode("ascii")),
-    "sha512_crypt": lambda s: Secret(_sha512_crypt(s)),
+    "sha512_crypt": lambda s: Secret("{CRYPT}" + sha512_crypt(s)),
     "ad_password": lambda s: EncodedSecret(f'"{s.reveal()}"', "utf-16-le"),
 }
 
