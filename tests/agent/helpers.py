@@ -18,6 +18,7 @@ from pathlib import Path
 
 from oauth2_provider.models import get_application_model
 
+from keystead.directory.models import Event
 from keystead.providers.oidc.models import ClientSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -242,3 +243,16 @@ def agent_sync(setup: AgentSetup, user: str, *answers: str) -> subprocess.Comple
     return subprocess.run([*AGENT, "--config", str(setup.config), "sync", "--user", user],
                           input="".join(f"{a}\n" for a in answers), capture_output=True,
                           text=True, timeout=120, start_new_session=True)
+
+
+def wait_for_event(action: str, outcome: str | None = None, seconds: float = 60) -> Event:
+    """The first audit Event ``action`` (with ``outcome``, if given), waited for: the
+    daemon answers PAM first and reports its events to Keystead after that."""
+    events = Event.objects.filter(action=action)
+    if outcome is not None:
+        events = events.filter(outcome=outcome)
+    deadline = time.monotonic() + seconds
+    while (found := events.first()) is None:
+        assert time.monotonic() < deadline, f"no {action} event ({outcome or 'any outcome'})"
+        time.sleep(0.2)
+    return found

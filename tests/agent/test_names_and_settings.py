@@ -5,7 +5,6 @@ accounts, agent daemon and Keystead server, as in ``test_pam_sign_in``."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,6 +23,7 @@ from .helpers import (
     pam_service,
     pamtester,
     running_daemon,
+    wait_for_event,
     wait_for_text,
 )
 from .test_pam_sign_in import unique
@@ -40,14 +40,6 @@ def as_account(setup: AgentSetup, name: str) -> Iterator[str]:
                      f"auth required pam_succeed_if.so user = {name} quiet",
                      "account required pam_permit.so") as service:
         yield service
-
-
-def wait_for_event(action: str, seconds: float = 60) -> Event:
-    deadline = time.monotonic() + seconds
-    while (found := Event.objects.filter(action=action).first()) is None:
-        assert time.monotonic() < deadline, f"no {action} event"
-        time.sleep(0.2)
-    return found
 
 
 def test_sign_in_with_the_keystead_email(keystead, tmp_path):

@@ -13,7 +13,14 @@ from keystead.directory.models import Event
 from keystead_agent.local import shadow_hash
 
 from .conftest import change_keystead_password, enrolled, keystead_person
-from .helpers import every_agent_file, local_user, pamtester, remove_user, running_daemon
+from .helpers import (
+    every_agent_file,
+    local_user,
+    pamtester,
+    remove_user,
+    running_daemon,
+    wait_for_event,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("agent")]
 
@@ -52,9 +59,9 @@ def test_changed_while_signed_out_do_not_store(keystead, tmp_path):
         assert_nowhere(setup, keystead, old, new)
         assert not (setup.state / "passwords.json").exists()  # do-not-store keeps nothing
         assert Device.objects.get().owner == person  # the first to sign in on it
-        synced = Event.objects.filter(action="agent.local-password.sync", outcome="success")
-        assert synced.count() == 1
-        assert synced.get().detail["user"] == name
+        assert wait_for_event("agent.local-password.sync", "success").detail["user"] == name
+        assert Event.objects.filter(action="agent.local-password.sync",
+                                    outcome="success").count() == 1
 
 
 def test_wrong_old_local_password_changes_nothing(keystead, tmp_path):
@@ -117,8 +124,7 @@ def test_stricter_local_policy_gives_the_conflict_message(keystead, tmp_path):
         assert "contact your IT administrator" in refused.output
         assert pamtester(setup.unix_only, name, old).ok  # unchanged
         assert not pamtester(setup.unix_only, name, new).ok
-        assert Event.objects.filter(action="agent.local-password.sync",
-                                    outcome="failure").exists()
+        assert wait_for_event("agent.local-password.sync", "failure").detail["user"] == name
 
 
 def test_keystead_unreachable(keystead, tmp_path):
@@ -170,8 +176,7 @@ def test_first_sign_in_creates_the_local_account_when_allowed(keystead, tmp_path
                 signed_in = pamtester(setup.keystead_service, name, password)
                 assert signed_in.ok, signed_in.output
                 assert pamtester(setup.unix_only, name, password).ok
-        assert Event.objects.filter(action="agent.local-account.create",
-                                    outcome="success").exists()
+        assert wait_for_event("agent.local-account.create", "success")
     finally:
         remove_user(name, home=True)
 
