@@ -113,6 +113,16 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # on beside the writer (write-ahead log).
     DATABASES["default"]["OPTIONS"] = {"init_command": "PRAGMA journal_mode=WAL;",
                                        "transaction_mode": "IMMEDIATE", "timeout": 20}
+elif (DATABASES["default"]["ENGINE"].endswith("postgresql")
+      and config.env_bool("KEYSTEAD_DATABASE_PREPARE", True)):
+    # PostgreSQL binds the parameters itself, and a statement a connection sends again and
+    # again (after five runs: psycopg's own threshold, which Django turns off unless asked)
+    # is prepared, so PostgreSQL parses and plans it once per connection instead of on
+    # every request. A pooler between Keystead and PostgreSQL must keep prepared
+    # statements (PgBouncer 1.21+: max_prepared_statements), or this is turned off
+    # (docs/scaling.md).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": 5})
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "directory.User"
