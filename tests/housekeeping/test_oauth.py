@@ -46,11 +46,12 @@ def test_tokens_families_and_codes_go_when_run_out_and_a_used_family_stays(brows
 
     with time_machine.travel(start + timedelta(hours=1)):
         found = counts()
-        # Expired: the code never exchanged. The ID token of the first sign-in (expired,
-        # without an access token) stays while a session could last, for logout hints;
-        # the rotated refresh token stays for reuse detection.
+        # Expired: the code never exchanged, and the access token the refresh replaced
+        # (expired then). The ID token of the first sign-in (expired, without an access
+        # token now) stays while a session could last, for logout hints; the rotated
+        # refresh token stays for reuse detection.
         assert (found["ID tokens"], found["OAuth grants"]) == (0, 1)
-        assert (found["refresh tokens"], found["access tokens"]) == (0, 0)
+        assert (found["refresh tokens"], found["access tokens"]) == (0, 1)
         assert found["token family sign-ins"] == found["issued-code records"] == 0
         assert RefreshToken.objects.filter(revoked__isnull=False).count() == 1
         assert not Grant.objects.exists()
@@ -66,11 +67,12 @@ def test_tokens_families_and_codes_go_when_run_out_and_a_used_family_stays(brows
         found = counts()
         assert dry == found  # exact, the toolkit's cascade of removals included
         # The token rotated on day 0 (revoked 31 days ago) and the abandoned family's
-        # token (idle 31 days) go, then the abandoned access token, then three ID tokens:
-        # the first sign-in's and the one the day-29 refresh orphaned (both expired more
-        # than a session's length ago), and the abandoned family's.
+        # token (idle 31 days) go, then the abandoned access token and the one the day-29
+        # refresh replaced, then three ID tokens: the first sign-in's and the one the
+        # day-29 refresh orphaned (both expired more than a session's length ago), and
+        # the abandoned family's.
         assert found["refresh tokens"] == 2
-        assert found["access tokens"] == 1
+        assert found["access tokens"] == 2
         assert found["ID tokens"] == 3
         assert found["token family sign-ins"] == 1  # the abandoned family's
         assert found["issued-code records"] == 3  # older than the 30-day lifetime

@@ -87,6 +87,9 @@ def test_introspection_sees_the_new_access_token_and_not_the_old(browser_client,
     userinfo = Client().get("/oauth/userinfo/",
                             HTTP_AUTHORIZATION=f"Bearer {new['access_token']}")
     assert userinfo.json()["email"] == person.email
+    old = Client().get("/oauth/userinfo/",
+                       HTTP_AUTHORIZATION=f"Bearer {first['access_token']}")
+    assert old.status_code == 401
 
 
 def test_no_token_is_stored_in_clear(browser_client):
