@@ -62,6 +62,8 @@ def test_libcrypt_checks_a_stored_hash_and_refuses_a_bad_setting() -> None:
     assert unix_crypt.crypt(PASSWORD.reveal(), stored) == stored
     assert unix_crypt.crypt("wrong", stored) != stored
     assert unix_crypt.crypt(PASSWORD.reveal(), "$99$not-a-method") is None
+    with pytest.raises(ValueError, match="NUL"):  # C would hash only what comes before it
+        unix_crypt.crypt(PASSWORD.reveal() + "\x00tail", stored)
 
 
 def test_ad_password_is_the_quoted_password_in_utf16le() -> None:

@@ -26,7 +26,10 @@ _libcrypt.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong, ctypes.c_ch
 
 def crypt(password: str, setting: str) -> str | None:
     """``crypt(3)`` of ``password`` with ``setting`` (a salt, or a whole stored hash to
-    check against); None if the library refuses it."""
+    check against); None if the library refuses it. A NUL would end the C string early
+    and hash only what comes before it, so it is refused."""
+    if "\x00" in password or "\x00" in setting:
+        raise ValueError("A password for crypt(3) cannot contain a NUL character.")
     with _lock:
         answer = _libcrypt.crypt(password.encode(), setting.encode())
     # libxcrypt answers a refusal with NULL or with a value starting with '*'.
