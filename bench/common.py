@@ -480,6 +480,15 @@ def _server_list(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def add_database_arguments(parser: argparse.ArgumentParser, database: str) -> None:
+    """``--admin-url`` and ``--database``: where the benchmark makes its fresh database."""
+    parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres",
+                        help="a PostgreSQL URL allowed to create databases")
+    parser.add_argument("--database", default=database,
+                        help=f"database to drop and create ({database}); two runs at once "
+                             "need two names")
+
+
 def add_common_arguments(parser: argparse.ArgumentParser, *, raw: str, seconds: int = 20,
                          rounds: int = 4) -> None:
     """The options every benchmark here takes; ``raw`` names the limit it measures."""
@@ -497,11 +506,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, raw: str, seconds: 
     parser.add_argument("--rounds", type=int, default=rounds,
                         help=f"alternate {raw} and the HTTP runs this many times ({rounds})")
     parser.add_argument("--warm-up", type=float, default=3, help="seconds not counted (3)")
-    parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres",
-                        help="a PostgreSQL URL allowed to create databases")
-    parser.add_argument("--database", default="keystead_bench",
-                        help="database to drop and create (keystead_bench); two runs at "
-                             "once need two names")
+    add_database_arguments(parser, "keystead_bench")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     parser.add_argument("--keep", action="store_true", help="keep the data dir and server logs")
 

@@ -166,10 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=200, help="per kind and door (200)")
     parser.add_argument("--warm-up", type=int, default=10, help="rounds not counted (10)")
-    parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres",
-                        help="a PostgreSQL URL allowed to create databases")
-    parser.add_argument("--database", default="keystead_enum",
-                        help="database to drop and create (keystead_enum)")
+    common.add_database_arguments(parser, "keystead_enum")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         os.environ.update({

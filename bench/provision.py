@@ -41,6 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
     VENV_BIN,
+    add_database_arguments,
     backend_pids,
     cpu_model,
     database_cpu_since,
@@ -411,10 +412,7 @@ def main() -> None:
                              "seconds are planned with the statistics of a near-empty table")
     parser.add_argument("--timeout", type=float, default=900,
                         help="give up when the queue is not done after this long (900 s)")
-    parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres",
-                        help="a PostgreSQL URL allowed to create databases")
-    parser.add_argument("--database", default="keystead_bench_provision",
-                        help="database to drop and create (keystead_bench_provision)")
+    add_database_arguments(parser, "keystead_bench_provision")
     parser.add_argument("--json", type=Path, help="also write the figures here as JSON")
     args = parser.parse_args()
     figures = bench(args)

@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import VENV_BIN, database_url, recreate_database, say
+from common import VENV_BIN, add_database_arguments, database_url, recreate_database, say
 
 
 def grant(people: int) -> None:
@@ -97,10 +97,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--people", type=int, default=2000, help="people in the group (2000)")
-    parser.add_argument("--admin-url", default="postgres://postgres@127.0.0.1:5432/postgres",
-                        help="a PostgreSQL URL allowed to create databases")
-    parser.add_argument("--database", default="keystead_bench_role_grant",
-                        help="database to drop and create (keystead_bench_role_grant)")
+    add_database_arguments(parser, "keystead_bench_role_grant")
     args = parser.parse_args()
     env = {**os.environ,
            "KEYSTEAD_DATABASE_URL": database_url(args.admin_url, args.database),
