@@ -47,7 +47,7 @@ from keystead.directory.admin_forms import (
     UserAddFormWithoutPassword,
     UserChangeForm,
 )
-from keystead.directory.admin_guards import actor, may
+from keystead.directory.admin_guards import RefusalsOnThePage, actor, may
 from keystead.directory.admin_lockout import LockedFilter, UnlockAdminMixin, lock_state
 from keystead.directory.admin_site import short_time
 from keystead.directory.authorization import Action, refusal, require
@@ -80,7 +80,9 @@ class AdminRoleFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(User)
-class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
+class UserAdmin(RefusalsOnThePage, UnlockAdminMixin, AuditedModelAdmin):
+    # A change a connected system's script cannot send.
+    refusals = (RuleViolation,)
     audit_name = "user"
     form = UserChangeForm
     add_form_template = "admin/directory/user/add_form.html"
@@ -244,16 +246,6 @@ class UserAdmin(UnlockAdminMixin, AuditedModelAdmin):
                 services.delete_user(user, actor=actor(request), request=request, door=DOOR)
 
     # -- saving ------------------------------------------------------------
-
-    def changeform_view(self, request: HttpRequest, object_id: str | None = None,
-                        form_url: str = "", extra_context: dict | None = None) -> HttpResponse:
-        """A change a connected system's script cannot send undoes the whole save (the
-        view's transaction) and is told on the page."""
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except RuleViolation as refused:
-            messages.error(request, f"Nothing was saved: {refused}")
-            return HttpResponseRedirect(request.get_full_path())
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
         if change:
