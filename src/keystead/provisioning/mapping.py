@@ -92,12 +92,6 @@ PERSON_SOURCES = ("username", "email", "given_name", "family_name", "is_active")
 MEMBERSHIPS = ("groups", "roles")
 
 
-def held_role_names(person: User) -> list[str]:
-    """The roles ``person`` holds, directly or through a directory group: the same
-    holding that grants accounts (``roles.granted``)."""
-    return memberships(person)["roles"]
-
-
 def memberships(person: User) -> dict[str, list[str]]:
     """The names of the groups ``person`` is in and of the roles they hold, as scripts
     get them (``user.groups``, ``user.roles``)."""

@@ -262,10 +262,3 @@ def role_granted(role: Role, people: Iterable[User]) -> list[Operation]:
     """Queue an account on each of the role's systems for each person who lacks one (or
     enable it again); called after ``people`` came to hold ``role``."""
     return follow(_systems(role), people)
-
-
-def role_removed(role: Role, people: Iterable[User]) -> list[Operation]:
-    """Delete or disable the accounts the role gave, unless another role the person
-    holds (directly or through a group) grants an account on the same system; called
-    after ``people`` stopped holding ``role``."""
-    return follow(_systems(role), people)
