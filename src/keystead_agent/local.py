@@ -81,9 +81,10 @@ def shadow_fingerprint(user: str) -> str:
 
 
 def verify(user: str, password: str) -> bool:
-    """Whether ``password`` is the account's local password (libcrypt, as pam_unix does)."""
+    """Whether ``password`` is the account's local password (libcrypt, as pam_unix does).
+    A NUL would end the C string early and check only what comes before it: never a match."""
     stored = shadow_hash(user)
-    if not stored or stored[0] in "!*":
+    if not stored or stored[0] in "!*" or "\x00" in password:
         return False
     with _crypt_lock:  # crypt() keeps its answer in static storage
         found = _libcrypt.crypt(password.encode(), stored.encode())
