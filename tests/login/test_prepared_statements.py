@@ -11,8 +11,6 @@ import sys
 import pytest
 from django.db import connection
 
-from keystead.directory.models import User
-
 from .helpers_live import database_url
 
 pytestmark = pytest.mark.django_db
@@ -35,17 +33,6 @@ with connection.cursor() as cursor:
 def _postgresql_only() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's prepared statements")
-
-
-def test_a_statement_sent_again_and_again_is_prepared_on_the_connection():
-    _postgresql_only()
-    for _ in range(6):
-        User.objects.filter(email="nobody@example.test").exists()
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements")
-        prepared = [row[0] for row in cursor.fetchall()]
-    assert any('"directory_user"' in statement and "$1" in statement
-               for statement in prepared), prepared
 
 
 @pytest.mark.parametrize(("setting", "prepared"), [("true", True), ("false", False)])
