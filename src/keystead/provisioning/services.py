@@ -81,7 +81,7 @@ def queue_operations(requests: Iterable[queue.Request]) -> list[Operation]:
             audit.record("provisioning.not_executed", actor_label="provisioning",
                          target=request.system, outcome=Outcome.FAILURE,
                          detail={"operation": operation.id, "kind": request.kind,
-                                 "account": request.account_name,
+                                 "account": operation.account_name,
                                  "reason": operation.reason})
     return operations
 
