@@ -142,8 +142,9 @@ def portal_sign_in(seen: Exposure, ctx: dict, canary: str) -> None:
 
 
 def cli_housekeeping(seen: Exposure, ctx: dict, canary: str) -> None:
-    """``keystead housekeeping``, dry run and real, over a signed-in session that expired:
-    its output and log line carry counts only."""
+    """``keystead housekeeping``, dry run and real, over rows that held the canary (a
+    signed-in session, a mail given up on long ago): its output and log line carry counts
+    only."""
     from datetime import timedelta
 
     import time_machine
@@ -151,18 +152,24 @@ def cli_housekeeping(seen: Exposure, ctx: dict, canary: str) -> None:
     from django.utils import timezone
 
     from keystead.cli import main
+    from keystead.login import outbox
+    from keystead.login.models import OutgoingMail
 
     User.objects.create_user("tidy@example.com", "Tidy", "Door", password=canary)
     browser = Client()
     signed_in = browser.post("/login/", {"username": "tidy@example.com", "password": canary})
     seen.keep(signed_in)
     assert signed_in.status_code == 302
-    with time_machine.travel(timezone.now() + timedelta(days=2)):
+    mail = outbox.enqueue("tidy@example.com", "Your password", Secret(f"It is {canary}."))
+    OutgoingMail.objects.filter(pk=mail.pk).update(status=OutgoingMail.Status.FAILED,
+                                                   last_attempt_at=timezone.now())
+    with time_machine.travel(timezone.now() + timedelta(days=40)):
         for args in (["housekeeping", "--dry-run"], ["housekeeping"]):
             result = CliRunner().invoke(main, args)
             assert result.exit_code == 0, result.output
             seen.logs.write(result.output)
     assert not Session.objects.exists()
+    assert not OutgoingMail.objects.filter(pk=mail.pk).exists()
 
 
 def _console(ctx: dict) -> Client:
