@@ -178,3 +178,7 @@ def test_audit_events_are_kept_forever_unless_a_retention_is_set(ada, settings):
         assert counts()["audit events"] == 1
         assert not Event.objects.filter(action="test.old").exists()
         assert Event.objects.filter(action="test.live").exists()
+        removal = Event.objects.get(action="housekeeping.audit_events_removed")
+        assert removal.detail == {"removed": 1, "older_than_days": 365}
+        assert counts()["audit events"] == 0  # nothing more: no second removal event
+        assert Event.objects.filter(action="housekeeping.audit_events_removed").count() == 1

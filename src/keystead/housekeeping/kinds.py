@@ -27,6 +27,7 @@ from oauth2_provider.models import (
 from oauth2_provider.settings import oauth2_settings
 
 from keystead.devices.models import SeenNonce
+from keystead.directory import audit
 from keystead.directory.models import Event
 from keystead.housekeeping.batches import delete_in_batches
 from keystead.login import reset
@@ -190,8 +191,12 @@ def audit_events(now: datetime) -> dict[str, int]:
     days = settings.AUDIT_RETENTION_DAYS
     if not days:
         return {"audit events": 0}
-    return {"audit events": delete_in_batches(
-        Event.objects.filter(created_at__lt=now - timedelta(days=days)))}
+    removed = delete_in_batches(Event.objects.filter(created_at__lt=now - timedelta(days=days)))
+    if removed:
+        # Removing evidence leaves evidence: how much went, and by which rule.
+        audit.record("housekeeping.audit_events_removed", actor_label="housekeeping",
+                     detail={"removed": removed, "older_than_days": days})
+    return {"audit events": removed}
 
 
 #: In this order: OAuth tokens before families and code records, so those whose tokens
