@@ -6,10 +6,11 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
@@ -214,8 +215,13 @@ def _use_nonce(device: Device, nonce: str, request: HttpRequest) -> None:
                      target=device, outcome=Outcome.DENIED,
                      detail={"reason": "a signed request was sent again"})
         raise NotSigned("this signed request was already used: send a new one") from None
-    SeenNonce.objects.filter(
-        device=device, seen_at__lt=now - timedelta(seconds=2 * signing.MAX_SKEW)).delete()
+    spent_nonces(now).filter(device=device).delete()
+
+
+def spent_nonces(now: datetime) -> QuerySet[SeenNonce]:
+    """Nonces older than twice the allowed clock skew: a request with one of them would be
+    refused for its time anyway."""
+    return SeenNonce.objects.filter(seen_at__lt=now - timedelta(seconds=2 * signing.MAX_SKEW))
 
 
 def report(device: Device, raw_events: list, *, status: dict | None = None,

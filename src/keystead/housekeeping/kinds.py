@@ -26,7 +26,7 @@ from oauth2_provider.models import (
 )
 from oauth2_provider.settings import oauth2_settings
 
-from keystead.devices.models import SeenNonce
+from keystead.devices.services import spent_nonces
 from keystead.directory import audit
 from keystead.directory.models import Event
 from keystead.housekeeping.batches import delete_in_batches
@@ -39,8 +39,7 @@ from keystead.login.models import (
     SignedInSession,
 )
 from keystead.providers.oidc.models import FamilySignIn, IssuedCode
-from keystead.sources.saml.models import UsedAssertion
-from keystead_agent.signing import MAX_SKEW
+from keystead.sources.saml import replay
 
 #: How long a sign-in code, reset link or remembered browser is kept after it stopped
 #: working: someone who comes back to a code or link later is told that it expired or was
@@ -173,16 +172,14 @@ def outgoing_mail(now: datetime) -> dict[str, int]:
 def used_assertions(now: datetime) -> dict[str, int]:
     """SAML assertion ids past the assertion's own expiry: it could not be accepted again
     anyway. (Each SAML sign-in also prunes them; this covers a source that went quiet.)"""
-    return {"used SAML assertions": delete_in_batches(
-        UsedAssertion.objects.filter(expires_at__lt=now))}
+    return {"used SAML assertions": delete_in_batches(replay.spent(now))}
 
 
 def device_nonces(now: datetime) -> dict[str, int]:
     """Signed-request nonces older than twice the allowed clock skew: a request with that
     nonce would be refused for its time anyway. (Each request of a computer prunes its own;
     this covers computers that stopped calling.)"""
-    return {"device nonces": delete_in_batches(
-        SeenNonce.objects.filter(seen_at__lt=now - timedelta(seconds=2 * MAX_SKEW)))}
+    return {"device nonces": delete_in_batches(spent_nonces(now))}
 
 
 def audit_events(now: datetime) -> dict[str, int]:
