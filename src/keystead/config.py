@@ -34,14 +34,18 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false.")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, *, minimum: int | None = None, hint: str = "") -> int:
+    """A whole number from the environment; ``minimum`` refused below, ``hint`` said then."""
     raw = env(name)
     if not raw:
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name}={value} is less than {minimum}{hint}.")
+    return value
 
 
 def data_dir() -> Path:

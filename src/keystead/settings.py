@@ -171,9 +171,7 @@ DEFAULT_FROM_EMAIL = _email.default_from
 EMAIL_CONFIGURED = _email.configured
 # Seconds each step of an SMTP exchange may take; mail is sent by the outbox's background
 # sender (keystead.login.outbox), so this bounds a retry, never a request.
-EMAIL_TIMEOUT = config.env_int("KEYSTEAD_EMAIL_TIMEOUT", 10)
-if EMAIL_TIMEOUT < 1:
-    raise config.ConfigError("KEYSTEAD_EMAIL_TIMEOUT must be at least 1 (seconds).")
+EMAIL_TIMEOUT = config.env_int("KEYSTEAD_EMAIL_TIMEOUT", 10, minimum=1, hint=" (seconds)")
 
 # An operator's own Bloom filter of breached passwords (`keystead policy build-filter`).
 PASSWORD_FILTER_FILE = config.env("KEYSTEAD_PASSWORD_FILTER")
@@ -184,13 +182,11 @@ THROTTLE_WINDOW_SECONDS = config.env_int("KEYSTEAD_THROTTLE_WINDOW_SECONDS", 600
 
 # Housekeeping (keystead.housekeeping): days audit events and sent or given-up outbox mail
 # are kept; 0 keeps them forever (audit events by default: they are evidence).
-AUDIT_RETENTION_DAYS = config.env_int("KEYSTEAD_AUDIT_RETENTION_DAYS", 0)
-MAIL_RETENTION_DAYS = config.env_int("KEYSTEAD_MAIL_RETENTION_DAYS", 30)
-for _name, _days in (("KEYSTEAD_AUDIT_RETENTION_DAYS", AUDIT_RETENTION_DAYS),
-                     ("KEYSTEAD_MAIL_RETENTION_DAYS", MAIL_RETENTION_DAYS)):
-    if _days < 0:
-        raise config.ConfigError(f"{_name}={_days} is negative; give a number of days, "
-                                 "or 0 to keep them forever.")
+_KEEP_HINT = "; give a number of days, or 0 to keep them forever"
+AUDIT_RETENTION_DAYS = config.env_int("KEYSTEAD_AUDIT_RETENTION_DAYS", 0, minimum=0,
+                                      hint=_KEEP_HINT)
+MAIL_RETENTION_DAYS = config.env_int("KEYSTEAD_MAIL_RETENTION_DAYS", 30, minimum=0,
+                                     hint=_KEEP_HINT)
 
 # OpenID Connect / OAuth 2 provider (django-oauth-toolkit); see docs/oidc.md.
 from keystead.providers.oidc import keys as _oidc_keys  # noqa: E402

@@ -45,3 +45,15 @@ def test_the_embedded_database_and_its_journal_are_owner_only(tmp_path):
         assert stat.S_IMODE((data / name).stat().st_mode) == 0o600, name
     for journal in data.glob("keystead.sqlite3-*"):
         assert stat.S_IMODE(journal.stat().st_mode) & 0o077 == 0, journal.name
+
+
+def test_a_number_below_its_minimum_is_refused_with_the_fix(monkeypatch):
+    from keystead import config
+
+    monkeypatch.setenv("KEYSTEAD_TEST_DAYS", "-1")
+    with pytest.raises(config.ConfigError, match=r"KEYSTEAD_TEST_DAYS=-1 is less than 0; say"):
+        config.env_int("KEYSTEAD_TEST_DAYS", 30, minimum=0, hint="; say 0 or more")
+    monkeypatch.setenv("KEYSTEAD_TEST_DAYS", "0")
+    assert config.env_int("KEYSTEAD_TEST_DAYS", 30, minimum=0) == 0
+    monkeypatch.delenv("KEYSTEAD_TEST_DAYS")
+    assert config.env_int("KEYSTEAD_TEST_DAYS", 30, minimum=0) == 30
