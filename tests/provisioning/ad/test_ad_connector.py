@@ -12,7 +12,13 @@ from keystead.provisioning.connectors.ad import (
     ActiveDirectoryConnector,
     PasswordRefused,
 )
-from keystead.provisioning.connectors.base import ENABLE, NAME, PASSWORD, SettingsError
+from keystead.provisioning.connectors.base import (
+    ENABLE,
+    NAME,
+    PASSWORD,
+    ConnectorError,
+    SettingsError,
+)
 from keystead.secret import Secret
 from sources.ad.samba import Samba
 
@@ -162,3 +168,13 @@ def test_a_rename_moves_the_entry_and_its_logon_names_and_sent_again_is_harmless
     assert seen["sAMAccountName"] == ["prov-new"] and seen["sn"] == ["New"]
     assert seen["userPrincipalName"] == [f"prov-new{samba.upn_suffix}"]
     assert binds(samba, new_dn, password)
+
+
+def test_a_rename_onto_an_existing_entry_is_refused_for_good(
+        ad: ActiveDirectoryConnector) -> None:
+    ad.create("prov-left", {"sn": "Left"})
+    ad.create("prov-right", {"sn": "Right"})
+    with pytest.raises(ConnectorError, match="already exists") as refused:
+        ad.update("prov-left", {NAME: "prov-right"})
+    assert refused.value.permanent
+    assert ad.read("prov-left")["sn"] == ["Left"] and ad.read("prov-right")["sn"] == ["Right"]

@@ -155,7 +155,8 @@ class ActiveDirectoryConnector(LdapConnector):
     def _rename(self, name: str, new_name: str) -> str:
         """Move the entry to its new DN (modrdn), then give it the new ``sAMAccountName``
         (and ``userPrincipalName``); returns the new DN. An entry found only under the
-        new DN was moved by an earlier attempt: its names are written again."""
+        new DN was moved by an earlier attempt: its names are written again; one found
+        under both is a clash a person must settle."""
         dn, new_dn = self.dn(name), self.dn(new_name)
         rdn = f"{self.name_attribute}={ldap.dn.escape_dn_chars(new_name)}"
 
@@ -164,6 +165,11 @@ class ActiveDirectoryConnector(LdapConnector):
                 conn.rename_s(dn, rdn, None, 1)
             except ldap.NO_SUCH_OBJECT:
                 return False
+            except ldap.ALREADY_EXISTS:  # as the LDAP connector: no retry can help
+                raise ConnectorError(
+                    f"Active Directory rename failed: {new_dn} already exists beside {dn}; "
+                    "remove or rename one of them in the domain, then retry.",
+                    permanent=True) from None
             return True
 
         if not self._run("rename", move) and super().read(new_name) is None:
