@@ -44,18 +44,25 @@ from keystead.provisioning.models import AccountState, Kind, Operation, SystemAc
 from keystead.provisioning.services import queue_operation
 
 
-def open_accounts(person: User) -> list[SystemAccount]:
+def _open_with_last_sent(person: User) -> tuple[list[SystemAccount], dict[int, str]]:
     """The person's accounts that exist or will (not deleted, no delete last sent),
-    locked until the caller's transaction ends."""
-    accounts = (SystemAccount.objects.filter(person=person)
-                .exclude(state=AccountState.DELETED).select_related("system")
-                .select_for_update(of=("self",)).order_by("id"))
-    return [account for account in accounts if roles.last_sent(account) != roles.DELETED]
+    locked until the caller's transaction ends, and what was last sent about each
+    (``roles.last_sent_many``, read once for all of them)."""
+    accounts = list(SystemAccount.objects.filter(person=person)
+                    .exclude(state=AccountState.DELETED).select_related("system")
+                    .select_for_update(of=("self",)).order_by("id"))
+    said = roles.last_sent_many(accounts)
+    return [account for account in accounts if said[account.pk] != roles.DELETED], said
 
 
-def _enable_change(account: SystemAccount, person: User) -> bool | None:
-    """``__ENABLE__`` to send after the person was enabled or disabled, or None."""
-    said = roles.last_sent(account)
+def open_accounts(person: User) -> list[SystemAccount]:
+    """``_open_with_last_sent`` without what was last sent."""
+    return _open_with_last_sent(person)[0]
+
+
+def _enable_change(account: SystemAccount, person: User, said: str) -> bool | None:
+    """``__ENABLE__`` to send after the person was enabled or disabled (``said``: what was
+    last sent about the account), or None."""
     if not person.is_active:
         return False if said == roles.ENABLED else None
     if said == roles.DISABLED and roles.granted(account.system, person):
@@ -99,7 +106,7 @@ def _planned(person: User, changed: set[str], before: Mapping[str, Any],
     from ``before`` to ``after`` (overrides of ``mapping.user_data``; None: as stored
     now). Raises ``RuleViolation`` as ``person_changed`` says, on ``field`` if given
     (else on the first changed field)."""
-    accounts = open_accounts(person)
+    accounts, said = _open_with_last_sent(person)
     if not accounts:
         return []
     after_data = mapping.user_data(person, after)
@@ -119,9 +126,9 @@ def _planned(person: User, changed: set[str], before: Mapping[str, Any],
             attributes[NAME] = new_name
             # The account's history stays under its old name, so the rename says again
             # what was last sent about it (``roles.last_sent`` reads it under the new).
-            attributes[ENABLE] = roles.last_sent(account) == roles.ENABLED
+            attributes[ENABLE] = said[account.pk] == roles.ENABLED
         if "is_active" in changed:
-            enable = _enable_change(account, person)
+            enable = _enable_change(account, person, said[account.pk])
             if enable is not None:
                 attributes[ENABLE] = enable
         if attributes:
