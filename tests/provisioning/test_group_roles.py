@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keystead.directory import services as directory
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Group, Role, User
 from keystead.directory.rules import RuleViolation
 from keystead.provisioning.models import (
@@ -151,7 +152,7 @@ def test_a_failing_script_refuses_joining_the_group_and_nothing_is_saved(
     staff = Group.objects.create(name="staff")
     role.groups.add(staff)
     with pytest.raises(RuleViolation) as refused:
-        directory.change_group_members(staff, add=[ada.pk])
+        directory.change_group_members(staff, actor=OPERATOR, add=[ada.pk])
     assert "must return a secret" in refused.value.problems[0].message
     assert not staff.members.exists()
     assert not Operation.objects.exists() and not SystemAccount.objects.exists()

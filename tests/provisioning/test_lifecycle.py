@@ -378,7 +378,7 @@ def test_the_old_name_of_a_waiting_rename_is_not_given_to_someone_else(
     other = User.objects.create_user("ada.b@example.test", "Ada", "Byron", password=None,
                                      username="ada")
     with pytest.raises(RuleViolation, match="rename waits in the queue"):
-        directory.save_role(role, user_ids=[ada.pk, other.pk], door="api")
+        directory.save_role(role, actor=OPERATOR, user_ids=[ada.pk, other.pk], door="api")
     assert [op.account_name for op in Operation.objects.all()] == ["ada"]
     Worker("w1").run(once=True)
     role.users.add(other)  # the name is free now
@@ -406,7 +406,7 @@ def test_joining_and_leaving_a_group_updates_the_attribute_mapped_from_groups(
     MappedAttribute.objects.create(system=ldap_system, name="departmentNumber",
                                    source="groups")
     staff = Group.objects.create(name="staff")
-    directory.change_group_members(staff, add=[ada.pk])
+    directory.change_group_members(staff, actor=OPERATOR, add=[ada.pk])
     assert _open() == [(Kind.UPDATE, {"departmentNumber": ["staff"]})]
     Worker("w1").run(once=True)
     dn = f"uid=ada,{accounts_ou}"
@@ -443,7 +443,7 @@ def test_a_membership_a_script_cannot_send_is_refused_and_not_saved(
         script='string(int(user.groups.join(",")))')  # fails at run time
     staff = Group.objects.create(name="staff")
     with pytest.raises(RuleViolation) as refused:
-        directory.change_group_members(staff, add=[ada.pk])
+        directory.change_group_members(staff, actor=OPERATOR, add=[ada.pk])
     assert refused.value.problems[0].field == "groups"
     assert not staff.members.exists() and _open() == []
 
@@ -461,7 +461,7 @@ def test_renaming_a_group_sends_the_new_name_to_its_members_accounts(
     Worker("w1").run(once=True)
     dn = f"uid=ada,{accounts_ou}"
     assert ldap_entry(prov_slapd, dn)["departmentNumber"] == [b"staff"]
-    directory.save_group(staff, name="crew", door="api")
+    directory.save_group(staff, actor=OPERATOR, name="crew", door="api")
     assert _open() == [(Kind.UPDATE, {"departmentNumber": ["crew"]})]
     assert Worker("w1").run(once=True) == 1
     assert ldap_entry(prov_slapd, dn)["departmentNumber"] == [b"crew"]
@@ -494,7 +494,7 @@ def test_a_rename_a_script_cannot_send_is_refused_and_not_saved(
         system=ldap_system, name="title",
         script='user.roles.exists(r, r == "engineering") ? "eng" : user.nickname')
     with pytest.raises(RuleViolation) as refused:
-        directory.save_role(role, name="research", door="api")
+        directory.save_role(role, actor=OPERATOR, name="research", door="api")
     problem = refused.value.problems[0]
     assert problem.field == "name" and "'title'" in problem.message
     role.refresh_from_db()

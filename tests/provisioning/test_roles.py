@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from keystead.directory import services as directory
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Role, User
 from keystead.directory.rules import RuleViolation
 from keystead.provisioning.models import (
@@ -34,7 +35,7 @@ def test_assigning_a_role_creates_the_account_with_a_generated_password_that_bin
         min_symbols=2)
     ldap_system.save()
     map_person(ldap_system, extra_password="userPassword")
-    directory.save_role(role, user_ids=[ada.pk], door="api")
+    directory.save_role(role, actor=OPERATOR, user_ids=[ada.pk], door="api")
     (op,) = Operation.objects.all()
     assert op.kind == Kind.CREATE and op.account_name == "ada"
     assert op.attributes == {"cn": "Ada Lovelace", "sn": "Lovelace", "mail": "ada@example.test",
@@ -68,7 +69,7 @@ def test_a_failing_script_refuses_the_assignment_and_queues_nothing(
         ldap_system: System, ada: User, role: Role) -> None:
     map_person(ldap_system, password_script='"plain text"')
     with pytest.raises(RuleViolation) as refused:
-        directory.save_role(role, user_ids=[ada.pk], door="api")
+        directory.save_role(role, actor=OPERATOR, user_ids=[ada.pk], door="api")
     assert "must return a secret" in refused.value.problems[0].message
     assert not Operation.objects.exists() and not SystemAccount.objects.exists()
     assert not role.users.exists()

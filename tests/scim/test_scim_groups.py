@@ -1,9 +1,13 @@
 """/Groups through the whole Django stack."""
 
 import pytest
-from scim_helpers import assert_scim_error
+from django.contrib.auth.models import Permission
+from scim_helpers import ScimApi, assert_scim_error
 
-from keystead.directory.models import Event, Group
+from keystead.api.tokens import issue_token
+from keystead.directory import services
+from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.models import Event, Group, Outcome, Role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
 
@@ -162,3 +166,61 @@ def test_excluding_members_keeps_big_groups_cheap(scim, people, django_assert_ma
     with django_assert_max_num_queries(8):
         body = scim.get("Groups", excludedAttributes="members").json()
     assert "members" not in body["Resources"][0]
+
+
+def _scim_for_owner_without_group_rights(client, make_user) -> ScimApi:
+    """A ``scim`` token whose owner may manage people but not groups: the scope alone
+    needs only to see people and groups, so each group write is the owner's to earn."""
+    clerk = make_user("clerk@example.com", "Clerk", "Person", is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="directory",
+        codename__in=["view_user", "add_user", "change_user", "view_group"]))
+    _, clear = issue_token(name="idp", scopes=["scim"], owner=clerk, door="test")
+    return ScimApi(client, clear.reveal())
+
+
+def test_a_token_never_changes_groups_its_owner_may_not(client, make_user, people):
+    """The scim scope asks only to see people and groups; creating, renaming, changing
+    the members of or deleting a group needs the owner's group permissions, decided by
+    the directory services as for every other door, and each refusal is audited."""
+    scim = _scim_for_owner_without_group_rights(client, make_user)
+    refused = assert_scim_error(scim.post("Groups", {"displayName": "Admins"}), 403)
+    assert "directory.add_group" in refused["detail"]
+    assert not Group.objects.exists()
+
+    group = Group.objects.create(name="Staff")
+    group.members.add(people[0])
+    add = {"op": "add", "path": "members", "value": [{"value": str(people[1].pk)}]}
+    assert_scim_error(scim.patch(f"Groups/{group.pk}", add), 403)
+    assert_scim_error(scim.put(f"Groups/{group.pk}", {"displayName": "Crew"}), 403)
+    assert_scim_error(scim.delete(f"Groups/{group.pk}"), 403)
+    group.refresh_from_db()
+    assert group.name == "Staff" and list(group.members.all()) == [people[0]]
+    refusals = Event.objects.filter(action="scim.refused", outcome=Outcome.DENIED)
+    assert sorted((e.detail["method"], e.detail["reason"].split("(needs the ")[1])
+                  for e in refusals) == [
+        ("DELETE", "directory.delete_group permission)."),
+        ("PATCH", "directory.change_group permission)."),
+        ("POST", "directory.add_group permission)."),
+        ("PUT", "directory.change_group permission).")]
+    assert all(e.actor_label.startswith("clerk@example.com (token ") for e in refusals)
+
+
+def test_the_group_services_refuse_an_actor_without_the_permission(people):
+    """The same rule for roles, and for any door that calls the services."""
+    viewer = Actor(label="viewer", permissions=frozenset({"directory.view_group",
+                                                         "directory.view_role"}))
+    with pytest.raises(NotAllowed, match=r"directory\.add_role"):
+        services.save_role(None, name="Research", actor=viewer, door="test")
+    role = Role.objects.create(name="Research")
+    with pytest.raises(NotAllowed, match=r"directory\.change_role"):
+        services.save_role(role, user_ids=[people[0].pk], actor=viewer, door="test")
+    with pytest.raises(NotAllowed, match=r"directory\.delete_role"):
+        services.delete_role(role, actor=viewer, door="test")
+    assert not role.users.exists() and Role.objects.filter(pk=role.pk).exists()
+    assert sorted(Event.objects.filter(outcome=Outcome.DENIED).values_list(
+        "action", flat=True)) == ["role.create", "role.delete", "role.update"]
+    allowed = Actor(label="manager", permissions=frozenset({"directory.change_group"}))
+    group = Group.objects.create(name="Staff")
+    services.change_group_members(group, actor=allowed, add=[people[0].pk], door="test")
+    assert list(group.members.all()) == [people[0]]

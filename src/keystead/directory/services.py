@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from keystead.directory import audit
-from keystead.directory.authorization import Action, Actor, require
+from keystead.directory.authorization import Action, Actor, require, require_permission
 from keystead.directory.models import Group, Role, Source, User
 from keystead.directory.rules import (
     Conflict,
@@ -331,10 +331,19 @@ def _members(user_ids: Iterable[int]) -> list[User]:
     return users
 
 
-@transaction.atomic
+def _require_on(actor: Actor, permission: str, words: str, event: str, *,
+                request: HttpRequest | None, door: str) -> None:
+    """Groups and roles decide who may use which application and hold which accounts on
+    connected systems, so each change needs its Django permission whichever door asks.
+    Checked before the change's transaction, so the refusal's ``event`` (the action the
+    change would have recorded) is not rolled back with it."""
+    require_permission(actor, permission, words, event, request=request, detail={"door": door})
+
+
 def save_group(
     group: Group | None,
     *,
+    actor: Actor,
     name: str | None = None,
     description: str | None = None,
     external_id: str | None = None,
@@ -343,54 +352,67 @@ def save_group(
     door: str = "api",
 ) -> Group:
     creating = group is None
-    group = group or Group()
-    if name is not None or creating:
-        group.name = _check_name(Group, name, "Group", exclude_pk=group.pk)
-    if description is not None:
-        group.description = description
-    if external_id is not None:
-        group.external_id = external_id
-    _save(group)
-    detail: dict[str, Any] = {"door": door}
-    if member_ids is not None:
-        members = _members(member_ids)
-        before = set(group.members.values_list("pk", flat=True))
-        group.members.set(members)
-        after = {u.pk for u in members}
-        detail.update(added=sorted(after - before), removed=sorted(before - after))
-    audit.record("group.create" if creating else "group.update", request=request, target=group,
-                 detail=detail)
-    return group
+    if creating:
+        _require_on(actor, "directory.add_group", "create groups", "group.create",
+                    request=request, door=door)
+    else:
+        _require_on(actor, "directory.change_group", "change groups", "group.update",
+                    request=request, door=door)
+    with transaction.atomic():
+        group = group or Group()
+        if name is not None or creating:
+            group.name = _check_name(Group, name, "Group", exclude_pk=group.pk)
+        if description is not None:
+            group.description = description
+        if external_id is not None:
+            group.external_id = external_id
+        _save(group)
+        detail: dict[str, Any] = {"door": door}
+        if member_ids is not None:
+            members = _members(member_ids)
+            before = set(group.members.values_list("pk", flat=True))
+            group.members.set(members)
+            after = {u.pk for u in members}
+            detail.update(added=sorted(after - before), removed=sorted(before - after))
+        audit.record("group.create" if creating else "group.update", request=request,
+                     target=group, detail=detail)
+        return group
 
 
-@transaction.atomic
 def change_group_members(
     group: Group,
     *,
+    actor: Actor,
     add: Iterable[int] = (),
     remove: Iterable[int] = (),
     request: HttpRequest | None = None,
     door: str = "api",
 ) -> Group:
-    to_add = _members(add)
-    to_remove = list(remove)
-    group.members.add(*to_add)
-    group.members.remove(*to_remove)
-    audit.record("group.members", request=request, target=group,
-                 detail={"door": door, "added": [u.pk for u in to_add], "removed": to_remove})
-    return group
+    _require_on(actor, "directory.change_group", "change group members", "group.members",
+                request=request, door=door)
+    with transaction.atomic():
+        to_add = _members(add)
+        to_remove = list(remove)
+        group.members.add(*to_add)
+        group.members.remove(*to_remove)
+        audit.record("group.members", request=request, target=group, detail={
+            "door": door, "added": [u.pk for u in to_add], "removed": to_remove})
+        return group
 
 
-@transaction.atomic
-def delete_group(group: Group, *, request: HttpRequest | None = None, door: str = "api") -> None:
-    audit.record("group.delete", request=request, target=group, detail={"door": door})
-    group.delete()
+def delete_group(group: Group, *, actor: Actor, request: HttpRequest | None = None,
+                 door: str = "api") -> None:
+    _require_on(actor, "directory.delete_group", "delete groups", "group.delete",
+                request=request, door=door)
+    with transaction.atomic():
+        audit.record("group.delete", request=request, target=group, detail={"door": door})
+        group.delete()
 
 
-@transaction.atomic
 def save_role(
     role: Role | None,
     *,
+    actor: Actor,
     name: str | None = None,
     description: str | None = None,
     user_ids: Iterable[int] | None = None,
@@ -399,29 +421,38 @@ def save_role(
     door: str = "api",
 ) -> Role:
     creating = role is None
-    role = role or Role()
-    if name is not None or creating:
-        role.name = _check_name(Role, name, "Role", exclude_pk=role.pk)
-    if description is not None:
-        role.description = description
-    _save(role)
-    if user_ids is not None:
-        role.users.set(_members(user_ids))
-    if group_ids is not None:
-        ids = list(dict.fromkeys(group_ids))
-        groups = list(Group.objects.filter(pk__in=ids))
-        missing = sorted(set(ids) - {g.pk for g in groups})
-        if missing:
-            raise RuleViolation(
-                [FieldProblem("groups", f"No group with id {', '.join(map(str, missing))}.")]
-            )
-        role.groups.set(groups)
-    audit.record("role.create" if creating else "role.update", request=request, target=role,
-                 detail={"door": door})
-    return role
+    if creating:
+        _require_on(actor, "directory.add_role", "create roles", "role.create",
+                    request=request, door=door)
+    else:
+        _require_on(actor, "directory.change_role", "change roles", "role.update",
+                    request=request, door=door)
+    with transaction.atomic():
+        role = role or Role()
+        if name is not None or creating:
+            role.name = _check_name(Role, name, "Role", exclude_pk=role.pk)
+        if description is not None:
+            role.description = description
+        _save(role)
+        if user_ids is not None:
+            role.users.set(_members(user_ids))
+        if group_ids is not None:
+            ids = list(dict.fromkeys(group_ids))
+            groups = list(Group.objects.filter(pk__in=ids))
+            missing = sorted(set(ids) - {g.pk for g in groups})
+            if missing:
+                raise RuleViolation([FieldProblem(
+                    "groups", f"No group with id {', '.join(map(str, missing))}.")])
+            role.groups.set(groups)
+        audit.record("role.create" if creating else "role.update", request=request,
+                     target=role, detail={"door": door})
+        return role
 
 
-@transaction.atomic
-def delete_role(role: Role, *, request: HttpRequest | None = None, door: str = "api") -> None:
-    audit.record("role.delete", request=request, target=role, detail={"door": door})
-    role.delete()
+def delete_role(role: Role, *, actor: Actor, request: HttpRequest | None = None,
+                door: str = "api") -> None:
+    _require_on(actor, "directory.delete_role", "delete roles", "role.delete",
+                request=request, door=door)
+    with transaction.atomic():
+        audit.record("role.delete", request=request, target=role, detail={"door": door})
+        role.delete()

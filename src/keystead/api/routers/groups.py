@@ -5,7 +5,7 @@ from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from keystead.api.auth import ScopedToken
+from keystead.api.auth import ScopedToken, actor
 from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS, get_or_404
 from keystead.api.schemas import (
@@ -42,7 +42,7 @@ def create_group(request: HttpRequest, payload: GroupCreate):
     group = services.save_group(
         None, name=payload.name, description=payload.description,
         external_id=payload.external_id, member_ids=payload.member_ids,
-        request=request, door="api",
+        actor=actor(request), request=request, door="api",
     )
     return Status(201, _groups().get(pk=group.pk))
 
@@ -55,7 +55,8 @@ def get_group(request: HttpRequest, group_id: RecordId):
 @router.patch("/groups/{group_id}", response={200: GroupOut, **ERRORS}, auth=write)
 def update_group(request: HttpRequest, group_id: RecordId, payload: GroupPatch):
     group = get_or_404(Group.objects.all(), group_id, "group")
-    services.save_group(group, **payload.dict(exclude_unset=True), request=request, door="api")
+    services.save_group(group, **payload.dict(exclude_unset=True), actor=actor(request),
+                        request=request, door="api")
     return _groups().get(pk=group.pk)
 
 
@@ -64,7 +65,8 @@ def change_members(request: HttpRequest, group_id: RecordId, payload: MembersCha
     """Add and remove members in one call, without resending the whole list."""
     group = get_or_404(Group.objects.all(), group_id, "group")
     services.change_group_members(
-        group, add=payload.add, remove=payload.remove, request=request, door="api"
+        group, add=payload.add, remove=payload.remove, actor=actor(request), request=request,
+        door="api",
     )
     return _groups().get(pk=group.pk)
 
@@ -72,5 +74,5 @@ def change_members(request: HttpRequest, group_id: RecordId, payload: MembersCha
 @router.delete("/groups/{group_id}", response={204: None, **ERRORS}, auth=write)
 def delete_group(request: HttpRequest, group_id: RecordId):
     group = get_or_404(Group.objects.all(), group_id, "group")
-    services.delete_group(group, request=request, door="api")
+    services.delete_group(group, actor=actor(request), request=request, door="api")
     return Status(204, None)

@@ -5,7 +5,7 @@ from ninja import Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
-from keystead.api.auth import ScopedToken
+from keystead.api.auth import ScopedToken, actor
 from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS, get_or_404
 from keystead.api.schemas import RecordId, RoleCreate, RoleOut, RolePatch, ShortText
@@ -34,7 +34,8 @@ def list_roles(request: HttpRequest, q: ShortText | None = None):
 def create_role(request: HttpRequest, payload: RoleCreate):
     role = services.save_role(
         None, name=payload.name, description=payload.description,
-        user_ids=payload.user_ids, group_ids=payload.group_ids, request=request, door="api",
+        user_ids=payload.user_ids, group_ids=payload.group_ids, actor=actor(request),
+        request=request, door="api",
     )
     return Status(201, _roles().get(pk=role.pk))
 
@@ -47,12 +48,13 @@ def get_role(request: HttpRequest, role_id: RecordId):
 @router.patch("/roles/{role_id}", response={200: RoleOut, **ERRORS}, auth=write)
 def update_role(request: HttpRequest, role_id: RecordId, payload: RolePatch):
     role = get_or_404(Role.objects.all(), role_id, "role")
-    services.save_role(role, **payload.dict(exclude_unset=True), request=request, door="api")
+    services.save_role(role, **payload.dict(exclude_unset=True), actor=actor(request),
+                       request=request, door="api")
     return _roles().get(pk=role.pk)
 
 
 @router.delete("/roles/{role_id}", response={204: None, **ERRORS}, auth=write)
 def delete_role(request: HttpRequest, role_id: RecordId):
     role = get_or_404(Role.objects.all(), role_id, "role")
-    services.delete_role(role, request=request, door="api")
+    services.delete_role(role, actor=actor(request), request=request, door="api")
     return Status(204, None)

@@ -13,6 +13,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from keystead.api.scim.auth import actor
 from keystead.api.scim.endpoint import location, timestamp, version_of
 from keystead.api.scim.errors import GROUP_FIELDS, invalid_value
 from keystead.api.scim.projection import Projection
@@ -110,7 +111,8 @@ class GroupKind(ResourceKind[Group]):
         try:
             name, external_id, member_ids = group_values(doc)
             return services.save_group(None, name=name, external_id=external_id,
-                                       member_ids=member_ids, request=request, door=DOOR)
+                                       member_ids=member_ids, actor=actor(request),
+                                       request=request, door=DOOR)
         except services.RuleViolation as exc:
             raise self.rule_error(exc) from None
 
@@ -122,20 +124,20 @@ class GroupKind(ResourceKind[Group]):
             renamed = name != obj.name or external_id != obj.external_id
             if renamed:
                 services.save_group(obj, name=name, external_id=external_id,
-                                    request=request, door=DOOR)
+                                    actor=actor(request), request=request, door=DOOR)
             old_set, new_set = set(old_ids), set(member_ids)
             added = [i for i in member_ids if i not in old_set]
             removed = [i for i in old_ids if i not in new_set]
             if added or removed:
                 services.change_group_members(obj, add=added, remove=removed,
-                                              request=request, door=DOOR)
+                                              actor=actor(request), request=request, door=DOOR)
                 # Membership lives in another table; lastModified should still move.
                 Group.objects.filter(pk=obj.pk).update(updated_at=timezone.now())
         except services.RuleViolation as exc:
             raise self.rule_error(exc) from None
 
     def delete(self, obj: Group, request: HttpRequest) -> None:
-        services.delete_group(obj, request=request, door=DOOR)
+        services.delete_group(obj, actor=actor(request), request=request, door=DOOR)
 
 
 GROUPS = GroupKind()

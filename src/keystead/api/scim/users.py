@@ -17,13 +17,13 @@ from django.http import HttpRequest
 
 from keystead.api.scim.auth import actor
 from keystead.api.scim.endpoint import location, timestamp, version_of
-from keystead.api.scim.errors import USER_FIELDS, ScimError, invalid_value
+from keystead.api.scim.errors import USER_FIELDS, invalid_value
 from keystead.api.scim.projection import Projection
 from keystead.api.scim.queries import Column, ColumnMap
 from keystead.api.scim.resources import DOOR, ResourceKind
 from keystead.api.scim.schemas import USER, USER_SCHEMA
 from keystead.directory import services
-from keystead.directory.authorization import Action, refusal
+from keystead.directory.authorization import Action, require
 from keystead.directory.models import Group, User
 from keystead.directory.rules import normalize_email
 from keystead.secret import Secret
@@ -182,9 +182,7 @@ class UserKind(ResourceKind[User]):
         return doc
 
     def check_writable(self, obj: User, request: HttpRequest) -> None:
-        reason = refusal(actor(request), Action.CHANGE, obj)
-        if reason:
-            raise ScimError(403, reason)
+        require(actor(request), Action.CHANGE, obj)
 
     def create(self, doc: dict[str, Any], secrets: dict[str, Secret],
                request: HttpRequest) -> User:

@@ -17,6 +17,7 @@ import ldap
 from django.db import transaction
 
 from keystead.directory import services
+from keystead.directory.authorization import Actor
 from keystead.directory.models import Group
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.sources.ldap.mapping import Entry, unique_id_of
@@ -72,6 +73,13 @@ def all_values(conn, dn: str, entry: Entry, attribute: str, timeout: float) -> l
     return values
 
 
+def group_sync_actor(source: LdapSource) -> Actor:
+    """Who a group sync acts as: it may create its groups and change them (names,
+    descriptions, members), nothing more; it never deletes a group (``empty_gone``)."""
+    return Actor(label=f"LDAP sync ({source.name})",
+                 permissions=frozenset({"directory.add_group", "directory.change_group"}))
+
+
 def member_ids(source: LdapSource, member_dns: Iterable[str]) -> set[int]:
     """The Keystead people of ``source`` whose entries the DNs name."""
     keys = sorted({normal_dn(dn) for dn in member_dns})
@@ -91,6 +99,7 @@ class GroupsPage:
         self.report = report
         self.seen_at = seen_at
         self.on_stamp = on_stamp
+        self.actor = group_sync_actor(source)
 
     def apply(self, page: list[tuple[str, Entry]]) -> None:
         for dn, entry in page:
@@ -123,7 +132,8 @@ class GroupsPage:
                     "name", f"A Keystead group named {name!r} already exists and does not "
                             "come from this directory; rename one of the two.")])
             group = services.save_group(None, name=name, description=description,
-                                        member_ids=sorted(members), door=DOOR)
+                                        member_ids=sorted(members), actor=self.actor,
+                                        door=DOOR)
             LdapGroupLink.objects.create(source=self.source, group=group, unique_id=unique_id,
                                          dn=dn, last_seen_at=self.seen_at)
             self.report.count("groups_created")
@@ -133,7 +143,7 @@ class GroupsPage:
         if (group.name, group.description, current) != (name, description, members):
             services.save_group(group, name=name if name != group.name else None,
                                 description=description, member_ids=sorted(members),
-                                door=DOOR)
+                                actor=self.actor, door=DOOR)
             self.report.count("groups_updated")
         else:
             self.report.count("groups_unchanged")
@@ -147,5 +157,6 @@ def empty_gone(source: LdapSource, report: SyncReport, seen_since: datetime) -> 
     for link in gone.select_related("group"):
         members = list(link.group.members.values_list("pk", flat=True))
         if members:
-            services.change_group_members(link.group, remove=members, door=DOOR)
+            services.change_group_members(link.group, remove=members,
+                                          actor=group_sync_actor(source), door=DOOR)
             report.count("groups_emptied")
