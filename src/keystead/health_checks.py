@@ -183,8 +183,37 @@ def check_mail_outbox() -> Finding:
     return Finding(OK, "mail outbox", "nothing failed or stuck")
 
 
+def check_housekeeping() -> Finding:
+    """Housekeeping runs in the background (hourly, in the provisioning workers), so one
+    that fails, or stopped happening because no worker runs, shows up here: a warning
+    when the latest run failed or started more than a day ago. One row, read by key."""
+    from datetime import timedelta
+
+    from django.db import DatabaseError
+    from django.utils import timezone
+
+    from keystead import housekeeping
+    from keystead.housekeeping import schedule
+
+    try:
+        row = schedule.last()
+    except DatabaseError:
+        return Finding(WARN, "housekeeping", "not checked until the database answers and is "
+                       "migrated")
+    if row is None:
+        return Finding(OK, "housekeeping", "never run yet: the first provisioning worker "
+                       "runs it, or `keystead housekeeping`")
+    described = housekeeping.describe(row)
+    if row.failed or row.started_at < timezone.now() - timedelta(days=1):
+        return Finding(WARN, "housekeeping", f"last run {described}",
+                       "run `keystead housekeeping` and read its error, if any; keep a "
+                       "`keystead worker` running or run the command hourly from cron")
+    return Finding(OK, "housekeeping", f"last run {described}")
+
+
 # Operations any console user should know about: they name no setting and no path.
-FOR_EVERY_CONSOLE_USER: tuple[Callable[[], Finding], ...] = (check_admins, check_mail_outbox)
+FOR_EVERY_CONSOLE_USER: tuple[Callable[[], Finding], ...] = (check_admins, check_mail_outbox,
+                                                              check_housekeeping)
 # These quote the installation's settings (file paths, host names, the base URL), which
 # only superusers, who may change them, are shown.
 FOR_SUPERUSERS: tuple[Callable[[], Finding], ...] = (

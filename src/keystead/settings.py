@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "keystead.devices",
     "keystead.branding",
     "keystead.provisioning",
+    "keystead.housekeeping",
     "keystead.directory.console_app.ConsoleConfig",  # Django's admin, Keystead's site
     "django.contrib.auth",
     "django.contrib.contenttypes",

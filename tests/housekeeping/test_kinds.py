@@ -28,6 +28,8 @@ from keystead.login.models import (
     ResetToken,
     SignedInSession,
 )
+from keystead.provisioning import queue
+from keystead.provisioning.models import ArchivedOperation, ConnectorType, Kind, System
 from keystead.sources.saml import replay
 from keystead.sources.saml.models import UsedAssertion
 
@@ -182,3 +184,25 @@ def test_audit_events_are_kept_forever_unless_a_retention_is_set(ada, settings):
         assert removal.detail == {"removed": 1, "older_than_days": 365}
         assert counts()["audit events"] == 0  # nothing more: no second removal event
         assert Event.objects.filter(action="housekeeping.audit_events_removed").count() == 1
+
+
+def archive(system: System, name: str) -> None:
+    """An operation on ``system`` for ``name``, executed and so archived now."""
+    operation = queue.enqueue(system, name, Kind.CREATE)
+    queue.claim("w", 1)
+    queue.finish("w", [operation.id])
+
+
+def test_archived_provisioning_operations_go_after_the_archive_days(monkeypatch):
+    monkeypatch.setenv("KEYSTEAD_PROVISIONING_ARCHIVE_DAYS", "7")
+    system = System.objects.create(name="target", connector=ConnectorType.SQL)
+    archive(system, "old")
+    with time_machine.travel(timezone.now() + timedelta(days=6)):
+        archive(system, "recent")
+        assert counts(dry_run=True)["archived provisioning operations"] == 0
+    with time_machine.travel(timezone.now() + timedelta(days=8)):
+        assert counts(dry_run=True)["archived provisioning operations"] == 1
+        assert ArchivedOperation.objects.count() == 2  # a dry run removes nothing
+        assert counts()["archived provisioning operations"] == 1
+    assert list(ArchivedOperation.objects.values_list("account_name", flat=True)) == [
+        "recent"]

@@ -20,7 +20,7 @@ from keystead.provisioning.models import (
     System,
     SystemAccount,
 )
-from keystead.provisioning.services import queue_password_change
+from keystead.provisioning.services import queue_operation, queue_password_change, retry
 from keystead.provisioning.worker import Worker
 from keystead.secret import Secret
 from sources.ldap.slapd import Slapd
@@ -395,6 +395,57 @@ def test_a_new_name_another_account_holds_is_refused(
     assert problem.field == "username" and "'ada.king'" in problem.message
     ada.refresh_from_db()
     assert ada.username == "ada" and not Operation.objects.exists()
+
+
+def test_a_rename_whose_new_name_was_taken_while_it_waited_fails_alone(
+        ldap_system: System, prov_slapd: Slapd, accounts_ou: str, ada: User,
+        provisioned: str) -> None:
+    """An unlinked account row takes the new name after the rename was queued: the
+    target renames the entry, Keystead cannot follow. Only the rename fails, for good and
+    audited, saying which row holds the name; the rest of the batch is recorded, nothing
+    runs again by itself, and a retry once the row is gone records the rename."""
+    account = SystemAccount.objects.get(person=ada)
+    directory.update_user(ada, {"username": "ada.king"}, actor=OPERATOR, door="api")
+    rename = Operation.objects.get()
+    (behind,) = queue_password_change(ada, Secret("renamed-Pass-3303"))
+    bob = queue_operation(ldap_system, "bob", Kind.CREATE,
+                          attributes={"cn": "Bob", "sn": "Babbage"},
+                          account=SystemAccount.objects.create(system=ldap_system, name="bob"))
+    holder = SystemAccount.objects.create(system=ldap_system, name="ada.king")
+
+    assert Worker("w1").run(once=True) == 1
+    new_dn = f"uid=ada.king,{accounts_ou}"
+    assert set(ldap_entries(prov_slapd, accounts_ou)) == {new_dn, f"uid=bob,{accounts_ou}"}
+    assert list(ArchivedOperation.objects.filter(operation_id__gt=rename.id)
+                .values_list("operation_id", "state")) == [(bob.id, State.EXECUTED)]
+    failed = Operation.objects.get(id=rename.id)
+    assert (failed.state, failed.account_name, failed.attributes) == (
+        State.EXCEPTION, "ada", rename.attributes)
+    assert (f"The system renamed account 'ada' to 'ada.king', but Keystead could not "
+            f"follow: its account row {holder.pk} (linked to no person) on this system "
+            f"already holds the name 'ada.king', so Keystead's account row {account.pk} "
+            "keeps the name 'ada'. Remove that other row") in failed.last_error
+    assert (Operation.objects.filter(id=behind.id).values_list("state", "blocked_behind",
+                                                                "account_name").get()
+            == (State.BLOCKED, rename.id, "ada"))
+    account.refresh_from_db()
+    assert account.name == "ada"
+    event = Event.objects.get(action="provisioning.exception")
+    assert (event.outcome, event.target_id, event.detail["operation"],
+            event.detail["error"]) == ("failure", str(ldap_system.pk), rename.id,
+                                       failed.last_error)
+
+    assert Worker("w1").run(once=True) == 0  # not run again until the operator acts
+    assert Operation.objects.get(id=rename.id).state == State.EXCEPTION
+    assert Event.objects.filter(action="provisioning.exception").count() == 1
+
+    holder.delete()
+    retry(rename.id, actor=OPERATOR)
+    assert Worker("w1").run(once=True) == 2  # the rename is recorded, then the password
+    account.refresh_from_db()
+    assert (account.name, account.uid) == ("ada.king", new_dn)
+    assert binds(prov_slapd, new_dn, "renamed-Pass-3303")
+    assert not Operation.objects.exists()
 
 
 # --- group and role membership ---------------------------------------------------------

@@ -26,7 +26,7 @@ from keystead.secret import Secret
 pytestmark = pytest.mark.django_db
 
 SETTINGS = config.QueueSettings(retry_schedule=(timedelta(seconds=30), timedelta(minutes=5)),
-                                max_attempts=3, lease=timedelta(seconds=60), archive_days=7)
+                                max_attempts=3, lease=timedelta(seconds=60))
 
 
 @pytest.fixture
@@ -198,16 +198,6 @@ def test_release_gives_back_without_spending_an_attempt(system: System) -> None:
     assert queue.release("w", [op.id]) == 1
     row = Operation.objects.get(id=op.id)
     assert (row.state, row.attempts, row.lease_owner) == (State.CREATED, 0, "")
-
-
-def test_the_archive_is_pruned_after_its_days(system: System) -> None:
-    op = queue.enqueue(system, "ada", Kind.CREATE)
-    queue.claim("w", 1, settings=SETTINGS)
-    queue.finish("w", [op.id])
-    assert queue.prune_archive(7) == 0
-    with time_machine.travel(timezone.now() + timedelta(days=8)):
-        assert queue.prune_archive(7) == 1
-    assert not ArchivedOperation.objects.exists()
 
 
 def test_retry_and_cancel_need_the_permission_and_refusals_are_audited(system: System) -> None:

@@ -7,16 +7,22 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
+from django.utils import timezone
 
 from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, User
+from keystead.housekeeping import schedule
+from keystead.housekeeping.models import LastRun
 from keystead.provisioning import queue, services
 from keystead.provisioning.connectors.sql import SqlConnector
 from keystead.provisioning.models import (
@@ -31,6 +37,7 @@ from keystead.provisioning.models import (
 )
 from keystead.provisioning.worker import Worker
 from keystead.secret import Secret
+from keystead.sources.saml.models import UsedAssertion
 from sources.ldap.slapd import Slapd
 
 from .helpers import binds, ldap_entries, sql_rows
@@ -267,3 +274,74 @@ def test_one_refusal_in_a_batch_fails_only_its_operation(
     assert Operation.objects.get(id=later.id).state == State.BLOCKED
     assert ArchivedOperation.objects.filter(state=State.EXECUTED).count() == 4
     assert len(ldap_entries(prov_slapd, accounts_ou)) == 4
+
+
+def _until(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _waiting_on_a_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND datname = current_database()")
+        return cursor.fetchone()[0] > 0
+
+
+def _in_thread(target: Callable[[], object]) -> threading.Thread:
+    """``target`` started in a thread that closes its own database connection at the end."""
+    def run() -> None:
+        try:
+            target()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("sql_table", ["postgresql"], indirect=True)
+def test_housekeeping_runs_beside_the_batches(sql_table) -> None:
+    """Housekeeping is due when the worker starts, and held up: another transaction holds
+    a row it must delete. The worker's batches go on meanwhile; the run finishes, and is
+    recorded, once the row is free."""
+    url, table = sql_table
+    system = System.objects.create(name="sql", connector=ConnectorType.SQL,
+                                   settings={"url": url, "table": table, "key_column": "login"})
+    LastRun.objects.all().delete()  # due: never run (whatever other tests' workers did)
+    UsedAssertion.objects.create(assertion_id="old",
+                                 expires_at=timezone.now() - timedelta(minutes=1))
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_row() -> None:
+        with transaction.atomic():
+            list(UsedAssertion.objects.select_for_update())
+            locked.set()
+            release.wait(60)
+
+    holder = _in_thread(hold_the_row)
+    worker = Worker("w1")
+    try:
+        assert locked.wait(20)
+        running = _in_thread(lambda: worker.run(idle_seconds=0.05))
+        assert _until(_waiting_on_a_lock), "housekeeping did not reach the locked row"
+        queue.enqueue(system, "ada", Kind.CREATE)
+        assert _until(ArchivedOperation.objects.exists), "no batch ran beside housekeeping"
+        assert [r["login"] for r in sql_rows(url, table)] == ["ada"]
+        assert schedule.last().finished_at is None  # housekeeping still held up
+    finally:
+        release.set()
+        holder.join()
+        worker.stop()
+    running.join(30)
+    assert not running.is_alive()
+    row = schedule.last()
+    assert (row.started_by, row.failed) == ("w1", False)
+    assert dict(row.removed)["used SAML assertions"] == 1
+    assert not UsedAssertion.objects.exists()

@@ -20,6 +20,7 @@ from keystead.health_checks import (
     check_admins,
     check_base_url,
     check_debug,
+    check_housekeeping,
     check_mail,
     check_mail_outbox,
     check_password_screening,
@@ -74,7 +75,7 @@ def check_django() -> Finding:
 
 STANDALONE: list[Callable[[], Finding]] = [
     check_secret_key, check_base_url, check_mail, check_password_screening, check_debug,
-    check_django, check_mail_outbox,
+    check_django, check_mail_outbox, check_housekeeping,
 ]
 
 
@@ -103,8 +104,8 @@ def check() -> None:
     """Check the configuration and report OK, WARN or FAIL with fixes.
 
     Looks at the database, migrations, the secret key, the base URL, mail,
-    the password screening, administrators, debug mode and Django's system checks. Exit status 1 if
-    anything FAILs, so it can gate a deployment.
+    the password screening, administrators, debug mode, housekeeping and Django's
+    system checks. Exit status 1 if anything FAILs, so it can gate a deployment.
     """
     try:
         setup_django()

@@ -28,9 +28,9 @@ from keystead.cli._common import InputError, needs_django
 def worker(batch: int, idle_seconds: float, once: bool, worker_id: str | None) -> None:
     """Run provisioning operations: claim, send to the connected systems, record results.
 
-    Retries, leases and the archive are set with KEYSTEAD_PROVISIONING_RETRY_SCHEDULE,
-    KEYSTEAD_PROVISIONING_ATTEMPTS, KEYSTEAD_PROVISIONING_LEASE and
-    KEYSTEAD_PROVISIONING_ARCHIVE_DAYS (docs/provisioning.md).
+    Retries and leases are set with KEYSTEAD_PROVISIONING_RETRY_SCHEDULE,
+    KEYSTEAD_PROVISIONING_ATTEMPTS and KEYSTEAD_PROVISIONING_LEASE (docs/provisioning.md).
+    Workers also run the installation's hourly housekeeping, one of them at a time.
     """
     from keystead.config import ConfigError
     from keystead.provisioning.worker import Worker

@@ -39,6 +39,8 @@ from keystead.login.models import (
     SignedInSession,
 )
 from keystead.providers.oidc.models import FamilySignIn, IssuedCode
+from keystead.provisioning import config as provisioning_config
+from keystead.provisioning.models import ArchivedOperation
 from keystead.sources.saml import replay
 
 #: How long a sign-in code, reset link or remembered browser is kept after it stopped
@@ -196,8 +198,17 @@ def audit_events(now: datetime) -> dict[str, int]:
     return {"audit events": removed}
 
 
+def archived_operations(now: datetime) -> dict[str, int]:
+    """Provisioning operations that ended (executed or cancelled) more than
+    ``KEYSTEAD_PROVISIONING_ARCHIVE_DAYS`` ago: the archive keeps what was sent where
+    for as long as the operator chose, and grows with every operation after that."""
+    cut_off = now - timedelta(days=provisioning_config.archive_days())
+    return {"archived provisioning operations": delete_in_batches(
+        ArchivedOperation.objects.filter(ended_at__lt=cut_off))}
+
+
 #: In this order: OAuth tokens before families and code records, so those whose tokens
 #: went go in the same run.
 ALL = (sessions, oauth_tokens, family_sign_ins, issued_codes, email_sign_in_codes,
        reset_links, remembered_browsers, outgoing_mail, used_assertions, device_nonces,
-       audit_events)
+       archived_operations, audit_events)

@@ -27,7 +27,6 @@ class QueueSettings:
     max_attempts: int
     #: How long a claim holds without renewal; a worker renews at a third of it.
     lease: timedelta
-    archive_days: int
 
     def delay_after(self, attempts: int) -> timedelta:
         """The wait after the ``attempts``-th failed attempt (1-based)."""
@@ -58,5 +57,9 @@ def load() -> QueueSettings:
     return QueueSettings(
         retry_schedule=parse_schedule(config.env("KEYSTEAD_PROVISIONING_RETRY_SCHEDULE",
                                                  DEFAULT_RETRY_SCHEDULE)),
-        max_attempts=attempts, lease=lease,
-        archive_days=config.env_int("KEYSTEAD_PROVISIONING_ARCHIVE_DAYS", DEFAULT_ARCHIVE_DAYS))
+        max_attempts=attempts, lease=lease)
+
+
+def archive_days() -> int:
+    """Days an ended operation stays in the archive before housekeeping removes it."""
+    return config.env_int("KEYSTEAD_PROVISIONING_ARCHIVE_DAYS", DEFAULT_ARCHIVE_DAYS)

@@ -351,7 +351,8 @@ class Operation(QueuedPasswords, models.Model):
 
 class ArchivedOperation(models.Model):
     """An operation that ended (executed or cancelled). No password column: ending an
-    operation erases its password. Pruned after ``KEYSTEAD_PROVISIONING_ARCHIVE_DAYS``."""
+    operation erases its password. Removed by housekeeping after
+    ``KEYSTEAD_PROVISIONING_ARCHIVE_DAYS``."""
 
     operation_id = models.BigIntegerField(unique=True)
     system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="archive")

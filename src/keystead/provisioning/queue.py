@@ -34,13 +34,13 @@ The rules every function keeps:
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -55,6 +55,8 @@ from django.db.models import (
 from django.utils import timezone
 
 from keystead import crypto
+from keystead.directory import audit
+from keystead.directory.models import Outcome
 from keystead.provisioning import config, rules
 from keystead.provisioning.connectors.base import NAME, RENAMED_FROM
 from keystead.provisioning.models import (
@@ -71,6 +73,8 @@ from keystead.provisioning.models import (
 )
 from keystead.provisioning.secrets import pack
 from keystead.secret import Secret
+
+log = logging.getLogger("keystead.provisioning")
 
 #: Longest error text kept on an operation.
 ERROR_LENGTH = 2000
@@ -377,32 +381,86 @@ def _record_accounts(held: list[tuple[int, int | None, str, str | None]],
                        f"WHERE id IN ({', '.join(['%s'] * len(accounts))})", params)
 
 
-def _follow_renames(executed: list[int]) -> None:
+def record_exception(system: System, operation_id: int, kind: str, account_name: str,
+                     error: str, attempts: int) -> None:
+    """Audit an operation that ended in ``exception``: the one shape of that event,
+    whether the target refused the operation (``worker``) or Keystead could not record
+    what the target did (``finish``)."""
+    audit.record("provisioning.exception", actor_label="provisioning worker",
+                 target=system, outcome=Outcome.FAILURE,
+                 detail={"operation": operation_id, "kind": kind, "account": account_name,
+                         "error": error, "attempts": attempts})
+
+
+def _name_taken(worker_id: str, operation_id: int, system_id: int, old: str, new: str,
+                account_id: int, attempts: int) -> None:
+    """Fail the executed rename ``operation_id`` for good: another account row of the
+    system took ``new`` after the rename was queued (an unlinked row, which the check at
+    queueing time could not foresee), so the account cannot take its new name here.
+
+    The target already renamed the account, so the error names the row to deal with
+    and says that a retry is harmless (the connectors count an account found under its
+    new name as renamed). The account's later operations wait behind this one, still
+    under the old name, as behind any exception."""
+    holder = (SystemAccount.objects.filter(system_id=system_id, name=new)
+              .values_list("pk", "person__email").first())
+    if holder is None:  # the row that held the name was removed meanwhile
+        taken = f"another account row held the name {new!r} a moment ago"
+    else:
+        taken = (f"its account row {holder[0]} ({holder[1] or 'linked to no person'}) "
+                 f"on this system already holds the name {new!r}")
+    error = (f"The system renamed account {old!r} to {new!r}, but Keystead could not "
+             f"follow: {taken}, so Keystead's account row {account_id} keeps the name "
+             f"{old!r}. Remove that other row or give it another name, then retry this "
+             "operation: the system already has the new name, so the retry only records "
+             "it here.")
+    state = fail(worker_id, operation_id, error, permanent=True)
+    system = System.objects.get(pk=system_id)
+    log.warning("provisioning operation %s (update %s on %s) failed, now %s: %s",
+                operation_id, old, system.name, state, error)
+    record_exception(system, operation_id, Kind.UPDATE, old, error, attempts)
+
+
+def _follow_renames(worker_id: str, executed: list[int]) -> set[int]:
     """The accounts renamed by the executed operations (``__NAME__``) take their new
     name, and so do their open operations, the rename itself included (it is archived
     under the new name, where ``roles.last_sent`` looks, with ``__RENAMED_FROM__``):
     they were queued under the old name, behind the rename, and now address the
     account by the name it has.
 
-    One query finds the renames of the batch; a rename is rare, its two updates are
-    paid only then."""
+    Returns the renames whose new name another account row holds: each is failed
+    (``_name_taken``) in a savepoint of its own, so the unique (system, name)
+    constraint undoes only that rename's follow-up and the rest of the batch is
+    recorded; without it the whole batch would be rolled back and run again forever.
+
+    One query finds the renames of the batch; a rename is rare, its savepoint and
+    updates are paid only then."""
+    unfollowed: set[int] = set()
     renames = (Operation.objects.filter(id__in=executed, kind=Kind.UPDATE,
                                         attributes__has_key=NAME)
-               .values_list("id", "system_id", "account_name", "account_id", "attributes"))
-    for operation_id, system_id, old, account_id, attributes in renames:
+               .values_list("id", "system_id", "account_name", "account_id", "attributes",
+                            "attempts"))
+    for operation_id, system_id, old, account_id, attributes, attempts in renames:
         new = attributes[NAME]
         if new == old:
             continue
-        # The archive keeps the name the rename replaced (``reconcile`` follows it).
-        Operation.objects.filter(id=operation_id).update(
-            attributes={**attributes, RENAMED_FROM: old})
-        if account_id is not None:
-            # First, as it locks the account's row: an operation being queued under the
-            # old name (``lifecycle`` holds that lock) is committed before the next
-            # statement moves the account's operations to the new name.
-            SystemAccount.objects.filter(pk=account_id).update(name=new)
-        Operation.objects.filter(system_id=system_id, account_name=old).update(
-            account_name=new)
+        try:
+            with transaction.atomic():
+                # The archive keeps the name the rename replaced (``reconcile`` follows it).
+                Operation.objects.filter(id=operation_id).update(
+                    attributes={**attributes, RENAMED_FROM: old})
+                if account_id is not None:
+                    # First, as it locks the account's row: an operation being queued
+                    # under the old name (``lifecycle`` holds that lock) is committed
+                    # before the next statement moves the account's operations to the
+                    # new name.
+                    SystemAccount.objects.filter(pk=account_id).update(name=new)
+                Operation.objects.filter(system_id=system_id, account_name=old).update(
+                    account_name=new)
+        except IntegrityError:
+            _name_taken(worker_id, operation_id, system_id, old, new, account_id, attempts)
+            unfollowed.add(operation_id)
+    return unfollowed
 
 
 def finish(worker_id: str, ids: Iterable[int],
@@ -412,7 +470,9 @@ def finish(worker_id: str, ids: Iterable[int],
 
     Set-based: a handful of statements for the whole batch, not one per operation.
     Operations whose lease ``worker_id`` lost (another worker reclaimed them) are
-    left alone; that worker finishes them. Returns the ids archived.
+    left alone; that worker finishes them. A rename whose new name another account
+    row took meanwhile is failed instead (``_follow_renames``). Returns the ids
+    archived.
     """
     ids = list(ids)
     if not ids:
@@ -427,8 +487,10 @@ def finish(worker_id: str, ids: Iterable[int],
                     .order_by("id").values_list("id", "account_id", "kind", "account__uid"))
         if not held:
             return []
+        unfollowed = _follow_renames(worker_id, [row[0] for row in held])
+        if unfollowed:
+            held = [row for row in held if row[0] not in unfollowed]
         done = [row[0] for row in held]
-        _follow_renames(done)
         _archive(done, State.EXECUTED, now)
         _unblock(done)
         _record_accounts(held, uids or {})
@@ -494,11 +556,3 @@ def release_disabled(system: System) -> int:
     return Operation.objects.filter(system=system, state=State.NOT_EXECUTED,
                                     reason=Reason.DISABLED).update(
         state=State.CREATED, reason="", next_attempt_at=timezone.now())
-
-
-def prune_archive(days: int | None = None) -> int:
-    """Delete archived operations that ended more than ``days`` ago."""
-    days = config.load().archive_days if days is None else days
-    deleted, _ = ArchivedOperation.objects.filter(
-        ended_at__lt=timezone.now() - timedelta(days=days)).delete()
-    return deleted

@@ -9,7 +9,8 @@ once, the others send them one after another. A worker asked to stop
 (SIGTERM) finishes the operations in hand (those already sent), records what
 it did and hands back the rest of its batch at once; a worker that is killed
 leaves its operations to expire and be claimed again, and the connectors make
-the second run harmless.
+the second run harmless. Another side thread runs the installation's housekeeping
+when it is due, so a long run never delays a batch.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from datetime import timedelta
 
@@ -26,8 +26,6 @@ from django.db import close_old_connections, connection
 
 from keystead import housekeeping
 from keystead.crypto import DecryptionError
-from keystead.directory import audit
-from keystead.directory.models import Outcome
 from keystead.provisioning import config, queue
 from keystead.provisioning.connectors import Connector, ConnectorError, connector_for
 from keystead.provisioning.connectors.base import (
@@ -43,7 +41,9 @@ from keystead.secret import REDACTED, Secret
 
 log = logging.getLogger("keystead.provisioning")
 
-PRUNE_EVERY = timedelta(hours=1)
+#: How often a worker asks whether the installation's housekeeping is due: one
+#: conditional UPDATE of one row, so a run starts at most this long after it is due.
+HOUSEKEEPING_CHECK = timedelta(minutes=1)
 
 
 def new_worker_id() -> str:
@@ -89,7 +89,6 @@ class Worker:
         self._held: set[int] = set()
         self._held_lock = threading.Lock()
         self._connectors: dict[int, tuple[object, Connector]] = {}
-        self._last_prune: float | None = None
 
     # -- lifecycle ------------------------------------------------------------------
     def stop(self) -> None:
@@ -101,10 +100,12 @@ class Worker:
         Returns the number of operations executed."""
         renewer = threading.Thread(target=self._renew_leases, name="lease-renewal", daemon=True)
         renewer.start()
+        housekeeper = threading.Thread(target=self._housekeeping, name="housekeeping",
+                                       daemon=True)
+        housekeeper.start()
         executed = 0
         try:
             while not self.stopping.is_set():
-                self._prune_now_and_then()
                 done, claimed = self.run_batch()
                 executed += done
                 if claimed == 0:
@@ -114,6 +115,7 @@ class Worker:
         finally:
             self.stopping.set()
             renewer.join()
+            housekeeper.join()  # a housekeeping run in progress finishes first
             for _, connector in self._connectors.values():
                 connector.close()
             self._connectors.clear()
@@ -131,20 +133,24 @@ class Worker:
         finally:
             connection.close()
 
-    def _prune_now_and_then(self) -> None:
-        due = (self._last_prune is None
-               or time.monotonic() - self._last_prune >= PRUNE_EVERY.total_seconds())
-        if due:
-            self._last_prune = time.monotonic()
-            pruned = queue.prune_archive(self.settings.archive_days)
-            if pruned:
-                log.info("provisioning archive: %d operations older than %d days removed",
-                         pruned, self.settings.archive_days)
-            housekeeping.run_logged()  # expired sessions, tokens, codes (keystead.housekeeping)
+    def _housekeeping(self) -> None:
+        """Run the installation's housekeeping whenever it is due, whichever worker's claim
+        succeeds (``housekeeping.run_if_due``): asked first at the start (so a worker run
+        with ``once`` does it too), then every ``HOUSEKEEPING_CHECK`` until stopped."""
+        try:
+            while True:
+                close_old_connections()  # drop a connection closed while idle, or broken
+                housekeeping.run_if_due(self.worker_id)
+                if self.stopping.wait(HOUSEKEEPING_CHECK.total_seconds()):
+                    return
+        finally:
+            connection.close()
 
     # -- one batch ------------------------------------------------------------------
     def run_batch(self) -> tuple[int, int]:
-        """Claim one batch and run it; returns (executed, claimed)."""
+        """Claim one batch and run it; returns (executed, claimed). Executed counts what
+        ``finish`` archived: not an operation whose lease was lost, nor a rename it
+        could not record."""
         if not connection.in_atomic_block:  # (a caller's transaction: a test) keep it
             close_old_connections()  # drop a connection the database closed while idle
         operations = queue.claim(self.worker_id, self.batch, settings=self.settings)
@@ -166,16 +172,16 @@ class Worker:
                         if outcome:
                             uids[operation.id] = outcome
         finally:
-            queue.finish(self.worker_id, succeeded, uids)
+            executed = queue.finish(self.worker_id, succeeded, uids)
             remaining = [op.id for op in operations if op.id not in handled]
             if remaining:
                 queue.release(self.worker_id, remaining)
             with self._held_lock:
                 self._held = set()
-        if succeeded:
+        if executed:
             log.info("provisioning worker %s: %d of %d operations executed", self.worker_id,
-                     len(succeeded), len(operations))
-        return len(succeeded), len(operations)
+                     len(executed), len(operations))
+        return len(executed), len(operations)
 
     def _connector(self, system: System) -> Connector:
         cached = self._connectors.get(system.id)
@@ -237,9 +243,6 @@ class Worker:
                     operation.id, operation.kind, operation.account_name,
                     operation.system.name, state or "held by another worker", error)
         if state == State.EXCEPTION:
-            audit.record("provisioning.exception", actor_label="provisioning worker",
-                         target=operation.system, outcome=Outcome.FAILURE,
-                         detail={"operation": operation.id, "kind": operation.kind,
-                                 "account": operation.account_name, "error": error,
-                                 "attempts": operation.attempts})
+            queue.record_exception(operation.system, operation.id, operation.kind,
+                                   operation.account_name, error, operation.attempts)
 
