@@ -143,8 +143,8 @@ def portal_sign_in(seen: Exposure, ctx: dict, canary: str) -> None:
 
 def cli_housekeeping(seen: Exposure, ctx: dict, canary: str) -> None:
     """``keystead housekeeping``, dry run and real, over rows that held the canary (a
-    signed-in session, a mail given up on long ago): its output and log line carry counts
-    only."""
+    signed-in session, a mail given up on long ago), then ``--status``: its output, log
+    line and recorded run carry counts only."""
     from datetime import timedelta
 
     import time_machine
@@ -164,12 +164,14 @@ def cli_housekeeping(seen: Exposure, ctx: dict, canary: str) -> None:
     OutgoingMail.objects.filter(pk=mail.pk).update(status=OutgoingMail.Status.FAILED,
                                                    last_attempt_at=timezone.now())
     with time_machine.travel(timezone.now() + timedelta(days=40)):
-        for args in (["housekeeping", "--dry-run"], ["housekeeping"]):
+        for args in (["housekeeping", "--dry-run"], ["housekeeping"],
+                     ["housekeeping", "--status"]):
             result = CliRunner().invoke(main, args)
             assert result.exit_code == 0, result.output
             seen.logs.write(result.output)
     assert not Session.objects.exists()
     assert not OutgoingMail.objects.filter(pk=mail.pk).exists()
+    assert "1 outgoing mail" in result.output  # the status names the run that removed it
 
 
 def _console(ctx: dict) -> Client:
