@@ -16,6 +16,7 @@ from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
 from keystead import housekeeping
+from keystead.config import ConfigError
 from keystead.devices.models import Device, SeenNonce
 from keystead.directory import audit
 from keystead.directory.models import Event, User
@@ -206,3 +207,14 @@ def test_archived_provisioning_operations_go_after_the_archive_days(monkeypatch)
         assert counts()["archived provisioning operations"] == 1
     assert list(ArchivedOperation.objects.values_list("account_name", flat=True)) == [
         "recent"]
+
+
+def test_archive_days_zero_keeps_the_archive_forever(monkeypatch):
+    monkeypatch.setenv("KEYSTEAD_PROVISIONING_ARCHIVE_DAYS", "0")
+    archive(System.objects.create(name="target", connector=ConnectorType.SQL), "old")
+    with time_machine.travel(timezone.now() + timedelta(days=3650)):
+        assert counts()["archived provisioning operations"] == 0
+    assert ArchivedOperation.objects.count() == 1
+    monkeypatch.setenv("KEYSTEAD_PROVISIONING_ARCHIVE_DAYS", "-1")
+    with pytest.raises(ConfigError, match="or 0 to keep them forever"):
+        counts(dry_run=True)

@@ -200,11 +200,14 @@ def audit_events(now: datetime) -> dict[str, int]:
 
 def archived_operations(now: datetime) -> dict[str, int]:
     """Provisioning operations that ended (executed or cancelled) more than
-    ``KEYSTEAD_PROVISIONING_ARCHIVE_DAYS`` ago: the archive keeps what was sent where
-    for as long as the operator chose, and grows with every operation after that."""
-    cut_off = now - timedelta(days=provisioning_config.archive_days())
+    ``KEYSTEAD_PROVISIONING_ARCHIVE_DAYS`` ago (0: never): the archive keeps what was
+    sent where for as long as the operator chose, and grows with every operation after
+    that."""
+    days = provisioning_config.archive_days()
+    if not days:
+        return {"archived provisioning operations": 0}
     return {"archived provisioning operations": delete_in_batches(
-        ArchivedOperation.objects.filter(ended_at__lt=cut_off))}
+        ArchivedOperation.objects.filter(ended_at__lt=now - timedelta(days=days)))}
 
 
 #: In this order: OAuth tokens before families and code records, so those whose tokens

@@ -61,5 +61,7 @@ def load() -> QueueSettings:
 
 
 def archive_days() -> int:
-    """Days an ended operation stays in the archive before housekeeping removes it."""
-    return config.env_int("KEYSTEAD_PROVISIONING_ARCHIVE_DAYS", DEFAULT_ARCHIVE_DAYS)
+    """Days an ended operation stays in the archive before housekeeping removes it; 0 keeps
+    them forever, as for the other retention settings."""
+    return config.env_int("KEYSTEAD_PROVISIONING_ARCHIVE_DAYS", DEFAULT_ARCHIVE_DAYS,
+                          minimum=0, hint="; give a number of days, or 0 to keep them forever")
