@@ -21,6 +21,7 @@ from django.db.models.signals import post_migrate
 from django.test import Client
 
 from keystead.api.tokens import issue_token
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import User
 
 # Playwright's sync API runs an event loop in this thread; Django would refuse
@@ -96,11 +97,28 @@ def admin_user(db) -> User:
 
 
 @pytest.fixture
+def person_with(db):
+    """A person (no console access) holding exactly the given ``app.codename`` permissions."""
+    from django.contrib.auth.models import Permission
+
+    def make(email: str, *permissions: str) -> User:
+        person = User.objects.create_user(email, "Given", "Family", password=None)
+        for permission in permissions:
+            app_label, codename = permission.split(".", 1)
+            person.user_permissions.add(Permission.objects.get(
+                content_type__app_label=app_label, codename=codename))
+        return person
+
+    return make
+
+
+@pytest.fixture
 def token_for(admin_user):
     """Issue a real API token with the given scopes; returns its clear value."""
 
     def make(*scopes: str) -> str:
-        _, clear = issue_token(name="test", scopes=list(scopes), owner=admin_user, door="test")
+        _, clear = issue_token(name="test", scopes=list(scopes), owner=admin_user,
+                               actor=OPERATOR, door="test")
         return clear.reveal()
 
     return make

@@ -3,7 +3,9 @@ from django.test import Client
 from django.utils import timezone
 
 from keystead.api.models import ApiToken
-from keystead.directory.models import Event
+from keystead.api.tokens import issue_token, revoke_token
+from keystead.directory.authorization import OPERATOR, SCOPE_PERMISSIONS, Actor, NotAllowed
+from keystead.directory.models import Event, Outcome
 
 pytestmark = pytest.mark.django_db
 
@@ -64,3 +66,43 @@ def test_unknown_scope_refused(api):
     response = api.post("/api/v1/tokens", {"name": "x", "scopes": ["everything"]})
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "scopes"
+
+
+def test_a_token_never_mints_a_broader_token_than_the_console_would(person_with,
+                                                                     api_for_token):
+    """Only a superuser grants ``admin`` in the console; the token service gives the same
+    answer to an ``admin`` token whose owner holds every permission but is no superuser,
+    and the refusal is audited."""
+    deputy = person_with("deputy@example.com", *sorted(SCOPE_PERMISSIONS["admin"]))
+    _, clear = issue_token(name="deputy", scopes=["admin"], owner=deputy, actor=OPERATOR,
+                           door="test")
+    api = api_for_token(clear.reveal())
+    refused = api.post("/api/v1/tokens", {"name": "wider", "scopes": ["admin"]})
+    assert refused.status_code == 403 and "admin" in refused.json()["detail"]
+    assert ApiToken.objects.count() == 1
+    event = Event.objects.get(action="api_token.create", outcome=Outcome.DENIED)
+    assert event.actor_label.startswith("deputy@example.com (token ")
+    narrow = api.post("/api/v1/tokens", {"name": "narrow", "scopes": ["users:write"]})
+    assert narrow.status_code == 201 and ApiToken.objects.get(name="narrow").owner == deputy
+
+
+def test_the_token_service_decides_who_issues_and_revokes_for_every_door(person_with,
+                                                                          admin_user):
+    """Issuing needs api.add_apitoken, a token for oneself and scopes within one's own
+    permissions; revoking needs api.change_apitoken. Each refusal is audited."""
+    clerk = person_with("clerk@example.com", "api.add_apitoken", "directory.view_user")
+    acting = Actor.person(clerk)
+    with pytest.raises(NotAllowed, match="someone else"):
+        issue_token(name="x", scopes=["users:read"], owner=admin_user, actor=acting)
+    with pytest.raises(NotAllowed, match="users:write"):
+        issue_token(name="x", scopes=["users:read", "users:write"], owner=clerk, actor=acting)
+    mine, _ = issue_token(name="mine", scopes=["users:read"], owner=clerk, actor=acting)
+    with pytest.raises(NotAllowed, match=r"api\.change_apitoken"):
+        revoke_token(mine, actor=acting)
+    nobody = person_with("nobody@example.com", "directory.view_user")
+    with pytest.raises(NotAllowed, match=r"api\.add_apitoken"):
+        issue_token(name="x", scopes=["users:read"], owner=nobody, actor=Actor.person(nobody))
+    mine.refresh_from_db()
+    assert mine.revoked_at is None and ApiToken.objects.count() == 1
+    assert sorted(Event.objects.filter(outcome=Outcome.DENIED).values_list(
+        "action", flat=True)) == ["api_token.create"] * 3 + ["api_token.revoke"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from keystead.api.tokens import issue_token
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, Group, User
 from keystead.policy.changes import settings_of
 from keystead.policy.models import GroupPolicy, LogonPolicy
@@ -198,3 +200,21 @@ def test_a_group_can_raise_the_minimum_score(api):
     refused = api.post(f"/api/v1/users/{ada.pk}/password", {"password": "summerhorsegarden"})
     assert refused.status_code == 400
     assert "it scores 3 of 4 for strength, the policy asks for 4" in refused.json()["detail"]
+
+
+def test_the_api_and_the_console_ask_the_same_permission_to_change_a_policy(person_with,
+                                                                            api_for_token):
+    """The console lets anyone holding directory.manage_policy change the logon policies;
+    the policy service decides so for the API too, without the models' own permissions."""
+    manager = person_with("manager@example.com", "directory.manage_policy")
+    token, clear = issue_token(name="policy", scopes=["policy:write"], owner=manager,
+                               actor=OPERATOR, door="test")
+    api = api_for_token(clear.reveal())
+    assert api.patch("/api/v1/policy", {"max_failures": 7}).status_code == 200
+    group = Group.objects.create(name="Admins")
+    assert api.patch(f"/api/v1/groups/{group.pk}/policy",
+                     {"min_length": 20}).status_code == 201
+    assert api.delete(f"/api/v1/groups/{group.pk}/policy").status_code == 204
+    assert LogonPolicy.current().max_failures == 7 and not GroupPolicy.objects.exists()
+    assert set(Event.objects.filter(action__startswith="policy.").values_list(
+        "actor_label", flat=True)) == {f"manager@example.com (token {token.key_id})"}

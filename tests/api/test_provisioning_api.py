@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from keystead.api.tokens import issue_token
-from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.authorization import OPERATOR, Actor, NotAllowed
 from keystead.directory.models import Event, Outcome, Role, User
 from keystead.provisioning import queue, systems
 from keystead.provisioning.models import (
@@ -151,7 +151,8 @@ def test_scopes_and_owners(api_with, api_for_token, admin_user: User) -> None:
     # A token never does more than its owner: an owner without the permissions is refused.
     clerk = User.objects.create_user("clerk@example.com", "Clerk", "Person", password=None)
     clerk.user_permissions.add(Permission.objects.get(codename="view_system"))
-    _, clear = issue_token(name="t", scopes=["provisioning:read"], owner=clerk, door="test")
+    _, clear = issue_token(name="t", scopes=["provisioning:read"], owner=clerk,
+                           actor=OPERATOR, door="test")
     answer = api_for_token(clear.reveal()).get("/api/v1/systems")
     assert answer.status_code == 403 and "owner" in answer.json()["detail"]
     assert Event.objects.filter(action="api.auth", outcome=Outcome.DENIED,

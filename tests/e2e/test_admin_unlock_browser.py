@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import Group as AuthGroup
 
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, User
 from keystead.login.passwords import Result, sign_in_with_password
 from keystead.policy.changes import update_installation_policy
@@ -36,7 +37,7 @@ def helpdesk() -> User:
 @pytest.fixture
 def locked_person() -> User:
     """Ada, locked by three real failed sign-ins, until an administrator unlocks her."""
-    update_installation_policy({"max_failures": 3, "lock_minutes": 0}, door="test")
+    update_installation_policy({"max_failures": 3, "lock_minutes": 0}, actor=OPERATOR, door="test")
     ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace",
                                    password=PERSON_PASSWORD)
     for _ in range(3):

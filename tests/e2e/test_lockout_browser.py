@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, User
 from keystead.login.passwords import GENERIC_FAILURE
 from keystead.policy.changes import update_installation_policy
@@ -39,7 +40,7 @@ def failure_text(page) -> str:
 def test_three_failures_lock_and_the_lock_ends_after_the_period(page, deliver):
     from playwright.sync_api import expect
 
-    update_installation_policy({"max_failures": 3, "lock_minutes": 15}, door="test")
+    update_installation_policy({"max_failures": 3, "lock_minutes": 15}, actor=OPERATOR, door="test")
     ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace", password=PASSWORD)
 
     answers = []

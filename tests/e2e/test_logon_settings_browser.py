@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, Group
 from keystead.policy.changes import save_group_policy
 from keystead.policy.models import LogonPolicy
@@ -16,7 +17,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_change_logon_settings_with_a_refused_value_first(page, sign_in):
     from playwright.sync_api import expect
 
-    save_group_policy(Group.objects.create(name="Admins"), {"min_length": 20}, door="test")
+    save_group_policy(Group.objects.create(name="Admins"), {"min_length": 20},
+                      actor=OPERATOR, door="test")
     sign_in("/admin/")
     page.get_by_role("link", name="Logon settings").click()
     expect(page).to_have_url("/admin/policy/logonpolicy/1/change/")

@@ -15,6 +15,7 @@ import time_machine
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, User
 from keystead.login.models import RememberedBrowser
 from keystead.login.passwords import GENERIC_FAILURE
@@ -139,7 +140,7 @@ def remembered_then_changed(page, box, first: int, then: int) -> timezone.dateti
         enter_code(page, code_in(box, 1), remember=True)
         expect_home(page)
         sign_out(page)
-        update_installation_policy({"remember_days": then}, door="test")
+        update_installation_policy({"remember_days": then}, actor=OPERATOR, door="test")
     assert RememberedBrowser.objects.get().days == first
     return start
 

@@ -130,7 +130,7 @@ def test_changing_n_affects_only_later_grants(ada, first, then, after_days, stil
     client = Client()
     with time_machine.travel(timezone.now(), tick=False) as clock:
         sign_in(client, remember=True)
-        changes.update_installation_policy({"remember_days": then}, door="test")
+        changes.update_installation_policy({"remember_days": then}, actor=OPERATOR, door="test")
         clock.shift(timedelta(days=after_days))
         client.post("/logout/")
         assert (sign_in(client) == "/") is still_remembered

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 from django.test import Client
 
 from keystead.cli import main
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, Group, User
 from keystead.policy.models import GroupPolicy, LogonPolicy, Strategy
 from keystead.policy.strategies import NO_MAIL, strategy_prerequisites
@@ -173,9 +174,11 @@ def test_cli_group_requires_second_factor(mail_server):
 def test_a_missing_mail_server_later_does_not_block_other_changes(mail_server, settings):
     from keystead.policy import changes
 
-    changes.update_installation_policy({"login_strategy": "password+2fa"}, door="test")
+    changes.update_installation_policy({"login_strategy": "password+2fa"},
+                                       actor=OPERATOR, door="test")
     settings.EMAIL_BACKEND, settings.EMAIL_CONFIGURED = CONSOLE_MAIL, False
-    _, changed = changes.update_installation_policy({"max_failures": 7}, door="test")
+    _, changed = changes.update_installation_policy({"max_failures": 7},
+                                                    actor=OPERATOR, door="test")
     assert list(changed) == ["max_failures"]
 
 

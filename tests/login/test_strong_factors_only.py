@@ -6,6 +6,7 @@ import pytest
 from django.test import Client
 
 from keystead.api.tokens import issue_token
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, Group, User
 from keystead.login import backup_codes, factors
 from keystead.policy.changes import save_group_policy
@@ -32,13 +33,13 @@ def password_step(client: Client) -> None:
 
 
 def test_email_is_offered_while_the_group_only_requires_a_factor(admins, ada):
-    save_group_policy(admins, {"require_second_factor": True}, door="test")
+    save_group_policy(admins, {"require_second_factor": True}, actor=OPERATOR, door="test")
     assert [m.key for m in factors.methods_for(ada)] == ["email"]
 
 
 def test_strong_only_leaves_out_email_and_its_page_refuses(admins, ada, deliver):
     save_group_policy(admins, {"require_second_factor": True, "strong_factors_only": True},
-                      door="test")
+                      actor=OPERATOR, door="test")
     assert factors.methods_for(ada) == []
     client = Client()
     password_step(client)
@@ -50,7 +51,7 @@ def test_strong_only_leaves_out_email_and_its_page_refuses(admins, ada, deliver)
 
 def test_strong_only_still_accepts_a_backup_code(admins, ada):
     save_group_policy(admins, {"require_second_factor": True, "strong_factors_only": True},
-                      door="test")
+                      actor=OPERATOR, door="test")
     codes = backup_codes.generate(ada)
     assert [m.key for m in factors.methods_for(ada)] == ["backup"]
     client = Client()
@@ -62,7 +63,8 @@ def test_strong_only_still_accepts_a_backup_code(admins, ada):
 
 
 def test_setting_is_audited_and_reachable_from_the_api(admins, ada, admin_user):
-    _, clear = issue_token(name="t", scopes=["policy:write"], owner=admin_user, door="test")
+    _, clear = issue_token(name="t", scopes=["policy:write"], owner=admin_user,
+                           actor=OPERATOR, door="test")
     response = Client().patch(
         f"/api/v1/groups/{admins.pk}/policy", {"strong_factors_only": True},
         content_type="application/json", headers={"Authorization": f"Bearer {clear.reveal()}"})

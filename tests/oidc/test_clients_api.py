@@ -7,7 +7,9 @@ from django.contrib.auth.hashers import check_password
 from django.test import Client
 from oauth2_provider.models import get_application_model
 
-from keystead.directory.models import Event
+from keystead.api.tokens import issue_token
+from keystead.directory.authorization import OPERATOR
+from keystead.directory.models import Event, Outcome
 from keystead.providers.oidc.clients import redirect_uri_problem
 
 from .helpers import basic
@@ -128,3 +130,35 @@ def test_scopes(api_with):
     assert refused.status_code == 403
     assert "clients:write" in refused.json()["detail"]
     assert api_with("users:read").get(URL).status_code == 403
+
+
+def test_each_change_to_an_application_needs_the_console_s_permission(person_with,
+                                                                       api_for_token):
+    """Registering, changing and deleting each need the permission the console asks for,
+    decided by the clients service for every door; each refusal is audited."""
+    registrar = person_with("registrar@example.com", "oauth2_provider.view_application",
+                            "oauth2_provider.add_application")
+    _, clear = issue_token(name="apps", scopes=["clients:write"], owner=registrar,
+                           actor=OPERATOR, door="test")
+    api = api_for_token(clear.reveal())
+    created = api.post(URL, WEB)
+    assert created.status_code == 201, created.content
+    client_id = created.json()["client_id"]
+    changed = api.patch(f"{URL}/{client_id}", {"name": "Renamed"})
+    assert changed.status_code == 403
+    assert "oauth2_provider.change_application" in changed.json()["detail"]
+    deleted = api.delete(f"{URL}/{client_id}")
+    assert deleted.status_code == 403
+    assert "oauth2_provider.delete_application" in deleted.json()["detail"]
+    assert Application.objects.get(client_id=client_id).name == "Wiki"
+
+    viewer = person_with("viewer@example.com", "oauth2_provider.view_application")
+    _, clear = issue_token(name="look", scopes=["clients:write"], owner=viewer,
+                           actor=OPERATOR, door="test")
+    assert api_for_token(clear.reveal()).post(URL, {**WEB, "name": "Blog"}).status_code == 403
+    assert not Application.objects.filter(name="Blog").exists()
+    refusals = Event.objects.filter(outcome=Outcome.DENIED, action__startswith="oidc.")
+    assert sorted((e.action, e.actor_label.split(" (token")[0]) for e in refusals) == [
+        ("oidc.client_changed", "registrar@example.com"),
+        ("oidc.client_deleted", "registrar@example.com"),
+        ("oidc.client_registered", "viewer@example.com")]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from keystead.directory.models import Event, Group, User
+from keystead.directory.authorization import OPERATOR, Actor, NotAllowed
+from keystead.directory.models import Event, Group, Outcome, User
 from keystead.directory.rules import RuleViolation
 from keystead.policy import changes
 from keystead.policy.models import GroupPolicy, LogonPolicy
@@ -76,7 +77,8 @@ def test_changed_settings_lists_old_and_new():
 def test_update_changes_what_is_given_and_records_old_and_new():
     LogonPolicy.current()
     LogonPolicy.objects.filter(pk=1).update(max_failures=7)  # set by someone else
-    policy, changed = changes.update_installation_policy({"min_length": 16}, door="test")
+    policy, changed = changes.update_installation_policy({"min_length": 16},
+                                                         actor=OPERATOR, door="test")
     assert (policy.min_length, policy.max_failures) == (16, 7)
     assert changed == {"min_length": [15, 16]}
     assert Event.objects.get(action="policy.update").detail == {
@@ -86,7 +88,7 @@ def test_update_changes_what_is_given_and_records_old_and_new():
 @pytest.mark.django_db
 def test_a_refused_update_writes_nothing():
     with pytest.raises(RuleViolation) as refused:
-        changes.update_installation_policy({"min_length": 16, "max_length": 12})
+        changes.update_installation_policy({"min_length": 16, "max_length": 12}, actor=OPERATOR)
     assert fields(refused.value.problems) == ["max_length"]
     assert LogonPolicy.current().min_length == 15
     assert not Event.objects.exists()
@@ -102,9 +104,11 @@ def test_group_policy_starts_from_the_installation_and_strictest_wins():
     admins.members.add(ada)
     ops.members.add(ada)
 
-    policy, created, _ = changes.save_group_policy(admins, {"min_length": 20}, door="test")
+    policy, created, _ = changes.save_group_policy(admins, {"min_length": 20},
+                                                   actor=OPERATOR, door="test")
     assert created and (policy.min_length, policy.max_failures) == (20, 10)
-    changes.save_group_policy(ops, {"min_length": 12, "max_failures": 3, "lock_minutes": 0})
+    changes.save_group_policy(ops, {"min_length": 12, "max_failures": 3, "lock_minutes": 0},
+                              actor=OPERATOR)
 
     effective = changes.effective_settings(effective_policy(ada))
     assert effective["min_length"] == 20  # Admins, stricter than 16 and 12
@@ -113,7 +117,7 @@ def test_group_policy_starts_from_the_installation_and_strictest_wins():
     assert changes.combined(LogonPolicy.current(), GroupPolicy.objects.get(group=ops))[
         "min_length"] == 16
 
-    _, created, changed = changes.save_group_policy(admins, {"min_length": 24})
+    _, created, changed = changes.save_group_policy(admins, {"min_length": 24}, actor=OPERATOR)
     assert not created and changed == {"min_length": [20, 24]}
     assert [e.action for e in Event.objects.order_by("id")] == [
         "policy.group.create", "policy.group.create", "policy.group.update"]
@@ -122,8 +126,8 @@ def test_group_policy_starts_from_the_installation_and_strictest_wins():
 @pytest.mark.django_db
 def test_deleting_a_group_policy_records_what_it_said():
     group = Group.objects.create(name="Admins")
-    policy, _, _ = changes.save_group_policy(group, {"min_length": 20})
-    changes.delete_group_policy(policy, door="test")
+    policy, _, _ = changes.save_group_policy(group, {"min_length": 20}, actor=OPERATOR)
+    changes.delete_group_policy(policy, actor=OPERATOR, door="test")
     assert not GroupPolicy.objects.exists()
     event = Event.objects.get(action="policy.group.delete")
     assert event.detail["group"] == "Admins" and event.detail["settings"]["min_length"] == 20
@@ -155,10 +159,35 @@ def test_min_strength_folds_to_the_higher_score_and_is_audited():
     admins = Group.objects.create(name="Admins")
     ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace")
     admins.members.add(ada)
-    _, changed = changes.update_installation_policy({"min_strength": 2}, door="test")
+    _, changed = changes.update_installation_policy({"min_strength": 2},
+                                                    actor=OPERATOR, door="test")
     assert changed == {"min_strength": [3, 2]}
-    changes.save_group_policy(admins, {"min_strength": 4}, door="test")
+    changes.save_group_policy(admins, {"min_strength": 4}, actor=OPERATOR, door="test")
     assert effective_policy(ada).password.min_strength == 4
     assert effective_policy(None).password.min_strength == 2
-    changes.save_group_policy(admins, {"min_strength": 1}, door="test")
+    changes.save_group_policy(admins, {"min_strength": 1}, actor=OPERATOR, door="test")
     assert effective_policy(ada).password.min_strength == 2  # a group only tightens
+
+
+@pytest.mark.django_db
+def test_the_policy_services_refuse_whoever_may_not_manage_the_policy():
+    """The policy models' own permissions only show the pages: every door's change is
+    refused without directory.manage_policy, nothing changes, and each refusal is audited."""
+    pages_only = Actor(label="pages only", permissions=frozenset({
+        "policy.change_logonpolicy", "policy.add_grouppolicy", "policy.change_grouppolicy",
+        "policy.delete_grouppolicy"}))
+    with pytest.raises(NotAllowed, match=r"directory\.manage_policy"):
+        changes.update_installation_policy({"max_failures": 3}, actor=pages_only)
+    admins = Group.objects.create(name="Admins")
+    with pytest.raises(NotAllowed, match=r"directory\.manage_policy"):
+        changes.save_group_policy(admins, {"min_length": 20}, actor=pages_only)
+    policy, _, _ = changes.save_group_policy(admins, {"min_length": 20}, actor=OPERATOR)
+    with pytest.raises(NotAllowed, match=r"directory\.manage_policy"):
+        changes.save_group_policy(admins, {"min_length": 24}, actor=pages_only)
+    with pytest.raises(NotAllowed, match=r"directory\.manage_policy"):
+        changes.delete_group_policy(policy, actor=pages_only)
+    policy.refresh_from_db()
+    assert policy.min_length == 20 and LogonPolicy.current().max_failures == 10
+    assert sorted(Event.objects.filter(outcome=Outcome.DENIED).values_list(
+        "action", flat=True)) == ["policy.group.create", "policy.group.delete",
+                                  "policy.group.update", "policy.update"]

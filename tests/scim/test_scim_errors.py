@@ -4,6 +4,7 @@ import pytest
 from scim_helpers import ScimApi, assert_scim_error, user_body
 
 from keystead.api.tokens import revoke_token
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, Outcome
 
 pytestmark = pytest.mark.django_db
@@ -34,8 +35,8 @@ def test_unknown_token_is_audited(client, db):
 
 def test_revoked_token_is_401(client, admin_user):
     from keystead.api.tokens import issue_token
-    token, clear = issue_token(name="okta", scopes=["scim"], owner=admin_user)
-    revoke_token(token)
+    token, clear = issue_token(name="okta", scopes=["scim"], owner=admin_user, actor=OPERATOR)
+    revoke_token(token, actor=OPERATOR)
     assert_scim_error(ScimApi(client, clear.reveal()).get("Users"), 401)
 
 

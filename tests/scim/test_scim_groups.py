@@ -6,7 +6,7 @@ from scim_helpers import ScimApi, assert_scim_error
 
 from keystead.api.tokens import issue_token
 from keystead.directory import services
-from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.authorization import OPERATOR, Actor, NotAllowed
 from keystead.directory.models import Event, Group, Outcome, Role
 
 pytestmark = [pytest.mark.django_db, pytest.mark.smoke]
@@ -175,7 +175,7 @@ def _scim_for_owner_without_group_rights(client, make_user) -> ScimApi:
     clerk.user_permissions.add(*Permission.objects.filter(
         content_type__app_label="directory",
         codename__in=["view_user", "add_user", "change_user", "view_group"]))
-    _, clear = issue_token(name="idp", scopes=["scim"], owner=clerk, door="test")
+    _, clear = issue_token(name="idp", scopes=["scim"], owner=clerk, actor=OPERATOR, door="test")
     return ScimApi(client, clear.reveal())
 
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from keystead.api.tokens import issue_token
 from keystead.cli import main
+from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Event, User
 from keystead.login.models import SignedInSession
 
@@ -247,7 +248,7 @@ def _through_a_token(door, actor: tuple[str, str | None], action: str, target_ki
 
 def _token(scope: str, owner_kind: str | None) -> str:
     _, clear = issue_token(name="matrix", scopes=[scope], owner=_owner(owner_kind),
-                           door="test")
+                           actor=OPERATOR, door="test")
     return clear.reveal()
 
 

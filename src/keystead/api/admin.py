@@ -19,49 +19,11 @@ from django.utils import timezone
 
 from keystead.api.models import ApiToken
 from keystead.api.scopes import SCOPES
-from keystead.api.tokens import issue_token, revoke_token
+from keystead.api.tokens import grantable_scopes, issue_token, revoke_token
 from keystead.directory.admin_site import short_date, short_time
+from keystead.directory.authorization import Actor
 
 DOOR = "admin"
-
-_USER_WRITE = ("add_user", "change_user", "delete_user", "view_user", "set_user_password")
-_GROUP_WRITE = ("add_group", "change_group", "delete_group", "view_group")
-
-#: Console permissions (directory app) an issuer needs to grant each scope.
-#: A scope missing here (or None) can be granted by superusers only.
-SCOPE_PERMISSIONS: dict[str, tuple[str, ...] | None] = {
-    "users:read": ("view_user",),
-    "users:write": _USER_WRITE,
-    "groups:read": ("view_group",),
-    "groups:write": _GROUP_WRITE,
-    "roles:read": ("view_role",),
-    "roles:write": ("add_role", "change_role", "delete_role", "view_role"),
-    "events:read": ("view_event",),
-    "policy:read": ("policy.view_logonpolicy",),
-    "policy:write": ("directory.manage_policy",),
-    "clients:read": ("oauth2_provider.view_application",),
-    "clients:write": ("oauth2_provider.add_application", "oauth2_provider.change_application",
-                      "oauth2_provider.delete_application"),
-    "provisioning:read": ("provisioning.view_system",),
-    "provisioning:write": ("provisioning.add_system", "provisioning.change_system",
-                           "provisioning.delete_system", "provisioning.change_operation"),
-    "scim": _USER_WRITE + _GROUP_WRITE,
-    "admin": None,
-}
-
-
-def grantable_scopes(user: Any) -> list[str]:
-    """The scopes ``user`` may put on a token, in the order of ``SCOPES``."""
-    if user.is_superuser:
-        return list(SCOPES)
-    allowed = []
-    for scope in SCOPES:
-        needed = SCOPE_PERMISSIONS.get(scope)
-        if needed is not None and user.has_perms(
-            [p if "." in p else f"directory.{p}" for p in needed]
-        ):
-            allowed.append(scope)
-    return allowed
 
 
 class ApiTokenAddForm(forms.ModelForm):
@@ -142,7 +104,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
         if obj is None:
             kwargs["form"] = type(
                 "ApiTokenAddForm", (ApiTokenAddForm,),
-                {"allowed_scopes": tuple(grantable_scopes(request.user))},
+                {"allowed_scopes": tuple(grantable_scopes(Actor.person(request.user)))},
             )
         return super().get_form(request, obj, change=change, **kwargs)
 
@@ -184,6 +146,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
             name=form.cleaned_data["name"],
             scopes=list(form.cleaned_data["scopes"]),
             owner=request.user,
+            actor=Actor.person(request.user),
             days=form.cleaned_data["lifetime_days"],
             request=request,
             door=DOOR,
@@ -215,8 +178,9 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description="Revoke selected tokens", permissions=["revoke"])
     def revoke_tokens(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
         revoked = 0
+        acting = Actor.person(request.user)
         for token in queryset.filter(revoked_at__isnull=True):
-            revoke_token(token, request=request, door=DOOR)
+            revoke_token(token, actor=acting, request=request, door=DOOR)
             revoked += 1
         if revoked:
             noun = "token" if revoked == 1 else "tokens"

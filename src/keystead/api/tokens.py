@@ -1,25 +1,106 @@
-"""Issuing, revoking and checking admin API tokens, audited, for the API, SCIM, admin and CLI."""
+"""Issuing, revoking and checking admin API tokens, audited, for the API, SCIM, admin and CLI.
+
+Who may issue and revoke is decided here for every door. Issuing needs the
+console's permission to add tokens, a token is issued to its issuer (only a
+superuser, such as the operator at the command line, names another owner), and
+each scope on it must be one the issuer may grant (``grantable_scopes``: the
+console permissions behind the scope; ``admin`` is a superuser's). A token made
+through the API is thus never broader than the console would let its owner
+make. Revoking needs the console's permission to change tokens.
+"""
 
 from __future__ import annotations
+
+from typing import NoReturn
 
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from keystead.api.models import ApiToken
-from keystead.api.scopes import grants, unknown_scopes
+from keystead.api.scopes import SCOPES, grants, unknown_scopes
 from keystead.directory import audit
-from keystead.directory.authorization import Actor, NotAllowed, may_use_scope
+from keystead.directory.authorization import (
+    Actor,
+    NotAllowed,
+    may_use_scope,
+    require_permission,
+)
 from keystead.directory.models import Outcome
 from keystead.directory.rules import FieldProblem
 from keystead.directory.services import RuleViolation
 from keystead.secret import Secret
 
+ADD_TOKENS = "api.add_apitoken"
+REVOKE_TOKENS = "api.change_apitoken"
+
+_USER_WRITE = ("directory.add_user", "directory.change_user", "directory.delete_user",
+               "directory.view_user", "directory.set_user_password")
+_GROUP_WRITE = ("directory.add_group", "directory.change_group", "directory.delete_group",
+                "directory.view_group")
+
+#: The console permissions an issuer needs to grant each scope; a scope missing here
+#: (``admin``) only a superuser grants.
+GRANT_NEEDS: dict[str, frozenset[str]] = {scope: frozenset(needed) for scope, needed in {
+    "users:read": ("directory.view_user",),
+    "users:write": _USER_WRITE,
+    "groups:read": ("directory.view_group",),
+    "groups:write": _GROUP_WRITE,
+    "roles:read": ("directory.view_role",),
+    "roles:write": ("directory.add_role", "directory.change_role", "directory.delete_role",
+                    "directory.view_role"),
+    "events:read": ("directory.view_event",),
+    "policy:read": ("policy.view_logonpolicy",),
+    "policy:write": ("directory.manage_policy",),
+    "clients:read": ("oauth2_provider.view_application",),
+    "clients:write": ("oauth2_provider.add_application", "oauth2_provider.change_application",
+                      "oauth2_provider.delete_application"),
+    "provisioning:read": ("provisioning.view_system",),
+    "provisioning:write": ("provisioning.add_system", "provisioning.change_system",
+                           "provisioning.delete_system", "provisioning.change_operation"),
+    "scim": _USER_WRITE + _GROUP_WRITE,
+}.items()}
+
+
+def grantable_scopes(actor: Actor) -> list[str]:
+    """The scopes ``actor`` may put on a token, in the order of ``SCOPES``: what the
+    console offers and what every door accepts."""
+    if actor.superuser:
+        return list(SCOPES)
+    return [scope for scope in SCOPES
+            if scope in GRANT_NEEDS and GRANT_NEEDS[scope] <= actor.permissions]
+
+
+def _refuse(actor: Actor, reason: str, *, request: HttpRequest | None, door: str,
+            scopes: list[str]) -> NoReturn:
+    audit.record("api_token.create", request=request, actor=actor.user,
+                 actor_label=actor.label, outcome=Outcome.DENIED,
+                 detail={"door": door, "scopes": scopes, "reason": reason})
+    raise NotAllowed(f"{actor.label} may not {reason}.")
+
+
+def _require_issue(actor: Actor, *, scopes: list[str], owner, request: HttpRequest | None,
+                   door: str) -> None:
+    """Checked before the token's transaction, so the refusal's event stays recorded."""
+    require_permission(actor, ADD_TOKENS, "issue API tokens", "api_token.create",
+                       request=request, detail={"door": door, "scopes": scopes})
+    own = owner is not None and actor.user is not None and owner.pk == actor.user.pk
+    if not (actor.superuser or own):
+        _refuse(actor, "issue a token for someone else (only a superuser may)",
+                request=request, door=door, scopes=scopes)
+    grantable = grantable_scopes(actor)
+    beyond = [scope for scope in scopes if scope in SCOPES and scope not in grantable]
+    if beyond:
+        _refuse(actor, f"grant the scope(s) {', '.join(beyond)}: a token is never broader "
+                "than its issuer's own permissions", request=request, door=door,
+                scopes=scopes)
+
 
 def issue_token(
-    *, name: str, scopes: list[str], owner=None, days: int | None = None,
+    *, name: str, scopes: list[str], actor: Actor, owner=None, days: int | None = None,
     request: HttpRequest | None = None, door: str = "api",
 ) -> tuple[ApiToken, Secret]:
+    _require_issue(actor, scopes=scopes, owner=owner, request=request, door=door)
     problems = []
     if not name.strip():
         problems.append(FieldProblem("name", "Name is required: say what the token is for."))
@@ -39,8 +120,10 @@ def issue_token(
     return token, Secret(clear)
 
 
-def revoke_token(token: ApiToken, *, request: HttpRequest | None = None,
+def revoke_token(token: ApiToken, *, actor: Actor, request: HttpRequest | None = None,
                  door: str = "api") -> None:
+    require_permission(actor, REVOKE_TOKENS, "revoke API tokens", "api_token.revoke",
+                       request=request, detail={"door": door, "key_id": token.key_id})
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])

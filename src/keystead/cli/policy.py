@@ -147,6 +147,7 @@ def set_settings(assignments: tuple[str, ...], group: str | None) -> None:
       keystead policy set min_strength=4
       keystead policy set --group Admins min_length=20 reuse_blocked=all
     """
+    from keystead.directory.authorization import OPERATOR
     from keystead.directory.services import RuleViolation
     from keystead.policy import changes
 
@@ -156,11 +157,13 @@ def set_settings(assignments: tuple[str, ...], group: str | None) -> None:
         wanted[name] = value
     try:
         if group is None:
-            saved, changed = changes.update_installation_policy(wanted, door="cli")
+            saved, changed = changes.update_installation_policy(wanted, actor=OPERATOR,
+                                                              door="cli")
             where, created = "the installation's policy", False
         else:
             target = _group_named(group)
-            saved, created, changed = changes.save_group_policy(target, wanted, door="cli")
+            saved, created, changed = changes.save_group_policy(target, wanted, actor=OPERATOR,
+                                                                door="cli")
             where = f"the policy of group {target.name}"
     except RuleViolation as violation:
         raise input_error(violation) from None
@@ -185,6 +188,7 @@ def remove_group(name: str) -> None:
     Example:
       keystead policy remove-group Admins
     """
+    from keystead.directory.authorization import OPERATOR
     from keystead.policy import changes
     from keystead.policy.models import GroupPolicy
 
@@ -192,7 +196,7 @@ def remove_group(name: str) -> None:
     found = GroupPolicy.objects.filter(group=group).first()
     if found is None:
         raise InputError(f"Group {group.name} has no policy of its own; nothing to remove.")
-    changes.delete_group_policy(found, door="cli")
+    changes.delete_group_policy(found, actor=OPERATOR, door="cli")
     click.echo(f"Removed the policy of group {group.name}.")
 
 

@@ -56,11 +56,13 @@ def create(name: str, scopes: tuple[str, ...], days: int | None, owner: str | No
       TOKEN=$(keystead token create --name ci --scope users:read --days 7 | tail -1)
     """
     from keystead.api.tokens import issue_token
+    from keystead.directory.authorization import OPERATOR
     from keystead.directory.services import RuleViolation
 
     try:
         issued, clear = issue_token(name=name, scopes=list(dict.fromkeys(scopes)),
-                                    owner=_owner(owner), days=days, door="cli")
+                                    owner=_owner(owner), days=days, actor=OPERATOR,
+                                    door="cli")
     except RuleViolation as violation:
         raise input_error(violation) from None
     click.echo(f"Created token {issued.name!r} with id {issued.key_id}.")
@@ -104,6 +106,7 @@ def revoke(key_id: str) -> None:
     """
     from keystead.api.models import ApiToken
     from keystead.api.tokens import revoke_token
+    from keystead.directory.authorization import OPERATOR
 
     found = ApiToken.objects.filter(key_id=key_id.strip()).first()
     if found is None:
@@ -112,5 +115,5 @@ def revoke(key_id: str) -> None:
         click.echo(f"Token {found.key_id} ({found.name}) was already revoked "
                    f"{when(found.revoked_at)}.")
         return
-    revoke_token(found, door="cli")
+    revoke_token(found, actor=OPERATOR, door="cli")
     click.echo(f"Revoked token {found.key_id} ({found.name}).")

@@ -27,6 +27,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from keystead.directory.admin_site import short_time
+from keystead.directory.authorization import Actor
 from keystead.directory.models import Group, User
 from keystead.policy import changes
 from keystead.policy.changes import (
@@ -44,7 +45,7 @@ from keystead.policy.forms import GroupPolicyForm, LogonPolicyForm
 from keystead.policy.models import GroupPolicy, LogonPolicy, PolicySettings
 from keystead.policy.services import effective_policy
 
-MANAGE_PERMISSION = "directory.manage_policy"
+MANAGE_PERMISSION = changes.MANAGE_POLICY  # what the pages offer; the service decides
 DOOR = "admin"
 STRICTEST_WINS = (
     "For each rule the strictest value of the installation policy and the group policies "
@@ -187,7 +188,8 @@ class LogonPolicyAdmin(PolicyAdminBase):
         wanted = {name: form.cleaned_data[name] for name in form.changed_data
                   if name in SETTING_FIELDS or (name in STRATEGY_FIELDS
                                                 and form.cleaned_data[name] not in (None, ""))}
-        policy, _ = changes.update_installation_policy(wanted, request=request, door=DOOR)
+        policy, _ = changes.update_installation_policy(
+            wanted, actor=Actor.person(request.user), request=request, door=DOOR)
         obj.refresh_from_db()
         self._advise(request, policy)
 
@@ -297,15 +299,18 @@ class GroupPolicyAdmin(PolicyAdminBase):
         else:
             wanted = {name: form.cleaned_data[name] for name in GROUP_FIELDS}
             group = form.cleaned_data["group"]
-        policy, _, _ = changes.save_group_policy(group, wanted, request=request, door=DOOR)
+        policy, _, _ = changes.save_group_policy(
+            group, wanted, actor=Actor.person(request.user), request=request, door=DOOR)
         obj.pk = policy.pk
         obj._state.adding = False
         obj.refresh_from_db()
         self._advise(request, policy)
 
     def delete_model(self, request: HttpRequest, obj: GroupPolicy) -> None:
-        changes.delete_group_policy(obj, request=request, door=DOOR)
+        changes.delete_group_policy(obj, actor=Actor.person(request.user), request=request,
+                                    door=DOOR)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[GroupPolicy]) -> None:
+        acting = Actor.person(request.user)
         for policy in queryset.select_related("group"):
-            changes.delete_group_policy(policy, request=request, door=DOOR)
+            changes.delete_group_policy(policy, actor=acting, request=request, door=DOOR)

@@ -3,7 +3,8 @@
 The admin console, the REST API and the ``keystead policy`` command all come
 through here, so a value refused in one door is refused in every door with
 the same words, and every change leaves one audit Event that lists each
-changed setting as ``[old, new]``.
+changed setting as ``[old, new]``. Who may change a policy is decided here
+too (``directory.manage_policy``), so every door gives one person one answer.
 
 The checks on the values themselves (``setting_problems``) are pure: they
 read the allowed ranges from the model's validators, so the stored range and
@@ -23,6 +24,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from keystead.directory import audit
+from keystead.directory.authorization import Actor, require_permission
 from keystead.directory.models import Group
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.policy.models import GroupPolicy, LogonPolicy, PolicySettings, Strategy
@@ -294,9 +296,23 @@ def _unknown(changes: Mapping[str, Any], known: tuple[str, ...] = SETTING_FIELDS
         raise RuleViolation(problems)
 
 
-@transaction.atomic
+#: The one permission that says "may change how people sign in" (the Security
+#: administrator role has it); the policy models' own change permissions only show pages.
+MANAGE_POLICY = "directory.manage_policy"
+
+
+def _require_manage(actor: Actor, event: str, *, request: HttpRequest | None,
+                   detail: dict[str, Any]) -> None:
+    """Every door asks the same question before a logon policy changes, so the console,
+    the API and the command line give one answer for one person. Asked before the
+    change's transaction, so the refusal's ``event`` is not rolled back with it."""
+    require_permission(actor, MANAGE_POLICY, "change the logon policy", event,
+                       request=request, detail=detail)
+
+
 def update_installation_policy(
-    changes: Mapping[str, Any], *, request: HttpRequest | None = None, door: str = "api",
+    changes: Mapping[str, Any], *, actor: Actor, request: HttpRequest | None = None,
+    door: str = "api",
 ) -> tuple[LogonPolicy, dict[str, list]]:
     """Change the settings given; the others keep their value. Returns what changed.
 
@@ -304,6 +320,14 @@ def update_installation_policy(
     ones, so two administrators changing different settings at once both
     keep their change.
     """
+    _require_manage(actor, "policy.update", request=request, detail={"door": door})
+    with transaction.atomic():
+        return _update_installation_policy(changes, request=request, door=door)
+
+
+def _update_installation_policy(
+    changes: Mapping[str, Any], *, request: HttpRequest | None, door: str,
+) -> tuple[LogonPolicy, dict[str, list]]:
     _unknown(changes, INSTALLATION_FIELDS)
     LogonPolicy.current()
     policy = LogonPolicy.objects.select_for_update().get(pk=1)
@@ -323,16 +347,25 @@ def update_installation_policy(
     return policy, changed
 
 
-@transaction.atomic
 def save_group_policy(
-    group: Group, changes: Mapping[str, Any], *, request: HttpRequest | None = None,
-    door: str = "api",
+    group: Group, changes: Mapping[str, Any], *, actor: Actor,
+    request: HttpRequest | None = None, door: str = "api",
 ) -> tuple[GroupPolicy, bool, dict[str, list]]:
     """Create the group's policy or change it; returns (policy, created, changed).
 
     A new group policy starts from the installation's values, so the caller
     names only the rules the group tightens.
     """
+    exists = GroupPolicy.objects.filter(group=group).exists()
+    _require_manage(actor, "policy.group.update" if exists else "policy.group.create",
+                   request=request, detail={"door": door, "group": group.name})
+    with transaction.atomic():
+        return _save_group_policy(group, changes, request=request, door=door)
+
+
+def _save_group_policy(
+    group: Group, changes: Mapping[str, Any], *, request: HttpRequest | None, door: str,
+) -> tuple[GroupPolicy, bool, dict[str, list]]:
     _unknown(changes, GROUP_FIELDS)
     bad = [name for name in GROUP_FLAGS
            if changes.get(name) is not None and not isinstance(changes[name], bool)]
@@ -365,14 +398,17 @@ def save_group_policy(
     return policy, created, changed
 
 
-@transaction.atomic
 def delete_group_policy(
-    policy: GroupPolicy, *, request: HttpRequest | None = None, door: str = "api",
+    policy: GroupPolicy, *, actor: Actor, request: HttpRequest | None = None,
+    door: str = "api",
 ) -> None:
-    audit.record("policy.group.delete", request=request, target=policy,
-                 detail={"door": door, "group": policy.group.name,
-                         "settings": settings_of(policy)})
-    policy.delete()
+    _require_manage(actor, "policy.group.delete", request=request,
+                   detail={"door": door, "group": policy.group.name})
+    with transaction.atomic():
+        audit.record("policy.group.delete", request=request, target=policy,
+                     detail={"door": door, "group": policy.group.name,
+                             "settings": settings_of(policy)})
+        policy.delete()
 
 
 def effective_settings(policy: EffectivePolicy) -> dict[str, Any]:
@@ -417,9 +453,9 @@ def describe_value(name: str, value: Any) -> str:
 
 
 __all__ = [
-    "GROUP_FIELDS", "INSTALLATION_FIELDS", "LABELS", "SETTING_FIELDS", "STRATEGY_FIELDS",
-    "RuleViolation", "accepted_range", "changed_settings", "combined", "delete_group_policy",
-    "describe_value", "effective_settings", "installation_settings_of", "save_group_policy",
-    "setting_advice", "setting_problems", "settings_of", "strategy_problems",
-    "update_installation_policy",
+    "GROUP_FIELDS", "INSTALLATION_FIELDS", "LABELS", "MANAGE_POLICY", "SETTING_FIELDS",
+    "STRATEGY_FIELDS", "RuleViolation", "accepted_range", "changed_settings", "combined",
+    "delete_group_policy", "describe_value", "effective_settings", "installation_settings_of",
+    "save_group_policy", "setting_advice", "setting_problems", "settings_of",
+    "strategy_problems", "update_installation_policy",
 ]

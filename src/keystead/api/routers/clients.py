@@ -8,7 +8,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 from oauth2_provider.models import get_application_model
 
-from keystead.api.auth import ScopedToken
+from keystead.api.auth import ScopedToken, actor
 from keystead.api.routers.common import ERRORS
 from keystead.api.schemas import ClientCreate, ClientCreated, ClientOut, ClientPatch, ShortText
 from keystead.directory.rules import FieldProblem, RuleViolation
@@ -63,7 +63,8 @@ def create_client(request: HttpRequest, payload: ClientCreate):
             name=data["name"], client_type=data["client_type"], grant_types=grant_types,
             redirect_uris=data["redirect_uris"],
             post_logout_redirect_uris=data["post_logout_redirect_uris"],
-            skip_consent=data["skip_consent"], settings=settings, request=request, door="api")
+            skip_consent=data["skip_consent"], settings=settings, actor=actor(request),
+            request=request, door="api")
     except RuleViolation as violation:
         if data["grant_types"] is None:  # name the field the caller sent
             raise RuleViolation([
@@ -91,11 +92,12 @@ def update_client(request: HttpRequest, client_id: ShortText, payload: ClientPat
                   "issue_refresh_tokens", "rotate_refresh_tokens"):
         if changes.get(field, ...) is None:
             del changes[field]
-    service.change_client(app, changes=_settings_values(changes), request=request, door="api")
+    service.change_client(app, changes=_settings_values(changes), actor=actor(request),
+                          request=request, door="api")
     return _get(client_id)
 
 
 @router.delete("/clients/{client_id}", response={204: None, **ERRORS}, auth=write)
 def delete_client(request: HttpRequest, client_id: ShortText):
-    service.delete_client(_get(client_id), request=request, door="api")
+    service.delete_client(_get(client_id), actor=actor(request), request=request, door="api")
     return Status(204, None)

@@ -14,7 +14,7 @@ from ninja import Router
 from ninja.errors import HttpError
 from ninja.responses import Status
 
-from keystead.api.auth import ScopedToken
+from keystead.api.auth import ScopedToken, actor
 from keystead.api.routers.common import ERRORS, get_or_404
 from keystead.api.schemas import (
     GroupPolicyOut,
@@ -53,14 +53,16 @@ def get_policy(request: HttpRequest):
 @router.put("/policy", response={200: InstallationPolicyOut, **ERRORS}, auth=write)
 def replace_policy(request: HttpRequest, payload: PolicySettingsIn):
     """Set every setting of the installation's policy."""
-    policy, _ = changes.update_installation_policy(payload.dict(), request=request, door=DOOR)
+    policy, _ = changes.update_installation_policy(payload.dict(), actor=actor(request),
+                                                  request=request, door=DOOR)
     return policy
 
 
 @router.patch("/policy", response={200: InstallationPolicyOut, **ERRORS}, auth=write)
 def update_policy(request: HttpRequest, payload: PolicySettingsPatch):
     """Change the settings given; the others keep their value."""
-    policy, _ = changes.update_installation_policy(_given(payload), request=request, door=DOOR)
+    policy, _ = changes.update_installation_policy(_given(payload), actor=actor(request),
+                                                  request=request, door=DOOR)
     return policy
 
 
@@ -87,7 +89,7 @@ def get_group_policy(request: HttpRequest, group_id: RecordId):
 def replace_group_policy(request: HttpRequest, group_id: RecordId, payload: PolicySettingsIn):
     """Create the group's policy (201) or replace every setting of it (200)."""
     policy, created, _ = changes.save_group_policy(
-        _group(group_id), payload.dict(), request=request, door=DOOR)
+        _group(group_id), payload.dict(), actor=actor(request), request=request, door=DOOR)
     return Status(201 if created else 200, policy)
 
 
@@ -98,12 +100,13 @@ def update_group_policy(request: HttpRequest, group_id: RecordId,
     """Change the settings given. A group without a policy gets one (201) that starts
     from the installation's values, so name only the rules the group tightens."""
     policy, created, _ = changes.save_group_policy(
-        _group(group_id), _given(payload), request=request, door=DOOR)
+        _group(group_id), _given(payload), actor=actor(request), request=request, door=DOOR)
     return Status(201 if created else 200, policy)
 
 
 @router.delete("/groups/{group_id}/policy", response={204: None, **ERRORS}, auth=write)
 def delete_group_policy(request: HttpRequest, group_id: RecordId):
     """Remove the group's policy; its members get the installation's again."""
-    changes.delete_group_policy(_group_policy(_group(group_id)), request=request, door=DOOR)
+    changes.delete_group_policy(_group_policy(_group(group_id)), actor=actor(request),
+                                request=request, door=DOOR)
     return Status(204, None)

@@ -6,7 +6,7 @@ from ninja.errors import HttpError
 from ninja.responses import Status
 
 from keystead.api import tokens as token_service
-from keystead.api.auth import ScopedToken
+from keystead.api.auth import ScopedToken, actor
 from keystead.api.models import ApiToken
 from keystead.api.routers.common import ERRORS
 from keystead.api.schemas import ShortText, TokenCreate, TokenCreated, TokenOut
@@ -26,7 +26,7 @@ def create_token(request: HttpRequest, payload: TokenCreate):
     owner = request.auth.owner
     token, clear = token_service.issue_token(
         name=payload.name, scopes=payload.scopes, owner=owner, days=payload.days,
-        request=request, door="api",
+        actor=actor(request), request=request, door="api",
     )
     token.token = clear.reveal()  # transient: rendered into this response, never saved
     return Status(201, token)
@@ -37,5 +37,5 @@ def revoke_token(request: HttpRequest, key_id: ShortText):
     token = ApiToken.objects.filter(key_id=key_id).first()
     if token is None:
         raise HttpError(404, f"No token with id {key_id}.")
-    token_service.revoke_token(token, request=request, door="api")
+    token_service.revoke_token(token, actor=actor(request), request=request, door="api")
     return Status(204, None)

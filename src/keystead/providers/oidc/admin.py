@@ -160,9 +160,11 @@ class ApplicationAdmin(admin.ModelAdmin):
         if change:
             changes = form.changes()
             if changes:
-                change_client(obj, changes=changes, request=request, door=DOOR)
+                change_client(obj, changes=changes, actor=actor(request), request=request,
+                              door=DOOR)
             return
-        app, secret = register_client(**form.registration(), request=request, door=DOOR)
+        app, secret = register_client(**form.registration(), actor=actor(request), request=request,
+                                      door=DOOR)
         obj.pk = app.pk
         obj.refresh_from_db()
         # Kept on the request only, so it never reaches the session or a message cookie.
@@ -187,11 +189,12 @@ class ApplicationAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(self._url("changelist"))
 
     def delete_model(self, request: HttpRequest, obj) -> None:
-        delete_client(obj, request=request, door=DOOR)
+        delete_client(obj, actor=actor(request), request=request, door=DOOR)
 
     def delete_queryset(self, request: HttpRequest, queryset) -> None:
+        acting = actor(request)
         for obj in queryset:
-            delete_client(obj, request=request, door=DOOR)
+            delete_client(obj, actor=acting, request=request, door=DOOR)
 
     def delete_view(self, request: HttpRequest, object_id: str,
                     extra_context: dict | None = None):

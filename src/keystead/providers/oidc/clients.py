@@ -16,6 +16,11 @@ The rules a registration must follow, as plain checks that name the field:
 
 Confidential clients get a secret generated here and returned once; it is
 stored hashed (django-oauth-toolkit hashes it on save).
+
+An application decides who may sign in where and with which grants, so
+registering, changing and deleting one each need the console's permission for
+it (``oauth2_provider.add_application`` / ``change_`` / ``delete_``), asked
+here for every door; a refusal is audited.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
 from keystead.directory import audit
+from keystead.directory.authorization import Actor, require_permission
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.providers.oidc import grants
 from keystead.providers.oidc.models import ClientSettings, settings_for
@@ -126,11 +132,20 @@ def record(action: str, app, request: HttpRequest | None, door: str, **extra: An
                  detail={"client_id": app.client_id, "name": app.name, "door": door, **extra})
 
 
+def _require(actor: Actor, verb: str, words: str, event: str, *,
+             request: HttpRequest | None, door: str, **detail: Any) -> None:
+    """Asked before the change's transaction, so the refusal's ``event`` stays recorded."""
+    require_permission(actor, f"oauth2_provider.{verb}_application", words, event,
+                       request=request, detail={"door": door, **detail})
+
+
 def register_client(*, name: str, client_type: str, grant_types: list[str],
                     redirect_uris: list[str], post_logout_redirect_uris: list[str],
-                    skip_consent: bool, settings: dict[str, Any],
+                    skip_consent: bool, settings: dict[str, Any], actor: Actor,
                     request: HttpRequest | None = None, door: str = "api"):
     """Create an application; returns it and its clear secret ("" for public clients)."""
+    _require(actor, "add", "register applications", "oidc.client_registered",
+             request=request, door=door, name=name)
     _check(client_type=client_type, grant_types=grant_types, redirect_uris=redirect_uris,
            post_logout_redirect_uris=post_logout_redirect_uris, name=name)
     allowed = grants.ordered(grant_types)
@@ -150,13 +165,15 @@ def register_client(*, name: str, client_type: str, grant_types: list[str],
     return app, secret
 
 
-def change_client(app, *, changes: dict[str, Any], request: HttpRequest | None = None,
-                  door: str = "api"):
+def change_client(app, *, changes: dict[str, Any], actor: Actor,
+                  request: HttpRequest | None = None, door: str = "api"):
     """Apply ``changes`` (only the keys given) to an application and its token settings.
 
     ``grant_types`` replaces the allowed grants; a change of grants is recorded
     with the grants before and after.
     """
+    _require(actor, "change", "change applications", "oidc.client_changed",
+             request=request, door=door, client_id=app.client_id)
     name = changes.get("name", app.name)
     redirect_uris = changes.get("redirect_uris", app.redirect_uris.split())
     post_logout = changes.get("post_logout_redirect_uris", app.post_logout_redirect_uris.split())
@@ -185,8 +202,11 @@ def change_client(app, *, changes: dict[str, Any], request: HttpRequest | None =
     return app
 
 
-def delete_client(app, *, request: HttpRequest | None = None, door: str = "api") -> None:
+def delete_client(app, *, actor: Actor, request: HttpRequest | None = None,
+                  door: str = "api") -> None:
     """Delete an application; its tokens and grants go with it."""
+    _require(actor, "delete", "delete applications", "oidc.client_deleted",
+             request=request, door=door, client_id=app.client_id)
     with transaction.atomic():
         record("oidc.client_deleted", app, request, door)
         app.delete()
