@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Group as AuthGroup
+from django.contrib.auth.models import Permission
 
 from keystead.directory.models import Event
 
@@ -115,3 +116,26 @@ def test_signed_in_person_without_console_access_is_told_so(client, make_user):
     client.force_login(person)
     response = client.get("/admin/", follow=True)
     assert "not authorized to access this page" in response.content.decode()
+
+
+def test_only_a_superuser_changes_admin_roles(client_as, root_client):
+    """Whoever could change a role they hold could give themselves any permission, so the
+    Django permission to change admin roles is not enough: only a superuser may."""
+    client, holder = client_as("Auditor")
+    auditor = AuthGroup.objects.get(name="Auditor")
+    for codename in ("add_adminrole", "change_adminrole", "delete_adminrole"):
+        auditor.permissions.add(Permission.objects.get(codename=codename))
+    every = list(Permission.objects.values_list("pk", flat=True))
+    url = f"/admin/directory/adminrole/{auditor.pk}/change/"
+    assert client.get("/admin/directory/adminrole/").status_code == 200  # still sees them
+    assert 'name="_save"' not in client.get(url).content.decode()
+    assert client.post(url, {"name": "Auditor", "permissions": every}).status_code == 403
+    assert client.get("/admin/directory/adminrole/add/").status_code == 403
+    assert client.post(f"/admin/directory/adminrole/{auditor.pk}/delete/",
+                       {"post": "yes"}).status_code == 403
+    assert not holder.has_perm("directory.delete_user")
+    assert auditor.permissions.count() < len(every)
+
+    changed = root_client.post(url, {"name": "Auditor", "permissions": every})
+    assert changed.status_code == 302
+    assert auditor.permissions.count() == len(every)

@@ -20,6 +20,7 @@ from keystead.directory.admin_audit import AuditedModelAdmin
 from keystead.directory.admin_events import EventAdmin
 from keystead.directory.admin_guards import RefusalsOnThePage
 from keystead.directory.admin_users import UserAdmin
+from keystead.directory.authorization import may_change_admin_roles
 from keystead.directory.models import AdminRole, Group, Role
 from keystead.directory.rules import RuleViolation
 
@@ -77,7 +78,9 @@ class RoleAdmin(RefusalsOnThePage, AuditedModelAdmin):
 
 @admin.register(AdminRole)
 class AdminRoleAdmin(AuditedModelAdmin):
-    """Bundles of console permissions, held by people through ``User.groups``."""
+    """Bundles of console permissions, held by people through ``User.groups``. Anyone
+    with the permission to view them sees them; only a superuser changes them
+    (``may_change_admin_roles``), whatever Django permissions a role grants."""
 
     audit_name = "admin_role"
     list_display = ("name", "permission_count", "holder_count")
@@ -91,6 +94,15 @@ class AdminRoleAdmin(AuditedModelAdmin):
             permission_total=Count("permissions", distinct=True),
             holder_total=Count("user", distinct=True),
         )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return may_change_admin_roles(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: AdminRole | None = None) -> bool:
+        return may_change_admin_roles(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: AdminRole | None = None) -> bool:
+        return may_change_admin_roles(request.user)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "permissions":

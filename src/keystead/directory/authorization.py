@@ -200,6 +200,14 @@ def may_change_installation_settings(person: User) -> bool:
     return bool(person.is_active and person.is_superuser)
 
 
+def may_change_admin_roles(person: User) -> bool:
+    """Whether ``person`` may create, change or delete admin roles: an active superuser.
+    An admin role is a bundle of console permissions, so whoever could change one they
+    hold could give themselves any permission; who holds which role is likewise a
+    superuser's to change (the person page)."""
+    return may_change_installation_settings(person)
+
+
 def require_installation_setting(person: User, *, event: str, words: str,
                                  request=None, detail: dict | None = None) -> None:
     """Settings of the whole installation (branding, mail wording) are a superuser's:
