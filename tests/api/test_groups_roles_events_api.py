@@ -3,7 +3,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from keystead.directory.models import Event, Group
+from keystead.api.tokens import issue_token
+from keystead.directory.authorization import OPERATOR
+from keystead.directory.models import Event, Group, Outcome
 
 pytestmark = pytest.mark.django_db
 
@@ -61,3 +63,24 @@ def test_events_filtered_by_action_prefix_and_time(api, people):
     assert "group.create" in actions and "user.create" not in actions
     users = api.get("/api/v1/events", action="user.").json()
     assert users["count"] == 3
+
+
+def test_a_write_scope_does_what_its_owner_may_in_the_console_and_no_more(
+        person_with, api_for_token):
+    """groups:write on a token whose owner may change groups but not create or delete
+    them: the API gives the console's answer for each change, decided by the service."""
+    owner = person_with("editor@example.com", "directory.view_group",
+                        "directory.change_group")
+    _, clear = issue_token(name="t", scopes=["groups:write"], owner=owner, actor=OPERATOR,
+                           door="test")
+    api = api_for_token(clear.reveal())
+    group = Group.objects.create(name="Staff")
+    renamed = api.patch(f"/api/v1/groups/{group.pk}", {"name": "Crew"})
+    assert renamed.status_code == 200, renamed.content
+    created = api.post("/api/v1/groups", {"name": "Admins"})
+    assert created.status_code == 403 and "directory.add_group" in created.json()["detail"]
+    deleted = api.delete(f"/api/v1/groups/{group.pk}")
+    assert deleted.status_code == 403 and "directory.delete_group" in deleted.json()["detail"]
+    assert list(Group.objects.values_list("name", flat=True)) == ["Crew"]
+    assert set(Event.objects.filter(outcome=Outcome.DENIED).values_list(
+        "action", flat=True)) == {"group.create", "group.delete"}

@@ -101,16 +101,19 @@ SCOPE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 SCOPE_PERMISSIONS["admin"] = frozenset().union(*SCOPE_PERMISSIONS.values()) | _TOKEN_ADMIN
 
-# What using a scope at all needs besides the scope (the actions on people inside
-# ``users:write`` and ``scim`` are decided one by one by ``require``; changing a policy
-# and each change to an application by their services, with the permission the console
-# asks for, so the API and the console give one person the same answer).
+# What using a scope at all needs besides the scope. Each write is then decided by its
+# service with the permission the console asks for (people one by one by ``require``;
+# groups, roles, policies, applications and provisioning by ``require_permission``), so
+# the API and the console give one person the same answer.
 SCOPE_NEEDS: dict[str, frozenset[str]] = {
     **SCOPE_PERMISSIONS,
     "users:write": frozenset({"directory.view_user"}),
     "scim": frozenset({"directory.view_user", "directory.view_group"}),
     "policy:write": frozenset({"directory.manage_policy"}),
     "clients:write": frozenset({"oauth2_provider.view_application"}),
+    "groups:write": frozenset({"directory.view_group"}),
+    "roles:write": frozenset({"directory.view_role"}),
+    "provisioning:write": frozenset({"provisioning.view_system"}),
 }
 
 
