@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from keystead.api.tokens import issue_token
 from keystead.directory.authorization import OPERATOR
-from keystead.directory.models import Event, Group, Outcome
+from keystead.directory.models import Event, Group, Outcome, User
 
 pytestmark = pytest.mark.django_db
 
@@ -82,5 +82,22 @@ def test_a_write_scope_does_what_its_owner_may_in_the_console_and_no_more(
     deleted = api.delete(f"/api/v1/groups/{group.pk}")
     assert deleted.status_code == 403 and "directory.delete_group" in deleted.json()["detail"]
     assert list(Group.objects.values_list("name", flat=True)) == ["Crew"]
-    assert set(Event.objects.filter(outcome=Outcome.DENIED).values_list(
-        "action", flat=True)) == {"group.create", "group.delete"}
+    assert set(Event.objects.filter(outcome=Outcome.DENIED, action__startswith="group.")
+               .values_list("action", flat=True)) == {"group.create", "group.delete"}
+
+
+def test_a_refusal_no_service_recorded_is_recorded_by_the_api(person_with, api_for_token):
+    """Actions on people are refused by ``require``, which records nothing itself: the
+    API records the refused request, with the refusal's words."""
+    owner = person_with("desk@example.com", "directory.view_user", "directory.change_user")
+    token, clear = issue_token(name="t", scopes=["users:write"], owner=owner, actor=OPERATOR,
+                               door="test")
+    target = User.objects.create_user("ada@example.com", "Ada", "Lovelace", password=None)
+    answer = api_for_token(clear.reveal()).delete(f"/api/v1/users/{target.pk}")
+    assert answer.status_code == 403
+    (event,) = Event.objects.filter(action="api.refused")
+    assert event.outcome == Outcome.DENIED
+    assert event.actor_label == f"desk@example.com (token {token.key_id})"
+    assert event.detail == {"method": "DELETE", "path": f"/api/v1/users/{target.pk}",
+                            "reason": answer.json()["detail"]}
+    assert "directory.delete_user" in event.detail["reason"]

@@ -9,6 +9,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
 from keystead.api.auth import MissingScope
+from keystead.directory import audit
 from keystead.directory.authorization import NotAllowed
 from keystead.directory.services import Conflict, RuleViolation
 
@@ -59,6 +60,8 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(NotAllowed)
     def not_allowed(request: HttpRequest, exc: NotAllowed) -> HttpResponse:
+        if not exc.audited:
+            audit.refused("api.refused", request, str(exc))
         return body(request, 403, str(exc))
 
     @api.exception_handler(HttpError)

@@ -24,6 +24,7 @@ from keystead.directory.authorization import (
     Actor,
     NotAllowed,
     may_use_scope,
+    recorded_for_good,
     require_permission,
 )
 from keystead.directory.models import Outcome
@@ -76,7 +77,7 @@ def _refuse(actor: Actor, reason: str, *, request: HttpRequest | None, door: str
     audit.record("api_token.create", request=request, actor=actor.user,
                  actor_label=actor.label, outcome=Outcome.DENIED,
                  detail={"door": door, "scopes": scopes, "reason": reason})
-    raise NotAllowed(f"{actor.label} may not {reason}.")
+    raise NotAllowed(f"{actor.label} may not {reason}.", audited=recorded_for_good())
 
 
 def _require_issue(actor: Actor, *, scopes: list[str], owner, request: HttpRequest | None,
@@ -170,7 +171,7 @@ def verify_token(request: HttpRequest, clear: str, needed_scope: str) -> ApiToke
                              "needed": needed_scope, "key_id": token.key_id})
         raise NotAllowed(f"This token's owner does not hold the permissions the "
                          f"{needed_scope!r} scope needs: a token never does more than its "
-                         "owner may.")
+                         "owner may.", audited=recorded_for_good())
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
     owner = token.owner.email if token.owner else "token"
     request.audit_actor_label = f"{owner} (token {token.key_id})"

@@ -83,3 +83,10 @@ def record(
                                            event.actor_label, target_type, target_id),
                           robust=True)
     return event
+
+
+def refused(action: str, request: HttpRequest, reason: str) -> Event:
+    """A door's record of a request it refused (``authorization.NotAllowed``) whose refusal
+    no service recorded for good: which request, and the refusal in its own words."""
+    return record(action, request=request, outcome=Outcome.DENIED,
+                  detail={"method": request.method, "path": request.path, "reason": reason})

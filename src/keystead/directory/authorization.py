@@ -118,7 +118,24 @@ SCOPE_NEEDS: dict[str, frozenset[str]] = {
 
 
 class NotAllowed(PermissionDenied):
-    """The actor may not do this; the message says what is missing, in plain words."""
+    """The actor may not do this; the message says what is missing, in plain words.
+
+    ``audited``: the refusal's event is recorded for good (it was written outside any
+    transaction, so no rollback takes it back), and the door that answers records
+    nothing more. Otherwise the door records one (``api.refused``, ``scim.refused``).
+    """
+
+    def __init__(self, message: str, *, audited: bool = False) -> None:
+        super().__init__(message)
+        self.audited = audited
+
+
+def recorded_for_good() -> bool:
+    """Whether an event written now stays whatever happens next: not inside a
+    transaction, which an exception would roll back with the event in it."""
+    from django.db import connection
+
+    return not connection.in_atomic_block
 
 
 @dataclass(frozen=True)
@@ -239,7 +256,8 @@ def require_permission(actor: Actor, permission: str, words: str, event: str,
     audit.record(event, request=request, actor=actor.user, actor_label=actor.label,
                  outcome=Outcome.DENIED,
                  detail={**(detail or {}), "reason": f"needs {permission}"})
-    raise NotAllowed(f"{actor.label} may not {words} (needs the {permission} permission).")
+    raise NotAllowed(f"{actor.label} may not {words} (needs the {permission} permission).",
+                     audited=recorded_for_good())
 
 
 def require(actor: Actor, action: Action, target: User | None) -> None:

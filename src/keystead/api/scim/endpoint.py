@@ -21,7 +21,6 @@ from keystead.api.scim.auth import authenticate
 from keystead.api.scim.errors import SCIM_MEDIA_TYPE, ScimError
 from keystead.directory import audit
 from keystead.directory.authorization import NotAllowed
-from keystead.directory.models import Outcome
 
 log = logging.getLogger("keystead.scim")
 
@@ -99,11 +98,8 @@ def scim_endpoint(handlers: Mapping[str, Handler]) -> Callable[..., HttpResponse
         except ScimError as exc:
             return exc.response()
         except NotAllowed as exc:
-            # Recorded here: the write's transaction, and any event recorded in it, has
-            # been rolled back by now.
-            audit.record("scim.refused", request=request, outcome=Outcome.DENIED,
-                         detail={"method": request.method, "path": request.path,
-                                 "reason": str(exc)})
+            if not exc.audited:  # e.g. recorded in the write's transaction, rolled back
+                audit.refused("scim.refused", request, str(exc))
             return ScimError(403, str(exc)).response()
         except Exception:
             # A bug, not bad input. The traceback goes to the log; passwords in
