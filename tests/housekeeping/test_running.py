@@ -45,10 +45,11 @@ def expired_rows(expired: int = 3) -> None:
     ResetToken.objects.filter(pk=link.pk).update(created_at=now - timedelta(days=2))
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def never_run() -> None:
-    """An installation that never ran housekeeping. (A worker run by a non-transactional
-    test elsewhere commits its claim from its own thread; that must not count here.)"""
+    """Every test here starts on an installation that never ran housekeeping. (A worker
+    run by a non-transactional test elsewhere commits its claim from its own thread, on
+    its own connection; that must not count here.)"""
     LastRun.objects.all().delete()
 
 
