@@ -49,3 +49,14 @@ def sql_rows(url: str, table: str) -> list[dict]:
                 sa.text(f"SELECT * FROM {table} ORDER BY login")).mappings()]
     finally:
         engine.dispose()
+
+
+def ldap_lock(server: Slapd, dn: str) -> list[bytes]:
+    """The entry's ``pwdAccountLockedTime``, the lock the LDAP connector disables with (an
+    operational attribute: returned only when asked for); empty when not locked."""
+    conn = server.admin()
+    try:
+        return conn.search_s(dn, ldap.SCOPE_BASE, attrlist=["pwdAccountLockedTime"])[0][1].get(
+            "pwdAccountLockedTime", [])
+    finally:
+        conn.unbind_s()

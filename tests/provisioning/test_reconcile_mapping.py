@@ -139,4 +139,4 @@ def test_after_a_rename_reconciliation_finds_the_account_under_its_new_name_only
         ("ada.king", "same")]
     assert [(name, sorted(item.attributes)) for name, item in
             ((item.name, item) for item in reconcile.last_sent_accounts(mapped))] == [
-        ("ada.king", ["__ENABLE__", "cn", "description", "mail", "sn"])]
+        ("ada.king", ["cn", "description", "mail", "sn"])]

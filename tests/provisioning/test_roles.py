@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from keystead.directory import services as directory
 from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Role, User
 from keystead.directory.rules import RuleViolation
+from keystead.housekeeping import kinds
+from keystead.provisioning import queue, roles
+from keystead.provisioning.connectors.base import ENABLE
 from keystead.provisioning.models import (
+    ArchivedOperation,
+    ConnectorType,
     Kind,
     MappedAttribute,
     Operation,
@@ -21,7 +29,7 @@ from keystead.provisioning.models import (
 from keystead.provisioning.worker import Worker
 from sources.ldap.slapd import Slapd
 
-from .helpers import binds, ldap_entries
+from .helpers import binds, ldap_entries, ldap_lock
 from .mapped import map_person
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +113,63 @@ def test_removing_the_role_deletes_or_disables_the_account(
     Worker("w1").run(once=True)
     assert ldap_entries(prov_slapd, accounts_ou) == []
     assert SystemAccount.objects.get().state == "deleted"
+
+
+def test_a_role_given_back_after_the_archive_forgot_the_disable_enables_the_account(
+        monkeypatch: pytest.MonkeyPatch, ldap_system: System, prov_slapd: Slapd,
+        accounts_ou: str, ada: User, role: Role) -> None:
+    monkeypatch.setenv("KEYSTEAD_PROVISIONING_ARCHIVE_DAYS", "30")
+    PasswordPolicy.objects.create(name="default", default_for_generation=True)
+    map_person(ldap_system)
+    role.users.add(ada)
+    password = Operation.objects.get().password().reveal()
+    assert Worker("w1").run(once=True) == 1
+    role.users.remove(ada)  # the default: disable
+    assert Worker("w1").run(once=True) == 1
+    dn = f"uid=ada,{accounts_ou}"
+    assert ldap_lock(prov_slapd, dn) == [b"000001010000Z"]
+    kinds.archived_operations(timezone.now() + timedelta(days=31))  # housekeeping, later
+    assert not ArchivedOperation.objects.exists()
+    role.users.add(ada)
+    (op,) = Operation.objects.all()
+    assert (op.kind, op.attributes) == (Kind.UPDATE, {"__ENABLE__": True})
+    assert Worker("w1").run(once=True) == 1
+    assert ldap_lock(prov_slapd, dn) == []
+    assert binds(prov_slapd, dn, password)
+
+
+def _executed(system: System, account: SystemAccount, kind: str,
+              attributes: dict | None = None) -> None:
+    """Queue an operation on ``account`` and record it executed, as a worker does once the
+    target took it (no target here: only Keystead's bookkeeping)."""
+    operation = queue.enqueue(system, account.name, kind, attributes=attributes,
+                              account=account)
+    assert [claimed.id for claimed in queue.claim("w", 10)] == [operation.id]
+    assert queue.finish("w", [operation.id]) == [operation.id]
+
+
+@pytest.mark.smoke  # also on SQLite
+def test_last_sent_reads_the_open_operations_then_the_accounts_never_the_archive() -> None:
+    system = System.objects.create(name="target", connector=ConnectorType.SQL)
+    accounts = {name: SystemAccount.objects.create(system=system, name=name)
+                for name in ("on", "off", "born off", "gone", "waiting", "never sent")}
+    for name in ("on", "off", "gone", "waiting"):
+        _executed(system, accounts[name], Kind.CREATE)
+    _executed(system, accounts["born off"], Kind.CREATE, {ENABLE: False})
+    _executed(system, accounts["off"], Kind.UPDATE, {ENABLE: False})
+    _executed(system, accounts["off"], Kind.UPDATE, {"mail": "off@example.test"})
+    _executed(system, accounts["gone"], Kind.DELETE)
+    _executed(system, accounts["waiting"], Kind.UPDATE, {ENABLE: False})
+    queue.enqueue(system, "waiting", Kind.UPDATE, attributes={ENABLE: True},
+                  account=accounts["waiting"])  # open: newer than anything executed
+    queue.cancel(queue.enqueue(system, "never sent", Kind.CREATE,
+                               account=accounts["never sent"]).id)
+    ArchivedOperation.objects.all().delete()  # housekeeping pruned it all
+    said = roles.last_sent_many(SystemAccount.objects.all())
+    assert {name: said[account.pk] for name, account in accounts.items()} == {
+        "on": roles.ENABLED, "off": roles.DISABLED, "born off": roles.DISABLED,
+        "gone": roles.DELETED, "waiting": roles.ENABLED, "never sent": roles.ENABLED}
+    assert roles.last_sent(accounts["off"]) == roles.DISABLED
 
 
 def test_another_role_granting_the_same_system_keeps_the_account(

@@ -15,8 +15,10 @@ module keeps the accounts a person has in step with the person themselves:
   (``__ENABLE__`` false, as losing a role does with *disable*), in the same
   update as any attribute change. A failing script never stops a disable:
   the attributes are then left as they were.
-- **enabled again**: each open account last sent disabled is enabled again
-  if a role the person holds still grants it; the others stay disabled.
+- **enabled again**: each open account last sent disabled (however long ago:
+  the account's state keeps it, not only the archive, which housekeeping prunes)
+  is enabled again if a role the person holds still grants it; the others stay
+  disabled.
 - **groups or roles changed**, in membership or in name: the same as details
   changed, for the attributes mapped from ``user.groups`` and ``user.roles``
   (``memberships_before`` or, for a rename, ``name_changing``, then
@@ -123,10 +125,7 @@ def _planned(person: User, changed: set[str], before: Mapping[str, Any],
         attributes.pop(NAME, None)
         new_name = _new_name(account, changed, before_data, after_data)
         if new_name is not None:
-            attributes[NAME] = new_name
-            # The account's history stays under its old name, so the rename says again
-            # what was last sent about it (``roles.last_sent`` reads it under the new).
-            attributes[ENABLE] = said[account.pk] == roles.ENABLED
+            attributes[NAME] = new_name  # the account's row, and so its state, follows
         if "is_active" in changed:
             enable = _enable_change(account, person, said[account.pk])
             if enable is not None:

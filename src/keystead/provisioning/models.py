@@ -224,15 +224,23 @@ class RoleSystem(models.Model):
 
 
 class AccountState(models.TextChoices):
+    """What the account's executed operations last did to it on the system."""
+
     PLANNED = "planned", "Planned: not yet created on the system"
     PRESENT = "present", "Present on the system"
+    DISABLED = "disabled", "Present on the system, disabled"
     DELETED = "deleted", "Deleted from the system"
 
 
 class SystemAccount(models.Model):
     """A person's account on a system. ``name`` addresses it in operations (the target's
     naming value, such as the LDAP uid or the SQL key); ``uid`` is the target's own
-    stable identifier once known (entryUUID, the key column's value)."""
+    stable identifier once known (entryUUID, the key column's value).
+
+    ``state`` is what the executed operations last did to the account's existence
+    (``queue.finish`` writes it): the archive of those operations is pruned after
+    ``KEYSTEAD_PROVISIONING_ARCHIVE_DAYS``, while whether an account was disabled must
+    be known for as long as it is (``roles.last_sent``), through a leave of any length."""
 
     system = models.ForeignKey(System, on_delete=models.CASCADE, related_name="accounts")
     person = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,

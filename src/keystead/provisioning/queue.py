@@ -52,13 +52,14 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.fields.json import KeyTransform
 from django.utils import timezone
 
 from keystead import crypto
 from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.provisioning import config, rules
-from keystead.provisioning.connectors.base import NAME, RENAMED_FROM
+from keystead.provisioning.connectors.base import ENABLE, NAME, RENAMED_FROM
 from keystead.provisioning.models import (
     QUEUED_PASSWORD_PURPOSE,
     AccountState,
@@ -347,29 +348,58 @@ def _archive(ids: list[int], state: str, now) -> None:
     Operation.objects.filter(id__in=ids).delete()
 
 
-def _record_accounts(held: list[tuple[int, int | None, str, str | None]],
+def existence_after(kind: str, enable: Any) -> str | None:
+    """The account's state (``AccountState``) once an operation of ``kind`` carrying
+    ``enable`` (its ``__ENABLE__``; None without one) is executed; None when the operation
+    says nothing about the account's existence (an update or a password change without
+    ``__ENABLE__``). A create without ``__ENABLE__`` makes an enabled account, as every
+    connector does. The one rule for both what was executed (``finish``) and what
+    waits in the queue (``roles.last_sent``)."""
+    if kind == Kind.DELETE:
+        return AccountState.DELETED
+    if kind == Kind.CREATE:
+        return AccountState.DISABLED if enable is False else AccountState.PRESENT
+    if enable is None:
+        return None
+    return AccountState.PRESENT if enable else AccountState.DISABLED
+
+
+def _record_accounts(held: list[tuple[int, int | None, str, str | None, Any]],
                      uids: Mapping[int, str]) -> None:
     """Record the accounts' state (and any new uid) after their operations were executed,
     in one UPDATE for the whole batch. ``held`` is (operation id, account id, kind,
-    the account's current uid) per executed operation.
+    the account's current uid, the operation's ``__ENABLE__`` or None) per executed
+    operation.
+
+    The state keeps whether the account was last disabled (``existence_after``): the
+    archive that also says so is pruned after a while, an account may stay disabled
+    for longer. An operation that says nothing about existence leaves a disabled
+    account disabled, decided inside the statement (no read of the rows first).
 
     Plain SQL through Django's cursor: the ORM's ``Case(When(...))`` builds an
     expression object per account, which cost more than the rest of the batch's
     bookkeeping together.
     """
-    accounts = sorted({account for _, account, _, _ in held if account})
+    accounts = sorted({account for _, account, _, _, _ in held if account})
     if not accounts:
         return
-    gone = [account for _, account, kind, _ in held if account and kind == Kind.DELETE]
-    new_uids = {account: uids[op] for op, account, _, current in held
+    told: dict[int, str] = {}
+    for _, account, kind, _, enable in held:  # in id order: an account's newest wins
+        state_after = existence_after(kind, enable)
+        if account and state_after is not None:
+            told[account] = state_after
+    by_state: dict[str, list[int]] = {}
+    for account, state_after in told.items():
+        by_state.setdefault(state_after, []).append(account)
+    new_uids = {account: uids[op] for op, account, _, current, _ in held
                 if account and uids.get(op) and uids[op] != current}
     params: list[Any] = []
-    if gone:
-        state = f"CASE WHEN id IN ({', '.join(['%s'] * len(gone))}) THEN %s ELSE %s END"
-        params += [*gone, AccountState.DELETED, AccountState.PRESENT]
-    else:
-        state = "%s"
-        params.append(AccountState.PRESENT)
+    state = "CASE "
+    for state_after, ids in by_state.items():
+        state += f"WHEN id IN ({', '.join(['%s'] * len(ids))}) THEN %s "
+        params += [*ids, state_after]
+    state += "WHEN state = %s THEN state ELSE %s END"
+    params += [AccountState.DISABLED, AccountState.PRESENT]
     uid = ""
     if new_uids:
         uid = f", uid = CASE id {'WHEN %s THEN %s ' * len(new_uids)}ELSE uid END"
@@ -424,7 +454,7 @@ def _name_taken(worker_id: str, operation_id: int, system_id: int, old: str, new
 def _follow_renames(worker_id: str, executed: list[int]) -> set[int]:
     """The accounts renamed by the executed operations (``__NAME__``) take their new
     name, and so do their open operations, the rename itself included (it is archived
-    under the new name, where ``roles.last_sent`` looks, with ``__RENAMED_FROM__``):
+    under the new name, where ``reconcile`` looks, with ``__RENAMED_FROM__``):
     they were queued under the old name, behind the rename, and now address the
     account by the name it has.
 
@@ -466,7 +496,8 @@ def _follow_renames(worker_id: str, executed: list[int]) -> set[int]:
 def finish(worker_id: str, ids: Iterable[int],
            uids: Mapping[int, str] | None = None) -> list[int]:
     """Mark operations executed: archive them (their passwords erased with the row),
-    release the operations blocked behind them, and record the accounts' state.
+    release the operations blocked behind them, and record the accounts' state (present,
+    disabled or deleted: ``_record_accounts``).
 
     Set-based: a handful of statements for the whole batch, not one per operation.
     Operations whose lease ``worker_id`` lost (another worker reclaimed them) are
@@ -484,7 +515,8 @@ def finish(worker_id: str, ids: Iterable[int],
         # everywhere (by id): no deadlock between workers.
         held = list(Operation.objects.select_for_update(of=("self",))
                     .filter(id__in=ids, state=State.RUNNING, lease_owner=worker_id)
-                    .order_by("id").values_list("id", "account_id", "kind", "account__uid"))
+                    .annotate(enable=KeyTransform(ENABLE, "attributes")).order_by("id")
+                    .values_list("id", "account_id", "kind", "account__uid", "enable"))
         if not held:
             return []
         unfollowed = _follow_renames(worker_id, [row[0] for row in held])

@@ -13,7 +13,8 @@ what closes the gap:
   none: the password scripts then receive null. The same generated password
   goes to every password attribute's script. A script that fails refuses the
   whole change (``RuleViolation``) and nothing is queued.
-- granted and the account was last sent disabled: it is enabled again.
+- granted and the account was last sent disabled (however long ago: the account's
+  state keeps it, ``last_sent``): it is enabled again.
 - granted to a person who is disabled: the account is created disabled, or
   disabled, or left disabled (``lifecycle`` enables it when the person is).
 - no longer granted: the account is deleted or disabled
@@ -39,7 +40,6 @@ from keystead.provisioning import mapping, passwords
 from keystead.provisioning.connectors.base import ENABLE
 from keystead.provisioning.models import (
     AccountState,
-    ArchivedOperation,
     Kind,
     MappedAttribute,
     Operation,
@@ -50,7 +50,7 @@ from keystead.provisioning.models import (
     System,
     SystemAccount,
 )
-from keystead.provisioning.queue import Request
+from keystead.provisioning.queue import Request, existence_after
 from keystead.provisioning.services import Creation, queue_account_creations, queue_operations
 
 ENABLED, DISABLED, DELETED = "enabled", "disabled", "deleted"
@@ -130,28 +130,37 @@ class _SystemPlan:
                         secret_attributes=values.secret_attributes)
 
 
+#: What an account's state says was last sent about its existence. A planned account
+#: (no create executed yet, none waiting) had nothing sent that disabled it: enabled.
+_SAID_BY_STATE = {AccountState.PRESENT: ENABLED, AccountState.DISABLED: DISABLED,
+                  AccountState.DELETED: DELETED}
+
+
 def _said(kind: str, attributes: dict | None) -> str | None:
-    if kind == Kind.DELETE:
-        return DELETED
-    if kind == Kind.CREATE:
-        return DISABLED if (attributes or {}).get(ENABLE) is False else ENABLED
-    if attributes and ENABLE in attributes:
-        return ENABLED if attributes[ENABLE] else DISABLED
-    return None
+    state = existence_after(kind, (attributes or {}).get(ENABLE))
+    return None if state is None else _SAID_BY_STATE[state]
 
 
 def last_sent(account: SystemAccount) -> str:
     """What was last sent about the account's existence: enabled, disabled or deleted.
 
-    Open operations are newer than archived ones; a cancelled one never happened.
+    Open operations are newer than the executed ones, which the account's state
+    records; a cancelled one never happened.
     """
     return last_sent_many([account])[account.pk]
 
 
 def last_sent_many(accounts: Iterable[SystemAccount]) -> dict[int, str]:
-    """``last_sent`` of each account, by account id, in two queries (open operations,
-    then archived ones) whatever their number. Only operations that say something about
-    existence are read: creates, deletes and updates carrying ``__ENABLE__``."""
+    """``last_sent`` of each account, by account id, in two queries whatever their
+    number: the newest open operation that says something about existence (a create, a
+    delete, an update carrying ``__ENABLE__``), else the account's state, which
+    ``queue.finish`` keeps for every executed operation.
+
+    Never the archive: housekeeping prunes it, and an account disabled before that
+    (a long leave) would read as enabled, so enabling the person would send nothing.
+    The states are read after the operations, not taken from ``accounts`` (read
+    earlier): an operation executed in between has left the queue and reached the
+    state in one transaction, so it is seen in one place or the other."""
     accounts = list(accounts)
     if not accounts:
         return {}
@@ -164,14 +173,10 @@ def last_sent_many(accounts: Iterable[SystemAccount]) -> dict[int, str]:
              .values_list("system_id", "account_name", "kind", "attributes"))
     said: dict[int, str] = {}
     _note_first_said(open_, by_name, said)
-    if len(said) < len(by_name):
-        unknown = {key for key, account in by_name.items() if account not in said}
-        archived = (ArchivedOperation.objects.filter(
-            telling, system_id__in={key[0] for key in unknown},
-            account_name__in={key[1] for key in unknown}, state=State.EXECUTED)
-            .order_by("-operation_id")
-            .values_list("system_id", "account_name", "kind", "attributes"))
-        _note_first_said(archived, by_name, said)
+    unknown = [account for account in by_name.values() if account not in said]
+    if unknown:
+        states = SystemAccount.objects.filter(pk__in=unknown).values_list("pk", "state")
+        said.update((account, _SAID_BY_STATE.get(state, ENABLED)) for account, state in states)
     return {account.pk: said.get(account.pk, ENABLED) for account in accounts}
 
 
