@@ -106,3 +106,25 @@ def test_the_token_service_decides_who_issues_and_revokes_for_every_door(person_
     assert mine.revoked_at is None and ApiToken.objects.count() == 1
     assert sorted(Event.objects.filter(outcome=Outcome.DENIED).values_list(
         "action", flat=True)) == ["api_token.create"] * 3 + ["api_token.revoke"]
+
+
+def test_a_token_never_mints_a_token_that_outlives_it(admin_user, api_for_token):
+    """A token that ends in a week cannot make a lasting one: an explicit longer lifetime
+    (or never) is refused naming ``days``; without ``days`` the new token ends with it."""
+    maker, clear = issue_token(name="short", scopes=["admin"], owner=admin_user,
+                               actor=OPERATOR, days=7, door="test")
+    api = api_for_token(clear.reveal())
+    for days in (0, 30):
+        refused = api.post("/api/v1/tokens", {"name": "lasting", "scopes": ["users:read"],
+                                              "days": days})
+        assert refused.status_code == 400, refused.content
+        problem = refused.json()["errors"][0]
+        assert problem["field"] == "days" and "at most 6 days" in problem["message"]
+    assert not ApiToken.objects.filter(name="lasting").exists()
+    capped = api.post("/api/v1/tokens", {"name": "capped", "scopes": ["users:read"]})
+    assert capped.status_code == 201
+    assert ApiToken.objects.get(name="capped").expires_at == maker.expires_at
+    within = api.post("/api/v1/tokens", {"name": "within", "scopes": ["users:read"],
+                                         "days": 3})
+    assert within.status_code == 201
+    assert ApiToken.objects.get(name="within").expires_at < maker.expires_at

@@ -10,7 +10,10 @@ from django.contrib.auth.hashers import check_password
 from django.test import Client
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
-from keystead.directory.models import Event
+from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.models import Event, Outcome
+from keystead.providers.oidc import live_tokens
+from keystead.providers.oidc.client_secrets import new_client_secret
 from keystead.providers.oidc.models import ClientSettings
 
 from .helpers import Application, client_credentials, code_tokens, make_app, refresh
@@ -136,3 +139,22 @@ def test_the_delete_page_says_how_many_tokens_end(console, person, browser_clien
     page = console.get(f"{LIST}{app.pk}/delete/")
     assert page.status_code == 200
     assert b"Its 1 live token stops working at once." in page.content
+
+
+def test_who_may_only_view_applications_changes_neither_secret_nor_tokens(person_with):
+    """A new secret and revoking an application's tokens need the console's permission to
+    change applications, asked by the services for every door; each refusal is audited."""
+    viewer = person_with("viewer@example.com", "oauth2_provider.view_application")
+    app, secret = make_app(grant=Application.GRANT_CLIENT_CREDENTIALS, name="Reports")
+    assert client_credentials(app, secret).status_code == 200
+    acting = Actor.person(viewer)
+    with pytest.raises(NotAllowed, match=r"oauth2_provider\.change_application"):
+        new_client_secret(app, actor=acting, door="test")
+    with pytest.raises(NotAllowed, match="revoke an application's tokens"):
+        live_tokens.revoke(actor=acting, application=app, door="test")
+    assert client_credentials(app, secret).status_code == 200
+    assert AccessToken.objects.filter(application=app).count() == 2
+    refused = Event.objects.filter(outcome=Outcome.DENIED).order_by("id")
+    assert [(e.action, e.detail["client_id"], e.actor_id) for e in refused] == [
+        ("oidc.client_secret_changed", app.client_id, viewer.pk),
+        ("oidc.tokens_revoked", app.client_id, viewer.pk)]

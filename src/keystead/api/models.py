@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -58,19 +58,18 @@ class ApiToken(models.Model):
 
     @classmethod
     def issue(
-        cls, *, name: str, scopes: list[str], owner=None, days: int | None = None
+        cls, *, name: str, scopes: list[str], owner=None, expires_at: datetime | None
     ) -> tuple[ApiToken, str]:
         """Create a token and return it with its clear value, which is never stored."""
         key_id = secrets.token_hex(6)
         clear = f"{TOKEN_PREFIX}_{key_id}_{secrets.token_urlsafe(32)}"
-        lifetime = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
         token = cls.objects.create(
             name=name,
             key_id=key_id,
             token_hash=hash_token(clear),
             scopes=scopes,
             owner=owner,
-            expires_at=timezone.now() + timedelta(days=lifetime) if lifetime > 0 else None,
+            expires_at=expires_at,
         )
         return token, clear
 

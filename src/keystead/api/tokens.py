@@ -11,8 +11,10 @@ make. Revoking needs the console's permission to change tokens.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import NoReturn
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -97,6 +99,30 @@ def _require_issue(actor: Actor, *, scopes: list[str], owner, request: HttpReque
                 scopes=scopes)
 
 
+def token_expiry(actor: Actor, days: int | None, *, now: datetime
+                 ) -> tuple[datetime | None, FieldProblem | None]:
+    """When a new token expires (None: never), or why the lifetime asked for is refused.
+
+    ``days`` None takes the installation's default, 0 means never. A token made by a
+    token never outlives the one that made it, so a short-lived token cannot mint a
+    lasting one: the default is cut short to its end, a longer lifetime asked for is
+    refused."""
+    if days is not None and days < 0:
+        return None, FieldProblem("days", "Days must be 0 (never expires) or more.")
+    lifetime = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
+    wanted = now + timedelta(days=lifetime) if lifetime > 0 else None
+    limit = actor.expires_at
+    if limit is None or (wanted is not None and wanted <= limit):
+        return wanted, None
+    if days is None:
+        return limit, None
+    whole_days = (limit - now).days
+    within = f"give at most {whole_days} days (not 0) or " if whole_days >= 1 else ""
+    return None, FieldProblem("days", (
+        f"The token making this one expires on {limit:%Y-%m-%d %H:%M} UTC and a token it "
+        f"makes cannot outlive it: {within}leave days out to have it end with that one."))
+
+
 def issue_token(
     *, name: str, scopes: list[str], actor: Actor, owner=None, days: int | None = None,
     request: HttpRequest | None = None, door: str = "api",
@@ -110,12 +136,13 @@ def issue_token(
     bad = unknown_scopes(scopes)
     if bad:
         problems.append(FieldProblem("scopes", f"Unknown scope(s): {', '.join(bad)}."))
-    if days is not None and days < 0:
-        problems.append(FieldProblem("days", "Days must be 0 (never expires) or more."))
+    expires_at, problem = token_expiry(actor, days, now=timezone.now())
+    problems.extend([problem] if problem else [])
     if problems:
         raise RuleViolation(problems)
     with transaction.atomic():
-        token, clear = ApiToken.issue(name=name.strip(), scopes=scopes, owner=owner, days=days)
+        token, clear = ApiToken.issue(name=name.strip(), scopes=scopes, owner=owner,
+                                      expires_at=expires_at)
         audit.record("api_token.create", request=request, actor=owner, target=token,
                      detail={"door": door, "scopes": scopes, "key_id": token.key_id})
     return token, Secret(clear)

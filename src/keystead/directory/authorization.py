@@ -20,6 +20,7 @@ call ``require`` themselves, so a new door cannot forget it; the doors call
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import Enum
 from typing import TYPE_CHECKING
 
@@ -145,6 +146,7 @@ class Actor:
     superuser: bool = False
     user: User | None = None  # the person acting (the token's owner for a token)
     self_service: bool = False  # acting on their own account only, identity proven
+    expires_at: datetime | None = None  # a token's expiry: nothing it makes outlives it
 
     @classmethod
     def person(cls, user: User) -> Actor:
@@ -166,10 +168,12 @@ class Actor:
         owner = token.owner
         label = f"{owner.email if owner else 'token'} (token {token.key_id})"
         if owner is None:
-            return cls(label=label, permissions=scoped, superuser="admin" in token.scopes)
+            return cls(label=label, permissions=scoped, superuser="admin" in token.scopes,
+                       expires_at=token.expires_at)
         mine = cls.person(owner)  # a superuser's permissions are all of them
         return cls(label=label, permissions=scoped & mine.permissions,
-                   superuser=mine.superuser and "admin" in token.scopes, user=owner)
+                   superuser=mine.superuser and "admin" in token.scopes, user=owner,
+                   expires_at=token.expires_at)
 
 
 OPERATOR = Actor(label="operator (command line)", permissions=SCOPE_PERMISSIONS["admin"],
@@ -200,17 +204,6 @@ def refusal(actor: Actor, action: Action, target: User | None) -> str | None:
 
 def allowed(actor: Actor, action: Action, target: User | None) -> bool:
     return refusal(actor, action, target) is None
-
-
-CHANGE_APPLICATIONS = "oauth2_provider.change_application"
-
-
-def require_application_change(actor: Actor, words: str = "change applications") -> None:
-    """Changing an application (its secret, its tokens) needs the console permission to
-    change applications; one rule for every door that does it."""
-    if not (actor.superuser or CHANGE_APPLICATIONS in actor.permissions):
-        raise NotAllowed(f"{actor.label} may not {words} (needs the {CHANGE_APPLICATIONS} "
-                         "permission).")
 
 
 def may_change_installation_settings(person: User) -> bool:

@@ -19,9 +19,9 @@ from django.http import HttpRequest
 from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import get_application_model
 
-from keystead.directory.authorization import Actor, require_application_change
+from keystead.directory.authorization import Actor
 from keystead.directory.rules import FieldProblem, RuleViolation
-from keystead.providers.oidc.clients import record
+from keystead.providers.oidc.clients import record, require_on_application
 from keystead.secret import Secret
 
 Application = get_application_model()
@@ -29,7 +29,9 @@ Application = get_application_model()
 def new_client_secret(application, *, actor: Actor, request: HttpRequest | None = None,
                       door: str = "admin") -> Secret:
     """Replace the application's secret with a generated one; returns the clear value."""
-    require_application_change(actor)
+    require_on_application(actor, "change", "change applications",
+                           "oidc.client_secret_changed", request=request, door=door,
+                           client_id=application.client_id)
     if application.client_type != Application.CLIENT_CONFIDENTIAL:
         raise RuleViolation([FieldProblem(
             "client_type", "a public client has no secret; it proves itself with PKCE",

@@ -132,9 +132,11 @@ def record(action: str, app, request: HttpRequest | None, door: str, **extra: An
                  detail={"client_id": app.client_id, "name": app.name, "door": door, **extra})
 
 
-def _require(actor: Actor, verb: str, words: str, event: str, *,
+def require_on_application(actor: Actor, verb: str, words: str, event: str, *,
              request: HttpRequest | None, door: str, **detail: Any) -> None:
-    """Asked before the change's transaction, so the refusal's ``event`` stays recorded."""
+    """The console's permission to ``verb`` applications, asked by every service that
+    changes one (its settings, its secret, its tokens) before the change's transaction,
+    so the refusal's ``event`` stays recorded."""
     require_permission(actor, f"oauth2_provider.{verb}_application", words, event,
                        request=request, detail={"door": door, **detail})
 
@@ -144,7 +146,7 @@ def register_client(*, name: str, client_type: str, grant_types: list[str],
                     skip_consent: bool, settings: dict[str, Any], actor: Actor,
                     request: HttpRequest | None = None, door: str = "api"):
     """Create an application; returns it and its clear secret ("" for public clients)."""
-    _require(actor, "add", "register applications", "oidc.client_registered",
+    require_on_application(actor, "add", "register applications", "oidc.client_registered",
              request=request, door=door, name=name)
     _check(client_type=client_type, grant_types=grant_types, redirect_uris=redirect_uris,
            post_logout_redirect_uris=post_logout_redirect_uris, name=name)
@@ -172,7 +174,7 @@ def change_client(app, *, changes: dict[str, Any], actor: Actor,
     ``grant_types`` replaces the allowed grants; a change of grants is recorded
     with the grants before and after.
     """
-    _require(actor, "change", "change applications", "oidc.client_changed",
+    require_on_application(actor, "change", "change applications", "oidc.client_changed",
              request=request, door=door, client_id=app.client_id)
     name = changes.get("name", app.name)
     redirect_uris = changes.get("redirect_uris", app.redirect_uris.split())
@@ -205,7 +207,7 @@ def change_client(app, *, changes: dict[str, Any], actor: Actor,
 def delete_client(app, *, actor: Actor, request: HttpRequest | None = None,
                   door: str = "api") -> None:
     """Delete an application; its tokens and grants go with it."""
-    _require(actor, "delete", "delete applications", "oidc.client_deleted",
+    require_on_application(actor, "delete", "delete applications", "oidc.client_deleted",
              request=request, door=door, client_id=app.client_id)
     with transaction.atomic():
         record("oidc.client_deleted", app, request, door)

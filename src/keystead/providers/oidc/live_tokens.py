@@ -39,7 +39,8 @@ from oauth2_provider.models import (
 )
 
 from keystead.directory import audit
-from keystead.directory.authorization import Action, Actor, require, require_application_change
+from keystead.directory.authorization import Action, Actor, require
+from keystead.providers.oidc.clients import require_on_application
 from keystead.providers.oidc.models import settings_for
 from keystead.providers.oidc.refresh_grant import client_facts
 
@@ -136,9 +137,12 @@ def of_person(person, *, limit: int = DEFAULT_LIMIT) -> LiveTokens:
     return _live(Q(user=person), limit)
 
 
-def _authorize(actor: Actor, application, person) -> None:
+def _authorize(actor: Actor, application, person, *, request: HttpRequest | None,
+               door: str) -> None:
     if application is not None:
-        require_application_change(actor, "revoke an application's tokens")
+        require_on_application(actor, "change", "revoke an application's tokens",
+                               "oidc.tokens_revoked", request=request, door=door,
+                               client_id=application.client_id)
     else:
         require(actor, Action.SIGN_OUT, person)
 
@@ -152,7 +156,7 @@ def revoke(*, actor: Actor, application=None, person=None, request: HttpRequest 
     """
     if application is None and person is None:
         raise ValueError("revoke needs an application, a person or both")
-    _authorize(actor, application, person)
+    _authorize(actor, application, person, request=request, door=door)
     scope = Q()
     if application is not None:
         scope &= Q(application=application)
