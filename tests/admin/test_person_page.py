@@ -22,7 +22,7 @@ from oauth2_provider.models import (
 )
 
 from keystead.directory import person_overview
-from keystead.directory.models import Event, Group, User
+from keystead.directory.models import Event, Group, Outcome, User
 from keystead.login import backup_codes
 from keystead.login.models import (
     Passkey,
@@ -416,12 +416,12 @@ def test_nobody_disables_their_own_account(admin_user, root_client):
 @pytest.mark.parametrize("key", ["send-reset-mail", "unlock", "reset-factors", "sign-out",
                                  "disable"])
 def test_the_help_desk_cannot_act_on_an_administrator(key, client_as, admin_user, deliver):
-    desk, _ = client_as("Helpdesk")
+    desk, desk_user = client_as("Helpdesk")
     User.objects.filter(pk=admin_user.pk).update(locked_at=timezone.now(), failed_logins=5)
     TotpDevice.objects.create(user=admin_user, name="Phone", secret_encrypted="x",
                               confirmed_at=timezone.now())
     admin_browser = signed_in(admin_user)
-    before = Event.objects.count()
+    before_id = Event.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     response = desk.post(act(admin_user, key), {"confirmed": "yes"}, follow=True)
     assert response.status_code == 200
     assert ("root@example.com has console access: only a superuser may act on such an account."
@@ -431,8 +431,13 @@ def test_the_help_desk_cannot_act_on_an_administrator(key, client_as, admin_user
     assert TotpDevice.objects.filter(user=admin_user).exists()
     assert admin_browser.get("/admin/").status_code == 200  # still signed in
     assert deliver() == [] and not ResetToken.objects.exists()
-    assert Event.objects.count() == before
+    refused = Event.objects.filter(pk__gt=before_id).get()  # the refusal, nothing else
+    assert (refused.action, refused.outcome) == ("console.refused", Outcome.DENIED)
+    assert refused.actor_label == desk_user.email
+    assert refused.detail["path"] == act(admin_user, key)
+    assert "only a superuser may act" in refused.detail["reason"]
     assert desk.get(f"{USERS}{admin_user.pk}/password/").status_code == 403
+    assert Event.objects.filter(pk__gt=before_id, action="console.refused").count() == 2
 
 
 def test_a_viewer_without_the_permission_is_refused_with_a_message(ada, client_as):
@@ -440,6 +445,8 @@ def test_a_viewer_without_the_permission_is_refused_with_a_message(ada, client_a
     response = auditor.post(act(ada, "sign-out"), {"confirmed": "yes"}, follow=True)
     assert any("may not sign people out everywhere" in m for m in messages_of(response))
     assert not Event.objects.filter(action="user.sign_out_everywhere").exists()
+    assert "may not sign people out everywhere" in Event.objects.get(
+        action="console.refused", outcome=Outcome.DENIED).detail["reason"]
 
 
 def test_unknown_actions_and_people_are_not_found(ada, root_client):

@@ -60,8 +60,7 @@ def install_error_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(NotAllowed)
     def not_allowed(request: HttpRequest, exc: NotAllowed) -> HttpResponse:
-        if not exc.audited:
-            audit.refused("api.refused", request, str(exc))
+        audit.refusal_answered("api.refused", request, exc)
         return body(request, 403, str(exc))
 
     @api.exception_handler(HttpError)

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from oauth2_provider.models import get_application_model
 
 from keystead.devices.models import LOGIN_NAMES, MODES
 from keystead.devices.services import EnrollmentRefused, TokenRequest, create_token
-from keystead.directory.authorization import Actor, NotAllowed
+from keystead.directory.authorization import Actor
 
 
 class TokenForm(forms.Form):
@@ -48,8 +47,6 @@ def add_token_view(request: HttpRequest) -> HttpResponse:
                 reset_url=data["reset_url"], login_name=data["login_name"],
                 email_domain=data["email_domain"], label=data["label"],
             ), actor=Actor.person(request.user), request=request)
-        except NotAllowed as refused:
-            raise PermissionDenied(str(refused)) from None
         except EnrollmentRefused as refused:
             for field, text in refused.problems.items():
                 form.add_error("application" if field == "client_id" else field, text)

@@ -31,7 +31,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from keystead.directory import services
+from keystead.directory import audit, services
 from keystead.directory.admin_guards import actor
 from keystead.directory.authorization import Action, NotAllowed, refusal
 from keystead.directory.models import User
@@ -199,6 +199,7 @@ def person_action(model_admin: ModelAdmin, request: HttpRequest, id: str,
                                 else reverse(f"{model_admin.admin_site.name}:index"))
     reason = refusal(actor(request), action.needs, user)
     if reason is not None:
+        audit.refused("console.refused", request, reason)
         model_admin.message_user(request, reason, messages.ERROR)
         return back
     if request.method != "POST":
@@ -209,6 +210,8 @@ def person_action(model_admin: ModelAdmin, request: HttpRequest, id: str,
     try:
         done = action.run(request, user)
     except (NotAllowed, RuleViolation) as exc:
+        if isinstance(exc, NotAllowed):
+            audit.refusal_answered("console.refused", request, exc)
         model_admin.message_user(request, _problem(exc), messages.ERROR)
     else:
         model_admin.message_user(request, done, messages.SUCCESS)

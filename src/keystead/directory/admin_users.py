@@ -21,7 +21,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import update_session_auth_hash
-from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.forms import CheckboxSelectMultiple
@@ -406,8 +405,7 @@ class UserAdmin(RefusalsOnThePage, UnlockAdminMixin, AuditedModelAdmin):
         user = self.get_object(request, unquote(id))
         if user is None:
             raise Http404("No such user.")
-        if not may(request, Action.SET_PASSWORD, user):
-            raise PermissionDenied
+        require(actor(request), Action.SET_PASSWORD, user)  # refused: 403, audited
         form = ResetPasswordForm(user, request.POST or None)
         if request.method == "POST" and form.is_valid():
             if form.cleaned_data["set_usable_password"]:

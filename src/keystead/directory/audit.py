@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.http import HttpRequest
 
+from keystead.directory.authorization import NotAllowed
 from keystead.directory.models import Event, Outcome, User
 from keystead.secret import scrub
 
@@ -90,3 +91,10 @@ def refused(action: str, request: HttpRequest, reason: str) -> Event:
     no service recorded for good: which request, and the refusal in its own words."""
     return record(action, request=request, outcome=Outcome.DENIED,
                   detail={"method": request.method, "path": request.path, "reason": reason})
+
+
+def refusal_answered(action: str, request: HttpRequest, exc: NotAllowed) -> None:
+    """What a door does with a refusal it answers: one event for it, the service's own if
+    the service recorded it for good (``NotAllowed.audited``), else the door's ``action``."""
+    if not exc.audited:
+        refused(action, request, str(exc))

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from keystead.directory import audit
 from keystead.directory.admin_guards import ReadOnlyAdmin
 from keystead.directory.authorization import Actor, NotAllowed
 from keystead.directory.models import Role
@@ -241,6 +242,8 @@ class SystemAdmin(admin.ModelAdmin):
             try:
                 count = systems.read_schema(system, actor=actor, request=request)
             except (systems.TargetFailed, NotAllowed) as exc:
+                if isinstance(exc, NotAllowed):
+                    audit.refusal_answered("console.refused", request, exc)
                 self.message_user(request, f"{system.name}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{system.name}: {count} attributes read.",
@@ -339,6 +342,8 @@ class OperationAdmin(ReadOnlyAdmin):
                 act(operation_id, actor=actor, request=request)
                 done += 1
             except (services.ProvisioningRefused, NotAllowed) as refused:
+                if isinstance(refused, NotAllowed):
+                    audit.refusal_answered("console.refused", request, refused)
                 self.message_user(request, str(refused), messages.WARNING)
         if done:
             self.message_user(request, f"{done} operation(s) {words}.", messages.SUCCESS)

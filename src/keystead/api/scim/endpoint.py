@@ -98,8 +98,7 @@ def scim_endpoint(handlers: Mapping[str, Handler]) -> Callable[..., HttpResponse
         except ScimError as exc:
             return exc.response()
         except NotAllowed as exc:
-            if not exc.audited:  # e.g. recorded in the write's transaction, rolled back
-                audit.refused("scim.refused", request, str(exc))
+            audit.refusal_answered("scim.refused", request, exc)
             return ScimError(403, str(exc)).response()
         except Exception:
             # A bug, not bad input. The traceback goes to the log; passwords in
