@@ -66,3 +66,34 @@ def test_admin_role_change_is_audited(root_client):
     assert response.status_code == 302
     event = Event.objects.get(action="admin_role.update")
     assert event.detail["permissions"]["added"] == [str(extra)]
+
+
+def test_the_console_and_the_api_change_a_group_through_one_service(root_client, api,
+                                                                    make_user):
+    """The same change leaves the same event whichever door makes it: what changed, and
+    who gained or lost membership, by name."""
+    ada, bob = make_user("ada@example.com"), make_user("bob@example.com")
+    by_console = Group.objects.create(name="Console")
+    by_api = Group.objects.create(name="Api")
+    root_client.post(f"{GROUPS}{by_console.pk}/change/", {
+        "name": "Console", "description": "team", "external_id": "", "members": [ada.pk, bob.pk]})
+    answer = api.patch(f"/api/v1/groups/{by_api.pk}", {"description": "team",
+                                                        "member_ids": [ada.pk, bob.pk]})
+    assert answer.status_code == 200, answer.content
+    console_event, api_event = Event.objects.filter(action="group.update").order_by("id")
+    expected = {"changed": ["description", "members"],
+                "members": {"added": ["ada@example.com", "bob@example.com"], "removed": []}}
+    assert console_event.detail == {"door": "admin", **expected}
+    assert api_event.detail == {"door": "api", **expected}
+
+    role = Role.objects.create(name="Developers")
+    root_client.post(f"/admin/directory/role/{role.pk}/change/", {
+        "name": "Developers", "description": "", "users": [ada.pk], "groups": [by_api.pk]})
+    assert Event.objects.get(action="role.update").detail == {
+        "door": "admin", "changed": ["groups", "users"],
+        "groups": {"added": ["Api"], "removed": []},
+        "users": {"added": ["ada@example.com"], "removed": []}}
+
+    deleted = root_client.post(f"{GROUPS}{by_console.pk}/delete/", {"post": "yes"})
+    assert deleted.status_code == 302 and not Group.objects.filter(pk=by_console.pk).exists()
+    assert Event.objects.get(action="group.delete").detail == {"door": "admin"}

@@ -75,8 +75,9 @@ def test_patch_add_and_remove_members_rfc_examples(scim, people):
                           {"op": "remove", "path": f'members[value eq "{people[0].pk}"]'})
     assert [m["value"] for m in response.json()["members"]] == [str(people[1].pk)]
     events = Event.objects.filter(action="group.members").order_by("id")
-    assert [(e.detail["added"], e.detail["removed"]) for e in events] == [
-        ([people[1].pk], []), ([], [people[0].pk])]
+    assert [e.detail["members"] for e in events] == [
+        {"added": [people[1].email], "removed": []},
+        {"added": [], "removed": [people[0].email]}]
 
 
 def test_patch_replace_members_and_name_together(scim, people):

@@ -16,9 +16,10 @@ from django.contrib.auth.models import Group as AuthGroup
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
-from keystead.directory.admin_audit import AuditedModelAdmin
+from keystead.directory import services
+from keystead.directory.admin_audit import DOOR, AuditedModelAdmin
 from keystead.directory.admin_events import EventAdmin
-from keystead.directory.admin_guards import RefusalsOnThePage
+from keystead.directory.admin_guards import RefusalsOnThePage, actor
 from keystead.directory.admin_users import UserAdmin
 from keystead.directory.authorization import may_change_admin_roles
 from keystead.directory.models import AdminRole, Group, Role
@@ -32,10 +33,43 @@ if admin.site.is_registered(AuthGroup):
     admin.site.unregister(AuthGroup)
 
 
-@admin.register(Group)
-class GroupAdmin(RefusalsOnThePage, AuditedModelAdmin):
-    audit_name = "group"
+class ThroughServices(RefusalsOnThePage, admin.ModelAdmin):
+    """Groups and roles are saved and deleted by ``directory.services``, as through the
+    API and SCIM, so the same permission check, rules and audit event apply whichever
+    door is used. The page's form only checks the input; the service decides and
+    writes, many-to-many fields included (``save_related`` saves nothing more)."""
+
     refusals = (RuleViolation,)  # a new name or member a connected system cannot take
+
+    def save_through_service(self, request: HttpRequest, current: Any, data: dict) -> Any:
+        raise NotImplementedError
+
+    def delete_through_service(self, request: HttpRequest, obj: Any) -> None:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        # The form has already put the new values on ``obj``: the service gets the row
+        # as stored, so it sees (and records) what changed.
+        current = type(obj).objects.get(pk=obj.pk) if change else None
+        saved = self.save_through_service(request, current, form.cleaned_data)
+        obj.pk = saved.pk
+        obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any,
+                     change: bool) -> None:
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        self.delete_through_service(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for obj in queryset:
+            self.delete_through_service(request, obj)
+
+
+@admin.register(Group)
+class GroupAdmin(ThroughServices):
     list_display = ("name", "member_count", "description")
     search_fields = ("name",)
     # The browser's own multiple choice list: Django's two-box picker and its search-as-
@@ -50,12 +84,20 @@ class GroupAdmin(RefusalsOnThePage, AuditedModelAdmin):
     def member_count(self, obj: Group) -> int:
         return obj.member_total
 
+    def save_through_service(self, request: HttpRequest, current: Group | None,
+                             data: dict) -> Group:
+        return services.save_group(
+            current, name=data["name"], description=data["description"],
+            external_id=data["external_id"], member_ids=[u.pk for u in data["members"]],
+            actor=actor(request), request=request, door=DOOR)
+
+    def delete_through_service(self, request: HttpRequest, obj: Group) -> None:
+        services.delete_group(obj, actor=actor(request), request=request, door=DOOR)
+
 
 
 @admin.register(Role)
-class RoleAdmin(RefusalsOnThePage, AuditedModelAdmin):
-    audit_name = "role"
-    refusals = (RuleViolation,)  # a holder or name a connected system cannot take
+class RoleAdmin(ThroughServices):
     list_display = ("name", "user_count", "group_count", "description")
     search_fields = ("name",)
     fields = ("name", "description", "users", "groups", "created_at", "updated_at")
@@ -73,6 +115,16 @@ class RoleAdmin(RefusalsOnThePage, AuditedModelAdmin):
     @admin.display(description="groups", ordering="group_total")
     def group_count(self, obj: Role) -> int:
         return obj.group_total
+
+    def save_through_service(self, request: HttpRequest, current: Role | None,
+                             data: dict) -> Role:
+        return services.save_role(
+            current, name=data["name"], description=data["description"],
+            user_ids=[u.pk for u in data["users"]], group_ids=[g.pk for g in data["groups"]],
+            actor=actor(request), request=request, door=DOOR)
+
+    def delete_through_service(self, request: HttpRequest, obj: Role) -> None:
+        services.delete_role(obj, actor=actor(request), request=request, door=DOOR)
 
 
 

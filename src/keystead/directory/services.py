@@ -340,6 +340,39 @@ def _require_on(actor: Actor, permission: str, words: str, event: str, *,
     require_permission(actor, permission, words, event, request=request, detail={"door": door})
 
 
+def _set_related(manager, chosen: list) -> dict[str, list[str]]:
+    """Make ``manager`` hold exactly ``chosen``; who or what was added and removed, by
+    name, because "who gained access" is what an auditor asks."""
+    before = set(manager.all())
+    manager.set(chosen)
+    after = set(chosen)
+    return {"added": sorted(map(str, after - before)),
+            "removed": sorted(map(str, before - after))}
+
+
+def _apply_fields(obj, values: dict[str, str | None]) -> list[str]:
+    """Set the given (not None) fields; the names of those whose value changed."""
+    changed = []
+    for field, value in values.items():
+        if value is not None and getattr(obj, field) != value:
+            setattr(obj, field, value)
+            changed.append(field)
+    return changed
+
+
+def _saved_event(action: str, obj, *, creating: bool, changed: list[str],
+                 related: dict[str, dict[str, list[str]]], request: HttpRequest | None,
+                 door: str) -> None:
+    detail: dict[str, Any] = {"door": door}
+    moved = {name: change for name, change in related.items()
+             if change["added"] or change["removed"]}
+    if not creating:
+        detail["changed"] = sorted(changed + list(moved))
+    detail.update(moved)
+    audit.record(f"{action}.{'create' if creating else 'update'}", request=request,
+                 target=obj, detail=detail)
+
+
 def save_group(
     group: Group | None,
     *,
@@ -361,21 +394,15 @@ def save_group(
     with transaction.atomic():
         group = group or Group()
         if name is not None or creating:
-            group.name = _check_name(Group, name, "Group", exclude_pk=group.pk)
-        if description is not None:
-            group.description = description
-        if external_id is not None:
-            group.external_id = external_id
+            name = _check_name(Group, name, "Group", exclude_pk=group.pk)
+        changed = _apply_fields(group, {"name": name, "description": description,
+                                        "external_id": external_id})
         _save(group)
-        detail: dict[str, Any] = {"door": door}
+        related = {}
         if member_ids is not None:
-            members = _members(member_ids)
-            before = set(group.members.values_list("pk", flat=True))
-            group.members.set(members)
-            after = {u.pk for u in members}
-            detail.update(added=sorted(after - before), removed=sorted(before - after))
-        audit.record("group.create" if creating else "group.update", request=request,
-                     target=group, detail=detail)
+            related["members"] = _set_related(group.members, _members(member_ids))
+        _saved_event("group", group, creating=creating, changed=changed, related=related,
+                     request=request, door=door)
         return group
 
 
@@ -391,12 +418,16 @@ def change_group_members(
     _require_on(actor, "directory.change_group", "change group members", "group.members",
                 request=request, door=door)
     with transaction.atomic():
-        to_add = _members(add)
-        to_remove = list(remove)
-        group.members.add(*to_add)
-        group.members.remove(*to_remove)
+        joining = _members(add)
+        already = set(group.members.filter(pk__in=[u.pk for u in joining])
+                      .values_list("pk", flat=True))
+        leaving = list(group.members.filter(pk__in=list(remove)))
+        group.members.add(*joining)
+        group.members.remove(*leaving)
         audit.record("group.members", request=request, target=group, detail={
-            "door": door, "added": [u.pk for u in to_add], "removed": to_remove})
+            "door": door, "members": {
+                "added": sorted(str(u) for u in joining if u.pk not in already),
+                "removed": sorted(map(str, leaving))}})
         return group
 
 
@@ -430,12 +461,12 @@ def save_role(
     with transaction.atomic():
         role = role or Role()
         if name is not None or creating:
-            role.name = _check_name(Role, name, "Role", exclude_pk=role.pk)
-        if description is not None:
-            role.description = description
+            name = _check_name(Role, name, "Role", exclude_pk=role.pk)
+        changed = _apply_fields(role, {"name": name, "description": description})
         _save(role)
+        related = {}
         if user_ids is not None:
-            role.users.set(_members(user_ids))
+            related["users"] = _set_related(role.users, _members(user_ids))
         if group_ids is not None:
             ids = list(dict.fromkeys(group_ids))
             groups = list(Group.objects.filter(pk__in=ids))
@@ -443,9 +474,9 @@ def save_role(
             if missing:
                 raise RuleViolation([FieldProblem(
                     "groups", f"No group with id {', '.join(map(str, missing))}.")])
-            role.groups.set(groups)
-        audit.record("role.create" if creating else "role.update", request=request,
-                     target=role, detail={"door": door})
+            related["groups"] = _set_related(role.groups, groups)
+        _saved_event("role", role, creating=creating, changed=changed, related=related,
+                     request=request, door=door)
         return role
 
 
