@@ -451,11 +451,16 @@ class Setup:
 
 
 def setup_run(args: argparse.Namespace) -> Setup:
+    """By default one client connection per server thread: every thread has a request to
+    answer, so the figures are the server's capacity rather than the clients' pace (with
+    fewer connections, threads wait on PostgreSQL with nothing else to do and cores idle)."""
+    from keystead.cli.serve import THREADS
+
     cores = usable_cores()
     workers = args.workers or cores
     rounds = max(1, args.rounds)
     return Setup(
-        cores=cores, workers=workers, concurrency=args.concurrency or 2 * workers,
+        cores=cores, workers=workers, concurrency=args.concurrency or THREADS * workers,
         raw_procs=raw_processes(workers, cores), rounds=rounds,
         piece=max(1, round(args.seconds / rounds)),  # wrk takes whole seconds
         servers=args.servers,
@@ -502,7 +507,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, raw: str, seconds: 
                         help=f"worker processes of each server (default: one per core); {raw} "
                              "runs one process per core, or one per worker if fewer")
     parser.add_argument("--concurrency", type=int, default=0,
-                        help="client connections (default: 2 per worker)")
+                        help="client connections (default: one per server thread)")
     parser.add_argument("--rounds", type=int, default=rounds,
                         help=f"alternate {raw} and the HTTP runs this many times ({rounds})")
     parser.add_argument("--warm-up", type=float, default=3, help="seconds not counted (3)")

@@ -32,7 +32,7 @@ What it does, in one run:
    and the database's own count of new sessions and successful sign-in audit
    events is reported beside the count (it must not be lower). The load
    comes from ``wrk`` (C; one connection per thread, ``--concurrency``
-   threads, default 2 per worker so a worker never waits for a client) with a
+   threads, default one per server thread so none waits for a client) with a
    small Lua script, because the clients share the cores with the server:
    with Python's ``http.client`` they took about 1 ms of CPU per sign-in;
 4. measures, in the same run and on the same cores, raw argon2id
