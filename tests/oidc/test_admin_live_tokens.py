@@ -14,7 +14,7 @@ from oauth2_provider.models import (
 )
 
 from keystead.directory.authorization import Actor, NotAllowed
-from keystead.directory.models import Event, User
+from keystead.directory.models import Event, Outcome, User
 from keystead.providers.oidc import live_tokens
 from keystead.providers.oidc.models import ClientSettings
 
@@ -110,9 +110,12 @@ def test_revoking_needs_the_permission_and_is_audited(people, admin_user):
     done = live_tokens.revoke(actor=Actor.person(admin_user), application=app, person=ada)
     assert (done.refresh_tokens, done.access_tokens, done.codes) == (1, 1, 1)
     assert [row.person for row in live_tokens.of_application(app).rows] == [alan]
-    event = Event.objects.get(action="oidc.tokens_revoked")
+    event = Event.objects.get(action="oidc.tokens_revoked", outcome=Outcome.SUCCESS)
     assert event.detail["person"] == "ada@example.com"
     assert event.actor_label == admin_user.email
+    refused = Event.objects.get(action="oidc.tokens_revoked", outcome=Outcome.DENIED)
+    assert refused.actor_label == "help@example.com"
+    assert refused.detail["client_id"] == app.client_id
 
 
 def test_a_person_alone_needs_the_sign_out_permission(people):
