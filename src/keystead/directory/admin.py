@@ -23,7 +23,7 @@ from keystead.directory.admin_guards import RefusalsOnThePage, actor
 from keystead.directory.admin_users import UserAdmin
 from keystead.directory.authorization import may_change_admin_roles
 from keystead.directory.models import AdminRole, Group, Role
-from keystead.directory.rules import RuleViolation
+from keystead.directory.rules import FieldProblem, RuleViolation
 
 __all__ = ["AdminRoleAdmin", "EventAdmin", "GroupAdmin", "RoleAdmin", "UserAdmin"]
 
@@ -50,7 +50,10 @@ class ThroughServices(RefusalsOnThePage, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         # The form has already put the new values on ``obj``: the service gets the row
         # as stored, so it sees (and records) what changed.
-        current = type(obj).objects.get(pk=obj.pk) if change else None
+        current = type(obj).objects.filter(pk=obj.pk).first() if change else None
+        if change and current is None:
+            raise RuleViolation([FieldProblem(
+                "name", f"{obj} was deleted by someone else while this page was open.")])
         saved = self.save_through_service(request, current, form.cleaned_data)
         obj.pk = saved.pk
         obj._state.adding = False
