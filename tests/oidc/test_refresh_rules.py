@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from keystead.providers.oidc.client_auth import credentials_from
-from keystead.providers.oidc.refresh_rules import ClientFacts, Refusal, TokenFacts, decide
+from keystead.providers.oidc.refresh_rules import (
+    ClientFacts,
+    Refusal,
+    TokenFacts,
+    decide,
+    live_else_latest,
+)
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 CLIENT = ClientFacts(application_id=7, may_refresh=True, refresh_lifetime=timedelta(days=1))
@@ -98,3 +104,13 @@ def test_body_credentials_and_a_public_client():
     assert public.secret is None
     assert credentials_from("", {}) is None
 
+
+
+def test_of_rows_sharing_a_value_the_live_one_else_the_one_revoked_last():
+    from types import SimpleNamespace as Row
+
+    early, late = Row(revoked=NOW - timedelta(hours=2)), Row(revoked=NOW - timedelta(hours=1))
+    live = Row(revoked=None)
+    assert live_else_latest([early, live, late]) is live
+    assert live_else_latest([late, early]) is late and live_else_latest([early, late]) is late
+    assert live_else_latest([]) is None

@@ -107,10 +107,11 @@ def authenticate(authorization: str, form: Mapping):
     if credentials is None:
         raise InvalidClient(used_basic=False)
     try:
+        # ``get``, not ``first``: the client id is unique, so no ORDER BY to build.
         application = (Application.objects.select_related("keystead_settings")
-                       .filter(client_id=credentials.client_id).first())
-    except ValueError:  # a NUL byte PostgreSQL cannot take: no client has it
-        application = None
+                       .get(client_id=credentials.client_id))
+    except (Application.DoesNotExist, ValueError):  # ValueError: a NUL byte PostgreSQL
+        application = None  # cannot take, which no client id has
     if application is None:
         if credentials.secret:
             _spend_a_verification(credentials.secret)

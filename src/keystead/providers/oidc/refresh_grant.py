@@ -36,7 +36,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, OuterRef, Subquery
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from oauth2_provider.models import (
@@ -59,7 +59,13 @@ from keystead.providers.oidc.models import (
     settings_for,
     token_checksum,
 )
-from keystead.providers.oidc.refresh_rules import ClientFacts, Refusal, TokenFacts, decide
+from keystead.providers.oidc.refresh_rules import (
+    ClientFacts,
+    Refusal,
+    TokenFacts,
+    decide,
+    live_else_latest,
+)
 from keystead.providers.oidc.token_answers import issued, refuse
 
 AccessToken = get_access_token_model()
@@ -112,15 +118,16 @@ def _presented(raw: str):
     time (``family_auth_time``), in one query; None if unknown.
 
     Several rows may share a checksum (the toolkit's unique key is (checksum, revoked)):
-    the live one first, else the one revoked last, as the toolkit reads it.
+    the live one first, else the one revoked last, as the toolkit reads it. They are
+    few, so they are chosen here (``live_else_latest``) rather than by an ORDER BY,
+    whose NULLs sort differently on SQLite and PostgreSQL.
     """
     sign_in = FamilySignIn.objects.filter(token_family=OuterRef("token_family"))
-    return (RefreshToken.objects
-            .filter(token_checksum=token_checksum(raw))
-            .select_related("access_token", "user")
-            .annotate(family_auth_time=Subquery(sign_in.values("auth_time")[:1]))
-            .order_by(F("revoked").desc(nulls_first=True))
-            .first())
+    return live_else_latest(
+        RefreshToken.objects
+        .filter(token_checksum=token_checksum(raw))
+        .select_related("access_token", "user")
+        .annotate(family_auth_time=Subquery(sign_in.values("auth_time")[:1])))
 
 
 def _token_facts(stored) -> TokenFacts | None:

@@ -11,6 +11,7 @@ even if the token also expired meanwhile.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -103,3 +104,10 @@ def decide(token: TokenFacts | None, client: ClientFacts, requested_scope: str |
     if not set(requested) <= set(original):
         return Refusal.SCOPE_WIDENED, ""
     return None, " ".join(dict.fromkeys(requested))
+
+
+def live_else_latest(tokens: Iterable):
+    """Of refresh-token rows sharing a value: the unrevoked one, else the one revoked
+    last; None if there are none."""
+    return max(tokens, default=None, key=lambda token: (
+        token.revoked is None, token.revoked.timestamp() if token.revoked else 0.0))
