@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Group as AuthGroup
 from django.contrib.auth.models import Permission
+from django.test import RequestFactory
 
 from keystead.directory.models import Event, Group, Role
+from keystead.directory.rules import RuleViolation
 
 pytestmark = pytest.mark.django_db
 GROUPS = "/admin/directory/group/"
@@ -97,3 +100,19 @@ def test_the_console_and_the_api_change_a_group_through_one_service(root_client,
     deleted = root_client.post(f"{GROUPS}{by_console.pk}/delete/", {"post": "yes"})
     assert deleted.status_code == 302 and not Group.objects.filter(pk=by_console.pk).exists()
     assert Event.objects.get(action="group.delete").detail == {"door": "admin"}
+
+
+def test_a_group_deleted_while_its_page_was_open_is_not_saved_anew(root_client, admin_user):
+    """The console hands the service the row as stored; gone meanwhile, the save is
+    refused with a message instead of making a new group of the old page's values."""
+    group = Group.objects.create(name="Interns")
+    page = admin.site.get_model_admin(Group)
+    request = RequestFactory().post(f"{GROUPS}{group.pk}/change/")
+    request.user = admin_user
+    form = page.get_form(request, group)(
+        {"name": "Interns", "description": "", "external_id": ""}, instance=group)
+    assert form.is_valid(), form.errors
+    Group.objects.filter(pk=group.pk).delete()
+    with pytest.raises(RuleViolation, match="deleted by someone else"):
+        page.save_model(request, form.instance, form, change=True)
+    assert not Group.objects.exists()

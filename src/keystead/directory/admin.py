@@ -7,6 +7,7 @@ roles and admin roles.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import django.contrib.auth.admin  # noqa: F401  (registers auth.Group, replaced below)
@@ -37,24 +38,30 @@ class ThroughServices(RefusalsOnThePage, admin.ModelAdmin):
     """Groups and roles are saved and deleted by ``directory.services``, as through the
     API and SCIM, so the same permission check, rules and audit event apply whichever
     door is used. The page's form only checks the input; the service decides and
-    writes, many-to-many fields included (``save_related`` saves nothing more)."""
+    writes, many-to-many fields included (``save_related`` saves nothing more).
+
+    ``save_service`` and ``delete_service`` are the model's services; the form's fields
+    are passed by name, but for its many-to-many fields, passed as lists of ids under
+    the names ``related_ids`` maps them to."""
 
     refusals = (RuleViolation,)  # a new name or member a connected system cannot take
-
-    def save_through_service(self, request: HttpRequest, current: Any, data: dict) -> Any:
-        raise NotImplementedError
-
-    def delete_through_service(self, request: HttpRequest, obj: Any) -> None:
-        raise NotImplementedError
+    save_service: Callable[..., Any]
+    delete_service: Callable[..., None]
+    related_ids: dict[str, str]
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         # The form has already put the new values on ``obj``: the service gets the row
         # as stored, so it sees (and records) what changed.
         current = type(obj).objects.filter(pk=obj.pk).first() if change else None
-        if change and current is None:
+        if change and current is None:  # the service would create it anew
             raise RuleViolation([FieldProblem(
                 "name", f"{obj} was deleted by someone else while this page was open.")])
-        saved = self.save_through_service(request, current, form.cleaned_data)
+        data = form.cleaned_data
+        values = {name: value for name, value in data.items() if name not in self.related_ids}
+        values.update({ids: [related.pk for related in data[name]]
+                       for name, ids in self.related_ids.items()})
+        saved = self.save_service(current, **values, actor=actor(request), request=request,
+                                  door=DOOR)
         obj.pk = saved.pk
         obj._state.adding = False
 
@@ -64,15 +71,18 @@ class ThroughServices(RefusalsOnThePage, admin.ModelAdmin):
             self.save_formset(request, form, formset, change=change)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        self.delete_through_service(request, obj)
+        self.delete_service(obj, actor=actor(request), request=request, door=DOOR)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         for obj in queryset:
-            self.delete_through_service(request, obj)
+            self.delete_model(request, obj)
 
 
 @admin.register(Group)
 class GroupAdmin(ThroughServices):
+    save_service = staticmethod(services.save_group)
+    delete_service = staticmethod(services.delete_group)
+    related_ids = {"members": "member_ids"}
     list_display = ("name", "member_count", "description")
     search_fields = ("name",)
     # The browser's own multiple choice list: Django's two-box picker and its search-as-
@@ -87,20 +97,13 @@ class GroupAdmin(ThroughServices):
     def member_count(self, obj: Group) -> int:
         return obj.member_total
 
-    def save_through_service(self, request: HttpRequest, current: Group | None,
-                             data: dict) -> Group:
-        return services.save_group(
-            current, name=data["name"], description=data["description"],
-            external_id=data["external_id"], member_ids=[u.pk for u in data["members"]],
-            actor=actor(request), request=request, door=DOOR)
-
-    def delete_through_service(self, request: HttpRequest, obj: Group) -> None:
-        services.delete_group(obj, actor=actor(request), request=request, door=DOOR)
-
 
 
 @admin.register(Role)
 class RoleAdmin(ThroughServices):
+    save_service = staticmethod(services.save_role)
+    delete_service = staticmethod(services.delete_role)
+    related_ids = {"users": "user_ids", "groups": "group_ids"}
     list_display = ("name", "user_count", "group_count", "description")
     search_fields = ("name",)
     fields = ("name", "description", "users", "groups", "created_at", "updated_at")
@@ -118,16 +121,6 @@ class RoleAdmin(ThroughServices):
     @admin.display(description="groups", ordering="group_total")
     def group_count(self, obj: Role) -> int:
         return obj.group_total
-
-    def save_through_service(self, request: HttpRequest, current: Role | None,
-                             data: dict) -> Role:
-        return services.save_role(
-            current, name=data["name"], description=data["description"],
-            user_ids=[u.pk for u in data["users"]], group_ids=[g.pk for g in data["groups"]],
-            actor=actor(request), request=request, door=DOOR)
-
-    def delete_through_service(self, request: HttpRequest, obj: Role) -> None:
-        services.delete_role(obj, actor=actor(request), request=request, door=DOOR)
 
 
 

@@ -8,9 +8,11 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from keystead.directory import audit
 from keystead.directory.authorization import (
     Action,
     Actor,
+    NotAllowed,
     allowed,
     may_change_installation_settings,
 )
@@ -20,6 +22,13 @@ from keystead.directory.models import User
 def actor(request: HttpRequest) -> Actor:
     """The administrator signed in to the console."""
     return Actor.person(request.user)
+
+
+def told_on_the_page(request: HttpRequest, problem: Exception) -> None:
+    """A problem the console shows as a message rather than answering 403: if it is a
+    refusal, it is recorded as ``refusal_middleware`` records the ones it answers."""
+    if isinstance(problem, NotAllowed):
+        audit.refusal_answered("console.refused", request, problem)
 
 
 def may(request: HttpRequest, action: Action, user: User | None) -> bool:

@@ -31,8 +31,8 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
-from keystead.directory import audit, services
-from keystead.directory.admin_guards import actor
+from keystead.directory import services
+from keystead.directory.admin_guards import actor, told_on_the_page
 from keystead.directory.authorization import Action, NotAllowed, refusal
 from keystead.directory.models import User
 from keystead.directory.rules import RuleViolation
@@ -199,7 +199,7 @@ def person_action(model_admin: ModelAdmin, request: HttpRequest, id: str,
                                 else reverse(f"{model_admin.admin_site.name}:index"))
     reason = refusal(actor(request), action.needs, user)
     if reason is not None:
-        audit.refused("console.refused", request, reason)
+        told_on_the_page(request, NotAllowed(reason))
         model_admin.message_user(request, reason, messages.ERROR)
         return back
     if request.method != "POST":
@@ -210,8 +210,7 @@ def person_action(model_admin: ModelAdmin, request: HttpRequest, id: str,
     try:
         done = action.run(request, user)
     except (NotAllowed, RuleViolation) as exc:
-        if isinstance(exc, NotAllowed):
-            audit.refusal_answered("console.refused", request, exc)
+        told_on_the_page(request, exc)
         model_admin.message_user(request, _problem(exc), messages.ERROR)
     else:
         model_admin.message_user(request, done, messages.SUCCESS)

@@ -342,14 +342,15 @@ def _require_on(actor: Actor, permission: str, words: str, event: str, *,
 
 def _set_related(manager, chosen: list) -> dict[str, list[str]]:
     """Make ``manager`` hold exactly ``chosen``; who or what was added and removed, by
-    name, because "who gained access" is what an auditor asks. Only the ids of those
-    already held are read, so a large group costs no more than the change."""
+    name, because "who gained access" is what an auditor asks. What Django's ``set``
+    does (the ids held, then ``remove`` and ``add`` with their signals), with the ids
+    read once for both the change and its record."""
     before = set(manager.values_list("pk", flat=True))
-    manager.set(chosen)
-    after = {obj.pk for obj in chosen}
-    removed = manager.model.objects.filter(pk__in=before - after) if before - after else []
-    return {"added": sorted(str(obj) for obj in chosen if obj.pk not in before),
-            "removed": sorted(map(str, removed))}
+    leaving = list(manager.model.objects.filter(pk__in=before - {obj.pk for obj in chosen}))
+    joining = [obj for obj in chosen if obj.pk not in before]
+    manager.remove(*leaving)
+    manager.add(*joining)
+    return {"added": sorted(map(str, joining)), "removed": sorted(map(str, leaving))}
 
 
 def _apply_fields(obj, values: dict[str, str | None]) -> list[str]:

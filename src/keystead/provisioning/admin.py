@@ -18,8 +18,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
-from keystead.directory import audit
-from keystead.directory.admin_guards import ReadOnlyAdmin
+from keystead.directory.admin_guards import ReadOnlyAdmin, told_on_the_page
 from keystead.directory.authorization import Actor, NotAllowed
 from keystead.directory.models import Role
 from keystead.provisioning import mapping, services, systems
@@ -242,8 +241,7 @@ class SystemAdmin(admin.ModelAdmin):
             try:
                 count = systems.read_schema(system, actor=actor, request=request)
             except (systems.TargetFailed, NotAllowed) as exc:
-                if isinstance(exc, NotAllowed):
-                    audit.refusal_answered("console.refused", request, exc)
+                told_on_the_page(request, exc)
                 self.message_user(request, f"{system.name}: {exc}", messages.ERROR)
             else:
                 self.message_user(request, f"{system.name}: {count} attributes read.",
@@ -342,8 +340,7 @@ class OperationAdmin(ReadOnlyAdmin):
                 act(operation_id, actor=actor, request=request)
                 done += 1
             except (services.ProvisioningRefused, NotAllowed) as refused:
-                if isinstance(refused, NotAllowed):
-                    audit.refusal_answered("console.refused", request, refused)
+                told_on_the_page(request, refused)
                 self.message_user(request, str(refused), messages.WARNING)
         if done:
             self.message_user(request, f"{done} operation(s) {words}.", messages.SUCCESS)
