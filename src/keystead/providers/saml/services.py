@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from keystead import metadata_download
 from keystead.directory import audit
 from keystead.directory.authorization import Actor, NotAllowed, require_permission
 from keystead.directory.models import Outcome
@@ -86,7 +87,7 @@ def check(wanted: ApplicationSettings, current: SamlApplication | None
     description = None
     try:
         if wanted.metadata_url and not xml.strip():
-            xml = sp_metadata.fetch(wanted.metadata_url)
+            xml = metadata_download.fetch(wanted.metadata_url)
         description = sp_metadata.describe(xml)
     except sp_metadata.MetadataProblem as problem:
         problems["metadata_url" if wanted.metadata_url and not wanted.metadata_xml.strip()

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.attribute_converter import ac_factory
 from saml2.mdstore import InMemoryMetaData
 
-FETCH_TIMEOUT = 10.0
-MAX_BYTES = 2_000_000
-
-
-class MetadataProblem(ValueError):
-    """The metadata cannot be used; the message names the problem and the fix."""
+from keystead.metadata_download import MetadataProblem
 
 
 @dataclass(frozen=True)
@@ -78,21 +72,3 @@ def describe(xml: str) -> SpDescription:
         wants_signed_requests=str(descriptor.get("authn_requests_signed", "")).lower() == "true",
         has_encryption_certificate=bool(store.certs(entity_id, "spsso", "encryption")),
     )
-
-
-def fetch(url: str) -> str:
-    """The metadata published at ``url`` (https, or http for a local test SP)."""
-    if not url.startswith(("https://", "http://")):
-        raise MetadataProblem("The metadata URL must start with https://.")
-    try:
-        answer = httpx.get(url, timeout=FETCH_TIMEOUT, follow_redirects=True)
-    except httpx.HTTPError as exc:
-        raise MetadataProblem(f"The metadata URL could not be fetched ({type(exc).__name__}): "
-                              "check the address and that Keystead can reach it.") from exc
-    if answer.status_code != 200:
-        raise MetadataProblem(f"The metadata URL answered HTTP {answer.status_code}: check the "
-                              "address.")
-    if len(answer.content) > MAX_BYTES:
-        raise MetadataProblem("The metadata URL answered with more than 2 MB: give the "
-                              "address of one SP's metadata, not a federation's.")
-    return answer.text

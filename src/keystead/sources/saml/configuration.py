@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from django.utils import timezone
 
+from keystead import metadata_download
 from keystead.sources.saml import certificates, idp_metadata, keys
 from keystead.sources.saml.models import Binding, SamlSource, UserKey
 
@@ -41,7 +42,7 @@ def complete(source: SamlSource, *, now: datetime.datetime | None = None) -> Jud
     now = now or datetime.datetime.now(datetime.UTC)
     try:
         if source.metadata_url:
-            xml = idp_metadata.fetch(source.metadata_url)
+            xml = metadata_download.fetch(source.metadata_url)
             apply_metadata(source, idp_metadata.read(xml), xml)
             source.metadata_fetched_at = timezone.now()
         elif source.metadata_xml.strip():

@@ -10,20 +10,13 @@ exactly the certificates the source shows.
 from __future__ import annotations
 
 import base64
-import urllib.request
 from dataclasses import dataclass
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md
 from saml2.metadata import do_key_descriptor
 
+from keystead.metadata_download import MetadataProblem
 from keystead.sources.saml import certificates
-
-FETCH_TIMEOUT_SECONDS = 10
-MAX_METADATA_BYTES = 2 * 1024 * 1024
-
-
-class MetadataProblem(ValueError):
-    """The metadata cannot be used; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -72,22 +65,6 @@ def read(xml: str) -> IdpInfo:
         raise MetadataProblem("The IdP metadata holds no signing certificate; paste the "
                               "certificate into 'SAML certificate' instead.")
     return IdpInfo(entity.entity_id, sso, tuple(dict.fromkeys(pems)))
-
-
-def fetch(url: str) -> str:
-    """The document at ``url`` (http or https only)."""
-    if not url.startswith(("https://", "http://")):
-        raise MetadataProblem("The IdP metadata URL must start with https:// (or http://).")
-    try:
-        with urllib.request.urlopen(url, timeout=FETCH_TIMEOUT_SECONDS) as answer:  # noqa: S310
-            body = answer.read(MAX_METADATA_BYTES + 1)
-    except OSError as exc:
-        raise MetadataProblem(f"The IdP metadata URL could not be read ({exc}); check the "
-                              "address and that Keystead can reach it.") from exc
-    if len(body) > MAX_METADATA_BYTES:
-        raise MetadataProblem("The IdP metadata is larger than 2 MB; give the IdP's own "
-                              "metadata, not a federation's aggregate.")
-    return body.decode("utf-8", "replace")
 
 
 def written(entity_id: str, sso: dict[str, str], certificate_ders: list[bytes]) -> str:

@@ -17,6 +17,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from keystead import metadata_download
 from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.login import lockout, second_step
@@ -84,7 +85,7 @@ def refresh_metadata(source: SamlSource, *, force: bool = False) -> None:
     elif not (refresh_due(source, now) and claim_refresh(source, now)):
         return
     try:
-        xml = idp_metadata.fetch(source.metadata_url)
+        xml = metadata_download.fetch(source.metadata_url)
         apply_metadata(source, idp_metadata.read(xml), xml)
     except idp_metadata.MetadataProblem as problem:
         _note_failure(source, f"metadata refresh failed: {problem}")
