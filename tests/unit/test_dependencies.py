@@ -1,5 +1,6 @@
-"""What the server imports, it declares: `make run` installs Keystead without the test
-extras, so a module that only the test extras bring in would pass every test here and
+"""What the server and the endpoint agent import, they declare: `make run` installs
+Keystead without the test extras (and a computer installs the agent with only its
+own), so a module that only the test extras bring in would pass every test here and
 fail on an operator's machine at the first page that imports it."""
 
 from __future__ import annotations
@@ -9,11 +10,11 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 import keystead
-
-SERVER_SOURCE = Path(keystead.__file__).parent
+import keystead_agent
 
 
 def _imported_top_level_modules(root: Path) -> dict[str, str]:
@@ -32,11 +33,11 @@ def _imported_top_level_modules(root: Path) -> dict[str, str]:
     return found
 
 
-def _installed_without_extras(distribution: str) -> set[str]:
-    """The distributions ``distribution`` needs, itself included, asked for without extras
-    (as ``pip install .`` asks), by their normalised names."""
+def _installed(distribution: str, extras: frozenset[str]) -> set[str]:
+    """The distributions ``distribution`` needs, itself included, asked for with ``extras``
+    only (``pip install .`` asks for none), by their normalised names."""
     needed: set[str] = set()
-    waiting = [(distribution, frozenset())]
+    waiting = [(distribution, extras)]
     while waiting:
         name, extras = waiting.pop()
         key = name.lower().replace("_", "-")
@@ -52,15 +53,20 @@ def _installed_without_extras(distribution: str) -> set[str]:
     return needed
 
 
-def test_every_module_the_server_imports_comes_with_its_own_dependencies():
+@pytest.mark.parametrize(("package", "extras"), [
+    (keystead, frozenset()),  # make run: pip install -e .
+    (keystead_agent, frozenset({"agent"})),  # pip install ".[agent]" (docs/agent.md)
+], ids=["server", "agent"])
+def test_every_module_imported_comes_with_the_dependencies_installed(package, extras):
     provided_by = metadata.packages_distributions()
-    installed = _installed_without_extras("keystead")
+    installed = _installed("keystead", extras)
     missing = {}
-    for module, where in _imported_top_level_modules(SERVER_SOURCE).items():
-        if module in sys.stdlib_module_names or module == "keystead":
+    own = {"keystead", "keystead_agent"}
+    for module, where in _imported_top_level_modules(Path(package.__file__).parent).items():
+        if module in sys.stdlib_module_names or module in own:
             continue
         distributions = {d.lower().replace("_", "-") for d in provided_by.get(module, [])}
         if not distributions & installed:
             missing[module] = where
     assert not missing, (f"imported by the server but not brought in by its dependencies "
-                         f"(pyproject.toml [project] dependencies): {missing}")
+                         f"(pyproject.toml's dependencies, and the extras named): {missing}")
