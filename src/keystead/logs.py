@@ -22,6 +22,11 @@ _SENSITIVE_PAIR = re.compile(
 )
 
 
+# Credentials in an Authorization header's form ("Bearer <token>", "Basic <base64>"), as a
+# client library's error may repeat the header it refused.
+_AUTHORIZATION = re.compile(r"(?i)(\b(?:Bearer|Basic)\s+)[A-Za-z0-9\-._~+/]+=*")
+
+
 # A mailed password-reset link, /reset/<token>: its path is the credential. Hidden in every
 # line, so Django's warnings and the web server's access log never hold one.
 _RESET_LINK = re.compile(r"(/reset/)[A-Za-z0-9_-]{20,}")
@@ -29,6 +34,7 @@ _RESET_LINK = re.compile(r"(/reset/)[A-Za-z0-9_-]{20,}")
 
 def redact_text(text: str) -> str:
     text = _SENSITIVE_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _AUTHORIZATION.sub(lambda m: m.group(1) + REDACTED, text)
     return _RESET_LINK.sub(lambda m: m.group(1) + REDACTED, text)
 
 

@@ -51,9 +51,11 @@ def test_scrub_redacts_secrets_and_sensitive_keys_recursively():
     "client_id=x&client_secret=hunter2",
     '{"code_verifier": "hunter2"}',
     "GET /oauth/logout/?id_token_hint=hunter2&client_id=x",
+    "LocalProtocolError: Illegal header value b'Bearer hunter2 '",
+    "refused: basic aHVudGVyMg== and more",
 ])
 def test_redact_text_hides_secret_pairs(text):
-    assert "hunter2" not in redact_text(text)
+    assert "hunter2" not in redact_text(text) and "aHVudGVyMg" not in redact_text(text)
 
 
 def test_redact_text_keeps_harmless_words():

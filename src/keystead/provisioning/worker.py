@@ -51,7 +51,8 @@ def new_worker_id() -> str:
 
 
 def _redacted(text: str, secrets: list[Secret]) -> str:
-    """Error text with the operation's passwords removed, whatever the target echoed."""
+    """Error text with the secrets given removed, whatever the target or a client library
+    echoed."""
     for secret in secrets:
         if secret:
             text = text.replace(secret.reveal(), REDACTED)
@@ -212,14 +213,18 @@ class Worker:
             sending.append((operation, secrets_in(requests[-1].attributes)))
         if not requests:
             return handled
+        connector: Connector | None = None
         try:
-            outcomes = self._connector(operations[0].system).run_many(
-                requests, stop=self.stopping.is_set)
+            connector = self._connector(operations[0].system)
+            outcomes = connector.run_many(requests, stop=self.stopping.is_set)
         except Exception as exc:  # a connector that cannot even start fails every request
             outcomes = [exc] * len(requests)
+        # The system's own secrets (a bind password, a bearer token) are hidden too, should
+        # a client library's error repeat what it was given.
+        own = list(connector.secrets.values()) if connector is not None else []
         for (operation, sent), outcome in zip(sending, outcomes, strict=False):
             if isinstance(outcome, Exception):
-                self._refused(operation, outcome, sent)
+                self._refused(operation, outcome, sent + own)
                 handled.append((operation, False))
             else:
                 handled.append((operation, outcome))

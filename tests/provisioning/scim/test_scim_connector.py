@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from keystead.provisioning.connectors.base import ENABLE, NAME, PASSWORD, ConnectorError
+from keystead.provisioning.connectors.base import (
+    ENABLE,
+    NAME,
+    PASSWORD,
+    ConnectorError,
+    SettingsError,
+)
 from keystead.provisioning.connectors.scim import ScimConnector
-from keystead.secret import Secret
+from keystead.secret import REDACTED, Secret
 
 from .conftest import ScimServer
 
@@ -71,6 +77,22 @@ def test_a_wrong_token_is_refused_in_the_servers_words(scim_server: ScimServer) 
         connector.test()
     assert refused.value.permanent and "wrong" not in str(refused.value)
     connector.close()
+
+
+@pytest.mark.parametrize("token", ["pasted-with-a-space ", "two\nlines", "tab\there"])
+def test_a_token_a_header_cannot_carry_is_refused_naming_the_secret(token: str) -> None:
+    """httpx would refuse the header and repeat it, token and all, in its error."""
+    with pytest.raises(SettingsError, match="'bearer_token' holds a character") as refused:
+        ScimConnector({"url": "https://apps.example.org/scim/v2"},
+                      {"bearer_token": Secret(token)})
+    assert token.strip() not in str(refused.value)
+
+
+def test_a_client_librarys_error_text_loses_the_systems_secrets() -> None:
+    connector = ScimConnector({"url": "https://apps.example.org/scim/v2"},
+                              {"bearer_token": Secret("Scim-Canary-Token-5512")})
+    echoed = "Illegal header value b'Bearer Scim-Canary-Token-5512'"
+    assert connector.without_secrets(echoed) == f"Illegal header value b'Bearer {REDACTED}'"
 
 
 def test_schema_lists_the_user_attributes(scim: ScimConnector) -> None:

@@ -22,6 +22,7 @@ succeeds.
 
 from __future__ import annotations
 
+import re
 import ssl
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -45,6 +46,8 @@ PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LIST_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 MEDIA_TYPE = "application/scim+json"
 PAGE = 200
+#: RFC 6750's b64token: what may follow "Bearer " in the header.
+BEARER_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
 #: HTTP answers a retry may cure: timeouts, throttling, the server's own trouble.
 _TRANSIENT = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -80,6 +83,11 @@ class ScimConnector(Connector):
             raise SettingsError("SCIM setting 'url' must be the server's SCIM base, "
                                 "e.g. https://apps.example.org/scim/v2.")
         self.url = url
+        token = self.secrets.get("bearer_token")
+        if token and not BEARER_TOKEN.fullmatch(token.reveal()):
+            raise SettingsError("SCIM secret 'bearer_token' holds a character a bearer token "
+                                "cannot have (a space, a line break): paste the token again, "
+                                "without them.")
         self.timeout = float(self.settings.get("timeout") or 10)
         self._client: httpx.Client | None = None
 
@@ -108,7 +116,8 @@ class ScimConnector(Connector):
         try:
             response = self._http().request(method, path, **kwargs)
         except httpx.HTTPError as exc:
-            raise ConnectorError(f"SCIM {doing} failed: {type(exc).__name__}: {exc}") from None
+            raise ConnectorError(self.without_secrets(
+                f"SCIM {doing} failed: {type(exc).__name__}: {exc}")) from None
         if response.is_success or response.status_code in ok:
             return response
         detail = ""
