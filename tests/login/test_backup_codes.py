@@ -12,6 +12,7 @@ from keystead.directory.models import Event, User
 from keystead.login import backup_codes, factors
 from keystead.login.models import BackupCode
 from keystead.policy.models import LogonPolicy, Strategy
+from racing import save_while_another_is_pending
 
 pytestmark = [pytest.mark.django_db]
 PASSWORD = "Vellum-Orchid-Tapestry-42"
@@ -126,3 +127,20 @@ def test_sign_in_with_a_backup_code_once(ada):
     assert failure.detail == {"method": "backup", "reason": "wrong or used backup code"}
     everything = repr(list(Event.objects.values()))
     assert not any(c in everything for c in codes)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_sets_asked_for_at_once_leave_only_the_last_one_working(ada):
+    shown: dict[str, list] = {}
+
+    def first() -> None:
+        shown["first"] = backup_codes.generate(User.objects.get(pk=ada.pk))
+
+    def second() -> None:
+        shown["second"] = backup_codes.generate(User.objects.get(pk=ada.pk))
+
+    save_while_another_is_pending(first, second)  # the second waits for the first
+
+    assert BackupCode.objects.filter(user=ada).count() == backup_codes.COUNT
+    assert backup_codes.use(ada, shown["second"][0].reveal())
+    assert not backup_codes.use(ada, shown["first"][0].reveal())

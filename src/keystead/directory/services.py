@@ -33,6 +33,7 @@ from keystead.directory.signals import (
 )
 from keystead.policy import services as policy_services
 from keystead.policy.rules import Person
+from keystead.row_locks import lock_and_read_again
 from keystead.secret import Secret
 
 __all__ = ["Conflict", "RuleViolation"]  # re-exported: every door catches these from here
@@ -182,6 +183,7 @@ def update_user(
     request: HttpRequest | None = None,
     door: str = "api",
 ) -> User:
+    lock_and_read_again(user, "person")
     require(actor, Action.CHANGE, user)
     if values.get("is_active") is not None and bool(values["is_active"]) != user.is_active:
         require(actor, Action.DISABLE, user)
@@ -354,7 +356,14 @@ def _set_related(manager, chosen: list) -> dict[str, list[str]]:
 
 
 def _apply_fields(obj, values: dict[str, str | None]) -> list[str]:
-    """Set the given (not None) fields; the names of those whose value changed."""
+    """Set the given (not None) fields; the names of those whose value changed. A value
+    longer than its column holds is refused first, naming the field."""
+    too_long = [FieldProblem(field, f"Use at most {limit} characters; this has {len(value)}.")
+                for field, value in values.items()
+                if value is not None
+                and (limit := obj._meta.get_field(field).max_length) and len(value) > limit]
+    if too_long:
+        raise RuleViolation(too_long)
     changed = []
     for field, value in values.items():
         if value is not None and getattr(obj, field) != value:

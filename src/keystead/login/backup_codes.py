@@ -29,6 +29,7 @@ from keystead import crypto
 from keystead.directory import audit
 from keystead.directory.models import User
 from keystead.login.models import BackupCode
+from keystead.row_locks import lock_and_read_again
 from keystead.secret import Secret
 
 ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base 32
@@ -52,9 +53,14 @@ def normalise(typed: str) -> str | None:
 
 
 def generate(user: User, *, request: HttpRequest | None = None) -> list[Secret]:
-    """Replace the person's codes with ``COUNT`` new ones; returns them for showing once."""
+    """Replace the person's codes with ``COUNT`` new ones; returns them for showing once.
+
+    The person's row is locked first: of two sets asked for at the same moment (two
+    tabs, a double click), the second waits and replaces the first, so only the set
+    last shown works."""
     codes = [new_code() for _ in range(COUNT)]
     with transaction.atomic():
+        lock_and_read_again(user, "person")
         replaced, _ = BackupCode.objects.filter(user=user).delete()
         BackupCode.objects.bulk_create(
             BackupCode(user=user, code_hash=crypto.digest(code, PURPOSE)) for code in codes)

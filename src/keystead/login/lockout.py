@@ -119,11 +119,20 @@ def _count_failure(account: QuerySet[User], user: User | None, rules: LockoutRul
     return locks
 
 
-def clear_failures(user: User) -> None:
-    """A successful sign-in starts the count again."""
-    if user.failed_logins:
-        User.objects.filter(pk=user.pk).update(failed_logins=0)
+def admit(user: User) -> bool:
+    """The last step of every successful sign-in: whether the account is, at this moment,
+    still active and unlocked, the failure count starting again if so.
+
+    Checking the lock before the password is not enough: wrong guesses verified at the
+    same time as a right one (argon2id takes tens of milliseconds) may lock the account
+    meanwhile, and a guess in flight when the lock lands must not get in. One
+    conditional UPDATE answers and resets at once; its row lock, held to the end of the
+    sign-in's transaction, makes any failure counted meanwhile wait for it."""
+    admitted = User.objects.filter(pk=user.pk, is_active=True).exclude(
+        locked_filter(timezone.now())).update(failed_logins=0) == 1
+    if admitted:
         user.failed_logins = 0
+    return admitted
 
 
 def unlock(user: User, *, actor: Actor, request: HttpRequest | None = None,

@@ -44,6 +44,7 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
+from keystead import json_text
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.login import lockout
@@ -162,6 +163,9 @@ def parse_credential(raw: str) -> dict[str, Any]:
             data.get("response"), dict):
         raise PasskeyError("The passkey answer is not a WebAuthn credential: it needs an "
                            "\"id\" and a \"response\" object.", reason="not a credential")
+    if (where := json_text.unstorable_in(data)) is not None:
+        raise PasskeyError("The passkey answer is not a WebAuthn credential: "
+                           + json_text.problem_text(where), reason="unstorable text")
     return data
 
 
@@ -176,6 +180,9 @@ def _descriptors(passkeys) -> list[PublicKeyCredentialDescriptor]:
 
 def clean_name(name: str) -> str:
     name = " ".join((name or "").split())
+    if json_text.unstorable(name):
+        raise PasskeyError("The name holds a NUL character or an unpaired surrogate; type "
+                           "it again without them.", reason="unstorable name")
     if not name:
         raise PasskeyError("Give the passkey a name, such as “Work laptop” or “Phone”, so you "
                            "can tell your passkeys apart.", reason="no name")
@@ -356,7 +363,9 @@ def sign_in(request: HttpRequest, raw_credential: str, door: str = "portal") -> 
     if refusal is not None:
         fail(refusal, user)
         return None
-    lockout.clear_failures(user)
+    if not lockout.admit(user):
+        fail("account locked while the passkey was checked", user)
+        return None
     audit.record("login", request=request, actor=user, target=user,
                  detail={"method": "passkey", "door": door, "passkey": verified.passkey.pk,
                          "user_verified": verified.user_verified})

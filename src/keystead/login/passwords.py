@@ -130,10 +130,11 @@ def sign_in_with_password(
                                      policy.lockout, request=request)
         return _fail(request, user, refusal, username, door)
     second_factor = second_step.required_for(user, policy)
-    if not second_factor:
-        lockout.clear_failures(user)
-    # else second_step clears it once the second factor passed (or a remembered browser
-    # skipped it): a right password must not wipe out the count of wrong codes.
+    # With a second factor to follow, second_step admits once it passed (or a remembered
+    # browser skipped it): a right password must not wipe out the count of wrong codes.
+    if not second_factor and not lockout.admit(user):
+        return _fail(request, user, "account locked while the password was checked",
+                     username, door)
     reasons = change_reasons(user, password, policy, now)
     if reasons:
         audit.record("login", request=request, outcome=Outcome.DENIED, actor=user, target=user,
@@ -177,8 +178,9 @@ def _through_directory(username: str, password: Secret, user: User | None,
                                                       f"{answer.reason}"})
         return SignIn(Result.MUST_CHANGE, person, (answer.message,))
     second_factor = second_step.required_for(person, policy)
-    if not second_factor:
-        lockout.clear_failures(person)
+    if not second_factor and not lockout.admit(person):
+        return _fail(request, person, "account locked while the password was checked",
+                     username, door, method="ldap")
     detail = {"method": "ldap", "door": door}
     if answer.reason:  # grace sign-ins left, expiry near
         detail["directory"] = answer.reason

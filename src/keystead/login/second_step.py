@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.contrib import messages
 from django.contrib.auth import login
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
@@ -32,6 +33,8 @@ from keystead.policy.services import EffectivePolicy, effective_policy
 
 SESSION_KEY = "keystead.pending_second_factor"
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
+REFUSED_AT_THE_LAST_STEP = ("This account cannot sign in now. Try again later, or ask an "
+                            "administrator.")
 
 
 @dataclass(frozen=True)
@@ -48,18 +51,21 @@ def required_for(user: User, policy: EffectivePolicy | None = None) -> bool:
 
 
 def after_password(request: HttpRequest, user: User, next_url: str, *,
-                   required: bool | None = None) -> HttpResponse:
+                   required: bool | None = None, admitted: bool = False) -> HttpResponse:
     """The password step is done: ask for a second factor if one is required, else sign in.
 
     A browser remembered for this person (and not yet past its period) skips the factor.
     ``required`` is ``required_for(user)`` when the caller has already asked it
     (``SignIn.second_factor``): two more policy queries saved on every sign-in.
+    ``admitted``: the caller's transaction already passed ``lockout.admit`` for this
+    sign-in (the password sign-in does when no factor follows).
     """
     if required is None:
         required = required_for(user)
     if required and not remembered.use(request, user):
         return start(request, user, next_url)
-    lockout.clear_failures(user)
+    if not (admitted or lockout.admit(user)):
+        return _refused(request, user, "account locked or disabled before the session began")
     login(request, user, backend=SESSION_BACKEND)
     # ``next_url`` is a URL (``safe_next``): ``redirect`` would first try it as a view name.
     return HttpResponseRedirect(next_url)
@@ -98,8 +104,10 @@ def succeed(request: HttpRequest, method: str, remember: bool | None = None) -> 
         return redirect("login")
     if remember is None:
         remember = request.POST.get("remember", "").lower() in ("on", "1", "true", "yes")
-    lockout.clear_failures(state.user)
     pending_state.release(request, SESSION_KEY)
+    if not lockout.admit(state.user):
+        return _refused(request, state.user, "account locked or disabled before the second "
+                                             f"factor ({method}) was accepted")
     audit.record("login.second_factor", request=request, actor=state.user, target=state.user,
                  detail={"method": method, "remember": bool(remember)})
     login(request, state.user, backend=SESSION_BACKEND)
@@ -107,6 +115,15 @@ def succeed(request: HttpRequest, method: str, remember: bool | None = None) -> 
     if remember:
         remembered.grant(request, response, state.user)
     return response
+
+
+def _refused(request: HttpRequest, user: User, reason: str) -> HttpResponse:
+    """A sign-in that had proved itself, refused at the last step: the account was locked
+    (by wrong guesses verified meanwhile) or disabled. Back to the sign-in page."""
+    audit.record("login", request=request, outcome=Outcome.FAILURE, actor_label="anonymous",
+                 target=user, detail={"reason": reason})
+    messages.error(request, REFUSED_AT_THE_LAST_STEP)
+    return redirect("login")
 
 
 def fail(request: HttpRequest, user: User, method: str, reason: str = "wrong code") -> bool:

@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -29,9 +29,11 @@ from keystead.sources.saml import sign_in_page as saml_sign_in
 
 
 def safe_next(request: HttpRequest, default: str = settings.LOGIN_REDIRECT_URL) -> str:
-    """The ``next`` target if it points back into Keystead, else ``default``."""
+    """The ``next`` target if it is an address back into Keystead (a path from the root, or
+    a URL of this host), else ``default``. A bare word is no address: Django's
+    ``redirect`` would take it for a view name."""
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
+    if target.startswith(("/", "http://", "https://")) and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return target
@@ -49,7 +51,7 @@ class SignInView(FormView):
         # prompt=login, max_age, id_token_hint). The form is shown even to a signed-in
         # browser, whose session stays valid until the new sign-in replaces it.
         if request.user.is_authenticated and request.GET.get("prompt") != "login":
-            return redirect(safe_next(request))
+            return HttpResponseRedirect(safe_next(request))
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -93,7 +95,8 @@ def _signed_in(request: HttpRequest, result: SignIn) -> HttpResponse:
             f"Change it now at {reverse('password_change')}.",
         )
     return second_step.after_password(request, result.user, safe_next(request),
-                                      required=result.second_factor)
+                                      required=result.second_factor,
+                                      admitted=not result.second_factor)
 
 
 def throttled_page(request: HttpRequest, throttled: throttle.Throttled) -> HttpResponse:

@@ -38,6 +38,7 @@ from keystead.directory.authorization import Actor, require_permission
 from keystead.directory.rules import FieldProblem, RuleViolation
 from keystead.providers.oidc import grants
 from keystead.providers.oidc.models import ClientSettings, settings_for
+from keystead.row_locks import lock_and_read_again
 
 Application = get_application_model()
 
@@ -176,24 +177,29 @@ def change_client(app, *, changes: dict[str, Any], actor: Actor,
     """
     require_on_application(actor, "change", "change applications", "oidc.client_changed",
              request=request, door=door, client_id=app.client_id)
-    name = changes.get("name", app.name)
-    redirect_uris = changes.get("redirect_uris", app.redirect_uris.split())
-    post_logout = changes.get("post_logout_redirect_uris", app.post_logout_redirect_uris.split())
-    before = allowed_grants_of(app)
-    allowed = grants.ordered(changes["grant_types"]) if "grant_types" in changes else before
-    _check(client_type=app.client_type, grant_types=list(changes.get("grant_types", allowed)),
-           redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, name=name)
-    extra: dict[str, Any] = {}
-    if allowed != before:
-        extra["grant_types"] = {"before": before, "after": allowed}
     with transaction.atomic():
+        # Not the secret: a new one set meanwhile stays (client_secrets.new_client_secret).
+        lock_and_read_again(app, "application")
+        name = changes.get("name", app.name)
+        redirect_uris = changes.get("redirect_uris", app.redirect_uris.split())
+        post_logout = changes.get("post_logout_redirect_uris",
+                                  app.post_logout_redirect_uris.split())
+        before = allowed_grants_of(app)
+        allowed = grants.ordered(changes["grant_types"]) if "grant_types" in changes else before
+        _check(client_type=app.client_type,
+               grant_types=list(changes.get("grant_types", allowed)),
+               redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, name=name)
+        extra: dict[str, Any] = {}
+        if allowed != before:
+            extra["grant_types"] = {"before": before, "after": allowed}
         app.name = name.strip()
         app.redirect_uris = " ".join(redirect_uris)
         app.post_logout_redirect_uris = " ".join(post_logout)
         app.authorization_grant_type = grants.main_grant(allowed)
         if "skip_consent" in changes:
             app.skip_authorization = changes["skip_consent"]
-        app.save()
+        app.save(update_fields=["name", "redirect_uris", "post_logout_redirect_uris",
+                                "authorization_grant_type", "skip_authorization", "updated"])
         client_settings, _ = ClientSettings.objects.get_or_create(application=app)
         for field in SETTINGS_FIELDS:
             if field in changes:
