@@ -13,26 +13,31 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from keystead import json_text
 from keystead.devices import services
 from keystead.secret import Secret
 
 
-def _body(request: HttpRequest) -> dict | None:
+def _body(request: HttpRequest) -> dict | JsonResponse:
+    """The JSON object sent, or the 400 to answer: not JSON, not an object, nested past
+    the parser's depth, or holding text no column can store (``json_text``)."""
     try:
         data = json.loads(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        return JsonResponse({"error": "invalid_request",
+                             "error_description": "Send a JSON object as the body."},
+                            status=400)
+    where = json_text.unstorable_in(data)
+    if where is not None:
+        return _refused(services.EnrollmentRefused({where: json_text.problem_text(where)}))
+    return data
 
 
 def _refused(error: services.EnrollmentRefused) -> JsonResponse:
     return JsonResponse({"error": "invalid_request", "problems": error.problems,
                          "error_description": str(error)}, status=400)
-
-
-def _not_json() -> JsonResponse:
-    return JsonResponse({"error": "invalid_request",
-                         "error_description": "Send a JSON object as the body."}, status=400)
 
 
 def _unsigned(error: services.NotSigned) -> JsonResponse:
@@ -53,8 +58,8 @@ def enroll(request: HttpRequest) -> JsonResponse:
         answer["Retry-After"] = str(wait)
         return answer
     data = _body(request)
-    if data is None:
-        return _not_json()
+    if isinstance(data, JsonResponse):
+        return data
     fields = {key: data.get(key) for key in ("token", "name", "public_key")}
     missing = {key: f"Give {key}." for key, value in fields.items()
                if not isinstance(value, str) or not value}
@@ -88,8 +93,8 @@ def events(request: HttpRequest) -> JsonResponse:
     except services.NotSigned as error:
         return _unsigned(error)
     data = _body(request)
-    if data is None:
-        return _not_json()
+    if isinstance(data, JsonResponse):
+        return data
     try:
         count = services.report(device, data.get("events", []), status=data.get("status"),
                                 request=request)

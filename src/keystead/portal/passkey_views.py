@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
@@ -106,7 +106,7 @@ def sign_in_options(request: HttpRequest) -> JsonResponse:
 @require_POST
 def sign_in(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
-        return redirect(safe_next(request))
+        return HttpResponseRedirect(safe_next(request))
     try:
         user = passkeys.sign_in(request, request.POST.get("credential", ""))
         error, status = passkeys.GENERIC_FAILURE, 401
@@ -121,7 +121,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     # so a second-factor requirement is already met.
     request.session.pop(second_step.SESSION_KEY, None)
     login(request, user, backend=second_step.SESSION_BACKEND)
-    return redirect(safe_next(request))
+    return HttpResponseRedirect(safe_next(request))
 
 
 # --- passkey as the second factor: /login/verify/passkey/ ----------------------------------

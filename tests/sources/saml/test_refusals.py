@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from django.test import Client
 
@@ -120,3 +123,20 @@ def test_a_name_id_in_another_format_than_the_user_key_is_refused(idp, saml_sour
         user_key="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent")
     response = idp.respond(idp.request(), name_id="ada@example.com", name_id_format=EMAIL_FORMAT)
     refused(idp.post(response), "the NameID format is")
+
+
+def test_an_unsigned_response_without_an_assertion_is_refused(idp, saml_source, people):
+    """Nothing in it is signed, so pysaml2 has nothing to check; Keystead refuses it. The
+    request id is readable in the browser's cookie (signed, not encrypted)."""
+    idp.request()
+    cookie = idp.client.cookies[services.REQUEST_COOKIE].value
+    request_id = json.loads(base64.urlsafe_b64decode(cookie.split(":")[0] + "=="))["id"]
+    xml = ('<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+           'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r" Version="2.0" '
+           'IssueInstant="2030-01-01T00:00:00Z" '
+           'Destination="http://testserver/sources/saml/acs" '
+           f'InResponseTo="{request_id}"><saml:Issuer>{saml_source.idp_entity_id}'
+           '</saml:Issuer><samlp:Status><samlp:StatusCode '
+           'Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
+           '</samlp:Response>')
+    refused(idp.post(encoded(xml)), "no assertion")

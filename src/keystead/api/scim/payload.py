@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
+from keystead import json_text
 from keystead.api.scim.errors import ScimError, invalid_syntax, invalid_value
 from keystead.api.scim.schemas import Attribute, ResourceSchema
 from keystead.secret import Secret
@@ -39,29 +40,12 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
         raise invalid_syntax(f"The request body is not valid JSON{where}.") from None
     if not isinstance(data, dict):
         raise invalid_syntax("The request body must be a JSON object.")
-    where = _nul_in(data)
+    where = json_text.unstorable_in(data)
     if where is not None:
-        raise invalid_syntax(f"{where or 'A value'} contains a NUL character (U+0000), which "
-                             "no attribute may hold; remove it.")
+        raise invalid_syntax(json_text.problem_text(where))
     return data
 
 
-def _nul_in(value: Any, where: str = "") -> str | None:
-    """The attribute path of the first NUL character in a JSON value (in a key or a
-    string), or None. PostgreSQL stores no NUL in text, so none may come in."""
-    if isinstance(value, str):
-        return where if "\x00" in value else None
-    if isinstance(value, dict):
-        children = [(f"{where}.{key}" if where else key, item) for key, item in value.items()]
-    elif isinstance(value, list):
-        children = [(f"{where}[{index}]", item) for index, item in enumerate(value)]
-    else:
-        return None
-    for name, item in children:
-        found = name if "\x00" in name else _nul_in(item, name)
-        if found is not None:
-            return found
-    return None
 
 def check_schemas(data: dict[str, Any], expected: str) -> None:
     """``schemas`` may be left out, but when given it must name the expected schema."""

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import resolve_url
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from oauth2_provider.exceptions import OAuthToolkitError
-from oauth2_provider.models import get_access_token_model, get_application_model
+from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_grant_model,
+)
 from oauth2_provider.views import (
     AuthorizationView,
     ConnectDiscoveryInfoView,
@@ -240,6 +244,19 @@ class _ShowConsentPage(Exception):
 
 
 @method_decorator(login_not_required, name="dispatch")
+def _longer_than_stored(request: HttpRequest) -> str:
+    """What is wrong if the request's ``nonce`` or ``code_challenge`` is longer than the
+    toolkit's authorization-code row holds (a PKCE challenge is at most 128 characters
+    by RFC 7636 anyway), else ""."""
+    grant = get_grant_model()
+    for name in ("nonce", "code_challenge"):
+        value = request.GET.get(name) or request.POST.get(name) or ""
+        limit = grant._meta.get_field(name).max_length
+        if len(value) > limit:
+            return f"{name} is {len(value)} characters long; at most {limit} are accepted."
+    return ""
+
+
 class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
     """DOT's authorization endpoint, plus ``prompt``, ``max_age`` and an audit Event for
     every refusal.
@@ -279,8 +296,16 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         prompt = _prompts(request)
+        too_long = _longer_than_stored(request)
+        if too_long and request.method != "GET":  # the consent page's own hidden fields
+            return HttpResponseBadRequest(too_long, content_type="text/plain")
+        if too_long:
+            return self._invalid_request(request, too_long)
         if request.method == "GET" and "none" in prompt and len(prompt) > 1:
-            return self._prompt_none_with_others(request)
+            # §3.1.2.1: "If this parameter contains none with any other value, an error
+            # is returned." (oauthlib checks it only for ``openid`` requests.)
+            return self._invalid_request(
+                request, "prompt=none cannot be combined with other prompt values.")
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -318,6 +343,11 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
     def form_valid(self, form) -> HttpResponse:
         """The consent page's answer, audited: which application, which scopes, given or
         refused (the toolkit's answer to the application is unchanged)."""
+        if not get_application_model().objects.filter(
+                client_id=form.cleaned_data.get("client_id") or "").exists():
+            # The page's hidden field changed: the toolkit would look it up and fail.
+            return HttpResponseBadRequest("client_id names no registered application.",
+                                          content_type="text/plain")
         response = super().form_valid(form)
         # The answer went back to the application; an error there (a scope or PKCE
         # problem) is not a consent given.
@@ -338,16 +368,14 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
             return self._to_sign_in(self.request, drop="prompt")
         return super().handle_no_permission()
 
-    def _prompt_none_with_others(self, request: HttpRequest) -> HttpResponse:
-        """§3.1.2.1: "If this parameter contains none with any other value, an error is
-        returned." (oauthlib checks it only for ``openid`` requests.)"""
+    def _invalid_request(self, request: HttpRequest, description: str) -> HttpResponse:
+        """``invalid_request`` sent to the registered redirect URI, with ``state``, for a
+        request oauthlib would otherwise let through; its own errors go first."""
         try:
             _, credentials = self.validate_authorization_request(request)
         except OAuthToolkitError as error:
             return self.error_response(error, application=None)
-        error = InvalidRequestError(
-            description="prompt=none cannot be combined with other prompt values.",
-            state=credentials.get("state"))
+        error = InvalidRequestError(description=description, state=credentials.get("state"))
         error.redirect_uri = credentials["redirect_uri"]
         application = get_application_model().objects.get(client_id=credentials["client_id"])
         return self.error_response(OAuthToolkitError(error=error), application)
@@ -418,7 +446,9 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
         if max_age < 0:
             return False
         signed_in = session_signed_in_at(request)
-        return signed_in is None or timezone.now() - signed_in > timedelta(seconds=max_age)
+        # Compared in seconds: a max_age beyond timedelta's range (about 2.7 million
+        # years) would overflow it, and any session is younger than that anyway.
+        return signed_in is None or (timezone.now() - signed_in).total_seconds() > max_age
 
     def error_response(self, error, application, **kwargs):
         # Only names and codes: never a code, token, verifier or challenge.
@@ -537,3 +567,13 @@ class KeysteadIntrospectTokenView(RefuseSecretsInQuery, IntrospectTokenView):
 class KeysteadLogoutView(RefuseSecretsInQuery, RPInitiatedLogoutView):
     """DOT's RP-initiated logout (``id_token_hint`` is an ID token, not a bearer secret,
     and stays allowed in the query as the specification requires)."""
+
+    def get_request_application(self, id_token, client_id):
+        """An unknown ``client_id`` is the toolkit's own "unknown client" error, answered
+        as such (its lookup would otherwise fail with no answer at all)."""
+        if client_id:
+            application = get_application_model().objects.filter(client_id=client_id).first()
+            if application is None:
+                raise InvalidOIDCClientError()
+            return application
+        return super().get_request_application(id_token, client_id)

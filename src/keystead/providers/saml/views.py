@@ -77,6 +77,18 @@ def _decode(message: str, binding: str) -> str:
         raise Refused("The sign-in request is not a SAML message.", str(exc)) from exc
 
 
+def _parsed(parse, message: str, binding: str, what: str):
+    """The decoded message parsed by pysaml2 (``parse``: its ``…_from_string``), None when
+    it is another kind of SAML message; XML that is not well-formed, or that declares a
+    DTD or entities (which the parser refuses), is refused like any broken message."""
+    xml = _decode(message, binding)
+    try:
+        return parse(xml)
+    except Exception as exc:  # ElementTree's ParseError, defusedxml's refusals alike
+        raise Refused(f"The {what} is not well-formed SAML XML.",
+                      f"{type(exc).__name__}: {exc}"[:300]) from exc
+
+
 def _application_of(issuer: str | None) -> SamlApplication:
     application = SamlApplication.objects.filter(entity_id=issuer or "", enabled=True).first()
     if application is None:
@@ -127,8 +139,7 @@ def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
          sigalg: str | None = None, signature: str | None = None) -> HttpResponse:
     application = None
     try:
-        xml = _decode(message, binding)
-        parsed = authn_request_from_string(xml)
+        parsed = _parsed(authn_request_from_string, message, binding, "sign-in request")
         if parsed is None:
             raise Refused("The sign-in request is not a SAML AuthnRequest.", "not an AuthnRequest")
         application = _application_of(parsed.issuer.text if parsed.issuer else None)
@@ -270,7 +281,7 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
     """Single logout started by an application: end the Keystead session and answer."""
     application = None
     try:
-        parsed = logout_request_from_string(_decode(message, binding))
+        parsed = _parsed(logout_request_from_string, message, binding, "logout request")
         if parsed is None:
             raise Refused("The logout request is not a SAML LogoutRequest.")
         application = _application_of(parsed.issuer.text if parsed.issuer else None)
@@ -280,7 +291,7 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
                 signed = {k: request.GET[k] for k in ("SAMLRequest", "RelayState", "SigAlg",
                                                       "Signature") if k in request.GET}
                 certificates = server.metadata.certs(application.entity_id, "spsso", "signing")
-                if "Signature" not in signed or not any(
+                if not {"Signature", "SigAlg"} <= signed.keys() or not any(
                         verify_redirect_signature(signed, server.sec.sec_backend, cert)
                         for _, cert in certificates):
                     raise Refused("The application's logout request is not signed by it.",

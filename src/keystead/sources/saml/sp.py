@@ -260,6 +260,8 @@ def verify(source: SamlSource, encoded: str, outstanding: dict[str, str]) -> Ver
     assertion = response.assertion
     if response.issuer() != source.idp_entity_id:
         raise InvalidTicket(f"issued by {response.issuer()!r}, not {source.idp_entity_id!r}")
+    if assertion is None:  # nothing signed either: pysaml2 checks signatures on assertions
+        raise InvalidTicket("the response holds no assertion")
     attributes: dict[str, list[str]] = {}
     for statement in assertion.attribute_statement or []:
         for attribute in statement.attribute:
