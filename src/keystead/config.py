@@ -129,10 +129,17 @@ def parse_email_url(url: str) -> EmailSettings:
     if not parts.hostname:
         raise ConfigError("KEYSTEAD_EMAIL_URL has no host; write e.g. smtp://mail.example.com:25.")
     default_port, use_tls, use_ssl = schemes[parts.scheme]
+    try:
+        port = parts.port or default_port
+    except ValueError:  # its message would repeat what stands there: part of a password
+        raise ConfigError(
+            "KEYSTEAD_EMAIL_URL has a port that is not a number, or a user name or password "
+            "holding a character that must be percent-encoded (/ ? # @ :); encode it, "
+            "for example / as %2F.") from None
     return EmailSettings(
         backend="django.core.mail.backends.smtp.EmailBackend",
         host=parts.hostname,
-        port=parts.port or default_port,
+        port=port,
         user=unquote(parts.username or ""),
         password=unquote(parts.password or ""),
         use_tls=use_tls,

@@ -24,6 +24,7 @@ from keystead.devices.services import (
 )
 from keystead.directory.authorization import OPERATOR, Actor, NotAllowed
 from keystead.directory.models import Event, User
+from keystead.secret import REDACTED
 from keystead_agent import signing
 
 from .helpers import agent_application
@@ -119,12 +120,12 @@ def test_signed_requests_and_events(token):
     sent = signed(key, device_id, "POST", "/devices/events", {"events": [
         {"event": "local-password.sync", "user": "ada", "outcome": "success",
          "password": "Never-Stored-1"},
-        {"event": "Not A Name"}], "status": {"mode": "store"}})
+        {"event": "Not A Name"}], "status": {"mode": "store", "password": "Never-Stored-2"}})
     assert sent.status_code == 200 and sent.json() == {"recorded": 1}
     event = Event.objects.get(action="agent.local-password.sync")
     assert event.detail == {"event": "local-password.sync", "user": "ada", "outcome": "success"}
     assert event.actor_label == "computer lab-01"
-    assert Device.objects.get().last_report == {"mode": "store"}
+    assert Device.objects.get().last_report == {"mode": "store", "password": REDACTED}
 
     other = signing.new_private_key()
     assert signed(other, device_id, "GET", "/devices/config").status_code == 401
@@ -241,7 +242,9 @@ def test_the_console_makes_a_token_and_shows_it_once(app, admin_user):
         "login_name": "local", "label": "lab"})
     assert made.status_code == 200
     clear = re.search(r'id="enrolment-token">(kse_[^<]+)<', made.content.decode()).group(1)
-    assert "keystead-agent enroll --server" in made.content.decode()
+    # The command to copy reads the token from standard input: not on a command line.
+    assert "--token -</pre>" in made.content.decode()
+    assert made.content.decode().count(clear) == 1
     assert enroll(clear).status_code == 201
     listing = browser.get("/admin/devices/enrollmenttoken/").content.decode()
     assert "lab" in listing and clear not in listing

@@ -22,6 +22,13 @@ def test_unknown_mail_scheme_says_what_is_accepted():
         parse_email_url("imap://mail.example.com")
 
 
+def test_a_password_with_an_unencoded_slash_is_refused_without_repeating_it():
+    with pytest.raises(ConfigError, match="percent-encoded") as refused:
+        parse_email_url("smtp://mailer:Sup3r/Secr3t@mail.example.com:587")
+    assert "Sup3r" not in str(refused.value) and refused.value.__cause__ is None
+    assert refused.value.__suppress_context__
+
+
 def test_secret_key_is_generated_once_with_mode_0600(tmp_path):
     first = load_or_create_secret_key(tmp_path)
     assert load_or_create_secret_key(tmp_path) == first

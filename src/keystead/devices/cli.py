@@ -36,7 +36,9 @@ def token(client_id: str, mode: str, check_seconds: int, hours: int, reset_url: 
     \b
     Example:
       keystead device token --client-id AGENT_CLIENT --mode store
-      keystead-agent enroll --server https://id.example.com --token kse_...
+      keystead-agent enroll --server https://id.example.com --token -
+      (then paste the token: read from standard input, it stays out of the process
+      list and the shell's history)
     """
     from keystead.devices.services import EnrollmentRefused, TokenRequest, create_token
     from keystead.directory.authorization import OPERATOR

@@ -6,6 +6,8 @@ import hashlib
 import math
 import re
 
+from keystead.secret import scrub
+
 #: Agent event names: lower-case words joined by dots or dashes, e.g. ``local-password.sync``.
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9.\-]{0,59}$")
 #: Detail keys an agent may report; anything else is dropped (secrets cannot ride along).
@@ -25,6 +27,13 @@ def token_digest(clear: str) -> str:
 
 def within_skew(timestamp: int, now: int, skew: int) -> bool:
     return abs(now - timestamp) <= skew
+
+
+def clean_status(raw: dict) -> dict[str, str]:
+    """What the agent reports about itself, as the console shows it: at most 20 entries of
+    short strings, those whose name looks like a secret's (``password``, ``token``, …)
+    redacted, as in the logs, since the console is no place for one."""
+    return scrub({str(key)[:60]: str(value)[:200] for key, value in list(raw.items())[:20]})
 
 
 def clean_event(raw: object) -> dict[str, str] | None:

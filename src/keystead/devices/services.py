@@ -240,8 +240,7 @@ def report(device: Device, raw_events: list, *, status: dict | None = None,
                          outcome=outcome, detail=event)
         _claim_owner(device, events)
         if isinstance(status, dict):
-            Device.objects.filter(pk=device.pk).update(
-                last_report={k: str(v)[:200] for k, v in list(status.items())[:20]})
+            Device.objects.filter(pk=device.pk).update(last_report=rules.clean_status(status))
     return len(events)
 
 
