@@ -20,7 +20,7 @@ def lock_and_read_again(record: Model, what: str) -> None:
     record deleted meanwhile is a ``Conflict``, told as ``what`` ("person")."""
     try:
         record.refresh_from_db(
-            from_queryset=record._meta.model._default_manager.select_for_update())
+            from_queryset=record._meta.model._default_manager.select_for_update(no_key=True))
     except ObjectDoesNotExist:
         raise Conflict([FieldProblem("id", f"This {what} was deleted meanwhile; read the "
                                            "list again.")]) from None

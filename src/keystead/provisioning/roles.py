@@ -202,9 +202,17 @@ def _batches(items: Sequence[_T]) -> Iterator[Sequence[_T]]:
         yield items[start:start + BATCH]
 
 
+@transaction.atomic(savepoint=False)
 def follow(systems: Iterable[System], people: Iterable[User]) -> list[Operation]:
     """Queue what makes each person's accounts on ``systems`` match the roles they hold
     now. Every value is computed (scripts run) before anything is queued.
+
+    The people's rows are locked first (in id order), and whether each is active is read
+    under that lock: two changes of one person's roles, groups or state decide one after
+    the other, each on what the other committed. Otherwise two removals of the last two
+    ways to a role could each still see the other way and queue nothing, and a role
+    given while the person is disabled could queue an enabled account the disable never
+    sees.
 
     Set-based: per batch of people, one read each of their accounts, of what was last
     sent to them (``last_sent_many``), of who is granted (``granted_among``) and of
@@ -218,6 +226,7 @@ def follow(systems: Iterable[System], people: Iterable[User]) -> list[Operation]
     planned: list[Creation] = []
     changes: list[Request] = []
     for batch in _batches(people):
+        batch = _locked_as_they_are_now(batch)
         held = {(account.system_id, account.person_id): account for account in
                 SystemAccount.objects.filter(system__in=list(plans), person__in=batch)
                 .exclude(state=AccountState.DELETED).select_related("system")
@@ -250,6 +259,16 @@ def follow(systems: Iterable[System], people: Iterable[User]) -> list[Operation]
         queued += [operation for batch in _batches(changes)
                    for operation in queue_operations(batch)]
     return queued
+
+
+def _locked_as_they_are_now(people: Sequence[User]) -> list[User]:
+    """``people`` whose rows still exist, locked, with ``is_active`` as it is now."""
+    active = dict(User.objects.select_for_update(no_key=True)
+                  .filter(pk__in=[p.pk for p in people])
+                  .order_by("pk").values_list("pk", "is_active"))
+    for person in people:
+        person.is_active = active.get(person.pk, person.is_active)
+    return [person for person in people if person.pk in active]
 
 
 def _enable(account: SystemAccount, enabled: bool) -> Request:
