@@ -9,9 +9,18 @@ import pytest
 from keystead.directory import services as directory
 from keystead.directory.authorization import OPERATOR
 from keystead.directory.models import Group, Role, User
-from keystead.provisioning import queue, roles
+from keystead.directory.rules import RuleViolation
+from keystead.provisioning import queue, roles, services
 from keystead.provisioning.connectors.base import ENABLE
-from keystead.provisioning.models import ConnectorType, Kind, Operation, RoleSystem, System
+from keystead.provisioning.models import (
+    AccountState,
+    ConnectorType,
+    Kind,
+    Operation,
+    RoleSystem,
+    System,
+    SystemAccount,
+)
 from racing import save_while_another_is_pending
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -59,3 +68,17 @@ def test_a_disable_while_a_role_is_given_disables_the_account_it_gave(granting_r
     operations = list(Operation.objects.filter(account__system=system).order_by("id"))
     assert [operation.kind for operation in operations] == [Kind.CREATE, Kind.UPDATE]
     assert operations[-1].attributes == {ENABLE: False}
+
+
+def test_a_deleted_accounts_name_given_to_two_people_at_once_goes_to_the_first(grace):
+    system = System.objects.create(name="wiki", connector=ConnectorType.SQL)
+    gone = SystemAccount.objects.create(system=system, name="gh", state=AccountState.DELETED)
+    ada = User.objects.create_user("ada@example.com", "Ada", "Lovelace")
+
+    refused = save_while_another_is_pending(
+        lambda: services.queue_account_creation(system, "gh", person=grace),
+        lambda: services.queue_account_creation(system, "gh", person=ada))
+
+    assert isinstance(refused, RuleViolation) and "belongs to someone else" in str(refused)
+    assert SystemAccount.objects.get(pk=gone.pk).person_id == grace.pk
+    assert Operation.objects.filter(account=gone, kind=Kind.CREATE).count() == 1

@@ -96,6 +96,14 @@ def queue_account_creation(system: System, name: str, *, person: User | None = N
     with transaction.atomic():
         account, created = SystemAccount.objects.get_or_create(
             system=system, name=name, defaults={"person": person})
+        if not created and account.state == AccountState.DELETED:
+            # Taken again only if still deleted: of two people given the name at once,
+            # the second finds it planned for the first.
+            if SystemAccount.objects.filter(pk=account.pk, state=AccountState.DELETED).update(
+                    state=AccountState.PLANNED, person=person):
+                account.state, account.person = AccountState.PLANNED, person
+            else:
+                account.refresh_from_db()
         if (not created and account.state != AccountState.DELETED and person is not None
                 and account.person_id not in (None, person.pk)):
             # Another person's account still has the name: its rename to their new name
@@ -105,10 +113,7 @@ def queue_account_creation(system: System, name: str, *, person: User | None = N
                          f"account named {name!r} there still belongs to someone else, whose "
                          "rename waits in the queue. Let the queue run, then try again.",
                 code="account_name")])
-        if not created and account.state == AccountState.DELETED:
-            SystemAccount.objects.filter(pk=account.pk).update(state=AccountState.PLANNED,
-                                                               person=person)
-        elif not created and account.person_id is None and person is not None:
+        if not created and account.person_id is None and person is not None:
             # The name of a deleted person's account, taken again before its delete
             # ran: the account now follows its new holder (the delete runs first).
             SystemAccount.objects.filter(pk=account.pk, person__isnull=True).update(
