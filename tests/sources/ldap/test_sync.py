@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import ldap
 import psycopg
@@ -15,7 +15,7 @@ from keystead.directory.models import Event, Group, Source, User
 from keystead.secret import Secret
 from keystead.sources.ldap.group_sync import ranged_values
 from keystead.sources.ldap.models import LdapSource, Mode
-from keystead.sources.ldap.paging import later, normal_dn, search_filter
+from keystead.sources.ldap.paging import later, next_cursor, normal_dn, search_filter
 from keystead.sources.ldap.sync import (
     _LOCK_CLASS,
     SyncAlreadyRunning,
@@ -276,3 +276,20 @@ def test_last_sync_in_one_line() -> None:
                      "started_at": "2026-12-06T20:00:00+00:00", "counts": {"seen": 3}})
     assert line.startswith("Incremental sync at 2026-12-06 20:00 UTC stopped: Service bind")
     assert "3 seen" in line
+
+
+def test_the_next_pass_starts_where_no_change_made_during_this_one_is_passed_over() -> None:
+    began = datetime(2026, 12, 7, 12, 0, 0, tzinfo=UTC)
+    # A change read long before the pass began: the next pass starts there.
+    assert next_cursor("openldap", "", "20261201080000Z", began) == "20261201080000Z"
+    # Changes as recent as the pass itself: the next pass starts 5 minutes before this
+    # one began, so an entry changed after its page was read is read again.
+    assert next_cursor("openldap", "", "20261207120130Z", began) == "20261207115500Z"
+    assert next_cursor("openldap", "", "20261207120130.123456Z", began) == (
+        "20261207115500.000000Z")
+    assert next_cursor("openldap", "20261207115900Z", "20261207120130Z", began) == (
+        "20261207115900Z")  # never back before where this pass started
+    assert next_cursor("openldap", "20261207115900Z", "", began) == "20261207115900Z"
+    # Active Directory: the change number committed when the pass began, read first.
+    assert next_cursor("active_directory", "100", "250", began, committed="180") == "180"
+    assert next_cursor("active_directory", "100", "250", began) == "250"

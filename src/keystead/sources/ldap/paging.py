@@ -10,6 +10,7 @@ the next one is read.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import ldap
 import ldap.dn
@@ -56,6 +57,31 @@ def later(kind: str, a: str, b: str) -> str:
     if kind == "active_directory":
         return a if int(a) >= int(b) else b
     return max(a, b)
+
+
+#: How far the directory's clock may run behind Keystead's (Kerberos allows as much).
+CLOCK_MARGIN = timedelta(minutes=5)
+
+
+def next_cursor(kind: str, since: str, highest: str, started_at: datetime,
+                committed: str = "") -> str:
+    """Where the next incremental pass starts reading.
+
+    Not simply the latest stamp this pass read: an entry changed while the pass ran,
+    after its page was read, gets a stamp below that of entries read later, and a
+    cursor past it would never read the change. So, for Active Directory, the highest
+    change number the server had committed when the pass began (``committed``, read
+    first); for OpenLDAP, the moment the pass began less ``CLOCK_MARGIN`` in the
+    directory's form, or the latest stamp read if that is earlier. Never before
+    ``since``; a later pass reading an entry again changes nothing.
+    """
+    if kind == "active_directory":
+        return later(kind, since, committed or highest)
+    if not highest:
+        return since
+    form = "%Y%m%d%H%M%S.%fZ" if "." in highest else "%Y%m%d%H%M%SZ"
+    began = (started_at - CLOCK_MARGIN).astimezone(UTC).strftime(form)
+    return later(kind, since, min(highest, began))
 
 
 def paged_search(conn: ldap.ldapobject.LDAPObject, base: str, filter_text: str,

@@ -47,6 +47,7 @@ from keystead.sources.ldap.models import LdapSource, Mode
 from keystead.sources.ldap.paging import (
     change_attribute,
     later,
+    next_cursor,
     paged_search,
     search_filter,
 )
@@ -170,6 +171,8 @@ def _read(source: LdapSource, report: SyncReport, progress: Progress | None) -> 
 
     timeout = source.operation_timeout
     with _connected(source.connection_settings()) as conn:
+        committed = _committed_change_number(conn, timeout) if kind == "active_directory" \
+            else ""
         people = PeoplePage(source, report, report.started_at, on_stamp)
         filter_text = search_filter(f"({source.user_key}=*)", source.user_filter,
                                     change_attr=change_attr, since=since)
@@ -188,7 +191,19 @@ def _read(source: LdapSource, report: SyncReport, progress: Progress | None) -> 
                 groups.apply(page)
                 if progress:
                     progress("groups", report.counts["groups_seen"])
-    report.cursor_after = highest[0]
+    report.cursor_after = next_cursor(kind, since, highest[0], report.started_at, committed)
+
+
+def _committed_change_number(conn, timeout: float) -> str:
+    """Active Directory's ``highestCommittedUSN`` (RootDSE) now: every change made after
+    this read gets a higher ``uSNChanged``."""
+    found = conn.search_ext_s("", ldap.SCOPE_BASE, "(objectClass=*)",
+                              ["highestCommittedUSN"], timeout=timeout)
+    for _, attributes in found:
+        for name, values in (attributes or {}).items():
+            if name.lower() == "highestcommittedusn" and values:
+                return values[0].decode("ascii", "replace").strip()
+    return ""
 
 
 def _retire_gone(source: LdapSource, report: SyncReport) -> None:
