@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from keystead.cli import main as keystead_command
 from keystead.directory.models import Event
 from keystead.provisioning import reconcile, services
-from keystead.provisioning.models import Kind, Operation, System
+from keystead.provisioning.models import Kind, Operation, System, SystemAccount
 from keystead.provisioning.worker import Worker
 from keystead.secret import Secret
 from sources.ldap.slapd import Slapd
@@ -73,6 +73,23 @@ def test_reconcile_finds_changes_missing_and_stray_accounts_and_apply_fixes_them
     Worker("w-fix", batch=10).run(once=True)
     assert sorted(ldap_entries(prov_slapd, accounts_ou)) == sorted(
         f"uid={name},{accounts_ou}" for name in PEOPLE)
+
+
+def test_fixes_for_accounts_keystead_changed_during_the_scan_are_left_out(
+        provisioned: System, prov_slapd: Slapd, accounts_ou: str) -> None:
+    _drift(prov_slapd, accounts_ou)
+    report = reconcile.reconcile(provisioned)
+    # While the scan ran: Cy's account is to go after all, and the stray one became
+    # Keystead's own.
+    services.queue_operation(provisioned, "cy", Kind.DELETE,
+                             account=SystemAccount.objects.get(system=provisioned, name="cy"))
+    services.queue_account_creation(provisioned, "stray", attributes={"cn": "Stray", "sn": "S"})
+    before = Operation.objects.count()
+
+    assert reconcile.apply(report, provisioned, delete_only_on_target=True) == 1  # Bob's fix
+    assert sorted(report.changed_meanwhile) == ["cy", "stray"]
+    assert Operation.objects.count() == before + 1
+    assert Event.objects.get(action="provisioning.reconcile").detail["changed_meanwhile"] == 2
 
 
 def test_preview_lists_queued_work_without_sending_it(

@@ -72,6 +72,11 @@ def provision(system_name: str, mode: str | None, apply_fixes: bool,
         queued = reconcile.apply(report, system, delete_only_on_target=delete_only_on_target)
         console.print(f"Queued {queued} operation{'s' if queued != 1 else ''}; "
                       "`keystead worker` sends them.")
+        if report.changed_meanwhile:
+            console.print(f"Left out {len(report.changed_meanwhile)} fix(es) for accounts "
+                          "Keystead changed during the scan "
+                          f"({', '.join(report.changed_meanwhile[:10])}); run the "
+                          "reconciliation again for them.")
 
 
 def _run(console, system, mode: str):

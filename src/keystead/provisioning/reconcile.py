@@ -87,6 +87,8 @@ class Report:
     system: str
     findings: list[Finding] = field(default_factory=list)
     queued: int = 0
+    #: Fixes ``apply`` left out: Keystead's wish for those accounts changed after the scan.
+    changed_meanwhile: list[str] = field(default_factory=list)
 
     def count(self, action: str) -> int:
         return sum(1 for finding in self.findings if finding.action == action)
@@ -304,17 +306,38 @@ def fixes(report: Report, *, delete_only_on_target: bool = False
             yield finding.name, Kind.DELETE, {}
 
 
-def apply(report: Report, system: System, *, delete_only_on_target: bool = False) -> int:
+def still_wanted(finding: Finding, now: Wanted | None) -> bool:
+    """Whether ``finding``'s fix still stands on what Keystead wants ``now`` for the
+    account (None: no account of that name): a scan of a large target takes minutes,
+    and meanwhile a person may have been disabled or removed, or given the name."""
+    if finding.action == ONLY_ON_TARGET:
+        return now is None
+    wanted = finding.wanted
+    return (now is not None and wanted is not None and now.present == wanted.present
+            and now.attributes == wanted.attributes)
+
+
+def apply(report: Report, system: System, *, delete_only_on_target: bool = False,
+          source: WantedSource = wanted_accounts) -> int:
     """Queue the fixes of ``report`` (all in one transaction) and audit the reconciliation;
-    returns the number of operations queued."""
+    returns the number of operations queued. What Keystead wants is read again first: a
+    fix whose account changed since the scan is left out (``Report.changed_meanwhile``)
+    rather than queued on a stale reading."""
     from django.db import transaction
 
     from keystead.directory import audit
     from keystead.provisioning.services import queue_operation
 
     with transaction.atomic():
+        now = {item.name.lower(): item for item in source(system)}
+        standing = Report(report.system)
+        for finding in report.findings:
+            if finding.action == SAME or still_wanted(finding, now.get(finding.name.lower())):
+                standing.findings.append(finding)
+            else:
+                report.changed_meanwhile.append(finding.name)
         queued = 0
-        for name, kind, attributes in fixes(report,
+        for name, kind, attributes in fixes(standing,
                                             delete_only_on_target=delete_only_on_target):
             account = SystemAccount.objects.filter(system=system, name=name).first()
             queue_operation(system, name, kind, attributes=attributes, account=account)
@@ -322,6 +345,7 @@ def apply(report: Report, system: System, *, delete_only_on_target: bool = False
         audit.record("provisioning.reconcile", actor_label="keystead provision",
                      target=system,
                      detail={"queued": queued,
+                             "changed_meanwhile": len(report.changed_meanwhile),
                              **{action.replace(" ", "_"): report.count(action)
                                 for action in (CREATE, CHANGE, DELETE, ONLY_ON_TARGET)}})
     report.queued = queued
