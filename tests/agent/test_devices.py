@@ -113,6 +113,17 @@ def test_token_needs_an_application_allowed_the_password_grant(app):
     assert "password grant" in refused.value.problems["client_id"]
 
 
+def test_a_signed_report_with_text_no_column_can_store_is_a_400_naming_it(token):
+    key = signing.new_private_key()
+    device_id = enroll(token, key).json()["device_id"]
+    sent = signed(key, device_id, "POST", "/devices/events", {
+        "events": [{"event": "sign-in", "user": "ada\x00"}]})
+    assert sent.status_code == 400 and "events[0].user" in sent.json()["problems"]
+    sent = signed(key, device_id, "POST", "/devices/events", {"status": {"mode": "v\x00"}})
+    assert sent.status_code == 400 and "status.mode" in sent.json()["problems"]
+    assert not Event.objects.filter(action__startswith="agent.").exists()
+
+
 def test_signed_requests_and_events(token):
     key = signing.new_private_key()
     device_id = enroll(token, key).json()["device_id"]

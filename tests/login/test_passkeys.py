@@ -434,3 +434,9 @@ def test_a_base_url_without_a_host_name_is_explained(ada_client, settings):
         answer = client.post(url, {"name": "Laptop"})
         assert answer.status_code == 503
         assert "KEYSTEAD_BASE_URL is http://127.0.0.1:8000" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("credential_id", ["\\u0000", "\\ud800"])
+def test_a_passkey_answer_with_text_no_column_can_store_is_refused(credential_id):
+    with pytest.raises(passkeys.PasskeyError, match="cannot be stored"):
+        passkeys.parse_credential(f'{{"id": "{credential_id}", "response": {{}}}}')
