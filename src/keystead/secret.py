@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import re
+from collections.abc import Iterable
 from typing import Any
 
 REDACTED = "********"
@@ -72,6 +73,15 @@ def is_sensitive_key(key: str) -> bool:
     """
     words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower())
     return any(w for w in words) and [w for w in words if w][-1] in SENSITIVE_WORDS
+
+
+def without(text: str, secrets: Iterable[Secret]) -> str:
+    """``text`` with each of ``secrets`` hidden: for an error a target or a client library
+    wrote, which may repeat what it was given."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret.reveal(), REDACTED)
+    return text
 
 
 def scrub(value: Any) -> Any:

@@ -37,7 +37,7 @@ from keystead.provisioning.connectors.base import (
     secrets_in,
 )
 from keystead.provisioning.models import Kind, State, System
-from keystead.secret import REDACTED, Secret
+from keystead.secret import Secret, without
 
 log = logging.getLogger("keystead.provisioning")
 
@@ -48,15 +48,6 @@ HOUSEKEEPING_CHECK = timedelta(minutes=1)
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _redacted(text: str, secrets: list[Secret]) -> str:
-    """Error text with the secrets given removed, whatever the target or a client library
-    echoed."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret.reveal(), REDACTED)
-    return text
 
 
 def _request(operation: queue.Claimed) -> Request:
@@ -232,13 +223,13 @@ class Worker:
 
     def _refused(self, operation: queue.Claimed, exc: Exception, sent: list[Secret]) -> None:
         if isinstance(exc, ConnectorError):
-            self._failed(operation, _redacted(str(exc), sent), permanent=exc.permanent)
+            self._failed(operation, without(str(exc), sent), permanent=exc.permanent)
         elif isinstance(exc, DecryptionError):  # the system's secrets (another SECRET_KEY)
             self._failed(operation, str(exc), permanent=True)
         else:  # a connector bug must not stop the worker
             # Recorded and logged like a refusal, without a traceback: its last line
             # would repeat the exception's text, which the redaction below cannot reach.
-            self._failed(operation, _redacted(f"unexpected {type(exc).__name__}: {exc}",
+            self._failed(operation, without(f"unexpected {type(exc).__name__}: {exc}",
                                               sent), permanent=False)
 
     def _failed(self, operation: queue.Claimed, error: str, *, permanent: bool) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from keystead.secret import REDACTED, Secret
+from keystead.secret import Secret, without
 
 PASSWORD = "__PASSWORD__"
 ENABLE = "__ENABLE__"
@@ -109,10 +109,7 @@ class Connector(ABC):
     def without_secrets(self, text: str) -> str:
         """``text`` with the system's secrets hidden: for a client library's error, which
         may repeat what it was given (a header, a bind request)."""
-        for secret in self.secrets.values():
-            if secret:
-                text = text.replace(secret.reveal(), REDACTED)
-        return text
+        return without(text, self.secrets.values())
 
     @abstractmethod
     def test(self) -> None:
