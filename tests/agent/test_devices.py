@@ -7,6 +7,7 @@ import json
 import re
 import time
 from datetime import timedelta
+from html.parser import HTMLParser
 
 import pytest
 from click.testing import CliRunner
@@ -294,3 +295,44 @@ def test_retry_after_rule():
     assert retry_after([100, 200], 300, limit=3, window=600) is None
     assert retry_after([100, 200, 250], 300, limit=3, window=600) == 400
     assert retry_after([100, 200, 250], 701, limit=3, window=600) is None
+
+
+class _FormValues(HTMLParser):
+    """The values a browser would send for the page's form, as shown."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "input" and found.get("name") and found.get("type") != "submit":
+            self.values[found["name"]] = found.get("value") or ""
+        elif tag == "select":
+            self._select = found.get("name")
+        elif tag == "option" and self._select and "selected" in found:
+            self.values[self._select] = found.get("value") or ""
+
+
+def test_the_console_form_keeps_an_owner_the_agent_claimed_while_it_was_open(token,
+                                                                             admin_user):
+    key = signing.new_private_key()
+    device_id = enroll(token, key).json()["device_id"]
+    person = User.objects.create_user("ada@example.com", "Ada", "Lovelace", username="ada")
+    browser = Client()
+    browser.force_login(admin_user)
+    shown = _FormValues()
+    shown.feed(browser.get(f"/admin/devices/device/{device_id}/change/").content.decode())
+    assert shown.values["owner"] == "" and shown.values["mode"] == "store"
+    # While the form is open, someone signs in on the computer and it becomes theirs.
+    claim = {"events": [{"event": "sign-in", "user": "ada", "outcome": "success"}]}
+    assert signed(key, device_id, "POST", "/devices/events", claim).status_code == 200
+    assert Device.objects.get().owner == person
+    # The administrator changes only the mode.
+    saved = browser.post(f"/admin/devices/device/{device_id}/change/",
+                         {**shown.values, "mode": "do-not-store"})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    device = Device.objects.get()
+    assert (device.owner, device.mode) == (person, "do-not-store")
+    assert Event.objects.get(action="device.change").detail == {"mode": "do-not-store"}

@@ -14,7 +14,7 @@ from oauth2_provider.models import get_application_model
 
 from keystead.directory import services
 from keystead.directory.authorization import OPERATOR
-from keystead.directory.models import User
+from keystead.directory.models import Group, Role, User
 from keystead.directory.rules import Conflict
 from keystead.login import lockout
 from keystead.policy.lockout import LockoutRules
@@ -69,3 +69,23 @@ def test_an_application_changed_through_an_earlier_copy_keeps_its_new_secret():
     assert stored.name == "CRM"
     assert check_password(second.reveal(), stored.client_secret)
     assert not check_password(first, stored.client_secret)
+
+
+def test_a_group_and_a_role_changed_through_earlier_copies_keep_what_changed_since():
+    group = services.save_group(None, actor=OPERATOR, name="ops", description="On call")
+    role = services.save_role(None, actor=OPERATOR, name="admins", description="Root")
+    earlier_group, earlier_role = Group.objects.get(pk=group.pk), Role.objects.get(pk=role.pk)
+    services.save_group(Group.objects.get(pk=group.pk), actor=OPERATOR, name="operations")
+    services.save_role(Role.objects.get(pk=role.pk), actor=OPERATOR, name="administrators")
+
+    services.save_group(earlier_group, actor=OPERATOR, description="Nights and weekends")
+    services.save_role(earlier_role, actor=OPERATOR, description="Everything")
+
+    assert Group.objects.filter(pk=group.pk).values_list("name", "description").get() == (
+        "operations", "Nights and weekends")
+    assert Role.objects.filter(pk=role.pk).values_list("name", "description").get() == (
+        "administrators", "Everything")
+    Group.objects.filter(pk=group.pk).delete()
+    with pytest.raises(Conflict, match="group was deleted meanwhile"):
+        services.save_group(earlier_group, actor=OPERATOR, description="Gone")
+    assert not Group.objects.filter(pk=group.pk).exists()

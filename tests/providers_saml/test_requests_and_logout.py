@@ -80,6 +80,17 @@ def test_an_unsigned_logout_request_is_refused(make_sp, signed_in):
     assert "_auth_user_id" in signed_in.session
 
 
+def test_a_logout_request_with_a_signature_but_no_algorithm_is_refused(make_sp, signed_in):
+    sp = make_sp()
+    page = signed_in.get(path_of(sp.request("redirect")["url"]))
+    session = sp.read(posted_form(page.content.decode())[1]["SAMLResponse"])["session"]
+    logout_url = lasso(sp.directory, "logout", session)["url"]
+    assert "Signature=" in logout_url
+    answer = signed_in.get(_with(logout_url, SigAlg=None))
+    assert answer.status_code == 400
+    assert "_auth_user_id" in signed_in.session
+
+
 def test_single_logout_over_post(make_sp, signed_in):
     sp = make_sp()
     page = signed_in.get(path_of(sp.request("redirect")["url"]))

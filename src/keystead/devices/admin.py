@@ -36,11 +36,22 @@ class DeviceAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # computers enrol themselves with a token
 
+    def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
+        """The form carries the values it was shown with, so ``changed_data`` names the
+        fields the administrator changed, not those the agent changed since."""
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if field is not None and db_field.name in ("owner", "mode", "check_seconds"):
+            field.show_hidden_initial = True
+        return field
+
     def save_model(self, request: HttpRequest, obj: Device, form, change: bool) -> None:
-        """Owner, mode and interval change here, through the audited service."""
-        services.change_device(obj, owner=obj.owner, mode=obj.mode,
-                               check_seconds=obj.check_seconds,
-                               actor=Actor.person(request.user), request=request)
+        """Owner, mode and interval change here, through the audited service; only the
+        fields the administrator changed, so an owner the computer's agent claimed while
+        the form was open stays."""
+        changes = {field: getattr(obj, field) for field in form.changed_data
+                   if field in ("owner", "mode", "check_seconds")}
+        services.change_device(obj, **changes, actor=Actor.person(request.user),
+                               request=request)
 
     def delete_model(self, request: HttpRequest, obj: Device) -> None:
         services.delete_device(obj, actor=Actor.person(request.user), request=request)

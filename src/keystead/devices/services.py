@@ -7,6 +7,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -260,30 +261,47 @@ def _claim_owner(device: Device, events: list[dict[str, str]]) -> None:
                 return
 
 
-def change_device(device: Device, *, owner: User | None, mode: str, check_seconds: int,
-                  actor: Actor, request: HttpRequest | None = None) -> None:
+#: Stands for "leave as it is" in ``change_device``.
+KEEP: Any = object()
+
+
+def change_device(device: Device, *, owner: User | None = KEEP, mode: str = KEEP,
+                  check_seconds: int = KEEP, actor: Actor,
+                  request: HttpRequest | None = None) -> None:
     """Change a computer's owner, mode or check interval, as the console's change form
-    does. The agent picks mode and interval up at its next check (``configuration``)."""
+    does; what is not given stays as stored. The agent may claim an owner while an
+    administrator has the form open, so only the fields the administrator changed are
+    written. The agent picks mode and interval up at its next check
+    (``configuration``)."""
     require_permission(actor, "devices.change_device", "change computers", "device.change",
                        request, {"device": device.pk})
     problems: dict[str, str] = {}
-    if mode not in dict(MODES):
+    if mode is not KEEP and mode not in dict(MODES):
         problems["mode"] = f"Mode must be one of: {', '.join(dict(MODES))}."
-    if not 30 <= check_seconds <= 86400:
+    if check_seconds is not KEEP and not (isinstance(check_seconds, int)
+                                          and 30 <= check_seconds <= 86400):
         problems["check_seconds"] = "The check interval must be between 30 and 86400 seconds."
     if problems:
         raise EnrollmentRefused(problems)
+    given = {key: value for key, value in {"owner": owner, "mode": mode,
+                                           "check_seconds": check_seconds}.items()
+             if value is not KEEP}
     with transaction.atomic():
-        before = Device.objects.select_for_update().get(pk=device.pk)
-        wanted = {"owner": owner.email if owner else "", "mode": mode,
-                  "check_seconds": check_seconds}
-        had = {"owner": before.owner.email if before.owner else "", "mode": before.mode,
-               "check_seconds": before.check_seconds}
-        changed = {key: value for key, value in wanted.items() if had[key] != value}
-        Device.objects.filter(pk=device.pk).update(owner=owner, mode=mode,
-                                                   check_seconds=check_seconds)
+        before = (Device.objects.select_for_update(of=("self",)).select_related("owner")
+                  .get(pk=device.pk))
+        changed = {key: _shown(value) for key, value in given.items()
+                   if _shown(getattr(before, key)) != _shown(value)}
+        if given:
+            Device.objects.filter(pk=device.pk).update(**given)
         audit.record("device.change", request=request, actor=actor.user,
                      actor_label=actor.label, target=device, detail=changed)
+
+
+def _shown(value: object) -> object:
+    """A device field's value as the audit event tells it: a person by email."""
+    if isinstance(value, User):
+        return value.email
+    return "" if value is None else value
 
 
 def delete_device(device: Device, *, actor: Actor, request: HttpRequest | None = None) -> None:

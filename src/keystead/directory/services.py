@@ -404,7 +404,10 @@ def save_group(
         _require_on(actor, "directory.change_group", "change groups", "group.update",
                     request=request, door=door)
     with transaction.atomic():
-        group = group or Group()
+        if group is None:
+            group = Group()
+        else:
+            lock_and_read_again(group, "group")
         if name is not None or creating:
             name = _check_name(Group, name, "Group", exclude_pk=group.pk)
         changed = _apply_fields(group, {"name": name, "description": description,
@@ -430,6 +433,7 @@ def change_group_members(
     _require_on(actor, "directory.change_group", "change group members", "group.members",
                 request=request, door=door)
     with transaction.atomic():
+        lock_and_read_again(group, "group")
         joining = _members(add)
         already = set(group.members.filter(pk__in=[u.pk for u in joining])
                       .values_list("pk", flat=True))
@@ -471,7 +475,10 @@ def save_role(
         _require_on(actor, "directory.change_role", "change roles", "role.update",
                     request=request, door=door)
     with transaction.atomic():
-        role = role or Role()
+        if role is None:
+            role = Role()
+        else:
+            lock_and_read_again(role, "role")
         if name is not None or creating:
             name = _check_name(Role, name, "Role", exclude_pk=role.pk)
         changed = _apply_fields(role, {"name": name, "description": description})
