@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import ldap
 import sqlalchemy as sa
+from django.db import connection
 
 from sources.ldap.slapd import Slapd
 
@@ -60,3 +63,12 @@ def ldap_lock(server: Slapd, dn: str) -> list[bytes]:
             "pwdAccountLockedTime", [])
     finally:
         conn.unbind_s()
+
+
+def dump_database() -> str:
+    """Every table of the test database as pg_dump writes it (committed data only)."""
+    db = connection.settings_dict
+    return subprocess.run(
+        ["pg_dump", "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
+         "-U", db["USER"] or "postgres", "--data-only", db["NAME"]],
+        capture_output=True, text=True, check=True).stdout

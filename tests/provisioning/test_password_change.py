@@ -25,9 +25,8 @@ from keystead.provisioning.worker import Worker
 from keystead.secret import Secret
 from sources.ldap.slapd import Slapd
 
-from .helpers import binds
+from .helpers import binds, dump_database
 from .mapped import map_person
-from .test_worker import _dump_database
 
 pytestmark = pytest.mark.django_db
 FIRST = "first-Quiet-harbour-lantern-41"
@@ -166,7 +165,7 @@ def test_canary_given_to_scripts_is_nowhere_in_clear(
     caplog.set_level(logging.DEBUG)
     Worker("w1").run(once=True)
     directory.set_password(person, Secret(canary), actor=OPERATOR)
-    assert canary not in _dump_database()
+    assert canary not in dump_database()
     Worker("w1").run(once=True)
     assert binds(prov_slapd, dn, canary)
     bad = MappedAttribute.objects.get(system=ldap_system, name="__PASSWORD__")
@@ -175,6 +174,6 @@ def test_canary_given_to_scripts_is_nowhere_in_clear(
     with pytest.raises(RuleViolation) as refused:
         directory.set_password(person, Secret(canary + "x"), actor=OPERATOR)
     assert canary not in str(refused.value.problems)
-    dump = _dump_database()
+    dump = dump_database()
     assert canary not in dump and "provisioning_archivedoperation" in dump
     assert canary not in caplog.text

@@ -40,19 +40,10 @@ from keystead.secret import Secret
 from keystead.sources.saml.models import UsedAssertion
 from sources.ldap.slapd import Slapd
 
-from .helpers import binds, ldap_entries, sql_rows
+from .helpers import binds, dump_database, ldap_entries, sql_rows
 
 KEYSTEAD = Path(sys.executable).with_name("keystead")
 PERSON = {"cn": "Ada Lovelace", "sn": "Lovelace", "mail": "ada@example.test"}
-
-
-def _dump_database() -> str:
-    """Every table of the test database as pg_dump writes it (committed data only)."""
-    db = connection.settings_dict
-    return subprocess.run(
-        ["pg_dump", "-h", db["HOST"] or "127.0.0.1", "-p", str(db["PORT"] or 5432),
-         "-U", db["USER"] or "postgres", "--data-only", db["NAME"]],
-        capture_output=True, text=True, check=True).stdout
 
 
 @pytest.mark.django_db
@@ -100,7 +91,7 @@ def test_canary_password_is_nowhere_in_clear(ldap_system: System, prov_slapd: Sl
     # sn missing: the target refuses, the error is recorded, the password must not be.
     failing = services.queue_operation(ldap_system, "bob", Kind.CREATE,
                                        attributes={"cn": "Bob"}, password=Secret(canary))
-    queued = _dump_database()
+    queued = dump_database()
     assert canary not in queued
     assert "provisioning_operation" in queued  # the dump did hold the queue
     caplog.set_level(logging.DEBUG)
@@ -109,10 +100,10 @@ def test_canary_password_is_nowhere_in_clear(ldap_system: System, prov_slapd: Sl
     failed = Operation.objects.get(id=failing.id)
     assert failed.state == State.EXCEPTION and "Object class violation" in failed.last_error
     assert Event.objects.filter(action="provisioning.exception").exists()
-    assert canary not in _dump_database()
+    assert canary not in dump_database()
     assert canary not in caplog.text
     services.cancel(failing.id, actor=OPERATOR)
-    assert canary not in _dump_database()
+    assert canary not in dump_database()
 
 
 def _worker_env(tmp_path: Path) -> dict[str, str]:
