@@ -193,6 +193,21 @@ def test_first_sign_in_links_a_person_with_the_same_email(source):
     assert User.objects.count() == 1
 
 
+@pytest.mark.parametrize("access", ["is_staff", "is_superuser"])
+def test_first_sign_in_never_takes_over_an_account_with_console_access(source, access):
+    admin = User.objects.create_user("alan@example.test", "Alan", "Local",
+                                     password=KEYSTEAD_PASSWORD, **{access: True})
+    response = portal("alan", PEOPLE["alan"][2])
+    assert response.status_code == 200
+    assert "console access" in response.content.decode()
+    admin.refresh_from_db()
+    assert (admin.source, admin.source_id) == (Source.LOCAL, "")
+    assert not Event.objects.filter(action="ldap_source.link").exists()
+    refused = last_login_event()
+    assert refused.outcome != "success" and "console access" in refused.detail["reason"]
+    assert User.objects.count() == 1
+
+
 def test_missing_family_name_is_reported_not_filled_in(directory):
     use_strategy("ldap")
     make_source(directory, family_name_attribute="title")  # no entry has a title

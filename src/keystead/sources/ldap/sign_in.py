@@ -28,7 +28,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from ldap.filter import escape_filter_chars
 
-from keystead.directory import audit
+from keystead.directory import audit, services
+from keystead.directory.authorization import NotAllowed
 from keystead.directory.models import Source, User
 from keystead.directory.rules import normalize_email, username_problems
 from keystead.secret import Secret
@@ -43,6 +44,7 @@ from keystead.sources.ldap.connection import (
 )
 from keystead.sources.ldap.mapping import mapped_attributes, person_from_entry
 from keystead.sources.ldap.models import LdapSource, Mode
+from keystead.sources.ldap.people_sync import sync_actor
 from keystead.sources.ldap.pool import pool_for
 
 log = logging.getLogger(__name__)
@@ -181,8 +183,14 @@ def person_for(source: LdapSource, dn: str, entry: dict, *, request: HttpRequest
                                                 and not same.source_id):
             return None, (f"the email {email} belongs to a person from another source "
                           f"({same.source}).")
-        User.objects.filter(pk=same.pk).update(source=Source.LDAP, source_id=fields.unique_id)
-        same.source, same.source_id = Source.LDAP, fields.unique_id
+        try:  # as the sync links: never an account with console access
+            same = services.update_user(
+                same, {"source": Source.LDAP, "source_id": fields.unique_id},
+                actor=sync_actor(source), request=request, door=door)
+        except NotAllowed:
+            return None, (f"the email {email} belongs to an account with console access, "
+                          "which a directory never takes over; administrators stay local "
+                          "(marked break-glass to sign in with their Keystead password).")
         audit.record("ldap_source.link", request=request, actor_label="system", target=same,
                      detail={**detail, "unique_id": fields.unique_id})
         return same, ""
