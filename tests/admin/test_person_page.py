@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group as AuthGroup
+from django.contrib.auth.models import Permission
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
@@ -196,6 +197,24 @@ def test_the_page_shows_every_section(viewer, everything, root_client, client_as
         assert secret not in text
     for stock in ("Change user", "Django administration", "Site administration", "View site"):
         assert stock not in text
+
+
+def test_the_events_are_shown_only_to_a_viewer_who_may_read_the_audit_log(
+        everything, make_user):
+    viewer = make_user("viewer@example.com", staff=True)
+    role = AuthGroup.objects.create(name="People viewer")
+    role.permissions.set(Permission.objects.filter(codename="view_user",
+                                                   content_type__app_label="directory"))
+    viewer.groups.add(role)
+    client = Client()
+    client.force_login(viewer)
+    assert client.get("/admin/directory/event/").status_code == 403
+    response = client.get(page_of(everything))
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert ">Active sessions</h2>" in text  # the rest of the picture is there
+    assert "Recent audit events" not in text and "oidc.consent" not in text
+    assert response.context["person"].events == []
 
 
 def test_empty_sections_say_so(ada, root_client):

@@ -205,13 +205,15 @@ class UserAdmin(RefusalsOnThePage, UnlockAdminMixin, AuditedModelAdmin):
             model_admin = self.admin_site._registry.get(model)
             return model_admin is not None and model_admin.has_view_or_change_permission(request)
 
+        may_read_audit = request.user.has_perm("directory.view_event")
         return {
             "person": person_overview.overview(
                 obj, link_groups=can_view(Group), link_roles=can_view(AdminRole),
-                link_applications=can_view(get_application_model())),
+                link_applications=can_view(get_application_model()),
+                with_events=may_read_audit),
             "person_buttons": admin_person_actions.buttons(request, obj),
             "person_refusal": refusal(actor(request), Action.CHANGE, obj),
-            "may_read_audit": request.user.has_perm("directory.view_event"),
+            "may_read_audit": may_read_audit,
         }
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:

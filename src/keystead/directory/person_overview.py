@@ -210,8 +210,9 @@ def recent_events(user: User, limit: int = RECENT_EVENTS) -> list[RecentEvent]:
 
 
 def overview(user: User, *, link_groups: bool = False, link_roles: bool = False,
-             link_applications: bool = False) -> Overview:
-    """The whole picture of ``user``; ``link_*`` adds page links the viewer may follow."""
+             link_applications: bool = False, with_events: bool = False) -> Overview:
+    """The whole picture of ``user``; ``link_*`` adds page links the viewer may follow,
+    ``with_events`` the recent audit events, for a viewer who may read the audit log."""
     apps, not_listed = applications(user, link=link_applications)
     return Overview(
         password=password_state(user),
@@ -222,6 +223,6 @@ def overview(user: User, *, link_groups: bool = False, link_roles: bool = False,
         sessions=active_sessions(user),
         applications=apps,
         tokens_not_listed=not_listed,
-        events=recent_events(user),
+        events=recent_events(user) if with_events else [],
         audit_log_url=audit_log_url(user),
     )
