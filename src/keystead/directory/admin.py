@@ -22,7 +22,7 @@ from keystead.directory.admin_audit import DOOR, AuditedModelAdmin
 from keystead.directory.admin_events import EventAdmin
 from keystead.directory.admin_guards import RefusalsOnThePage, actor
 from keystead.directory.admin_users import UserAdmin
-from keystead.directory.authorization import may_change_admin_roles
+from keystead.directory.authorization import NotAllowed, may_change_admin_roles
 from keystead.directory.models import AdminRole, Group, Role
 from keystead.directory.rules import FieldProblem, RuleViolation
 
@@ -44,7 +44,9 @@ class ThroughServices(RefusalsOnThePage, admin.ModelAdmin):
     are passed by name, but for its many-to-many fields, passed as lists of ids under
     the names ``related_ids`` maps them to."""
 
-    refusals = (RuleViolation,)  # a new name or member a connected system cannot take
+    # A new name or member a connected system cannot take; a member only a superuser may
+    # add or take out (an account with console access).
+    refusals = (RuleViolation, NotAllowed)
     save_service: Callable[..., Any]
     delete_service: Callable[..., None]
     related_ids: dict[str, str]

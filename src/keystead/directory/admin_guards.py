@@ -93,3 +93,11 @@ class RefusalsOnThePage(admin.ModelAdmin):
         except self.refusals as refused:
             messages.error(request, f"Nothing was saved: {refused}")
             return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request: HttpRequest, object_id: str,
+                    extra_context: dict | None = None) -> HttpResponse:
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except self.refusals as refused:
+            messages.error(request, f"Nothing was deleted: {refused}")
+            return HttpResponseRedirect(request.get_full_path())

@@ -42,6 +42,10 @@ class Action(Enum):
     UNLOCK = ("directory.unlock_user", "unlock people")
     RESET_FACTORS = ("directory.change_user", "reset people's second factors")
     SIGN_OUT = ("directory.change_user", "sign people out everywhere")
+    # Joining or leaving a group or a role changes what a person may do (the group's logon
+    # policy, the applications and accounts a role brings): an action on that person.
+    JOIN_GROUP = ("directory.change_group", "add people to groups or take them out")
+    HOLD_ROLE = ("directory.change_role", "give people roles or take them away")
 
     @property
     def permission(self) -> str:

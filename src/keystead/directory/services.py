@@ -342,17 +342,28 @@ def _require_on(actor: Actor, permission: str, words: str, event: str, *,
     require_permission(actor, permission, words, event, request=request, detail={"door": door})
 
 
-def _set_related(manager, chosen: list) -> dict[str, list[str]]:
+def _set_related(manager, chosen: list, *, actor: Actor | None = None,
+                 action: Action | None = None) -> dict[str, list[str]]:
     """Make ``manager`` hold exactly ``chosen``; who or what was added and removed, by
     name, because "who gained access" is what an auditor asks. What Django's ``set``
     does (the ids held, then ``remove`` and ``add`` with their signals), with the ids
-    read once for both the change and its record."""
+    read once for both the change and its record. With ``action``, the people who join
+    or leave must each be people ``actor`` may do it to."""
     before = set(manager.values_list("pk", flat=True))
     leaving = list(manager.model.objects.filter(pk__in=before - {obj.pk for obj in chosen}))
     joining = [obj for obj in chosen if obj.pk not in before]
+    if action is not None:
+        _require_on_each(actor, action, [*leaving, *joining])
     manager.remove(*leaving)
     manager.add(*joining)
     return {"added": sorted(map(str, joining)), "removed": sorted(map(str, leaving))}
+
+
+def _require_on_each(actor: Actor, action: Action, people: Iterable[User]) -> None:
+    """A membership change acts on each person who joins or leaves, so an account with
+    console access joins or leaves only by a superuser's hand."""
+    for person in people:
+        require(actor, action, person)
 
 
 def _apply_fields(obj, values: dict[str, str | None]) -> list[str]:
@@ -415,7 +426,8 @@ def save_group(
         _save(group)
         related = {}
         if member_ids is not None:
-            related["members"] = _set_related(group.members, _members(member_ids))
+            related["members"] = _set_related(group.members, _members(member_ids),
+                                              actor=actor, action=Action.JOIN_GROUP)
         _saved_event("group", group, creating=creating, changed=changed, related=related,
                      request=request, door=door)
         return group
@@ -438,6 +450,8 @@ def change_group_members(
         already = set(group.members.filter(pk__in=[u.pk for u in joining])
                       .values_list("pk", flat=True))
         leaving = list(group.members.filter(pk__in=list(remove)))
+        _require_on_each(actor, Action.JOIN_GROUP,
+                         [*leaving, *(u for u in joining if u.pk not in already)])
         group.members.add(*joining)
         group.members.remove(*leaving)
         audit.record("group.members", request=request, target=group, detail={
@@ -452,6 +466,8 @@ def delete_group(group: Group, *, actor: Actor, request: HttpRequest | None = No
     _require_on(actor, "directory.delete_group", "delete groups", "group.delete",
                 request=request, door=door)
     with transaction.atomic():
+        lock_and_read_again(group, "group")
+        _require_on_each(actor, Action.JOIN_GROUP, group.members.all())
         audit.record("group.delete", request=request, target=group, detail={"door": door})
         group.delete()
 
@@ -485,7 +501,8 @@ def save_role(
         _save(role)
         related = {}
         if user_ids is not None:
-            related["users"] = _set_related(role.users, _members(user_ids))
+            related["users"] = _set_related(role.users, _members(user_ids),
+                                            actor=actor, action=Action.HOLD_ROLE)
         if group_ids is not None:
             ids = list(dict.fromkeys(group_ids))
             groups = list(Group.objects.filter(pk__in=ids))
@@ -504,5 +521,7 @@ def delete_role(role: Role, *, actor: Actor, request: HttpRequest | None = None,
     _require_on(actor, "directory.delete_role", "delete roles", "role.delete",
                 request=request, door=door)
     with transaction.atomic():
+        lock_and_read_again(role, "role")
+        _require_on_each(actor, Action.HOLD_ROLE, role.users.all())
         audit.record("role.delete", request=request, target=role, detail={"door": door})
         role.delete()
