@@ -158,3 +158,30 @@ def test_who_may_only_view_applications_changes_neither_secret_nor_tokens(person
     assert [(e.action, e.detail["client_id"], e.actor_id) for e in refused] == [
         ("oidc.client_secret_changed", app.client_id, viewer.pk),
         ("oidc.tokens_revoked", app.client_id, viewer.pk)]
+
+
+def test_an_application_administrator_ends_an_administrators_tokens_only_as_a_superuser(
+        person, browser_client, person_with, admin_user):
+    """Ending one person's tokens in an application signs them out of it: for an account
+    with console access that is a superuser's call, as signing them out everywhere is."""
+    app, secret = make_app(name="Wiki")
+    tokens = code_tokens(browser_client, app, secret)
+    apps_admin = Actor.person(person_with("apps@example.com",
+                                          "oauth2_provider.change_application"))
+    person.is_staff = True
+    person.save(update_fields=["is_staff"])
+    with pytest.raises(NotAllowed, match=r"grace@example\.com has console access"):
+        live_tokens.revoke(actor=apps_admin, application=app, person=person, door="test")
+    console = Client()
+    apps_admin.user.is_staff = True
+    apps_admin.user.save(update_fields=["is_staff"])
+    console.force_login(apps_admin.user)
+    page = console.post(f"{LIST}{app.pk}/revoke-tokens/", {"person": person.pk}, follow=True)
+    said = [str(message) for message in page.context["messages"]]
+    assert said == ["Nothing was revoked: grace@example.com has console access: only a "
+                    "superuser may act on such an account."]
+    assert refresh(app, secret, tokens["refresh_token"]).status_code == 200
+    person.is_staff = False
+    person.save(update_fields=["is_staff"])
+    done = live_tokens.revoke(actor=apps_admin, application=app, person=person, door="test")
+    assert done.refresh_tokens == 1

@@ -46,6 +46,9 @@ class Action(Enum):
     # policy, the applications and accounts a role brings): an action on that person.
     JOIN_GROUP = ("directory.change_group", "add people to groups or take them out")
     HOLD_ROLE = ("directory.change_role", "give people roles or take them away")
+    # Ending one person's tokens in one application signs that person out of it.
+    REVOKE_IN_APPLICATION = ("oauth2_provider.change_application",
+                             "end people's tokens in an application")
 
     @property
     def permission(self) -> str:

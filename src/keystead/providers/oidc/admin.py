@@ -43,6 +43,7 @@ from oauth2_provider.models import (
 
 from keystead.directory.admin_guards import actor
 from keystead.directory.admin_site import short_date, short_time
+from keystead.directory.authorization import NotAllowed
 from keystead.directory.models import User
 from keystead.providers.oidc import live_tokens
 from keystead.providers.oidc.admin_addresses import published_addresses
@@ -253,8 +254,12 @@ class ApplicationAdmin(admin.ModelAdmin):
                 self.message_user(request, "That person no longer exists; nothing was revoked.",
                                   messages.WARNING)
                 return HttpResponseRedirect(self._url("change", obj) + "#live-tokens")
-        done = live_tokens.revoke(actor=actor(request), application=obj, person=person,
-                                  request=request, door=DOOR)
+        try:
+            done = live_tokens.revoke(actor=actor(request), application=obj, person=person,
+                                      request=request, door=DOOR)
+        except NotAllowed as refused:
+            self.message_user(request, f"Nothing was revoked: {refused}", messages.ERROR)
+            return HttpResponseRedirect(self._url("change", obj) + "#live-tokens")
         whose = f"{person.email}'s tokens" if person else "every token"
         if done.total:
             self.message_user(request, f"Revoked {whose} in “{obj.name}”: they stop working "

@@ -143,6 +143,8 @@ def _authorize(actor: Actor, application, person, *, request: HttpRequest | None
         require_on_application(actor, "change", "revoke an application's tokens",
                                "oidc.tokens_revoked", request=request, door=door,
                                client_id=application.client_id)
+        if person is not None:  # an account with console access: a superuser's call
+            require(actor, Action.REVOKE_IN_APPLICATION, person)
     else:
         require(actor, Action.SIGN_OUT, person)
 
@@ -152,7 +154,8 @@ def revoke(*, actor: Actor, application=None, person=None, request: HttpRequest 
     """End every token of ``application``, of ``person``, or of the person in the application.
 
     ``actor`` must be allowed to change applications (when an application is given)
-    or to sign the person out everywhere (a person alone).
+    or to sign the person out everywhere (a person alone); a person with console access
+    only by a superuser, in either case.
     """
     if application is None and person is None:
         raise ValueError("revoke needs an application, a person or both")
