@@ -1,4 +1,4 @@
-"""keystead policy show / set / remove-group / build-filter (the old name of
+"""keystead policy show / set / remove-group / build-filter (a hidden alias of
 ``keystead password-filter build``), and the operator's filter."""
 
 from __future__ import annotations
@@ -32,6 +32,30 @@ def test_show_lists_every_setting_for_the_installation_and_each_group(cli):
     data = json.loads(cli("policy", "show", "--json").stdout)
     assert data["installation"]["max_failures"] == 10
     assert data["groups"]["Admins"]["min_length"] == 20
+
+
+def test_show_lists_every_setting_that_set_takes(cli):
+    group = Group.objects.create(name="Admins")
+    assert cli("policy", "set", "--group", "Admins", "require_second_factor=yes").exit_code == 0
+    assert cli("policy", "set", "remember_days=7").exit_code == 0
+    lines = cli("policy", "show").stdout.splitlines()
+
+    def row(name: str) -> list[str]:
+        line = next(line for line in lines if f" {name} " in line)
+        return [cell.strip() for cell in line.strip(" │|").split("│")]
+
+    from keystead.policy.changes import GROUP_FIELDS, INSTALLATION_FIELDS
+    for name in {*INSTALLATION_FIELDS, *GROUP_FIELDS}:
+        assert row(name)[0] == name
+    assert row("remember_days")[1:] == ["7", "—"]  # the installation's alone
+    assert row("login_strategy")[1:] == ["Password", "—"]
+    assert row("require_second_factor")[1:] == ["—", "yes"]  # a group's alone
+    assert row("strong_factors_only")[1:] == ["—", "no"]
+    data = json.loads(cli("policy", "show", "--json").stdout)
+    assert data["installation"]["remember_days"] == 7
+    assert "require_second_factor" not in data["installation"]
+    assert data["groups"][group.name]["require_second_factor"] is True
+    assert "login_strategy" not in data["groups"][group.name]
 
 
 def test_set_changes_the_installation_policy_and_is_audited(cli):

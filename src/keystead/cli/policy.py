@@ -1,7 +1,7 @@
 """``keystead policy``: show and change the logon policy.
 
-The breach filter is built by ``keystead password-filter build``; the old
-``keystead policy build-filter`` remains as a hidden alias for scripts.
+The breach filter is built by ``keystead password-filter build``;
+``keystead policy build-filter`` is a hidden alias of it.
 
 Changes go through ``keystead.policy.changes``, like the admin console and the
 REST API: the same checks with the same messages, and one audit event
@@ -30,6 +30,7 @@ from keystead.cli._common import (
 
 if TYPE_CHECKING:
     from keystead.directory.models import Group
+    from keystead.policy.models import GroupPolicy, LogonPolicy
 
 TRUE_WORDS = {"true", "yes", "on", "1"}
 FALSE_WORDS = {"false", "no", "off", "0"}
@@ -52,28 +53,41 @@ def policy() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @needs_django
 def show(as_json: bool) -> None:
-    """Show the installation's policy and every group policy, one column each.
+    """Show the installation's policy and every group policy, one column each: every
+    setting `keystead policy set` takes, by the name it takes ("—" where a policy has no
+    such setting: how people sign in is the installation's alone, and whether members
+    need a second factor is a group's).
 
     \b
     Examples:
       keystead policy show
       keystead policy show --json
     """
-    from keystead.policy.changes import SETTING_FIELDS, describe_value, settings_of
+    from keystead.policy.changes import (
+        GROUP_FIELDS,
+        INSTALLATION_FIELDS,
+        describe_value,
+        group_settings_of,
+        installation_settings_of,
+    )
     from keystead.policy.models import GroupPolicy, LogonPolicy
 
     site = LogonPolicy.current()
     groups = list(GroupPolicy.objects.select_related("group").order_by("group__name"))
     if as_json:
         click.echo(json.dumps({
-            "installation": settings_of(site),
-            "groups": {gp.group.name: settings_of(gp) for gp in groups},
+            "installation": installation_settings_of(site),
+            "groups": {gp.group.name: group_settings_of(gp) for gp in groups},
         }, indent=2, ensure_ascii=False))
         return
+
+    def shown(policy: LogonPolicy | GroupPolicy, name: str, has: tuple[str, ...]) -> str:
+        return describe_value(name, getattr(policy, name)) if name in has else "—"
+
     grid = table("Setting", "Installation", *(f"Group {gp.group.name}" for gp in groups))
-    for name in SETTING_FIELDS:
-        grid.add_row(name, describe_value(name, getattr(site, name)),
-                     *(describe_value(name, getattr(gp, name)) for gp in groups))
+    for name in dict.fromkeys((*INSTALLATION_FIELDS, *GROUP_FIELDS)):
+        grid.add_row(name, shown(site, name, INSTALLATION_FIELDS),
+                     *(shown(gp, name, GROUP_FIELDS) for gp in groups))
     out = console()
     out.print(grid)
     out.print(f"Installation policy last changed {when(site.updated_at)}.")

@@ -82,7 +82,8 @@ LABELS = {
 
 
 def is_flag(name: str) -> bool:
-    return isinstance(PolicySettings._meta.get_field(name), models.BooleanField)
+    model = GroupPolicy if name in GROUP_FLAGS else LogonPolicy
+    return isinstance(model._meta.get_field(name), models.BooleanField)
 
 
 #: The range Django promises for small integer columns on every database.
@@ -261,6 +262,10 @@ def installation_settings_of(policy: LogonPolicy) -> dict[str, Any]:
     return {name: getattr(policy, name) for name in INSTALLATION_FIELDS}
 
 
+def group_settings_of(policy: GroupPolicy) -> dict[str, Any]:
+    return {name: getattr(policy, name) for name in GROUP_FIELDS}
+
+
 def changed_settings(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list]:
     """``{setting: [old, new]}`` for each setting whose value differs."""
     return {name: [before[name], after[name]] for name in INSTALLATION_FIELDS
@@ -379,7 +384,7 @@ def _save_group_policy(
         policy = GroupPolicy(group=group)
         before = {**settings_of(LogonPolicy.current()), **dict.fromkeys(GROUP_FLAGS, False)}
     else:
-        before = {**settings_of(policy), **{name: getattr(policy, name) for name in GROUP_FLAGS}}
+        before = group_settings_of(policy)
     after = {**before, **changes}
     _check({name: after[name] for name in SETTING_FIELDS})
     changed = changed_settings(before, after)
