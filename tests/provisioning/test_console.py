@@ -8,7 +8,14 @@ from django.urls import reverse
 
 from keystead.directory.models import Event, User
 from keystead.provisioning import queue
-from keystead.provisioning.models import ArchivedOperation, Kind, Operation, State, System
+from keystead.provisioning.models import (
+    ArchivedOperation,
+    Kind,
+    Operation,
+    PasswordPolicy,
+    State,
+    System,
+)
 from keystead.secret import Secret
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +122,17 @@ def test_a_read_only_system_tells_the_admin_what_it_holds_back(root: Client) -> 
     assert "column-held_back" in listing and "column-in_exception" in listing
     row = listing[listing.index(">held<"):]
     assert '<td class="field-held_back">2</td>' in row[:row.index("</tr>")]
+
+
+def test_a_password_policy_deleted_in_the_console_is_audited(root: Client) -> None:
+    policy = PasswordPolicy.objects.create(name="legacy-app")
+    url = reverse("admin:provisioning_passwordpolicy_delete", args=[policy.pk])
+    assert root.post(url, {"post": "yes"}).status_code == 302
+    assert not PasswordPolicy.objects.filter(pk=policy.pk).exists()
+    event = Event.objects.get(action="provisioning.policy.delete")
+    assert event.detail == {"policy": "legacy-app"} and event.actor.is_superuser
+    again = PasswordPolicy.objects.create(name="bulk")
+    listing = reverse("admin:provisioning_passwordpolicy_changelist")
+    assert root.post(listing, {"action": "delete_selected", "_selected_action": [again.pk],
+                               "post": "yes"}).status_code == 302
+    assert Event.objects.filter(action="provisioning.policy.delete").count() == 2

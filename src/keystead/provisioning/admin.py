@@ -301,6 +301,13 @@ class PasswordPolicyAdmin(admin.ModelAdmin):
                    change: bool) -> None:
         systems.save_policy(obj, actor=Actor.person(request.user), request=request)
 
+    def delete_model(self, request: HttpRequest, obj: PasswordPolicy) -> None:
+        systems.delete_policy(obj, actor=Actor.person(request.user), request=request)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PasswordPolicy]) -> None:
+        for policy in queryset:
+            self.delete_model(request, policy)
+
 
 @admin.register(Operation)
 class OperationAdmin(ReadOnlyAdmin):
