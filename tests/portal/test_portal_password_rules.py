@@ -7,6 +7,7 @@ import re
 import pytest
 from django.test import Client
 
+from keystead.directory.models import Event
 from keystead.policy.models import LogonPolicy
 from keystead.policy.rules import REUSE_ALL, PasswordRules
 from keystead.portal.password_rules import rules_in_words
@@ -64,6 +65,23 @@ def test_forced_change_page_states_the_rules_before_any_attempt(ada):
     page = client.get("/password/change-required/").content.decode()
     assert "be at least 18 characters long" in rules_block(page)
     assert "errorlist" not in page
+
+
+def test_a_forced_change_completes_the_sign_in_and_names_the_person(ada):
+    ada.must_change_password = True
+    ada.save(update_fields=["must_change_password"])
+    client = Client()
+    client.post("/login/", {"username": "ada@example.com", "password": PASSWORD})
+    new = "Lantern-Harbour-Quartz-5521"
+    done = client.post("/password/change-required/", {"new_password": new,
+                                                      "confirm_password": new})
+    assert done.status_code == 302 and client.get("/").status_code == 200
+    events = list(Event.objects.order_by("id").values_list("action", "outcome", "actor_label"))
+    assert events[-3:] == [("login", "denied", "ada@example.com"),
+                           ("user.password.change", "success", "ada@example.com"),
+                           ("login", "success", "ada@example.com")]
+    assert Event.objects.order_by("id").last().detail == {
+        "door": "portal", "after": "required password change"}
 
 
 def _autofocused(html: str) -> list[str]:

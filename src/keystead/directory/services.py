@@ -297,7 +297,9 @@ def set_password(
                              "password_rules_passed", "updated_at"])
     if must_change:
         detail["must_change"] = True
-    audit.record(action, request=request, target=user, detail=detail)
+    # The actor's person by name: a forced change or a reset link acts before any session
+    # says who is there.
+    audit.record(action, request=request, actor=actor.user, target=user, detail=detail)
     password_changed.send(sender=User, user=user, request=request)
 
 

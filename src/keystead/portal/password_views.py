@@ -8,7 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from keystead.directory import services
+from keystead.directory import audit, services
 from keystead.directory.authorization import Actor
 from keystead.directory.models import User
 from keystead.directory.rules import RuleViolation
@@ -71,6 +71,9 @@ def change_required(request: HttpRequest) -> HttpResponse:
         request, form, state.user, "user.password.change"
     ):
         pending.finish(request)
+        # The sign-in refused for the old password completes with the new one.
+        audit.record("login", request=request, actor=state.user, target=state.user,
+                     detail={"door": "portal", "after": "required password change"})
         messages.success(request, "Your new password is saved.")
         return second_step.after_password(request, state.user, state.next_url)
     return render(request, "portal/change_required.html",
