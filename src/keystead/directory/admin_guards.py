@@ -69,7 +69,8 @@ class InstallationSettingsAdmin(admin.ModelAdmin):
         """The object an extra page (test, status) is about, for those who may see it."""
         if not self._may(request):
             raise PermissionDenied
-        found = self.model.objects.filter(pk=object_id).first() if object_id.isdigit() else None
+        found = (self.model.objects.filter(pk=object_id).first()
+                 if object_id.isascii() and object_id.isdigit() else None)
         if found is None:
             from django.http import Http404
 

@@ -77,6 +77,8 @@ def test_change_without_a_password_keeps_it(admin_user, slapd):
     ("ca_certificate", "MIIB...not pem", "CA certificate is not PEM"),
     ("user_filter", "(objectClass=person", "is not an LDAP filter"),
     ("host", "ldaps://ldap.example.org", "must be a name or address only"),
+    ("host", "..", "is not a valid host name"),
+    ("host", "x" * 64 + ".example.org", "is not a valid host name"),
 ])
 def test_bad_input_names_the_field_and_writes_nothing(admin_user, slapd, field, value, words):
     response = console(admin_user).post(ADD_URL, form_values(slapd, **{field: value}))
@@ -85,6 +87,20 @@ def test_bad_input_names_the_field_and_writes_nothing(admin_user, slapd, field, 
     assert any(words in text for text in errors[field]), errors
     assert not LdapSource.objects.exists() and not Event.objects.filter(
         action="ldap_source.change").exists()
+
+
+def test_a_stored_host_name_that_cannot_be_looked_up_fails_the_dns_step(admin_user, slapd):
+    source = make_source(slapd, "plain")
+    LdapSource.objects.filter(pk=source.pk).update(host="ä" * 60)  # stored before the rule
+    page = console(admin_user).post(f"/admin/ldap_source/ldapsource/{source.pk}/test/",
+                                    {"action": "connection"})
+    assert page.status_code == 200
+    assert "is not a valid host name" in page.content.decode()
+
+
+def test_an_id_that_is_not_a_number_is_not_found(admin_user):
+    assert console(admin_user).get("/admin/ldap_source/ldapsource/%C2%B2/test/").status_code \
+        == 404
 
 
 def test_a_second_enabled_source_is_refused(admin_user, slapd):

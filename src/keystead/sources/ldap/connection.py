@@ -14,6 +14,7 @@ log line built here contains one.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import socket
@@ -95,7 +96,26 @@ def _info(exc: ldap.LDAPError) -> str:
     return str(detail.get("info") or detail.get("desc") or type(exc).__name__)
 
 
+def host_name_valid(host: str) -> bool:
+    """Whether ``host`` can be looked up at all: an IP address, or a name whose every
+    label (international ones in their IDNA form) is 1 to 63 characters."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return False
+    return True
+
+
 def _resolve(settings: ConnectionSettings) -> list[tuple]:
+    if not host_name_valid(settings.host):
+        raise _fail("DNS", f"The server name {settings.host!r} is not a valid host name "
+                           "(each part between dots must be 1 to 63 characters). Correct the "
+                           "server address.")
     try:
         return socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from keystead.directory import audit, authorization
 from keystead.directory.models import Outcome, User
 from keystead.secret import Secret
-from keystead.sources.ldap.connection import Method, Step
+from keystead.sources.ldap.connection import Method, Step, host_name_valid
 from keystead.sources.ldap.models import Kind, LdapSource, Mode
 
 #: The fields the console edits (the bind password goes apart: it is write-only).
@@ -111,6 +111,10 @@ def problems(values: dict[str, Any], *, exclude_pk: int | None = None,
         found["host"] = (f"Server address {host!r} must be a name or address only, e.g. "
                          "ldap.example.org: choose LDAPS or StartTLS under Method, not in the "
                          "address.")
+    elif not host_name_valid(host):
+        found["host"] = (f"Server address {host!r} is not a valid host name: each part "
+                         "between dots must be 1 to 63 characters, e.g. ldap.example.org, "
+                         "or give an IP address.")
     port = values.get("port")
     if not isinstance(port, int) or not 1 <= port <= 65535:
         found["port"] = (f"Port must be a whole number from 1 to 65535 (usually 389, or 636 "
