@@ -116,6 +116,21 @@ def test_a_file_with_errors_writes_nothing_and_reports_each_problem_by_line(root
     assert not Event.objects.filter(action__in=("user.create", "user.import")).exists()
 
 
+def test_text_no_column_can_hold_is_a_problem_of_its_line_not_an_error(root_client):
+    preview = upload(root_client, (
+        "email,First name,Last name,external id\n"
+        "ada\x00@example.com,Ada,Lovelace,E1\n"
+        "grace@example.com,Grace,Hopper,E\x002\n"
+    ))
+    assert preview.status_code == 200
+    page = preview.content.decode()
+    problems = re.findall(r"<li>(Line \d+, column &#x27;[^&]+&#x27;): ", page)
+    assert problems == ["Line 2, column &#x27;email&#x27;",
+                        "Line 3, column &#x27;external id&#x27;"]
+    assert "holds a NUL character" in page
+    assert people() == set()
+
+
 def test_cancel_writes_nothing_and_forgets_the_file(root_client):
     preview = upload(root_client, GOOD)
     cancelled = root_client.post(RUN, {"digest": digest_of(preview), "_cancel": "Cancel"},

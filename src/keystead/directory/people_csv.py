@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keystead.directory.rules import normalize_email, person_problems, username_problems
+from keystead.json_text import problem_text, unstorable
 
 #: Largest file read (1 MiB is about 10,000 typical rows; the row limit comes first).
 MAX_BYTES = 1024 * 1024
@@ -318,6 +319,12 @@ def _read_rows(records: _Records, layout: _Layout, reading: Reading) -> None:
         # Only the named columns' values are kept: a refused password column's never are.
         cells = {column: restore(record[pos].strip()) if pos < len(record) else ""
                  for pos, column in layout.columns.items()}
+        unstorable_cells = [column for column, value in cells.items() if unstorable(value)]
+        if unstorable_cells:  # not even looked up: no column can hold such a value
+            reading.problems.extend(
+                Problem(line, reading.header(column), problem_text("This value"))
+                for column in unstorable_cells)
+            continue
         row = PersonRow(
             line=line, email=cells.get("email", ""), username=cells.get("username", ""),
             given_name=cells.get("given_name", ""), family_name=cells.get("family_name", ""),
