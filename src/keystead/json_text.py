@@ -45,3 +45,21 @@ def problem_text(where: str) -> str:
     """The refusal, naming the place and the fix."""
     return (f"{where or 'The value'} holds a NUL character (\\u0000) or an unpaired "
             "surrogate (\\ud800 to \\udfff), which cannot be stored; remove it.")
+
+
+def storable(value: Any) -> Any:
+    """A copy of a JSON value in which every key and string can be stored: a NUL written
+    as the six characters ``\\u0000`` and an unpaired surrogate as its ``\\ud800``
+    escape. For records that keep what was sent (the audit log), not for input, which is
+    refused instead."""
+    if isinstance(value, str):
+        if not unstorable(value):
+            return value
+        return (value.replace("\x00", "\\u0000")
+                .encode("utf-8", "backslashreplace").decode("utf-8"))
+    if isinstance(value, dict):
+        return {storable(key) if isinstance(key, str) else key: storable(item)
+                for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value

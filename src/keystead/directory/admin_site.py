@@ -8,7 +8,9 @@ other sign-in. Sign-out from the console is audited like the portal's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from functools import update_wrapper
 from typing import Any
 
 from django.conf import settings
@@ -16,7 +18,7 @@ from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -25,6 +27,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from keystead import branding
 from keystead.branding.console import branding_view
 from keystead.directory import audit
+from keystead.json_text import problem_text, unstorable
 from keystead.login import mail_check
 from keystead.login.mail_templates_console import mail_template_view, mail_templates_view
 
@@ -51,6 +54,23 @@ class KeysteadAdminSite(admin.AdminSite):
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
             target = reverse("admin:index", current_app=self.name)
         return redirect_to_login(target, settings.LOGIN_URL)
+
+    def admin_view(self, view: Callable, cacheable: bool = False) -> Callable:
+        """Every console page, wrapped as Django wraps it; a query string holding text no
+        column can store (a NUL) is refused with 400 before a list's filter, search or
+        export passes it to the database."""
+        wrapped = super().admin_view(view, cacheable)
+
+        def refusing(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            bad = next((key for key, values in request.GET.lists()
+                        if any(unstorable(text) for text in (key, *values))), None)
+            if bad is not None:
+                return HttpResponseBadRequest(
+                    problem_text(f"The address's parameter {bad!r}"),
+                    content_type="text/plain; charset=utf-8")
+            return wrapped(request, *args, **kwargs)
+
+        return update_wrapper(refusing, wrapped)
 
     def get_urls(self) -> list[URLPattern]:
         return [path("mail/", self.admin_view(self.mail_view), name="mail"),

@@ -16,6 +16,7 @@ from django.http import HttpRequest
 
 from keystead.directory.authorization import NotAllowed
 from keystead.directory.models import Event, Outcome, User
+from keystead.json_text import storable
 from keystead.secret import scrub
 
 log = logging.getLogger("keystead.audit")
@@ -76,7 +77,7 @@ def record(
         client_ip=client_ip(request),
         user_agent=(request.META.get("HTTP_USER_AGENT", "") if request is not None
                     else "")[:512],
-        detail=scrub(detail or {}),
+        detail=storable(scrub(detail or {})),
     )
     # The log line follows the row: written once the transaction commits, never for an
     # event a rollback took back (at once outside a transaction).
