@@ -8,6 +8,9 @@ such input is a 400 that names where it is, never a database error.
 
 from __future__ import annotations
 
+import json
+import math
+from collections.abc import Callable
 from typing import Any
 
 
@@ -25,17 +28,25 @@ def unstorable(text: str) -> bool:
 def unstorable_in(value: Any, where: str = "") -> str | None:
     """The path (``a.b[2]``) of the first key or string in a JSON value that cannot be
     stored, ``""`` for the value itself; None if everything can."""
-    if isinstance(value, str):
-        return where if unstorable(value) else None
+    return _first(value, where, lambda leaf: isinstance(leaf, str) and unstorable(leaf))
+
+
+def not_finite_in(value: Any, where: str = "") -> str | None:
+    """The path of the first number in a JSON value that is NaN or infinite (Python's
+    JSON reader accepts them; JSON and PostgreSQL's jsonb do not), or None."""
+    return _first(value, where, lambda leaf: isinstance(leaf, float) and not math.isfinite(leaf))
+
+
+def _first(value: Any, where: str, bad: Callable[[Any], bool]) -> str | None:
     if isinstance(value, dict):
         children = [(f"{where}.{key}" if where else str(key), key, item)
                     for key, item in value.items()]
     elif isinstance(value, list):
-        children = [(f"{where}[{index}]", "", item) for index, item in enumerate(value)]
+        children = [(f"{where}[{index}]", None, item) for index, item in enumerate(value)]
     else:
-        return None
+        return where if bad(value) else None
     for path, key, item in children:
-        found = path if isinstance(key, str) and unstorable(key) else unstorable_in(item, path)
+        found = path if key is not None and bad(key) else _first(item, path, bad)
         if found is not None:
             return found
     return None
@@ -63,3 +74,28 @@ def storable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [storable(item) for item in value]
     return value
+
+
+class StrictDecoder(json.JSONDecoder):
+    """A JSON reader for forms (``forms.JSONField(decoder=…)``): what it cannot read, or
+    what could not be stored, is a ``JSONDecodeError``, the one error Django's field turns
+    into a form error and re-shows as typed. Python's reader alone accepts NaN and
+    Infinity and raises other errors for very deep nesting or very long numbers."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(parse_constant=self._no_constant, **kwargs)
+
+    @staticmethod
+    def _no_constant(name: str) -> None:
+        raise ValueError(f"{name} is not a JSON number")
+
+    def decode(self, s: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            value = super().decode(s, *args, **kwargs)
+        except json.JSONDecodeError:
+            raise
+        except (ValueError, RecursionError) as exc:
+            raise json.JSONDecodeError(str(exc), s, 0) from None
+        if (where := unstorable_in(value)) is not None:
+            raise json.JSONDecodeError(problem_text(where), s, 0)
+        return value

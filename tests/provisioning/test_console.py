@@ -136,3 +136,35 @@ def test_a_password_policy_deleted_in_the_console_is_audited(root: Client) -> No
     assert root.post(listing, {"action": "delete_selected", "_selected_action": [again.pk],
                                "post": "yes"}).status_code == 302
     assert Event.objects.filter(action="provisioning.policy.delete").count() == 2
+
+
+@pytest.mark.parametrize("typed", [
+    '{"url": "postgresql+psycopg://app@127.0.0.1/apps", "table": "t\\u0000", '
+    '"key_column": "login"}',
+    '{"url": "postgresql+psycopg://app@127.0.0.1/apps", "table": "t\\ud800", '
+    '"key_column": "login"}',
+    '{"url": "postgresql+psycopg://app@127.0.0.1/apps", "table": "t", "key_column": "login", '
+    '"n": NaN}',
+    '{"url": "postgresql+psycopg://app@127.0.0.1/apps", "table": "t", "key_column": "login", '
+    '"n": 1e999}',
+    '{"n": ' + "9" * 5000 + "}",
+    "[" * 5000 + "]" * 5000,
+])
+def test_settings_no_column_can_hold_are_a_form_error(root: Client, typed: str) -> None:
+    page = root.post(reverse("admin:provisioning_system_add"), _system_data(settings=typed))
+    assert page.status_code == 200
+    assert "settings" in page.context["adminform"].form.errors
+    assert not System.objects.exists()
+
+
+def test_settings_no_column_can_hold_are_refused_by_the_service_too() -> None:
+    from keystead.directory.authorization import OPERATOR
+    from keystead.directory.rules import RuleViolation
+    from keystead.provisioning import systems
+
+    for given, words in (({"table": "t\x00"}, "settings.table holds a NUL"),
+                         ({"n": float("inf")}, "settings.n is NaN or infinite")):
+        with pytest.raises(RuleViolation, match=words):
+            systems.create_system(System(name="x", connector="sql", settings=given),
+                                  actor=OPERATOR)
+    assert not System.objects.exists()

@@ -18,6 +18,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 
+from keystead import json_text
 from keystead.directory.admin_guards import ReadOnlyAdmin, told_on_the_page
 from keystead.directory.authorization import Actor, NotAllowed
 from keystead.directory.models import Role
@@ -68,6 +69,15 @@ class SystemForm(forms.ModelForm):
                   "block_update", "block_delete", "send_password_attributes_together",
                   "validation_policy", "generating_policy", "account_name_from",
                   "on_role_removal"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        settings = self.fields["settings"]
+        settings.decoder = json_text.StrictDecoder
+        settings.error_messages["invalid"] = (
+            'Enter a JSON object, such as {"url": "ldap://…"}, without NUL characters, '
+            "unpaired surrogates, NaN or Infinity, numbers of thousands of digits or "
+            "nesting hundreds deep.")
 
     def clean(self) -> dict[str, Any]:
         """Settings the connector cannot use are refused here, naming the setting."""

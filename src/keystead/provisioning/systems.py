@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 from django.http import HttpRequest
 
+from keystead import json_text
 from keystead.directory import audit
 from keystead.directory.authorization import Actor, NotAllowed, require_permission
 from keystead.directory.models import Role
@@ -72,6 +73,10 @@ def settings_problem(system: System) -> str | None:
     """
     if not isinstance(system.settings, dict):
         return 'Give a JSON object, such as {"url": "ldap://…"}.'
+    if (where := json_text.unstorable_in(system.settings, "settings")) is not None:
+        return json_text.problem_text(where)
+    if (where := json_text.not_finite_in(system.settings, "settings")) is not None:
+        return f"{where} is NaN or infinite, which JSON cannot hold; give a number."
     try:
         connector_for(system).close()
     except ConnectorError as exc:
