@@ -88,7 +88,7 @@ def check(wanted: ApplicationSettings, current: SamlApplication | None
     try:
         if wanted.metadata_url and not xml.strip():
             xml = metadata_download.fetch(wanted.metadata_url)
-        description = sp_metadata.describe(xml)
+        description = _storable(sp_metadata.describe(xml))
     except sp_metadata.MetadataProblem as problem:
         problems["metadata_url" if wanted.metadata_url and not wanted.metadata_xml.strip()
                  else "metadata_xml"] = str(problem)
@@ -102,6 +102,19 @@ def check(wanted: ApplicationSettings, current: SamlApplication | None
         raise ApplicationRefused(problems)
     assert description is not None  # no problem means the metadata was read
     return xml, description
+
+
+def _storable(description: sp_metadata.SpDescription) -> sp_metadata.SpDescription:
+    """``description``, when its entity ID fits the column it is stored in: the metadata
+    may say anything, and a too-long value would otherwise fail the save itself."""
+    limit = SamlApplication._meta.get_field("entity_id").max_length
+    assert limit is not None  # a CharField
+    if len(description.entity_id) > limit:
+        raise sp_metadata.MetadataProblem(
+            f"The metadata's entityID is {len(description.entity_id)} characters long; the "
+            f"entity ID may be at most {limit}: check that this is the SP's own metadata, or "
+            "give the SP a shorter entity ID.")
+    return description
 
 
 def _others(current: SamlApplication | None) -> QuerySet[SamlApplication]:

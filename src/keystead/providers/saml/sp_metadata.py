@@ -8,6 +8,7 @@ entity with an SP role and at least one assertion consumer service over HTTP-POS
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.attribute_converter import ac_factory
@@ -45,6 +46,9 @@ def load(xml: str) -> tuple[InMemoryMetaData, str]:
     if len(store.items()) != 1:
         raise MetadataProblem(f"The metadata describes {len(store.items())} entities: register "
                               "one application from one <EntityDescriptor>.")
+    if not sps[0]:  # required, but pysaml2 reads a document without it
+        raise MetadataProblem("The <EntityDescriptor> has no entityID attribute: give the "
+                              "SP's entity ID in its metadata.")
     return store, sps[0]
 
 
@@ -57,18 +61,44 @@ def describe(xml: str) -> SpDescription:
         raise MetadataProblem("The metadata has no <AssertionConsumerService> with the "
                               "HTTP-POST binding: Keystead sends responses by HTTP-POST; "
                               "enable that binding on the SP.")
-    acs = sorted(acs, key=lambda e: int(e.get("index") or 0))
+    acs = sorted(acs, key=_index)
     slo = []
     for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
         for endpoint in store.service(entity_id, "spsso_descriptor", "single_logout_service",
                                       binding) or []:
-            slo.append((binding, endpoint["location"]))
+            slo.append((binding, _location(endpoint, "SingleLogoutService")))
     descriptor = store[entity_id]["spsso_descriptor"][0]
     return SpDescription(
         entity_id=entity_id,
-        acs_urls=tuple(e["location"] for e in acs),
+        acs_urls=tuple(_location(e, "AssertionConsumerService") for e in acs),
         acs_indexes=tuple(str(e.get("index") or "0") for e in acs),
         slo=tuple(slo),
         wants_signed_requests=str(descriptor.get("authn_requests_signed", "")).lower() == "true",
         has_encryption_certificate=bool(store.certs(entity_id, "spsso", "encryption")),
     )
+
+
+def _index(endpoint: dict) -> int:
+    """An assertion consumer service's place in the order; pysaml2 passes the index
+    attribute through unchecked, so a word there is refused here, not met by int()."""
+    index = endpoint.get("index") or "0"
+    try:
+        return int(index)
+    except ValueError:
+        raise MetadataProblem(f"An <AssertionConsumerService> has index=\"{index[:50]}\", "
+                              "which is not a whole number: give each one a number "
+                              "(0, 1, 2, ...) in the SP's metadata.") from None
+
+
+def _location(endpoint: dict, element: str) -> str:
+    """An endpoint's address; pysaml2 does not insist on the required Location attribute,
+    and an endpoint without one is nowhere to send anything."""
+    location = endpoint.get("location")
+    if not location:
+        raise MetadataProblem(f"One <{element}> has no Location attribute: give its address "
+                              "in the SP's metadata.")
+    if urlsplit(location).scheme.lower() not in ("https", "http"):
+        # Browsers carry the answer there (a form's action, a redirect): a web address only.
+        raise MetadataProblem(f"One <{element}> has the Location {location[:80]!r}, which is "
+                              "not an http or https address: correct the SP's metadata.")
+    return location

@@ -27,13 +27,30 @@ class Judgement:
 
 
 def apply_metadata(source: SamlSource, info: idp_metadata.IdpInfo, xml: str) -> None:
-    """Take entity id, SSO address (Redirect preferred) and certificates from metadata."""
+    """Take entity id, SSO address (Redirect preferred) and certificates from metadata.
+
+    Every door that reads metadata (console, refresh) comes here, so this is where a
+    value longer than its column is refused (``MetadataProblem``), before ``source``
+    changes: the save would otherwise fail in the database."""
+    wanted = source.sso_binding if source.sso_binding in info.sso else next(iter(info.sso))
+    _fits("idp_entity_id", "entityID", info.entity_id)
+    _fits("sso_url", f"SingleSignOnService Location for {wanted}", info.sso[wanted])
     source.metadata_xml = xml
     source.idp_entity_id = info.entity_id
-    wanted = source.sso_binding if source.sso_binding in info.sso else next(iter(info.sso))
     source.sso_binding = wanted
     source.sso_url = info.sso[wanted]
     source.certificate = "\n".join(info.certificates)
+
+
+def _fits(field_name: str, what: str, value: str) -> None:
+    """Refuse ``value`` (the metadata's ``what``) if it is longer than ``field_name`` holds."""
+    column = SamlSource._meta.get_field(field_name)
+    limit = column.max_length
+    if limit is not None and len(value) > limit:
+        raise idp_metadata.MetadataProblem(
+            f"The IdP metadata's {what} is {len(value)} characters long; the field "
+            f"'{column.verbose_name}' holds at most {limit}: check that this is the identity "
+            "provider's metadata, or type the IdP's details and leave the metadata empty.")
 
 
 def complete(source: SamlSource, *, now: datetime.datetime | None = None) -> Judgement:

@@ -10,7 +10,9 @@ exactly the certificates the source shows.
 from __future__ import annotations
 
 import base64
+import binascii
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md
 from saml2.metadata import do_key_descriptor
@@ -41,6 +43,9 @@ def _entity(xml: str) -> md.EntityDescriptor:
         raise MetadataProblem("The IdP metadata describes no identity provider "
                               "(no IDPSSODescriptor); check that it is the IdP's metadata, "
                               "not a service provider's.")
+    if not entity.entity_id:  # required, but pysaml2 reads a document without it
+        raise MetadataProblem("The IdP metadata's EntityDescriptor has no entityID: download "
+                              "the metadata again from the identity provider.")
     return entity
 
 
@@ -48,7 +53,7 @@ def read(xml: str) -> IdpInfo:
     """Entity id, SSO addresses and signing certificates of the IdP the document describes."""
     entity = _entity(xml)
     descriptor = entity.idpsso_descriptor[0]
-    sso = {s.binding: s.location for s in descriptor.single_sign_on_service
+    sso = {s.binding: _location(s) for s in descriptor.single_sign_on_service
            if s.binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST)}
     pems = []
     for key in descriptor.key_descriptor:
@@ -57,7 +62,7 @@ def read(xml: str) -> IdpInfo:
         for data in key.key_info.x509_data if key.key_info else []:
             text = "".join((data.x509_certificate.text or "").split())
             if text:
-                pems.append(certificates.pem_of(base64.b64decode(text)))
+                pems.append(certificates.pem_of(_der(text)))
     if not sso:
         raise MetadataProblem("The IdP metadata has no SingleSignOnService for HTTP-Redirect or "
                               "HTTP-POST; Keystead needs one of them.")
@@ -65,6 +70,32 @@ def read(xml: str) -> IdpInfo:
         raise MetadataProblem("The IdP metadata holds no signing certificate; paste the "
                               "certificate into 'SAML certificate' instead.")
     return IdpInfo(entity.entity_id, sso, tuple(dict.fromkeys(pems)))
+
+
+def _location(service: md.SingleSignOnService) -> str:
+    """The address of a SingleSignOnService Keystead may use; the attribute is required,
+    but pysaml2 reads a document without it."""
+    if not service.location:
+        raise MetadataProblem(f"The IdP metadata's SingleSignOnService for {service.binding} "
+                              "has no Location: download the metadata again, or type the "
+                              "SSO address and leave the metadata empty.")
+    if urlsplit(service.location).scheme.lower() not in ("https", "http"):
+        # Browsers are sent there (a redirect, or a form's action): only a web address.
+        raise MetadataProblem(f"The IdP metadata's SingleSignOnService for {service.binding} "
+                              f"is not an http or https address ({service.location[:80]!r}): "
+                              "check that this is the identity provider's metadata.")
+    return service.location
+
+
+def _der(text: str) -> bytes:
+    """A certificate from an X509Certificate element, whose text must be base64."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise MetadataProblem("A signing certificate in the IdP metadata (X509Certificate) is "
+                              "not base64 (a stray character, or its length is wrong): download "
+                              "the metadata again, or paste the certificate into 'SAML "
+                              "certificate' instead.") from None
 
 
 def written(entity_id: str, sso: dict[str, str], certificate_ders: list[bytes]) -> str:
