@@ -336,3 +336,69 @@ def test_the_console_form_keeps_an_owner_the_agent_claimed_while_it_was_open(tok
     device = Device.objects.get()
     assert (device.owner, device.mode) == (person, "do-not-store")
     assert Event.objects.get(action="device.change").detail == {"mode": "do-not-store"}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("label", "x" * 121, "The label must be at most 120 characters"),
+        ("email_domain", "a" * 250 + ".org", "The email domain must be at most 253 characters"),
+        ("reset_url", "https://a.test/" + "x" * 186, "at most 200 characters (this one has 201)"),
+        ("reset_url", "javascript:alert(1)", "must be a web address beginning with https://"),
+        ("reset_url", "ftp://files.example.com/reset", "beginning with https://"),
+    ],
+    ids=["label", "email_domain", "reset_url", "javascript", "ftp"],
+)
+def test_the_service_refuses_what_the_token_columns_cannot_hold(app, field, value, words):
+    """Checked in the service, so the console, the command line and any later door give the
+    same answer, naming the field, and never a database error."""
+    with pytest.raises(EnrollmentRefused) as refused:
+        create_token(TokenRequest(client_id=app.client_id, **{field: value}), actor=OPERATOR)
+    assert list(refused.value.problems) == [field]
+    assert words in refused.value.problems[field]
+    assert not EnrollmentToken.objects.exists()
+
+
+def test_the_longest_values_the_columns_hold_are_accepted(app):
+    made, _ = create_token(TokenRequest(
+        client_id=app.client_id, label="x" * 120, email_domain="a" * 249 + ".org",
+        reset_url="https://a.test/" + "x" * 185), actor=OPERATOR)
+    assert len(made.label) == 120 and len(made.reset_url) == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("label", "x" * 300, "at most 120 characters"),
+        ("email_domain", "a" * 300, "at most 253 characters"),
+        ("reset_url", "https://a.test/" + "x" * 300, "at most 200 characters"),
+    ],
+    ids=["label", "email_domain", "reset_url"],
+)
+def test_the_console_shows_the_form_again_for_too_long_a_value(app, admin_user, field, value,
+                                                                words):
+    browser = Client()
+    browser.force_login(admin_user)
+    answer = browser.post("/admin/devices/enrollmenttoken/add/", {
+        "application": app.client_id, "mode": "store", "check_seconds": 300, "hours": 24,
+        "login_name": "local", field: value})
+    assert answer.status_code == 400
+    assert words in answer.content.decode()
+    assert not EnrollmentToken.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--reset-url", "javascript:alert(1)", "must be a web address beginning with https://"),
+        ("--label", "x" * 121, "The label must be at most 120 characters"),
+        ("--email-domain", "x" * 254, "The email domain must be at most 253 characters"),
+    ],
+    ids=["javascript", "label", "email_domain"],
+)
+def test_the_command_line_refuses_what_the_console_refuses(app, option, value, words):
+    result = CliRunner().invoke(keystead_command, ["device", "token", "--client-id",
+                                                  app.client_id, option, value])
+    assert result.exit_code == 2, result.output
+    assert words in result.output
+    assert not EnrollmentToken.objects.exists()

@@ -55,6 +55,11 @@ def test_days_zero_never_expires(cli):
         (["--name", "  ", "--scope", "admin"], "--name: Name is required"),
         (["--name", "x", "--scope", "admin", "--owner", "ghost@example.com"], "--owner"),
         (["--name", "x", "--scope", "admin", "--days", "-1"], "--days"),
+        # Beyond ten years, as in the console and the API; far beyond, a date overflows.
+        (["--name", "x", "--scope", "admin", "--days", "3651"], "--days: Days must be from 0"),
+        (["--name", "x", "--scope", "admin", "--days", "2932896"], "--days: Days must be"),
+        (["--name", "x", "--scope", "admin", "--days", "99999999999"], "--days: Days must be"),
+        (["--name", "x" * 101, "--scope", "admin"], "--name: Name must be at most 100"),
     ],
 )
 def test_bad_input_exits_2_naming_the_option(cli, args, needle):
@@ -62,6 +67,11 @@ def test_bad_input_exits_2_naming_the_option(cli, args, needle):
     assert result.exit_code == 2
     assert needle in result.output
     assert not ApiToken.objects.exists()
+
+
+def test_the_longest_lifetime_and_name_are_accepted(cli):
+    result = cli("token", "create", "--name", "x" * 100, "--scope", "admin", "--days", "3650")
+    assert result.exit_code == 0, result.output
 
 
 def test_list_shows_tokens_but_never_their_value(cli):

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from keystead.api.models import ApiToken
 from keystead.api.scopes import SCOPES
-from keystead.api.tokens import grantable_scopes, issue_token, revoke_token
+from keystead.api.tokens import MAX_DAYS, grantable_scopes, issue_token, revoke_token
 from keystead.directory.admin_site import short_date, short_time
 from keystead.directory.authorization import Actor
 
@@ -37,7 +37,7 @@ class ApiTokenAddForm(forms.ModelForm):
     lifetime_days = forms.IntegerField(
         label="Lifetime (days)",
         min_value=0,
-        max_value=3650,
+        max_value=MAX_DAYS,
         help_text="The token stops working after this many days. 0 means it never expires.",
     )
     #: Set per request by the admin.

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from ninja import Schema
 from pydantic import AfterValidator, Field, SecretStr, StrictBool, StrictInt
 
+from keystead.api.tokens import MAX_DAYS
 from keystead.directory.models import Source
 from keystead.policy.changes import accepted_range, setting_advice, settings_of
 
@@ -227,7 +228,7 @@ class TokenOut(Schema):
 class TokenCreate(Schema):
     name: Annotated[Text, Field(min_length=1, max_length=100)]
     scopes: list[Annotated[Text, Field(max_length=32)]] = Field(min_length=1)
-    days: Annotated[int, Field(ge=0, le=3650)] | None = None
+    days: Annotated[int, Field(ge=0, le=MAX_DAYS)] | None = None
 
 
 class TokenCreated(TokenOut):

@@ -99,6 +99,14 @@ def _require_issue(actor: Actor, *, scopes: list[str], owner, request: HttpReque
                 scopes=scopes)
 
 
+#: The longest lifetime a token may be given, in days (ten years), at every door: the
+#: console's form and the API's schema allow the same; far more overflows a date.
+MAX_DAYS = 3650
+
+#: The longest name a token may have: the column's.
+MAX_NAME = ApiToken._meta.get_field("name").max_length
+
+
 def token_expiry(actor: Actor, days: int | None, *, now: datetime
                  ) -> tuple[datetime | None, FieldProblem | None]:
     """When a new token expires (None: never), or why the lifetime asked for is refused.
@@ -107,8 +115,9 @@ def token_expiry(actor: Actor, days: int | None, *, now: datetime
     token never outlives the one that made it, so a short-lived token cannot mint a
     lasting one: the default is cut short to its end, a longer lifetime asked for is
     refused."""
-    if days is not None and days < 0:
-        return None, FieldProblem("days", "Days must be 0 (never expires) or more.")
+    if days is not None and not 0 <= days <= MAX_DAYS:
+        return None, FieldProblem("days", f"Days must be from 0 (never expires) to {MAX_DAYS} "
+                                          "(ten years).")
     lifetime = settings.API_TOKEN_DEFAULT_DAYS if days is None else days
     wanted = now + timedelta(days=lifetime) if lifetime > 0 else None
     limit = actor.expires_at
@@ -127,10 +136,16 @@ def issue_token(
     *, name: str, scopes: list[str], actor: Actor, owner=None, days: int | None = None,
     request: HttpRequest | None = None, door: str = "api",
 ) -> tuple[ApiToken, Secret]:
+    """A new token and its clear value, shown once. Every field is checked here, not in
+    the doors, so the console, the API and the CLI give the same answer to the same
+    input and nothing the columns cannot hold reaches the database."""
     _require_issue(actor, scopes=scopes, owner=owner, request=request, door=door)
     problems = []
     if not name.strip():
         problems.append(FieldProblem("name", "Name is required: say what the token is for."))
+    elif len(name.strip()) > MAX_NAME:
+        problems.append(FieldProblem("name", f"Name must be at most {MAX_NAME} characters "
+                                             f"(this one has {len(name.strip())}): shorten it."))
     if not scopes:
         problems.append(FieldProblem("scopes", "Give at least one scope, e.g. users:read."))
     bad = unknown_scopes(scopes)

@@ -10,6 +10,7 @@ traceback.
 from __future__ import annotations
 
 import functools
+import math
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -63,10 +64,15 @@ def find_person(name: str, *, what: str) -> User:
 
 
 def needs_django(func: F) -> F:
-    """Decorate a command that uses the database: start Django, explain database failures."""
+    """Decorate a command that uses the database: refuse text no column can store, start
+    Django, explain database failures. Every such command passes here, so the check on
+    its options is made once for all of them, before anything is read or written."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:  # None only when called as a plain function
+            refuse_unstorable(ctx)
         setup_django()
         from django.db import DatabaseError
 
@@ -80,6 +86,57 @@ def needs_django(func: F) -> F:
             ) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def refuse_unstorable(ctx: click.Context) -> None:
+    """Refuse, naming it, an option or argument no column can store.
+
+    Bytes on the command line that are not UTF-8 reach Python as unpaired
+    surrogates, which the database driver cannot encode (a traceback, not a
+    message), and PostgreSQL's text refuses a NUL character. The rule is the one
+    the JSON doors apply (``keystead.json_text``). Paths are not strings here and
+    are left alone: a file name need not be UTF-8.
+    """
+    from keystead.json_text import unstorable
+
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name or "")
+        values = value if isinstance(value, tuple | list) else (value,)
+        if any(isinstance(item, str) and unstorable(item) for item in values):
+            raise InputError(
+                f"{option_name(param)}: not valid text (a NUL character or bytes that are "
+                "not UTF-8); type it again as UTF-8 text, or check the terminal's encoding "
+                "(locale).")
+
+
+def option_name(param: click.Parameter) -> str:
+    """How the operator typed ``param``: its long option (``--name``) or an argument's
+    metavar (``EMAIL_OR_USERNAME``)."""
+    if isinstance(param, click.Option):
+        return max(param.opts, key=len)
+    return param.human_readable_name
+
+
+#: The most rows a listing (--limit) shows: any more is no table to read, and an
+#: unbounded number overflows the database's LIMIT (a bigint).
+MAX_LIMIT = 1_000_000
+
+#: The type of every --limit option.
+LIMIT = click.IntRange(1, MAX_LIMIT)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A FloatRange that also refuses ``nan`` and ``inf``, which float() accepts: nan
+    compares false with both bounds, so FloatRange lets it through to the code that
+    uses it (a timeout of nan is a ValueError deep in the socket library)."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value} is not a finite number; give a number of seconds.",
+                      param, ctx)
+        return number
 
 
 def describe_database() -> str:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from keystead.cli._common import console, needs_django, table
+from keystead.cli._common import LIMIT, console, needs_django, table
 
 if TYPE_CHECKING:
     from keystead.directory.models import Event
@@ -31,7 +31,7 @@ OUTCOMES = ("success", "failure", "denied")
 @click.option("--outcome", type=click.Choice(OUTCOMES))
 @click.option("--client", metavar="ADDRESS",
               help="From this IP address, or from a network such as 10.0.0.0/8.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--limit", type=LIMIT, default=50, show_default=True,
               help="At most this many, newest first.")
 @click.option("--json", "as_lines", is_flag=True,
               help="One JSON object per line instead of a table.")

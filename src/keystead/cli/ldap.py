@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from keystead.cli._common import InputError, console, needs_django, table
+from keystead.cli._common import FiniteFloatRange, InputError, console, needs_django, table
 
 BIND_PASSWORD_ENV = "KEYSTEAD_LDAP_BIND_PASSWORD"
 USER_PASSWORD_ENV = "KEYSTEAD_LDAP_USER_PASSWORD"
@@ -49,7 +49,7 @@ def _password(env_name: str, prompt: str) -> str:
                    f"{BIND_PASSWORD_ENV} or asked for. Anonymous when empty.")
 @click.option("--username", help="A person to look up; their password is read from "
                                  f"{USER_PASSWORD_ENV} or asked for (empty skips the bind).")
-@click.option("--timeout", type=click.FloatRange(0.1, 300), default=5.0, show_default=True,
+@click.option("--timeout", type=FiniteFloatRange(0.1, 300), default=5.0, show_default=True,
               help="Seconds to wait for a connection.")
 @click.option("--kind", type=click.Choice(["openldap", "active_directory"]), default="openldap",
               show_default=True, help="Server family: decides how a refused bind is read "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from keystead.cli._common import console, needs_django, table, when
+from keystead.cli._common import LIMIT, console, needs_django, table, when
 
 SHOWN = ("queued", "sending", "failed")
 
@@ -49,7 +49,7 @@ def send_pending(limit: int | None) -> None:
 
 @mail.command("list")
 @click.option("--all", "everything", is_flag=True, help="Also mail that was sent.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--limit", type=LIMIT, default=50, show_default=True,
               help="At most this many, newest first.")
 @needs_django
 def list_mail(everything: bool, limit: int) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from keystead.cli._common import (
+    LIMIT,
     console,
     find_person,
     input_error,
@@ -36,7 +37,7 @@ def _lock_words(person: User) -> str:
               help="Words that must each appear in the user name, email, given name or "
                    "family name.")
 @click.option("--locked", is_flag=True, help="Only accounts locked now by failed sign-ins.")
-@click.option("--limit", type=click.IntRange(min=1), default=200, show_default=True)
+@click.option("--limit", type=LIMIT, default=200, show_default=True)
 @needs_django
 def list_users(search: str | None, locked: bool, limit: int) -> None:
     """List users: status, admin rights, source, last sign-in.

@@ -13,13 +13,13 @@ import signal
 
 import click
 
-from keystead.cli._common import InputError, needs_django
+from keystead.cli._common import FiniteFloatRange, InputError, needs_django
 
 
 @click.command()
 @click.option("--batch", type=click.IntRange(1, 1000), default=50, show_default=True,
               help="Operations claimed at a time.")
-@click.option("--idle", "idle_seconds", type=click.FloatRange(0.05, 60), default=1.0,
+@click.option("--idle", "idle_seconds", type=FiniteFloatRange(0.05, 60), default=1.0,
               show_default=True, help="Seconds to wait when nothing is due.")
 @click.option("--once", is_flag=True, help="Stop when nothing is due instead of waiting.")
 @click.option("--id", "worker_id", default=None,

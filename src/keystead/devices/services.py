@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -77,7 +79,40 @@ def _problems(wanted: TokenRequest):
         problems["login_name"] = "Login name mapping must be 'local' or 'email'."
     elif wanted.login_name == "email" and not wanted.email_domain.strip():
         problems["email_domain"] = "With the 'email' mapping, give the email domain."
+    problems.update(_too_long(wanted))
+    if wanted.reset_url and "reset_url" not in problems and not _web_address(wanted.reset_url):
+        problems["reset_url"] = ("The password reset URL must be a web address beginning "
+                                 "with https:// (or http://), e.g. https://id.example.com/reset.")
     return application, problems
+
+
+#: The text fields of a token, in words, whose length the column limits.
+_LIMITED = {"label": "The label", "email_domain": "The email domain",
+            "reset_url": "The password reset URL"}
+
+
+def _too_long(wanted: TokenRequest) -> dict[str, str]:
+    """The fields longer than their column holds, each with a message: the console's form,
+    the command line and a program all get this answer instead of a database error."""
+    problems = {}
+    for field, words in _LIMITED.items():
+        longest = EnrollmentToken._meta.get_field(field).max_length
+        given = getattr(wanted, field)
+        length = len(given.strip() if field == "email_domain" else given)  # stored stripped
+        if longest is not None and length > longest:
+            problems[field] = (f"{words} must be at most {longest} characters (this one has "
+                               f"{length}): shorten it.")
+    return problems
+
+
+def _web_address(url: str) -> bool:
+    """Whether ``url`` is an http(s) address. The agent shows it to people who forgot
+    their password; a javascript: or file: address there would be a trap, not a help."""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError:
+        return False
+    return True
 
 
 def create_token(wanted: TokenRequest, *, actor: Actor,
