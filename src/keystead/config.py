@@ -34,8 +34,10 @@ def env_bool(name: str, default: bool = False) -> bool:
     raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false.")
 
 
-def env_int(name: str, default: int, *, minimum: int | None = None, hint: str = "") -> int:
-    """A whole number from the environment; ``minimum`` refused below, ``hint`` said then."""
+def env_int(name: str, default: int, *, minimum: int | None = None,
+            maximum: int | None = None, hint: str = "") -> int:
+    """A whole number from the environment; outside ``minimum``..``maximum`` refused,
+    ``hint`` said then."""
     raw = env(name)
     if not raw:
         return default
@@ -45,6 +47,8 @@ def env_int(name: str, default: int, *, minimum: int | None = None, hint: str = 
         raise ConfigError(f"{name}={raw!r} is not a whole number.") from None
     if minimum is not None and value < minimum:
         raise ConfigError(f"{name}={value} is less than {minimum}{hint}.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{name}={value} is more than {maximum}{hint}.")
     return value
 
 

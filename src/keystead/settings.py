@@ -177,7 +177,11 @@ EMAIL_TIMEOUT = config.env_int("KEYSTEAD_EMAIL_TIMEOUT", 10, minimum=1, hint=" (
 
 # An operator's own Bloom filter of breached passwords (`keystead policy build-filter`).
 PASSWORD_FILTER_FILE = config.env("KEYSTEAD_PASSWORD_FILTER")
-API_TOKEN_DEFAULT_DAYS = config.env_int("KEYSTEAD_API_TOKEN_DAYS", 90)
+# The longest lifetime an API token may have, in days (ten years), at every door.
+API_TOKEN_MAX_DAYS = 3650
+API_TOKEN_DEFAULT_DAYS = config.env_int(
+    "KEYSTEAD_API_TOKEN_DAYS", 90, minimum=0, maximum=API_TOKEN_MAX_DAYS,
+    hint=" (days a new API token lasts; 0 never expires, ten years at most)")
 # One address failing to sign in across accounts (keystead/login/throttle.py); 0 turns it off.
 THROTTLE_FAILURES = config.env_int("KEYSTEAD_THROTTLE_FAILURES", 25)
 THROTTLE_WINDOW_SECONDS = config.env_int("KEYSTEAD_THROTTLE_WINDOW_SECONDS", 600)

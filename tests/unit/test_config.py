@@ -1,3 +1,4 @@
+import os
 import stat
 
 import pytest
@@ -64,3 +65,27 @@ def test_a_number_below_its_minimum_is_refused_with_the_fix(monkeypatch):
     assert config.env_int("KEYSTEAD_TEST_DAYS", 30, minimum=0) == 0
     monkeypatch.delenv("KEYSTEAD_TEST_DAYS")
     assert config.env_int("KEYSTEAD_TEST_DAYS", 30, minimum=0) == 30
+
+
+def test_a_number_above_its_maximum_is_refused_with_the_fix(monkeypatch):
+    from keystead import config
+
+    monkeypatch.setenv("KEYSTEAD_TEST_DAYS", "3651")
+    with pytest.raises(config.ConfigError,
+                       match=r"KEYSTEAD_TEST_DAYS=3651 is more than 3650 \(ten years"):
+        config.env_int("KEYSTEAD_TEST_DAYS", 30, maximum=3650, hint=" (ten years at most)")
+    monkeypatch.setenv("KEYSTEAD_TEST_DAYS", "3650")
+    assert config.env_int("KEYSTEAD_TEST_DAYS", 30, maximum=3650) == 3650
+
+
+def test_the_api_token_lifetime_setting_is_bounded_like_every_door(tmp_path):
+    import subprocess
+    import sys
+
+    check = subprocess.run(
+        [sys.executable, "-c", "import django, os; "
+         "os.environ['DJANGO_SETTINGS_MODULE'] = 'keystead.settings'; django.setup()"],
+        env={**os.environ, "KEYSTEAD_API_TOKEN_DAYS": "99999999999",
+             "KEYSTEAD_DATA_DIR": str(tmp_path)}, capture_output=True, text=True)
+    assert check.returncode != 0
+    assert "KEYSTEAD_API_TOKEN_DAYS=99999999999 is more than 3650" in check.stderr

@@ -101,7 +101,7 @@ def _require_issue(actor: Actor, *, scopes: list[str], owner, request: HttpReque
 
 #: The longest lifetime a token may be given, in days (ten years), at every door: the
 #: console's form and the API's schema allow the same; far more overflows a date.
-MAX_DAYS = 3650
+MAX_DAYS = settings.API_TOKEN_MAX_DAYS
 
 #: The longest name a token may have: the column's.
 MAX_NAME = ApiToken._meta.get_field("name").max_length
