@@ -15,9 +15,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -56,18 +58,17 @@ class KeysteadAdminSite(admin.AdminSite):
         return redirect_to_login(target, settings.LOGIN_URL)
 
     def admin_view(self, view: Callable, cacheable: bool = False) -> Callable:
-        """Every console page, wrapped as Django wraps it; a query string holding text no
-        column can store (a NUL) is refused with 400 before a list's filter, search or
-        export passes it to the database."""
+        """Every console page, wrapped as Django wraps it. What a list's filter, search,
+        export or action would pass on to the database and fail on there is refused with
+        400 first, naming the parameter (``refused_input``)."""
         wrapped = super().admin_view(view, cacheable)
+        model_admin = getattr(view, "__self__", None)  # a ModelAdmin's own page
+        model = getattr(model_admin, "model", None)
 
         def refusing(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            bad = next((key for key, values in request.GET.lists()
-                        if any(unstorable(text) for text in (key, *values))), None)
-            if bad is not None:
-                return HttpResponseBadRequest(
-                    problem_text(f"The address's parameter {bad!r}"),
-                    content_type="text/plain; charset=utf-8")
+            problem = refused_input(request, model)
+            if problem is not None:
+                return HttpResponseBadRequest(problem, content_type="text/plain; charset=utf-8")
             return wrapped(request, *args, **kwargs)
 
         return update_wrapper(refusing, wrapped)
@@ -143,3 +144,25 @@ def short_date(value: datetime | None) -> str:
     if value is None:
         return "—"
     return timezone.localtime(value).strftime("%Y-%m-%d")
+
+
+def refused_input(request: HttpRequest, model: type[models.Model] | None) -> str | None:
+    """Why a console request cannot be answered, or None: a query parameter holding text
+    no column can store (a NUL), a year filter the database cannot compute
+    (``created_at__year=99999``), or selected rows (``_selected_action``) that are not
+    ids of ``model``'s records."""
+    for key, values in request.GET.lists():
+        if any(unstorable(text) for text in (key, *values)):
+            return problem_text(f"The address's parameter {key!r}")
+        if key.endswith("__year") and not all(
+                value.isascii() and value.isdigit() and 1 <= int(value) < 9999
+                for value in values):
+            return f"The address's parameter {key!r} must be a year, such as 2026."
+    if model is not None and request.method == "POST":
+        for value in request.POST.getlist(ACTION_CHECKBOX_NAME):
+            try:
+                model._meta.pk.to_python(value)
+            except ValidationError:
+                return (f"The selected row {value[:40]!r} is not a record of this list: "
+                        "select rows on the list and try again.")
+    return None
