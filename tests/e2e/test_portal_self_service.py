@@ -142,6 +142,8 @@ def test_sign_out_another_session_from_the_list(open_context, person):
     laptop.get_by_role("link", name="Where you're signed in").click()
     expect(laptop.locator("#sessions li")).to_have_count(2)
     phone.goto("/account/sessions")
+    # Headless Chromium may refuse to capture a page whose window is behind another one.
+    phone.bring_to_front()
     phone.screenshot(path=str(SCREENSHOT_DIR / "keystead-portal-sessions-390.png"),
                      full_page=True)
     laptop.get_by_role("button", name=re.compile(r"^Sign out Chrome on Android")).click()
