@@ -36,6 +36,7 @@ from keystead.directory import (
     admin_people_io,
     admin_person_actions,
     audit,
+    event_export,
     person_overview,
     services,
 )
@@ -205,7 +206,7 @@ class UserAdmin(RefusalsOnThePage, UnlockAdminMixin, AuditedModelAdmin):
             model_admin = self.admin_site._registry.get(model)
             return model_admin is not None and model_admin.has_view_or_change_permission(request)
 
-        may_read_audit = request.user.has_perm("directory.view_event")
+        may_read_audit = event_export.may_read(request.user)
         return {
             "person": person_overview.overview(
                 obj, link_groups=can_view(Group), link_roles=can_view(AdminRole),

@@ -116,10 +116,16 @@ def buffered(pieces: Iterable[str], size: int = _BUFFER) -> Iterator[str]:
         yield "".join(batch)
 
 
+def may_read(user: User | Any) -> bool:
+    """Whether ``user`` reads the audit log: an active staff member who may view events.
+    Wherever events are shown (the log, its export, a person's page), this decides."""
+    return bool(getattr(user, "is_active", False) and getattr(user, "is_staff", False)
+                and user.has_perm(VIEW_PERMISSION))
+
+
 def require_reader(user: User | Any) -> None:
-    """Only an active staff member who may view events reads (and so exports) the log."""
-    if not (getattr(user, "is_active", False) and getattr(user, "is_staff", False)
-            and user.has_perm(VIEW_PERMISSION)):
+    """Only a reader of the log (``may_read``) exports it."""
+    if not may_read(user):
         raise NotAllowed("Exporting the audit log needs console access and permission to view "
                          "events (an admin role such as Auditor).")
 
