@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from keystead.api.models import ApiToken
 from keystead.api.scopes import SCOPES, grants, unknown_scopes
+from keystead.columns import too_long_for
 from keystead.directory import audit
 from keystead.directory.authorization import (
     Actor,
@@ -103,10 +104,6 @@ def _require_issue(actor: Actor, *, scopes: list[str], owner, request: HttpReque
 #: console's form and the API's schema allow the same; far more overflows a date.
 MAX_DAYS = settings.API_TOKEN_MAX_DAYS
 
-#: The longest name a token may have: the column's.
-MAX_NAME = ApiToken._meta.get_field("name").max_length
-
-
 def token_expiry(actor: Actor, days: int | None, *, now: datetime
                  ) -> tuple[datetime | None, FieldProblem | None]:
     """When a new token expires (None: never), or why the lifetime asked for is refused.
@@ -143,8 +140,8 @@ def issue_token(
     problems = []
     if not name.strip():
         problems.append(FieldProblem("name", "Name is required: say what the token is for."))
-    elif len(name.strip()) > MAX_NAME:
-        problems.append(FieldProblem("name", f"Name must be at most {MAX_NAME} characters "
+    elif longest := too_long_for(ApiToken, "name", name.strip()):
+        problems.append(FieldProblem("name", f"Name must be at most {longest} characters "
                                              f"(this one has {len(name.strip())}): shorten it."))
     if not scopes:
         problems.append(FieldProblem("scopes", "Give at least one scope, e.g. users:read."))

@@ -10,14 +10,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import get_application_model
 
+from keystead.columns import too_long_for
 from keystead.devices import rules
 from keystead.devices.models import (
     DO_NOT_STORE,
@@ -31,6 +30,7 @@ from keystead.directory.authorization import Actor, require_permission
 from keystead.directory.models import Event, Outcome, User
 from keystead.providers.oidc.grants import application_allows
 from keystead.secret import Secret
+from keystead.web_address import is_web_address
 from keystead_agent import signing
 
 ADD_TOKEN = "devices.add_enrollmenttoken"
@@ -80,7 +80,7 @@ def _problems(wanted: TokenRequest):
     elif wanted.login_name == "email" and not wanted.email_domain.strip():
         problems["email_domain"] = "With the 'email' mapping, give the email domain."
     problems.update(_too_long(wanted))
-    if wanted.reset_url and "reset_url" not in problems and not _web_address(wanted.reset_url):
+    if wanted.reset_url and "reset_url" not in problems and not is_web_address(wanted.reset_url):
         problems["reset_url"] = ("The password reset URL must be a web address beginning "
                                  "with https:// (or http://), e.g. https://id.example.com/reset.")
     return application, problems
@@ -96,23 +96,12 @@ def _too_long(wanted: TokenRequest) -> dict[str, str]:
     the command line and a program all get this answer instead of a database error."""
     problems = {}
     for field, words in _LIMITED.items():
-        longest = EnrollmentToken._meta.get_field(field).max_length
         given = getattr(wanted, field)
-        length = len(given.strip() if field == "email_domain" else given)  # stored stripped
-        if longest is not None and length > longest:
+        stored = given.strip() if field == "email_domain" else given
+        if longest := too_long_for(EnrollmentToken, field, stored):
             problems[field] = (f"{words} must be at most {longest} characters (this one has "
-                               f"{length}): shorten it.")
+                               f"{len(stored)}): shorten it.")
     return problems
-
-
-def _web_address(url: str) -> bool:
-    """Whether ``url`` is an http(s) address. The agent shows it to people who forgot
-    their password; a javascript: or file: address there would be a trap, not a help."""
-    try:
-        URLValidator(schemes=["http", "https"])(url)
-    except ValidationError:
-        return False
-    return True
 
 
 def create_token(wanted: TokenRequest, *, actor: Actor,

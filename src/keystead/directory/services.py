@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from keystead.columns import too_long_for
 from keystead.directory import audit
 from keystead.directory.authorization import Action, Actor, require, require_permission
 from keystead.directory.models import Group, Role, Source, User
@@ -373,8 +374,7 @@ def _apply_fields(obj, values: dict[str, str | None]) -> list[str]:
     longer than its column holds is refused first, naming the field."""
     too_long = [FieldProblem(field, f"Use at most {limit} characters; this has {len(value)}.")
                 for field, value in values.items()
-                if value is not None
-                and (limit := obj._meta.get_field(field).max_length) and len(value) > limit]
+                if value is not None and (limit := too_long_for(obj, field, value))]
     if too_long:
         raise RuleViolation(too_long)
     changed = []

@@ -28,6 +28,7 @@ from oauth2_provider.models import (
 )
 
 from keystead.directory.models import User
+from keystead.web_address import is_web_address
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,8 @@ class LaunchItem:
 def launch_url(redirect_uris: str) -> str:
     """The origin of the first http(s) redirect URI, or "" when there is none."""
     for uri in redirect_uris.split():
-        parts = urlsplit(uri)
-        if parts.scheme in ("https", "http") and parts.hostname:
+        if is_web_address(uri):
+            parts = urlsplit(uri)
             return f"{parts.scheme}://{parts.netloc}"
     return ""
 

@@ -35,6 +35,7 @@ from oauth2_provider.views import (
 )
 from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
 
+from keystead.columns import too_long_for
 from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.login.models import SignedInSession
@@ -251,8 +252,7 @@ def _longer_than_stored(request: HttpRequest) -> str:
     grant = get_grant_model()
     for name in ("nonce", "code_challenge"):
         value = request.GET.get(name) or request.POST.get(name) or ""
-        limit = grant._meta.get_field(name).max_length
-        if len(value) > limit:
+        if limit := too_long_for(grant, name, value):
             return f"{name} is {len(value)} characters long; at most {limit} are accepted."
     return ""
 

@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from keystead import metadata_download
+from keystead.columns import too_long_for
 from keystead.directory import audit
 from keystead.directory.authorization import Actor, NotAllowed, require_permission
 from keystead.directory.models import Outcome
@@ -107,9 +108,7 @@ def check(wanted: ApplicationSettings, current: SamlApplication | None
 def _storable(description: sp_metadata.SpDescription) -> sp_metadata.SpDescription:
     """``description``, when its entity ID fits the column it is stored in: the metadata
     may say anything, and a too-long value would otherwise fail the save itself."""
-    limit = SamlApplication._meta.get_field("entity_id").max_length
-    assert limit is not None  # a CharField
-    if len(description.entity_id) > limit:
+    if limit := too_long_for(SamlApplication, "entity_id", description.entity_id):
         raise sp_metadata.MetadataProblem(
             f"The metadata's entityID is {len(description.entity_id)} characters long; the "
             f"entity ID may be at most {limit}: check that this is the SP's own metadata, or "

@@ -8,13 +8,13 @@ entity with an SP role and at least one assertion consumer service over HTTP-POS
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.attribute_converter import ac_factory
 from saml2.mdstore import InMemoryMetaData
 
 from keystead.metadata_download import MetadataProblem
+from keystead.web_address import is_web_address
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,7 @@ def _location(endpoint: dict, element: str) -> str:
     if not location:
         raise MetadataProblem(f"One <{element}> has no Location attribute: give its address "
                               "in the SP's metadata.")
-    if urlsplit(location).scheme.lower() not in ("https", "http"):
-        # Browsers carry the answer there (a form's action, a redirect): a web address only.
+    if not is_web_address(location):
         raise MetadataProblem(f"One <{element}> has the Location {location[:80]!r}, which is "
                               "not an http or https address: correct the SP's metadata.")
     return location

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.utils import timezone
 
 from keystead import metadata_download
+from keystead.columns import too_long_for
 from keystead.sources.saml import certificates, idp_metadata, keys
 from keystead.sources.saml.models import Binding, SamlSource, UserKey
 
@@ -44,9 +45,8 @@ def apply_metadata(source: SamlSource, info: idp_metadata.IdpInfo, xml: str) -> 
 
 def _fits(field_name: str, what: str, value: str) -> None:
     """Refuse ``value`` (the metadata's ``what``) if it is longer than ``field_name`` holds."""
-    column = SamlSource._meta.get_field(field_name)
-    limit = column.max_length
-    if limit is not None and len(value) > limit:
+    if limit := too_long_for(SamlSource, field_name, value):
+        column = SamlSource._meta.get_field(field_name)
         raise idp_metadata.MetadataProblem(
             f"The IdP metadata's {what} is {len(value)} characters long; the field "
             f"'{column.verbose_name}' holds at most {limit}: check that this is the identity "

@@ -12,13 +12,13 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT, md
 from saml2.metadata import do_key_descriptor
 
 from keystead.metadata_download import MetadataProblem
 from keystead.sources.saml import certificates
+from keystead.web_address import is_web_address
 
 
 @dataclass(frozen=True)
@@ -79,8 +79,7 @@ def _location(service: md.SingleSignOnService) -> str:
         raise MetadataProblem(f"The IdP metadata's SingleSignOnService for {service.binding} "
                               "has no Location: download the metadata again, or type the "
                               "SSO address and leave the metadata empty.")
-    if urlsplit(service.location).scheme.lower() not in ("https", "http"):
-        # Browsers are sent there (a redirect, or a form's action): only a web address.
+    if not is_web_address(service.location):
         raise MetadataProblem(f"The IdP metadata's SingleSignOnService for {service.binding} "
                               f"is not an http or https address ({service.location[:80]!r}): "
                               "check that this is the identity provider's metadata.")
