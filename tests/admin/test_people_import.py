@@ -88,6 +88,11 @@ def test_preview_then_import_creates_everyone_without_passwords(root_client, adm
     assert User.objects.filter(is_staff=False).count() == 3
 
 
+def where_problems_are(page: str) -> list[str]:
+    """The preview's problem list, as "Line N, column 'name'" (HTML-escaped)."""
+    return re.findall(r"<li>(Line \d+, column &#x27;[^&]+&#x27;): ", page)
+
+
 def test_a_file_with_errors_writes_nothing_and_reports_each_problem_by_line(root_client):
     preview = upload(root_client, (
         "email,First name,Last name,active\n"
@@ -98,8 +103,7 @@ def test_a_file_with_errors_writes_nothing_and_reports_each_problem_by_line(root
     ))
     assert preview.status_code == 200
     page = preview.content.decode()
-    problems = re.findall(r"<li>(Line \d+, column &#x27;[^&]+&#x27;): ", page)
-    assert problems == [
+    assert where_problems_are(page) == [
         "Line 3, column &#x27;email&#x27;", "Line 4, column &#x27;First name&#x27;",
         "Line 4, column &#x27;active&#x27;", "Line 5, column &#x27;email&#x27;"]
     assert "4 problems on 3 lines must be fixed" in page
@@ -124,9 +128,8 @@ def test_text_no_column_can_hold_is_a_problem_of_its_line_not_an_error(root_clie
     ))
     assert preview.status_code == 200
     page = preview.content.decode()
-    problems = re.findall(r"<li>(Line \d+, column &#x27;[^&]+&#x27;): ", page)
-    assert problems == ["Line 2, column &#x27;email&#x27;",
-                        "Line 3, column &#x27;external id&#x27;"]
+    assert where_problems_are(page) == ["Line 2, column &#x27;email&#x27;",
+                                        "Line 3, column &#x27;external id&#x27;"]
     assert "holds a NUL character" in page
     assert people() == set()
 
