@@ -77,3 +77,22 @@ def test_a_float_option_refuses_nan(cli, args):
 
     assert result.exit_code == 2, result.output
     assert "nan is not a finite number" in result.output
+
+
+LDAP_TEST = ["ldap", "test", "--host", "127.0.0.1", "--port", "1", "--base-dn", "dc=x",
+             "--method", "plain", "--bind-dn", "cn=reader,dc=x", "--timeout", "1"]
+
+
+def test_a_prompt_asks_again_for_text_that_is_not_text(cli):
+    result = cli(*LDAP_TEST, input="a\x00b\n\n")
+
+    assert "Error: not valid text (a NUL character" in result.output
+    assert result.output.count("Password of cn=reader,dc=x") == 2
+    assert "Traceback" not in result.output
+
+
+def test_a_password_from_the_environment_that_is_not_text_is_refused_naming_it(cli):
+    result = cli(*LDAP_TEST, env={"KEYSTEAD_LDAP_BIND_PASSWORD": NOT_UTF8})
+
+    assert result.exit_code == 2, result.output
+    assert "Error: KEYSTEAD_LDAP_BIND_PASSWORD: not valid text" in result.output

@@ -76,6 +76,31 @@ def test_a_non_superuser_cannot_give_or_take_an_administrators_role(people):
     assert role.users.count() == 2
 
 
+def test_a_non_superuser_cannot_give_or_take_a_role_through_a_group_of_administrators(people):
+    root, ada = people
+    admins = services.save_group(None, actor=OPERATOR, name="Administrators",
+                                 member_ids=[root.pk])
+    readers = services.save_group(None, actor=OPERATOR, name="Readers", member_ids=[ada.pk])
+    role = services.save_role(None, actor=DIRECTORY_ADMIN, name="auditors",
+                              group_ids=[readers.pk])
+    with pytest.raises(NotAllowed, match=REFUSED):
+        services.save_role(role, actor=DIRECTORY_ADMIN, group_ids=[readers.pk, admins.pk])
+    with pytest.raises(NotAllowed, match=REFUSED):
+        services.save_role(None, actor=DIRECTORY_ADMIN, name="root", group_ids=[admins.pk])
+    assert list(role.groups.values_list("name", flat=True)) == ["Readers"]
+    assert not Role.objects.filter(name="root").exists()
+    held = services.save_role(None, actor=OPERATOR, name="root", group_ids=[admins.pk])
+    with pytest.raises(NotAllowed, match=REFUSED):
+        services.save_role(held, actor=DIRECTORY_ADMIN, group_ids=[])
+    with pytest.raises(NotAllowed, match=REFUSED):
+        services.delete_role(held, actor=DIRECTORY_ADMIN)
+    assert list(held.groups.values_list("name", flat=True)) == ["Administrators"]
+    # Groups of ordinary people: the role permission is enough.
+    services.save_role(role, actor=DIRECTORY_ADMIN, group_ids=[])
+    services.delete_role(role, actor=DIRECTORY_ADMIN)
+    services.save_role(held, actor=OPERATOR, group_ids=[])
+
+
 def test_the_console_tells_the_refusal_and_saves_nothing(people):
     root, ada = people
     admins = services.save_group(None, actor=OPERATOR, name="Administrators",

@@ -109,6 +109,28 @@ def refuse_unstorable(ctx: click.Context) -> None:
                 "(locale).")
 
 
+class StorableText(click.ParamType):
+    """Text typed at a prompt, held to the rule ``refuse_unstorable`` applies to options:
+    click asks again, with the reason, instead of the value failing later in the
+    database driver."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        from keystead.json_text import unstorable
+
+        if isinstance(value, str) and unstorable(value):
+            self.fail("not valid text (a NUL character or bytes that are not UTF-8); "
+                      "type it again as UTF-8 text, or check the terminal's encoding "
+                      "(locale).", param, ctx)
+        return value
+
+
+#: The type of every prompt whose answer is kept or sent on.
+STORABLE_TEXT = StorableText()
+
+
 def option_name(param: click.Parameter) -> str:
     """How the operator typed ``param``: its long option (``--name``) or an argument's
     metavar (``EMAIL_OR_USERNAME``)."""

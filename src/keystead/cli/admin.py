@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from keystead.cli._common import input_error, needs_django
+from keystead.cli._common import STORABLE_TEXT, input_error, needs_django
 
 # No look-alike characters (0/O, 1/l/I), so the password survives being read aloud or retyped.
 PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
@@ -35,7 +35,7 @@ def _fill(field: str, value: str | None, ask: bool) -> str:
     if value is not None:
         return value
     if ask:
-        return click.prompt(LABELS[field], default=DEFAULTS[field])
+        return click.prompt(LABELS[field], default=DEFAULTS[field], type=STORABLE_TEXT)
     return DEFAULTS[field]
 
 

@@ -14,7 +14,14 @@ from pathlib import Path
 
 import click
 
-from keystead.cli._common import FiniteFloatRange, InputError, console, needs_django, table
+from keystead.cli._common import (
+    STORABLE_TEXT,
+    FiniteFloatRange,
+    InputError,
+    console,
+    needs_django,
+    table,
+)
 
 BIND_PASSWORD_ENV = "KEYSTEAD_LDAP_BIND_PASSWORD"
 USER_PASSWORD_ENV = "KEYSTEAD_LDAP_USER_PASSWORD"
@@ -28,9 +35,13 @@ def ldap() -> None:
 
 def _password(env_name: str, prompt: str) -> str:
     value = os.environ.get(env_name)
-    if value is not None:
-        return value
-    return click.prompt(prompt, hide_input=True, default="", show_default=False)
+    if value is None:
+        return click.prompt(prompt, hide_input=True, default="", show_default=False,
+                            type=STORABLE_TEXT)
+    try:
+        return STORABLE_TEXT.convert(value, None, None)
+    except click.BadParameter as exc:
+        raise InputError(f"{env_name}: {exc.message}") from None
 
 
 @ldap.command("test")

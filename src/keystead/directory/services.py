@@ -7,10 +7,11 @@ Event, so no door can skip a check or forget the audit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -346,20 +347,28 @@ def _require_on(actor: Actor, permission: str, words: str, event: str, *,
 
 
 def _set_related(manager, chosen: list, *, actor: Actor | None = None,
-                 action: Action | None = None) -> dict[str, list[str]]:
+                 action: Action | None = None,
+                 people: Callable[[list], Iterable[User]] = list) -> dict[str, list[str]]:
     """Make ``manager`` hold exactly ``chosen``; who or what was added and removed, by
     name, because "who gained access" is what an auditor asks. What Django's ``set``
     does (the ids held, then ``remove`` and ``add`` with their signals), with the ids
     read once for both the change and its record. With ``action``, the people who join
-    or leave must each be people ``actor`` may do it to."""
+    or leave (``people`` of the objects added and removed) must each be people ``actor``
+    may do it to."""
     before = set(manager.values_list("pk", flat=True))
     leaving = list(manager.model.objects.filter(pk__in=before - {obj.pk for obj in chosen}))
     joining = [obj for obj in chosen if obj.pk not in before]
     if action is not None:
-        _require_on_each(actor, action, [*leaving, *joining])
+        _require_on_each(actor, action, people([*leaving, *joining]))
     manager.remove(*leaving)
     manager.add(*joining)
     return {"added": sorted(map(str, joining)), "removed": sorted(map(str, leaving))}
+
+
+def _members_of(groups: Iterable[Group]) -> QuerySet[User]:
+    """The people who hold a role through ``groups``: giving a group a role, or taking
+    it away, gives or takes it from each of them."""
+    return User.objects.filter(directory_groups__in=list(groups)).distinct()
 
 
 def _require_on_each(actor: Actor, action: Action, people: Iterable[User]) -> None:
@@ -512,7 +521,9 @@ def save_role(
             if missing:
                 raise RuleViolation([FieldProblem(
                     "groups", f"No group with id {', '.join(map(str, missing))}.")])
-            related["groups"] = _set_related(role.groups, groups)
+            related["groups"] = _set_related(role.groups, groups, actor=actor,
+                                             action=Action.HOLD_ROLE,
+                                             people=_members_of)
         _saved_event("role", role, creating=creating, changed=changed, related=related,
                      request=request, door=door)
         return role
@@ -524,6 +535,7 @@ def delete_role(role: Role, *, actor: Actor, request: HttpRequest | None = None,
                 request=request, door=door)
     with transaction.atomic():
         lock_and_read_again(role, "role")
-        _require_on_each(actor, Action.HOLD_ROLE, role.users.all())
+        _require_on_each(actor, Action.HOLD_ROLE,
+                         {*role.users.all(), *_members_of(role.groups.all())})
         audit.record("role.delete", request=request, target=role, detail={"door": door})
         role.delete()
