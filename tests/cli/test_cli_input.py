@@ -51,7 +51,8 @@ def test_text_no_column_can_store_is_refused_naming_the_option(cli, args, named)
     assert Event.objects.count() == events
 
 
-@pytest.mark.parametrize("command", [["events"], ["user", "list"], ["mail", "list"]])
+@pytest.mark.parametrize("command", [["events"], ["user", "list"], ["mail", "list"],
+                                     ["mail", "send-pending"]])
 @pytest.mark.parametrize("limit", ["99999999999999999999", "1000001"])
 def test_limit_beyond_a_million_is_refused_naming_the_option(cli, command, limit):
     result = cli(*command, "--limit", limit)

@@ -12,9 +12,9 @@ SCOPES: dict[str, str] = {
     "policy:write": "Change the logon policy of the installation and of groups",
     "clients:read": "Read the registered OpenID Connect applications (never their secrets)",
     "clients:write": "Register, change and delete OpenID Connect applications",
-    "provisioning:read": "Read connected systems (never their secrets), password policies, "
-                         "the provisioning queue and its archive",
-    "provisioning:write": "Add, change, test and delete connected systems, their mapping and "
+    "provisioning:read": "Read and test connected systems (never their secrets), password "
+                         "policies, the provisioning queue and its archive",
+    "provisioning:write": "Add, change and delete connected systems, their mapping and "
                           "roles, and password policies; retry and cancel queued operations",
     "scim": "Use the SCIM 2.0 endpoint (/scim/v2) to provision users and groups",
     "admin": "Everything above",

@@ -21,7 +21,7 @@ def mail() -> None:
 
 
 @mail.command("send-pending")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+@click.option("--limit", type=LIMIT, metavar="N",
               help="Try at most N mails in this run (default: all that are due).")
 @needs_django
 def send_pending(limit: int | None) -> None:
