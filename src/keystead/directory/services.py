@@ -339,8 +339,9 @@ def _members(user_ids: Iterable[int]) -> list[User]:
 
 def _require_on(actor: Actor, permission: str, words: str, event: str, *,
                 request: HttpRequest | None, door: str) -> None:
-    """Groups and roles decide who may use which application and hold which accounts on
-    connected systems, so each change needs its Django permission whichever door asks.
+    """Groups decide a person's logon policy and the groups applications are told of;
+    roles decide the accounts they hold on connected systems. So each change needs its
+    Django permission whichever door asks.
     Checked before the change's transaction, so the refusal's ``event`` (the action the
     change would have recorded) is not rolled back with it."""
     require_permission(actor, permission, words, event, request=request, detail={"door": door})
