@@ -20,8 +20,12 @@
  * Daemon lines are {"type":"...","text":"..."} in that order, ASCII only (see
  * keystead_agent/protocol.py), which is all this reader understands.
  *
+ * Only a daemon running as root is listened to (SO_PEERCRED): whoever else listens on the
+ * socket's path (a stale or misconfigured path another user could bind) gets PAM_IGNORE.
+ *
  * Option: socket=PATH (default /run/keystead/agent.sock).
  */
+#define _GNU_SOURCE /* struct ucred */
 #define PAM_SM_AUTH
 #include <errno.h>
 #include <stdio.h>
@@ -58,7 +62,18 @@ static int connect_to(const char *path) {
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        int saved = errno;
         close(fd);
+        errno = saved;
+        return -1;
+    }
+    /* The daemon runs as root: a listener of any other user could answer "allowed". */
+    struct ucred peer;
+    socklen_t peer_len = sizeof(peer);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &peer, &peer_len) != 0 ||
+        peer_len != sizeof(peer) || peer.uid != 0) {
+        close(fd);
+        errno = EPERM;
         return -1;
     }
     return fd;
@@ -131,8 +146,24 @@ static void put_utf8(char **o, unsigned long cp) {
     *o = q;
 }
 
+/* Exactly four hex digits at s, as a number; -1 if they are not there. */
+static long hex4(const char *s) {
+    long value = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = s[i];
+        int digit;
+        if (c >= '0' && c <= '9') digit = c - '0';
+        else if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+        else return -1;  /* also the end of the string: never read past it */
+        value = value * 16 + digit;
+    }
+    return value;
+}
+
 /* Decode the JSON string starting at s (just after its opening quote) into out, which
- * is at least as long as s (a decoded string is never longer). */
+ * is at least as long as s (a decoded string is never longer). A \u escape must be four
+ * hex digits; NUL and unpaired surrogates are refused. */
 static int json_unescape(const char *s, char *out) {
     char *o = out;
     while (*s && *s != '"') {
@@ -149,15 +180,17 @@ static int json_unescape(const char *s, char *out) {
         case 'b': *o++ = '\b'; s++; break;
         case 'f': *o++ = '\f'; s++; break;
         case 'u': {
-            unsigned int cp, low;
-            if (sscanf(s + 1, "%4x", &cp) != 1) return -1;
+            long cp = hex4(s + 1), low;
+            if (cp <= 0 || (cp >= 0xDC00 && cp < 0xE000)) return -1;
             s += 5;
-            if (cp >= 0xD800 && cp < 0xDC00 && s[0] == '\\' && s[1] == 'u' &&
-                sscanf(s + 2, "%4x", &low) == 1 && low >= 0xDC00 && low < 0xE000) {
+            if (cp >= 0xD800 && cp < 0xDC00) {
+                if (s[0] != '\\' || s[1] != 'u') return -1;
+                low = hex4(s + 2);
+                if (low < 0xDC00 || low >= 0xE000) return -1;
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
                 s += 6;
             }
-            put_utf8(&o, cp);
+            put_utf8(&o, (unsigned long)cp);
             break;
         }
         default: return -1;
@@ -230,14 +263,22 @@ static int converse(pam_handle_t *pamh, int fd) {
         }
         if (strcmp(type, "ask-password") == 0 || strcmp(type, "ask-old-local-password") == 0) {
             char *answer = NULL;
-            pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", text);
-            if (answer != NULL && strcmp(type, "ask-password") == 0)
-                pam_set_item(pamh, PAM_AUTHTOK, answer);  /* for pam_unix try_first_pass */
-            int sent = send_answer(fd, answer);
-            if (answer != NULL) {
-                explicit_bzero(answer, strlen(answer));
-                free(answer);
+            if (pam_prompt(pamh, PAM_PROMPT_ECHO_OFF, &answer, "%s", text) != PAM_SUCCESS ||
+                answer == NULL) {
+                /* No answer (the conversation failed): none is made up for the daemon. */
+                if (answer != NULL) {
+                    explicit_bzero(answer, strlen(answer));
+                    free(answer);
+                }
+                result = PAM_CONV_ERR;
+                break;
             }
+            if (strcmp(type, "ask-password") == 0 &&
+                pam_set_item(pamh, PAM_AUTHTOK, answer) != PAM_SUCCESS)  /* try_first_pass */
+                pam_syslog(pamh, LOG_WARNING, "the password could not be kept for the next module");
+            int sent = send_answer(fd, answer);
+            explicit_bzero(answer, strlen(answer));
+            free(answer);
             if (sent != 0) break;
         } else if (strcmp(type, "user") == 0) {
             /* The typed name (a Keystead email or user name) is this local account. */
@@ -261,6 +302,7 @@ static int converse(pam_handle_t *pamh, int fd) {
     }
 done:
     if (line != NULL) explicit_bzero(line, MAX_LINE);
+    if (text != NULL) explicit_bzero(text, MAX_LINE);
     free(line);
     free(text);
     return result;

@@ -95,7 +95,8 @@ def follow_keystead(agent: Agent) -> dict[str, object]:
 
 
 def run_forever(agent: Agent, stop: threading.Event) -> None:
-    while not stop.wait(agent.config.check_seconds):
+    # Whatever the file says: never without a pause, never past what a wait can take.
+    while not stop.wait(min(max(agent.config.check_seconds, 1), 86400)):
         try:
             follow_keystead(agent)
         except Exception:  # a bad answer must not stop the checks

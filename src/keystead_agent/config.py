@@ -88,13 +88,31 @@ def save(config: Config, path: Path) -> None:
     write_json(path, asdict(config))
 
 
+#: The values Keystead may give, beyond their type: an interval of 0 (or less) would have
+#: the daemon check without pause, one beyond a day overflows the wait (and Keystead
+#: allows 30 to 86400); an unknown mode or mapping would be taken for another one.
+_ALLOWED = {"mode": lambda value: value in (STORE, DO_NOT_STORE),
+            "check_seconds": lambda value: 1 <= value <= 86400,
+            "login_name": lambda value: value in ("local", "email")}
+
+
+def acceptable(name: str, value: object) -> bool:
+    """Whether ``value`` is one Keystead may set for the setting ``name``."""
+    if type(value) is not type(getattr(Config, name)):
+        return False
+    return _ALLOWED.get(name, lambda value: True)(value)
+
+
 def follow(config: Config, answer: dict) -> dict[str, object]:
     """Take Keystead's part of the configuration from ``answer`` (``/devices/config``);
-    return what changed, by name. Unknown or mistyped values are left as they were."""
+    return what changed, by name. Unknown, mistyped or out-of-range values are left as
+    they were."""
     changed: dict[str, object] = {}
+    if not isinstance(answer, dict):
+        return changed
     for name in FOLLOWED:
         value = answer.get(name)
-        if value is None or type(value) is not type(getattr(config, name)):
+        if value is None or not acceptable(name, value):
             continue
         if value != getattr(config, name):
             setattr(config, name, value)

@@ -1,9 +1,16 @@
 """Talking to Keystead: enrolment, the password check (OAuth password grant), and signed
 requests of the enrolled device. Every answer is reduced to a plain result; transport
-failures and server errors mean *unreachable*, so sign-in falls back to local rules."""
+failures and server errors mean *unreachable*, so sign-in falls back to local rules.
+
+An exchange with Keystead gets ``timeout`` seconds in all (connecting, sending and the
+whole answer, not each of them, nor each piece of the answer) and at most
+``MAX_ANSWER`` bytes of answer: a server or a proxy that answers slowly, or without end,
+holds a sign-in no longer than that and does not fill the root daemon's memory. An
+answer that is not the JSON object the protocol says is *unreachable* too, never a yes."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import platform
@@ -15,7 +22,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from keystead_agent import signing, tls
-from keystead_agent.config import Config
+from keystead_agent.config import FROM_KEYSTEAD, Config, acceptable
 
 
 class Check(Enum):
@@ -38,14 +45,54 @@ class EnrollFailed(RuntimeError):
     pass
 
 
+#: The most of an answer the agent reads (bytes); Keystead's are a few kilobytes.
+MAX_ANSWER = 1024 * 1024
+
+
+class AnswerTooLarge(httpx.HTTPError):
+    """Keystead's answer was longer than ``MAX_ANSWER``."""
+
+
+async def _exchange_async(method: str, url: str, timeout: float, ca_file: str,
+                          kwargs: dict) -> httpx.Response:
+    async with (httpx.AsyncClient(timeout=timeout, verify=tls.verify(ca_file)) as client,
+                client.stream(method, url, **kwargs) as answer):
+        body = bytearray()
+        async for chunk in answer.aiter_bytes():  # decoded: the limit holds after gzip too
+            body += chunk
+            if len(body) > MAX_ANSWER:
+                raise AnswerTooLarge(f"Keystead's answer is longer than {MAX_ANSWER} bytes")
+        # The body as read (decoded), with the headers that do not describe its encoding.
+        headers = [(name, value) for name, value in answer.headers.multi_items()
+                   if name.lower() not in _BODY_HEADERS]
+        return httpx.Response(answer.status_code, headers=headers, content=bytes(body),
+                              request=answer.request)
+
+
+_BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+def exchange(method: str, url: str, *, timeout: float, ca_file: str = "",
+             **kwargs) -> httpx.Response:
+    """One request and its whole answer within ``timeout`` seconds in all, the answer at
+    most ``MAX_ANSWER`` bytes; httpx.HTTPError (a TimeoutException when the time is up,
+    AnswerTooLarge) otherwise. ``kwargs`` are httpx's (``data``, ``json``, ``content``,
+    ``headers``)."""
+    try:
+        return asyncio.run(asyncio.wait_for(
+            _exchange_async(method, url, timeout, ca_file, kwargs), timeout))
+    except TimeoutError:
+        raise httpx.TimeoutException(f"no whole answer within {timeout} seconds") from None
+
+
 def enroll(server: str, token: str, name: str, public_key: str, timeout: float = 30,
            ca_file: str = "") -> dict:
     """POST /devices/enroll; the configuration Keystead answers with."""
     url = f"{server.rstrip('/')}/devices/enroll"
     try:
-        answer = httpx.post(url, json={"token": token, "name": name or platform.node(),
-                                       "public_key": public_key}, timeout=timeout,
-                            verify=tls.verify(ca_file))
+        answer = exchange("POST", url, json={"token": token, "name": name or platform.node(),
+                                             "public_key": public_key}, timeout=timeout,
+                          ca_file=ca_file)
     except httpx.HTTPError as error:
         refused = tls.verification_error(error)
         why = tls.explain(refused, urlsplit(url).hostname or "") if refused else error
@@ -56,7 +103,16 @@ def enroll(server: str, token: str, name: str, public_key: str, timeout: float =
         except ValueError:
             said = answer.text[:200]
         raise EnrollFailed(f"Keystead refused the enrolment ({answer.status_code}): {said}")
-    return answer.json()
+    try:
+        given = answer.json()
+    except ValueError:
+        given = None
+    if not isinstance(given, dict):
+        raise EnrollFailed("Keystead's answer to the enrolment is not a JSON object")
+    for name in ("device_id", *FROM_KEYSTEAD):
+        if not acceptable(name, given.get(name)):
+            raise EnrollFailed(f"Keystead's answer to the enrolment has no valid {name!r}")
+    return given
 
 
 def check_password(config: Config, username: str, password: str) -> CheckResult:
@@ -72,11 +128,16 @@ def refresh(config: Config, refresh_token: str) -> CheckResult:
     return _token(config, {"grant_type": "refresh_token", "refresh_token": refresh_token})
 
 
+def _text(value: object) -> str:
+    """A field of Keystead's answer that should be text: itself, or "" if it is not."""
+    return value if isinstance(value, str) else ""
+
+
 def _token(config: Config, data: dict) -> CheckResult:
     try:
-        answer = httpx.post(config.token_url, timeout=config.timeout,
-                            data={**data, "client_id": config.client_id},
-                            verify=tls.verify(config.ca_file))
+        answer = exchange("POST", config.token_url, timeout=config.timeout,
+                          data={**data, "client_id": config.client_id},
+                          ca_file=config.ca_file)
     except httpx.HTTPError as error:
         return CheckResult(Check.UNREACHABLE, type(error).__name__)
     if answer.status_code >= 500:
@@ -84,26 +145,32 @@ def _token(config: Config, data: dict) -> CheckResult:
     try:
         body = answer.json()
     except ValueError:
+        body = None
+    if not isinstance(body, dict):
         return CheckResult(Check.UNREACHABLE, f"Keystead answered {answer.status_code}, "
-                                              "not JSON")
+                                              "not a JSON object")
     if answer.status_code == 200:
-        claims = _claims(body) or _userinfo(config, body.get("access_token", ""))
+        access_token = _text(body.get("access_token"))
+        if not access_token:  # a yes holds a token: anything else is not Keystead's yes
+            return CheckResult(Check.UNREACHABLE, "Keystead answered 200 without a token")
+        claims = _claims(body) or _userinfo(config, access_token)
         changed_at, username = claims.get("password_changed_at"), claims.get(
             "preferred_username")
         return CheckResult(Check.RIGHT,
-                           password_changed_at=changed_at if isinstance(changed_at, int)
+                           password_changed_at=changed_at if type(changed_at) is int
                            else None,
-                           refresh_token=body.get("refresh_token", ""),
-                           username=username if isinstance(username, str) else "")
+                           refresh_token=_text(body.get("refresh_token")),
+                           username=_text(username))
     if body.get("error") == "invalid_grant":
-        return CheckResult(Check.WRONG, body.get("error_description", ""))
-    return CheckResult(Check.REFUSED, body.get("error_description") or body.get("error", ""))
+        return CheckResult(Check.WRONG, _text(body.get("error_description")))
+    return CheckResult(Check.REFUSED, _text(body.get("error_description"))
+                       or _text(body.get("error")))
 
 
 def _claims(body: dict) -> dict:
     """The ID token's claims (read, not verified: the token came straight from Keystead
     over the connection the agent opened); empty if there is none."""
-    token = body.get("id_token", "")
+    token = _text(body.get("id_token"))
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -118,9 +185,9 @@ def _userinfo(config: Config, access_token: str) -> dict:
     if not (config.userinfo_url and access_token):
         return {}
     try:
-        answer = httpx.get(config.userinfo_url, timeout=config.timeout,
-                           headers={"Authorization": f"Bearer {access_token}"},
-                           verify=tls.verify(config.ca_file))
+        answer = exchange("GET", config.userinfo_url, timeout=config.timeout,
+                          headers={"Authorization": f"Bearer {access_token}"},
+                          ca_file=config.ca_file)
         claims = answer.json() if answer.status_code == 200 else {}
     except (httpx.HTTPError, ValueError):
         return {}
@@ -140,5 +207,5 @@ def signed(config: Config, method: str, path: str, body: dict | None = None,
                                                       nonce, raw)}
     if body is not None:
         headers["Content-Type"] = "application/json"
-    return httpx.request(method, url, content=raw or None, headers=headers,
-                         timeout=timeout or config.timeout, verify=tls.verify(config.ca_file))
+    return exchange(method, url, content=raw or None, headers=headers,
+                    timeout=timeout or config.timeout, ca_file=config.ca_file)

@@ -97,3 +97,16 @@ def test_sending_events_does_not_hold_the_lock(tmp_path, silent_keystead):
     finally:
         silent_keystead.close()
         sending.join(timeout=120)
+
+
+def test_following_keystead_refuses_values_out_of_range():
+    """An interval of 0 would have the root daemon check (and call Keystead) without pause,
+    one too large overflows its wait and ends the checks; an unknown mode or mapping would
+    be taken for another. Such answers leave the configuration as it was."""
+    config = Config(mode="store", check_seconds=300, login_name="email", email_domain="x.org")
+    for answer in ({"check_seconds": 0}, {"check_seconds": -5}, {"check_seconds": 10**18},
+                   {"mode": "keep-everything"}, {"login_name": "uid"}):
+        assert follow(config, answer) == {}, answer
+    assert (config.mode, config.check_seconds, config.login_name) == ("store", 300, "email")
+    assert follow(config, ["not", "an", "object"]) == {}
+    assert follow(config, {"check_seconds": 30}) == {"check_seconds": 30}
