@@ -71,6 +71,11 @@ def credentials_from(authorization: str, form: Mapping) -> Credentials | None:
     return Credentials(client_id, form.get("client_secret"), used_basic=False)
 
 
+def tried_basic(authorization: str) -> bool:
+    """Whether the Authorization header names the Basic scheme (well formed or not)."""
+    return (authorization or "").partition(" ")[0].lower() == "basic"
+
+
 def secret_matches(sent: str, stored: str) -> bool:
     """The sent secret against the stored one: hashed (the usual case, any hasher Django
     knows) or in clear for an application registered with ``hash_client_secret`` off."""
@@ -105,7 +110,9 @@ def authenticate(authorization: str, form: Mapping):
     """
     credentials = credentials_from(authorization, form)
     if credentials is None:
-        raise InvalidClient(used_basic=False)
+        # A Basic header that does not decode is still an attempt at HTTP Basic: the
+        # answer's challenge names Basic (RFC 6749 §5.2), as the toolkit's grants say.
+        raise InvalidClient(used_basic=tried_basic(authorization))
     try:
         # ``get``, not ``first``: the client id is unique, so no ORDER BY to build.
         application = (Application.objects.select_related("keystead_settings")

@@ -62,6 +62,15 @@ def authenticated_client(request: HttpRequest) -> Any:
         return refuse(request, "invalid_client", status=401, used_basic=refused.used_basic)
 
 
+def name_basic_challenge(request: HttpRequest, response) -> None:
+    """A 401 of the toolkit's (token or revocation endpoint) to a client that tried HTTP
+    Basic names that scheme in its challenge (RFC 6749 §5.2; oauthlib's always says
+    Bearer)."""
+    if response.status_code == 401 and client_auth.tried_basic(
+            request.META.get("HTTP_AUTHORIZATION", "")):
+        response["WWW-Authenticate"] = BASIC_CHALLENGE
+
+
 def issued(body: dict) -> JsonResponse:
     """The RFC 6749 §5.1 answer carrying tokens."""
     return no_store(JsonResponse(body))

@@ -168,11 +168,18 @@ class KeysteadValidator(OAuth2Validator):
             "The OAuth 2.0 resource owner password credentials grant"))
 
     def validate_response_type(self, client_id, response_type, client, request, *args, **kwargs):
-        """``code`` needs the authorization-code grant among the application's allowed grants."""
+        """``code`` needs the authorization-code grant among the application's allowed grants.
+
+        Every other response type (the implicit ``token``/``id_token`` and the hybrid
+        ones) is one Keystead does not offer at all (discovery lists only ``code``):
+        ``unsupported_response_type`` (RFC 6749 §4.1.2.1), not ``unauthorized_client``,
+        which would tell the application that registering differently could help.
+        """
         if response_type == "code":
             return application_allows(client, "authorization_code")
-        return super().validate_response_type(client_id, response_type, client, request,
-                                              *args, **kwargs)
+        raise errors.UnsupportedResponseTypeError(
+            description="Only response_type=code is offered (the authorization code flow).",
+            request=request)
 
     def validate_scopes(self, client_id, scopes, client, request, *args, **kwargs):
         """The toolkit's check (every scope one Keystead offers), with an error that lists
@@ -189,6 +196,17 @@ class KeysteadValidator(OAuth2Validator):
                             "itself, through the client_credentials grant.", request=request)
         request.scopes = list(dict.fromkeys(scopes))
         return True
+
+    def get_userinfo_claims(self, request):
+        """Userinfo describes a person: a token that names none (the client-credentials
+        grant's, which carries ``openid`` by default) is not one userinfo accepts, and is
+        answered as such (RFC 6750 §3.1 ``invalid_token``, 401), not with a server error."""
+        if getattr(request, "user", None) is None:
+            raise errors.InvalidTokenError(
+                description="The access token was issued to an application for itself and "
+                            "names no person; userinfo needs a token a person signed in for.",
+                request=request)
+        return super().get_userinfo_claims(request)
 
     def validate_silent_login(self, request) -> bool:
         # prompt=none: the authorization view has already answered login_required

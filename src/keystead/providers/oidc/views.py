@@ -14,6 +14,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import resolve_url
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
@@ -34,6 +35,7 @@ from oauth2_provider.views import (
     UserInfoView,
 )
 from oauthlib.oauth2.rfc6749.errors import InvalidRequestError
+from oauthlib.openid.connect.core.exceptions import RequestNotSupported, RequestURINotSupported
 
 from keystead.columns import too_long_for
 from keystead.directory import audit
@@ -160,6 +162,15 @@ class KeysteadTokenView(RefuseSecretsInQuery, TokenView):
     """
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        repeated = sorted(_printable(name) for name, values in request.POST.lists()
+                          if len(values) > 1)
+        if repeated:
+            # RFC 6749 §3.2: "Request and response parameters MUST NOT be included more
+            # than once." Django's ``POST.get`` would take the last value (a second
+            # grant_type choosing another grant, a second refresh_token another token).
+            return token_answers.refuse(
+                request, "invalid_request",
+                f"{', '.join(repeated)} sent more than once; send each parameter once.")
         own = _OWN_GRANTS.get(request.POST.get("grant_type", ""))
         try:
             if own is not None:
@@ -180,11 +191,7 @@ class KeysteadTokenView(RefuseSecretsInQuery, TokenView):
                 and body.get("error_description") == _MISMATCHED_REDIRECT):
             body["error"] = "invalid_grant"
             response.content = json.dumps(body).encode()
-        scheme = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")[0]
-        if response.status_code == 401 and scheme.lower() == "basic":
-            # RFC 6749 §5.2: the challenge names the scheme the client used (oauthlib's is
-            # always Bearer).
-            response["WWW-Authenticate"] = token_answers.BASIC_CHALLENGE
+        token_answers.name_basic_challenge(request, response)
         token_answers.record_refusal(request, error=body.get("error", ""),
                                      description=body.get("error_description", ""))
         return response
@@ -240,11 +247,22 @@ def _prompts(request: HttpRequest) -> set[str]:
     return set(request.GET.get("prompt", "").split())
 
 
+# Request objects (OpenID Connect Core §6): not supported, and answered so.
+_REQUEST_OBJECTS = {"request": RequestNotSupported, "request_uri": RequestURINotSupported}
+
+
+def _malformed_max_age(raw: str | None) -> bool:
+    """Whether a ``max_age`` was sent that is not a non-negative whole number (one sent
+    without a value counts as not sent, RFC 6749 §3.1)."""
+    if not raw:
+        return False
+    return not (raw.isascii() and raw.isdigit())
+
+
 class _ShowConsentPage(Exception):
     """``prompt=consent``: the page must be shown where the toolkit would approve silently."""
 
 
-@method_decorator(login_not_required, name="dispatch")
 def _longer_than_stored(request: HttpRequest) -> str:
     """What is wrong if the request's ``nonce`` or ``code_challenge`` is longer than the
     toolkit's authorization-code row holds (a PKCE challenge is at most 128 characters
@@ -306,6 +324,20 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
             # is returned." (oauthlib checks it only for ``openid`` requests.)
             return self._invalid_request(
                 request, "prompt=none cannot be combined with other prompt values.")
+        if request.method == "GET":
+            for name, unsupported in _REQUEST_OBJECTS.items():
+                if request.GET.get(name):  # without a value: as if omitted (RFC 6749 §3.1)
+                    # §6.1, §6.2: an OP that does not support request objects "MUST
+                    # return the request_not_supported" (request_uri_not_supported)
+                    # error; oauthlib would ignore them, answering from the parameters
+                    # outside the object instead. Discovery says they are unsupported.
+                    return self._refuse_to_client(request, unsupported())
+            if _malformed_max_age(request.GET.get("max_age")):
+                # §3.1.2.1: max_age is a number of seconds. Ignoring a value that is not
+                # would hand out a code without the fresh sign-in the application asked
+                # for.
+                return self._invalid_request(
+                    request, "max_age must be a whole number of seconds (0 or more).")
         return super().dispatch(request, *args, **kwargs)
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -371,11 +403,17 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
     def _invalid_request(self, request: HttpRequest, description: str) -> HttpResponse:
         """``invalid_request`` sent to the registered redirect URI, with ``state``, for a
         request oauthlib would otherwise let through; its own errors go first."""
+        return self._refuse_to_client(request, InvalidRequestError(description=description))
+
+    def _refuse_to_client(self, request: HttpRequest, error) -> HttpResponse:
+        """``error`` (an oauthlib error) sent to the registered redirect URI, with
+        ``state``, for a request oauthlib would otherwise let through; its own errors
+        (an unknown client, an unregistered redirect URI: never redirected) go first."""
         try:
             _, credentials = self.validate_authorization_request(request)
-        except OAuthToolkitError as error:
-            return self.error_response(error, application=None)
-        error = InvalidRequestError(description=description, state=credentials.get("state"))
+        except OAuthToolkitError as refused:
+            return self.error_response(refused, application=None)
+        error.state = credentials.get("state")
         error.redirect_uri = credentials["redirect_uri"]
         application = get_application_model().objects.get(client_id=credentials["client_id"])
         return self.error_response(OAuthToolkitError(error=error), application)
@@ -484,6 +522,17 @@ class KeysteadDiscoveryView(ConnectDiscoveryInfoView):
         # Each application allows some of these (grants.py); no implicit flow.
         document["grant_types_supported"] = ["authorization_code", "refresh_token",
                                              "client_credentials", "password"]
+        # A public client sends only its client id (RFC 7591 §2 "none").
+        document["token_endpoint_auth_methods_supported"] = [
+            "client_secret_basic", "client_secret_post", "none"]
+        # Request objects are refused (§6); omitted, request_uri_parameter_supported
+        # would mean true (Discovery §3).
+        document["request_parameter_supported"] = False
+        document["request_uri_parameter_supported"] = False
+        # RFC 8414 §2 names, so client libraries find revocation and introspection.
+        base = document["token_endpoint"].removesuffix(reverse("oauth2_provider:token"))
+        document["revocation_endpoint"] = base + reverse("oauth2_provider:revoke-token")
+        document["introspection_endpoint"] = base + reverse("oauth2_provider:introspect")
         response.content = json.dumps(document).encode()
         return response
 
@@ -501,12 +550,52 @@ class KeysteadJwksView(JwksInfoView):
 
 @_api_endpoint
 class KeysteadUserInfoView(RefuseSecretsInQuery, UserInfoView):
-    """DOT's userinfo, refusing a token in the query string (``RefuseSecretsInQuery``)."""
+    """DOT's userinfo, refusing a token in the query string (``RefuseSecretsInQuery``).
+
+    Its error answers carry a JSON body (``{"error": "invalid_token", ...}``) beside
+    the RFC 6750 challenge; they say so in ``Content-Type`` (the toolkit leaves them
+    ``text/html``). A live token of a person that lacks the ``openid`` scope is
+    ``403 insufficient_scope`` (RFC 6750 §3.1; OpenID Connect Core §5.3 asks for an
+    ``openid`` token): the toolkit's check of the scope fails the token as a whole,
+    which would answer ``401 invalid_token`` and send the application refreshing a
+    token that is fine."""
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().dispatch(request, *args, **kwargs)
+        if response.status_code == 401 and self._live_without_openid(request):
+            response = JsonResponse(
+                {"error": "insufficient_scope",
+                 "error_description": "Userinfo needs an access token with the openid "
+                                      "scope."}, status=403)
+            response["WWW-Authenticate"] = 'Bearer error="insufficient_scope", scope="openid"'
+        if (response.status_code >= 400 and response.content.startswith(b"{")
+                and response.get("Content-Type", "").startswith("text/html")):
+            response["Content-Type"] = "application/json"
+        return response
+
+    @staticmethod
+    def _live_without_openid(request: HttpRequest) -> bool:
+        """Whether the bearer token sent is a person's live access token without ``openid``."""
+        scheme, _, value = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
+        value = value.strip() if scheme.lower() == "bearer" else request.POST.get(
+            "access_token", "")
+        if not value:
+            return False
+        token = (get_access_token_model().objects.select_related("user")
+                 .filter(token_checksum=token_checksum(value)).first())
+        return (token is not None and token.user is not None and token.user.is_active
+                and not token.is_expired() and not token.allow_scopes(["openid"]))
 
 
 @_api_endpoint
 class KeysteadRevokeTokenView(RefuseSecretsInQuery, RevokeTokenView):
-    """DOT's revocation (RFC 7009), refusing a token in the query string."""
+    """DOT's revocation (RFC 7009), refusing a token in the query string; a client that
+    failed HTTP Basic gets a Basic challenge (§2.2.1 answers as RFC 6749 §5.2)."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = super().post(request, *args, **kwargs)
+        token_answers.name_basic_challenge(request, response)
+        return response
 
 
 @_api_endpoint
@@ -553,14 +642,41 @@ class KeysteadIntrospectTokenView(RefuseSecretsInQuery, IntrospectTokenView):
         return client.client_type == get_application_model().CLIENT_CONFIDENTIAL
 
     def unauthenticated_response(self, request: HttpRequest, oauthlib_request):
-        credentials = client_auth.credentials_from(request.META.get("HTTP_AUTHORIZATION", ""),
-                                                   request.POST)
+        """RFC 7662 §2.3: client credentials that fail are ``401`` (RFC 6749 §5.2
+        ``invalid_client``, a Basic challenge if Basic was tried); a bearer token that is
+        not valid is ``401 invalid_token`` and one without the ``introspection`` scope
+        ``403 insufficient_scope`` (RFC 6750 §3.1); no credentials at all is ``401``. A
+        public client, which proves nothing but its id, is ``403``."""
+        authorization = request.META.get("HTTP_AUTHORIZATION", "")
+        credentials = client_auth.credentials_from(authorization, request.POST)
         audit.record("oidc.introspection_refused", request=request, outcome=Outcome.DENIED,
                      actor_label=f"client {credentials.client_id[:100]}" if credentials
                      else "unauthenticated",
                      detail={"reason": "needs a confidential client's credentials or a "
                                        "bearer token with the introspection scope"})
-        return super().unauthenticated_response(request, oauthlib_request)
+        if authorization.partition(" ")[0].lower() == "bearer":
+            error = getattr(oauthlib_request, "oauth2_error", None) or {}
+            if error.get("error") == "insufficient_scope":
+                return self._refused(403, "insufficient_scope",
+                                     'Bearer error="insufficient_scope", scope="introspection"')
+            return self._refused(401, "invalid_token", 'Bearer error="invalid_token"')
+        if credentials is None:
+            challenge = (token_answers.BASIC_CHALLENGE if client_auth.tried_basic(authorization)
+                         else 'Bearer realm="oauth"')
+            return self._refused(401, "invalid_client", challenge)
+        try:
+            client_auth.authenticate(authorization, request.POST)
+        except client_auth.InvalidClient as refused:
+            return self._refused(401, "invalid_client", token_answers.BASIC_CHALLENGE
+                                 if refused.used_basic else 'Bearer error="invalid_client"')
+        return self._refused(403, "unauthorized_client", None)  # a public client
+
+    @staticmethod
+    def _refused(status: int, error: str, challenge: str | None) -> HttpResponse:
+        response = JsonResponse({"error": error}, status=status)
+        if challenge:
+            response["WWW-Authenticate"] = challenge
+        return response
 
 
 @method_decorator(login_not_required, name="dispatch")
