@@ -17,6 +17,7 @@ from keystead.directory.authorization import Actor
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
     list_display = ("name", "owner", "mode", "enrolled", "seen")
+    list_select_related = ("owner",)  # the owner may be empty, which Django's own join skips
     list_filter = ("mode",)
     search_fields = ("name", "owner__email")
     readonly_fields = ("name", "application", "reset_url", "login_name", "email_domain",
@@ -64,6 +65,7 @@ class DeviceAdmin(admin.ModelAdmin):
 @admin.register(EnrollmentToken)
 class EnrollmentTokenAdmin(admin.ModelAdmin):
     list_display = ("__str__", "mode", "created_by", "expires_at", "used_at")
+    list_select_related = ("created_by",)
     readonly_fields = ("label", "application", "mode", "check_seconds", "reset_url",
                        "login_name", "email_domain", "created_by", "created_at", "expires_at",
                        "used_at")

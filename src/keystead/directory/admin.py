@@ -16,6 +16,9 @@ from django.contrib import admin
 from django.contrib.auth.models import Group as AuthGroup
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from keystead.directory import services
 from keystead.directory.admin_audit import DOOR, AuditedModelAdmin
@@ -23,10 +26,13 @@ from keystead.directory.admin_events import EventAdmin
 from keystead.directory.admin_guards import RefusalsOnThePage, actor
 from keystead.directory.admin_users import UserAdmin
 from keystead.directory.authorization import NotAllowed, may_change_admin_roles
-from keystead.directory.models import AdminRole, Group, Role
+from keystead.directory.models import AdminRole, Group, Role, User
 from keystead.directory.rules import FieldProblem, RuleViolation
 
 __all__ = ["AdminRoleAdmin", "EventAdmin", "GroupAdmin", "RoleAdmin", "UserAdmin"]
+
+#: How many people a group's or a role's page names; the user list shows them all.
+PEOPLE_SHOWN = 50
 
 # Admin roles are shown once, as directory.AdminRole, not also as "Groups"
 # under Authentication, where they would be confused with directory groups.
@@ -67,6 +73,14 @@ class ThroughServices(RefusalsOnThePage, admin.ModelAdmin):
         obj.pk = saved.pk
         obj._state.adding = False
 
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        """A viewer who may not change the record reads the people in its short list
+        (``people_named``), not in Django's read-only text naming every one of them."""
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            return [name for name in fields if name not in self.raw_id_fields]
+        return fields
+
     def save_related(self, request: HttpRequest, form: Any, formsets: Any,
                      change: bool) -> None:
         for formset in formsets:
@@ -87,10 +101,14 @@ class GroupAdmin(ThroughServices):
     related_ids = {"members": "member_ids"}
     list_display = ("name", "member_count", "description")
     search_fields = ("name",)
-    # The browser's own multiple choice list: Django's two-box picker and its search-as-
-    # you-type widget both fail accessibility checks (unlabelled inputs, ARIA misuse).
-    fields = ("name", "description", "external_id", "members", "created_at", "updated_at")
-    readonly_fields = ("created_at", "updated_at")
+    # Members by id in a plain labelled box (with a link to pick from the user list), not a
+    # list of every person in the directory: thousands of choices made the page take
+    # seconds. Django's two-box picker and its search-as-you-type widget both fail
+    # accessibility checks (unlabelled inputs, ARIA misuse). ``member_list`` names them.
+    raw_id_fields = ("members",)
+    fields = ("name", "description", "external_id", "members", "member_list", "created_at",
+              "updated_at")
+    readonly_fields = ("member_list", "created_at", "updated_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Group]:
         return super().get_queryset(request).annotate(member_total=Count("members", distinct=True))
@@ -99,6 +117,10 @@ class GroupAdmin(ThroughServices):
     def member_count(self, obj: Group) -> int:
         return obj.member_total
 
+    @admin.display(description="who they are")
+    def member_list(self, obj: Group) -> SafeString:
+        return people_named(obj.members.all() if obj.pk else User.objects.none(),
+                            "directory_groups__id__exact", obj.pk)
 
 
 @admin.register(Role)
@@ -108,8 +130,10 @@ class RoleAdmin(ThroughServices):
     related_ids = {"users": "user_ids", "groups": "group_ids"}
     list_display = ("name", "user_count", "group_count", "description")
     search_fields = ("name",)
-    fields = ("name", "description", "users", "groups", "created_at", "updated_at")
-    readonly_fields = ("created_at", "updated_at")
+    raw_id_fields = ("users",)  # by id, as a group's members (GroupAdmin)
+    fields = ("name", "description", "users", "user_list", "groups", "created_at",
+              "updated_at")
+    readonly_fields = ("user_list", "created_at", "updated_at")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Role]:
         return super().get_queryset(request).annotate(
@@ -123,6 +147,26 @@ class RoleAdmin(ThroughServices):
     @admin.display(description="groups", ordering="group_total")
     def group_count(self, obj: Role) -> int:
         return obj.group_total
+
+    @admin.display(description="who they are")
+    def user_list(self, obj: Role) -> SafeString:
+        return people_named(obj.users.all() if obj.pk else User.objects.none(),
+                            "roles__id__exact", obj.pk)
+
+
+def people_named(people: QuerySet[User], lookup: str, pk: int | None) -> SafeString:
+    """The first ``PEOPLE_SHOWN`` emails of ``people``, and a link to all of them in the user
+    list (filtered by ``lookup`` = ``pk``) when there are more: two queries at most,
+    however many there are."""
+    emails = list(people.order_by("email").values_list("email", flat=True)[:PEOPLE_SHOWN + 1])
+    if not emails:
+        return format_html("{}", "nobody yet")
+    shown = format_html("{}", ", ".join(emails[:PEOPLE_SHOWN]))
+    if len(emails) <= PEOPLE_SHOWN:
+        return shown
+    every = f"{reverse('admin:directory_user_changelist')}?{lookup}={pk}"
+    return format_html('{}, … <a href="{}">all {} in the user list</a>', shown, every,
+                       people.count())
 
 
 

@@ -219,9 +219,9 @@ class UserAdmin(RefusalsOnThePage, UnlockAdminMixin, AuditedModelAdmin):
 
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # Filtering on the hash would let a caller probe it character by character.
-        return not lookup.startswith("password") and super().lookup_allowed(
-            lookup, value, request
-        )
+        # A role's holders are listed from the role's page (``RoleAdmin.user_list``).
+        return not lookup.startswith("password") and (
+            lookup == "roles__id__exact" or super().lookup_allowed(lookup, value, request))
 
     # -- permissions -------------------------------------------------------
 
