@@ -128,3 +128,17 @@ def test_a_token_never_mints_a_token_that_outlives_it(admin_user, api_for_token)
                                          "days": 3})
     assert within.status_code == 201
     assert ApiToken.objects.get(name="within").expires_at < maker.expires_at
+
+
+def test_the_token_and_application_lists_are_paginated_like_every_list(api):
+    for name in ("one", "two", "three"):
+        assert api.post("/api/v1/tokens", {"name": name, "scopes": ["users:read"]}
+                        ).status_code == 201
+        assert api.post("/api/v1/clients", {"name": f"App {name}", "redirect_uris": [
+            "https://app.example.com/cb"]}).status_code == 201
+    tokens = api.get("/api/v1/tokens?limit=2").json()
+    assert tokens["count"] == ApiToken.objects.count() == 4  # with the caller's own
+    assert [t["name"] for t in tokens["items"]] == ["three", "two"]  # the newest first
+    clients = api.get("/api/v1/clients?limit=2&offset=1").json()
+    assert clients["count"] == 3
+    assert [c["name"] for c in clients["items"]] == ["App three", "App two"]

@@ -5,10 +5,12 @@ from dataclasses import replace
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
+from ninja.pagination import paginate
 from ninja.responses import Status
 from oauth2_provider.models import get_application_model
 
 from keystead.api.auth import ScopedToken, actor
+from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS
 from keystead.api.schemas import ClientCreate, ClientCreated, ClientOut, ClientPatch, ShortText
 from keystead.directory.rules import FieldProblem, RuleViolation
@@ -43,6 +45,7 @@ def _settings_values(values: dict) -> dict:
 
 
 @router.get("/clients", response={200: list[ClientOut], **ERRORS}, auth=read)
+@paginate(Pages)
 def list_clients(request: HttpRequest):
     return _apps()
 

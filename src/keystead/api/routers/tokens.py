@@ -3,11 +3,13 @@
 from django.http import HttpRequest
 from ninja import Router
 from ninja.errors import HttpError
+from ninja.pagination import paginate
 from ninja.responses import Status
 
 from keystead.api import tokens as token_service
 from keystead.api.auth import ScopedToken, actor
 from keystead.api.models import ApiToken
+from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS
 from keystead.api.schemas import ShortText, TokenCreate, TokenCreated, TokenOut
 
@@ -16,8 +18,9 @@ admin = ScopedToken("admin")
 
 
 @router.get("/tokens", response={200: list[TokenOut], **ERRORS}, auth=admin)
+@paginate(Pages)
 def list_tokens(request: HttpRequest):
-    return ApiToken.objects.select_related("owner")
+    return ApiToken.objects.select_related("owner").order_by("-created_at", "-pk")
 
 
 @router.post("/tokens", response={201: TokenCreated, **ERRORS}, auth=admin)
