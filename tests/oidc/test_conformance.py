@@ -220,6 +220,19 @@ def test_a_malformed_max_age_is_invalid_request(browser_client, max_age):
     assert query["state"] == "st"
 
 
+@pytest.mark.parametrize("challenge", ["abc", "A" * 42, "A" * 44, "A" * 42 + "=",
+                                       "A" * 42 + "+", "A" * 128])
+def test_a_challenge_that_is_not_s256_is_invalid_request(browser_client, challenge):
+    """RFC 7636 §4.2: no verifier matches such a challenge, so the code it would buy could
+    never be exchanged; the application hears it now, not after the person signed in."""
+    app, _ = make_app()
+    query = _redirect_query(browser_client.get(
+        "/oauth/authorize/", authorize_params(app, code_challenge=challenge)))
+    assert query["error"] == "invalid_request"
+    assert "code_challenge" in query["error_description"]
+    assert query["state"] == "st"
+
+
 def test_an_empty_max_age_counts_as_omitted(browser_client):
     app, _ = make_app()
     query = _redirect_query(browser_client.get(

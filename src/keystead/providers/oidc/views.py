@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from urllib.parse import parse_qs, urlsplit
 
@@ -251,6 +252,11 @@ def _prompts(request: HttpRequest) -> set[str]:
 _REQUEST_OBJECTS = {"request": RequestNotSupported, "request_uri": RequestURINotSupported}
 
 
+def _malformed_challenge(raw: str | None) -> bool:
+    """Whether a ``code_challenge`` was sent that is not an S256 challenge."""
+    return bool(raw) and re.fullmatch(r"[A-Za-z0-9_-]{43}", raw) is None
+
+
 def _malformed_max_age(raw: str | None) -> bool:
     """Whether a ``max_age`` was sent that is not a non-negative whole number (one sent
     without a value counts as not sent, RFC 6749 §3.1)."""
@@ -332,6 +338,14 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
                     # error; oauthlib would ignore them, answering from the parameters
                     # outside the object instead. Discovery says they are unsupported.
                     return self._refuse_to_client(request, unsupported())
+            if _malformed_challenge(request.GET.get("code_challenge")):
+                # RFC 7636 §4.2: an S256 challenge (the only method accepted) is the
+                # base64url SHA-256 of the verifier, 43 characters. Any other value could
+                # never be matched: the code it bought would be refused at the token
+                # endpoint, after the person had signed in and approved for nothing.
+                return self._invalid_request(
+                    request, "code_challenge must be an S256 challenge: 43 characters of "
+                             "base64url, the SHA-256 of the code verifier (RFC 7636).")
             if _malformed_max_age(request.GET.get("max_age")):
                 # §3.1.2.1: max_age is a number of seconds. Ignoring a value that is not
                 # would hand out a code without the fresh sign-in the application asked
