@@ -18,7 +18,7 @@ def make_sp(tmp_path, client):
     made = []
 
     def make(name: str = "lasso", *, sign_requests: bool = False, acs: str = "",
-             requested: str = "", **wanted) -> LassoSp:
+             requested: str = "", slo_response: str = "", **wanted) -> LassoSp:
         directory = tmp_path / f"sp-{name}-{len(made)}"
         directory.mkdir()
         make_key_pair(directory, name)
@@ -26,6 +26,7 @@ def make_sp(tmp_path, client):
         acs = acs or f"https://{name}.sp.test/acs"
         extra = ["--sign-requests"] if sign_requests else []
         extra += ["--requested", requested] if requested else []
+        extra += ["--slo-response", slo_response] if slo_response else []
         xml = lasso(directory, "metadata", entity_id, acs, f"https://{name}.sp.test/slo",
                     *extra)["metadata"]
         application = services.register(

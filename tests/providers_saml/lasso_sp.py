@@ -8,19 +8,25 @@ prints one JSON object on stdout.
 Commands (all take ``--dir``, a directory holding ``sp.xml``, ``sp-key.pem``,
 ``sp-cert.pem`` and ``idp.xml``):
 
-- ``metadata ENTITY_ID ACS SLO [--sign-requests] [--requested a,b]``: write ``sp.xml``
+- ``metadata ENTITY_ID ACS SLO [--sign-requests] [--requested a,b] [--slo-response URL]``:
+  write ``sp.xml`` (``--slo-response``: the logout service's ResponseLocation)
 - ``request redirect|post [--relay-state R] [--acs-url U] [--acs-index I] [--force-authn]
-  [--passive]``: an AuthnRequest; ``url``, ``body`` (POST) and ``id``
+  [--passive] [--nameid-format F] [--subject NAMEID] [--authn-context C,C
+  [--comparison exact|minimum|maximum|better]]``: an AuthnRequest (NameIDPolicy
+  Format F, persistent unless given; ``none``: no Format; ``--subject``: asking for the
+  person with that NameID, in format F; ``--authn-context``: a RequestedAuthnContext
+  with those classes); ``url``, ``body`` (POST) and ``id``
 - ``response SAMLRESPONSE``: verify and read a Response: ``name_id``, ``format``,
   ``attributes``, ``session`` (a dump for logout)
-- ``logout SESSION [--post]``: a LogoutRequest over HTTP-Redirect (or POST): ``url``
-  (and ``body``)
+- ``logout SESSION [--post] [--expired]``: a LogoutRequest over HTTP-Redirect (or POST):
+  ``url`` (and ``body``); ``--expired``: its NotOnOrAfter passed ten minutes ago
 - ``logout-response QUERY``: verify the IdP's LogoutResponse (HTTP-Redirect query)
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 from pathlib import Path
@@ -39,7 +45,7 @@ SP_METADATA = """<?xml version="1.0"?>
       <ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
     </md:KeyDescriptor>
     <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-        Location="{slo}"/>
+        Location="{slo}"{slo_response}/>
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:AssertionConsumerService index="0" isDefault="true"
         Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}"/>{requested}
@@ -73,7 +79,9 @@ def metadata(directory: Path, args: argparse.Namespace) -> dict:
                      f'SP</md:ServiceName>{wanted}</md:AttributeConsumingService>')
     xml = SP_METADATA.format(entity_id=args.entity_id, acs=args.acs, slo=args.slo, cert=body,
                              signed="true" if args.sign_requests else "false",
-                             requested=requested)
+                             requested=requested,
+                             slo_response=(f' ResponseLocation="{args.slo_response}"'
+                                           if args.slo_response else ""))
     (directory / "sp.xml").write_text(xml)
     return {"metadata": xml}
 
@@ -83,7 +91,8 @@ def request(directory: Path, args: argparse.Namespace) -> dict:
     login = lasso.Login(sp)
     method = lasso.HTTP_METHOD_REDIRECT if args.binding == "redirect" else lasso.HTTP_METHOD_POST
     login.initAuthnRequest(idp_entity_id(sp), method)
-    login.request.nameIdPolicy.format = lasso.SAML2_NAME_IDENTIFIER_FORMAT_PERSISTENT
+    login.request.nameIdPolicy.format = (None if args.nameid_format == "none"
+                                          else args.nameid_format)
     login.request.nameIdPolicy.allowCreate = True
     if args.relay_state:
         login.msgRelayState = args.relay_state
@@ -91,6 +100,18 @@ def request(directory: Path, args: argparse.Namespace) -> dict:
         login.request.assertionConsumerServiceURL = args.acs_url
     if args.acs_index is not None:
         login.request.assertionConsumerServiceIndex = args.acs_index
+    if args.subject:
+        subject = lasso.Saml2Subject()
+        subject.nameId = lasso.Saml2NameID()
+        subject.nameId.content = args.subject
+        subject.nameId.format = login.request.nameIdPolicy.format
+        login.request.subject = subject
+    if args.authn_context:
+        requested = lasso.Samlp2RequestedAuthnContext()
+        requested.authnContextClassRef = tuple(args.authn_context.split(","))
+        if args.comparison:
+            requested.comparison = args.comparison
+        login.request.requestedAuthnContext = requested
     login.request.forceAuthn = args.force_authn
     login.request.isPassive = args.passive
     login.buildAuthnRequestMsg()
@@ -126,6 +147,9 @@ def logout(directory: Path, args: argparse.Namespace) -> dict:
     request.setSessionFromDump(args.session)
     method = lasso.HTTP_METHOD_POST if args.post else lasso.HTTP_METHOD_REDIRECT
     request.initRequest(idp_entity_id(sp), method)
+    if args.expired:
+        past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
+        request.request.notOnOrAfter = past.strftime("%Y-%m-%dT%H:%M:%SZ")
     request.buildRequestMsg()
     return {"url": request.msgUrl, "body": request.msgBody or ""}
 
@@ -147,6 +171,7 @@ def main() -> int:
     md.add_argument("slo")
     md.add_argument("--sign-requests", action="store_true")
     md.add_argument("--requested", default="", help="attribute names the SP asks for, a,b")
+    md.add_argument("--slo-response", default="", help="ResponseLocation of the SLO service")
     rq = commands.add_parser("request")
     rq.add_argument("binding", choices=["redirect", "post"])
     rq.add_argument("--relay-state", default="")
@@ -154,10 +179,15 @@ def main() -> int:
     rq.add_argument("--acs-index", type=int, default=None)
     rq.add_argument("--force-authn", action="store_true")
     rq.add_argument("--passive", action="store_true")
+    rq.add_argument("--nameid-format", default=lasso.SAML2_NAME_IDENTIFIER_FORMAT_PERSISTENT)
+    rq.add_argument("--subject", default="")
+    rq.add_argument("--authn-context", default="")
+    rq.add_argument("--comparison", default="")
     commands.add_parser("response").add_argument("saml_response")
     lo = commands.add_parser("logout")
     lo.add_argument("session")
     lo.add_argument("--post", action="store_true", help="HTTP-POST instead of HTTP-Redirect")
+    lo.add_argument("--expired", action="store_true")
     commands.add_parser("logout-response").add_argument("query")
     args = parser.parse_args()
     handlers = {"metadata": metadata, "request": request, "response": response,

@@ -3,17 +3,21 @@ unspecified."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from keystead.providers.saml.models import EMAIL, UNSPECIFIED
+from keystead.directory.models import Event
+from keystead.providers.saml.models import EMAIL, PERSISTENT, UNSPECIFIED
 
 from .helpers import path_of, posted_form
 
 pytestmark = pytest.mark.django_db
 
 
-def name_id_at(sp, client) -> dict:
-    page = client.get(path_of(sp.request("redirect")["url"]))
+def name_id_at(sp, client, asked: str = PERSISTENT) -> dict:
+    """What the SP reads after asking (NameIDPolicy Format ``asked``; "none": no Format)."""
+    page = client.get(path_of(sp.request("redirect", "", "", "--nameid-format", asked)["url"]))
     return sp.read(posted_form(page.content.decode())[1]["SAMLResponse"])
 
 
@@ -48,10 +52,57 @@ def test_persistent_differs_between_people(make_sp, client, person):
 
 
 def test_email_address_format(make_sp, signed_in):
-    got = name_id_at(make_sp(nameid_format=EMAIL), signed_in)
+    got = name_id_at(make_sp(nameid_format=EMAIL), signed_in, EMAIL)
     assert (got["name_id"], got["format"]) == ("ada@example.com", EMAIL)
 
 
 def test_unspecified_format_is_the_user_name(make_sp, signed_in):
-    got = name_id_at(make_sp(nameid_format=UNSPECIFIED), signed_in)
+    got = name_id_at(make_sp(nameid_format=UNSPECIFIED), signed_in, UNSPECIFIED)
     assert (got["name_id"], got["format"]) == ("ada", UNSPECIFIED)
+
+
+@pytest.mark.parametrize("asked", [UNSPECIFIED, "none"])
+def test_a_request_leaving_the_format_open_gets_the_registered_one(make_sp, signed_in, asked):
+    got = name_id_at(make_sp(nameid_format=EMAIL), signed_in, asked)
+    assert (got["name_id"], got["format"]) == ("ada@example.com", EMAIL)
+
+
+def test_a_format_other_than_the_registered_one_answers_invalid_name_id_policy(make_sp,
+                                                                               signed_in):
+    """Core 3.4.1.1: asked for persistent, Keystead must not send an email NameID; the SP
+    gets a signed error Response at its ACS (not a page), InvalidNameIDPolicy."""
+    sp = make_sp(nameid_format=EMAIL)
+    asked = sp.request("redirect", "state-9", "", "--nameid-format", PERSISTENT)
+    page = signed_in.get(path_of(asked["url"]))
+    action, fields = posted_form(page.content.decode())
+    assert (action, fields["RelayState"]) == (sp.acs, "state-9")
+    xml = base64.b64decode(fields["SAMLResponse"]).decode()
+    assert "urn:oasis:names:tc:SAML:2.0:status:InvalidNameIDPolicy" in xml
+    assert f'InResponseTo="{asked["id"]}"' in xml
+    assert "ada@example.com" not in xml
+    assert "error" in sp.read(fields["SAMLResponse"], ok=False)
+    event = Event.objects.filter(action="saml.sso").latest("pk")
+    assert event.outcome == "failure"
+    assert "NameIDPolicy" in event.detail["reason"]
+
+
+def test_a_request_about_someone_else_is_not_answered_with_the_signed_in_person(make_sp,
+                                                                                 signed_in,
+                                                                                 person):
+    """Core 3.4.1.4: a request with a <Subject> asks about that principal; Ada, signed in,
+    must not be asserted to an SP that asked about somebody else (UnknownPrincipal)."""
+    from keystead.providers.saml import release
+
+    sp = make_sp()
+    asked = sp.request("redirect", "", "", "--subject", "f" * 64)
+    page = signed_in.get(path_of(asked["url"]))
+    action, fields = posted_form(page.content.decode())
+    assert action == sp.acs
+    xml = base64.b64decode(fields["SAMLResponse"]).decode()
+    assert "urn:oasis:names:tc:SAML:2.0:status:UnknownPrincipal" in xml
+    assert "<ns1:Assertion" not in xml and "Assertion " not in xml
+    assert "error" in sp.read(fields["SAMLResponse"], ok=False)
+    # Asking about Ada herself is answered as usual.
+    ada = release.name_id_value(sp.application, person)
+    page = signed_in.get(path_of(sp.request("redirect", "", "", "--subject", ada)["url"]))
+    assert sp.read(posted_form(page.content.decode())[1]["SAMLResponse"])["name_id"] == ada

@@ -184,3 +184,60 @@ def test_an_acs_asked_for_by_index(make_sp, signed_in):
     assert posted_form(page.content.decode())[0] == sp.acs
     refused = signed_in.get(path_of(sp.request("redirect", "", "", "--acs-index", "5")["url"]))
     assert refused.status_code == 400
+
+
+def test_the_authn_instant_is_when_the_person_signed_in(make_sp, client, person):
+    """Core 2.7.2: AuthnInstant is the time the authentication took place, which SPs check
+    against their maximum age (and ForceAuthn); not the moment the response is made."""
+    import datetime as dt
+    import re
+
+    from django.utils import timezone
+
+    from keystead.login.models import SignedInSession
+
+    sp = make_sp()
+    client.post("/login/", {"username": person.email, "password": PASSWORD})
+    an_hour_ago = timezone.now() - dt.timedelta(hours=1)
+    assert SignedInSession.objects.filter(user=person).update(signed_in_at=an_hour_ago) == 1
+    page = client.get(path_of(sp.request("redirect")["url"]))
+    answer = posted_form(page.content.decode())[1]["SAMLResponse"]
+    instant = re.search(r'AuthnInstant="([^"]+)"', base64.b64decode(answer).decode()).group(1)
+    said = dt.datetime.strptime(instant, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    assert abs(said - an_hour_ago) < dt.timedelta(seconds=2)
+    assert sp.read(answer)["name_id"]
+
+
+PPT = "urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport"
+X509 = "urn:oasis:names:tc:SAML:2.0:ac:classes:X509"
+PASSWORD_CLASS = "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"
+
+
+@pytest.mark.parametrize(("classes", "comparison", "met"), [
+    (PPT, "", True),
+    (f"{X509},{PPT}", "exact", True),
+    (PASSWORD_CLASS, "minimum", True),
+    (PASSWORD_CLASS, "better", True),
+    (X509, "maximum", True),
+    (PASSWORD_CLASS, "maximum", False),
+    (X509, "", False),
+    (X509, "minimum", False),
+    (PPT, "better", False),
+])
+def test_a_requested_authn_context_keystead_cannot_meet_answers_no_authn_context(
+        make_sp, signed_in, classes, comparison, met):
+    """Core 3.3.2.2.1 / 3.4.1: Keystead's sign-in is PasswordProtectedTransport; a
+    RequestedAuthnContext it does not satisfy gets a NoAuthnContext status, not an
+    assertion claiming something else."""
+    sp = make_sp()
+    flags = ["--authn-context", classes] + (["--comparison", comparison] if comparison else [])
+    page = signed_in.get(path_of(sp.request("redirect", "", "", *flags)["url"]))
+    answer = posted_form(page.content.decode())[1]["SAMLResponse"]
+    xml = base64.b64decode(answer).decode()
+    if met:
+        assert sp.read(answer)["name_id"]
+        assert PPT in xml
+    else:
+        assert "urn:oasis:names:tc:SAML:2.0:status:NoAuthnContext" in xml
+        assert "ada@example.com" not in xml
+        assert "error" in sp.read(answer, ok=False)

@@ -10,7 +10,9 @@ the base64 form value for HTTP-POST) and ``binding`` ("redirect" or "post"),
 ``name_id`` and ``name_id_format``, ``attributes`` (name -> list of values),
 ``lifetime_seconds`` (negative: already expired), optional ``audience``
 (replaces the SP's entity id), ``encrypt`` (encrypt the assertion, AES-256, or 3DES
-with ``cipher: "3des"``) and ``sha1`` (sign with RSA-SHA1 instead of RSA-SHA256).
+with ``cipher: "3des"``) and ``sha1`` (sign with RSA-SHA1 instead of RSA-SHA256);
+optional ``confirmation_method`` (replaces bearer), ``audience_restrictions`` (a list of
+audiences, one <AudienceRestriction> each; empty: none at all).
 
 Output: ``url`` (the ACS address), ``response`` (base64 SAMLResponse) and
 ``relay_state``; or ``metadata`` alone when called with ``{"metadata_only": true, ...}``.
@@ -80,10 +82,19 @@ def respond(job):
     for confirmation in [assertion.subject.subjectConfirmation]:
         if confirmation is not None and confirmation.subjectConfirmationData is not None:
             confirmation.subjectConfirmationData.notOnOrAfter = stamp(now + lifetime)
+        if confirmation is not None and job.get("confirmation_method"):
+            confirmation.method = job["confirmation_method"]
     if job.get("audience"):
         restriction = lasso.Saml2AudienceRestriction()
         restriction.audience = job["audience"]
         assertion.conditions.audienceRestriction = (restriction,)
+    if job.get("audience_restrictions") is not None:
+        restrictions = []
+        for audience in job["audience_restrictions"]:
+            restriction = lasso.Saml2AudienceRestriction()
+            restriction.audience = audience
+            restrictions.append(restriction)
+        assertion.conditions.audienceRestriction = tuple(restrictions)
     statement = lasso.Saml2AttributeStatement()
     attributes = []
     for name, values in job.get("attributes", {}).items():

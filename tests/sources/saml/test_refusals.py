@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+import re
+import subprocess
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -140,3 +143,121 @@ def test_an_unsigned_response_without_an_assertion_is_refused(idp, saml_source, 
            'Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>'
            '</samlp:Response>')
     refused(idp.post(encoded(xml)), "no assertion")
+
+
+def resigned_assertion(xml: str, keys, directory: Path) -> str:
+    """``xml`` (its assertion changed, the response's signature taken off) with the
+    assertion signed again by the IdP's key, by xmlsec1: what an IdP that itself puts
+    those values in would send. (Lasso always writes the Recipient it expects.)"""
+    (directory / "in.xml").write_text(xml)
+    (directory / "key.pem").write_text(keys.key)
+    (directory / "cert.pem").write_text(keys.cert)
+    subprocess.run(["xmlsec1", "--sign", "--privkey-pem",
+                    f"{directory / 'key.pem'},{directory / 'cert.pem'}",
+                    "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+                    "--output", str(directory / "out.xml"), str(directory / "in.xml")],
+                   check=True, capture_output=True)
+    return (directory / "out.xml").read_text()
+
+
+def test_a_subject_confirmation_for_another_recipient_is_refused(idp, people, tmp_path):
+    """Profiles 4.1.4.2: the bearer SubjectConfirmationData's Recipient is the ACS URL."""
+    response = idp.respond(idp.request(), name_id="ada@example.com", name_id_format=EMAIL_FORMAT)
+    xml = without_response_signature(response_xml(response))
+    ours = 'Recipient="http://testserver/sources/saml/acs"'
+    assert ours in xml
+    resigned = resigned_assertion(
+        xml.replace(ours, 'Recipient="https://other-sp.example.test/acs"'), idp.keys, tmp_path)
+    refused(idp.post(encoded(resigned)), "Recipient")
+
+
+def test_a_resigned_assertion_is_accepted_when_nothing_else_changed(idp, people, tmp_path):
+    """The control for the test above: re-signing by itself does not make a refusal."""
+    response = idp.respond(idp.request(), name_id="ada@example.com", name_id_format=EMAIL_FORMAT)
+    resigned = resigned_assertion(without_response_signature(response_xml(response)),
+                                  idp.keys, tmp_path)
+    assert idp.post(encoded(resigned)).status_code == 302
+
+
+def test_an_assertion_without_an_audience_restriction_is_refused(idp, people):
+    """Profiles 4.1.4.2: a bearer assertion MUST name the SP in an <AudienceRestriction>."""
+    response = idp.respond(idp.request(), name_id="ada@example.com", name_id_format=EMAIL_FORMAT,
+                           audience_restrictions=[])
+    assert "AudienceRestriction" not in response_xml(response)
+    refused(idp.post(response), "wrong audience")
+
+
+def test_every_audience_restriction_must_name_keystead(idp, people):
+    """Core 2.5.1.4: several <AudienceRestriction>s must each be satisfied (an AND)."""
+    response = idp.respond(idp.request(), name_id="ada@example.com", name_id_format=EMAIL_FORMAT,
+                           audience_restrictions=["http://testserver/sources/saml/metadata",
+                                                  "https://other-sp.example.test/metadata"])
+    refused(idp.post(response), "wrong audience")
+
+
+def test_an_assertion_confirmed_other_than_by_bearer_is_refused(idp, people):
+    """Web Browser SSO works with bearer confirmation only; sender-vouches proves nothing
+    about the browser that posts it."""
+    response = idp.respond(idp.request(), name_id="ada@example.com", name_id_format=EMAIL_FORMAT,
+                           confirmation_method="urn:oasis:names:tc:SAML:2.0:cm:sender-vouches")
+    refused(idp.post(response), "bearer")
+
+
+def without_first_signature(xml: str) -> str:
+    start = xml.index("<Signature ")
+    end = xml.index("</Signature>", start) + len("</Signature>")
+    return xml[:start] + xml[end:]
+
+
+@pytest.mark.parametrize(("sha1", "accepted"), [(False, True), (True, False)])
+def test_the_signature_inside_an_encrypted_assertion_is_held_to_sha256(idp, people, sha1,
+                                                                         accepted):
+    """With the response's own signature off, the only signature is the assertion's, inside
+    the EncryptedAssertion: an RSA-SHA1 one there is refused like one outside."""
+    response = idp.respond(idp.request(), name_id="ada@example.com", name_id_format=EMAIL_FORMAT,
+                           encrypt=True, sha1=sha1)
+    xml = without_first_signature(response_xml(response))
+    assert "<Signature " not in xml and "EncryptedAssertion" in xml
+    answer = idp.post(encoded(xml))
+    if accepted:
+        assert answer.status_code == 302
+    else:
+        refused(answer, "weak algorithm")
+
+
+def _wrapped(xml: str, where: str, keep_signature: bool) -> str:
+    """Signature wrapping: the IdP-signed assertion kept (hidden in ``where``) for the
+    signature check, beside a forged copy naming Mallory as Ada, with the same ID (and
+    the genuine one's signature copied into it, or none)."""
+    start = xml.index("<saml:Assertion")
+    end = xml.index("</saml:Assertion>") + len("</saml:Assertion>")
+    genuine = xml[start:end]
+    forged = genuine.replace("mallory@example.com", "ada@example.com")
+    if not keep_signature:
+        forged = re.sub(r"<Signature .*?</Signature>", "", forged, flags=re.S)
+    if where == "extensions":
+        hidden = f"<samlp:Extensions>{genuine}</samlp:Extensions>"
+        head = xml[:start]
+        issuer_end = head.index("</saml:Issuer>") + len("</saml:Issuer>")
+        return head[:issuer_end] + hidden + head[issuer_end:] + forged + xml[end:]
+    # "advice": the genuine assertion inside the forged one's <Advice>
+    return xml[:start] + forged.replace(
+        "</saml:Conditions>", f"</saml:Conditions><saml:Advice>{genuine}</saml:Advice>", 1
+    ) + xml[end:]
+
+
+@pytest.mark.parametrize("keep_signature", [True, False])
+@pytest.mark.parametrize("where", ["extensions", "advice"])
+def test_signature_wrapping_is_refused(idp, people, where, keep_signature):
+    """XSW: the signature verifies over the genuine assertion (Mallory's), the forged
+    copy beside it says Ada; nobody is signed in."""
+    response = idp.respond(idp.request(), name_id="mallory@example.com",
+                           name_id_format=EMAIL_FORMAT)
+    xml = without_response_signature(response_xml(response))
+    wrapped = _wrapped(xml, where, keep_signature)
+    assert wrapped.count("ada@example.com") == 1
+    answer = idp.post(encoded(wrapped))
+    assert answer.status_code == 403
+    assert "_auth_user_id" not in answer.wsgi_request.session
+    event = Event.objects.filter(action="saml.sign_in").latest("id")
+    assert event.outcome == "failure"

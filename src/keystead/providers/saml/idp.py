@@ -21,7 +21,7 @@ from pathlib import Path
 from django.conf import settings
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.config import IdPConfig
-from saml2.saml import NAME_FORMAT_URI
+from saml2.saml import AUTHN_PASSWORD_PROTECTED, NAME_FORMAT_URI
 from saml2.server import Server
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
@@ -33,6 +33,9 @@ SIGN_ALG = SIG_RSA_SHA256
 DIGEST_ALG = DIGEST_SHA256
 ASSERTION_MINUTES = 5
 CLOCK_SKEW_SECONDS = 120
+#: The authentication context every assertion states (a Keystead sign-in is at least a
+#: password over HTTPS), and what a <RequestedAuthnContext> is compared with.
+AUTHN_CLASS = AUTHN_PASSWORD_PROTECTED
 
 
 def entity_id() -> str:

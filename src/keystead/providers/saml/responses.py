@@ -12,12 +12,12 @@ is signed around it.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import tempfile
 
 from django.utils import timezone
 from saml2 import class_name
-from saml2.saml import AUTHN_PASSWORD_PROTECTED
 from saml2.samlp import response_from_string
 from saml2.server import Server
 from saml2.sigver import (
@@ -41,16 +41,21 @@ class CannotEncrypt(ValueError):
 
 
 def authn_response(server: Server, application: SamlApplication, user: User, *,
-                   in_response_to: str | None, destination: str) -> str:
-    """The Response XML for ``user`` at ``application``'s ACS ``destination``."""
+                   in_response_to: str | None, destination: str,
+                   authenticated_at: dt.datetime | None = None) -> str:
+    """The Response XML for ``user`` at ``application``'s ACS ``destination``.
+
+    ``authenticated_at``: when the person signed in (the AuthnInstant, Core 2.7.2: the time
+    the authentication took place, which SPs compare with ForceAuthn and their own
+    maximum age), not when this response is made; unknown: now."""
     common = {
         "identity": release.attributes(application, user),
         "in_response_to": in_response_to,
         "destination": destination,
         "sp_entity_id": application.entity_id,
         "name_id": release.name_id(application, user, idp.entity_id()),
-        "authn": {"class_ref": AUTHN_PASSWORD_PROTECTED, "authn_auth": idp.entity_id(),
-                  "authn_instant": int(timezone.now().timestamp())},
+        "authn": {"class_ref": idp.AUTHN_CLASS, "authn_auth": idp.entity_id(),
+                  "authn_instant": int((authenticated_at or timezone.now()).timestamp())},
         "sign_alg": idp.SIGN_ALG,
         "digest_alg": idp.DIGEST_ALG,
         "encrypt_assertion": False,

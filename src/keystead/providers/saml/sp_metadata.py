@@ -23,6 +23,8 @@ class SpDescription:
     acs_urls: tuple[str, ...]  # HTTP-POST assertion consumer services, in index order
     acs_indexes: tuple[str, ...]  # their index attributes, in the same order
     slo: tuple[tuple[str, str], ...]  # (binding, location) of single logout services
+    #: (binding, address) where LogoutResponses go: the ResponseLocation, else the Location
+    slo_responses: tuple[tuple[str, str], ...]
     wants_signed_requests: bool
     has_encryption_certificate: bool
 
@@ -62,17 +64,22 @@ def describe(xml: str) -> SpDescription:
                               "HTTP-POST binding: Keystead sends responses by HTTP-POST; "
                               "enable that binding on the SP.")
     acs = sorted(acs, key=_index)
-    slo = []
+    slo, slo_responses = [], []
     for binding in (BINDING_HTTP_REDIRECT, BINDING_HTTP_POST):
         for endpoint in store.service(entity_id, "spsso_descriptor", "single_logout_service",
                                       binding) or []:
             slo.append((binding, _location(endpoint, "SingleLogoutService")))
+            # Metadata 2.2.2: responses go to the ResponseLocation when there is one.
+            slo_responses.append((binding, _location(endpoint, "SingleLogoutService",
+                                                     "response_location")
+                                  if endpoint.get("response_location") else slo[-1][1]))
     descriptor = store[entity_id]["spsso_descriptor"][0]
     return SpDescription(
         entity_id=entity_id,
         acs_urls=tuple(_location(e, "AssertionConsumerService") for e in acs),
         acs_indexes=tuple(str(e.get("index") or "0") for e in acs),
         slo=tuple(slo),
+        slo_responses=tuple(slo_responses),
         wants_signed_requests=str(descriptor.get("authn_requests_signed", "")).lower() == "true",
         has_encryption_certificate=bool(store.certs(entity_id, "spsso", "encryption")),
     )
@@ -90,14 +97,16 @@ def _index(endpoint: dict) -> int:
                               "(0, 1, 2, ...) in the SP's metadata.") from None
 
 
-def _location(endpoint: dict, element: str) -> str:
-    """An endpoint's address; pysaml2 does not insist on the required Location attribute,
-    and an endpoint without one is nowhere to send anything."""
-    location = endpoint.get("location")
+def _location(endpoint: dict, element: str, attribute: str = "location") -> str:
+    """An endpoint's address (its ``attribute``: Location, or ResponseLocation); pysaml2
+    does not insist on the required Location attribute, and an endpoint without one is
+    nowhere to send anything."""
+    name = "ResponseLocation" if attribute == "response_location" else "Location"
+    location = endpoint.get(attribute)
     if not location:
-        raise MetadataProblem(f"One <{element}> has no Location attribute: give its address "
+        raise MetadataProblem(f"One <{element}> has no {name} attribute: give its address "
                               "in the SP's metadata.")
     if not is_web_address(location):
-        raise MetadataProblem(f"One <{element}> has the Location {location[:80]!r}, which is "
+        raise MetadataProblem(f"One <{element}> has the {name} {location[:80]!r}, which is "
                               "not an http or https address: correct the SP's metadata.")
     return location

@@ -26,23 +26,33 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.request import AuthnRequest
-from saml2.s_utils import decode_base64_and_inflate
+from saml2.s_utils import decode_base64_and_inflate, error_status_factory
+from saml2.saml import AUTHN_PASSWORD, NAMEID_FORMAT_UNSPECIFIED
 from saml2.samlp import (
+    STATUS_INVALID_NAMEID_POLICY,
+    STATUS_NO_AUTHN_CONTEXT,
     STATUS_NO_PASSIVE,
+    STATUS_PARTIAL_LOGOUT,
+    STATUS_SUCCESS,
+    STATUS_UNKNOWN_PRINCIPAL,
+    Status,
+    StatusCode,
     authn_request_from_string,
     logout_request_from_string,
 )
 from saml2.sigver import verify_redirect_signature
+from saml2.validate import validate_on_or_after
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.providers.oidc.views import session_signed_in_at
-from keystead.providers.saml import idp, metadata, responses, sp_metadata
+from keystead.providers.saml import idp, metadata, release, responses, sp_metadata
 from keystead.providers.saml.models import SamlApplication
 
 log = logging.getLogger(__name__)
 PENDING = "saml_idp_pending"  # session key: POST-binding requests waiting for sign-in
 FORCED = "saml_idp_forced"  # session key: ForceAuthn requests, by ID, and when they came
+ANSWERED = "saml_idp_answered"  # session key: applications this session signed in to
 
 
 class Refused(Exception):
@@ -98,6 +108,16 @@ def _application_of(issuer: str | None) -> SamlApplication:
     return application
 
 
+def _destined_here(message) -> None:
+    """Bindings 3.4.5.2 / 3.5.5.2: a signed request MUST carry the Destination it was sent
+    to. pysaml2 compares one that is present with Keystead's addresses, but lets a signed
+    request without one through, which would let a request signed for another IdP be
+    brought here."""
+    if not message.destination:
+        raise Refused("The application's request could not be verified.",
+                      "a signed request without a Destination")
+
+
 def _consumer_url(described: sp_metadata.SpDescription, asked: str | None,
                   index: str | None = None) -> str:
     """The ACS to answer: the one asked for (by address or by index) if the metadata lists
@@ -126,11 +146,16 @@ def _post_form(request: HttpRequest, application: SamlApplication, url: str, fie
 def _answer(request: HttpRequest, application: SamlApplication, destination: str, *,
             in_response_to: str | None, relay_state: str, door: str) -> HttpResponse:
     with idp.server(application) as server:
-        xml = responses.authn_response(server, application, request.user,
-                                       in_response_to=in_response_to, destination=destination)
+        xml = responses.authn_response(
+            server, application, request.user, in_response_to=in_response_to,
+            destination=destination,
+            authenticated_at=session_signed_in_at(request) or request.user.last_login)
     audit.record("saml.sso", request=request, target=application,
                  detail={"application": application.slug, "person": request.user.email,
                          "nameid_format": application.nameid_format, "door": door})
+    answered = request.session.get(ANSWERED, [])
+    if application.pk not in answered:
+        request.session[ANSWERED] = [*answered, application.pk]
     return _post_form(request, application, destination, "SAMLResponse",
                       responses.encoded(xml), relay_state)
 
@@ -158,6 +183,8 @@ def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
             except Exception as exc:  # pysaml2 raises many kinds; all mean "refuse"
                 raise Refused("The application's sign-in request could not be verified.",
                               f"{type(exc).__name__}: {exc}"[:300]) from exc
+        if signed:
+            _destined_here(checked.message)
         destination = _consumer_url(described, checked.message.assertion_consumer_service_url,
                                     checked.message.assertion_consumer_service_index)
         # (refused above, before anyone is asked to sign in)
@@ -166,15 +193,31 @@ def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
     except sp_metadata.MetadataProblem as problem:
         return _refuse(request, Refused("The application's registration is broken.", str(problem)),
                        application)
+    unmet = _name_id_policy_unmet(application, checked.message.name_id_policy)
+    if unmet:
+        return _status_answer(request, application, destination, checked, relay_state,
+                              STATUS_INVALID_NAMEID_POLICY, unmet)
+    unmet = _authn_context_unmet(checked.message.requested_authn_context)
+    if unmet:
+        return _status_answer(request, application, destination, checked, relay_state,
+                              STATUS_NO_AUTHN_CONTEXT, unmet)
     passive = str(checked.message.is_passive).lower() == "true"
     force = str(checked.message.force_authn).lower() == "true"
     fresh = request.user.is_authenticated and (not force or _signed_in_again(request, checked))
     if not fresh and passive:
-        return _no_passive(request, application, destination, checked, relay_state)
+        return _status_answer(request, application, destination, checked, relay_state,
+                              STATUS_NO_PASSIVE, "passive: not signed in",
+                              "Nobody is signed in.")
     if not request.user.is_authenticated:
         return _to_sign_in(request, message, binding, relay_state)
     if not fresh:
         return _to_sign_in(request, message, binding, relay_state, again=True)
+    if _not_the_person(application, request.user, _subject_name_id(checked.message),
+                       asked=True):
+        return _status_answer(request, application, destination, checked, relay_state,
+                              STATUS_UNKNOWN_PRINCIPAL,
+                              "the request's Subject names someone other than the signed-in "
+                              "person", "The request is about someone else.")
     try:
         return _answer(request, application, destination, in_response_to=checked.message.id,
                        relay_state=relay_state, door="sp-initiated")
@@ -202,15 +245,72 @@ def _signed_in_again(request: HttpRequest, checked: AuthnRequest) -> bool:
     return True
 
 
-def _no_passive(request: HttpRequest, application: SamlApplication, destination: str,
-                checked: AuthnRequest, relay_state: str) -> HttpResponse:
-    """IsPassive and nobody (freshly enough) signed in: tell the SP so, without a page."""
+def _name_id_policy_unmet(application: SamlApplication, policy) -> str:
+    """Why the request's <NameIDPolicy> cannot be met ("" when it can).
+
+    Core 3.4.1.1: a Format other than unspecified obliges the NameID to have exactly that
+    format, and an SPNameQualifier obliges the NameID's to be the same. Keystead issues
+    the format the application is registered with, qualified by its own entity ID."""
+    if policy is None:
+        return ""
+    wanted = (policy.format or "").strip()
+    if wanted and wanted not in (NAMEID_FORMAT_UNSPECIFIED, application.nameid_format):
+        return (f"NameIDPolicy asks for the format {wanted[:100]}; the application is "
+                f"registered for {application.nameid_format}")
+    qualifier = (policy.sp_name_qualifier or "").strip()
+    if qualifier and qualifier != application.entity_id:
+        return (f"NameIDPolicy asks for SPNameQualifier {qualifier[:100]}; Keystead issues "
+                "NameIDs for the application's own entity ID only")
+    return ""
+
+
+#: The standard authentication context classes weaker than ``idp.AUTHN_CLASS``.
+WEAKER_CLASSES = frozenset({
+    AUTHN_PASSWORD,
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:InternetProtocol",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:InternetProtocolPassword",
+    "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified",
+})
+
+
+def _authn_context_unmet(requested) -> str:
+    """Why a <RequestedAuthnContext> cannot be met ("" when it can): Core 3.3.2.2.1, the
+    IdP that cannot satisfy it answers NoAuthnContext. Keystead's sign-in is
+    PasswordProtectedTransport: it meets ``exact`` when that class is listed, ``minimum``
+    when it or a weaker standard class is, ``maximum`` when it or any class not known to
+    be weaker is, ``better`` when every listed class is weaker. Declaration references
+    are never met."""
+    if requested is None:
+        return ""
+    classes = [(c.text or "").strip() for c in requested.authn_context_class_ref or []]
+    comparison = (requested.comparison or "exact").strip()
+    if comparison == "better":
+        met = bool(classes) and all(c in WEAKER_CLASSES for c in classes)
+    elif comparison == "minimum":
+        met = any(c == idp.AUTHN_CLASS or c in WEAKER_CLASSES for c in classes)
+    elif comparison == "maximum":
+        met = any(c not in WEAKER_CLASSES for c in classes)
+    else:  # exact
+        met = idp.AUTHN_CLASS in classes
+    if met:
+        return ""
+    asked = ", ".join(classes) or "authentication context declarations"
+    return f"RequestedAuthnContext ({comparison}) {asked[:200]} is not {idp.AUTHN_CLASS}"
+
+
+def _status_answer(request: HttpRequest, application: SamlApplication, destination: str,
+                   checked: AuthnRequest, relay_state: str, code: str, reason: str,
+                   message: str = "") -> HttpResponse:
+    """A signed Response with an error status (``code`` second-level) to the ACS, where the
+    spec wants the SP told rather than the person shown a page: IsPassive and nobody
+    (freshly enough) signed in, a NameIDPolicy Keystead cannot meet, or a <Subject> that
+    is not the signed-in person."""
     with idp.server(application) as server:
         answer = server.create_error_response(
-            checked.message.id, destination, (STATUS_NO_PASSIVE, "Nobody is signed in."),
+            checked.message.id, destination, (code, message or reason),
             sign=True, sign_alg=idp.SIGN_ALG, digest_alg=idp.DIGEST_ALG)
     audit.record("saml.sso", request=request, target=application, outcome=Outcome.FAILURE,
-                 detail={"application": application.slug, "reason": "passive: not signed in"})
+                 detail={"application": application.slug, "reason": reason[:300]})
     return _post_form(request, application, destination, "SAMLResponse",
                       responses.encoded(str(answer)), relay_state)
 
@@ -298,17 +398,26 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
                                   "LogoutRequest signature missing or not valid")
             try:
                 checked = server.parse_logout_request(message, binding)
+                if checked.message.not_on_or_after:  # pysaml2 does not look at it
+                    validate_on_or_after(checked.message.not_on_or_after,
+                                         idp.CLOCK_SKEW_SECONDS)
             except Exception as exc:
                 raise Refused("The application's logout request could not be verified.",
                               f"{type(exc).__name__}: {exc}"[:300]) from exc
+            _destined_here(checked.message)  # logout requests are always signed
             bindings = [b for b, _ in description.slo]
             if not bindings:
                 raise Refused("The application's registration has no logout address.")
-            answer = server.create_logout_response(checked.message, bindings, sign=True,
-                                                   sign_alg=idp.SIGN_ALG,
+            person = request.user if request.user.is_authenticated else None
+            stranger = _not_the_person(application, person, checked.message.name_id)
+            status = (error_status_factory((STATUS_UNKNOWN_PRINCIPAL, "The NameID is not the "
+                                            "person signed in here."))
+                      if stranger else _partial_logout(request, application))
+            answer = server.create_logout_response(checked.message, bindings, status=status,
+                                                   sign=True, sign_alg=idp.SIGN_ALG,
                                                    digest_alg=idp.DIGEST_ALG)
             binding_out = bindings[0]
-            destination = dict(description.slo)[binding_out]
+            destination = dict(description.slo_responses)[binding_out]
             sent = server.apply_binding(binding_out, str(answer), destination, relay_state,
                                         response=True, sign=True, sigalg=idp.SIGN_ALG)
     except Refused as refused:
@@ -316,11 +425,17 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
     except sp_metadata.MetadataProblem as problem:
         return _refuse(request, Refused("The application's registration is broken.",
                                         str(problem)), application, event="saml.slo")
-    person = request.user if request.user.is_authenticated else None
-    audit.record("saml.slo", request=request, target=application,
-                 detail={"application": application.slug,
-                         "person": person.email if person else ""})
-    if person is not None:
+    if stranger:
+        # A LogoutRequest about somebody else (one captured and replayed to this browser,
+        # say) ends nothing: Core 3.7.3.2, the principal is not the one it names.
+        audit.record("saml.slo", request=request, target=application, outcome=Outcome.FAILURE,
+                     detail={"application": application.slug, "person": person.email,
+                             "reason": "the LogoutRequest names another person"})
+    else:
+        audit.record("saml.slo", request=request, target=application,
+                     detail={"application": application.slug,
+                             "person": person.email if person else ""})
+    if person is not None and not stranger:
         audit.record("logout", request=request, target=person, detail={"door": "saml"})
         logout(request)
     if binding_out == BINDING_HTTP_REDIRECT:
@@ -328,6 +443,42 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
                                     else dict(sent["headers"])["Location"])
     encoded = base64.b64encode(str(answer).encode()).decode("ascii")
     return _post_form(request, application, destination, "SAMLResponse", encoded, relay_state)
+
+
+def _partial_logout(request: HttpRequest, application: SamlApplication) -> Status | None:
+    """Core 3.7.3.2: the session also reached other applications, and Keystead does not
+    pass the logout on to them, so the answer is Success with PartialLogout (None: plain
+    Success)."""
+    others = [pk for pk in request.session.get(ANSWERED, []) if pk != application.pk]
+    if not request.user.is_authenticated or not others:
+        return None
+    return Status(status_code=StatusCode(value=STATUS_SUCCESS,
+                                         status_code=StatusCode(value=STATUS_PARTIAL_LOGOUT)))
+
+
+def _subject_name_id(message):
+    """An AuthnRequest's <Subject>: None when it has none, else its NameID ("" when the
+    subject is named otherwise, which Keystead cannot match)."""
+    if message.subject is None:
+        return None
+    return "" if message.subject.name_id is None else message.subject.name_id
+
+
+def _not_the_person(application: SamlApplication, person, name_id, *,
+                    asked: bool = False) -> bool:
+    """Whether a request's NameID names someone other than the signed-in ``person``.
+
+    LogoutRequest (Core 3.7.3.2): no one signed in means nobody to tell apart, the logout
+    is already done. AuthnRequest with a <Subject> (Core 3.4.1.4, ``asked``): the
+    assertion must be about that subject; a request without one (None) asks about no one
+    in particular."""
+    if person is None or (asked and name_id is None):
+        return False
+    if name_id is None or isinstance(name_id, str):  # BaseID, EncryptedID: never issued
+        return True
+    if name_id.format and name_id.format != application.nameid_format:
+        return True
+    return (name_id.text or "").strip() != release.name_id_value(application, person)
 
 
 @require_GET

@@ -30,6 +30,7 @@ from saml2.saml import (
     NAMEID_FORMAT_EMAILADDRESS,
     NAMEID_FORMAT_PERSISTENT,
     NAMEID_FORMAT_UNSPECIFIED,
+    SCM_BEARER,
 )
 from saml2.sigver import security_context
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
@@ -236,6 +237,42 @@ def _reason(exc: Exception) -> str:
     return f"the response was refused: {type(exc).__name__}: {text}"
 
 
+def _audience_problem(assertion) -> str | None:
+    """Profiles 4.1.4.2: the assertion MUST carry an <AudienceRestriction> naming this SP.
+    pysaml2 accepts an assertion without one, and several restrictions when any one of
+    them names the SP, whereas each must be satisfied (Core 2.5.1.4)."""
+    restrictions = assertion.conditions.audience_restriction if assertion.conditions else []
+    if not restrictions:
+        return (f"wrong audience: the assertion has no AudienceRestriction; it must name "
+                f"{entity_id()}")
+    for restriction in restrictions:
+        audiences = [(a.text or "").strip() for a in restriction.audience or []]
+        if entity_id() not in audiences:
+            return f"wrong audience: the assertion is also restricted to {audiences!r}, " \
+                   f"not {entity_id()}"
+    return None
+
+
+def _confirmation_problem(assertion) -> str | None:
+    """Profiles 4.1.4.2: a bearer <SubjectConfirmation> whose data names this ACS as its
+    Recipient and has a NotOnOrAfter (pysaml2 checks the times and InResponseTo, but
+    compares the Recipient only when given conversation details)."""
+    confirmations = assertion.subject.subject_confirmation if assertion.subject else []
+    bearer = [c for c in confirmations or [] if c.method == SCM_BEARER]
+    if not bearer:
+        methods = sorted({str(c.method) for c in confirmations or []})
+        return (f"subject confirmation failed: the assertion is confirmed by {methods}, not "
+                "bearer, which is what Web Browser SSO uses")
+    for confirmation in bearer:
+        data = confirmation.subject_confirmation_data
+        if data is not None and data.recipient == acs_url() and data.not_on_or_after:
+            return None
+    recipients = [c.subject_confirmation_data.recipient for c in bearer
+                  if c.subject_confirmation_data is not None]
+    return (f"subject confirmation failed: no bearer confirmation has the Recipient "
+            f"{acs_url()} and a NotOnOrAfter (Recipient {recipients!r})")[:500]
+
+
 def verify(source: SamlSource, encoded: str, outstanding: dict[str, str]) -> Verified:
     """Check a POSTed SAMLResponse completely; raise ``InvalidTicket`` with the reason."""
     if not encoded:
@@ -254,6 +291,11 @@ def verify(source: SamlSource, encoded: str, outstanding: dict[str, str]) -> Ver
             raise InvalidTicket(_reason(exc)) from exc
     if response is None:
         raise InvalidTicket("the response could not be read")
+    # An encrypted assertion's own signature was out of sight above: look again, decrypted.
+    decrypted = response.xmlstr
+    if (problem := _algorithms_problem(
+            decrypted.encode() if isinstance(decrypted, str) else decrypted)) is not None:
+        raise InvalidTicket(problem)
     destination = response.response.destination
     if destination != acs_url():
         raise InvalidTicket(f"wrong Destination {destination!r}; expected {acs_url()}")
@@ -262,6 +304,8 @@ def verify(source: SamlSource, encoded: str, outstanding: dict[str, str]) -> Ver
         raise InvalidTicket(f"issued by {response.issuer()!r}, not {source.idp_entity_id!r}")
     if assertion is None:  # nothing signed either: pysaml2 checks signatures on assertions
         raise InvalidTicket("the response holds no assertion")
+    if (problem := _audience_problem(assertion) or _confirmation_problem(assertion)) is not None:
+        raise InvalidTicket(problem)
     attributes: dict[str, list[str]] = {}
     for statement in assertion.attribute_statement or []:
         for attribute in statement.attribute:
