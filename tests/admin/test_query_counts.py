@@ -23,6 +23,8 @@ from keystead.directory.models import Event, Group, Role, User
 from keystead.login.models import OutgoingMail
 from keystead.policy.models import GroupPolicy
 from keystead.providers.oidc.models import ClientSettings
+from keystead.providers.saml import keys
+from keystead.providers.saml.models import SigningKey
 from keystead.provisioning.models import (
     ArchivedOperation,
     Operation,
@@ -100,6 +102,12 @@ def fill(count: int) -> None:
         EnrollmentToken(digest=f"{person.pk:064d}", created_by=person, application=app,
                         expires_at=now + timedelta(days=1))
         for person, app in zip(members, apps, strict=True)])
+    made = keys.current()  # keys as rotations leave them: signing, next, published, retired
+    SigningKey.objects.bulk_create([
+        SigningKey(private_key=made.private_key, certificate=made.certificate,
+                   signs_from=now + timedelta(days=i - count),
+                   published_until=now + timedelta(days=1 - i % 3) if i % 2 else None)
+        for i in range(count)])
     OutgoingMail.objects.bulk_create([
         OutgoingMail(user=person, recipient=person.email, subject="Your sign-in code",
                      body_encrypted="") for person in members])
@@ -122,7 +130,7 @@ LISTS = [
     "/admin/oauth2_provider/application/", "/admin/provisioning/system/",
     "/admin/provisioning/passwordpolicy/", "/admin/provisioning/operation/",
     "/admin/provisioning/archivedoperation/", "/admin/devices/device/",
-    "/admin/devices/enrollmenttoken/",
+    "/admin/devices/enrollmenttoken/", "/admin/saml_idp/signingkey/",
 ]
 
 

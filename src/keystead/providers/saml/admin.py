@@ -13,6 +13,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from keystead.directory.admin_guards import ReadOnlyAdmin, RefusalsOnThePage, actor
@@ -102,14 +103,16 @@ class SigningKeyAdmin(ReadOnlyAdmin):
     change_list_template = "admin/saml_idp/signingkey/change_list.html"
 
 
+    def get_queryset(self, request: HttpRequest):
+        return keys.with_state(super().get_queryset(request), timezone.now())
+
     @admin.display(description="state")
     def state(self, obj: SigningKey) -> str:
-        signing = keys.current(create=False)
-        if signing is not None and obj.pk == signing.pk:
+        if obj.is_signing:
             return "signing"
-        if obj.signs_from > dt.datetime.now(dt.UTC):
+        if obj.signs_from > timezone.now():
             return "next (published, not signing yet)"
-        return "retired (published during the overlap)" if obj in keys.published() else "retired"
+        return "retired (published during the overlap)" if obj.is_published else "retired"
 
     @admin.display(description="created")
     def created(self, obj: SigningKey) -> str:

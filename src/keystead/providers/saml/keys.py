@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from keystead import crypto
@@ -65,11 +65,28 @@ def _create(signs_from: dt.datetime, now: dt.datetime) -> SigningKey:
                                      signs_from=signs_from)
 
 
+def _published_at(now: dt.datetime) -> Q:
+    """Keys metadata lists at ``now``: those not (yet) past their publication."""
+    return Q(published_until__isnull=True) | Q(published_until__gt=now)
+
+
+def _signing_first(now: dt.datetime) -> QuerySet[SigningKey]:
+    """The keys that may sign at ``now``, the one that does first."""
+    return SigningKey.objects.filter(signs_from__lte=now).order_by("-signs_from", "-pk")
+
+
+def with_state(keys: QuerySet[SigningKey], now: dt.datetime) -> QuerySet[SigningKey]:
+    """``keys`` each marked ``is_signing`` and ``is_published`` at ``now``, by the rules of
+    ``current`` and ``published``, in the one statement that lists them."""
+    return keys.annotate(
+        is_signing=Q(pk=Subquery(_signing_first(now).values("pk")[:1])),
+        is_published=ExpressionWrapper(_published_at(now), output_field=BooleanField()))
+
+
 def published(now: dt.datetime | None = None) -> list[SigningKey]:
     """Keys to publish in metadata, the signing one first, then the next, then retired."""
     now = now or timezone.now()
-    keys = list(SigningKey.objects.filter(Q(published_until__isnull=True)
-                                          | Q(published_until__gt=now)))
+    keys = list(SigningKey.objects.filter(_published_at(now)))
     signing = current(now, create=False)
     return sorted(keys, key=lambda k: (k.pk != getattr(signing, "pk", None),
                                        k.signs_from < now, -k.signs_from.timestamp()))
@@ -78,7 +95,7 @@ def published(now: dt.datetime | None = None) -> list[SigningKey]:
 def current(now: dt.datetime | None = None, *, create: bool = True) -> SigningKey | None:
     """The key that signs now: the newest whose ``signs_from`` has passed (made if none)."""
     now = now or timezone.now()
-    key = SigningKey.objects.filter(signs_from__lte=now).order_by("-signs_from", "-pk").first()
+    key = _signing_first(now).first()
     if key is None and create:
         # Two processes starting at once may each make one: the newer signs, both are
         # published, and nothing is lost.
