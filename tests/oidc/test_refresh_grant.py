@@ -107,7 +107,10 @@ def test_a_narrower_scope_and_a_wider_one(browser_client):
     narrow = refresh(app, secret, first["refresh_token"], scope="openid email")
     assert narrow.status_code == 200 and narrow.json()["scope"] == "openid email"
     assert "given_name" not in verified_claims(narrow.json()["id_token"])
-    wider = refresh(app, secret, narrow.json()["refresh_token"], scope="openid email profile")
+    # Wider than the original grant (openid email profile groups), not merely than the
+    # narrowed token (test_refresh_original_scope).
+    wider = refresh(app, secret, narrow.json()["refresh_token"],
+                    scope="openid email offline_access")
     assert wider.status_code == 400 and wider.json()["error"] == "invalid_scope"
 
 

@@ -18,7 +18,7 @@ from keystead.providers.oidc.refresh_rules import (
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 CLIENT = ClientFacts(application_id=7, may_refresh=True, refresh_lifetime=timedelta(days=1))
 LIVE = TokenFacts(application_id=7, revoked=False, access_token_expires=NOW - timedelta(hours=1),
-                  original_scope="openid email profile", user_active=True)
+                  access_scope="openid email profile", user_active=True)
 
 
 def with_(facts, **changes):
@@ -34,6 +34,21 @@ def test_a_narrower_scope_is_granted_and_a_wider_one_refused():
     assert decide(LIVE, CLIENT, "openid email email", NOW) == (None, "openid email")
     refusal, _ = decide(LIVE, CLIENT, "openid groups", NOW)
     assert refusal is Refusal.SCOPE_WIDENED and refusal.error == "invalid_scope"
+
+
+def test_the_family_grant_bounds_and_fills_the_scope_not_the_replaced_token():
+    """After a refresh narrowed the access token to ``openid``, the family's grant (RFC 6749
+    §6, "originally granted by the resource owner") still decides."""
+    narrowed = with_(LIVE, access_scope="openid", granted_scope="openid email profile")
+    assert decide(narrowed, CLIENT, None, NOW) == (None, "openid email profile")
+    assert decide(narrowed, CLIENT, "openid profile", NOW) == (None, "openid profile")
+    assert decide(narrowed, CLIENT, "openid groups", NOW)[0] is Refusal.SCOPE_WIDENED
+
+
+def test_a_family_without_a_kept_grant_is_bounded_by_the_replaced_token():
+    older = with_(LIVE, access_scope="openid", granted_scope="")
+    assert decide(older, CLIENT, None, NOW) == (None, "openid")
+    assert decide(older, CLIENT, "openid profile", NOW)[0] is Refusal.SCOPE_WIDENED
 
 
 @pytest.mark.parametrize(("token", "client", "refusal"), [

@@ -1,5 +1,5 @@
 """What Keystead keeps beside django-oauth-toolkit's tables: per-application token settings,
-and when the person signed in for each refresh-token family."""
+and when the person signed in and what they granted for each refresh-token family."""
 
 from __future__ import annotations
 
@@ -70,18 +70,33 @@ class ClientSettings(models.Model):
 
 
 class FamilySignIn(models.Model):
-    """When the person signed in for one refresh-token family (one sign-in's tokens).
+    """What one refresh-token family (one sign-in's tokens) started with: when the person
+    signed in, and the scope the person granted.
 
     A refreshed ID token's ``auth_time`` must be that of the original sign-in
     (OpenID Connect Core §12.2), while django-oauth-toolkit reads the person's
-    latest sign-in, which moves whenever they sign in anywhere else. The
-    toolkit's tables keep no such time, so it is written once, when the ID
-    token that starts the family is issued, and read by every refresh of the
-    family (``token_family`` is the toolkit's ``RefreshToken.token_family``).
+    latest sign-in, which moves whenever they sign in anywhere else. A refresh
+    may ask for any scope within the one originally granted, and one that
+    omits ``scope`` gets that whole grant again (RFC 6749 §6), however a
+    previous refresh narrowed it; the toolkit keeps only each access token's
+    scope, which a narrowing refresh overwrites. Neither is in the toolkit's
+    tables, so both are written once, in the transaction that issues the
+    family's first tokens (authorization code or password grant, with or
+    without ``openid``), and read by every refresh of the family
+    (``token_family`` is the toolkit's ``RefreshToken.token_family``).
+
+    ``auth_time`` is empty when the sign-in time was unknown (a code from a
+    browser session Keystead has no sign-in time for, without ``openid``).
+    ``granted_scope`` is empty for families that started before it was kept
+    (which had a row only if they started with ``openid``): for them, and for
+    families without a row, a refresh decides against the scope of the
+    access token it replaces, as before (``refresh_rules``). A family granted
+    an empty scope is served the same either way.
     """
 
     token_family = models.UUIDField(primary_key=True)
-    auth_time = models.DateTimeField()
+    auth_time = models.DateTimeField(null=True)
+    granted_scope = models.TextField(blank=True, default="")
 
     class Meta:
         verbose_name = "sign-in of a refresh-token family"

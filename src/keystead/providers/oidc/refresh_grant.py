@@ -6,7 +6,8 @@ signed-in application refreshes every few minutes), and the toolkit's path
 reads the client, the token and its access token several times over, locks
 them, and loads model instances the answer never uses. Here, through the ORM:
 one read of the client with its token settings (``client_auth``), one of the
-presented token with its access token, owner and the family's sign-in time;
+presented token with its access token, owner and the family's sign-in time
+and granted scope (``FamilySignIn``);
 the decision by the pure rules of ``refresh_rules``; then the writes and the
 audit Event in one transaction, so a token is never issued without its Event.
 
@@ -115,7 +116,8 @@ def client_facts(application, client_settings: ClientSettings) -> ClientFacts:
 
 def _presented(raw: str):
     """The stored refresh token with its access token, its owner and its family's sign-in
-    time (``family_auth_time``), in one query; None if unknown.
+    time and granted scope (``family_auth_time``, ``family_granted_scope``: None or empty
+    for a family that started before they were kept), in one query; None if unknown.
 
     Several rows may share a checksum (the toolkit's unique key is (checksum, revoked)):
     the live one first, else the one revoked last, as the toolkit reads it. They are
@@ -127,7 +129,8 @@ def _presented(raw: str):
         RefreshToken.objects
         .filter(token_checksum=token_checksum(raw))
         .select_related("access_token", "user")
-        .annotate(family_auth_time=Subquery(sign_in.values("auth_time")[:1])))
+        .annotate(family_auth_time=Subquery(sign_in.values("auth_time")[:1]),
+                  family_granted_scope=Subquery(sign_in.values("granted_scope")[:1])))
 
 
 def _token_facts(stored) -> TokenFacts | None:
@@ -137,7 +140,8 @@ def _token_facts(stored) -> TokenFacts | None:
     return TokenFacts(application_id=stored.application_id,
                       revoked=stored.revoked is not None,
                       access_token_expires=access.expires if access is not None else None,
-                      original_scope=access.scope if access is not None else "",
+                      access_scope=access.scope if access is not None else "",
+                      granted_scope=stored.family_granted_scope or "",
                       user_active=stored.user.is_active)
 
 

@@ -63,8 +63,19 @@ class TokenFacts:
     application_id: int
     revoked: bool
     access_token_expires: datetime | None  # None: its access token is gone
-    original_scope: str
+    access_scope: str  # of the access token this refresh replaces
     user_active: bool
+    # What the person granted when the family started (``FamilySignIn``); empty for a
+    # family that started before Keystead kept it.
+    granted_scope: str = ""
+
+    @property
+    def original_scope(self) -> str:
+        """The scope "originally granted by the resource owner" (RFC 6749 §6): the
+        family's first grant, which a narrowing refresh does not change. Families
+        from before the grant was kept fall back to the replaced access token's
+        scope, so for them a narrowing refresh still narrows every later one."""
+        return self.granted_scope or self.access_scope
 
 
 @dataclass(frozen=True)
@@ -80,7 +91,10 @@ def decide(token: TokenFacts | None, client: ClientFacts, requested_scope: str |
 
     The scope of the new tokens is the requested one when it is given and within
     the original grant (§6: "MUST NOT include any scope not originally granted"),
-    otherwise the original scope.
+    otherwise the original scope ("if omitted is treated as equal to the scope
+    originally granted"). The original grant is the family's
+    (``TokenFacts.original_scope``), not the replaced access token's: after a
+    refresh that narrowed the scope, a later one may ask for the rest again.
     """
     if not client.may_refresh:
         return Refusal.GRANT_NOT_ALLOWED, ""

@@ -16,8 +16,8 @@ grants do:
 - per-application token settings (``ClientSettings``): refresh tokens on or
   off, access-token lifetime, ES256 ID tokens;
 - the claims (``claims.claims_for``) and the key that signs an ID token
-  (``id_tokens``); the sign-in time of a new token family is kept
-  (``FamilySignIn``) for the refresh grant's ID tokens;
+  (``id_tokens``); the sign-in time and granted scope of a new token family
+  are kept (``FamilySignIn``) for the refresh grant;
 - the password grant signs in like the sign-in page
   (``sign_in_with_password``).
 
@@ -306,8 +306,11 @@ class KeysteadValidator(OAuth2Validator):
         transaction; this is the method the toolkit names for custom storing logic).
 
         ``token`` is also the response body, so what is stored is what is sent. A new
-        family's sign-in time is kept for the ID tokens its refreshes bring
-        (``FamilySignIn``, read by ``refresh_grant``).
+        family's sign-in time and granted scope are kept (``FamilySignIn``, read by
+        ``refresh_grant``): the time for the ID tokens its refreshes bring, the scope as
+        the bound of what its refreshes may ask for and what they get without ``scope``.
+        Every family starts here (the authorization code and password grants; with or
+        without ``openid``); the refresh grant only continues one.
         """
         client_settings = settings_for(request.client)
         if not client_settings.issue_refresh_tokens:
@@ -320,9 +323,11 @@ class KeysteadValidator(OAuth2Validator):
             family = (RefreshToken.objects
                       .filter(token_checksum=token_checksum(token["refresh_token"]))
                       .values_list("token_family", flat=True).first())
-        auth_time = getattr(request, "keystead_auth_time", None)
-        if auth_time is not None and family is not None and "openid" in request.scopes:
-            FamilySignIn.objects.create(token_family=family, auth_time=auth_time)
+        if family is not None:
+            # token["scope"] is what the family's first access token was stored with.
+            FamilySignIn.objects.create(
+                token_family=family, granted_scope=token["scope"],
+                auth_time=getattr(request, "keystead_auth_time", None))
         code_checksum = getattr(request, "keystead_code_checksum", None)
         if code_checksum is not None:
             # What this code produced, so a replay of it can revoke exactly that.
