@@ -12,6 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+from keystead_agent import tls
 from keystead_agent.files import read_json, write_json
 
 DEFAULT_CONFIG = Path("/etc/keystead/agent.json")
@@ -21,6 +22,9 @@ FROM_KEYSTEAD = ("client_id", "token_url", "userinfo_url", "reset_url", "mode",
                  "check_seconds", "login_name", "email_domain")
 #: ... and what of it an administrator may change later: re-read at every check.
 FOLLOWED = ("userinfo_url", "reset_url", "mode", "check_seconds", "login_name", "email_domain")
+#: Keystead's values that are addresses: https, or plain http only to this computer
+#: (``tls.encrypted_or_local``), so no password or token travels unencrypted.
+ADDRESSES = ("token_url", "userinfo_url", "reset_url")
 
 
 @dataclass
@@ -90,10 +94,14 @@ def save(config: Config, path: Path) -> None:
 
 #: The values Keystead may give, beyond their type: an interval of 0 (or less) would have
 #: the daemon check without pause, one beyond a day overflows the wait (and Keystead
-#: allows 30 to 86400); an unknown mode or mapping would be taken for another one.
+#: allows 30 to 86400); an unknown mode or mapping would be taken for another one; a
+#: plain-http address of another computer would carry passwords or tokens unencrypted.
 _ALLOWED = {"mode": lambda value: value in (STORE, DO_NOT_STORE),
             "check_seconds": lambda value: 1 <= value <= 86400,
-            "login_name": lambda value: value in ("local", "email")}
+            "login_name": lambda value: value in ("local", "email"),
+            "token_url": tls.encrypted_or_local,
+            "userinfo_url": lambda value: value == "" or tls.encrypted_or_local(value),
+            "reset_url": lambda value: value == "" or tls.encrypted_or_local(value)}
 
 
 def acceptable(name: str, value: object) -> bool:

@@ -35,6 +35,13 @@ def _keystead_says(answer: httpx.Response) -> str:
 def reach(config: Config, show: Show) -> int:
     """Reachability, TLS and clock; the number of problems found."""
     host = urlsplit(config.server).hostname or ""
+    for name in ("server", "token_url"):
+        address = getattr(config, name)
+        if address and not tls.encrypted_or_local(address):
+            show("TLS", f"NONE: {name} {address} is plain http to another computer, so "
+                        "the agent sends nothing there: enrol again with --server "
+                        "https://... (plain http only to 127.0.0.1, ::1 or localhost)")
+            return 1
     try:
         answer = httpx.get(f"{config.server}/healthz", timeout=config.timeout,
                            verify=tls.verify(config.ca_file))

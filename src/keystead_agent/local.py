@@ -113,10 +113,28 @@ def create(user: str) -> None:
         raise LocalChangeFailed(f"useradd failed: {run.stderr.strip()[:200]}")
 
 
-def set_password(user: str, password: str) -> None:
-    """Set the local password with chpasswd (``user:password`` on standard input)."""
+def password_problem(password: str) -> str | None:
+    """Why ``password`` cannot be set as a local password, or None. chpasswd reads
+    ``user:password`` lines as C strings: a NUL would cut the password short (the local
+    password would be only what comes before it) and a line break would end the line. A
+    colon is fine: chpasswd splits at the first one, in the name's end."""
+    if "\x00" in password:
+        return ("the password holds a NUL character, which this computer's password tools "
+                "cannot take: choose a Keystead password without one")
     if "\n" in password or "\r" in password:
-        raise LocalChangeFailed("a password with a line break cannot be set locally")
+        return ("the password holds a line break, which this computer's password tools "
+                "cannot take: choose a Keystead password without one")
+    return None
+
+
+def set_password(user: str, password: str) -> None:
+    """Set the local password with chpasswd (``user:password`` on standard input); a
+    password it cannot take whole (``password_problem``) is refused, never cut short."""
+    problem = password_problem(password)
+    if problem:
+        raise LocalChangeFailed(problem)
+    if not user or any(char in user for char in ":\n\r\x00"):
+        raise LocalChangeFailed(f"{user!r} is not a local account name chpasswd can take")
     run = subprocess.run([CHPASSWD], input=f"{user}:{password}\n", capture_output=True,  # noqa: S603
                          text=True, timeout=60, check=False)
     if run.returncode != 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import platform
 import time
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from keystead_agent import signing, tls
-from keystead_agent.config import FROM_KEYSTEAD, Config, acceptable
+from keystead_agent.config import ADDRESSES, FROM_KEYSTEAD, Config, acceptable
+
+log = logging.getLogger("keystead_agent")
 
 
 class Check(Enum):
@@ -53,6 +56,16 @@ class AnswerTooLarge(httpx.HTTPError):
     """Keystead's answer was longer than ``MAX_ANSWER``."""
 
 
+class PlainHTTPRefused(httpx.HTTPError):
+    """The address is plain http to another computer: nothing is sent there."""
+
+
+def _plain_http(url: str) -> str:
+    """Why ``url`` is refused (see ``tls.encrypted_or_local``), in words naming the fix."""
+    return (f"{url!r} is not an https:// address (plain http is accepted for "
+            f"{tls.LOOPBACK}): passwords and tokens would travel unencrypted")
+
+
 async def _exchange_async(method: str, url: str, timeout: float, ca_file: str,
                           kwargs: dict) -> httpx.Response:
     async with (httpx.AsyncClient(timeout=timeout, verify=tls.verify(ca_file)) as client,
@@ -77,7 +90,12 @@ def exchange(method: str, url: str, *, timeout: float, ca_file: str = "",
     """One request and its whole answer within ``timeout`` seconds in all, the answer at
     most ``MAX_ANSWER`` bytes; httpx.HTTPError (a TimeoutException when the time is up,
     AnswerTooLarge) otherwise. ``kwargs`` are httpx's (``data``, ``json``, ``content``,
-    ``headers``)."""
+    ``headers``). Plain http to another computer is refused before anything is sent
+    (PlainHTTPRefused), whatever the configuration file says."""
+    if not tls.encrypted_or_local(url):
+        refused = _plain_http(url)
+        log.warning("not sent: %s; use Keystead's https:// address", refused)
+        raise PlainHTTPRefused(refused)
     try:
         return asyncio.run(asyncio.wait_for(
             _exchange_async(method, url, timeout, ca_file, kwargs), timeout))
@@ -88,6 +106,9 @@ def exchange(method: str, url: str, *, timeout: float, ca_file: str = "",
 def enroll(server: str, token: str, name: str, public_key: str, timeout: float = 30,
            ca_file: str = "") -> dict:
     """POST /devices/enroll; the configuration Keystead answers with."""
+    if not tls.encrypted_or_local(server):
+        raise EnrollFailed(f"--server {_plain_http(server)}. Give Keystead's https:// "
+                           "address, e.g. --server https://id.example.com")
     url = f"{server.rstrip('/')}/devices/enroll"
     try:
         answer = exchange("POST", url, json={"token": token, "name": name or platform.node(),
@@ -109,6 +130,14 @@ def enroll(server: str, token: str, name: str, public_key: str, timeout: float =
         given = None
     if not isinstance(given, dict):
         raise EnrollFailed("Keystead's answer to the enrolment is not a JSON object")
+    for name in ADDRESSES:
+        value = given.get(name)
+        required = value or name == "token_url"  # the others may be empty
+        if isinstance(value, str) and required and not tls.encrypted_or_local(value):
+            raise EnrollFailed(
+                f"Keystead's answer gives {name} {_plain_http(value)}; nothing was written. "
+                "Set Keystead's KEYSTEAD_BASE_URL (and any reset URL of the enrolment "
+                "token) to https:// addresses, then enrol with a new token")
     for name in ("device_id", *FROM_KEYSTEAD):
         if not acceptable(name, given.get(name)):
             raise EnrollFailed(f"Keystead's answer to the enrolment has no valid {name!r}")

@@ -161,6 +161,12 @@ class Agent:
             if result.check is Check.WRONG:
                 self.failures.bump(user)
             return p.DENIED if result.check is Check.WRONG else p.IGNORE
+        unsettable = local.password_problem(password)
+        if unsettable:  # before useradd: no account is left behind without its password
+            conv.say(p.ERROR, f"The local account could not be created: {unsettable}")
+            self.events.add("local-account.create", user=user, outcome="failure",
+                            reason=unsettable[:200])
+            return p.DENIED
         problem = local.quality_problem(user, password, self.config.pwquality_conf)
         if problem:
             conv.say(p.ERROR, local.CONFLICT_MESSAGE.format(reason=problem))
@@ -209,6 +215,12 @@ class Agent:
         if local.verify(user, password):
             self._remember(user, password)
             return p.ALLOWED
+        unsettable = local.password_problem(password)
+        if unsettable:  # said as it is, not as a policy conflict
+            conv.say(p.ERROR, f"The local password could not be changed: {unsettable}")
+            self.events.add("local-password.sync", user=user, mode=self.config.mode,
+                            outcome="failure", reason=unsettable[:200])
+            return p.DENIED
         problem = local.quality_problem(user, password, self.config.pwquality_conf)
         if problem:
             conv.say(p.ERROR, local.CONFLICT_MESSAGE.format(reason=problem))

@@ -8,13 +8,41 @@ administrator must fix.
 
 from __future__ import annotations
 
+import ipaddress
 import ssl
+from urllib.parse import urlsplit
 
 # OpenSSL X509_V_ERR_* codes (stable across OpenSSL versions).
 _EXPIRED, _NOT_YET_VALID = 10, 9
 _SELF_SIGNED, _SELF_SIGNED_IN_CHAIN, _NO_ISSUER, _NO_LEAF_ISSUER = 18, 19, 20, 21
 _HOSTNAME = 62
 _UNKNOWN_CA = (_SELF_SIGNED, _SELF_SIGNED_IN_CHAIN, _NO_ISSUER, _NO_LEAF_ISSUER)
+
+
+#: Where plain http is allowed: this computer only (what travels there never crosses a network).
+LOOPBACK = "this computer only: 127.0.0.0/8, ::1 or localhost"
+
+
+def encrypted_or_local(url: str) -> bool:
+    """Whether the agent may send passwords and tokens to ``url``: https, or plain http to
+    a loopback address (127.0.0.0/8, ::1, localhost). Anything else (plain http to another
+    computer, another scheme, no address at all) is refused."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # e.g. an unclosed [ in an IPv6 address
+        return False
+    scheme = parts.scheme.lower()
+    if scheme == "https":
+        return bool(host)
+    if scheme != "http":
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name other than localhost
+        return False
 
 
 def verify(ca_file: str) -> ssl.SSLContext | bool:

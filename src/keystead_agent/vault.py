@@ -13,15 +13,17 @@ Every file is mode 0600 and written whole; none holds a password in clear.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import os
+import tempfile
 import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from keystead_agent.files import read_json, write_json, write_private
+from keystead_agent.files import read_json, write_json
 
 # scrypt at 2^15 x 8 x 1: about 32 MiB and tens of milliseconds a check.
 _N, _R, _P = 2**15, 8, 1
@@ -68,8 +70,27 @@ class Vault:
     # ------------------------------------------------------------------ store
 
     def _fernet(self) -> Fernet:
-        if not self.key_file.exists():
-            write_private(self.key_file, Fernet.generate_key())
+        """The store's key, made on first use. Made once whoever asks at the same time
+        (threads of the daemon, or another process): the new key is written whole under a
+        temporary name and linked into place, which fails if a key is already there; the
+        one who loses that race uses the winner's key, so nothing is encrypted under a
+        key that is then replaced."""
+        try:
+            return Fernet(self.key_file.read_bytes())
+        except FileNotFoundError:
+            pass
+        self.state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle, temporary = tempfile.mkstemp(dir=self.state, prefix=f".{self.key_file.name}.")
+        try:
+            os.fchmod(handle, 0o600)
+            with os.fdopen(handle, "wb") as out:
+                out.write(Fernet.generate_key())
+                out.flush()
+                os.fsync(out.fileno())
+            with contextlib.suppress(FileExistsError):  # another made it first: theirs
+                os.link(temporary, self.key_file)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
         return Fernet(self.key_file.read_bytes())
 
     def store(self, user: str, password: str) -> None:

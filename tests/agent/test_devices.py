@@ -174,6 +174,47 @@ def test_a_signed_request_is_accepted_once(token):
     assert SeenNonce.objects.count() == 1
 
 
+def test_a_nonce_is_kept_as_long_as_its_request_time_is_accepted(token, monkeypatch):
+    """A request stamped T is accepted from T - MAX_SKEW until just before T + MAX_SKEW + 1
+    (the server compares whole seconds). Used at the earliest moment, its nonce must still
+    be known at T + MAX_SKEW + 0.5, even after another request has pruned old nonces: the
+    replay is refused. A moment after T + MAX_SKEW + 1 the time alone refuses it, and the
+    nonce may go. The server's clock is set by the test."""
+    from datetime import UTC, datetime
+    from types import SimpleNamespace
+
+    from keystead.devices import rules, services
+    from keystead.devices.models import SeenNonce
+
+    key = signing.new_private_key()
+    device_id = enroll(token, key).json()["device_id"]
+    stamp, skew = int(time.time()), signing.MAX_SKEW
+    clock = [float(stamp - skew)]
+    monkeypatch.setattr(services, "time", SimpleNamespace(time=lambda: clock[0]))
+    monkeypatch.setattr(services, "timezone", SimpleNamespace(
+        now=lambda: datetime.fromtimestamp(clock[0], UTC)))
+    first = signed_headers(key, device_id, "GET", "/devices/config", stamp=stamp)
+    assert signed(key, device_id, "GET", "/devices/config", headers=first).status_code == 200
+    clock[0] = stamp + skew + 0.5  # still the second T + MAX_SKEW: stamp T is accepted
+    assert signed(key, device_id, "GET", "/devices/config",  # prunes spent nonces
+                  stamp=stamp + skew).status_code == 200
+    replayed = signed(key, device_id, "GET", "/devices/config", headers=first)
+    assert replayed.status_code == 401
+    assert "already used" in replayed.json()["error_description"]
+    # The boundary itself: kept while the time could be accepted, and not longer.
+    seen = SeenNonce.objects.get(nonce=first[signing.NONCE_HEADER])
+    assert seen.seen_at == datetime.fromtimestamp(stamp - skew, UTC)
+
+    def at(moment: float) -> datetime:
+        return datetime.fromtimestamp(moment, UTC)
+
+    last_accepted, first_refused = stamp + skew + 0.999, stamp + skew + 1.001
+    assert rules.within_skew(stamp, int(last_accepted), skew)
+    assert not services.spent_nonces(at(last_accepted)).filter(pk=seen.pk).exists()
+    assert not rules.within_skew(stamp, int(first_refused), skew)
+    assert services.spent_nonces(at(first_refused)).filter(pk=seen.pk).exists()
+
+
 def test_a_deleted_device_must_enrol_again(token, admin_user):
     key = signing.new_private_key()
     device_id = enroll(token, key).json()["device_id"]

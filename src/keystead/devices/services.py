@@ -230,7 +230,7 @@ def signed_device(request: HttpRequest) -> Device:
 
 def _use_nonce(device: Device, nonce: str, request: HttpRequest) -> None:
     """Record ``nonce`` as used; NotSigned if it already was (a replayed request). Nonces
-    older than twice the allowed skew can no longer come with an accepted time: pruned."""
+    that can no longer come with an accepted time (``spent_nonces``) are pruned."""
     now = timezone.now()
     try:
         with transaction.atomic():
@@ -243,10 +243,18 @@ def _use_nonce(device: Device, nonce: str, request: HttpRequest) -> None:
     spent_nonces(now).filter(device=device).delete()
 
 
+#: How long a used nonce is kept (seconds). A request stamped T is accepted while
+#: ``abs(int(now) - T) <= MAX_SKEW``: from T - MAX_SKEW until just before T + MAX_SKEW + 1
+#: (``int`` drops the fraction of the current second). Its nonce is seen at the earliest at
+#: T - MAX_SKEW, so keeping every nonce 2 * MAX_SKEW + 1 seconds covers the whole time its
+#: request could be accepted, to the last fraction of a second, and no longer.
+NONCE_KEEP_SECONDS = 2 * signing.MAX_SKEW + 1
+
+
 def spent_nonces(now: datetime) -> QuerySet[SeenNonce]:
-    """Nonces older than twice the allowed clock skew: a request with one of them would be
-    refused for its time anyway."""
-    return SeenNonce.objects.filter(seen_at__lt=now - timedelta(seconds=2 * signing.MAX_SKEW))
+    """Nonces seen more than ``NONCE_KEEP_SECONDS`` ago: a request with one of them would
+    be refused for its time anyway."""
+    return SeenNonce.objects.filter(seen_at__lt=now - timedelta(seconds=NONCE_KEEP_SECONDS))
 
 
 def report(device: Device, raw_events: list, *, status: dict | None = None,
