@@ -80,6 +80,25 @@ def test_patch_add_and_remove_members_rfc_examples(scim, people):
         {"added": [], "removed": [people[0].email]}]
 
 
+def test_a_member_picked_by_a_filter_cannot_be_rewritten_into_another(scim, people):
+    """members.value is immutable (RFC 7643 §4.2, §2.2): a filtered replace or add may not
+    turn one member into another; remove the value and add the new one instead."""
+    group = Group.objects.create(name="G")
+    group.members.add(people[0])
+    first, second = str(people[0].pk), str(people[1].pk)
+    for op in ("replace", "add"):
+        response = scim.patch(f"Groups/{group.pk}", {
+            "op": op, "path": f'members[value eq "{first}"]', "value": {"value": second}})
+        assert_scim_error(response, 400, "mutability")
+        assert list(group.members.all()) == [people[0]]
+    same = scim.patch(f"Groups/{group.pk}", {
+        "op": "replace", "path": f'members[value eq "{first}"]',
+        "value": {"value": first, "display": "ignored", "type": "user",
+                  "$ref": f"../Users/{first}"}})
+    assert same.status_code == 200, same.content
+    assert [m["value"] for m in same.json()["members"]] == [first]
+
+
 def test_patch_replace_members_and_name_together(scim, people):
     group = Group.objects.create(name="Old")
     group.members.add(people[0], people[1])

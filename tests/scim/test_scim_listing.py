@@ -45,6 +45,9 @@ def names(scim, expression, **params):
     ('(userName sw "a" or userName sw "g") and active eq true', ["ada", "grace"]),
     ('name.familyName gt "m" and name.familyName lt "z"', ["alan"]),
     ('userName eq "nobody@example.com"', []),
+    ('meta.resourceType eq "User" and userName sw "g"', ["grace"]),
+    ('meta.resourceType eq "user"', []),  # caseExact (RFC 7643 §3.1)
+    ("emails.primary eq true and emails.type eq \"WORK\" and userName sw \"g\"", ["grace"]),
 ])
 def test_filters(scim, crowd, expression, expected):
     assert names(scim, expression) == expected
@@ -70,6 +73,7 @@ def test_filter_on_last_modified(scim, crowd):
 
 @pytest.mark.parametrize("expression", [
     'userName regex "a"', "userName eq", 'nickName eq "x"', "active gt false",
+    'emails.primary eq "true"',  # a boolean, compared with a string
     'meta.lastModified gt "soon"', "(", 'userName eq "a" garbage',
 ])
 def test_bad_filters_are_invalid_filter(scim, crowd, expression):
@@ -183,3 +187,52 @@ def test_root_search_pages_across_types(scim, crowd):
 
 def test_root_search_still_refuses_a_wrong_value_type(scim, crowd):
     assert_scim_error(scim.get("/scim/v2/", filter='active eq "maybe"'), 400, "invalidFilter")
+
+
+def test_each_condition_on_a_multi_valued_attribute_matches_on_its_own(scim, crowd):
+    """RFC 7644 §3.4.2.2: a multi-valued attribute matches if any of its values does, so
+    two conditions joined by 'and' may be met by two different values (a person in both
+    groups; a group holding both people). Inside one value filter they describe one value."""
+    pioneers = Group.objects.create(name="Pioneers")
+    pioneers.members.add(crowd["ada"], crowd["grace"])
+    navy = Group.objects.create(name="Navy")
+    navy.members.add(crowd["grace"])
+    assert names(scim, 'groups.display eq "Pioneers" and groups.display eq "Navy"') == ["grace"]
+    assert names(scim, f'groups[value eq "{pioneers.pk}"] and groups[value eq "{navy.pk}"]') \
+        == ["grace"]
+    assert names(scim, 'groups.display eq "Pioneers" and not (groups.display eq "Navy")') \
+        == ["ada"]
+    # One value filter: the same group must have both the id and the name.
+    assert names(scim, f'groups[value eq "{navy.pk}" and display eq "Pioneers"]') == []
+
+    def groups(expression):
+        response = scim.get("Groups", filter=expression)
+        assert response.status_code == 200, response.content
+        return sorted(g["displayName"] for g in response.json()["Resources"])
+
+    ada, grace = crowd["ada"].pk, crowd["grace"].pk
+    assert groups(f'members.value eq "{ada}" and members.value eq "{grace}"') == ["Pioneers"]
+    assert groups(f'members[value eq "{ada}"] and members[value eq "{grace}"]') == ["Pioneers"]
+    assert groups(f'members[value eq "{grace}"] and not (members[value eq "{ada}"])') == ["Navy"]
+    listed = scim.get("Groups", filter=f'members eq "{grace}"').json()
+    assert listed["totalResults"] == len(listed["Resources"]) == 2  # no duplicate rows
+
+
+def test_listed_versions_are_the_versions_if_match_accepts(scim, crowd):
+    """meta.version in a list is the resource's version (RFC 7644 §3.14), whatever the
+    projection left out; Entra ID lists groups with excludedAttributes=members."""
+    group = Group.objects.create(name="Pioneers")
+    group.members.add(crowd["ada"])
+    ada = crowd["ada"].pk
+    etag = scim.get(f"Users/{ada}")["ETag"]
+    for params in ({"excludedAttributes": "groups"}, {"attributes": "userName,meta"},
+                   {"attributes": "meta.version"}):
+        listed = scim.get("Users", filter=f'id eq "{ada}"', **params).json()["Resources"][0]
+        assert listed["meta"]["version"] == etag, params
+    group_etag = scim.get(f"Groups/{group.pk}")["ETag"]
+    listed = scim.get("Groups", excludedAttributes="members").json()["Resources"][0]
+    assert "members" not in listed
+    assert listed["meta"].get("version", group_etag) == group_etag
+    patched = scim.patch(f"Users/{ada}", {"op": "replace", "path": "active", "value": False},
+                         headers={"If-Match": etag})
+    assert patched.status_code == 200, patched.content

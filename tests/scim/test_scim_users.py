@@ -187,6 +187,40 @@ def test_conditional_get_and_if_match(scim, make_user):
     assert fresh["ETag"] != etag
 
 
+def test_if_none_match_on_a_write_and_if_match_on_a_read(scim, make_user):
+    """RFC 7232 §3.1/§3.2 (RFC 7644 §3.14): a failed precondition is 412 on any method."""
+    user = make_user("ada@example.com", "Ada", "Lovelace")
+    etag = scim.get(f"Users/{user.pk}")["ETag"]
+    body = {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada@example.com", "name": {"givenName": "Augusta",
+                                                    "familyName": "Lovelace"},
+            "emails": [{"value": "ada@example.com"}]}
+    assert_scim_error(scim.put(f"Users/{user.pk}", body, headers={"If-None-Match": etag}), 412)
+    assert_scim_error(scim.delete(f"Users/{user.pk}", headers={"If-None-Match": "*"}), 412)
+    user.refresh_from_db()
+    assert user.given_name == "Ada"
+    changed = scim.put(f"Users/{user.pk}", body, headers={"If-None-Match": 'W/"older"'})
+    assert changed.status_code == 200, changed.content
+    assert_scim_error(scim.get(f"Users/{user.pk}", headers={"If-Match": etag}), 412)
+    assert scim.get(f"Users/{user.pk}", headers={"If-Match": changed["ETag"]}).status_code == 200
+
+
+@pytest.mark.parametrize("blank", ["", "   ", None])
+def test_a_blank_user_name_is_refused_not_silently_kept(scim, make_user, blank):
+    user = make_user("ada@example.com", "Ada", "Lovelace", username="E12345")
+    response = scim.patch(f"Users/{user.pk}", {"op": "replace", "path": "userName",
+                                               "value": blank})
+    assert assert_scim_error(response, 400, "invalidValue")["detail"].startswith("userName")
+    body = {"userName": blank, "name": {"givenName": "Ada", "familyName": "Lovelace"},
+            "emails": [{"value": "ada@example.com"}]}
+    response = scim.put(f"Users/{user.pk}", body)
+    assert assert_scim_error(response, 400, "invalidValue")["detail"].startswith("userName")
+    user.refresh_from_db()
+    assert user.username == "E12345"
+    del body["userName"]  # left out of a PUT, the user name is kept
+    assert scim.put(f"Users/{user.pk}", body).json()["userName"] == "E12345"
+
+
 def test_put_replaces_the_user(scim, make_user):
     user = make_user("ada@example.com", "Ada", "Lovelace", external_id="old")
     response = scim.put(f"Users/{user.pk}", user_body(email="ada.king@example.com", given="Ada",

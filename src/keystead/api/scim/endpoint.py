@@ -58,13 +58,19 @@ def _tags(header: str) -> set[str]:
 
 
 def check_if_match(request: HttpRequest, version: str) -> None:
-    """A write with If-Match must name the current version (RFC 7644 §3.14) or get 412."""
+    """If-Match must name the current version (RFC 7644 §3.14) or the answer is 412.
+
+    On a write, an If-None-Match that names the current version (or ``*``: the
+    resource exists) is a failed precondition too (RFC 7232 §3.2), so a client
+    that meant "only if it changed" does not overwrite what it already has.
+    """
     header = request.META.get("HTTP_IF_MATCH")
-    if not header or header.strip() == "*":
-        return
-    if version.removeprefix("W/") not in _tags(header):
+    if header and header.strip() != "*" and version.removeprefix("W/") not in _tags(header):
         raise ScimError(412, "The resource changed since it was read (If-Match does not "
                              "match its current version); read it again and retry.")
+    if request.method not in ("GET", "HEAD") and not_modified(request, version):
+        raise ScimError(412, "If-None-Match names the resource's current version, so the "
+                             "request was not applied.")
 
 
 def not_modified(request: HttpRequest, version: str) -> bool:

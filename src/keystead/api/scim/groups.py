@@ -35,7 +35,7 @@ COLUMNS: ColumnMap = {
     "members.value": _MEMBER,
     "meta.created": Column("created_at", "datetime"),
     "meta.lastmodified": Column("updated_at", "datetime"),
-    "meta.resourcetype": Column(kind="const", const="Group"),
+    "meta.resourcetype": Column(kind="const", const="Group", case_exact=True),
 }
 
 
@@ -89,7 +89,8 @@ class GroupKind(ResourceKind[Group]):
         if obj.external_id:
             doc["externalId"] = obj.external_id
         doc["displayName"] = obj.name
-        if projection is None or projection.wants("members"):
+        with_members = projection is None or projection.wants("members")
+        if with_members:
             members = list(obj.members.all())
             if members:
                 doc["members"] = [
@@ -102,8 +103,12 @@ class GroupKind(ResourceKind[Group]):
             "created": timestamp(obj.created_at),
             "lastModified": timestamp(obj.updated_at),
             "location": location("/Groups", obj.pk),
-            "version": version_of(doc),
         }
+        if with_members:
+            # The version covers the members. A list that leaves them out (Entra ID asks
+            # with excludedAttributes=members, to keep big groups cheap) shows no version
+            # rather than one that GET and If-Match would not recognise (RFC 7644 §3.14).
+            doc["meta"]["version"] = version_of(doc)
         return doc
 
     def create(self, doc: dict[str, Any], secrets: dict[str, Secret],

@@ -92,7 +92,7 @@ def _query(kind: ResourceKind[Any], params: ListParams, *,
     if params.filter is not None:
         try:
             translation = to_q(parse_filter(params.filter), kind.columns, kind.schema,
-                               lenient=across)
+                               lenient=across, model=query.model)
         except (FilterSyntaxError, FilterError) as exc:
             raise _invalid_filter(exc) from None
         query = query.filter(translation.q)

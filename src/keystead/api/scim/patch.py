@@ -290,13 +290,29 @@ class _Applier:
                 element[sub.name] = value
             elif not isinstance(value, dict):
                 raise invalid_value(f"{self.fail_prefix()}{name} values must be objects.")
-            elif op == "add":
-                element.update(value)
             else:
-                element = dict(value)
+                self.check_immutable(attribute, element, value)
+                element = {**element, **value} if op == "add" else dict(value)
             items[index] = element
         _one_primary(items, matched)
         self.doc[name] = items
+
+    def check_immutable(self, attribute: Attribute, element: dict[str, Any],
+                        value: dict[str, Any]) -> None:
+        """A value picked by a filter keeps its immutable sub-attributes (RFC 7643 §2.2):
+        ``members[value eq "1"]`` cannot be rewritten into another member."""
+        for sub in attribute.sub_attributes:
+            # A $ref follows from the value and may be written differently (relative).
+            if sub.mutability != "immutable" or sub.type == "reference" \
+                    or sub.name not in value or sub.name not in element:
+                continue
+            new, old = str(value[sub.name]), str(element[sub.name])
+            same = new == old if sub.case_exact else new.casefold() == old.casefold()
+            if not same:
+                raise _mutability(
+                    f"{self.fail_prefix()}{attribute.name}.{sub.name} cannot be changed; "
+                    f"remove the value and add a new one."
+                )
 
     def new_element(self, attribute: Attribute, value_filter: Node | None,
                     sub: Attribute | None, value: Any) -> dict[str, Any]:

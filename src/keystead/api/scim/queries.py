@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import F, Q
+from django.db.models import F, Model, Q
 from django.db.models.expressions import OrderBy
 from django.db.models.functions import Lower
 from django.db.models.lookups import (
@@ -157,14 +157,16 @@ def _compare_const(name: str, column: Column, op: str, value: Any) -> Q:
     const = column.const
     if op == "pr":
         return _ALL
-    if isinstance(const, bool) or isinstance(value, bool):
+    if isinstance(const, bool):
         if op not in ("eq", "ne"):
             raise FilterError(f"{name} is a boolean: use eq, ne or pr, not {op!r}.")
+        if not isinstance(value, bool):
+            raise FilterError(f"{name} is a boolean: compare it with true or false.")
         same = value is const
     elif not isinstance(value, str):
         raise FilterError(f"{name} is a string: put the value in double quotes.")
     else:
-        left, right = const.lower(), value.lower()
+        left, right = (const, value) if column.case_exact else (const.lower(), value.lower())
         same = {
             "eq": left == right, "ne": left != right, "co": right in left,
             "sw": left.startswith(right), "ew": left.endswith(right),
@@ -175,12 +177,30 @@ def _compare_const(name: str, column: Column, op: str, value: Any) -> Q:
 
 
 class _Translator:
-    def __init__(self, columns: ColumnMap, schema: ResourceSchema, lenient: bool) -> None:
+    def __init__(self, columns: ColumnMap, schema: ResourceSchema, lenient: bool,
+                 model: type[Model] | None) -> None:
         self.columns = columns
         self.schema = schema
         self.lenient = lenient
+        self.model = model
         self.needs_distinct = False
+        self.in_value_path_multi = False
         self.unknown: set[str] = set()
+
+    def isolated(self, q: Q) -> Q:
+        """A condition on a multi-valued attribute, matched by any of the resource's values.
+
+        Django reuses one join for all conditions of a filter, so
+        ``groups.display eq "A" and groups.display eq "B"`` would ask one group to
+        be called both. RFC 7644 §3.4.2.2 evaluates each expression on its own
+        ("matches if any of the values ... match"), so each one becomes its own
+        subquery. Inside one value filter (``emails[type eq "work" and value co "x"]``)
+        the conditions stay on one join: they describe the same value.
+        """
+        if self.model is None:
+            self.needs_distinct = True
+            return q
+        return Q(pk__in=self.model._default_manager.filter(q).values("pk"))
 
     def visit(self, node: Node, prefix: str | None = None) -> Q:
         if isinstance(node, And):
@@ -192,7 +212,9 @@ class _Translator:
         if isinstance(node, ValuePath):
             if node.path.uri is not None and node.path.uri.lower() != self.schema.id.lower():
                 raise FilterError(f"Filtering on schema {node.path.uri!r} is not supported.")
-            return self.visit(node.filter, node.path.attr)
+            self.in_value_path_multi = False
+            q = self.visit(node.filter, node.path.attr)
+            return self.isolated(q) if self.in_value_path_multi else q
         name, column = _column(node.path, self.columns, self.schema, prefix)
         if column is None:
             if not self.lenient:
@@ -200,18 +222,26 @@ class _Translator:
             # The attribute is unassigned on this resource type: it matches nothing.
             self.unknown.add(name)
             return _NONE
-        self.needs_distinct = self.needs_distinct or column.multi
-        return _compare(name, column, node.op, node.value)
+        q = _compare(name, column, node.op, node.value)
+        if not column.multi:
+            return q
+        if prefix is not None:  # inside a value filter: isolated as a whole, above
+            self.in_value_path_multi = True
+            return q
+        return self.isolated(q)
 
 
 def to_q(node: Node, columns: ColumnMap, schema: ResourceSchema, *,
-         lenient: bool = False) -> Translation:
+         lenient: bool = False, model: type[Model] | None = None) -> Translation:
     """Translate a parsed filter; raises FilterError naming the attribute at fault.
 
     ``lenient`` (for searches across resource types) treats attributes this
     type lacks as unassigned and reports them in ``unknown`` instead.
+    With ``model``, each condition on a multi-valued attribute is a subquery of
+    its own (see ``_Translator.isolated``); without one (pure tests) it is a
+    join, and ``needs_distinct`` says so.
     """
-    translator = _Translator(columns, schema, lenient)
+    translator = _Translator(columns, schema, lenient, model)
     q = translator.visit(node)
     return Translation(q, translator.needs_distinct, frozenset(translator.unknown))
 

@@ -52,7 +52,7 @@ COLUMNS: ColumnMap = {
     "groups.display": Column("directory_groups__name", multi=True),
     "meta.created": Column("date_joined", "datetime"),
     "meta.lastmodified": Column("updated_at", "datetime"),
-    "meta.resourcetype": Column(kind="const", const="User"),
+    "meta.resourcetype": Column(kind="const", const="User", case_exact=True),
 }
 
 
@@ -121,8 +121,15 @@ def person_values(doc: dict[str, Any], current: User | None) -> dict[str, Any]:
     if not isinstance(name, dict):
         raise invalid_value('name must be an object like {"givenName": "Ada", '
                             '"familyName": "Lovelace"}.')
+    username = _string("userName", doc.get("userName"))
+    if current is not None and current.username and "userName" in doc \
+            and not username.strip():
+        # Left out, a PUT keeps the user name; sent blank it would be silently kept
+        # too, and the client told its write succeeded (userName is required).
+        raise invalid_value("userName must not be blank: send the user name to keep, or "
+                            "leave userName out to keep the current one.")
     return {
-        "username": _string("userName", doc.get("userName")),
+        "username": username,
         "email": _email(doc, current),
         "given_name": _string("name.givenName", name.get("givenName")),
         "family_name": _string("name.familyName", name.get("familyName")),
@@ -140,6 +147,12 @@ def _stored_form(field: str, value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _renders_groups(projection: Projection | None) -> bool:
+    """Groups are read when shown, and for meta.version, which covers them (RFC 7644 §3.14:
+    the version a list shows must be the one GET and If-Match use)."""
+    return projection is None or projection.wants("groups") or projection.wants("meta")
+
+
 class UserKind(ResourceKind[User]):
     schema = USER
     columns = COLUMNS
@@ -149,7 +162,7 @@ class UserKind(ResourceKind[User]):
     def queryset(self, projection: Projection | None = None) -> QuerySet[User]:
         query = User.objects.annotate(scim_display_name=Concat(
             "given_name", Value(" "), "family_name", output_field=CharField()))
-        if projection is None or projection.wants("groups"):
+        if _renders_groups(projection):
             query = query.prefetch_related(
                 Prefetch("directory_groups", queryset=Group.objects.only("pk", "name")))
         return query
@@ -164,7 +177,7 @@ class UserKind(ResourceKind[User]):
         doc["displayName"] = obj.full_name
         doc["emails"] = [{"value": obj.email, "type": "work", "primary": True}]
         doc["active"] = obj.is_active
-        if projection is None or projection.wants("groups"):
+        if _renders_groups(projection):
             groups = sorted(obj.directory_groups.all(), key=lambda g: g.pk)
             if groups:
                 doc["groups"] = [

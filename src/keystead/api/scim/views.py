@@ -89,6 +89,7 @@ def item(kind: ResourceKind[Any]) -> Callable[..., HttpResponse]:
         projection = _projection(request, kind)
         doc = kind.render(kind.get(resource_id))
         version = doc["meta"]["version"]
+        check_if_match(request, version)  # RFC 7232 §6: If-Match first, then If-None-Match
         if not_modified(request, version):
             return HttpResponse(status=304, headers={"ETag": version})
         return scim_json(project(doc, projection), headers={"ETag": version})
