@@ -2,15 +2,14 @@
 requests of the enrolled device. Every answer is reduced to a plain result; transport
 failures and server errors mean *unreachable*, so sign-in falls back to local rules.
 
-An exchange with Keystead gets ``timeout`` seconds in all (connecting, sending and the
-whole answer, not each of them, nor each piece of the answer) and at most
-``MAX_ANSWER`` bytes of answer: a server or a proxy that answers slowly, or without end,
-holds a sign-in no longer than that and does not fill the root daemon's memory. An
+An exchange with Keystead ends once ``timeout`` seconds have passed in all (at the
+next piece of answer, so at most about twice that), and reads at most ``MAX_ANSWER``
+bytes of answer: a server or a proxy that answers slowly, or without end, holds a
+sign-in no longer than that and does not fill the root daemon's memory. An
 answer that is not the JSON object the protocol says is *unreachable* too, never a yes."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
@@ -66,41 +65,50 @@ def _plain_http(url: str) -> str:
             f"{tls.LOOPBACK}): passwords and tokens would travel unencrypted")
 
 
-async def _exchange_async(method: str, url: str, timeout: float, ca_file: str,
-                          kwargs: dict) -> httpx.Response:
-    async with (httpx.AsyncClient(timeout=timeout, verify=tls.verify(ca_file)) as client,
-                client.stream(method, url, **kwargs) as answer):
-        body = bytearray()
-        async for chunk in answer.aiter_bytes():  # decoded: the limit holds after gzip too
-            body += chunk
-            if len(body) > MAX_ANSWER:
-                raise AnswerTooLarge(f"Keystead's answer is longer than {MAX_ANSWER} bytes")
-        # The body as read (decoded), with the headers that do not describe its encoding.
-        headers = [(name, value) for name, value in answer.headers.multi_items()
-                   if name.lower() not in _BODY_HEADERS]
-        return httpx.Response(answer.status_code, headers=headers, content=bytes(body),
-                              request=answer.request)
-
-
 _BODY_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
+
+
+def _read_whole(answer: httpx.Response, deadline: float, timeout: float) -> httpx.Response:
+    """``answer``'s body, read within ``deadline`` and ``MAX_ANSWER``, as a plain
+    Response: the body as read (decoded: the limit holds after gzip too), with the
+    headers that do not describe its encoding."""
+    body = bytearray()
+    pieces = answer.iter_bytes()
+    while True:
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout(f"no whole answer within {timeout} seconds",
+                                    request=answer.request)
+        piece = next(pieces, None)
+        if piece is None:
+            break
+        body += piece
+        if len(body) > MAX_ANSWER:
+            raise AnswerTooLarge(f"Keystead's answer is longer than {MAX_ANSWER} bytes")
+    headers = [(name, value) for name, value in answer.headers.multi_items()
+               if name.lower() not in _BODY_HEADERS]
+    return httpx.Response(answer.status_code, headers=headers, content=bytes(body),
+                          request=answer.request)
 
 
 def exchange(method: str, url: str, *, timeout: float, ca_file: str = "",
              **kwargs) -> httpx.Response:
-    """One request and its whole answer within ``timeout`` seconds in all, the answer at
-    most ``MAX_ANSWER`` bytes; httpx.HTTPError (a TimeoutException when the time is up,
-    AnswerTooLarge) otherwise. ``kwargs`` are httpx's (``data``, ``json``, ``content``,
-    ``headers``). Plain http to another computer is refused before anything is sent
-    (PlainHTTPRefused), whatever the configuration file says."""
+    """One request and its whole answer, the answer at most ``MAX_ANSWER`` bytes;
+    httpx.HTTPError (a TimeoutException when the time is up, AnswerTooLarge) otherwise.
+
+    Each wait (connecting, sending, each piece of the answer) is at most ``timeout``
+    seconds, and once ``timeout`` seconds have passed in all the exchange ends at the
+    next piece: an answer trickling in holds a sign-in at most about twice ``timeout``,
+    not for as long as the server likes. ``kwargs`` are httpx's (``data``, ``json``,
+    ``content``, ``headers``). Plain http to another computer is refused before
+    anything is sent (PlainHTTPRefused), whatever the configuration file says."""
     if not tls.encrypted_or_local(url):
         refused = _plain_http(url)
         log.warning("not sent: %s; use Keystead's https:// address", refused)
         raise PlainHTTPRefused(refused)
-    try:
-        return asyncio.run(asyncio.wait_for(
-            _exchange_async(method, url, timeout, ca_file, kwargs), timeout))
-    except TimeoutError:
-        raise httpx.TimeoutException(f"no whole answer within {timeout} seconds") from None
+    deadline = time.monotonic() + timeout
+    with (httpx.Client(timeout=timeout, verify=tls.verify(ca_file)) as client,
+          client.stream(method, url, **kwargs) as answer):
+        return _read_whole(answer, deadline, timeout)
 
 
 def enroll(server: str, token: str, name: str, public_key: str, timeout: float = 30,

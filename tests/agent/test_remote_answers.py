@@ -5,6 +5,7 @@ the real Keystead cannot be made to misbehave so."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import threading
@@ -79,12 +80,22 @@ def check(base: str, path: str, timeout: float = 3) -> remote.CheckResult:
 
 
 def test_a_slow_answer_is_unreachable_within_the_timeout(odd_keystead):
-    """``timeout`` is for the whole exchange: an answer trickling in (each piece within
-    the timeout) does not hold the sign-in for longer."""
+    """``timeout`` bounds the whole exchange: an answer trickling in (each piece within
+    the timeout) does not hold the sign-in for as long as the server likes."""
     started = time.monotonic()
     result = check(odd_keystead, "/drip", timeout=2)
     assert result.check is Check.UNREACHABLE, result
     assert time.monotonic() - started < 8
+
+
+def test_an_exchange_works_where_an_event_loop_runs(odd_keystead):
+    """The agent's calls are plain blocking ones: they also work from a thread that
+    runs an event loop (a desktop library's, or a test browser's)."""
+
+    async def in_a_loop() -> remote.CheckResult:
+        return check(odd_keystead, "/mistyped")
+
+    assert asyncio.run(in_a_loop()).check is Check.RIGHT
 
 
 def test_an_endless_answer_is_not_read_whole(odd_keystead):
