@@ -13,17 +13,15 @@ Every file is mode 0600 and written whole; none holds a password in clear.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import os
-import tempfile
 import threading
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 
-from keystead_agent.files import read_json, write_json
+from keystead_agent.files import read_json, write_json, write_private
 
 # scrypt at 2^15 x 8 x 1: about 32 MiB and tens of milliseconds a check.
 _N, _R, _P = 2**15, 8, 1
@@ -79,18 +77,7 @@ class Vault:
             return Fernet(self.key_file.read_bytes())
         except FileNotFoundError:
             pass
-        self.state.mkdir(parents=True, exist_ok=True, mode=0o700)
-        handle, temporary = tempfile.mkstemp(dir=self.state, prefix=f".{self.key_file.name}.")
-        try:
-            os.fchmod(handle, 0o600)
-            with os.fdopen(handle, "wb") as out:
-                out.write(Fernet.generate_key())
-                out.flush()
-                os.fsync(out.fileno())
-            with contextlib.suppress(FileExistsError):  # another made it first: theirs
-                os.link(temporary, self.key_file)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
+        write_private(self.key_file, Fernet.generate_key(), keep_existing=True)
         return Fernet(self.key_file.read_bytes())
 
     def store(self, user: str, password: str) -> None:
