@@ -15,11 +15,14 @@ Commands (all take ``--dir``, a directory holding ``sp.xml``, ``sp-key.pem``,
   [--comparison exact|minimum|maximum|better]]``: an AuthnRequest (NameIDPolicy
   Format F, persistent unless given; ``none``: no Format; ``--subject``: asking for the
   person with that NameID, in format F; ``--authn-context``: a RequestedAuthnContext
-  with those classes); ``url``, ``body`` (POST) and ``id``
+  with those classes) [--protocol-binding URI] [--sha1] [--issued SECONDS]; ``url``,
+  ``body`` (POST) and ``id``; ``--sha1``: signed with RSA-SHA1 (and SHA-1 digests),
+  ``--issued``: IssueInstant that many seconds from now (negative: in the past)
 - ``response SAMLRESPONSE``: verify and read a Response: ``name_id``, ``format``,
   ``attributes``, ``session`` (a dump for logout)
-- ``logout SESSION [--post] [--expired]``: a LogoutRequest over HTTP-Redirect (or POST):
-  ``url`` (and ``body``); ``--expired``: its NotOnOrAfter passed ten minutes ago
+- ``logout SESSION [--post] [--expired] [--sha1] [--issued SECONDS]``: a LogoutRequest
+  over HTTP-Redirect (or POST): ``url`` (and ``body``); ``--expired``: its NotOnOrAfter
+  passed ten minutes ago
 - ``logout-response QUERY``: verify the IdP's LogoutResponse (HTTP-Redirect query)
 """
 
@@ -54,16 +57,22 @@ SP_METADATA = """<?xml version="1.0"?>
 """
 
 
-def server(directory: Path) -> lasso.Server:
+def server(directory: Path, sha1: bool = False) -> lasso.Server:
     sp = lasso.Server(str(directory / "sp.xml"), str(directory / "sp-key.pem"), None,
                       str(directory / "sp-cert.pem"))
-    sp.signatureMethod = lasso.SIGNATURE_METHOD_RSA_SHA256
+    sp.signatureMethod = (lasso.SIGNATURE_METHOD_RSA_SHA1 if sha1
+                          else lasso.SIGNATURE_METHOD_RSA_SHA256)
     sp.addProvider(lasso.PROVIDER_ROLE_IDP, str(directory / "idp.xml"))
     return sp
 
 
 def idp_entity_id(sp: lasso.Server) -> str:
     return next(iter(sp.providerIds))
+
+
+def instant(seconds_from_now: int) -> str:
+    at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=seconds_from_now)
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def metadata(directory: Path, args: argparse.Namespace) -> dict:
@@ -87,7 +96,7 @@ def metadata(directory: Path, args: argparse.Namespace) -> dict:
 
 
 def request(directory: Path, args: argparse.Namespace) -> dict:
-    sp = server(directory)
+    sp = server(directory, args.sha1)
     login = lasso.Login(sp)
     method = lasso.HTTP_METHOD_REDIRECT if args.binding == "redirect" else lasso.HTTP_METHOD_POST
     login.initAuthnRequest(idp_entity_id(sp), method)
@@ -114,6 +123,10 @@ def request(directory: Path, args: argparse.Namespace) -> dict:
         login.request.requestedAuthnContext = requested
     login.request.forceAuthn = args.force_authn
     login.request.isPassive = args.passive
+    if args.protocol_binding:
+        login.request.protocolBinding = args.protocol_binding
+    if args.issued is not None:
+        login.request.issueInstant = instant(args.issued)
     login.buildAuthnRequestMsg()
     return {"url": login.msgUrl, "body": login.msgBody or "", "id": login.request.iD}
 
@@ -142,7 +155,7 @@ def response(directory: Path, args: argparse.Namespace) -> dict:
 
 
 def logout(directory: Path, args: argparse.Namespace) -> dict:
-    sp = server(directory)
+    sp = server(directory, args.sha1)
     request = lasso.Logout(sp)
     request.setSessionFromDump(args.session)
     method = lasso.HTTP_METHOD_POST if args.post else lasso.HTTP_METHOD_REDIRECT
@@ -150,6 +163,8 @@ def logout(directory: Path, args: argparse.Namespace) -> dict:
     if args.expired:
         past = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=10)
         request.request.notOnOrAfter = past.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if args.issued is not None:
+        request.request.issueInstant = instant(args.issued)
     request.buildRequestMsg()
     return {"url": request.msgUrl, "body": request.msgBody or ""}
 
@@ -183,11 +198,16 @@ def main() -> int:
     rq.add_argument("--subject", default="")
     rq.add_argument("--authn-context", default="")
     rq.add_argument("--comparison", default="")
+    rq.add_argument("--protocol-binding", default="")
+    rq.add_argument("--sha1", action="store_true", help="sign with RSA-SHA1")
+    rq.add_argument("--issued", type=int, default=None, help="IssueInstant, s from now")
     commands.add_parser("response").add_argument("saml_response")
     lo = commands.add_parser("logout")
     lo.add_argument("session")
     lo.add_argument("--post", action="store_true", help="HTTP-POST instead of HTTP-Redirect")
     lo.add_argument("--expired", action="store_true")
+    lo.add_argument("--sha1", action="store_true", help="sign with RSA-SHA1")
+    lo.add_argument("--issued", type=int, default=None, help="IssueInstant, s from now")
     commands.add_parser("logout-response").add_argument("query")
     args = parser.parse_args()
     handlers = {"metadata": metadata, "request": request, "response": response,

@@ -18,6 +18,8 @@ offers it with the ``portal/_remember_browser.html`` snippet: a ticked
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from dataclasses import dataclass
 
 from django.contrib import messages
@@ -32,6 +34,10 @@ from keystead.login import pending as pending_state
 from keystead.policy.services import EffectivePolicy, effective_policy
 
 SESSION_KEY = "keystead.pending_second_factor"
+#: Session key: when (Unix time) this session's sign-in passed a second factor, so that
+#: applications can be told (SAML's REFEDS MFA class). A later sign-in in the same session
+#: without one is newer than it, so it never carries over (``passed_second_factor``).
+SECOND_FACTOR_AT = "keystead.second_factor_at"
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 REFUSED_AT_THE_LAST_STEP = ("This account cannot sign in now. Try again later, or ask an "
                             "administrator.")
@@ -111,10 +117,26 @@ def succeed(request: HttpRequest, method: str, remember: bool | None = None) -> 
     audit.record("login.second_factor", request=request, actor=state.user, target=state.user,
                  detail={"method": method, "remember": bool(remember)})
     login(request, state.user, backend=SESSION_BACKEND)
+    note_second_factor(request)
     response = HttpResponseRedirect(state.next_url)
     if remember:
         remembered.grant(request, response, state.user)
     return response
+
+
+def note_second_factor(request: HttpRequest) -> None:
+    """Right after ``login``: this sign-in passed a second factor (or a passkey, which
+    is multi-factor by itself)."""
+    request.session[SECOND_FACTOR_AT] = time.time()
+
+
+def passed_second_factor(request: HttpRequest, signed_in_at: dt.datetime | None) -> bool:
+    """Whether the session's current sign-in (made at ``signed_in_at``, its
+    ``SignedInSession`` time) passed a second factor; a remembered browser that skipped
+    one did not."""
+    noted = request.session.get(SECOND_FACTOR_AT)
+    return (isinstance(noted, int | float) and signed_in_at is not None
+            and noted >= signed_in_at.timestamp())
 
 
 def _refused(request: HttpRequest, user: User, reason: str) -> HttpResponse:

@@ -33,8 +33,8 @@ SIGN_ALG = SIG_RSA_SHA256
 DIGEST_ALG = DIGEST_SHA256
 ASSERTION_MINUTES = 5
 CLOCK_SKEW_SECONDS = 120
-#: The authentication context every assertion states (a Keystead sign-in is at least a
-#: password over HTTPS), and what a <RequestedAuthnContext> is compared with.
+#: The authentication context an assertion states when nothing more is known (a Keystead
+#: sign-in is at least a password over HTTPS); ``authn_context`` chooses the real one.
 AUTHN_CLASS = AUTHN_PASSWORD_PROTECTED
 
 

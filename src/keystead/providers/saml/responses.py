@@ -42,8 +42,12 @@ class CannotEncrypt(ValueError):
 
 def authn_response(server: Server, application: SamlApplication, user: User, *,
                    in_response_to: str | None, destination: str,
-                   authenticated_at: dt.datetime | None = None) -> str:
+                   authenticated_at: dt.datetime | None = None,
+                   class_ref: str = idp.AUTHN_CLASS) -> str:
     """The Response XML for ``user`` at ``application``'s ACS ``destination``.
+
+    ``class_ref``: the authentication context class the assertion states (see
+    ``authn_context``; a password sign-in unless said otherwise).
 
     ``authenticated_at``: when the person signed in (the AuthnInstant, Core 2.7.2: the time
     the authentication took place, which SPs compare with ForceAuthn and their own
@@ -54,7 +58,7 @@ def authn_response(server: Server, application: SamlApplication, user: User, *,
         "destination": destination,
         "sp_entity_id": application.entity_id,
         "name_id": release.name_id(application, user, idp.entity_id()),
-        "authn": {"class_ref": idp.AUTHN_CLASS, "authn_auth": idp.entity_id(),
+        "authn": {"class_ref": class_ref, "authn_auth": idp.entity_id(),
                   "authn_instant": int((authenticated_at or timezone.now()).timestamp())},
         "sign_alg": idp.SIGN_ALG,
         "digest_alg": idp.DIGEST_ALG,

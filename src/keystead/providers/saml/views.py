@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import logging
 import secrets
+import time
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -27,16 +28,21 @@ from django.views.decorators.http import require_GET, require_http_methods
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.request import AuthnRequest
 from saml2.s_utils import decode_base64_and_inflate, error_status_factory
-from saml2.saml import AUTHN_PASSWORD, NAMEID_FORMAT_UNSPECIFIED
+from saml2.saml import NAMEID_FORMAT_UNSPECIFIED
 from saml2.samlp import (
     STATUS_INVALID_NAMEID_POLICY,
     STATUS_NO_AUTHN_CONTEXT,
     STATUS_NO_PASSIVE,
     STATUS_PARTIAL_LOGOUT,
+    STATUS_REQUEST_DENIED,
+    STATUS_REQUESTER,
+    STATUS_RESPONDER,
     STATUS_SUCCESS,
     STATUS_UNKNOWN_PRINCIPAL,
+    STATUS_UNSUPPORTED_BINDING,
     Status,
     StatusCode,
+    StatusMessage,
     authn_request_from_string,
     logout_request_from_string,
 )
@@ -45,14 +51,29 @@ from saml2.validate import validate_on_or_after
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
+from keystead.login.second_step import passed_second_factor
 from keystead.providers.oidc.views import session_signed_in_at
-from keystead.providers.saml import idp, metadata, release, responses, sp_metadata
+from keystead.providers.saml import (
+    authn_context,
+    idp,
+    metadata,
+    release,
+    request_checks,
+    responses,
+    sp_metadata,
+)
 from keystead.providers.saml.models import SamlApplication
 
 log = logging.getLogger(__name__)
 PENDING = "saml_idp_pending"  # session key: POST-binding requests waiting for sign-in
 FORCED = "saml_idp_forced"  # session key: ForceAuthn requests, by ID, and when they came
 ANSWERED = "saml_idp_answered"  # session key: applications this session signed in to
+#: Session key: requests (by ID) that arrived in time and wait for the person to sign in,
+#: with when they arrived; their IssueInstant is not held against them when they return.
+ADMITTED = "saml_idp_admitted"
+#: How long a request that waits for the person to sign in (password, second factor,
+#: perhaps a forgotten password) stays answerable: Keycloak's default login timeout.
+SIGN_IN_MINUTES = 30
 
 
 class Refused(Exception):
@@ -88,12 +109,13 @@ def _decode(message: str, binding: str) -> str:
 
 
 def _parsed(parse, message: str, binding: str, what: str):
-    """The decoded message parsed by pysaml2 (``parse``: its ``…_from_string``), None when
-    it is another kind of SAML message; XML that is not well-formed, or that declares a
-    DTD or entities (which the parser refuses), is refused like any broken message."""
+    """The decoded message and what pysaml2 (``parse``: its ``…_from_string``) makes of it,
+    None when it is another kind of SAML message; XML that is not well-formed, or that
+    declares a DTD or entities (which the parser refuses), is refused like any broken
+    message."""
     xml = _decode(message, binding)
     try:
-        return parse(xml)
+        return xml, parse(xml)
     except Exception as exc:  # ElementTree's ParseError, defusedxml's refusals alike
         raise Refused(f"The {what} is not well-formed SAML XML.",
                       f"{type(exc).__name__}: {exc}"[:300]) from exc
@@ -143,16 +165,28 @@ def _post_form(request: HttpRequest, application: SamlApplication, url: str, fie
     return response
 
 
+def _second_factor(request: HttpRequest) -> bool:
+    """Whether this session's sign-in passed a second factor (a remembered browser that
+    skipped one did not)."""
+    return passed_second_factor(request, session_signed_in_at(request))
+
+
 def _answer(request: HttpRequest, application: SamlApplication, destination: str, *,
-            in_response_to: str | None, relay_state: str, door: str) -> HttpResponse:
+            in_response_to: str | None, relay_state: str, door: str,
+            class_ref: str = "") -> HttpResponse:
+    """The assertion for the signed-in person; ``class_ref``: the authentication context
+    chosen for the request (empty: the strongest this sign-in has)."""
+    class_ref = class_ref or authn_context.decide(
+        None, second_factor=_second_factor(request)).class_ref
     with idp.server(application) as server:
         xml = responses.authn_response(
             server, application, request.user, in_response_to=in_response_to,
-            destination=destination,
+            destination=destination, class_ref=class_ref,
             authenticated_at=session_signed_in_at(request) or request.user.last_login)
     audit.record("saml.sso", request=request, target=application,
                  detail={"application": application.slug, "person": request.user.email,
-                         "nameid_format": application.nameid_format, "door": door})
+                         "nameid_format": application.nameid_format, "door": door,
+                         "authn_context": class_ref})
     answered = request.session.get(ANSWERED, [])
     if application.pk not in answered:
         request.session[ANSWERED] = [*answered, application.pk]
@@ -160,11 +194,21 @@ def _answer(request: HttpRequest, application: SamlApplication, destination: str
                       responses.encoded(xml), relay_state)
 
 
+def _requested_classes(checked: AuthnRequest) -> tuple[list[str] | None, str]:
+    """The request's <RequestedAuthnContext>: its class references (None: there is none)
+    and its comparison."""
+    requested = checked.message.requested_authn_context
+    if requested is None:
+        return None, "exact"
+    return ([(c.text or "").strip() for c in requested.authn_context_class_ref or []],
+            requested.comparison or "exact")
+
+
 def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
          sigalg: str | None = None, signature: str | None = None) -> HttpResponse:
     application = None
     try:
-        parsed = _parsed(authn_request_from_string, message, binding, "sign-in request")
+        xml, parsed = _parsed(authn_request_from_string, message, binding, "sign-in request")
         if parsed is None:
             raise Refused("The sign-in request is not a SAML AuthnRequest.", "not an AuthnRequest")
         application = _application_of(parsed.issuer.text if parsed.issuer else None)
@@ -175,6 +219,9 @@ def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
         if wants_signed and not signed:
             raise Refused("The application's sign-in request must be signed and was not.",
                           "AuthnRequest not signed though the SP's metadata says it signs")
+        if weak := request_checks.weak_signature(xml, sigalg if signature else None):
+            raise Refused("The application's sign-in request could not be verified.",
+                          f"AuthnRequest {weak}")
         with idp.server(application, want_signed_requests=signed) as server:
             try:
                 checked: AuthnRequest = server.parse_authn_request(
@@ -193,14 +240,32 @@ def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
     except sp_metadata.MetadataProblem as problem:
         return _refuse(request, Refused("The application's registration is broken.", str(problem)),
                        application)
+    key = str(checked.message.id)[:80]
+    stale, arrived = _stale(request, key, checked.message.issue_instant)
+    if stale:
+        return _status_answer(request, application, destination, checked, relay_state,
+                              STATUS_REQUEST_DENIED, stale,
+                              "The request is too old (or dated in the future).",
+                              top=STATUS_REQUESTER)
+    wanted_binding = (checked.message.protocol_binding or "").strip()
+    if wanted_binding and wanted_binding != BINDING_HTTP_POST:
+        # Core 3.4.1: ProtocolBinding names how the answer must come; Keystead answers by
+        # HTTP-POST only (Profiles 4.1.2 forbids HTTP-Redirect for it; no Artifact, PAOS).
+        return _status_answer(request, application, destination, checked, relay_state,
+                              STATUS_UNSUPPORTED_BINDING,
+                              f"ProtocolBinding {wanted_binding[:120]} is not supported; "
+                              "Keystead answers by HTTP-POST only",
+                              "Responses are sent by HTTP-POST only.")
     unmet = _name_id_policy_unmet(application, checked.message.name_id_policy)
     if unmet:
         return _status_answer(request, application, destination, checked, relay_state,
                               STATUS_INVALID_NAMEID_POLICY, unmet)
-    unmet = _authn_context_unmet(checked.message.requested_authn_context)
-    if unmet:
+    classes, comparison = _requested_classes(checked)
+    if not authn_context.can_ever_meet(classes, comparison):
         return _status_answer(request, application, destination, checked, relay_state,
-                              STATUS_NO_AUTHN_CONTEXT, unmet)
+                              STATUS_NO_AUTHN_CONTEXT,
+                              authn_context.decide(classes, comparison,
+                                                   second_factor=True).reason)
     passive = str(checked.message.is_passive).lower() == "true"
     force = str(checked.message.force_authn).lower() == "true"
     fresh = request.user.is_authenticated and (not force or _signed_in_again(request, checked))
@@ -209,21 +274,47 @@ def _sso(request: HttpRequest, message: str, binding: str, relay_state: str,
                               STATUS_NO_PASSIVE, "passive: not signed in",
                               "Nobody is signed in.")
     if not request.user.is_authenticated:
-        return _to_sign_in(request, message, binding, relay_state)
+        return _to_sign_in(request, message, binding, relay_state, (key, arrived))
     if not fresh:
-        return _to_sign_in(request, message, binding, relay_state, again=True)
+        return _to_sign_in(request, message, binding, relay_state, (key, arrived),
+                           again=True)
     if _not_the_person(application, request.user, _subject_name_id(checked.message),
                        asked=True):
         return _status_answer(request, application, destination, checked, relay_state,
                               STATUS_UNKNOWN_PRINCIPAL,
                               "the request's Subject names someone other than the signed-in "
                               "person", "The request is about someone else.")
+    decided = authn_context.decide(classes, comparison, second_factor=_second_factor(request))
+    if not decided.class_ref:
+        # Keystead has no step-up of its own (a second factor for someone whose sign-in
+        # did not ask for one): the SP is told, as Core 3.3.2.2.1 says.
+        return _status_answer(request, application, destination, checked, relay_state,
+                              STATUS_NO_AUTHN_CONTEXT, decided.reason)
     try:
         return _answer(request, application, destination, in_response_to=checked.message.id,
-                       relay_state=relay_state, door="sp-initiated")
+                       relay_state=relay_state, door="sp-initiated",
+                       class_ref=decided.class_ref)
     except responses.CannotEncrypt as problem:
         return _refuse(request, Refused("The application's registration is broken.",
                                         str(problem)), application)
+
+
+def _stale(request: HttpRequest, key: str, issue_instant: str | None) -> tuple[str, float]:
+    """Why the request is too old or too new to answer ("" when it is not), and when it
+    first arrived.
+
+    A request that arrived in time and waited in this session while the person signed in
+    (``_to_sign_in``) comes back with the same IssueInstant: it is answered up to
+    ``SIGN_IN_MINUTES`` after it first arrived, and once (the next arrival is new)."""
+    admitted = request.session.get(ADMITTED, {})
+    arrived = admitted.get(key)
+    if not isinstance(arrived, int | float):
+        return request_checks.issue_instant_problem(issue_instant), time.time()
+    request.session[ADMITTED] = {k: v for k, v in admitted.items() if k != key}
+    if time.time() - arrived < SIGN_IN_MINUTES * 60:
+        return "", arrived
+    return (f"the request waited more than {SIGN_IN_MINUTES} minutes for sign-in "
+            f"(IssueInstant {issue_instant})"), arrived
 
 
 def _signed_in_again(request: HttpRequest, checked: AuthnRequest) -> bool:
@@ -264,61 +355,37 @@ def _name_id_policy_unmet(application: SamlApplication, policy) -> str:
     return ""
 
 
-#: The standard authentication context classes weaker than ``idp.AUTHN_CLASS``.
-WEAKER_CLASSES = frozenset({
-    AUTHN_PASSWORD,
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:InternetProtocol",
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:InternetProtocolPassword",
-    "urn:oasis:names:tc:SAML:2.0:ac:classes:unspecified",
-})
-
-
-def _authn_context_unmet(requested) -> str:
-    """Why a <RequestedAuthnContext> cannot be met ("" when it can): Core 3.3.2.2.1, the
-    IdP that cannot satisfy it answers NoAuthnContext. Keystead's sign-in is
-    PasswordProtectedTransport: it meets ``exact`` when that class is listed, ``minimum``
-    when it or a weaker standard class is, ``maximum`` when it or any class not known to
-    be weaker is, ``better`` when every listed class is weaker. Declaration references
-    are never met."""
-    if requested is None:
-        return ""
-    classes = [(c.text or "").strip() for c in requested.authn_context_class_ref or []]
-    comparison = (requested.comparison or "exact").strip()
-    if comparison == "better":
-        met = bool(classes) and all(c in WEAKER_CLASSES for c in classes)
-    elif comparison == "minimum":
-        met = any(c == idp.AUTHN_CLASS or c in WEAKER_CLASSES for c in classes)
-    elif comparison == "maximum":
-        met = any(c not in WEAKER_CLASSES for c in classes)
-    else:  # exact
-        met = idp.AUTHN_CLASS in classes
-    if met:
-        return ""
-    asked = ", ".join(classes) or "authentication context declarations"
-    return f"RequestedAuthnContext ({comparison}) {asked[:200]} is not {idp.AUTHN_CLASS}"
-
-
 def _status_answer(request: HttpRequest, application: SamlApplication, destination: str,
                    checked: AuthnRequest, relay_state: str, code: str, reason: str,
-                   message: str = "") -> HttpResponse:
-    """A signed Response with an error status (``code`` second-level) to the ACS, where the
-    spec wants the SP told rather than the person shown a page: IsPassive and nobody
-    (freshly enough) signed in, a NameIDPolicy Keystead cannot meet, or a <Subject> that
-    is not the signed-in person."""
+                   message: str = "", *, top: str = STATUS_RESPONDER) -> HttpResponse:
+    """A signed Response with an error status (``top`` first-level, ``code``
+    second-level) to the ACS, where the spec wants the SP told rather than the person
+    shown a page: IsPassive and nobody (freshly enough) signed in, a NameIDPolicy, an
+    authentication context or a ProtocolBinding Keystead cannot meet, a <Subject> that is
+    not the signed-in person, or a request too old to answer."""
+    status = Status(status_code=StatusCode(value=top, status_code=StatusCode(value=code)),
+                    status_message=StatusMessage(text=message or reason))
     with idp.server(application) as server:
-        answer = server.create_error_response(
-            checked.message.id, destination, (code, message or reason),
-            sign=True, sign_alg=idp.SIGN_ALG, digest_alg=idp.DIGEST_ALG)
+        # pysaml2's error responses are always Responder at the top: the status is set on
+        # the unsigned response, which is then signed.
+        answer = server.create_error_response(checked.message.id, destination,
+                                              (code, message or reason), sign=False)
+        answer.status = status
+        signed = server.sign(answer, sign_alg=idp.SIGN_ALG, digest_alg=idp.DIGEST_ALG)
     audit.record("saml.sso", request=request, target=application, outcome=Outcome.FAILURE,
-                 detail={"application": application.slug, "reason": reason[:300]})
+                 detail={"application": application.slug, "status": code,
+                         "reason": reason[:300]})
     return _post_form(request, application, destination, "SAMLResponse",
-                      responses.encoded(str(answer)), relay_state)
+                      responses.encoded(str(signed)), relay_state)
 
 
 def _to_sign_in(request: HttpRequest, message: str, binding: str, relay_state: str,
-                again: bool = False) -> HttpResponse:
+                arrival: tuple[str, float], again: bool = False) -> HttpResponse:
     """The sign-in page, then back; ``again`` (ForceAuthn) shows its form even to a
-    signed-in person."""
+    signed-in person. ``arrival``: the request's ID and when it first arrived, so that
+    its IssueInstant is not held against it when it comes back (``_stale``)."""
+    admitted = dict(list(request.session.get(ADMITTED, {}).items())[-4:])
+    request.session[ADMITTED] = {**admitted, arrival[0]: arrival[1]}
     login_url = f"{resolve_url(settings.LOGIN_URL)}?prompt=login" if again else None
     if binding == BINDING_HTTP_REDIRECT:
         return redirect_to_login(request.get_full_path(), login_url)
@@ -381,11 +448,15 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
     """Single logout started by an application: end the Keystead session and answer."""
     application = None
     try:
-        parsed = _parsed(logout_request_from_string, message, binding, "logout request")
+        xml, parsed = _parsed(logout_request_from_string, message, binding, "logout request")
         if parsed is None:
             raise Refused("The logout request is not a SAML LogoutRequest.")
         application = _application_of(parsed.issuer.text if parsed.issuer else None)
         description = sp_metadata.describe(application.metadata_xml)
+        sigalg = request.GET.get("SigAlg") if binding == BINDING_HTTP_REDIRECT else None
+        if weak := request_checks.weak_signature(xml, sigalg):
+            raise Refused("The application's logout request could not be verified.",
+                          f"LogoutRequest {weak}")
         with idp.server(application, want_signed_requests=binding == BINDING_HTTP_POST) as server:
             if binding == BINDING_HTTP_REDIRECT:
                 signed = {k: request.GET[k] for k in ("SAMLRequest", "RelayState", "SigAlg",
@@ -409,10 +480,18 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
             if not bindings:
                 raise Refused("The application's registration has no logout address.")
             person = request.user if request.user.is_authenticated else None
+            stale = request_checks.issue_instant_problem(checked.message.issue_instant)
             stranger = _not_the_person(application, person, checked.message.name_id)
-            status = (error_status_factory((STATUS_UNKNOWN_PRINCIPAL, "The NameID is not the "
-                                            "person signed in here."))
-                      if stranger else _partial_logout(request, application))
+            if stale:  # ends nothing: a late (or replayed) request, Requester's fault
+                status = Status(status_code=StatusCode(
+                    value=STATUS_REQUESTER, status_code=StatusCode(value=STATUS_REQUEST_DENIED)),
+                    status_message=StatusMessage(text="The request is too old (or dated in "
+                                                      "the future)."))
+            elif stranger:
+                status = error_status_factory((STATUS_UNKNOWN_PRINCIPAL, "The NameID is not "
+                                               "the person signed in here."))
+            else:
+                status = _partial_logout(request, application)
             answer = server.create_logout_response(checked.message, bindings, status=status,
                                                    sign=True, sign_alg=idp.SIGN_ALG,
                                                    digest_alg=idp.DIGEST_ALG)
@@ -425,7 +504,11 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
     except sp_metadata.MetadataProblem as problem:
         return _refuse(request, Refused("The application's registration is broken.",
                                         str(problem)), application, event="saml.slo")
-    if stranger:
+    if stale:
+        audit.record("saml.slo", request=request, target=application, outcome=Outcome.FAILURE,
+                     detail={"application": application.slug,
+                             "person": person.email if person else "", "reason": stale[:300]})
+    elif stranger:
         # A LogoutRequest about somebody else (one captured and replayed to this browser,
         # say) ends nothing: Core 3.7.3.2, the principal is not the one it names.
         audit.record("saml.slo", request=request, target=application, outcome=Outcome.FAILURE,
@@ -435,7 +518,7 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
         audit.record("saml.slo", request=request, target=application,
                      detail={"application": application.slug,
                              "person": person.email if person else ""})
-    if person is not None and not stranger:
+    if person is not None and not stranger and not stale:
         audit.record("logout", request=request, target=person, detail={"door": "saml"})
         logout(request)
     if binding_out == BINDING_HTTP_REDIRECT:

@@ -35,6 +35,7 @@ from saml2.saml import (
 from saml2.sigver import security_context
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
+from keystead.saml_algorithms import weak_signing_algorithm
 from keystead.sources.saml import certificates, idp_metadata
 from keystead.sources.saml.models import Binding, SamlSource, UserKey
 from keystead.xmlsec_files import key_pair_files
@@ -61,8 +62,6 @@ NAMEID_POLICY = {
     UserKey.EMAIL: NAMEID_FORMAT_EMAILADDRESS,
     UserKey.UNSPECIFIED: NAMEID_FORMAT_UNSPECIFIED,
 }
-WEAK_SIGNING_MARKERS = ("sha1", "md5", "ripemd")
-_DS = "{http://www.w3.org/2000/09/xmldsig#}"
 _XENC = "{http://www.w3.org/2001/04/xmlenc#}"
 
 
@@ -190,12 +189,9 @@ def _algorithms_problem(xml: bytes) -> str | None:
         root = ElementTree.fromstring(xml)
     except Exception:  # defusedxml raises its own kinds for entities and malformed XML
         return "the response is not well-formed XML (or uses DTDs/entities)"
-    for tag in (f"{_DS}SignatureMethod", f"{_DS}DigestMethod"):
-        for element in root.iter(tag):
-            algorithm = element.get("Algorithm", "")
-            if any(marker in algorithm.lower() for marker in WEAK_SIGNING_MARKERS):
-                return f"the response is signed with a weak algorithm ({algorithm}); " \
-                       "configure the IdP for RSA-SHA256"
+    if (algorithm := weak_signing_algorithm(root)) is not None:
+        return f"the response is signed with a weak algorithm ({algorithm}); " \
+               "configure the IdP for RSA-SHA256"
     for element in root.iter(f"{_XENC}EncryptionMethod"):
         algorithm = element.get("Algorithm", "")
         if algorithm not in ACCEPTED_ENCRYPTION:
