@@ -35,12 +35,34 @@ class InvalidClient(Exception):
     """The client could not be authenticated (RFC 6749 §5.2 ``invalid_client``).
 
     ``used_basic`` says whether the client tried HTTP Basic: the 401 answer's challenge
-    then names that scheme (§5.2).
+    then names that scheme (§5.2). ``error``, ``status`` and ``description`` are the
+    answer to send, so a caller that knows only this class still refuses correctly.
     """
+
+    error = "invalid_client"
+    status = 401
+    description = ""
 
     def __init__(self, *, used_basic: bool) -> None:
         super().__init__("client authentication failed")
         self.used_basic = used_basic
+
+
+class ConflictingClientIds(InvalidClient):
+    """HTTP Basic names one client and the body's ``client_id`` another: 400
+    ``invalid_request``, not ``invalid_client``.
+
+    RFC 6749 §2.3 lets a client use one authentication method per request. A body
+    ``client_id`` that differs from the Basic one is a confused request (a proxy or
+    library mixing two clients' settings), and answering it as the Basic client would
+    hand that client tokens the request may have meant for the other. The same id in
+    both places is what many client libraries send, and is accepted.
+    """
+
+    error = "invalid_request"
+    status = 400
+    description = ("client_id in the body names a different client than the HTTP Basic "
+                   "credentials; send the client's id in one place only (RFC 6749 §2.3).")
 
 
 @dataclass(frozen=True)
@@ -106,13 +128,18 @@ def authenticate(authorization: str, form: Mapping):
     ``authorization`` is the request's Authorization header, ``form`` holds the body's
     ``client_id`` and ``client_secret``. A confidential client must send its secret; a
     public client must send none (an empty one counts as none). Every failure is the
-    same ``InvalidClient``, and an unknown client costs a secret verification too.
+    same ``InvalidClient``, and an unknown client costs a secret verification too;
+    HTTP Basic with a different ``client_id`` in the body is ``ConflictingClientIds``
+    (one of them), whatever the credentials.
     """
     credentials = credentials_from(authorization, form)
     if credentials is None:
         # A Basic header that does not decode is still an attempt at HTTP Basic: the
         # answer's challenge names Basic (RFC 6749 §5.2), as the toolkit's grants say.
         raise InvalidClient(used_basic=tried_basic(authorization))
+    if credentials.used_basic and form.get("client_id") not in (None, "",
+                                                                credentials.client_id):
+        raise ConflictingClientIds(used_basic=True)  # before any lookup: nothing to spend
     try:
         # ``get``, not ``first``: the client id is unique, so no ORDER BY to build.
         application = (Application.objects.select_related("keystead_settings")

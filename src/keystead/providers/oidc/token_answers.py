@@ -2,7 +2,9 @@
 
 ``record_refusal`` is the one ``oidc.token_refused`` audit: Keystead's own grants
 (refresh, client credentials) call it through ``refuse``, and the token view
-calls it for every error answer of the toolkit's grants (code, password). Only
+calls it for every error answer of the toolkit's grants (code, password); the
+revocation view records its error answers with it too, as
+``oidc.revocation_refused``. Only
 names and codes are recorded: the client id sent, the grant type, the error and
 its description; never the code, token, verifier, password or secret sent.
 """
@@ -22,16 +24,21 @@ from keystead.providers.oidc.client_auth import credentials_from
 BASIC_CHALLENGE = 'Basic realm="oauth"'
 
 
-def record_refusal(request: HttpRequest, *, error: str, description: str = "") -> None:
-    """One ``oidc.token_refused`` Event for a token request answered with an error."""
+TOKEN_REFUSED = "oidc.token_refused"
+REVOCATION_REFUSED = "oidc.revocation_refused"
+
+
+def record_refusal(request: HttpRequest, *, error: str, description: str = "",
+                   action: str = TOKEN_REFUSED) -> None:
+    """One Event for a token request (``oidc.token_refused``, with the grant type) or a
+    revocation request (``oidc.revocation_refused``) answered with an error."""
     credentials = credentials_from(request.META.get("HTTP_AUTHORIZATION", ""), request.POST)
     client_id = credentials.client_id[:100] if credentials else ""
-    audit.record(
-        "oidc.token_refused", request=request, outcome=Outcome.DENIED,
-        actor_label=f"client {client_id or 'unauthenticated'}",
-        detail={"grant_type": request.POST.get("grant_type", "")[:64], "error": error[:64],
-                "error_description": description[:200]},
-    )
+    detail = {"error": error[:64], "error_description": description[:200]}
+    if action == TOKEN_REFUSED:
+        detail = {"grant_type": request.POST.get("grant_type", "")[:64], **detail}
+    audit.record(action, request=request, outcome=Outcome.DENIED,
+                 actor_label=f"client {client_id or 'unauthenticated'}", detail=detail)
 
 
 def refuse(request: HttpRequest, error: str, description: str = "", *, status: int = 400,
@@ -59,7 +66,8 @@ def authenticated_client(request: HttpRequest) -> Any:
         return client_auth.authenticate(request.META.get("HTTP_AUTHORIZATION", ""),
                                         request.POST)
     except client_auth.InvalidClient as refused:
-        return refuse(request, "invalid_client", status=401, used_basic=refused.used_basic)
+        return refuse(request, refused.error, refused.description, status=refused.status,
+                      used_basic=refused.used_basic)
 
 
 def name_basic_challenge(request: HttpRequest, response) -> None:

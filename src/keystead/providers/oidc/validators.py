@@ -113,12 +113,18 @@ class KeysteadValidator(OAuth2Validator):
 
     def authenticate_client(self, request, *args, **kwargs) -> bool:
         """The client's id and secret (HTTP Basic or the body), checked by
-        ``client_auth.authenticate``: the same function as Keystead's own grants."""
+        ``client_auth.authenticate``: the same function as Keystead's own grants.
+
+        A refusal that is not ``invalid_client`` (two different client ids) is raised
+        as its own error: oauthlib turns False into ``invalid_client``."""
         form = {"client_id": request.client_id or "",
                 "client_secret": getattr(request, "client_secret", None)}
         try:
             request.client = client_auth.authenticate(
                 request.headers.get("HTTP_AUTHORIZATION", ""), form)
+        except client_auth.ConflictingClientIds as refused:
+            raise errors.InvalidRequestError(description=refused.description,
+                                             request=request) from None
         except client_auth.InvalidClient:
             return False
         return True

@@ -18,7 +18,7 @@ from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
-from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from oauth2_provider.exceptions import InvalidOIDCClientError, OAuthToolkitError
 from oauth2_provider.models import (
     get_access_token_model,
@@ -43,6 +43,7 @@ from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.login.models import SignedInSession
 from keystead.providers.oidc import (
+    authorization_post,
     client_auth,
     client_credentials_grant,
     id_token_hints,
@@ -78,6 +79,12 @@ def session_signed_in_at(request: HttpRequest):
 # proxy logs and browser history, so every endpoint refuses them outright.
 _SECRETS_IN_QUERY = frozenset({"access_token", "refresh_token", "token", "id_token",
                                "client_secret", "password", "code_verifier"})
+_SEND_ELSEWHERE = ("send an access token in the Authorization header (Bearer) and other "
+                   "values in the POST body.")
+# An authorization request sent by POST goes on as a GET (``authorization_post``).
+_NOT_IN_AUTHORIZATION = ("an authorization request sent by POST continues as a GET, so "
+                         "its parameters end up in the address too; tokens and secrets "
+                         "never belong in an authorization request.")
 
 
 def _printable(name: str) -> str:
@@ -113,19 +120,25 @@ class RefuseSecretsInQuery:
     """
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        named = sorted(_SECRETS_IN_QUERY.intersection(request.GET))
+        return (self.refusal(request, request.GET, _SEND_ELSEWHERE)
+                or super().dispatch(request, *args, **kwargs))
+
+    def refusal(self, request: HttpRequest, address, advice: str) -> HttpResponse | None:
+        """The refusal of a request whose ``address`` (the parameters that are, or will
+        be, in its address) holds a token or secret, ``advice`` saying where to send
+        them instead; or of one holding a NUL anywhere. None if neither."""
+        named = sorted(_SECRETS_IN_QUERY.intersection(address))
         if named:
             return self._refuse(request, named, (
                 f"{', '.join(named)} must not be sent in the address (query string), "
-                "which is written to access logs: send an access token in the "
-                "Authorization header (Bearer) and other values in the POST body."))
+                f"which is written to access logs: {advice}"))
         named = _has_nul(request)
         if named:
             names = sorted({_printable(name) for name in named})
             return self._refuse(request, names, (
                 f"{', '.join(names)} contains a NUL character, which no valid value "
                 "has; send the value as registered."))
-        return super().dispatch(request, *args, **kwargs)
+        return None
 
     @staticmethod
     def _refuse(request: HttpRequest, names: list[str], description: str) -> HttpResponse:
@@ -184,10 +197,7 @@ class KeysteadTokenView(RefuseSecretsInQuery, TokenView):
             request.sensitive_post_parameters = _SECRET_PARAMETERS
         if response.status_code < 400:
             return response
-        try:
-            body = json.loads(response.content)
-        except ValueError:
-            body = {}
+        body = _json_body(response)
         if (body.get("error") == "invalid_request"
                 and body.get("error_description") == _MISMATCHED_REDIRECT):
             body["error"] = "invalid_grant"
@@ -200,6 +210,15 @@ class KeysteadTokenView(RefuseSecretsInQuery, TokenView):
 
 _OWN_GRANTS = {refresh_grant.GRANT_TYPE: refresh_grant.respond,
                client_credentials_grant.GRANT_TYPE: client_credentials_grant.respond}
+
+
+def _json_body(response: HttpResponse) -> dict:
+    """A toolkit answer's JSON body (its error and description), or {} if it has none."""
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 # Authorization addresses (their SHA-256) a signed-in person was sent to sign in again
@@ -281,9 +300,17 @@ def _longer_than_stored(request: HttpRequest) -> str:
     return ""
 
 
+@method_decorator(csrf_exempt, name="dispatch")  # the consent answer is checked in ``post``
 class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
-    """DOT's authorization endpoint, plus ``prompt``, ``max_age`` and an audit Event for
-    every refusal.
+    """DOT's authorization endpoint, plus POST, ``prompt``, ``max_age`` and an audit
+    Event for every refusal.
+
+    POST (OpenID Connect Core §3.1.2.1): an authorization request sent by POST is
+    answered with ``303`` to the same request as a GET (``authorization_post``), before
+    anything else; the consent page's answer, the other POST this address takes, is
+    told apart by its marker field (or its ``allow`` button) and is CSRF-checked in
+    ``post``. The endpoint itself is CSRF-exempt because an application's form post is
+    cross-site by design.
 
     ``prompt`` (OpenID Connect Core §3.1.2.1):
 
@@ -318,7 +345,11 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
     fills in the email field from it.
     """
 
+    form_class = authorization_post.ConsentForm
+
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST" and not authorization_post.is_consent_answer(request):
+            return self._authorization_by_post(request)
         prompt = _prompts(request)
         too_long = _longer_than_stored(request)
         if too_long and request.method != "GET":  # the consent page's own hidden fields
@@ -353,6 +384,28 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
                 return self._invalid_request(
                     request, "max_age must be a whole number of seconds (0 or more).")
         return super().dispatch(request, *args, **kwargs)
+
+    def _authorization_by_post(self, request: HttpRequest) -> HttpResponse:
+        """The same request as a GET (``authorization_post``), unless what it carries could
+        not go into an address: a body that is not a form, a token or secret, a NUL."""
+        if authorization_post.unreadable_body(request):
+            return self._refuse(request, ["Content-Type"], (
+                f"Content-Type {request.content_type or '(none)'} is not accepted: send "
+                "the authorization request's parameters as "
+                "application/x-www-form-urlencoded."))
+        return (self.refusal(request, request.GET, _SEND_ELSEWHERE)
+                or self.refusal(request, request.POST, _NOT_IN_AUTHORIZATION)
+                or authorization_post.as_get(request, authorization_post.parameters(request)))
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        """The consent page's answer, under Django's CSRF check (the page's form carries
+        the token). The endpoint as a whole is exempt so that an application's
+        cross-site POST reaches ``dispatch``, which sends it on as a GET."""
+        return csrf_protect(super().post)(request, *args, **kwargs)
+
+    def get_initial(self) -> dict:
+        """The toolkit's hidden fields, and the one that marks the page's answer."""
+        return {**super().get_initial(), authorization_post.CONSENT_ANSWER: "1"}
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         prompt = _prompts(request)
@@ -604,11 +657,17 @@ class KeysteadUserInfoView(RefuseSecretsInQuery, UserInfoView):
 @_api_endpoint
 class KeysteadRevokeTokenView(RefuseSecretsInQuery, RevokeTokenView):
     """DOT's revocation (RFC 7009), refusing a token in the query string; a client that
-    failed HTTP Basic gets a Basic challenge (§2.2.1 answers as RFC 6749 §5.2)."""
+    failed HTTP Basic gets a Basic challenge (§2.2.1 answers as RFC 6749 §5.2). Every
+    error answer is recorded as ``oidc.revocation_refused`` (names and codes only)."""
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         response = super().post(request, *args, **kwargs)
         token_answers.name_basic_challenge(request, response)
+        if response.status_code >= 400:
+            body = _json_body(response)
+            token_answers.record_refusal(request, error=str(body.get("error", "")),
+                                         description=str(body.get("error_description", "")),
+                                         action=token_answers.REVOCATION_REFUSED)
         return response
 
 
@@ -660,15 +719,25 @@ class KeysteadIntrospectTokenView(RefuseSecretsInQuery, IntrospectTokenView):
         ``invalid_client``, a Basic challenge if Basic was tried); a bearer token that is
         not valid is ``401 invalid_token`` and one without the ``introspection`` scope
         ``403 insufficient_scope`` (RFC 6750 §3.1); no credentials at all is ``401``. A
-        public client, which proves nothing but its id, is ``403``."""
+        public client, which proves nothing but its id, is ``403``. HTTP Basic with a
+        different ``client_id`` in the body is ``400 invalid_request``, as ``client_auth``
+        decides for every endpoint."""
         authorization = request.META.get("HTTP_AUTHORIZATION", "")
         credentials = client_auth.credentials_from(authorization, request.POST)
+        bearer = authorization.partition(" ")[0].lower() == "bearer"
+        refused = None
+        if credentials is not None and not bearer:
+            try:
+                client_auth.authenticate(authorization, request.POST)
+            except client_auth.InvalidClient as failed:
+                refused = failed
         audit.record("oidc.introspection_refused", request=request, outcome=Outcome.DENIED,
                      actor_label=f"client {credentials.client_id[:100]}" if credentials
                      else "unauthenticated",
-                     detail={"reason": "needs a confidential client's credentials or a "
-                                       "bearer token with the introspection scope"})
-        if authorization.partition(" ")[0].lower() == "bearer":
+                     detail={"reason": getattr(refused, "description", "")
+                             or "needs a confidential client's credentials or a bearer "
+                                "token with the introspection scope"})
+        if bearer:
             error = getattr(oauthlib_request, "oauth2_error", None) or {}
             if error.get("error") == "insufficient_scope":
                 return self._refused(403, "insufficient_scope",
@@ -678,16 +747,19 @@ class KeysteadIntrospectTokenView(RefuseSecretsInQuery, IntrospectTokenView):
             challenge = (token_answers.BASIC_CHALLENGE if client_auth.tried_basic(authorization)
                          else 'Bearer realm="oauth"')
             return self._refused(401, "invalid_client", challenge)
-        try:
-            client_auth.authenticate(authorization, request.POST)
-        except client_auth.InvalidClient as refused:
+        if refused is not None and refused.status != 401:
+            return self._refused(refused.status, refused.error, None, refused.description)
+        if refused is not None:
             return self._refused(401, "invalid_client", token_answers.BASIC_CHALLENGE
                                  if refused.used_basic else 'Bearer error="invalid_client"')
         return self._refused(403, "unauthorized_client", None)  # a public client
 
     @staticmethod
-    def _refused(status: int, error: str, challenge: str | None) -> HttpResponse:
-        response = JsonResponse({"error": error}, status=status)
+    def _refused(status: int, error: str, challenge: str | None,
+                 description: str = "") -> HttpResponse:
+        body = {"error": error, "error_description": description} if description else {
+            "error": error}
+        response = JsonResponse(body, status=status)
         if challenge:
             response["WWW-Authenticate"] = challenge
         return response
