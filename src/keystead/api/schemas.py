@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
 from pydantic import AfterValidator, Field, SecretStr, StrictBool, StrictInt
@@ -144,6 +145,48 @@ class GroupOut(Schema):
         return [{"id": u.pk, "email": u.email} for u in obj.members.all()]
 
 
+# Where a list asked to show them, the related records are prefetched under these names;
+# a list item without them shows null. So a list item never reads them one by one.
+LISTED_MEMBERS = "listed_members"
+LISTED_USERS = "listed_users"
+LISTED_GROUPS = "listed_groups"
+
+
+class ListQuery(Schema):
+    """The query of `GET /api/v1/groups` and `GET /api/v1/roles`."""
+
+    q: ShortText | None = Field(
+        None, description="Only the records whose name contains this, in any case.")
+    members: bool = Field(
+        True, description="`false` leaves out who belongs to each record (a group's "
+                          "`members`, a role's `users` and `groups`, then null), so a page "
+                          "of large groups costs no more than a page of small ones.")
+
+
+def _listed(obj: Any, name: str, shape: Callable[[Any], dict]) -> list[dict] | None:
+    related = getattr(obj, name, None)
+    return None if related is None else [shape(item) for item in related]
+
+
+def _user_ref(user: Any) -> dict:
+    return {"id": user.pk, "email": user.email}
+
+
+def _group_ref(group: Any) -> dict:
+    return {"id": group.pk, "name": group.name}
+
+
+class GroupListItem(GroupOut):
+    """A group in `GET /api/v1/groups`: its members may be left out of the list."""
+
+    members: list[UserRef] | None = Field(
+        description="The members; null when the list was asked with `members=false`.")
+
+    @staticmethod
+    def resolve_members(obj) -> list[dict] | None:
+        return _listed(obj, LISTED_MEMBERS, _user_ref)
+
+
 class GroupCreate(Schema):
     name: Name
     description: Annotated[Text, Field(max_length=2000)] = ""
@@ -179,6 +222,25 @@ class RoleOut(Schema):
     @staticmethod
     def resolve_groups(obj) -> list[dict]:
         return [{"id": g.pk, "name": g.name} for g in obj.groups.all()]
+
+
+class RoleListItem(RoleOut):
+    """A role in `GET /api/v1/roles`: who holds it may be left out of the list."""
+
+    users: list[UserRef] | None = Field(
+        description="The people holding the role directly; null when the list was asked "
+                    "with `members=false`.")
+    groups: list[Ref] | None = Field(
+        description="The groups holding the role; null when the list was asked with "
+                    "`members=false`.")
+
+    @staticmethod
+    def resolve_users(obj) -> list[dict] | None:
+        return _listed(obj, LISTED_USERS, _user_ref)
+
+    @staticmethod
+    def resolve_groups(obj) -> list[dict] | None:
+        return _listed(obj, LISTED_GROUPS, _group_ref)
 
 
 class RoleCreate(Schema):

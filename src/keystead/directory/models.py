@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.auth.models import Group as AuthGroup
@@ -32,6 +33,36 @@ class UserKey(models.TextChoices):
     USERNAME = "username", "User name"
     EXTERNAL_ID = "external_id", "External id"
     SOURCE_ID = "source_id", "Identifier in the source"
+
+
+class LastModifiedField(models.DateTimeField):
+    """When the record last changed: ``auto_now``, except that a new record takes its
+    created time (the field named by ``created``).
+
+    Two clock readings (a created default and ``auto_now``) differ by the time between
+    them, so a record never changed would show a last change after its creation; SCIM
+    clients compare ``meta.created`` with ``meta.lastModified``, and RFC 7643 §3.1 has
+    both start at the moment the resource was added. Later saves stamp the time as
+    ``auto_now`` does; changes made with a set-based UPDATE set the field themselves.
+    """
+
+    def __init__(self, *args: Any, created: str = "", **kwargs: Any) -> None:
+        kwargs.setdefault("auto_now", True)
+        self.created = created
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> tuple[Any, ...]:
+        name, path, args, kwargs = super().deconstruct()
+        if self.created:
+            kwargs["created"] = self.created
+        return name, path, args, kwargs
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> Any:
+        created = getattr(model_instance, self.created, None) if add and self.created else None
+        if created is None:
+            return super().pre_save(model_instance, add)
+        setattr(model_instance, self.attname, created)
+        return created
 
 
 class UserQuerySet(models.QuerySet):
@@ -156,7 +187,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         null=True, blank=True, editable=False,
         help_text="Empty while locked means: until an administrator unlocks.")
     date_joined = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = LastModifiedField(created="date_joined")
 
     objects = UserManager()
 
@@ -235,7 +266,7 @@ class Group(models.Model):
     external_id = models.CharField("external id", max_length=255, blank=True)
     members = models.ManyToManyField(User, related_name="directory_groups", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = LastModifiedField(created="created_at")
 
     class Meta:
         ordering = ["name"]
@@ -261,7 +292,7 @@ class Role(models.Model):
     users = models.ManyToManyField(User, related_name="roles", blank=True)
     groups = models.ManyToManyField(Group, related_name="roles", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = LastModifiedField(created="created_at")
 
     class Meta:
         ordering = ["name"]

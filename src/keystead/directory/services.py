@@ -8,7 +8,8 @@ Event, so no door can skip a check or forget the audit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
@@ -347,15 +348,26 @@ def _require_on(actor: Actor, permission: str, words: str, event: str, *,
     require_permission(actor, permission, words, event, request=request, detail={"door": door})
 
 
+class _Moved(NamedTuple):
+    """What ``_set_related`` added to and removed from a relation."""
+
+    joining: list
+    leaving: list
+
+    def names(self) -> dict[str, list[str]]:
+        """By name, because "who gained access" is what an auditor asks."""
+        return {"added": sorted(map(str, self.joining)),
+                "removed": sorted(map(str, self.leaving))}
+
+
 def _set_related(manager, chosen: list, *, actor: Actor | None = None,
                  action: Action | None = None,
-                 people: Callable[[list], Iterable[User]] = list) -> dict[str, list[str]]:
-    """Make ``manager`` hold exactly ``chosen``; who or what was added and removed, by
-    name, because "who gained access" is what an auditor asks. What Django's ``set``
-    does (the ids held, then ``remove`` and ``add`` with their signals), with the ids
-    read once for both the change and its record. With ``action``, the people who join
-    or leave (``people`` of the objects added and removed) must each be people ``actor``
-    may do it to."""
+                 people: Callable[[list], Iterable[User]] = list) -> _Moved:
+    """Make ``manager`` hold exactly ``chosen``; who or what was added and removed. What
+    Django's ``set`` does (the ids held, then ``remove`` and ``add`` with their signals),
+    with the ids read once for both the change and its record. With ``action``, the
+    people who join or leave (``people`` of the objects added and removed) must each be
+    people ``actor`` may do it to."""
     before = set(manager.values_list("pk", flat=True))
     leaving = list(manager.model.objects.filter(pk__in=before - {obj.pk for obj in chosen}))
     joining = [obj for obj in chosen if obj.pk not in before]
@@ -363,7 +375,23 @@ def _set_related(manager, chosen: list, *, actor: Actor | None = None,
         _require_on_each(actor, action, people([*leaving, *joining]))
     manager.remove(*leaving)
     manager.add(*joining)
-    return {"added": sorted(map(str, joining)), "removed": sorted(map(str, leaving))}
+    return _Moved(joining, leaving)
+
+
+def _stamp_people(people: QuerySet[User], when: datetime) -> None:
+    """Move the last-modified time of ``people`` to ``when``, in one UPDATE.
+
+    A person's groups are part of their record (SCIM ``groups``, the API's ``groups``),
+    so joining, leaving, or a group's new name changes them (RFC 7643 §3.1
+    ``lastModified``); incremental syncs that ask for ``meta.lastModified gt ...``
+    must see it. The membership rows live in another table, so their change does not
+    save the people; this does, set-based, whatever the size of the group. The rows
+    are locked in id order first (in the same statement), so two changes of
+    overlapping groups at once wait for each other instead of deadlocking.
+    """
+    locked = (people.order_by("pk").select_for_update(no_key=True, of=("self",))
+              .values("pk"))
+    User.objects.filter(pk__in=locked).update(updated_at=when)
 
 
 def _members_of(groups: Iterable[Group]) -> QuerySet[User]:
@@ -437,9 +465,19 @@ def save_group(
                                         "external_id": external_id})
         _save(group)
         related = {}
+        moved = _Moved([], [])
         if member_ids is not None:
-            related["members"] = _set_related(group.members, _members(member_ids),
-                                              actor=actor, action=Action.JOIN_GROUP)
+            moved = _set_related(group.members, _members(member_ids), actor=actor,
+                                 action=Action.JOIN_GROUP)
+            related["members"] = moved.names()
+        # The people whose groups now read differently change with the group, at its time.
+        moved_ids = [u.pk for u in (*moved.joining, *moved.leaving)]
+        renamed = "name" in changed and not creating
+        if moved_ids or renamed:
+            people = User.objects.filter(pk__in=moved_ids)
+            if renamed:
+                people = people | User.objects.filter(directory_groups=group)
+            _stamp_people(people, group.updated_at)
         _saved_event("group", group, creating=creating, changed=changed, related=related,
                      request=request, door=door)
         return group
@@ -462,14 +500,20 @@ def change_group_members(
         already = set(group.members.filter(pk__in=[u.pk for u in joining])
                       .values_list("pk", flat=True))
         leaving = list(group.members.filter(pk__in=list(remove)))
-        _require_on_each(actor, Action.JOIN_GROUP,
-                         [*leaving, *(u for u in joining if u.pk not in already)])
-        group.members.add(*joining)
-        group.members.remove(*leaving)
-        audit.record("group.members", request=request, target=group, detail={
-            "door": door, "members": {
-                "added": sorted(str(u) for u in joining if u.pk not in already),
-                "removed": sorted(map(str, leaving))}})
+        moved = _Moved([u for u in joining if u.pk not in already], leaving)
+        _require_on_each(actor, Action.JOIN_GROUP, [*moved.leaving, *moved.joining])
+        group.members.add(*moved.joining)
+        group.members.remove(*moved.leaving)
+        if moved.joining or moved.leaving:
+            # Membership lives in its own table: the group and the people who joined or
+            # left are each stamped as changed, at one time.
+            group.updated_at = timezone.now()
+            Group.objects.filter(pk=group.pk).update(updated_at=group.updated_at)
+            _stamp_people(User.objects.filter(pk__in=[u.pk for u in (*moved.joining,
+                                                                      *moved.leaving)]),
+                          group.updated_at)
+        audit.record("group.members", request=request, target=group,
+                     detail={"door": door, "members": moved.names()})
         return group
 
 
@@ -480,6 +524,7 @@ def delete_group(group: Group, *, actor: Actor, request: HttpRequest | None = No
     with transaction.atomic():
         lock_and_read_again(group, "group")
         _require_on_each(actor, Action.JOIN_GROUP, group.members.all())
+        _stamp_people(User.objects.filter(directory_groups=group), timezone.now())
         audit.record("group.delete", request=request, target=group, detail={"door": door})
         group.delete()
 
@@ -514,7 +559,7 @@ def save_role(
         related = {}
         if user_ids is not None:
             related["users"] = _set_related(role.users, _members(user_ids),
-                                            actor=actor, action=Action.HOLD_ROLE)
+                                            actor=actor, action=Action.HOLD_ROLE).names()
         if group_ids is not None:
             ids = list(dict.fromkeys(group_ids))
             groups = list(Group.objects.filter(pk__in=ids))
@@ -524,7 +569,7 @@ def save_role(
                     "groups", f"No group with id {', '.join(map(str, missing))}.")])
             related["groups"] = _set_related(role.groups, groups, actor=actor,
                                              action=Action.HOLD_ROLE,
-                                             people=_members_of)
+                                             people=_members_of).names()
         _saved_event("role", role, creating=creating, changed=changed, related=related,
                      request=request, door=door)
         return role

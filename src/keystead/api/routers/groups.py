@@ -1,7 +1,8 @@
 """/api/v1/groups: directory groups and their members."""
 
+from django.db.models import Prefetch
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Query, Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
@@ -9,12 +10,14 @@ from keystead.api.auth import ScopedToken, actor
 from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS, get_or_404
 from keystead.api.schemas import (
+    LISTED_MEMBERS,
     GroupCreate,
+    GroupListItem,
     GroupOut,
     GroupPatch,
+    ListQuery,
     MembersChange,
     RecordId,
-    ShortText,
 )
 from keystead.directory import services
 from keystead.directory.models import Group
@@ -28,12 +31,16 @@ def _groups():
     return Group.objects.prefetch_related("members")
 
 
-@router.get("/groups", response={200: list[GroupOut], **ERRORS}, auth=read)
+@router.get("/groups", response={200: list[GroupListItem], **ERRORS}, auth=read)
 @paginate(Pages)
-def list_groups(request: HttpRequest, q: ShortText | None = None):
-    groups = _groups()
-    if q:
-        groups = groups.filter(name__icontains=q)
+def list_groups(request: HttpRequest, query: Query[ListQuery]):
+    """Groups by name; `q` searches the names, `members=false` leaves the members out."""
+    groups = Group.objects.all()
+    if query.q:
+        groups = groups.filter(name__icontains=query.q)
+    if query.members:
+        # One statement for the members of the whole page, whatever its size.
+        groups = groups.prefetch_related(Prefetch("members", to_attr=LISTED_MEMBERS))
     return groups
 
 

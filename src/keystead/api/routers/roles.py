@@ -1,14 +1,24 @@
 """/api/v1/roles: named bundles held by users directly or through groups."""
 
+from django.db.models import Prefetch
 from django.http import HttpRequest
-from ninja import Router
+from ninja import Query, Router
 from ninja.pagination import paginate
 from ninja.responses import Status
 
 from keystead.api.auth import ScopedToken, actor
 from keystead.api.pagination import Pages
 from keystead.api.routers.common import ERRORS, get_or_404
-from keystead.api.schemas import RecordId, RoleCreate, RoleOut, RolePatch, ShortText
+from keystead.api.schemas import (
+    LISTED_GROUPS,
+    LISTED_USERS,
+    ListQuery,
+    RecordId,
+    RoleCreate,
+    RoleListItem,
+    RoleOut,
+    RolePatch,
+)
 from keystead.directory import services
 from keystead.directory.models import Role
 
@@ -21,12 +31,17 @@ def _roles():
     return Role.objects.prefetch_related("users", "groups")
 
 
-@router.get("/roles", response={200: list[RoleOut], **ERRORS}, auth=read)
+@router.get("/roles", response={200: list[RoleListItem], **ERRORS}, auth=read)
 @paginate(Pages)
-def list_roles(request: HttpRequest, q: ShortText | None = None):
-    roles = _roles()
-    if q:
-        roles = roles.filter(name__icontains=q)
+def list_roles(request: HttpRequest, query: Query[ListQuery]):
+    """Roles by name; `q` searches the names, `members=false` leaves out who holds them."""
+    roles = Role.objects.all()
+    if query.q:
+        roles = roles.filter(name__icontains=query.q)
+    if query.members:
+        # One statement each for the users and the groups of the whole page.
+        roles = roles.prefetch_related(Prefetch("users", to_attr=LISTED_USERS),
+                                       Prefetch("groups", to_attr=LISTED_GROUPS))
     return roles
 
 

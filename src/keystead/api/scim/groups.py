@@ -11,7 +11,6 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 
 from keystead.api.scim.auth import actor
 from keystead.api.scim.endpoint import location, timestamp, version_of
@@ -134,10 +133,9 @@ class GroupKind(ResourceKind[Group]):
             added = [i for i in member_ids if i not in old_set]
             removed = [i for i in old_ids if i not in new_set]
             if added or removed:
+                # The service stamps the group and the people who joined or left as changed.
                 services.change_group_members(obj, add=added, remove=removed,
                                               actor=actor(request), request=request, door=DOOR)
-                # Membership lives in another table; lastModified should still move.
-                Group.objects.filter(pk=obj.pk).update(updated_at=timezone.now())
         except services.RuleViolation as exc:
             raise self.rule_error(exc) from None
 

@@ -101,9 +101,9 @@ def item(kind: ResourceKind[Any]) -> Callable[..., HttpResponse]:
             kind.check_writable(obj, request)
             before = kind.render(obj)
             check_if_match(request, before["meta"]["version"])
-            if "id" in doc and str(doc["id"]) != before["id"]:
-                raise ScimError(400, f"id is read-only: the body says {str(doc['id'])[:64]!r} "
-                                     f"but the URL names {resource_id!r}.", "mutability")
+            # The URL names the resource. An ``id`` (or ``meta``, ``groups``) in the body is
+            # readOnly, and readOnly values in a PUT "SHALL be ignored" (RFC 7644 §3.5.1):
+            # ``save`` reads only the attributes a client may set.
             kind.save(obj, before, doc, secrets, request)
         return _answer(request, kind, resource_id)
 
