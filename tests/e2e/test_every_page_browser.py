@@ -15,6 +15,7 @@ from django.test import Client, RequestFactory
 from django.urls import reverse
 
 from keystead.directory.models import Event, Group, User
+from keystead.provisioning.models import AccountState, ConnectorType, System, SystemAccount
 
 from .page_checks import ForeignRequests, accessibility_problems, axe_source
 
@@ -123,3 +124,17 @@ def test_every_console_page_as_a_help_desk_administrator(browser, live_server, d
 def test_every_portal_page_as_an_end_user_and_anonymous(browser, live_server, directory):
     check_all(browser, live_server, directory, PORTAL)
     check_all(browser, live_server, None, ANONYMOUS)
+
+
+def test_the_password_page_with_accounts_to_choose(browser, live_server, directory):
+    """The change page's extra question (where the new password goes), shown only to a
+    person with accounts on connected systems."""
+    system = System.objects.create(name="legacy-app", connector=ConnectorType.LDAP,
+                                   settings={"url": "ldaps://127.0.0.1:1", "base_dn": "dc=x",
+                                             "bind_dn": "cn=x"})  # never contacted
+    SystemAccount.objects.create(system=system, person=directory, name="E1815",
+                                 state=AccountState.PRESENT)
+    client = Client()
+    client.force_login(directory)
+    assert "Where the new password goes" in client.get("/password/change/").content.decode()
+    check_all(browser, live_server, directory, ["/password/change/"])

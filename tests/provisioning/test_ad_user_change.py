@@ -43,8 +43,9 @@ def _system(name: str, connector: str) -> System:
 
 
 def _account(system: System, person: User) -> None:
+    """An account that holds the person's password (as after a change that reached it)."""
     SystemAccount.objects.create(system=system, person=person, name=person.username,
-                                 state=AccountState.PRESENT)
+                                 state=AccountState.PRESENT, has_persons_password=True)
 
 
 def _by_system() -> dict[str, Operation]:

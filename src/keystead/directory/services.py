@@ -7,7 +7,7 @@ Event, so no door can skip a check or forget the audit.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -35,7 +35,7 @@ from keystead.directory.signals import (
     person_changed,
 )
 from keystead.policy import services as policy_services
-from keystead.policy.rules import Person
+from keystead.policy.rules import PasswordRules, Person
 from keystead.row_locks import lock_and_read_again
 from keystead.secret import Secret
 
@@ -128,12 +128,8 @@ def _save(obj) -> None:
                                      "same moment; read it again and retry.")]) from exc
 
 
-def _apply_password(user: User, password: Secret) -> None:
-    """Check ``password`` against the user's policy, keep the old hash, then set it.
-
-    Callers set the person fields first, so the personal-information rule sees
-    the name and email the user is about to have.
-    """
+def _require_acceptable(user: User, password: Secret) -> PasswordRules:
+    """Refuse ``password`` unless it meets the user's policy; the rules it met."""
     if not password:
         raise RuleViolation([FieldProblem("password", "Password must not be empty.")])
     rules = policy_services.effective_policy(user if user.pk else None).password
@@ -142,6 +138,16 @@ def _apply_password(user: User, password: Secret) -> None:
         person=Person(email=user.email, given_name=user.given_name,
                       family_name=user.family_name),
     )
+    return rules
+
+
+def _apply_password(user: User, password: Secret) -> None:
+    """Check ``password`` against the user's policy, keep the old hash, then set it.
+
+    Callers set the person fields first, so the personal-information rule sees
+    the name and email the user is about to have.
+    """
+    rules = _require_acceptable(user, password)
     user.password_rules_passed = policy_services.rules_fingerprint(rules)
     policy_services.remember_current_password(user)
     user.set_password(password.reveal())
@@ -250,20 +256,30 @@ def _announce_active(user: User, *, request: HttpRequest | None, door: str) -> N
 
 
 def _pass_on_password(user: User, password: Secret, *, user_change: bool = False,
-                      old_password: Secret | None = None, must_change: bool = False
+                      old_password: Secret | None = None, must_change: bool = False,
+                      accounts: Collection[int] | None = None, with_keystead: bool = True
                       ) -> dict[str, Any]:
     """Hand a new password, already checked against Keystead's policy, to where it must
-    also go, before the caller saves it: connected systems (their policies and password
-    scripts refuse first; the queued operations roll back with the rest if anything
-    later refuses) and a writable LDAP source. Returns what to add to the audit detail."""
+    also go, before the caller saves it: connected systems (``accounts``, default all;
+    their policies and password scripts refuse first; the queued operations roll back
+    with the rest if anything later refuses) and, when Keystead's own password changes
+    (``with_keystead``), a writable LDAP source, which holds that password. Returns
+    what to add to the audit detail."""
     from keystead.provisioning.services import queue_password_change
     from keystead.sources.ldap.writeback import write_password
 
     provisioned = queue_password_change(
-        user, password, current=old_password if user_change else None)
-    written = write_password(user, password, user_change=user_change,
-                             old_password=old_password, must_change=must_change)
+        user, password, current=old_password if user_change else None, accounts=accounts,
+        with_keystead=with_keystead)
+    written = with_keystead and write_password(
+        user, password, user_change=user_change, old_password=old_password,
+        must_change=must_change)
     detail: dict[str, Any] = {}
+    if accounts is not None:
+        detail["accounts"] = sorted({f"{op.account_name} on {op.system.name}"
+                                     for op in provisioned})
+    if not with_keystead:
+        detail["keystead"] = "unchanged"
     if written:
         detail["directory"] = "written"
     if provisioned:
@@ -275,7 +291,8 @@ def _pass_on_password(user: User, password: Secret, *, user_change: bool = False
 def set_password(
     user: User, password: Secret, *, actor: Actor, request: HttpRequest | None = None,
     door: str = "api", action: str = "user.password.set", must_change: bool = False,
-    old_password: Secret | None = None,
+    old_password: Secret | None = None, accounts: Collection[int] | None = None,
+    with_keystead: bool = True,
 ) -> None:
     """Set a new password, by an administrator (``user.password.set``), the person
     (``user.password.change``) or a reset link (``user.password.reset``).
@@ -287,23 +304,38 @@ def set_password(
     (``sources.ldap.writeback``; ``old_password`` lets the person's own change
     prove itself there); a refusal there refuses the whole change.
 
-    Other sessions end (Django ties a session to the password hash), and the
+    The person may send it to some of their accounts on connected systems only
+    (``accounts``, ids; default every one), and leave Keystead's own password as it
+    is (``with_keystead`` False), as identity managers let people do: the new
+    password must still meet Keystead's policy. Then nothing of Keystead's changes.
+
+    Otherwise other sessions end (Django ties a session to the password hash), and the
     ``password_changed`` signal lets token issuers revoke what they handed out.
     """
     require(actor, Action.SET_PASSWORD, user)
-    _apply_password(user, password)
-    user.must_change_password = must_change
+    if not with_keystead and (must_change or not accounts):
+        raise RuleViolation([FieldProblem(
+            "accounts", "Choose where the new password goes: Keystead, or at least one "
+                        "of your accounts.", code="nothing_chosen")])
+    if with_keystead:
+        _apply_password(user, password)
+        user.must_change_password = must_change
+    else:
+        _require_acceptable(user, password)
     detail: dict[str, Any] = {"door": door, **_pass_on_password(
         user, password, user_change=action == "user.password.change",
-        old_password=old_password, must_change=must_change)}
-    user.save(update_fields=["password", "password_changed_at", "must_change_password",
-                             "password_rules_passed", "updated_at"])
+        old_password=old_password, must_change=must_change, accounts=accounts,
+        with_keystead=with_keystead)}
+    if with_keystead:
+        user.save(update_fields=["password", "password_changed_at", "must_change_password",
+                                 "password_rules_passed", "updated_at"])
     if must_change:
         detail["must_change"] = True
     # The actor's person by name: a forced change or a reset link acts before any session
     # says who is there.
     audit.record(action, request=request, actor=actor.user, target=user, detail=detail)
-    password_changed.send(sender=User, user=user, request=request)
+    if with_keystead:
+        password_changed.send(sender=User, user=user, request=request)
 
 
 @transaction.atomic

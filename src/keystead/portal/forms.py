@@ -1,5 +1,7 @@
 """Forms of the self-service pages."""
 
+from collections.abc import Sequence
+
 from django import forms
 
 
@@ -39,12 +41,41 @@ class NewPasswordForm(forms.Form):
         return data
 
 
+#: The choice, among where a new password goes, of this installation's own password.
+HERE = "here"
+
+
 class ChangePasswordForm(NewPasswordForm):
+    """The person's own change. With ``accounts`` (value, label: their accounts on
+    connected systems) it also asks where the new password goes: here, those accounts,
+    or some of them; all are ticked at first."""
+
     current_password = forms.CharField(
         label="Current password", strip=False, max_length=4096,
         widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )
     field_order = ["current_password", "new_password", "confirm_password"]
+
+    def __init__(self, *args, accounts: Sequence[tuple[str, str]] = (),
+                 site_name: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if accounts:
+            choices = [(HERE, f"{site_name} (signing in here)"), *accounts]
+            self.fields["targets"] = forms.MultipleChoiceField(
+                label="Where the new password goes", choices=choices,
+                initial=[value for value, _ in choices],
+                widget=forms.CheckboxSelectMultiple,
+                error_messages={"required": "Choose at least one place for the new password."})
+
+    def targets(self) -> tuple[bool, list[int] | None]:
+        """(whether this installation's password changes, the accounts chosen: None for
+        every one), from a valid form."""
+        if "targets" not in self.fields:
+            return True, None
+        chosen = self.cleaned_data["targets"]
+        accounts = [int(value) for value in chosen if value != HERE]
+        every = len(accounts) == len(self.fields["targets"].choices) - 1
+        return HERE in chosen, None if every else accounts
 
 
 class ResetRequestForm(forms.Form):

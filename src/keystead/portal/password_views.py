@@ -8,6 +8,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from keystead import branding
 from keystead.directory import audit, services
 from keystead.directory.authorization import Actor
 from keystead.directory.models import User
@@ -17,19 +18,24 @@ from keystead.login.passwords import current_password_matches
 from keystead.policy.services import effective_policy
 from keystead.portal.forms import ChangePasswordForm, NewPasswordForm, mark_errors
 from keystead.portal.password_rules import TIP, rules_in_words
+from keystead.provisioning.services import open_accounts
 from keystead.secret import Secret
 
 
-def _save_new_password(request, form, user, action: str) -> bool:
-    """Set the password through the one service; show every failing rule on the form."""
+def _save_new_password(request, form, user, action: str, *, with_keystead: bool = True,
+                       accounts: list[int] | None = None) -> bool:
+    """Set the password through the one service; show every failing rule on the form
+    (beside the choice of accounts when it is about them)."""
     current = form.cleaned_data.get("current_password")  # a directory may need it to agree
     try:
         services.set_password(user, Secret(form.cleaned_data["new_password"]),
                               actor=Actor.themselves(user), request=request, door="portal",
-                              action=action, old_password=Secret(current) if current else None)
+                              action=action, old_password=Secret(current) if current else None,
+                              accounts=accounts, with_keystead=with_keystead)
     except RuleViolation as exc:
         for problem in exc.problems:
-            form.add_error("new_password", problem.message)
+            on_targets = problem.field == "accounts" and "targets" in form.fields
+            form.add_error("targets" if on_targets else "new_password", problem.message)
         return False
     return True
 
@@ -43,9 +49,13 @@ def with_rules(form: NewPasswordForm, user: User) -> dict:
 
 @login_required
 def change_password(request: HttpRequest) -> HttpResponse:
-    form = ChangePasswordForm(request.POST or None)
+    user = request.user
+    accounts = [(str(account.pk), f"{account.name} on {account.system.name}")
+                for account in open_accounts(user)]
+    form = ChangePasswordForm(request.POST or None, accounts=accounts,
+                              site_name=branding.current(request).name)
     if request.method == "POST" and form.is_valid():
-        user = request.user
+        with_keystead, chosen = form.targets()
         locked = lockout.refused_while_locked(user, request=request, action="user.password.change")
         if locked:
             form.add_error(None, locked)
@@ -53,11 +63,20 @@ def change_password(request: HttpRequest) -> HttpResponse:
             lockout.register_failure(user, effective_policy(user).lockout, request=request,
                                      reason="wrong current password on change")
             form.add_error("current_password", "The current password is not right.")
-        elif _save_new_password(request, form, user, "user.password.change"):
-            update_session_auth_hash(request, user)  # keep this session; others end
-            messages.success(request, "Your password is changed. Other sessions were signed out.")
+        elif _save_new_password(request, form, user, "user.password.change",
+                                with_keystead=with_keystead, accounts=chosen):
+            if with_keystead:
+                update_session_auth_hash(request, user)  # keep this session; others end
+                messages.success(request,
+                                 "Your password is changed. Other sessions were signed out.")
+            else:
+                messages.success(request, "The new password goes to the accounts you chose. "
+                                          "Your password here is unchanged.")
             return redirect("home")
-    return render(request, "portal/change_password.html", with_rules(form, request.user))
+    context = with_rules(form, user)
+    if "targets" in form.fields:
+        context["targets"] = form["targets"]
+    return render(request, "portal/change_password.html", context)
 
 
 def change_required(request: HttpRequest) -> HttpResponse:

@@ -249,6 +249,14 @@ class SystemAccount(models.Model):
     uid = models.CharField(max_length=255, blank=True, default="")
     state = models.CharField(max_length=10, choices=AccountState.choices,
                              default=AccountState.PLANNED)
+    has_persons_password = models.BooleanField(
+        "holds the person's password", default=False,
+        help_text="The account's password was last changed together with the person's "
+                  "Keystead password, so the person's current password is its current "
+                  "password too. Only then does the person's own change prove the old "
+                  "password to the system (Active Directory); otherwise it is a reset. "
+                  "Off for an account that started with a generated password or whose "
+                  "password a change left out.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -8,7 +8,7 @@ passwords queues its operations through ``queue_operation``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,9 +99,11 @@ def queue_account_creation(system: System, name: str, *, person: User | None = N
         if not created and account.state == AccountState.DELETED:
             # Taken again only if still deleted: of two people given the name at once,
             # the second finds it planned for the first.
+            # Made again with this creation's password, which is not the person's.
             if SystemAccount.objects.filter(pk=account.pk, state=AccountState.DELETED).update(
-                    state=AccountState.PLANNED, person=person):
+                    state=AccountState.PLANNED, person=person, has_persons_password=False):
                 account.state, account.person = AccountState.PLANNED, person
+                account.has_persons_password = False
             else:
                 account.refresh_from_db()
         if (not created and account.state != AccountState.DELETED and person is not None
@@ -117,7 +119,7 @@ def queue_account_creation(system: System, name: str, *, person: User | None = N
             # The name of a deleted person's account, taken again before its delete
             # ran: the account now follows its new holder (the delete runs first).
             SystemAccount.objects.filter(pk=account.pk, person__isnull=True).update(
-                person=person)
+                person=person, has_persons_password=False)
         return queue_operation(system, name, Kind.CREATE, attributes=attributes,
                                password=password, account=account,
                                secret_attributes=secret_attributes)
@@ -180,20 +182,41 @@ def queue_account_creations(creations: Sequence[Creation]) -> list[Operation]:
     return queued
 
 
-def _open_accounts(person: User) -> list[SystemAccount]:
+def open_accounts(person: User) -> list[SystemAccount]:
+    """``person``'s accounts on connected systems that a password change reaches: every
+    one not deleted, with its system, in a stable order."""
     return list(SystemAccount.objects.filter(person=person)
                 .exclude(state=AccountState.DELETED).select_related(
                     "system", "system__validation_policy").order_by("id"))
 
 
-def system_password_problems(person: User, password: Secret) -> list[FieldProblem]:
+def chosen_accounts(person: User, chosen: Collection[int] | None) -> list[SystemAccount]:
+    """``person``'s open accounts among ``chosen`` (ids; None: all of them). An id that is
+    not one of them (another person's account, a deleted one) refuses the whole change."""
+    accounts = open_accounts(person)
+    if chosen is None:
+        return accounts
+    unknown = set(chosen) - {account.pk for account in accounts}
+    if unknown:
+        raise RuleViolation([FieldProblem(
+            "accounts", "Choose among your own accounts: "
+                        f"{', '.join(map(str, sorted(unknown)))} is not one of them "
+                        "(it may have been removed meanwhile; reload the page).",
+            code="unknown_account")])
+    return [account for account in accounts if account.pk in set(chosen)]
+
+
+def system_password_problems(person: User, password: Secret,
+                             accounts: Sequence[SystemAccount] | None = None
+                             ) -> list[FieldProblem]:
     """Why ``password`` fails the validation policy of a system ``person`` has an account
-    on, one problem per system (the installation's policy is checked by the caller)."""
+    on (of ``accounts``, default all open ones), one problem per system (the
+    installation's policy is checked by the caller)."""
     problems = []
     person_words = Person(email=person.email, given_name=person.given_name,
                           family_name=person.family_name)
     seen: set[int] = set()
-    for account in _open_accounts(person):
+    for account in open_accounts(person) if accounts is None else accounts:
         policy = account.system.validation_policy
         if policy is None or account.system_id in seen:
             continue
@@ -237,14 +260,21 @@ def _password_operations(account: SystemAccount, person: User, password: Secret,
 
 
 def queue_password_change(person: User, password: Secret, *,
-                          current: Secret | None = None) -> list[Operation]:
-    """Queue a new password for every account ``person`` has on a system (not deleted).
+                          current: Secret | None = None,
+                          accounts: Collection[int] | None = None,
+                          with_keystead: bool = True) -> list[Operation]:
+    """Queue a new password for the accounts ``person`` has on systems (not deleted): the
+    ``accounts`` chosen (ids), or every one.
 
-    ``current`` is the person's current password when they change their own; it
-    goes only to Active Directory systems (see ``_password_operations``). An
-    administrator's set passes none and stays a reset everywhere.
+    ``current`` is the person's current password when they change their own; it goes
+    only to Active Directory accounts that hold the person's password
+    (``SystemAccount.has_persons_password``; see ``_password_operations``); to any other
+    the change is a reset. An administrator's set passes none and stays a reset
+    everywhere. ``with_keystead`` says whether Keystead's own password changes too:
+    the chosen accounts then hold the person's password and the ones left out no
+    longer do; without it, the chosen ones no longer do.
 
-    First, before anything is written: the password must meet each such system's
+    First, before anything is written: the password must meet each chosen system's
     validation policy, and every password script must succeed (``RuleViolation`` on
     the ``password`` field otherwise; nothing is queued and the input is never
     logged). Then, per account with a password mapping, the main password goes with
@@ -252,16 +282,25 @@ def queue_password_change(person: User, password: Secret, *,
     operation, unless the system sends them together (one operation). A system
     without any mapping gets the main password as given. All in one transaction.
     """
-    problems = system_password_problems(person, password)
+    chosen = chosen_accounts(person, accounts)
+    problems = system_password_problems(person, password, chosen)
     if problems:
         raise RuleViolation(problems)
-    planned = [(account, _password_operations(account, person, password, current))
-               for account in _open_accounts(person)]
+    planned = [(account, _password_operations(
+        account, person, password, current if account.has_persons_password else None))
+        for account in chosen]
     with transaction.atomic():
-        return [queue_operation(account.system, account.name, Kind.PASSWORD,
-                                password=item["password"], account=account,
-                                secret_attributes=item["secret_attributes"])
-                for account, items in planned for item in items]
+        queued = [queue_operation(account.system, account.name, Kind.PASSWORD,
+                                  password=item["password"], account=account,
+                                  secret_attributes=item["secret_attributes"])
+                  for account, items in planned for item in items]
+        chosen_ids = [account.pk for account in chosen]
+        SystemAccount.objects.filter(pk__in=chosen_ids).update(
+            has_persons_password=with_keystead)
+        if with_keystead:
+            SystemAccount.objects.filter(person=person, has_persons_password=True).exclude(
+                pk__in=chosen_ids).update(has_persons_password=False)
+        return queued
 
 
 def retry(operation_id: int, *, actor: Actor, request: HttpRequest | None = None) -> Operation:

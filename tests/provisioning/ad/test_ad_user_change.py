@@ -1,5 +1,6 @@
 """Through the queue to Samba's AD DC: a person's own change is a change (AD checks the
-current password), an administrator's set is a reset."""
+current password) once the account holds the person's password; an administrator's set,
+and the first change of an account that started with a generated password, are resets."""
 
 from __future__ import annotations
 
@@ -29,25 +30,28 @@ def test_user_change_and_admin_set_through_the_queue(ad_settings: dict, samba: S
     name = f"prov-uc-{uuid.uuid4().hex[:6]}"
     ada = User.objects.create_user(f"{name}@example.test", "Ada", "Lovelace", password=None,
                                    username=name)
-    first, second, third = (generate_password() for _ in range(3))
+    first, second, third, fourth = (generate_password() for _ in range(4))
     services.queue_account_creation(system, name, person=ada, attributes={"sn": "Lovelace"},
-                                    password=Secret(first))
+                                    password=Secret(first))  # as a role's generated one
     assert Worker("w-ad-uc").run(once=True) == 1
     dn = f"CN={name},{ad_settings['base_dn']}"
     assert accepts(samba.connect(), dn, first)
 
+    # The account's password is not the person's: their first change resets it.
     directory.set_password(ada, Secret(second), actor=OPERATOR, door="portal",
-                           action="user.password.change", old_password=Secret(first))
+                           action="user.password.change", old_password=Secret("not-this-one"))
     Worker("w-ad-uc").run(once=True)
     assert not Operation.objects.filter(system=system).exists()
     assert accepts(samba.connect(), dn, second) and not accepts(samba.connect(), dn, first)
 
-    directory.set_password(ada, Secret(third), actor=OPERATOR, door="admin")
+    # Now it holds the person's password: the next change proves the current one.
+    directory.set_password(ada, Secret(third), actor=OPERATOR, door="portal",
+                           action="user.password.change", old_password=Secret(second))
     Worker("w-ad-uc").run(once=True)
-    assert accepts(samba.connect(), dn, third)
+    assert not Operation.objects.filter(system=system).exists()
+    assert accepts(samba.connect(), dn, third) and not accepts(samba.connect(), dn, second)
 
     # A current password AD does not know: AD refuses the change; the operation says so.
-    fourth = generate_password()
     directory.set_password(ada, Secret(fourth), actor=OPERATOR, door="portal",
                            action="user.password.change", old_password=Secret(first))
     Worker("w-ad-uc").run(once=True)
