@@ -34,6 +34,14 @@ from keystead.login.models import (
 )
 from keystead.login.passwords import Result, sign_in_with_password
 from keystead.providers.oidc.models import ClientSettings
+from keystead.provisioning.models import (
+    AccountState,
+    ConnectorType,
+    Kind,
+    System,
+    SystemAccount,
+)
+from keystead.provisioning.services import queue_operation
 from keystead.secret import Secret
 
 from .helpers import messages_of
@@ -106,6 +114,14 @@ def everything(ada, admin_user):
     Event.objects.create(action="oidc.consent", actor=ada, actor_label=ada.email,
                          target_type="user", target_id=str(ada.pk), target_label=ada.email,
                          detail={"client_id": wiki.client_id})
+    legacy = System.objects.create(name="legacy-app", connector=ConnectorType.LDAP,
+                                   settings={"url": "ldaps://127.0.0.1:1", "base_dn": "dc=x",
+                                             "bind_dn": "cn=x"})  # never contacted
+    account = SystemAccount.objects.create(system=legacy, person=ada, name="ada-legacy",
+                                           state=AccountState.PRESENT,
+                                           has_persons_password=True)
+    queue_operation(legacy, account.name, Kind.UPDATE, attributes={"sn": "Lovelace"},
+                    account=account)
     return ada
 
 
@@ -166,6 +182,20 @@ def test_recent_events_are_the_newest_twenty_by_or_about_the_person(ada, make_us
         "/admin/directory/event/?person=ada%40example.com")
 
 
+def test_accounts_on_connected_systems_with_their_open_operations(everything):
+    (account,) = person_overview.overview(everything).accounts
+    assert (account.system, account.name, account.state, account.holds_persons_password,
+            account.open_operations) == ("legacy-app", "ada-legacy", "Present on the system",
+                                         True, 1)
+    assert account.system_url == account.operations_url == ""
+    (linked,) = person_overview.overview(everything, link_systems=True,
+                                         link_operations=True).accounts
+    system = System.objects.get(name="legacy-app")
+    assert linked.system_url == f"/admin/provisioning/system/{system.pk}/change/"
+    assert linked.operations_url == (f"/admin/provisioning/operation/?q=ada-legacy"
+                                     f"&system__id__exact={system.pk}")
+
+
 def test_password_state_says_whether_and_since_when_never_how(ada):
     assert person_overview.password_state(ada).startswith("No password")
     ada.set_password("whatever-Passphrase-42")
@@ -177,7 +207,8 @@ def test_password_state_says_whether_and_since_when_never_how(ada):
 
 
 SECTIONS = ("Actions", "Directory groups and admin roles", "Second factors and passkeys",
-            "Remembered browsers", "Active sessions", "Applications", "Recent audit events")
+            "Remembered browsers", "Active sessions", "Applications",
+            "Accounts on connected systems", "Recent audit events")
 
 
 @pytest.mark.parametrize("viewer", ["superuser", "Helpdesk"])
@@ -189,7 +220,8 @@ def test_the_page_shows_every_section(viewer, everything, root_client, client_as
     for heading in SECTIONS:
         assert f">{heading}</h2>" in text, heading
     for shown in ("Engineering", "Auditor", "Phone", "YubiKey", "10 unused", "Firefox on Linux",
-                  "Wiki", "openid profile", "oidc.consent",
+                  "Wiki", "openid profile", "oidc.consent", "legacy-app", "ada-legacy",
+                  "Present on the system",
                   "/admin/directory/event/?person=ada%40example.com"):
         assert shown in text, shown
     for secret in ("a-wiki-1", "r-wiki-1", everything.password,
@@ -222,7 +254,8 @@ def test_empty_sections_say_so(ada, root_client):
     for empty in ("Not a member of any directory group.", "No admin role.",
                   "No authenticator app, passkey or backup codes.", "No remembered browser",
                   "Not signed in anywhere right now.",
-                  "No application holds a live token for this person."):
+                  "No application holds a live token for this person.",
+                  "No account on a connected system."):
         assert empty in text, empty
 
 

@@ -56,6 +56,7 @@ from keystead.directory.rules import RuleViolation
 from keystead.directory.signals import email_changed, person_changed
 from keystead.login import factors, sessions
 from keystead.policy.admin import effective_for_user
+from keystead.provisioning.models import Operation, System
 from keystead.secret import Secret
 
 PRIVILEGE_FIELDS = ("is_staff", "is_superuser", "groups")
@@ -211,6 +212,7 @@ class UserAdmin(RefusalsOnThePage, UnlockAdminMixin, AuditedModelAdmin):
             "person": person_overview.overview(
                 obj, link_groups=can_view(Group), link_roles=can_view(AdminRole),
                 link_applications=can_view(get_application_model()),
+                link_systems=can_view(System), link_operations=can_view(Operation),
                 with_events=may_read_audit),
             "person_buttons": admin_person_actions.buttons(request, obj),
             "person_refusal": refusal(actor(request), Action.CHANGE, obj),

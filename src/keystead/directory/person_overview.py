@@ -2,9 +2,10 @@
 
 The person's page (``admin_users``) shows their whole picture in one place:
 groups and admin roles, second factors, remembered browsers, live sessions,
-applications and recent audit events. Each section is read here, through the
-module that owns the data (``login.sessions``, ``login.remembered``,
-``providers.oidc.live_tokens``, ...), so the page agrees with the portal and the
+applications, accounts on connected systems and recent audit events. Each
+section is read here, through the module that owns the data (``login.sessions``,
+``login.remembered``, ``providers.oidc.live_tokens``,
+``provisioning.person_accounts``, ...), so the page agrees with the portal and the
 application pages on what "live" means, and each section is tested without HTML.
 
 Nothing here returns a secret: no password hash, no session key (sessions are
@@ -25,6 +26,7 @@ from keystead.directory.models import Event, Outcome, User
 from keystead.login import backup_codes, remembered, sessions, totp
 from keystead.login.sessions import OwnSession
 from keystead.providers.oidc import live_tokens
+from keystead.provisioning.person_accounts import PersonAccount, accounts_of
 
 #: How many recent audit events the page lists; the audit log link finds the rest.
 RECENT_EVENTS = 20
@@ -95,6 +97,8 @@ class Overview:
     sessions: list[OwnSession] = field(default_factory=list)
     applications: list[ApplicationAccess] = field(default_factory=list)
     tokens_not_listed: int = 0  # live tokens beyond ``TOKEN_LIMIT``, counted only
+    accounts: list[PersonAccount] = field(default_factory=list)
+    accounts_not_listed: int = 0  # accounts beyond ``person_accounts.ACCOUNT_LIMIT``
     events: list[RecentEvent] = field(default_factory=list)
     audit_log_url: str = ""
 
@@ -210,10 +214,13 @@ def recent_events(user: User, limit: int = RECENT_EVENTS) -> list[RecentEvent]:
 
 
 def overview(user: User, *, link_groups: bool = False, link_roles: bool = False,
-             link_applications: bool = False, with_events: bool = False) -> Overview:
+             link_applications: bool = False, link_systems: bool = False,
+             link_operations: bool = False, with_events: bool = False) -> Overview:
     """The whole picture of ``user``; ``link_*`` adds page links the viewer may follow,
     ``with_events`` the recent audit events, for a viewer who may read the audit log."""
     apps, not_listed = applications(user, link=link_applications)
+    accounts, accounts_not_listed = accounts_of(user, link_systems=link_systems,
+                                                link_operations=link_operations)
     return Overview(
         password=password_state(user),
         directory_groups=directory_groups(user, link=link_groups),
@@ -223,6 +230,8 @@ def overview(user: User, *, link_groups: bool = False, link_roles: bool = False,
         sessions=active_sessions(user),
         applications=apps,
         tokens_not_listed=not_listed,
+        accounts=accounts,
+        accounts_not_listed=accounts_not_listed,
         events=recent_events(user) if with_events else [],
         audit_log_url=audit_log_url(user),
     )
