@@ -38,6 +38,11 @@ SESSION_KEY = "keystead.pending_second_factor"
 #: applications can be told (SAML's REFEDS MFA class). A later sign-in in the same session
 #: without one is newer than it, so it never carries over (``passed_second_factor``).
 SECOND_FACTOR_AT = "keystead.second_factor_at"
+#: Session key: which second factor that was (``succeed``'s method names, or
+#: ``PASSWORDLESS_PASSKEY``), so applications can be told how (OIDC's ``amr``).
+SECOND_FACTOR_METHOD = "keystead.second_factor_method"
+#: The method noted for a sign-in made with a passkey alone, no password before it.
+PASSWORDLESS_PASSKEY = "passwordless-passkey"
 SESSION_BACKEND = "django.contrib.auth.backends.ModelBackend"
 REFUSED_AT_THE_LAST_STEP = ("This account cannot sign in now. Try again later, or ask an "
                             "administrator.")
@@ -117,17 +122,18 @@ def succeed(request: HttpRequest, method: str, remember: bool | None = None) -> 
     audit.record("login.second_factor", request=request, actor=state.user, target=state.user,
                  detail={"method": method, "remember": bool(remember)})
     login(request, state.user, backend=SESSION_BACKEND)
-    note_second_factor(request)
+    note_second_factor(request, method)
     response = HttpResponseRedirect(state.next_url)
     if remember:
         remembered.grant(request, response, state.user)
     return response
 
 
-def note_second_factor(request: HttpRequest) -> None:
-    """Right after ``login``: this sign-in passed a second factor (or a passkey, which
-    is multi-factor by itself)."""
+def note_second_factor(request: HttpRequest, method: str) -> None:
+    """Right after ``login``: this sign-in passed a second factor (``method``), or a
+    passkey alone (``PASSWORDLESS_PASSKEY``), which is multi-factor by itself."""
     request.session[SECOND_FACTOR_AT] = time.time()
+    request.session[SECOND_FACTOR_METHOD] = method
 
 
 def passed_second_factor(request: HttpRequest, signed_in_at: dt.datetime | None) -> bool:
@@ -137,6 +143,15 @@ def passed_second_factor(request: HttpRequest, signed_in_at: dt.datetime | None)
     noted = request.session.get(SECOND_FACTOR_AT)
     return (isinstance(noted, int | float) and signed_in_at is not None
             and noted >= signed_in_at.timestamp())
+
+
+def second_factor_method(request: HttpRequest, signed_in_at: dt.datetime | None) -> str | None:
+    """Which second factor the session's current sign-in passed (``note_second_factor``'s
+    method; ``""`` if a session from before methods were noted); None if it passed none."""
+    if not passed_second_factor(request, signed_in_at):
+        return None
+    method = request.session.get(SECOND_FACTOR_METHOD)
+    return method if isinstance(method, str) else ""
 
 
 def _refused(request: HttpRequest, user: User, reason: str) -> HttpResponse:

@@ -121,7 +121,7 @@ def sign_in(request: HttpRequest) -> HttpResponse:
     # so a second-factor requirement is already met.
     request.session.pop(second_step.SESSION_KEY, None)
     login(request, user, backend=second_step.SESSION_BACKEND)
-    second_step.note_second_factor(request)
+    second_step.note_second_factor(request, second_step.PASSWORDLESS_PASSKEY)
     return HttpResponseRedirect(safe_next(request))
 
 

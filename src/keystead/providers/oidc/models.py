@@ -87,6 +87,9 @@ class FamilySignIn(models.Model):
 
     ``auth_time`` is empty when the sign-in time was unknown (a code from a
     browser session Keystead has no sign-in time for, without ``openid``).
+    ``amr`` is how that sign-in was made (``sign_in_methods``: RFC 8176 values
+    separated by spaces), for the refreshed ID tokens' ``amr`` and ``acr``; empty
+    when unknown (families that started before it was kept): then neither is stated.
     ``granted_scope`` is empty for families that started before it was kept
     (which had a row only if they started with ``openid``): for them, and for
     families without a row, a refresh decides against the scope of the
@@ -97,6 +100,7 @@ class FamilySignIn(models.Model):
     token_family = models.UUIDField(primary_key=True)
     auth_time = models.DateTimeField(null=True)
     granted_scope = models.TextField(blank=True, default="")
+    amr = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = "sign-in of a refresh-token family"
@@ -125,7 +129,8 @@ class IssuedCode(models.Model):
     The toolkit's ``Grant`` row is deleted when the code is exchanged, so two things
     it cannot answer are kept here: when the browser session that asked for the code
     signed in (``auth_time``: the ID token's ``auth_time`` must be *that* session's
-    sign-in, not the person's latest anywhere), and which tokens its exchange
+    sign-in, not the person's latest anywhere; ``amr``: how it signed in, from
+    ``sign_in_methods``, empty when unknown), and which tokens its exchange
     produced (so a replayed code revokes them, RFC 6749 §4.1.2). Rows are small and
     can be pruned once older than the longest refresh-token lifetime.
     """
@@ -134,6 +139,7 @@ class IssuedCode(models.Model):
     application = models.ForeignKey(APPLICATION_MODEL, on_delete=models.CASCADE,
                                     related_name="+")
     auth_time = models.DateTimeField(null=True)
+    amr = models.CharField(max_length=64, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
     exchanged_at = models.DateTimeField(null=True)
     access_token_checksum = models.CharField(max_length=64, blank=True, default="")

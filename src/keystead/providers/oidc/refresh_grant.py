@@ -19,8 +19,10 @@ their own: a new access token; a new refresh token in the same family when
 the application rotates them (``ClientSettings.rotate_refresh_tokens``);
 and, when ``openid`` is in the scope, a new ID token, stored as the
 toolkit's ``IDToken`` (RP-initiated logout looks an ``id_token_hint`` up by
-its ``jti``), whose ``iss``, ``sub``, ``aud`` and ``auth_time`` are those of
-the original sign-in (§12.2: ``FamilySignIn``) and which carries no ``nonce``.
+its ``jti``), whose ``iss``, ``sub``, ``aud``, ``auth_time``, ``amr`` and ``acr``
+are those of the original sign-in (§12.2: ``FamilySignIn``; ``amr`` and ``acr``
+left out for a family that started before they were kept) and which carries no
+``nonce``.
 
 Concurrency (several processes on PostgreSQL): the guard is the conditional
 ``UPDATE … SET revoked = now WHERE id = … AND revoked IS NULL``. Of two
@@ -51,7 +53,7 @@ from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import generate_token
 
 from keystead.directory import audit
-from keystead.providers.oidc import id_tokens, token_answers
+from keystead.providers.oidc import id_tokens, sign_in_methods, token_answers
 from keystead.providers.oidc.claims import claims_for
 from keystead.providers.oidc.grants import application_allows
 from keystead.providers.oidc.models import (
@@ -116,8 +118,9 @@ def client_facts(application, client_settings: ClientSettings) -> ClientFacts:
 
 def _presented(raw: str):
     """The stored refresh token with its access token, its owner and its family's sign-in
-    time and granted scope (``family_auth_time``, ``family_granted_scope``: None or empty
-    for a family that started before they were kept), in one query; None if unknown.
+    time, granted scope and sign-in methods (``family_auth_time``,
+    ``family_granted_scope``, ``family_amr``: None or empty for a family that started
+    before they were kept), in one query; None if unknown.
 
     Several rows may share a checksum (the toolkit's unique key is (checksum, revoked)):
     the live one first, else the one revoked last, as the toolkit reads it. They are
@@ -130,7 +133,8 @@ def _presented(raw: str):
         .filter(token_checksum=token_checksum(raw))
         .select_related("access_token", "user")
         .annotate(family_auth_time=Subquery(sign_in.values("auth_time")[:1]),
-                  family_granted_scope=Subquery(sign_in.values("granted_scope")[:1])))
+                  family_granted_scope=Subquery(sign_in.values("granted_scope")[:1]),
+                  family_amr=Subquery(sign_in.values("amr")[:1])))
 
 
 def _token_facts(stored) -> TokenFacts | None:
@@ -165,7 +169,8 @@ def _exchange(request: HttpRequest, application, client_settings: ClientSettings
                            expires=now + timedelta(seconds=oauth2_settings.ID_TOKEN_EXPIRE_SECONDS))
         body["id_token"] = id_tokens.sign(
             _id_token_claims(request, application, user, scope, id_token, access_value,
-                             stored.family_auth_time or user.last_login or now, now),
+                             stored.family_auth_time or user.last_login or now, now,
+                             stored.family_amr),
             **algorithms)
     with transaction.atomic():
         if rotate:
@@ -214,9 +219,11 @@ def _exchange(request: HttpRequest, application, client_settings: ClientSettings
 
 
 def _id_token_claims(request: HttpRequest, application, user, scope: str, id_token,
-                     access_value: str, auth_time: datetime, now: datetime) -> dict:
+                     access_value: str, auth_time: datetime, now: datetime,
+                     amr: str | None) -> dict:
     """The claims the toolkit's ID tokens carry, in its order; ``auth_time`` the original
-    sign-in's (§12.2) and no ``nonce``."""
+    sign-in's (§12.2) and no ``nonce``; ``amr`` and ``acr`` the original sign-in's
+    (``FamilySignIn.amr``), as the code exchange stated them."""
     return {
         "aud": application.client_id,
         "iat": int(now.timestamp()),
@@ -226,4 +233,5 @@ def _id_token_claims(request: HttpRequest, application, user, scope: str, id_tok
         "exp": int(id_token.expires.timestamp()),
         "auth_time": int(auth_time.timestamp()),
         "jti": str(id_token.jti),
+        **sign_in_methods.claims(amr),
     }

@@ -15,9 +15,10 @@ grants do:
 - which grants an application may use (``grants.grant_allowed``);
 - per-application token settings (``ClientSettings``): refresh tokens on or
   off, access-token lifetime, ES256 ID tokens;
-- the claims (``claims.claims_for``) and the key that signs an ID token
-  (``id_tokens``); the sign-in time and granted scope of a new token family
-  are kept (``FamilySignIn``) for the refresh grant;
+- the claims (``claims.claims_for``; ``amr``/``acr`` from ``sign_in_methods``)
+  and the key that signs an ID token (``id_tokens``); the sign-in time, its
+  methods and the granted scope of a new token family are kept
+  (``FamilySignIn``) for the refresh grant;
 - the password grant signs in like the sign-in page
   (``sign_in_with_password``).
 
@@ -44,7 +45,7 @@ from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.login import throttle
 from keystead.login.passwords import Result, sign_in_with_password
-from keystead.providers.oidc import client_auth, id_tokens, signing
+from keystead.providers.oidc import client_auth, id_tokens, sign_in_methods, signing
 from keystead.providers.oidc.claims import CLAIMS, claims_for
 from keystead.providers.oidc.grants import application_allows
 from keystead.providers.oidc.models import (
@@ -256,24 +257,28 @@ class KeysteadValidator(OAuth2Validator):
                 description="This account needs a second factor; use the authorization "
                             "code flow, which can ask for it.")
         request.user = outcome.user
-        # This sign-in is the family's: its refreshed ID tokens carry it as auth_time.
+        # This sign-in is the family's: its refreshed ID tokens carry it as auth_time,
+        # and it was a password alone (a second factor was refused above).
         request.keystead_auth_time = timezone.now()
+        request.keystead_amr = " ".join(sign_in_methods.PASSWORD_ONLY)
         return True
 
     # --------------------------------------------------------------------- authorization codes
 
     def save_authorization_code(self, client_id, code, request, *args, **kwargs):
-        """The toolkit's ``Grant``, plus ``IssuedCode``: the sign-in time of the browser
-        session that asked (the authorization view passes it as a credential), which
-        the exchange's ID token carries as ``auth_time``."""
+        """The toolkit's ``Grant``, plus ``IssuedCode``: the sign-in time and methods of
+        the browser session that asked (the authorization view passes them as
+        credentials), which the exchange's ID token carries as ``auth_time``, ``amr``
+        and ``acr``."""
         super().save_authorization_code(client_id, code, request, *args, **kwargs)
         IssuedCode.objects.create(code_checksum=token_checksum(code["code"]),
                                   application=request.client,
-                                  auth_time=getattr(request, "keystead_auth_time", None))
+                                  auth_time=getattr(request, "keystead_auth_time", None),
+                                  amr=getattr(request, "keystead_amr", "") or "")
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         """The toolkit's check, one exchange per code, and the code's session sign-in
-        time for ``auth_time``.
+        time and methods for ``auth_time``, ``amr`` and ``acr``.
 
         The code is claimed with one conditional UPDATE (``exchanged_at``), so of two
         concurrent exchanges only one passes. A code presented again after that is a
@@ -282,7 +287,7 @@ class KeysteadValidator(OAuth2Validator):
         """
         checksum = token_checksum(code)
         issued = IssuedCode.objects.filter(code_checksum=checksum, application=client)
-        known = issued.values("exchanged_at", "auth_time").first()
+        known = issued.values("exchanged_at", "auth_time", "amr").first()
         if known is not None and known["exchanged_at"] is not None:
             _revoke_replayed(checksum, self.build_http_request(request))
             return False
@@ -294,6 +299,7 @@ class KeysteadValidator(OAuth2Validator):
             return False
         if known is not None and known["auth_time"] is not None:
             request.keystead_auth_time = known["auth_time"]
+        request.keystead_amr = known["amr"] if known is not None else ""
         request.keystead_code_checksum = checksum
         return True
 
@@ -314,7 +320,8 @@ class KeysteadValidator(OAuth2Validator):
         ``token`` is also the response body, so what is stored is what is sent. A new
         family's sign-in time and granted scope are kept (``FamilySignIn``, read by
         ``refresh_grant``): the time for the ID tokens its refreshes bring, the scope as
-        the bound of what its refreshes may ask for and what they get without ``scope``.
+        the bound of what its refreshes may ask for and what they get without ``scope``,
+        and how the person signed in, for those ID tokens' ``amr`` and ``acr``.
         Every family starts here (the authorization code and password grants; with or
         without ``openid``); the refresh grant only continues one.
         """
@@ -333,7 +340,8 @@ class KeysteadValidator(OAuth2Validator):
             # token["scope"] is what the family's first access token was stored with.
             FamilySignIn.objects.create(
                 token_family=family, granted_scope=token["scope"],
-                auth_time=getattr(request, "keystead_auth_time", None))
+                auth_time=getattr(request, "keystead_auth_time", None),
+                amr=getattr(request, "keystead_amr", "") or "")
         code_checksum = getattr(request, "keystead_code_checksum", None)
         if code_checksum is not None:
             # What this code produced, so a replay of it can revoke exactly that.
@@ -350,8 +358,10 @@ class KeysteadValidator(OAuth2Validator):
         """DOT's, except ``auth_time``: for the password grant that sign-in itself, for
         the authorization code the sign-in of the browser session that asked for the
         code (``IssuedCode``). DOT's is the person's latest sign-in anywhere, which an
-        old session would borrow from a newer one on another device."""
+        old session would borrow from a newer one on another device. Plus ``amr`` and
+        ``acr``: how that same sign-in was made (``sign_in_methods``), when known."""
         claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
+        claims.update(sign_in_methods.claims(getattr(request, "keystead_amr", "")))
         if getattr(request, "keystead_auth_time", None) is not None:
             claims["auth_time"] = int(request.keystead_auth_time.timestamp())
         # What the family's refreshed ID tokens will carry (``_save_bearer_token``).

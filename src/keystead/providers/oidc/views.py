@@ -48,6 +48,7 @@ from keystead.providers.oidc import (
     client_credentials_grant,
     id_token_hints,
     refresh_grant,
+    sign_in_methods,
     signing,
     token_answers,
 )
@@ -433,9 +434,11 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
         if request.method == "GET" and getattr(self, "_consent_required", False):
             raise _ShowConsentPage
         # oauthlib copies the credentials onto its request: the validator keeps this
-        # session's sign-in time with the code (``IssuedCode``), for the ID token's
-        # auth_time at the exchange.
-        credentials = {**credentials, "keystead_auth_time": session_signed_in_at(request)}
+        # session's sign-in time and methods with the code (``IssuedCode``), for the ID
+        # token's auth_time, amr and acr at the exchange.
+        signed_in_at = session_signed_in_at(request)
+        credentials = {**credentials, "keystead_auth_time": signed_in_at,
+                       "keystead_amr": sign_in_methods.of_session(request, signed_in_at)}
         return super().create_authorization_response(request=request, scopes=scopes,
                                                      credentials=credentials, allow=allow)
 
@@ -576,7 +579,8 @@ class KeysteadDiscoveryView(ConnectDiscoveryInfoView):
     Keystead stores hashed: DOT refuses an HS256 application with a hashed
     secret, so HS256 cannot work here and is not advertised. ES256 is added, and
     the ``prompt`` values, grant types and subject types (public and pairwise,
-    OpenID Connect Core §8) Keystead handles.
+    OpenID Connect Core §8) Keystead handles, and the ``acr`` value and the ``acr``
+    and ``amr`` claims its ID tokens state (``sign_in_methods``).
     """
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -596,6 +600,11 @@ class KeysteadDiscoveryView(ConnectDiscoveryInfoView):
         # would mean true (Discovery §3).
         document["request_parameter_supported"] = False
         document["request_uri_parameter_supported"] = False
+        # How the person signed in (``sign_in_methods``): stated in every ID token whose
+        # sign-in is known, whatever acr_values asks (§3.1.2.1: voluntary); no step-up.
+        document["acr_values_supported"] = [sign_in_methods.REFEDS_MFA]
+        document["claims_supported"] = [*document.get("claims_supported", []),
+                                        "acr", "amr"]
         # RFC 8414 §2 names, so client libraries find revocation and introspection.
         base = document["token_endpoint"].removesuffix(reverse("oauth2_provider:token"))
         document["revocation_endpoint"] = base + reverse("oauth2_provider:revoke-token")
