@@ -18,7 +18,8 @@ def make_sp(tmp_path, client):
     made = []
 
     def make(name: str = "lasso", *, sign_requests: bool = False, acs: str = "",
-             requested: str = "", slo_response: str = "", **wanted) -> LassoSp:
+             requested: str = "", slo_response: str = "", slo: str = "redirect",
+             **wanted) -> LassoSp:
         directory = tmp_path / f"sp-{name}-{len(made)}"
         directory.mkdir()
         make_key_pair(directory, name)
@@ -27,6 +28,7 @@ def make_sp(tmp_path, client):
         extra = ["--sign-requests"] if sign_requests else []
         extra += ["--requested", requested] if requested else []
         extra += ["--slo-response", slo_response] if slo_response else []
+        extra += {"redirect": [], "post": ["--slo-post"], "": ["--no-slo"]}[slo]
         xml = lasso(directory, "metadata", entity_id, acs, f"https://{name}.sp.test/slo",
                     *extra)["metadata"]
         application = services.register(

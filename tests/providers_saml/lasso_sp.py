@@ -8,8 +8,10 @@ prints one JSON object on stdout.
 Commands (all take ``--dir``, a directory holding ``sp.xml``, ``sp-key.pem``,
 ``sp-cert.pem`` and ``idp.xml``):
 
-- ``metadata ENTITY_ID ACS SLO [--sign-requests] [--requested a,b] [--slo-response URL]``:
-  write ``sp.xml`` (``--slo-response``: the logout service's ResponseLocation)
+- ``metadata ENTITY_ID ACS SLO [--sign-requests] [--requested a,b] [--slo-response URL]
+  [--no-slo] [--slo-post]``: write ``sp.xml`` (``--slo-response``: the logout service's
+  ResponseLocation; ``--no-slo``: no logout service at all; ``--slo-post``: it takes
+  HTTP-POST rather than HTTP-Redirect)
 - ``request redirect|post [--relay-state R] [--acs-url U] [--acs-index I] [--force-authn]
   [--passive] [--nameid-format F] [--subject NAMEID] [--authn-context C,C
   [--comparison exact|minimum|maximum|better]]``: an AuthnRequest (NameIDPolicy
@@ -24,6 +26,12 @@ Commands (all take ``--dir``, a directory holding ``sp.xml``, ``sp-key.pem``,
   over HTTP-Redirect (or POST): ``url`` (and ``body``); ``--expired``: its NotOnOrAfter
   passed ten minutes ago
 - ``logout-response QUERY``: verify the IdP's LogoutResponse (HTTP-Redirect query)
+- ``answer-logout MESSAGE [--session SESSION] [--in-response-to ID] [--sha1]``: verify a
+  LogoutRequest the IdP sent (an HTTP-Redirect query, or an HTTP-POST form value),
+  validate it against the SP's session (``validated``: whether its NameID and
+  SessionIndex are the session's), and answer it by the same binding: ``url`` (and
+  ``body`` for HTTP-POST), ``request_id``, ``name_id``, ``session_indexes``;
+  ``--in-response-to``: the answer names another request
 """
 
 from __future__ import annotations
@@ -47,8 +55,7 @@ SP_METADATA = """<?xml version="1.0"?>
     <md:KeyDescriptor use="encryption"><ds:KeyInfo><ds:X509Data>
       <ds:X509Certificate>{cert}</ds:X509Certificate></ds:X509Data></ds:KeyInfo>
     </md:KeyDescriptor>
-    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
-        Location="{slo}"{slo_response}/>
+{slo}
     <md:NameIDFormat>urn:oasis:names:tc:SAML:2.0:nameid-format:persistent</md:NameIDFormat>
     <md:AssertionConsumerService index="0" isDefault="true"
         Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}"/>{requested}
@@ -86,11 +93,14 @@ def metadata(directory: Path, args: argparse.Namespace) -> dict:
             for name in args.requested.split(","))
         requested = (f'<md:AttributeConsumingService index="0"><md:ServiceName xml:lang="en">'
                      f'SP</md:ServiceName>{wanted}</md:AttributeConsumingService>')
-    xml = SP_METADATA.format(entity_id=args.entity_id, acs=args.acs, slo=args.slo, cert=body,
+    slo_response = f' ResponseLocation="{args.slo_response}"' if args.slo_response else ""
+    binding = "HTTP-POST" if args.slo_post else "HTTP-Redirect"
+    slo = ("" if args.no_slo else
+           '    <md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:'
+           f'{binding}"\n        Location="{args.slo}"{slo_response}/>')
+    xml = SP_METADATA.format(entity_id=args.entity_id, acs=args.acs, slo=slo, cert=body,
                              signed="true" if args.sign_requests else "false",
-                             requested=requested,
-                             slo_response=(f' ResponseLocation="{args.slo_response}"'
-                                           if args.slo_response else ""))
+                             requested=requested)
     (directory / "sp.xml").write_text(xml)
     return {"metadata": xml}
 
@@ -169,6 +179,33 @@ def logout(directory: Path, args: argparse.Namespace) -> dict:
     return {"url": request.msgUrl, "body": request.msgBody or ""}
 
 
+def answer_logout(directory: Path, args: argparse.Namespace) -> dict:
+    """Verify the IdP's LogoutRequest, check it against the SP's session, and answer it
+    (lasso answers by the binding the request came by)."""
+    sp = server(directory, args.sha1)
+    answer = lasso.Logout(sp)
+    answer.processRequestMsg(args.query)  # verifies the IdP's signature
+    asked = answer.request
+    found = {"request_id": asked.iD, "issuer": answer.remoteProviderId,
+             "name_id": asked.nameId.content, "name_id_format": asked.nameId.format,
+             "session_indexes": list(asked.sessionIndexes or ()),
+             "destination": asked.destination}
+    if args.session:
+        answer.setSessionFromDump(args.session)
+    try:
+        answer.validateRequest()  # the NameID and SessionIndex of this SP's session
+        found["validated"] = True
+    except lasso.Error as exc:
+        found["validated"] = False
+        found["validate_error"] = f"{type(exc).__name__}: {exc}"
+    if args.in_response_to:
+        answer.response.inResponseTo = args.in_response_to
+    answer.buildResponseMsg()
+    found["url"] = answer.msgUrl
+    found["body"] = answer.msgBody or ""  # when the request came by HTTP-POST
+    return found
+
+
 def logout_response(directory: Path, args: argparse.Namespace) -> dict:
     sp = server(directory)
     answer = lasso.Logout(sp)
@@ -187,6 +224,8 @@ def main() -> int:
     md.add_argument("--sign-requests", action="store_true")
     md.add_argument("--requested", default="", help="attribute names the SP asks for, a,b")
     md.add_argument("--slo-response", default="", help="ResponseLocation of the SLO service")
+    md.add_argument("--no-slo", action="store_true", help="no SingleLogoutService at all")
+    md.add_argument("--slo-post", action="store_true", help="the SLO service is HTTP-POST")
     rq = commands.add_parser("request")
     rq.add_argument("binding", choices=["redirect", "post"])
     rq.add_argument("--relay-state", default="")
@@ -209,9 +248,15 @@ def main() -> int:
     lo.add_argument("--sha1", action="store_true", help="sign with RSA-SHA1")
     lo.add_argument("--issued", type=int, default=None, help="IssueInstant, s from now")
     commands.add_parser("logout-response").add_argument("query")
+    al = commands.add_parser("answer-logout")
+    al.add_argument("query", help="the HTTP-Redirect query, or the POST form's SAMLRequest")
+    al.add_argument("--session", default="", help="the SP's session dump (from response)")
+    al.add_argument("--in-response-to", default="", help="answer naming another request")
+    al.add_argument("--sha1", action="store_true", help="sign with RSA-SHA1")
     args = parser.parse_args()
     handlers = {"metadata": metadata, "request": request, "response": response,
-                "logout": logout, "logout-response": logout_response}
+                "logout": logout, "logout-response": logout_response,
+                "answer-logout": answer_logout}
     try:
         result = handlers[args.command](args.dir, args)
     except lasso.Error as exc:

@@ -159,22 +159,6 @@ def test_the_logout_response_goes_to_the_response_location(make_sp, signed_in):
     assert "_auth_user_id" not in signed_in.session
 
 
-def test_logout_after_signing_in_to_two_applications_says_partial_logout(make_sp, signed_in):
-    """Core 3.7.3.2: Keystead does not pass the logout on to the other application the
-    session reached, so it must not answer a plain Success: Success with PartialLogout."""
-    first, second = make_sp("first"), make_sp("second")
-    page = signed_in.get(path_of(first.request("redirect")["url"]))
-    session = first.read(posted_form(page.content.decode())[1]["SAMLResponse"])["session"]
-    page = signed_in.get(path_of(second.request("redirect")["url"]))
-    assert second.read(posted_form(page.content.decode())[1]["SAMLResponse"])["name_id"]
-    answer = signed_in.get(path_of(lasso(first.directory, "logout", session)["url"]))
-    assert answer.status_code == 302
-    status = _logout_status(answer["Location"])
-    assert 'Value="urn:oasis:names:tc:SAML:2.0:status:Success"' in status
-    assert "urn:oasis:names:tc:SAML:2.0:status:PartialLogout" in status
-    assert "_auth_user_id" not in signed_in.session
-
-
 def test_logout_after_signing_in_to_one_application_is_a_plain_success(make_sp, signed_in):
     sp = make_sp()
     for _ in range(2):  # the same application twice is still one

@@ -24,6 +24,7 @@ from keystead.login.passwords import GENERIC_FAILURE, Result, SignIn, sign_in_wi
 from keystead.portal.applications import applications_of
 from keystead.portal.forms import SignInForm
 from keystead.portal.passkey_support import passkeys_possible
+from keystead.providers.saml import single_logout
 from keystead.secret import Secret
 from keystead.sources.saml import sign_in_page as saml_sign_in
 
@@ -109,9 +110,14 @@ def throttled_page(request: HttpRequest, throttled: throttle.Throttled) -> HttpR
 
 @require_POST
 def sign_out(request: HttpRequest) -> HttpResponse:
+    """Sign out, then pass the logout on to the SAML applications this session signed in
+    to (each in turn through the browser, ending on the sign-in page)."""
+    saml_logout = single_logout.for_sign_out(request)  # needs the person: before logout
     if request.user.is_authenticated:
         audit.record("logout", request=request, target=request.user)
     logout(request)
+    if saml_logout is not None:
+        return single_logout.start(request, saml_logout)
     return redirect("login")
 
 

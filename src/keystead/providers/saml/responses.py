@@ -15,6 +15,7 @@ import base64
 import datetime as dt
 import os
 import tempfile
+from dataclasses import dataclass
 
 from django.utils import timezone
 from saml2 import class_name
@@ -40,11 +41,20 @@ class CannotEncrypt(ValueError):
     """The application wants encrypted assertions but its metadata has no encryption key."""
 
 
+@dataclass(frozen=True)
+class Issued:
+    """A Response made for an application, and the SessionIndex its AuthnStatement gives
+    (pysaml2 draws a fresh one for each assertion; single logout must name it back)."""
+
+    xml: str
+    session_index: str
+
+
 def authn_response(server: Server, application: SamlApplication, user: User, *,
                    in_response_to: str | None, destination: str,
                    authenticated_at: dt.datetime | None = None,
-                   class_ref: str = idp.AUTHN_CLASS) -> str:
-    """The Response XML for ``user`` at ``application``'s ACS ``destination``.
+                   class_ref: str = idp.AUTHN_CLASS) -> Issued:
+    """The Response for ``user`` at ``application``'s ACS ``destination``.
 
     ``class_ref``: the authentication context class the assertion states (see
     ``authn_context``; a password sign-in unless said otherwise).
@@ -65,13 +75,26 @@ def authn_response(server: Server, application: SamlApplication, user: User, *,
         "encrypt_assertion": False,
     }
     if not application.encryption:
-        answer = server.create_authn_response(sign_response=application.sign_response,
-                                              sign_assertion=application.sign_assertion,
-                                              **common)
-        return str(answer)
-    return _encrypted(server, application,
-                      server.create_authn_response(sign_response=False, sign_assertion=False,
-                                                   **common))
+        answer = str(server.create_authn_response(sign_response=application.sign_response,
+                                                  sign_assertion=application.sign_assertion,
+                                                  **common))
+        return Issued(answer, _session_index(response_from_string(answer)))
+    unsigned = server.create_authn_response(sign_response=False, sign_assertion=False,
+                                            **common)
+    if isinstance(unsigned, str):
+        unsigned = response_from_string(unsigned)
+    session_index = _session_index(unsigned)  # read before the assertion is encrypted
+    return Issued(_encrypted(server, application, unsigned), session_index)
+
+
+def _session_index(response) -> str:
+    """The SessionIndex of a (not yet encrypted) Response's one AuthnStatement; the
+    assertion is one element as pysaml2 builds it, a list as its parser reads it."""
+    assertion = response.assertion
+    if isinstance(assertion, list):
+        assertion = assertion[0] if assertion else None
+    statements = (assertion.authn_statement or []) if assertion is not None else []
+    return str(statements[0].session_index or "") if statements else ""
 
 
 def _encryption_certificate(server: Server, application: SamlApplication) -> str:
@@ -83,7 +106,7 @@ def _encryption_certificate(server: Server, application: SamlApplication) -> str
 
 
 def _encrypted(server: Server, application: SamlApplication, unsigned) -> str:
-    response = unsigned if not isinstance(unsigned, str) else response_from_string(unsigned)
+    response = unsigned
     my_cert = server.sec.my_cert
     to_sign = []
     if application.sign_assertion:

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render, resolve_url
 from django.urls import reverse
 from django.utils import timezone
@@ -45,6 +45,7 @@ from saml2.samlp import (
     StatusMessage,
     authn_request_from_string,
     logout_request_from_string,
+    logout_response_from_string,
 )
 from saml2.sigver import verify_redirect_signature
 from saml2.validate import validate_on_or_after
@@ -55,11 +56,13 @@ from keystead.login.second_step import passed_second_factor
 from keystead.providers.oidc.views import session_signed_in_at
 from keystead.providers.saml import (
     authn_context,
+    bindings,
     idp,
     metadata,
     release,
     request_checks,
     responses,
+    single_logout,
     sp_metadata,
 )
 from keystead.providers.saml.models import SamlApplication
@@ -67,7 +70,7 @@ from keystead.providers.saml.models import SamlApplication
 log = logging.getLogger(__name__)
 PENDING = "saml_idp_pending"  # session key: POST-binding requests waiting for sign-in
 FORCED = "saml_idp_forced"  # session key: ForceAuthn requests, by ID, and when they came
-ANSWERED = "saml_idp_answered"  # session key: applications this session signed in to
+ANSWERED = single_logout.ANSWERED  # session key: applications this session signed in to
 #: Session key: requests (by ID) that arrived in time and wait for the person to sign in,
 #: with when they arrived; their IssueInstant is not held against them when they return.
 ADMITTED = "saml_idp_admitted"
@@ -158,11 +161,7 @@ def _consumer_url(described: sp_metadata.SpDescription, asked: str | None,
 
 def _post_form(request: HttpRequest, application: SamlApplication, url: str, field: str,
                message: str, relay_state: str) -> HttpResponse:
-    response = render(request, "saml_idp/post.html", {
-        "application_name": application.name, "url": url, "field": field,
-        "message": message, "relay_state": relay_state})
-    response["Cache-Control"] = "no-store"
-    return response
+    return bindings.post_form(request, application.name, url, field, message, relay_state)
 
 
 def _second_factor(request: HttpRequest) -> bool:
@@ -179,7 +178,7 @@ def _answer(request: HttpRequest, application: SamlApplication, destination: str
     class_ref = class_ref or authn_context.decide(
         None, second_factor=_second_factor(request)).class_ref
     with idp.server(application) as server:
-        xml = responses.authn_response(
+        issued = responses.authn_response(
             server, application, request.user, in_response_to=in_response_to,
             destination=destination, class_ref=class_ref,
             authenticated_at=session_signed_in_at(request) or request.user.last_login)
@@ -187,11 +186,9 @@ def _answer(request: HttpRequest, application: SamlApplication, destination: str
                  detail={"application": application.slug, "person": request.user.email,
                          "nameid_format": application.nameid_format, "door": door,
                          "authn_context": class_ref})
-    answered = request.session.get(ANSWERED, [])
-    if application.pk not in answered:
-        request.session[ANSWERED] = [*answered, application.pk]
+    single_logout.remember(request, application, issued.session_index)
     return _post_form(request, application, destination, "SAMLResponse",
-                      responses.encoded(xml), relay_state)
+                      responses.encoded(issued.xml), relay_state)
 
 
 def _requested_classes(checked: AuthnRequest) -> tuple[list[str] | None, str]:
@@ -444,8 +441,20 @@ def launch(request: HttpRequest, slug: str) -> HttpResponse:
                        application)
 
 
+def _redirect_signed(request: HttpRequest, server, application: SamlApplication) -> bool:
+    """Whether an HTTP-Redirect message's query carries a valid signature by one of the
+    application's signing certificates (Bindings 3.4.4.1)."""
+    signed = {k: request.GET[k] for k in ("SAMLRequest", "SAMLResponse", "RelayState",
+                                          "SigAlg", "Signature") if k in request.GET}
+    certificates = server.metadata.certs(application.entity_id, "spsso", "signing")
+    return {"Signature", "SigAlg"} <= signed.keys() and any(
+        verify_redirect_signature(signed, server.sec.sec_backend, cert)
+        for _, cert in certificates)
+
+
 def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) -> HttpResponse:
-    """Single logout started by an application: end the Keystead session and answer."""
+    """Single logout started by an application: end the Keystead session, pass the
+    logout on to the session's other applications (``single_logout``), then answer."""
     application = None
     try:
         xml, parsed = _parsed(logout_request_from_string, message, binding, "logout request")
@@ -458,15 +467,10 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
             raise Refused("The application's logout request could not be verified.",
                           f"LogoutRequest {weak}")
         with idp.server(application, want_signed_requests=binding == BINDING_HTTP_POST) as server:
-            if binding == BINDING_HTTP_REDIRECT:
-                signed = {k: request.GET[k] for k in ("SAMLRequest", "RelayState", "SigAlg",
-                                                      "Signature") if k in request.GET}
-                certificates = server.metadata.certs(application.entity_id, "spsso", "signing")
-                if not {"Signature", "SigAlg"} <= signed.keys() or not any(
-                        verify_redirect_signature(signed, server.sec.sec_backend, cert)
-                        for _, cert in certificates):
-                    raise Refused("The application's logout request is not signed by it.",
-                                  "LogoutRequest signature missing or not valid")
+            if binding == BINDING_HTTP_REDIRECT and not _redirect_signed(request, server,
+                                                                         application):
+                raise Refused("The application's logout request is not signed by it.",
+                              "LogoutRequest signature missing or not valid")
             try:
                 checked = server.parse_logout_request(message, binding)
                 if checked.message.not_on_or_after:  # pysaml2 does not look at it
@@ -475,42 +479,31 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
             except Exception as exc:
                 raise Refused("The application's logout request could not be verified.",
                               f"{type(exc).__name__}: {exc}"[:300]) from exc
-            _destined_here(checked.message)  # logout requests are always signed
-            bindings = [b for b, _ in description.slo]
-            if not bindings:
-                raise Refused("The application's registration has no logout address.")
-            person = request.user if request.user.is_authenticated else None
-            stale = request_checks.issue_instant_problem(checked.message.issue_instant)
-            stranger = _not_the_person(application, person, checked.message.name_id)
-            if stale:  # ends nothing: a late (or replayed) request, Requester's fault
-                status = Status(status_code=StatusCode(
-                    value=STATUS_REQUESTER, status_code=StatusCode(value=STATUS_REQUEST_DENIED)),
-                    status_message=StatusMessage(text="The request is too old (or dated in "
-                                                      "the future)."))
-            elif stranger:
-                status = error_status_factory((STATUS_UNKNOWN_PRINCIPAL, "The NameID is not "
-                                               "the person signed in here."))
-            else:
-                status = _partial_logout(request, application)
-            answer = server.create_logout_response(checked.message, bindings, status=status,
-                                                   sign=True, sign_alg=idp.SIGN_ALG,
-                                                   digest_alg=idp.DIGEST_ALG)
-            binding_out = bindings[0]
-            destination = dict(description.slo_responses)[binding_out]
-            sent = server.apply_binding(binding_out, str(answer), destination, relay_state,
-                                        response=True, sign=True, sigalg=idp.SIGN_ALG)
+        _destined_here(checked.message)  # logout requests are always signed
+        if not description.slo:
+            raise Refused("The application's registration has no logout address.")
     except Refused as refused:
         return _refuse(request, refused, application, event="saml.slo")
     except sp_metadata.MetadataProblem as problem:
         return _refuse(request, Refused("The application's registration is broken.",
                                         str(problem)), application, event="saml.slo")
-    if stale:
+    person = request.user if request.user.is_authenticated else None
+    stale = request_checks.issue_instant_problem(checked.message.issue_instant)
+    stranger = _not_the_person(application, person, checked.message.name_id)
+    status = None
+    if stale:  # ends nothing: a late (or replayed) request, Requester's fault
+        status = Status(status_code=StatusCode(
+            value=STATUS_REQUESTER, status_code=StatusCode(value=STATUS_REQUEST_DENIED)),
+            status_message=StatusMessage(text="The request is too old (or dated in "
+                                              "the future)."))
         audit.record("saml.slo", request=request, target=application, outcome=Outcome.FAILURE,
                      detail={"application": application.slug,
                              "person": person.email if person else "", "reason": stale[:300]})
     elif stranger:
         # A LogoutRequest about somebody else (one captured and replayed to this browser,
         # say) ends nothing: Core 3.7.3.2, the principal is not the one it names.
+        status = error_status_factory((STATUS_UNKNOWN_PRINCIPAL, "The NameID is not "
+                                       "the person signed in here."))
         audit.record("saml.slo", request=request, target=application, outcome=Outcome.FAILURE,
                      detail={"application": application.slug, "person": person.email,
                              "reason": "the LogoutRequest names another person"})
@@ -519,24 +512,72 @@ def _logout(request: HttpRequest, message: str, binding: str, relay_state: str) 
                      detail={"application": application.slug,
                              "person": person.email if person else ""})
     if person is not None and not stranger and not stale:
+        chain = (single_logout.collect(request, application, request_id=checked.message.id,
+                                       relay_state=relay_state)
+                 if single_logout.reached_others(request, application) else None)
         audit.record("logout", request=request, target=person, detail={"door": "saml"})
         logout(request)
-    if binding_out == BINDING_HTTP_REDIRECT:
-        return HttpResponseRedirect(sent["url"] if "Location" not in dict(sent["headers"])
-                                    else dict(sent["headers"])["Location"])
-    encoded = base64.b64encode(str(answer).encode()).decode("ascii")
-    return _post_form(request, application, destination, "SAMLResponse", encoded, relay_state)
+        if chain is not None:
+            return single_logout.start(request, chain)
+    return single_logout.answer(request, application, checked.message.id, status, relay_state)
 
 
-def _partial_logout(request: HttpRequest, application: SamlApplication) -> Status | None:
-    """Core 3.7.3.2: the session also reached other applications, and Keystead does not
-    pass the logout on to them, so the answer is Success with PartialLogout (None: plain
-    Success)."""
-    others = [pk for pk in request.session.get(ANSWERED, []) if pk != application.pk]
-    if not request.user.is_authenticated or not others:
-        return None
-    return Status(status_code=StatusCode(value=STATUS_SUCCESS,
-                                         status_code=StatusCode(value=STATUS_PARTIAL_LOGOUT)))
+def _logout_answered(request: HttpRequest, message: str, binding: str) -> HttpResponse:
+    """A LogoutResponse from an application Keystead passed a logout on to: taken only
+    from the application asked, to the request sent, signed by it (Profiles 4.4.4.2:
+    front-channel logout responses MUST be signed), freshly issued and addressed here."""
+    application = None
+    try:
+        asked = single_logout.waiting(request)
+        if asked is None:
+            raise Refused("No sign-out is in progress in this browser: there is nothing this "
+                          "answer could belong to.",
+                          "LogoutResponse without a pending LogoutRequest")
+        application = SamlApplication.objects.filter(pk=asked["application"]).first()
+        if application is None:
+            raise Refused("The application asked to sign out is no longer registered.")
+        xml, parsed = _parsed(logout_response_from_string, message, binding, "logout answer")
+        if parsed is None:
+            raise Refused("The answer is not a SAML LogoutResponse.", "not a LogoutResponse")
+        issuer = (parsed.issuer.text or "").strip() if parsed.issuer is not None else ""
+        if issuer != application.entity_id:
+            raise Refused("The logout answer does not come from the application asked.",
+                          f"LogoutResponse issued by {issuer[:200]!r}, not the application "
+                          "asked")
+        if parsed.in_response_to != asked["request_id"]:
+            raise Refused("The logout answer is not to the request Keystead sent.",
+                          f"LogoutResponse InResponseTo {str(parsed.in_response_to)[:100]!r} "
+                          "is not the pending LogoutRequest")
+        sigalg = request.GET.get("SigAlg") if binding == BINDING_HTTP_REDIRECT else None
+        if weak := request_checks.weak_signature(xml, sigalg):
+            raise Refused("The logout answer could not be verified.", f"LogoutResponse {weak}")
+        with idp.server(application) as server:
+            if binding == BINDING_HTTP_REDIRECT:
+                verified = _redirect_signed(request, server, application)
+            else:
+                try:
+                    verified = bool(server.sec.correctly_signed_logout_response(xml, must=True))
+                except Exception:  # pysaml2's signature errors: not verified
+                    verified = False
+        if not verified:
+            raise Refused("The logout answer is not signed by the application.",
+                          "LogoutResponse signature missing or not valid")
+        here = idp.endpoint("slo/redirect" if binding == BINDING_HTTP_REDIRECT else "slo/post")
+        if parsed.destination != here:
+            raise Refused("The logout answer could not be verified.",
+                          f"LogoutResponse Destination {str(parsed.destination)[:200]!r} is "
+                          "not this logout address")
+        if stale := request_checks.issue_instant_problem(parsed.issue_instant):
+            raise Refused("The logout answer is too old (or dated in the future).",
+                          f"LogoutResponse {stale}")
+    except Refused as refused:
+        return _refuse(request, refused, application, event="saml.slo")
+    code = parsed.status.status_code if parsed.status is not None else None
+    inner = code.status_code.value if code is not None and code.status_code else ""
+    succeeded = (code is not None and code.value == STATUS_SUCCESS
+                 and inner != STATUS_PARTIAL_LOGOUT)
+    return single_logout.answered(request, application, succeeded,
+                                  " / ".join(v for v in (code.value if code else "", inner) if v))
 
 
 def _subject_name_id(message):
@@ -566,6 +607,8 @@ def _not_the_person(application: SamlApplication, person, name_id, *,
 
 @require_GET
 def slo_redirect(request: HttpRequest) -> HttpResponse:
+    if "SAMLResponse" in request.GET:
+        return _logout_answered(request, request.GET["SAMLResponse"], BINDING_HTTP_REDIRECT)
     return _logout(request, request.GET.get("SAMLRequest", ""), BINDING_HTTP_REDIRECT,
                    request.GET.get("RelayState", ""))
 
@@ -573,5 +616,7 @@ def slo_redirect(request: HttpRequest) -> HttpResponse:
 @csrf_exempt  # as sso_post: the signed message is the proof, not a form of ours
 @require_http_methods(["POST"])
 def slo_post(request: HttpRequest) -> HttpResponse:
+    if "SAMLResponse" in request.POST:
+        return _logout_answered(request, request.POST["SAMLResponse"], BINDING_HTTP_POST)
     return _logout(request, request.POST.get("SAMLRequest", ""), BINDING_HTTP_POST,
                    request.POST.get("RelayState", ""))
