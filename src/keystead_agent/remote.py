@@ -233,15 +233,17 @@ def _userinfo(config: Config, access_token: str) -> dict:
 
 def signed(config: Config, method: str, path: str, body: dict | None = None,
            timeout: float | None = None) -> httpx.Response:
-    """A request signed with the device key (see ``signing``)."""
+    """A request signed with the device key (see ``signing``): the signature covers this
+    computer's device id as well as the request itself."""
     key = signing.load_private(config.key_path.read_bytes())
     raw = json.dumps(body).encode() if body is not None else b""
     url = f"{config.server.rstrip('/')}{path}"
-    stamp, nonce = int(time.time()), signing.new_nonce()
+    stamp, nonce, parts = int(time.time()), signing.new_nonce(), urlsplit(url)
     headers = {signing.DEVICE_HEADER: str(config.device_id), signing.TIME_HEADER: str(stamp),
                signing.NONCE_HEADER: nonce,
-               signing.SIGNATURE_HEADER: signing.sign(key, method, urlsplit(url).path, stamp,
-                                                      nonce, raw)}
+               signing.SIGNATURE_HEADER: signing.sign(
+                   key, method, signing.target_of(parts.path, parts.query), stamp, nonce, raw,
+                   device_id=config.device_id)}
     if body is not None:
         headers["Content-Type"] = "application/json"
     return exchange(method, url, content=raw or None, headers=headers,

@@ -96,7 +96,8 @@ def fill(count: int) -> None:
                  token_hash=f"{person.pk:064d}", scopes=["users:read"], owner=person)
         for person in members])
     Device.objects.bulk_create([
-        Device(name=f"laptop-{person.pk}", owner=person, application=app, public_key="-")
+        Device(name=f"laptop-{person.pk}", owner=person, application=app,
+               public_key=f"key-{person.pk}")  # one computer per key
         for person, app in zip(members, apps, strict=True)])
     EnrollmentToken.objects.bulk_create([
         EnrollmentToken(digest=f"{person.pk:064d}", created_by=person, application=app,

@@ -60,7 +60,8 @@ def test_status_diagnose_and_reset(keystead, tmp_path):
         forgotten = run_agent(setup.config, "diagnose")
         assert forgotten.returncode == 1
         assert ('device key:    Keystead says (401 not_enrolled): "the request is not signed '
-                'by an enrolled computer: enrol again"') in forgotten.stdout, forgotten.stdout
+                'by an enrolled computer: enrol again (or, if Keystead was just upgraded, '
+                'upgrade the agent to the same version)"') in forgotten.stdout, forgotten.stdout
 
         setup.change(server="http://127.0.0.1:9")
         offline = run_agent(setup.config, "diagnose")

@@ -57,7 +57,8 @@ def signed_headers(key, device_id: int, method: str, path: str, body: dict | Non
     nonce = nonce or signing.new_nonce()
     return {signing.DEVICE_HEADER: str(device_id), signing.TIME_HEADER: str(stamp),
             signing.NONCE_HEADER: nonce,
-            signing.SIGNATURE_HEADER: signing.sign(key, method, path, stamp, nonce, raw)}
+            signing.SIGNATURE_HEADER: signing.sign(key, method, path, stamp, nonce, raw,
+                                                   device_id=device_id)}
 
 
 def signed(key, device_id: int, method: str, path: str, body: dict | None = None,
@@ -356,8 +357,11 @@ class _FormValues(HTMLParser):
             self.values[self._select] = found.get("value") or ""
 
 
-def test_the_console_form_keeps_an_owner_the_agent_claimed_while_it_was_open(token,
-                                                                             admin_user):
+def test_the_console_form_keeps_what_another_administrator_saved_while_it_was_open(
+        token, admin_user):
+    """Two administrators on one computer's page: the second saves only the mode, so the
+    owner the first assigned meanwhile stays. What the computer reported meanwhile is shown
+    as its reported user and changes no owner."""
     key = signing.new_private_key()
     device_id = enroll(token, key).json()["device_id"]
     person = User.objects.create_user("ada@example.com", "Ada", "Lovelace", username="ada")
@@ -366,17 +370,20 @@ def test_the_console_form_keeps_an_owner_the_agent_claimed_while_it_was_open(tok
     shown = _FormValues()
     shown.feed(browser.get(f"/admin/devices/device/{device_id}/change/").content.decode())
     assert shown.values["owner"] == "" and shown.values["mode"] == "store"
-    # While the form is open, someone signs in on the computer and it becomes theirs.
-    claim = {"events": [{"event": "sign-in", "user": "ada", "outcome": "success"}]}
-    assert signed(key, device_id, "POST", "/devices/events", claim).status_code == 200
-    assert Device.objects.get().owner == person
-    # The administrator changes only the mode.
+    # While the form is open, someone signs in on the computer, and another administrator
+    # makes Ada the owner.
+    report = {"events": [{"event": "sign-in", "user": "ada", "outcome": "success"}]}
+    assert signed(key, device_id, "POST", "/devices/events", report).status_code == 200
+    assert Device.objects.get().owner is None
+    change_device(Device.objects.get(), owner=person, actor=OPERATOR)
+    # The first administrator changes only the mode.
     saved = browser.post(f"/admin/devices/device/{device_id}/change/",
                          {**shown.values, "mode": "do-not-store"})
     assert saved.status_code == 302, saved.content.decode()[:2000]
     device = Device.objects.get()
-    assert (device.owner, device.mode) == (person, "do-not-store")
-    assert Event.objects.get(action="device.change").detail == {"mode": "do-not-store"}
+    assert (device.owner, device.mode, device.reported_user) == (person, "do-not-store", "ada")
+    assert [event.detail for event in Event.objects.filter(action="device.change")
+            .order_by("id")] == [{"owner": "ada@example.com"}, {"mode": "do-not-store"}]
 
 
 @pytest.mark.parametrize(

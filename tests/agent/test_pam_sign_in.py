@@ -58,7 +58,10 @@ def test_changed_while_signed_out_do_not_store(keystead, tmp_path):
 
         assert_nowhere(setup, keystead, old, new)
         assert not (setup.state / "passwords.json").exists()  # do-not-store keeps nothing
-        assert Device.objects.get().owner == person  # the first to sign in on it
+        # The computer reports who signed in; that makes nobody its owner.
+        wait_for_event("agent.sign-in", "success")
+        device = Device.objects.get()
+        assert (device.reported_user, device.owner) == (name, None)
         assert wait_for_event("agent.local-password.sync", "success").detail["user"] == name
         assert Event.objects.filter(action="agent.local-password.sync",
                                     outcome="success").count() == 1
@@ -176,7 +179,8 @@ def test_first_sign_in_creates_the_local_account_when_allowed(keystead, tmp_path
                 signed_in = pamtester(setup.keystead_service, name, password)
                 assert signed_in.ok, signed_in.output
                 assert pamtester(setup.unix_only, name, password).ok
-        assert wait_for_event("agent.local-account.create", "success")
+                # Sent by the daemon after the conversation: waited for while it runs.
+                assert wait_for_event("agent.local-account.create", "success")
     finally:
         remove_user(name, home=True)
 

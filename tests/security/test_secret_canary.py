@@ -558,12 +558,12 @@ def device_enrolment_and_events(seen: Exposure, ctx: dict, canary: str) -> None:
     assert enrolled.status_code == 201, enrolled.content
     body = json.dumps({"events": [{"event": "sign-in", "user": "canary", "outcome": "success",
                                    "password": canary}], "status": {"mode": "store"}}).encode()
-    stamp, nonce = int(time.time()), signing.new_nonce()
+    stamp, nonce, device_id = int(time.time()), signing.new_nonce(), enrolled.json()["device_id"]
     response = Client().post("/devices/events", body, content_type="application/json", headers={
-        signing.DEVICE_HEADER: str(enrolled.json()["device_id"]),
+        signing.DEVICE_HEADER: str(device_id),
         signing.TIME_HEADER: str(stamp), signing.NONCE_HEADER: nonce,
         signing.SIGNATURE_HEADER: signing.sign(key, "POST", "/devices/events", stamp, nonce,
-                                               body)})
+                                               body, device_id=device_id)})
     seen.keep(response)
     assert response.json() == {"recorded": 1}, response.content
 

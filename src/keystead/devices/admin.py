@@ -16,13 +16,16 @@ from keystead.directory.authorization import Actor
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ("name", "owner", "mode", "enrolled", "seen")
+    list_display = ("name", "owner", "reported_user", "mode", "enrolled", "seen")
     list_select_related = ("owner",)  # the owner may be empty, which Django's own join skips
     list_filter = ("mode",)
-    search_fields = ("name", "owner__email")
-    readonly_fields = ("name", "application", "reset_url", "login_name", "email_domain",
-                       "enrolled_at", "last_seen", "last_report", "public_key")
-    fields = ("name", "owner", "mode", "check_seconds", *readonly_fields[1:])
+    search_fields = ("name", "owner__email", "reported_user")
+    readonly_fields = ("name", "reported_user", "application", "reset_url", "login_name",
+                       "email_domain", "enrolled_at", "last_seen", "last_report", "public_key")
+    # The owner (assigned here) beside what the computer reports, clearly apart.
+    fields = ("name", "owner", "reported_user", "mode", "check_seconds", "application",
+              "reset_url", "login_name", "email_domain", "enrolled_at", "last_seen",
+              "last_report", "public_key")
     autocomplete_fields = ()
     raw_id_fields = ("owner",)
 
@@ -39,16 +42,16 @@ class DeviceAdmin(admin.ModelAdmin):
 
     def formfield_for_dbfield(self, db_field, request: HttpRequest, **kwargs):
         """The form carries the values it was shown with, so ``changed_data`` names the
-        fields the administrator changed, not those the agent changed since."""
+        fields the administrator changed, not those another administrator changed since."""
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if field is not None and db_field.name in ("owner", "mode", "check_seconds"):
             field.show_hidden_initial = True
         return field
 
     def save_model(self, request: HttpRequest, obj: Device, form, change: bool) -> None:
-        """Owner, mode and interval change here, through the audited service; only the
-        fields the administrator changed, so an owner the computer's agent claimed while
-        the form was open stays."""
+        """Owner, mode and interval change here, through the audited service that decides
+        who may; only the fields the administrator changed, so what another
+        administrator saved while the form was open stays."""
         changes = {field: getattr(obj, field) for field in form.changed_data
                    if field in ("owner", "mode", "check_seconds")}
         services.change_device(obj, **changes, actor=Actor.person(request.user),

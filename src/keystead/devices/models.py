@@ -66,11 +66,24 @@ class EnrollmentToken(AgentSettings):
 
 
 class Device(AgentSettings):
-    """One enrolled computer. Deleting it forgets its key: the computer must enrol again."""
+    """One enrolled computer. Deleting it forgets its key: the computer must enrol again.
+
+    The owner is whom an administrator assigns; what the computer itself says about who
+    uses it is kept apart, as ``reported_user``, and decides nothing. Each key belongs to
+    one computer: a signed request names its device, and two computers with one key could
+    speak for each other."""
 
     name = models.CharField(max_length=253)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                              on_delete=models.SET_NULL, related_name="computers")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="computers",
+        help_text="The person this computer belongs to, assigned by an administrator "
+                  "here; the computer cannot choose it.")
+    reported_user = models.CharField(
+        "reported user", max_length=255, blank=True, default="", editable=False,
+        help_text="The Keystead name of the last person the computer's agent reported "
+                  "signing in successfully. The computer's own claim: it grants nothing "
+                  "and does not make that person the owner.")
     public_key = models.TextField(help_text="The device's Ed25519 public key (PEM).",
                                   editable=False)
     enrolled_at = models.DateTimeField(auto_now_add=True)
@@ -79,6 +92,8 @@ class Device(AgentSettings):
 
     class Meta:
         verbose_name = "computer"
+        constraints = [models.UniqueConstraint(fields=["public_key"],
+                                               name="devices_one_computer_per_key")]
 
     def __str__(self) -> str:
         return self.name

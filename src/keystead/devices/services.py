@@ -44,6 +44,11 @@ class EnrollmentRefused(ValueError):
         self.problems = problems
 
 
+class KeyInUse(EnrollmentRefused):
+    """The public key is already another computer's. Keystead finds a computer by its key's
+    signature, so each computer must have a key of its own (an HTTP 409)."""
+
+
 class NotSigned(PermissionError):
     """An agent request without a valid device signature (unknown device, bad or old one)."""
 
@@ -166,23 +171,39 @@ def enrolment_throttled(request: HttpRequest | None) -> int | None:
 
 def enroll(clear_token: Secret, *, name: str, public_key: str,
            request: HttpRequest | None = None) -> Device:
-    """Use a token once to register a computer and its public key."""
+    """Use a token once to register a computer and its public key. The key is kept in one
+    canonical form, and the database holds each key once (``devices_one_computer_per_key``):
+    two enrolments with one key at the same moment cannot both succeed, whatever process
+    serves them. A key already registered is refused (KeyInUse) and the token stays
+    unused, since the transaction that would have used it is rolled back."""
     problems: dict[str, str] = {}
     if not name.strip() or len(name) > 253:
         problems["name"] = "Give the computer's name (1 to 253 characters)."
     try:
-        signing.load_public(public_key)
+        public_key = signing.canonical_public_pem(public_key)
     except (ValueError, TypeError):
         problems["public_key"] = "The public key must be an Ed25519 key in PEM form."
     if problems:
         raise EnrollmentRefused(problems)
-    with transaction.atomic():
-        token = (EnrollmentToken.objects.select_for_update()
-                 .filter(digest=rules.token_digest(clear_token.reveal())).first())
-        usable = (token is not None and token.used_at is None
-                  and token.expires_at > timezone.now())
-        if usable:
-            return _register(token, name, public_key, request)
+    try:
+        with transaction.atomic():
+            token = (EnrollmentToken.objects.select_for_update()
+                     .filter(digest=rules.token_digest(clear_token.reveal())).first())
+            usable = (token is not None and token.used_at is None
+                      and token.expires_at > timezone.now())
+            if usable:
+                return _register(token, name, public_key, request)
+    except IntegrityError:
+        if not Device.objects.filter(public_key=public_key).exists():
+            raise  # not the key: nothing this function can explain
+        audit.record("device.enroll", request=request, actor_label=f"computer {name}"[:255],
+                     outcome=Outcome.DENIED,
+                     detail={"reason": "the public key is already registered to another "
+                                       "computer"})
+        raise KeyInUse({"public_key": (
+            "This public key is already registered to another computer; each computer "
+            "needs a key of its own. Enrol with a newly made key (keystead-agent enroll "
+            "makes one each time); the enrolment token was not used.")}) from None
     # Outside the transaction: the refusal is recorded, nothing else was written.
     audit.record("device.enroll", request=request, actor_label=f"computer {name}"[:255],
                  outcome=Outcome.FAILURE,
@@ -208,7 +229,9 @@ def _register(token: EnrollmentToken, name: str, public_key: str,
 
 def signed_device(request: HttpRequest) -> Device:
     """The device that signed ``request``; NotSigned if none did, validly, recently and
-    for the first time (each nonce is accepted once)."""
+    for the first time (each nonce is accepted once). The signature must cover the device
+    id the request names, with method, path and query, time, nonce and body
+    (``signing.message``), so no part of it can be swapped."""
     try:
         device_id = int(request.headers.get(signing.DEVICE_HEADER, ""))
         timestamp = int(request.headers.get(signing.TIME_HEADER, ""))
@@ -221,8 +244,10 @@ def signed_device(request: HttpRequest) -> Device:
     if device is None or not signing.verify(
             signing.load_public(device.public_key),
             request.headers.get(signing.SIGNATURE_HEADER, ""), request.method or "",
-            request.path, timestamp, nonce, request.body):
-        raise NotSigned("the request is not signed by an enrolled computer: enrol again")
+            request.get_full_path(), timestamp, nonce, request.body, device_id=device.pk):
+        raise NotSigned("the request is not signed by an enrolled computer: enrol again "
+                        "(or, if Keystead was just upgraded, upgrade the agent to the same "
+                        "version)")
     _use_nonce(device, nonce, request)
     Device.objects.filter(pk=device.pk).update(last_seen=timezone.now())
     return device
@@ -271,26 +296,29 @@ def report(device: Device, raw_events: list, *, status: dict | None = None,
             audit.record(f"agent.{event['event']}", request=request,
                          actor_label=f"computer {device.name}", target=device,
                          outcome=outcome, detail=event)
-        _claim_owner(device, events)
+        _note_reported_user(device, events)
         if isinstance(status, dict):
             Device.objects.filter(pk=device.pk).update(last_report=rules.clean_status(status))
     return len(events)
 
 
-def _claim_owner(device: Device, events: list[dict[str, str]]) -> None:
-    """A computer without an owner belongs to the first person who signs in on it with
-    Keystead (an administrator may change it in the console)."""
-    if device.owner_id is not None:
-        return
-    for event in events:
+#: The longest reported user the column holds (a longer name is cut, not refused: the
+#: report is only shown).
+REPORTED_LENGTH = Device._meta.get_field("reported_user").max_length
+
+
+def _note_reported_user(device: Device, events: list[dict[str, str]]) -> None:
+    """Keep the Keystead name of the last successful sign-in the computer reports, for the
+    console to show beside the owner. It is the computer's own word, so it decides
+    nothing: the owner is whom an administrator assigns (``change_device``), never whom a
+    machine names."""
+    for event in reversed(events):
         if event["event"] == "sign-in" and event.get("outcome") == "success" \
                 and event.get("user"):
             name = rules.login_name(event["user"], mapping=device.login_name,
                                     email_domain=device.email_domain)
-            person = User.objects.signing_in_as(name).first()
-            if person is not None:
-                Device.objects.filter(pk=device.pk, owner__isnull=True).update(owner=person)
-                return
+            Device.objects.filter(pk=device.pk).update(reported_user=name[:REPORTED_LENGTH])
+            return
 
 
 #: Stands for "leave as it is" in ``change_device``.
@@ -301,8 +329,11 @@ def change_device(device: Device, *, owner: User | None = KEEP, mode: str = KEEP
                   check_seconds: int = KEEP, actor: Actor,
                   request: HttpRequest | None = None) -> None:
     """Change a computer's owner, mode or check interval, as the console's change form
-    does; what is not given stays as stored. The agent may claim an owner while an
-    administrator has the form open, so only the fields the administrator changed are
+    does; what is not given stays as stored. The owner is set only here: it is whom an
+    administrator assigns, never what the computer reports (``reported_user``), so one
+    permission check, made here for every door, decides who may set it, and the change
+    is audited (``device.change``, like a change of mode or interval). Two
+    administrators may have the form open at once, so only the fields one changed are
     written. The agent picks mode and interval up at its next check
     (``configuration``)."""
     require_permission(actor, "devices.change_device", "change computers", "device.change",

@@ -36,6 +36,11 @@ def _body(request: HttpRequest) -> dict | JsonResponse:
 
 
 def _refused(error: services.EnrollmentRefused) -> JsonResponse:
+    """400 naming the fields; 409 when the request is sound but clashes with what is
+    registered (a public key another computer has)."""
+    if isinstance(error, services.KeyInUse):
+        return JsonResponse({"error": "key_in_use", "problems": error.problems,
+                             "error_description": str(error)}, status=409)
     return JsonResponse({"error": "invalid_request", "problems": error.problems,
                          "error_description": str(error)}, status=400)
 
@@ -47,8 +52,9 @@ def _unsigned(error: services.NotSigned) -> JsonResponse:
 @csrf_exempt
 @require_POST
 def enroll(request: HttpRequest) -> JsonResponse:
-    """``{"token", "name", "public_key"}`` → 201 and the computer's configuration; 429
-    for an address with too many failed enrolments (token guessing)."""
+    """``{"token", "name", "public_key"}`` → 201 and the computer's configuration; 409
+    for a public key another computer has; 429 for an address with too many failed
+    enrolments (token guessing)."""
     wait = services.enrolment_throttled(request)
     if wait is not None:
         minutes = max(1, math.ceil(wait / 60))
