@@ -436,6 +436,11 @@ _URIS_HELP = ("Exact addresses (no wildcards, no fragment): https://, or http://
               "localhost, 127.0.0.1 and [::1].")
 
 
+_BACKCHANNEL_HELP = ("OpenID Connect Back-Channel Logout: where Keystead POSTs a signed "
+                     "logout token when a person's session ends; https://, or http:// only "
+                     "for localhost, 127.0.0.1 and [::1]; no fragment. Empty: not told.")
+_SESSION_REQUIRED_HELP = "The application needs sid in every logout token."
+
 _GRANTS_HELP = ("The grants the application may use: authorization-code, client-credentials, "
                 "password (only when listed). Refresh tokens follow authorization-code and "
                 "password unless issue_refresh_tokens is false.")
@@ -459,6 +464,8 @@ class ClientOut(Schema):
                     "whole family.")
     access_token_seconds: int | None = Field(description="Null: the site default.")
     refresh_token_seconds: int | None = Field(description="Null: the site default.")
+    backchannel_logout_uri: str = Field(description=_BACKCHANNEL_HELP)
+    backchannel_logout_session_required: bool = Field(description=_SESSION_REQUIRED_HELP)
     created: datetime
     updated: datetime
 
@@ -518,6 +525,14 @@ class ClientOut(Schema):
     def resolve_refresh_token_seconds(obj) -> int | None:
         return ClientOut._settings(obj).refresh_token_seconds
 
+    @staticmethod
+    def resolve_backchannel_logout_uri(obj) -> str:
+        return ClientOut._settings(obj).backchannel_logout_uri
+
+    @staticmethod
+    def resolve_backchannel_logout_session_required(obj) -> bool:
+        return ClientOut._settings(obj).backchannel_logout_session_required
+
 
 class ClientCreate(Schema):
     name: Annotated[Text, Field(min_length=1, max_length=255)]
@@ -539,6 +554,9 @@ class ClientCreate(Schema):
     rotate_refresh_tokens: StrictBool = True
     access_token_seconds: Seconds | None = None
     refresh_token_seconds: Seconds | None = None
+    backchannel_logout_uri: RedirectUri = Field(default="", description=_BACKCHANNEL_HELP)
+    backchannel_logout_session_required: StrictBool = Field(
+        default=False, description=_SESSION_REQUIRED_HELP)
 
 
 class ClientPatch(Schema):
@@ -556,6 +574,9 @@ class ClientPatch(Schema):
     rotate_refresh_tokens: StrictBool | None = None
     access_token_seconds: Seconds | None = None
     refresh_token_seconds: Seconds | None = None
+    backchannel_logout_uri: RedirectUri = Field(default="", description=_BACKCHANNEL_HELP)
+    backchannel_logout_session_required: StrictBool = Field(
+        default=False, description=_SESSION_REQUIRED_HELP)
 
 
 class ClientCreated(ClientOut):

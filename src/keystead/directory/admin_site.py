@@ -126,10 +126,20 @@ class KeysteadAdminSite(admin.AdminSite):
         })
 
     def logout(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """Sign out as the portal does: the SAML applications this session signed in to
+        are passed the logout in turn through the browser (``single_logout``); the OIDC
+        ones are told by back-channel logout (``user_logged_out``)."""
+        from keystead.providers.saml import single_logout  # the console loads first
+
+        saml_logout = None
         if request.method == "POST" and request.user.is_authenticated:
             audit.record("logout", request=request, target=request.user,
                          detail={"door": "admin"})
-        return super().logout(request, extra_context)
+            saml_logout = single_logout.for_sign_out(request)  # needs the person
+        response = super().logout(request, extra_context)
+        if saml_logout is not None and not request.user.is_authenticated:
+            return single_logout.start(request, saml_logout)
+        return response
 
 
 def short_time(value: datetime | None) -> str:

@@ -68,6 +68,10 @@ _TOKENS = (
     ("ID tokens and the person's identifier", {
         "fields": ("id_token_algorithm", "subject_type", "sector_identifier"),
         "classes": ("collapse",)}),
+    ("Back-channel logout", {
+        "fields": ("backchannel_logout_uri", "backchannel_logout_session_required"),
+        "description": "Keystead POSTs a signed logout token here when a person's session "
+                       "ends (OpenID Connect Back-Channel Logout 1.0)."}),
 )
 _MAIN = ("allowed_grants", "redirect_uris", "post_logout_redirect_uris", "skip_consent")
 

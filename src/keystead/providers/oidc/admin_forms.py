@@ -131,6 +131,8 @@ class ApplicationForm(forms.ModelForm):
     id_token_algorithm = _setting("id_token_algorithm")
     subject_type = _setting("subject_type")
     sector_identifier = _setting("sector_identifier")
+    backchannel_logout_uri = _setting("backchannel_logout_uri")
+    backchannel_logout_session_required = _setting("backchannel_logout_session_required")
 
     class Meta:
         model = Application
@@ -167,7 +169,8 @@ class ApplicationForm(forms.ModelForm):
             grant_types=grants.ordered(cleaned.get("allowed_grants") or []),
             redirect_uris=cleaned.get("redirect_uris") or [],
             post_logout_redirect_uris=cleaned.get("post_logout_redirect_uris") or [],
-            name=cleaned.get("name") or ("-" if "name" in self.errors else ""))
+            name=cleaned.get("name") or ("-" if "name" in self.errors else ""),
+            backchannel_logout_uri=(cleaned.get("backchannel_logout_uri") or "").strip())
         for problem in problems:
             field = problem.field.split(".")[0]
             field = _FORM_FIELD.get(field, field)
@@ -192,6 +195,7 @@ class ApplicationForm(forms.ModelForm):
         data = self.cleaned_data
         values = {field: data[field] for field in SETTINGS_FIELDS}
         values["sector_identifier"] = (values["sector_identifier"] or "").strip()
+        values["backchannel_logout_uri"] = (values["backchannel_logout_uri"] or "").strip()
         return values
 
     def registration(self) -> dict[str, Any]:

@@ -46,7 +46,8 @@ LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 MAX_URI_LENGTH = 2000
 SETTINGS_FIELDS = ("issue_refresh_tokens", "rotate_refresh_tokens", "access_token_seconds",
                    "refresh_token_seconds", "id_token_algorithm", "subject_type",
-                   "sector_identifier")
+                   "sector_identifier", "backchannel_logout_uri",
+                   "backchannel_logout_session_required")
 
 
 def redirect_uri_problem(uri: str) -> str | None:
@@ -88,11 +89,17 @@ def _uri_problems(uris: list[str], field: str) -> list[FieldProblem]:
 
 def registration_problems(*, client_type: str, grant_types: list[str], redirect_uris: list[str],
                           post_logout_redirect_uris: list[str],
-                          name: str) -> list[FieldProblem]:
+                          name: str, backchannel_logout_uri: str = "") -> list[FieldProblem]:
     """Everything wrong with a registration, each naming its field (API names)."""
     problems = []
     if not name.strip():
         problems.append(FieldProblem("name", "must not be blank", "blank"))
+    if backchannel_logout_uri:
+        # The same rules as a redirect URI: https (http only on loopback), no fragment
+        # (Back-Channel Logout §2.2), one exact address.
+        message = redirect_uri_problem(backchannel_logout_uri)
+        if message:
+            problems.append(FieldProblem("backchannel_logout_uri", message, "uri"))
     problems += _uri_problems(redirect_uris, "redirect_uris")
     problems += _uri_problems(post_logout_redirect_uris, "post_logout_redirect_uris")
     unknown = sorted(set(grant_types) - set(grants.NAMES))
@@ -150,7 +157,8 @@ def register_client(*, name: str, client_type: str, grant_types: list[str],
     require_on_application(actor, "add", "register applications", "oidc.client_registered",
              request=request, door=door, name=name)
     _check(client_type=client_type, grant_types=grant_types, redirect_uris=redirect_uris,
-           post_logout_redirect_uris=post_logout_redirect_uris, name=name)
+           post_logout_redirect_uris=post_logout_redirect_uris, name=name,
+           backchannel_logout_uri=settings.get("backchannel_logout_uri") or "")
     allowed = grants.ordered(grant_types)
     secret = generate_client_secret() if client_type == Application.CLIENT_CONFIDENTIAL else ""
     with transaction.atomic():
@@ -188,7 +196,8 @@ def change_client(app, *, changes: dict[str, Any], actor: Actor,
         allowed = grants.ordered(changes["grant_types"]) if "grant_types" in changes else before
         _check(client_type=app.client_type,
                grant_types=list(changes.get("grant_types", allowed)),
-               redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, name=name)
+               redirect_uris=redirect_uris, post_logout_redirect_uris=post_logout, name=name,
+               backchannel_logout_uri=changes.get("backchannel_logout_uri") or "")
         extra: dict[str, Any] = {}
         if allowed != before:
             extra["grant_types"] = {"before": before, "after": allowed}

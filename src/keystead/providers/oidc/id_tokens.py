@@ -31,8 +31,10 @@ def signing_key(algorithm: str, id_token_algorithm: str) -> signing.SigningKey |
     return None
 
 
-def sign(claims: dict[str, Any], *, algorithm: str, id_token_algorithm: str) -> str:
-    """The compact JWS (RFC 7515 §7.1) of ``claims`` with the application's key.
+def sign(claims: dict[str, Any], *, algorithm: str, id_token_algorithm: str,
+         typ: str = "JWT") -> str:
+    """The compact JWS (RFC 7515 §7.1) of ``claims`` with the application's key; ``typ``
+    the header's type (``logout+jwt`` for back-channel logout tokens).
 
     Signed with ``cryptography`` directly: jwcrypto deep-copies the key on every
     signature, which cost as much CPU as the RSA operation itself.
@@ -41,7 +43,7 @@ def sign(claims: dict[str, Any], *, algorithm: str, id_token_algorithm: str) -> 
     if key is None:
         raise ValueError("the application has no ID-token signing algorithm (RS256 or ES256)")
     payload = _b64(json.dumps(claims, separators=(",", ":"), default=str).encode())
-    signing_input = _header(key.algorithm, key.kid) + b"." + payload
+    signing_input = _header(key.algorithm, key.kid, typ) + b"." + payload
     return (signing_input + b"." + _b64(key.sign(signing_input))).decode("ascii")
 
 
@@ -53,9 +55,9 @@ def at_hash(access_token: str) -> str:
 
 
 @cache
-def _header(algorithm: str, kid: str) -> bytes:
-    """The encoded JWS header, the same for every token a key signs."""
-    header = {"typ": "JWT", "alg": algorithm, "kid": kid}
+def _header(algorithm: str, kid: str, typ: str) -> bytes:
+    """The encoded JWS header, the same for every token of one type a key signs."""
+    header = {"typ": typ, "alg": algorithm, "kid": kid}
     return _b64(json.dumps(header, separators=(",", ":")).encode())
 
 

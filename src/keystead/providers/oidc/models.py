@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from oauth2_provider.settings import APPLICATION_MODEL, oauth2_settings
 
 
@@ -56,6 +58,17 @@ class ClientSettings(models.Model):
         help_text="The grants the application may use (grants.NAMES). Empty: only the "
                   "application's own grant type (applications registered before the list).")
 
+    backchannel_logout_uri = models.CharField(
+        "back-channel logout URI", max_length=2000, blank=True, default="",
+        help_text="OpenID Connect Back-Channel Logout: where Keystead POSTs a signed logout "
+                  "token when a person's Keystead session ends (https://, or http:// only for "
+                  "localhost, 127.0.0.1 and [::1]; no #fragment). Empty: not told.")
+    backchannel_logout_session_required = models.BooleanField(
+        "back-channel logout needs sid", default=False,
+        help_text="On: the application needs the session's sid in every logout token, so "
+                  "Keystead sends one token per signed-in session rather than one for the "
+                  "person as a whole.")
+
     class Meta:
         verbose_name = "token settings"
         verbose_name_plural = "token settings"
@@ -90,6 +103,8 @@ class FamilySignIn(models.Model):
     ``amr`` is how that sign-in was made (``sign_in_methods``: RFC 8176 values
     separated by spaces), for the refreshed ID tokens' ``amr`` and ``acr``; empty
     when unknown (families that started before it was kept): then neither is stated.
+    ``sid`` is the browser session's identifier (``backchannel.session_sid``) that the
+    family's ID tokens state, empty when none (the password grant, older families).
     ``granted_scope`` is empty for families that started before it was kept
     (which had a row only if they started with ``openid``): for them, and for
     families without a row, a refresh decides against the scope of the
@@ -101,6 +116,7 @@ class FamilySignIn(models.Model):
     auth_time = models.DateTimeField(null=True)
     granted_scope = models.TextField(blank=True, default="")
     amr = models.CharField(max_length=64, blank=True, default="")
+    sid = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = "sign-in of a refresh-token family"
@@ -130,7 +146,8 @@ class IssuedCode(models.Model):
     it cannot answer are kept here: when the browser session that asked for the code
     signed in (``auth_time``: the ID token's ``auth_time`` must be *that* session's
     sign-in, not the person's latest anywhere; ``amr``: how it signed in, from
-    ``sign_in_methods``, empty when unknown), and which tokens its exchange
+    ``sign_in_methods``, empty when unknown; ``sid``: the session's identifier for the ID
+    token, ``backchannel``), and which tokens its exchange
     produced (so a replayed code revokes them, RFC 6749 §4.1.2). Rows are small and
     can be pruned once older than the longest refresh-token lifetime.
     """
@@ -140,6 +157,7 @@ class IssuedCode(models.Model):
                                     related_name="+")
     auth_time = models.DateTimeField(null=True)
     amr = models.CharField(max_length=64, blank=True, default="")
+    sid = models.CharField(max_length=64, blank=True, default="")
     created = models.DateTimeField(auto_now_add=True)
     exchanged_at = models.DateTimeField(null=True)
     access_token_checksum = models.CharField(max_length=64, blank=True, default="")
@@ -152,3 +170,70 @@ class IssuedCode(models.Model):
 
     def __str__(self) -> str:
         return f"authorization code issued {self.created:%Y-%m-%d %H:%M:%S}"
+
+
+class SessionApplication(models.Model):
+    """An application that got tokens in one browser session (``sid``): who is told, by
+    back-channel logout, when that session ends (``backchannel``).
+
+    Written when an authorization code is exchanged; removed when the session's logout
+    is queued. Kept by ``sid`` (not the Django session key, which changes at sign-in and
+    is the session's credential) so the ID token's ``sid`` and this row agree.
+    """
+
+    sid = models.CharField(max_length=64)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="+")
+    application = models.ForeignKey(APPLICATION_MODEL, on_delete=models.CASCADE,
+                                    related_name="+")
+    issuer = models.CharField(max_length=255)  # the ID token's iss, for the logout token
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "application of a browser session"
+        verbose_name_plural = "applications of browser sessions"
+        constraints = [models.UniqueConstraint(fields=["sid", "application"],
+                                               name="oidc_session_application_once")]
+        indexes = [models.Index(fields=["user"], name="oidc_sessapp_user")]
+
+    def __str__(self) -> str:
+        return f"session {self.sid[:8]}… of {self.application_id}"
+
+
+class LogoutDelivery(models.Model):
+    """One back-channel logout waiting to be POSTed, sent, or given up on (the outbox).
+
+    The logout token itself is never stored: it is built and signed at each attempt
+    from ``subject`` and ``sid``, so a row holds nothing a reader could replay.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "waiting"
+        SENDING = "sending", "being sent"
+        SENT = "sent", "sent"
+        FAILED = "failed", "given up"
+
+    application = models.ForeignKey(APPLICATION_MODEL, on_delete=models.CASCADE,
+                                    related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True,
+                             related_name="+")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    sid = models.CharField(max_length=64, blank=True, default="")
+    reason = models.CharField(max_length=100, blank=True, default="")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    last_attempt_at = models.DateTimeField(null=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = "back-channel logout"
+        verbose_name_plural = "back-channel logouts"
+        indexes = [models.Index(fields=["status", "next_attempt_at"],
+                                name="oidc_logout_due")]
+
+    def __str__(self) -> str:
+        return f"logout for {self.application_id} ({self.status})"

@@ -134,7 +134,8 @@ def _presented(raw: str):
         .select_related("access_token", "user")
         .annotate(family_auth_time=Subquery(sign_in.values("auth_time")[:1]),
                   family_granted_scope=Subquery(sign_in.values("granted_scope")[:1]),
-                  family_amr=Subquery(sign_in.values("amr")[:1])))
+                  family_amr=Subquery(sign_in.values("amr")[:1]),
+                  family_sid=Subquery(sign_in.values("sid")[:1])))
 
 
 def _token_facts(stored) -> TokenFacts | None:
@@ -170,7 +171,7 @@ def _exchange(request: HttpRequest, application, client_settings: ClientSettings
         body["id_token"] = id_tokens.sign(
             _id_token_claims(request, application, user, scope, id_token, access_value,
                              stored.family_auth_time or user.last_login or now, now,
-                             stored.family_amr),
+                             stored.family_amr, stored.family_sid),
             **algorithms)
     with transaction.atomic():
         if rotate:
@@ -220,10 +221,11 @@ def _exchange(request: HttpRequest, application, client_settings: ClientSettings
 
 def _id_token_claims(request: HttpRequest, application, user, scope: str, id_token,
                      access_value: str, auth_time: datetime, now: datetime,
-                     amr: str | None) -> dict:
+                     amr: str | None, sid: str | None = None) -> dict:
     """The claims the toolkit's ID tokens carry, in its order; ``auth_time`` the original
     sign-in's (§12.2) and no ``nonce``; ``amr`` and ``acr`` the original sign-in's
-    (``FamilySignIn.amr``), as the code exchange stated them."""
+    (``FamilySignIn.amr``), as the code exchange stated them; ``sid`` the original
+    browser session's."""
     return {
         "aud": application.client_id,
         "iat": int(now.timestamp()),
@@ -234,4 +236,6 @@ def _id_token_claims(request: HttpRequest, application, user, scope: str, id_tok
         "auth_time": int(auth_time.timestamp()),
         "jti": str(id_token.jti),
         **sign_in_methods.claims(amr),
+        # The original browser session's (``FamilySignIn.sid``), for back-channel logout.
+        **({"sid": sid} if sid else {}),
     }

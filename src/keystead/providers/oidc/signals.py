@@ -1,8 +1,12 @@
-"""Receivers: revoke tokens when a password changes or a person's access ends; audit
-tokens handed out."""
+"""Receivers: revoke tokens when a password changes or a person's access ends; tell the
+applications by back-channel logout when a session ends (``backchannel``); audit tokens
+handed out."""
 
 from __future__ import annotations
 
+import logging
+
+from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
 from django.dispatch import receiver
 from django.utils import timezone
@@ -11,6 +15,9 @@ from oauth2_provider.signals import app_authorized
 
 from keystead.directory import audit
 from keystead.directory.signals import access_ended, password_changed
+from keystead.providers.oidc import backchannel
+
+log = logging.getLogger(__name__)
 
 
 def revoke_user_tokens(user) -> tuple[int, int]:
@@ -60,3 +67,38 @@ def _audit_token_issued(sender, request, token, **kwargs) -> None:
                  actor_label="" if token.user else f"client {token.application.client_id}",
                  detail={"scope": token.scope, "client_id": token.application.client_id,
                          "grant_type": request.POST.get("grant_type", "")[:64]})
+
+
+def _queue_logouts(queue, *args, **kwargs) -> None:
+    """Queue back-channel logouts without ever failing the sign-out that caused them: a
+    problem is logged, and the savepoint keeps the caller's transaction usable."""
+    try:
+        with transaction.atomic():
+            queue(*args, **kwargs)
+    except Exception:
+        log.exception("could not queue back-channel logouts")
+
+
+@receiver(user_logged_out, dispatch_uid="keystead-oidc-backchannel-on-sign-out")
+def _backchannel_on_sign_out(sender, request, user=None, **kwargs) -> None:
+    """The portal's or the console's sign-out (Django's ``logout``, before the session is
+    flushed): the applications this session signed in to are told."""
+    if user is not None and request is not None:
+        _queue_logouts(backchannel.session_ended, request, user)
+
+
+@receiver(access_ended, dispatch_uid="keystead-oidc-backchannel-on-access-ended")
+def _backchannel_on_access_ended(sender, user, reason="", **kwargs) -> None:
+    """Signed out everywhere, or disabled: every session's applications are told."""
+    _queue_logouts(backchannel.person_signed_out, user, (reason or "access ended")[:100])
+
+
+@receiver(password_changed, dispatch_uid="keystead-oidc-backchannel-on-password-change")
+def _backchannel_on_password_change(sender, user, request=None, **kwargs) -> None:
+    """A new password ends the person's other sessions (Django's session hash); the one
+    that changed it stays signed in when it is the person's own."""
+    keep = None
+    if request is not None and getattr(request, "user", None) is not None \
+            and request.user.pk == user.pk and hasattr(request, "session"):
+        keep = request.session.get(backchannel.SID_KEY) or ""
+    _queue_logouts(backchannel.person_signed_out, user, "password changed", keep_sid=keep)

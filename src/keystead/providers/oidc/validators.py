@@ -45,7 +45,13 @@ from keystead.directory import audit
 from keystead.directory.models import Outcome
 from keystead.login import throttle
 from keystead.login.passwords import Result, sign_in_with_password
-from keystead.providers.oidc import client_auth, id_tokens, sign_in_methods, signing
+from keystead.providers.oidc import (
+    backchannel,
+    client_auth,
+    id_tokens,
+    sign_in_methods,
+    signing,
+)
 from keystead.providers.oidc.claims import CLAIMS, claims_for
 from keystead.providers.oidc.grants import application_allows
 from keystead.providers.oidc.models import (
@@ -274,7 +280,8 @@ class KeysteadValidator(OAuth2Validator):
         IssuedCode.objects.create(code_checksum=token_checksum(code["code"]),
                                   application=request.client,
                                   auth_time=getattr(request, "keystead_auth_time", None),
-                                  amr=getattr(request, "keystead_amr", "") or "")
+                                  amr=getattr(request, "keystead_amr", "") or "",
+                                  sid=getattr(request, "keystead_sid", "") or "")
 
     def validate_code(self, client_id, code, client, request, *args, **kwargs):
         """The toolkit's check, one exchange per code, and the code's session sign-in
@@ -287,7 +294,7 @@ class KeysteadValidator(OAuth2Validator):
         """
         checksum = token_checksum(code)
         issued = IssuedCode.objects.filter(code_checksum=checksum, application=client)
-        known = issued.values("exchanged_at", "auth_time", "amr").first()
+        known = issued.values("exchanged_at", "auth_time", "amr", "sid").first()
         if known is not None and known["exchanged_at"] is not None:
             _revoke_replayed(checksum, self.build_http_request(request))
             return False
@@ -300,6 +307,7 @@ class KeysteadValidator(OAuth2Validator):
         if known is not None and known["auth_time"] is not None:
             request.keystead_auth_time = known["auth_time"]
         request.keystead_amr = known["amr"] if known is not None else ""
+        request.keystead_sid = known["sid"] if known is not None else ""
         request.keystead_code_checksum = checksum
         return True
 
@@ -341,7 +349,14 @@ class KeysteadValidator(OAuth2Validator):
             FamilySignIn.objects.create(
                 token_family=family, granted_scope=token["scope"],
                 auth_time=getattr(request, "keystead_auth_time", None),
-                amr=getattr(request, "keystead_amr", "") or "")
+                amr=getattr(request, "keystead_amr", "") or "",
+                sid=getattr(request, "keystead_sid", "") or "")
+        sid = getattr(request, "keystead_sid", "")
+        if sid and "openid" in str(token.get("scope") or "").split():
+            # An ID token from a browser session's code: the session's end is told to this
+            # application (back-channel logout), under the issuer its ID token named.
+            backchannel.note_session_application(sid, request.user, request.client,
+                                                 oauth2_settings.oidc_issuer(request))
         code_checksum = getattr(request, "keystead_code_checksum", None)
         if code_checksum is not None:
             # What this code produced, so a replay of it can revoke exactly that.
@@ -359,9 +374,12 @@ class KeysteadValidator(OAuth2Validator):
         the authorization code the sign-in of the browser session that asked for the
         code (``IssuedCode``). DOT's is the person's latest sign-in anywhere, which an
         old session would borrow from a newer one on another device. Plus ``amr`` and
-        ``acr``: how that same sign-in was made (``sign_in_methods``), when known."""
+        ``acr``: how that same sign-in was made (``sign_in_methods``), when known; and
+        ``sid``, the browser session's identifier (Back-Channel Logout §2.1), for a code."""
         claims, expiration_time = super().get_id_token_dictionary(token, token_handler, request)
         claims.update(sign_in_methods.claims(getattr(request, "keystead_amr", "")))
+        if getattr(request, "keystead_sid", ""):
+            claims["sid"] = request.keystead_sid  # the browser session's (``backchannel``)
         if getattr(request, "keystead_auth_time", None) is not None:
             claims["auth_time"] = int(request.keystead_auth_time.timestamp())
         # What the family's refreshed ID tokens will carry (``_save_bearer_token``).

@@ -44,6 +44,7 @@ from keystead.directory.models import Outcome
 from keystead.login.models import SignedInSession
 from keystead.providers.oidc import (
     authorization_post,
+    backchannel,
     client_auth,
     client_credentials_grant,
     id_token_hints,
@@ -438,7 +439,8 @@ class KeysteadAuthorizationView(RefuseSecretsInQuery, AuthorizationView):
         # token's auth_time, amr and acr at the exchange.
         signed_in_at = session_signed_in_at(request)
         credentials = {**credentials, "keystead_auth_time": signed_in_at,
-                       "keystead_amr": sign_in_methods.of_session(request, signed_in_at)}
+                       "keystead_amr": sign_in_methods.of_session(request, signed_in_at),
+                       "keystead_sid": backchannel.session_sid(request)}
         return super().create_authorization_response(request=request, scopes=scopes,
                                                      credentials=credentials, allow=allow)
 
@@ -604,7 +606,11 @@ class KeysteadDiscoveryView(ConnectDiscoveryInfoView):
         # sign-in is known, whatever acr_values asks (§3.1.2.1: voluntary); no step-up.
         document["acr_values_supported"] = [sign_in_methods.REFEDS_MFA]
         document["claims_supported"] = [*document.get("claims_supported", []),
-                                        "acr", "amr"]
+                                        "acr", "amr", "sid"]
+        # Back-Channel Logout 1.0 §2.1 (``backchannel``): ID tokens state sid, and logout
+        # tokens carry it.
+        document["backchannel_logout_supported"] = True
+        document["backchannel_logout_session_supported"] = True
         # RFC 8414 §2 names, so client libraries find revocation and introspection.
         base = document["token_endpoint"].removesuffix(reverse("oauth2_provider:token"))
         document["revocation_endpoint"] = base + reverse("oauth2_provider:revoke-token")

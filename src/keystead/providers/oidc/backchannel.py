@@ -1,0 +1,358 @@
+"""OpenID Connect Back-Channel Logout 1.0: telling applications that a Keystead session ended.
+
+The pieces:
+
+* ``sid``: each browser session gets a random identifier the first time it asks
+  an application for a code (``session_sid``), kept in the session's own data, so
+  it is stable for the session, secret-free (it is not the session key, which is
+  the session's credential) and gone when the session goes. The ID token states it;
+  it travels with the code (``IssuedCode.sid``) and the token family
+  (``FamilySignIn.sid``), so refreshed ID tokens keep the original one.
+* ``SessionApplication``: the applications that exchanged a code in a session, so
+  the session's end knows whom to tell (``note_session_application``).
+* When a session ends, the receivers below queue one ``LogoutDelivery`` per
+  application with a ``backchannel_logout_uri``, in the caller's transaction: the
+  portal's and the console's sign-out (``user_logged_out``: that session), "sign out
+  everywhere" and disabling (``access_ended``: every session of the person) and a
+  password change (``password_changed``: every session but the one that changed it,
+  which Django keeps signed in). Queuing never talks to the application, so a slow
+  or dead application cannot slow down or break a sign-out.
+* A sender delivers the queue (``deliver_due``), as the mail outbox does
+  (``keystead.login.outbox``): woken after the commit in a daemon thread of this
+  process, and polling for retries. Each row is claimed with ``SELECT … FOR UPDATE
+  SKIP LOCKED`` on PostgreSQL (a conditional UPDATE with a lease on SQLite), so
+  senders in any number of processes never POST one logout twice. Each POST is
+  bounded by ``TIMEOUT`` seconds; a failure is retried with doubling waits and
+  given up on after ``MAX_ATTEMPTS``. Every outcome is audited as
+  ``oidc.backchannel_logout`` (never the token).
+
+The logout token (§2.4) is built at each attempt and never stored: ``iss``, ``aud``,
+``iat``, ``exp`` (two minutes), ``jti``, ``events``, ``sub`` and ``sid`` (``sid`` when
+the ending concerns one session; always when the application requires it), signed
+with the application's ID-token key, header ``typ`` ``logout+jwt``; never ``nonce``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import secrets
+import threading
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.db import connection, connections, transaction
+from django.db.models import Min, Q
+from django.http import HttpRequest
+from django.utils import timezone
+
+from keystead.directory import audit
+from keystead.directory.models import Outcome
+from keystead.providers.oidc import id_tokens
+from keystead.providers.oidc.claims import subject_for
+from keystead.providers.oidc.models import LogoutDelivery, SessionApplication, settings_for
+
+log = logging.getLogger(__name__)
+
+#: Where a browser session keeps its sid (in the session's own data).
+SID_KEY = "keystead.oidc.sid"
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+ACTION = "oidc.backchannel_logout"
+TOKEN_SECONDS = 120
+MAX_ATTEMPTS = 5
+FIRST_RETRY = timedelta(seconds=10)
+LONGEST_RETRY = timedelta(minutes=10)
+POLL_SECONDS = 60.0
+Status = LogoutDelivery.Status
+
+
+def timeout() -> float:
+    """Seconds one POST may take (``OIDC_BACKCHANNEL_LOGOUT_TIMEOUT``, default 5)."""
+    return float(getattr(settings, "OIDC_BACKCHANNEL_LOGOUT_TIMEOUT", 5.0))
+
+
+# --- the session's sid ---------------------------------------------------------------------
+
+def session_sid(request: HttpRequest) -> str:
+    """This browser session's sid, made on first use: 128 random bits, base64url."""
+    session = request.session
+    sid = session.get(SID_KEY)
+    if not sid:
+        sid = secrets.token_urlsafe(16)
+        session[SID_KEY] = sid
+    return sid
+
+
+def note_session_application(sid: str, user, application, issuer: str) -> None:
+    """An application got tokens in session ``sid`` from ``issuer`` (the ID token's
+    ``iss``, which the logout token repeats): told when the session ends. One INSERT."""
+    if sid and user is not None and user.pk:
+        SessionApplication.objects.bulk_create(
+            [SessionApplication(sid=sid, user=user, application=application,
+                                issuer=issuer[:255])],
+            ignore_conflicts=True)
+
+
+# --- queuing -------------------------------------------------------------------------------
+
+def _queue(rows: Iterable[SessionApplication], user, reason: str, *, whole_person: bool) -> int:
+    """Queue the logouts for ``rows`` (then forget them); how many were queued.
+
+    ``whole_person``: every session of the person ended, so an application that does not
+    need sid gets one token for the person (``sub`` only) rather than one per session.
+    """
+    by_application: dict[int, list[SessionApplication]] = defaultdict(list)
+    for row in rows:
+        by_application[row.application_id].append(row)
+    queued: list[LogoutDelivery] = []
+    for entries in by_application.values():
+        application = entries[0].application
+        client_settings = settings_for(application)
+        if not client_settings.backchannel_logout_uri:
+            continue
+        sids = sorted({entry.sid for entry in entries})
+        if whole_person and not client_settings.backchannel_logout_session_required:
+            sids = [""]
+        subject = subject_for(user, application)
+        queued += [LogoutDelivery(application=application, user=user, subject=subject,
+                                  issuer=entries[0].issuer, sid=sid, reason=reason[:100])
+                   for sid in sids]
+    SessionApplication.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    if queued:
+        LogoutDelivery.objects.bulk_create(queued)
+        transaction.on_commit(wake, robust=True)
+    return len(queued)
+
+
+def _rows(user, **filters: Any) -> list[SessionApplication]:
+    """The rows to queue logouts for, locked until the caller's transaction ends: of two
+    endings at once (a sign-out and "sign out everywhere"), the second waits and then
+    finds the rows gone, so no application is told twice."""
+    return list(SessionApplication.objects.select_for_update(of=("self",))
+                .filter(user=user, **filters)
+                .select_related("application", "application__keystead_settings"))
+
+
+def session_ended(request: HttpRequest, user) -> int:
+    """This browser session ends (signed out): queue its applications' logouts."""
+    session = getattr(request, "session", None)
+    sid = session.get(SID_KEY) if session is not None else None
+    if not sid or user is None:
+        return 0
+    return _queue(_rows(user, sid=sid), user, "signed out", whole_person=False)
+
+
+def person_signed_out(user, reason: str, *, keep_sid: str | None = None) -> int:
+    """Every session of ``user`` ends (but ``keep_sid``'s): queue their logouts."""
+    rows = [row for row in _rows(user) if row.sid != keep_sid]
+    return _queue(rows, user, reason, whole_person=keep_sid is None)
+
+
+# --- the logout token ----------------------------------------------------------------------
+
+def logout_token(delivery: LogoutDelivery, now: datetime) -> str:
+    """The signed logout token for one delivery (§2.4), made fresh for each attempt."""
+    application = delivery.application
+    claims: dict[str, Any] = {
+        "iss": delivery.issuer,
+        "aud": application.client_id,
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + TOKEN_SECONDS,
+        "jti": str(uuid.uuid4()),
+        "events": {EVENT: {}},
+        "sub": delivery.subject,
+    }
+    if delivery.sid:
+        claims["sid"] = delivery.sid
+    return id_tokens.sign(claims, algorithm=application.algorithm,
+                          id_token_algorithm=settings_for(application).id_token_algorithm,
+                          typ="logout+jwt")
+
+
+# --- delivery ------------------------------------------------------------------------------
+
+@dataclass
+class Delivery:
+    """What one run of the sender did."""
+
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+
+    @property
+    def attempted(self) -> int:
+        return self.sent + self.retrying + self.failed
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failure: 10 s, 20 s, 40 s ... capped at 10 min."""
+    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+
+
+def _post(uri: str, token: str) -> str | None:
+    """POST the token (§2.5); None when the application answered 2xx, else why not.
+    The reason never contains the token."""
+    try:
+        answer = httpx.post(uri, data={"logout_token": token}, timeout=timeout(),
+                            headers={"Cache-Control": "no-store"}, follow_redirects=False)
+    except httpx.TimeoutException:
+        return f"no answer within {timeout():g} s"
+    except httpx.HTTPError as exc:
+        return f"cannot reach the application: {type(exc).__name__}"
+    if 200 <= answer.status_code < 300:
+        return None
+    return f"the application answered HTTP {answer.status_code}"
+
+
+def _attempt(row: LogoutDelivery, delivery: Delivery) -> None:
+    """Send one claimed row and store the outcome (the caller holds the claim)."""
+    now = timezone.now()
+    row.attempts += 1
+    row.last_attempt_at = now
+    uri = settings_for(row.application).backchannel_logout_uri
+    try:
+        error = _post(uri, logout_token(row, now)) if uri else "no back-channel logout URI"
+    except Exception as exc:  # signing failed (no key for the application's algorithm)
+        error = f"cannot sign the logout token: {type(exc).__name__}"
+    detail = {"client_id": row.application.client_id, "attempt": row.attempts,
+              "reason": row.reason, "session": bool(row.sid)}
+    if error is None:
+        row.status, row.last_error, row.sent_at = Status.SENT, "", now
+        delivery.sent += 1
+        audit.record(ACTION, actor_label="system", target=row.user, detail=detail)
+    else:
+        row.last_error = error[:300]
+        final = not uri or row.attempts >= MAX_ATTEMPTS
+        if final:
+            row.status = Status.FAILED
+            delivery.failed += 1
+            log.error("gave up on back-channel logout %s to %s after %d attempts: %s",
+                      row.pk, row.application.client_id, row.attempts, error)
+        else:
+            row.status = Status.QUEUED
+            row.next_attempt_at = now + retry_delay(row.attempts)
+            delivery.retrying += 1
+        audit.record(ACTION, actor_label="system", target=row.user, outcome=Outcome.FAILURE,
+                     detail={**detail, "error": row.last_error, "given_up": final})
+    row.save(update_fields=["status", "attempts", "last_attempt_at", "next_attempt_at",
+                            "last_error", "sent_at"])
+
+
+def _due(now: datetime) -> Q:
+    return Q(status__in=[Status.QUEUED, Status.SENDING], next_attempt_at__lte=now)
+
+
+def claim_next(now: datetime) -> LogoutDelivery | None:
+    """PostgreSQL, inside the caller's transaction: lock one due row, skipping rows
+    other senders hold; the lock lasts until the outcome is stored."""
+    return (LogoutDelivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("application").filter(_due(now))
+            .order_by("next_attempt_at", "id").first())
+
+
+def _deliver_next_with_row_locks(now: datetime, delivery: Delivery) -> bool:
+    with transaction.atomic():
+        row = claim_next(now)
+        if row is None:
+            return False
+        _attempt(row, delivery)
+    return True
+
+
+def _deliver_next_on_sqlite(now: datetime, delivery: Delivery) -> bool:
+    """SQLite: claim with a conditional UPDATE and a lease (it has no row locks), POST
+    outside any transaction, store the outcome."""
+    lease = timedelta(seconds=2 * timeout() + 60)
+    for pk in (LogoutDelivery.objects.filter(_due(now)).order_by("next_attempt_at", "id")
+               .values_list("pk", flat=True)[:20]):
+        if LogoutDelivery.objects.filter(_due(now), pk=pk).update(
+                status=Status.SENDING, next_attempt_at=now + lease):
+            _attempt(LogoutDelivery.objects.select_related("application").get(pk=pk), delivery)
+            return True
+    return False
+
+
+def deliver_due(*, limit: int | None = None) -> Delivery:
+    """POST the logouts due now, one row at a time; only rows due when the run starts,
+    so a failing one is tried once per run."""
+    now = timezone.now()
+    delivery = Delivery()
+    deliver_next = (_deliver_next_with_row_locks
+                    if connection.features.has_select_for_update_skip_locked
+                    else _deliver_next_on_sqlite)
+    while limit is None or delivery.attempted < limit:
+        if not deliver_next(now, delivery):
+            break
+    return delivery
+
+
+def seconds_until_due(now: datetime | None = None) -> float | None:
+    now = now or timezone.now()
+    soonest = (LogoutDelivery.objects.filter(status__in=[Status.QUEUED, Status.SENDING])
+               .aggregate(at=Min("next_attempt_at"))["at"])
+    return None if soonest is None else max((soonest - now).total_seconds(), 0.0)
+
+
+class Sender:
+    """This process's background sender: a daemon thread started on the first ``wake``,
+    delivering what is due and then sleeping until the next retry (at most
+    ``POLL_SECONDS``). Off when ``OIDC_BACKCHANNEL_LOGOUT_THREAD`` is False (tests
+    deliver in their own thread)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._nudge = threading.Event()
+        self._stopping = threading.Event()
+        self._stop_at_exit = False
+
+    def wake(self) -> None:
+        if not getattr(settings, "OIDC_BACKCHANNEL_LOGOUT_THREAD", True):
+            return
+        with self._lock:
+            alive = self._thread is not None and self._thread.is_alive()
+            if not alive or self._pid != os.getpid():
+                self._stopping.clear()
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, daemon=True,
+                                                name="keystead-backchannel-logout")
+                self._thread.start()
+                if not self._stop_at_exit:
+                    atexit.register(self.stop)
+                    self._stop_at_exit = True
+        self._nudge.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._nudge.set()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            self._nudge.clear()
+            pause = POLL_SECONDS
+            try:
+                deliver_due()
+                due_in = seconds_until_due()
+                if due_in is not None:
+                    pause = min(max(due_in, 1.0), POLL_SECONDS)
+            except Exception:
+                log.exception("the back-channel logout sender failed; again in %d s",
+                              POLL_SECONDS)
+            finally:
+                connections.close_all()  # this thread's own connections only
+            self._nudge.wait(pause)
+
+
+sender = Sender()
+
+
+def wake() -> None:
+    sender.wake()
