@@ -1,8 +1,10 @@
 """The periodic check, for every account that signed in with Keystead here: did the
-Keystead password change (the refresh token kept from the last sign-in is refused, or the
-``password_changed_at`` claim moved), or did the local password change outside the agent
-(the shadow entry is not the one the agent last wrote)? Either way the person is told
-once, on the desktop, to run ``keystead-agent sync``."""
+Keystead password change (Keystead refuses the refresh token kept from the last sign-in
+saying so, or the ``password_changed_at`` claim moved), did Keystead stop accepting that
+sign-in for another reason it names (tokens revoked, account disabled, session expired,
+application no longer allowed; or none: "sign in again"), or did the local password
+change outside the agent (the shadow entry is not the one the agent last wrote)? The
+person is told once, on the desktop, what happened and what to do."""
 
 from __future__ import annotations
 
@@ -19,21 +21,54 @@ from keystead_agent.signin import Agent
 
 log = logging.getLogger("keystead_agent")
 KEYSTEAD, LOCAL = "keystead", "local"
+# Keystead no longer accepts the sign-in kept here, for a reason other than a new password.
+REVOKED, DISABLED, EXPIRED = "revoked", "disabled", "expired"
+NOT_ALLOWED, SIGN_IN_AGAIN = "not-allowed", "sign-in-again"
+
+#: Keystead's ``reason`` for a refused refresh (docs/agent.md) → what the agent tells.
+#: Anything else, or none (an older Keystead, an unknown token), is SIGN_IN_AGAIN: the
+#: agent does not guess a cause it was not given.
+SERVER_REASONS = {"password_changed": KEYSTEAD, "revoked": REVOKED,
+                  "account_disabled": DISABLED, "expired": EXPIRED,
+                  "application_not_allowed": NOT_ALLOWED}
+
+_AGAIN = ("Sign in again with your Keystead password (or run keystead-agent sync) so this "
+          "computer keeps following it.")
+_MESSAGES = {
+    LOCAL: ("This computer's password was changed outside Keystead",
+            "Run keystead-agent sync and give your Keystead password to bring it back."),
+    REVOKED: ("Keystead ended this computer's sign-in",
+              "Your Keystead sign-in here was revoked (for example by an administrator, or by "
+              f"signing out everywhere). {_AGAIN}"),
+    DISABLED: ("Your Keystead account is disabled",
+               "Keystead no longer accepts your account. Ask your administrator."),
+    EXPIRED: ("Your Keystead sign-in on this computer has expired", _AGAIN),
+    NOT_ALLOWED: ("Keystead no longer accepts this computer's application",
+                  "Keystead does not let this computer's agent check your password any "
+                  "more. Ask your administrator."),
+    SIGN_IN_AGAIN: ("Sign in to Keystead again",
+                    f"Keystead no longer accepts this computer's sign-in. {_AGAIN}"),
+}
 
 
 def message(reason: str, mode: str) -> tuple[str, str]:
     """The notification's summary and body."""
-    if reason == LOCAL:
-        return ("This computer's password was changed outside Keystead",
-                "Run keystead-agent sync and give your Keystead password to bring it back.")
+    if reason in _MESSAGES:
+        return _MESSAGES[reason]
     asks = ("your Keystead password" if mode == STORE
             else "your Keystead password and this computer's previous password")
     return ("Your Keystead password changed",
             f"Run keystead-agent sync to use it on this computer: it asks for {asks}.")
 
 
+def refused_because(result: remote.CheckResult) -> str:
+    """What a refused refresh means here, from Keystead's ``reason``."""
+    return SERVER_REASONS.get(result.reason, SIGN_IN_AGAIN)
+
+
 def changed(agent: Agent, user: str) -> str | None:
-    """KEYSTEAD, LOCAL, or None (in step, or Keystead unreachable: nothing is known)."""
+    """KEYSTEAD, LOCAL, another reason Keystead refused (``refused_because``), or None (in
+    step, or Keystead unreachable: nothing is known)."""
     state = agent.vault.user_state(user)
     if state.get("last_set") and local.shadow_fingerprint(user) != state["last_set"]:
         return LOCAL
@@ -45,7 +80,7 @@ def changed(agent: Agent, user: str) -> str | None:
         return None
     if result.check is not Check.RIGHT:
         agent.vault.keep_token(user, "")
-        return KEYSTEAD
+        return refused_because(result)
     agent.vault.keep_token(user, result.refresh_token or token)
     known = state.get("password_changed_at")
     if known and result.password_changed_at and result.password_changed_at != known:
@@ -62,7 +97,10 @@ def check(agent: Agent, user: str) -> str | None:
     if reason is None or agent.vault.user_state(user).get("needs_sync") == reason:
         return reason
     agent.vault.set_user_state(user, needs_sync=reason)
-    agent.events.add("password-check", user=user, outcome="changed", reason=reason)
+    # "changed": a password moved; "refused": Keystead stopped accepting the sign-in.
+    agent.events.add("password-check", user=user,
+                     outcome="changed" if reason in (KEYSTEAD, LOCAL) else "refused",
+                     reason=reason)
     summary, body = message(reason, agent.config.mode)
     notify(user, summary, body, agent.config.session_bus)
     agent.events.flush()

@@ -41,6 +41,9 @@ class CheckResult:
     password_changed_at: int | None = None
     refresh_token: str = ""
     username: str = ""  # the ID token's preferred_username: the Keystead user name
+    # Why Keystead refused (the ``reason`` member of its error answer, e.g.
+    # "password_changed"; see docs/agent.md), "" if it named none.
+    reason: str = ""
 
 
 class EnrollFailed(RuntimeError):
@@ -160,8 +163,10 @@ def check_password(config: Config, username: str, password: str) -> CheckResult:
 
 def refresh(config: Config, refresh_token: str) -> CheckResult:
     """Use the refresh token kept from the last sign-in: RIGHT with the current
-    ``password_changed_at``, or WRONG when Keystead no longer accepts it (the password
-    changed and its tokens were revoked, or the family expired)."""
+    ``password_changed_at``, or WRONG (or REFUSED) when Keystead no longer accepts it,
+    with Keystead's ``reason`` when it gives one (the password changed, the tokens were
+    revoked, the account is disabled, the session expired, the application may no longer
+    refresh)."""
     return _token(config, {"grant_type": "refresh_token", "refresh_token": refresh_token})
 
 
@@ -198,10 +203,11 @@ def _token(config: Config, data: dict) -> CheckResult:
                            else None,
                            refresh_token=_text(body.get("refresh_token")),
                            username=_text(username))
+    reason = _text(body.get("reason"))[:64]
     if body.get("error") == "invalid_grant":
-        return CheckResult(Check.WRONG, _text(body.get("error_description")))
+        return CheckResult(Check.WRONG, _text(body.get("error_description")), reason=reason)
     return CheckResult(Check.REFUSED, _text(body.get("error_description"))
-                       or _text(body.get("error")))
+                       or _text(body.get("error")), reason=reason)
 
 
 def _claims(body: dict) -> dict:

@@ -22,6 +22,7 @@ from oauth2_provider.models import (
     get_refresh_token_model,
 )
 
+from keystead.devices.models import Device
 from keystead.directory import person_overview
 from keystead.directory.models import Event, Group, Outcome, User
 from keystead.login import backup_codes
@@ -122,7 +123,19 @@ def everything(ada, admin_user):
                                            has_persons_password=True)
     queue_operation(legacy, account.name, Kind.UPDATE, attributes={"sn": "Lovelace"},
                     account=account)
+    laptop(ada, "ada-laptop", reported_user="lovelace", last_seen=timezone.now())
+    laptop(admin_user, "root-desktop", reported_user="ada")  # reports ada; not hers
     return ada
+
+
+def laptop(owner: User | None, name: str, **extra) -> Device:
+    """An enrolled computer (no agent needed: only the page reads it)."""
+    agent = Application.objects.create(
+        name=f"Agent {name}", client_type=Application.CLIENT_PUBLIC,
+        authorization_grant_type=Application.GRANT_PASSWORD, redirect_uris="",
+        algorithm=Application.RS256_ALGORITHM)
+    return Device.objects.create(name=name, owner=owner, application=agent,
+                                 public_key=f"key {Device.objects.count()} of {name}", **extra)
 
 
 # -- the data, without HTML -----------------------------------------------------------------
@@ -196,6 +209,37 @@ def test_accounts_on_connected_systems_with_their_open_operations(everything):
                                      f"&system__id__exact={system.pk}")
 
 
+def test_computers_are_those_assigned_to_the_person_not_those_reporting_them(everything):
+    (computer,) = person_overview.overview(everything).computers
+    assert (computer.name, computer.reported_user, computer.url) == (
+        "ada-laptop", "lovelace", "")
+    assert computer.last_seen is not None
+    (linked,) = person_overview.overview(everything, link_computers=True).computers
+    device = Device.objects.get(name="ada-laptop")
+    assert linked.url == f"/admin/devices/device/{device.pk}/change/"
+
+
+def test_computers_beyond_the_limit_are_counted(ada, monkeypatch):
+    from keystead.devices import person_computers
+
+    monkeypatch.setattr(person_computers, "COMPUTER_LIMIT", 2)
+    for name in ("c", "a", "b"):
+        laptop(ada, name)
+    overview = person_overview.overview(ada)
+    assert [c.name for c in overview.computers] == ["a", "b"]
+    assert overview.computers_not_listed == 1
+
+
+def test_the_computer_links_only_for_a_viewer_who_may_view_computers(everything, client_as,
+                                                                      root_client):
+    device = Device.objects.get(name="ada-laptop")
+    link = f'href="/admin/devices/device/{device.pk}/change/"'
+    assert link in root_client.get(page_of(everything)).content.decode()
+    desk, _ = client_as("Helpdesk")
+    text = desk.get(page_of(everything)).content.decode()
+    assert "ada-laptop" in text and link not in text
+
+
 def test_password_state_says_whether_and_since_when_never_how(ada):
     assert person_overview.password_state(ada).startswith("No password")
     ada.set_password("whatever-Passphrase-42")
@@ -208,7 +252,7 @@ def test_password_state_says_whether_and_since_when_never_how(ada):
 
 SECTIONS = ("Actions", "Directory groups and admin roles", "Second factors and passkeys",
             "Remembered browsers", "Active sessions", "Applications",
-            "Accounts on connected systems", "Recent audit events")
+            "Accounts on connected systems", "Computers", "Recent audit events")
 
 
 @pytest.mark.parametrize("viewer", ["superuser", "Helpdesk"])
@@ -221,7 +265,7 @@ def test_the_page_shows_every_section(viewer, everything, root_client, client_as
         assert f">{heading}</h2>" in text, heading
     for shown in ("Engineering", "Auditor", "Phone", "YubiKey", "10 unused", "Firefox on Linux",
                   "Wiki", "openid profile", "oidc.consent", "legacy-app", "ada-legacy",
-                  "Present on the system",
+                  "Present on the system", "ada-laptop", "lovelace",
                   "/admin/directory/event/?person=ada%40example.com"):
         assert shown in text, shown
     for secret in ("a-wiki-1", "r-wiki-1", everything.password,
@@ -255,7 +299,8 @@ def test_empty_sections_say_so(ada, root_client):
                   "No authenticator app, passkey or backup codes.", "No remembered browser",
                   "Not signed in anywhere right now.",
                   "No application holds a live token for this person.",
-                  "No account on a connected system."):
+                  "No account on a connected system.",
+                  "No computer is assigned to this person."):
         assert empty in text, empty
 
 

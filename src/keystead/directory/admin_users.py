@@ -32,6 +32,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.debug import sensitive_post_parameters
 from oauth2_provider.models import get_application_model
 
+from keystead.devices.models import Device
 from keystead.directory import (
     admin_people_io,
     admin_person_actions,
@@ -213,7 +214,7 @@ class UserAdmin(RefusalsOnThePage, UnlockAdminMixin, AuditedModelAdmin):
                 obj, link_groups=can_view(Group), link_roles=can_view(AdminRole),
                 link_applications=can_view(get_application_model()),
                 link_systems=can_view(System), link_operations=can_view(Operation),
-                with_events=may_read_audit),
+                link_computers=can_view(Device), with_events=may_read_audit),
             "person_buttons": admin_person_actions.buttons(request, obj),
             "person_refusal": refusal(actor(request), Action.CHANGE, obj),
             "may_read_audit": may_read_audit,

@@ -2,11 +2,12 @@
 
 The person's page (``admin_users``) shows their whole picture in one place:
 groups and admin roles, second factors, remembered browsers, live sessions,
-applications, accounts on connected systems and recent audit events. Each
+applications, accounts on connected systems, computers and recent audit events. Each
 section is read here, through the module that owns the data (``login.sessions``,
 ``login.remembered``, ``providers.oidc.live_tokens``,
-``provisioning.person_accounts``, ...), so the page agrees with the portal and the
-application pages on what "live" means, and each section is tested without HTML.
+``provisioning.person_accounts``, ``devices.person_computers``, ...), so the page
+agrees with the portal and the application pages on what "live" means, and each
+section is tested without HTML.
 
 Nothing here returns a secret: no password hash, no session key (sessions are
 named by ``sessions.session_handle``), no token value, no factor seed.
@@ -21,6 +22,7 @@ from urllib.parse import urlencode
 from django.db.models import Q
 from django.urls import reverse
 
+from keystead.devices.person_computers import PersonComputer, computers_of
 from keystead.directory.admin_site import short_time
 from keystead.directory.models import Event, Outcome, User
 from keystead.login import backup_codes, remembered, sessions, totp
@@ -99,6 +101,8 @@ class Overview:
     tokens_not_listed: int = 0  # live tokens beyond ``TOKEN_LIMIT``, counted only
     accounts: list[PersonAccount] = field(default_factory=list)
     accounts_not_listed: int = 0  # accounts beyond ``person_accounts.ACCOUNT_LIMIT``
+    computers: list[PersonComputer] = field(default_factory=list)
+    computers_not_listed: int = 0  # beyond ``person_computers.COMPUTER_LIMIT``
     events: list[RecentEvent] = field(default_factory=list)
     audit_log_url: str = ""
 
@@ -215,12 +219,14 @@ def recent_events(user: User, limit: int = RECENT_EVENTS) -> list[RecentEvent]:
 
 def overview(user: User, *, link_groups: bool = False, link_roles: bool = False,
              link_applications: bool = False, link_systems: bool = False,
-             link_operations: bool = False, with_events: bool = False) -> Overview:
+             link_operations: bool = False, link_computers: bool = False,
+             with_events: bool = False) -> Overview:
     """The whole picture of ``user``; ``link_*`` adds page links the viewer may follow,
     ``with_events`` the recent audit events, for a viewer who may read the audit log."""
     apps, not_listed = applications(user, link=link_applications)
     accounts, accounts_not_listed = accounts_of(user, link_systems=link_systems,
                                                 link_operations=link_operations)
+    computers, computers_not_listed = computers_of(user, link=link_computers)
     return Overview(
         password=password_state(user),
         directory_groups=directory_groups(user, link=link_groups),
@@ -232,6 +238,8 @@ def overview(user: User, *, link_groups: bool = False, link_roles: bool = False,
         tokens_not_listed=not_listed,
         accounts=accounts,
         accounts_not_listed=accounts_not_listed,
+        computers=computers,
+        computers_not_listed=computers_not_listed,
         events=recent_events(user) if with_events else [],
         audit_log_url=audit_log_url(user),
     )

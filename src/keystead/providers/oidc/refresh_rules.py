@@ -56,6 +56,45 @@ _DESCRIPTIONS = {
 }
 
 
+#: The ``reason`` member of a refused refresh's answer (an extension member, RFC 6749
+#: §5.2): stable words a client such as the endpoint agent can tell the person, beside
+#: the human ``error_description``. Documented in docs/agent.md; do not rename.
+REASON_PASSWORD_CHANGED = "password_changed"
+REASON_REVOKED = "revoked"
+REASON_ACCOUNT_DISABLED = "account_disabled"
+REASON_EXPIRED = "expired"
+REASON_APPLICATION_NOT_ALLOWED = "application_not_allowed"
+
+
+def refusal_reason(refusal: Refusal, *, user_active: bool | None = None,
+                   issued: datetime | None = None, revoked: datetime | None = None,
+                   password_changed: datetime | None = None) -> str:
+    """The ``reason`` a refused refresh names, or "" for none.
+
+    Only the holder of a token Keystead issued to this client learns one: an unknown
+    token, another client's and one without its access token name none, as their
+    descriptions say the same, so a guessed or stolen value still tells nothing. A
+    revoked token is told apart by the stored facts the grant already read (no statement
+    more): a disabled account's; a password change's (the password changed after the
+    token was made and no later than it was revoked: the change revokes every token of
+    the person); any other revocation (an administrator, signing out everywhere, a reused
+    token) is ``revoked``.
+    """
+    if refusal is Refusal.GRANT_NOT_ALLOWED:
+        return REASON_APPLICATION_NOT_ALLOWED
+    if refusal is Refusal.EXPIRED:
+        return REASON_EXPIRED
+    if refusal is Refusal.ACCOUNT_DISABLED or (refusal is Refusal.REUSED
+                                               and user_active is False):
+        return REASON_ACCOUNT_DISABLED
+    if refusal is not Refusal.REUSED:
+        return ""
+    if (password_changed is not None and issued is not None and revoked is not None
+            and issued <= password_changed <= revoked):
+        return REASON_PASSWORD_CHANGED
+    return REASON_REVOKED
+
+
 @dataclass(frozen=True)
 class TokenFacts:
     """What the rules need to know about the presented token, as stored."""
