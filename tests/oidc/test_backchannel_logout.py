@@ -17,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 from keystead.directory import services
-from keystead.directory.authorization import OPERATOR
+from keystead.directory.authorization import OPERATOR, Actor
 from keystead.directory.models import Event, Outcome, User
 from keystead.login import sessions
 from keystead.providers.oidc import backchannel
@@ -203,6 +203,29 @@ def test_sign_out_everywhere_tells_the_applications(person, receiver):
     sessions.sign_out_everywhere(person, actor=OPERATOR, door="test")
     backchannel.deliver_due()
     assert len(receiver.tokens()) == 1
+
+
+@pytest.mark.parametrize("how", ["one", "all others"])
+def test_ending_sessions_from_the_persons_list_tells_their_applications(person, receiver, how):
+    """The person ends another of their sessions (or all but this one) from their list:
+    that session's applications are told, with its sid; this one's are not."""
+    app, secret = rp(receiver.url)
+    here, there = Client(), Client()
+    here.force_login(person)
+    there.force_login(person)
+    here_sid = id_token_claims(code_tokens(here, app, secret)["id_token"], app)["sid"]
+    there_sid = id_token_claims(code_tokens(there, app, secret)["id_token"], app)["sid"]
+    me = Actor.themselves(person)
+    if how == "one":
+        assert sessions.end_session(person, sessions.session_handle(there.session.session_key),
+                                    actor=me, door="test")
+    else:
+        assert sessions.end_other_sessions(person, here.session.session_key, actor=me,
+                                           door="test") == 1
+    backchannel.deliver_due()
+    [token] = receiver.tokens()
+    assert verified(token, app)[1]["sid"] == there_sid
+    assert SessionApplication.objects.filter(sid=here_sid).exists()
 
 
 def test_password_change_tells_the_other_sessions_applications(person, receiver):

@@ -22,3 +22,9 @@ access_ended = Signal()
 # the fields that changed) and ``before`` (their values before). Connected systems follow
 # here; a receiver that raises ``RuleViolation`` refuses the whole change.
 person_changed = Signal()
+
+# Sent when some of a person's browser sessions are ended one by one (the person ending
+# one, or all but the one they use), before they are deleted, inside the ending's
+# transaction, with ``user`` and ``session_data`` (each ended session's decoded data).
+# Applications signed in through those sessions are told here (back-channel logout).
+sessions_ended = Signal()

@@ -27,7 +27,7 @@ from keystead.directory import audit
 from keystead.directory.audit import client_ip
 from keystead.directory.authorization import Action, Actor, require
 from keystead.directory.models import User
-from keystead.directory.signals import access_ended
+from keystead.directory.signals import access_ended, sessions_ended
 from keystead.login.idle import LAST_SEEN
 from keystead.login.models import SignedInSession
 from keystead.login.remembered import describe_agent
@@ -150,6 +150,7 @@ def end_session(user: User, handle: str, *, actor: Actor, request: HttpRequest |
     for row, data in _live_sessions(user):
         if session_handle(row.session_id) == handle:
             note = data.get(BROWSER_NOTE) or {}
+            sessions_ended.send(sender=User, user=user, session_data=[data])
             row.session.delete()  # its SignedInSession row goes with it
             audit.record("user.session.end", request=request, actor=actor.user, target=user,
                          detail={"door": door, "browser": note.get("browser", ""),
@@ -168,7 +169,10 @@ def end_other_sessions(user: User, current_key: str | None, *, actor: Actor,
     require(actor, Action.SIGN_OUT, user)
     keys = list(SignedInSession.objects.filter(user=user).exclude(session_id=current_key or "")
                 .values_list("session_id", flat=True))
-    _, deleted = Session.objects.filter(session_key__in=keys).delete()
+    ending = Session.objects.filter(session_key__in=keys)
+    sessions_ended.send(sender=User, user=user,
+                        session_data=[session.get_decoded() for session in ending])
+    _, deleted = ending.delete()
     ended = deleted.get(Session._meta.label, 0)
     audit.record("user.session.end_others", request=request, actor=actor.user, target=user,
                  detail={"door": door, "sessions": ended})

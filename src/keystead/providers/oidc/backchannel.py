@@ -149,6 +149,14 @@ def session_ended(request: HttpRequest, user) -> int:
     return _queue(_rows(user, sid=sid), user, "signed out", whole_person=False)
 
 
+def sessions_ended(user, sids: list[str]) -> int:
+    """Some of ``user``'s sessions (by sid) were ended from the list of their sessions:
+    queue those sessions' applications' logouts."""
+    if not sids:
+        return 0
+    return _queue(_rows(user, sid__in=sids), user, "session ended", whole_person=False)
+
+
 def person_signed_out(user, reason: str, *, keep_sid: str | None = None) -> int:
     """Every session of ``user`` ends (but ``keep_sid``'s): queue their logouts."""
     rows = [row for row in _rows(user) if row.sid != keep_sid]

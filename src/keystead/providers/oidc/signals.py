@@ -14,7 +14,7 @@ from oauth2_provider.models import get_access_token_model, get_refresh_token_mod
 from oauth2_provider.signals import app_authorized
 
 from keystead.directory import audit
-from keystead.directory.signals import access_ended, password_changed
+from keystead.directory.signals import access_ended, password_changed, sessions_ended
 from keystead.providers.oidc import backchannel
 
 log = logging.getLogger(__name__)
@@ -91,6 +91,14 @@ def _backchannel_on_sign_out(sender, request, user=None, **kwargs) -> None:
 def _backchannel_on_access_ended(sender, user, reason="", **kwargs) -> None:
     """Signed out everywhere, or disabled: every session's applications are told."""
     _queue_logouts(backchannel.person_signed_out, user, (reason or "access ended")[:100])
+
+
+@receiver(sessions_ended, dispatch_uid="keystead-oidc-backchannel-on-sessions-ended")
+def _backchannel_on_sessions_ended(sender, user, session_data, **kwargs) -> None:
+    """The person ended some of their sessions (one, or all but this one): the
+    applications those sessions signed in to are told."""
+    sids = [data.get(backchannel.SID_KEY) for data in session_data]
+    _queue_logouts(backchannel.sessions_ended, user, [sid for sid in sids if sid])
 
 
 @receiver(password_changed, dispatch_uid="keystead-oidc-backchannel-on-password-change")
