@@ -6,6 +6,7 @@ rows are written by the same code and clocks as in production.
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,11 @@ import time_machine
 from django.contrib.sessions.models import Session
 from django.test import Client
 from django.utils import timezone
-from oauth2_provider.models import get_application_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_refresh_token_model,
+)
 
 from keystead import housekeeping
 from keystead.config import ConfigError
@@ -29,6 +34,7 @@ from keystead.login.models import (
     ResetToken,
     SignedInSession,
 )
+from keystead.providers.oidc.models import FamilySignIn, LogoutDelivery, SessionApplication
 from keystead.provisioning import queue
 from keystead.provisioning.models import ArchivedOperation, ConnectorType, Kind, System
 from keystead.sources.saml import replay
@@ -218,3 +224,39 @@ def test_archive_days_zero_keeps_the_archive_forever(monkeypatch):
     monkeypatch.setenv("KEYSTEAD_PROVISIONING_ARCHIVE_DAYS", "-1")
     with pytest.raises(ConfigError, match="or 0 to keep them forever"):
         counts(dry_run=True)
+
+
+def test_back_channel_logout_rows_go_once_nobody_can_be_told(ada):
+    app = get_application_model().objects.create(
+        name="wiki", client_type="confidential", authorization_grant_type="authorization-code")
+    now = timezone.now()
+    with time_machine.travel(now - timedelta(hours=13)):  # longer ago than a session lasts
+        over = SessionApplication.objects.create(sid="over", user=ada, application=app,
+                                                 issuer="https://id.example")
+        kept = SessionApplication.objects.create(sid="family", user=ada, application=app,
+                                                 issuer="https://id.example")
+    family = uuid.uuid4()  # a refresh-token family started in that session, still alive
+    FamilySignIn.objects.create(token_family=family, sid="family")
+    access = get_access_token_model().objects.create(
+        user=ada, application=app, token="a-family", expires=now + timedelta(minutes=10))
+    get_refresh_token_model().objects.create(user=ada, application=app, token="r-family",
+                                             access_token=access, token_family=family)
+    SessionApplication.objects.create(sid="live", user=ada, application=app,
+                                      issuer="https://id.example")
+    Status = LogoutDelivery.Status
+
+    def delivery(sid: str, **fields) -> LogoutDelivery:
+        return LogoutDelivery.objects.create(application=app, user=ada, subject=str(ada.pk),
+                                             issuer="https://id.example", sid=sid, **fields)
+
+    delivery("old sent", status=Status.SENT, sent_at=now - timedelta(days=8))
+    delivery("old failed", status=Status.FAILED, last_attempt_at=now - timedelta(days=8))
+    delivery("recent sent", status=Status.SENT, sent_at=now - timedelta(days=6))
+    delivery("waiting", next_attempt_at=now - timedelta(days=30))
+    removed = counts()
+    assert removed["applications of browser sessions"] == 1
+    assert removed["back-channel logouts"] == 2
+    assert set(SessionApplication.objects.values_list("sid", flat=True)) == {"family", "live"}
+    assert not SessionApplication.objects.filter(pk=over.pk).exists() and kept.pk
+    assert set(LogoutDelivery.objects.values_list("sid", flat=True)) == {"recent sent",
+                                                                          "waiting"}

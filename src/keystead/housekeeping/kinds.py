@@ -38,7 +38,12 @@ from keystead.login.models import (
     ResetToken,
     SignedInSession,
 )
-from keystead.providers.oidc.models import FamilySignIn, IssuedCode
+from keystead.providers.oidc.models import (
+    FamilySignIn,
+    IssuedCode,
+    LogoutDelivery,
+    SessionApplication,
+)
 from keystead.provisioning import config as provisioning_config
 from keystead.provisioning.models import ArchivedOperation
 from keystead.sources.saml import replay
@@ -47,6 +52,9 @@ from keystead.sources.saml import replay
 #: working: someone who comes back to a code or link later is told that it expired or was
 #: used rather than that it is wrong (for a link, the audit event then names the person).
 KEPT_AFTER_USE = timedelta(days=1)
+#: How long a back-channel logout that was sent or given up on stays listed: long enough
+#: to look into an application that says it was never told.
+LOGOUT_DELIVERIES_KEPT = timedelta(days=7)
 
 
 def sessions(now: datetime) -> dict[str, int]:
@@ -135,6 +143,30 @@ def issued_codes(now: datetime) -> dict[str, int]:
     return {"issued-code records": delete_in_batches(IssuedCode.objects.filter(old))}
 
 
+def session_applications(now: datetime) -> dict[str, int]:
+    """Which applications got tokens in a browser session (back-channel logout's list),
+    once nobody can be told about that session any more: the session itself is over
+    (older than a session can last, ``KEYSTEAD_SESSION_MAX_HOURS``) and no refresh-token
+    family started in it is left (its ``FamilySignIn``, removed with the family's last
+    token). Until then, disabling the person or signing them out everywhere still
+    tells those applications."""
+    family = FamilySignIn.objects.filter(sid=OuterRef("sid"))
+    return {"applications of browser sessions": delete_in_batches(
+        SessionApplication.objects.filter(
+            created__lt=now - timedelta(seconds=settings.SESSION_COOKIE_AGE))
+        .exclude(Exists(family)))}
+
+
+def logout_deliveries(now: datetime) -> dict[str, int]:
+    """Back-channel logouts sent or given up on more than ``LOGOUT_DELIVERIES_KEPT`` ago.
+    Their audit events stay; waiting ones and ones being sent are never touched."""
+    cut_off = now - LOGOUT_DELIVERIES_KEPT
+    Status = LogoutDelivery.Status
+    return {"back-channel logouts": delete_in_batches(LogoutDelivery.objects.filter(
+        Q(status=Status.SENT, sent_at__lt=cut_off)
+        | Q(status=Status.FAILED, last_attempt_at__lt=cut_off)))}
+
+
 def email_sign_in_codes(now: datetime) -> dict[str, int]:
     """Emailed sign-in codes a day past their expiry (used or not)."""
     return {"email sign-in codes": delete_in_batches(
@@ -212,6 +244,7 @@ def archived_operations(now: datetime) -> dict[str, int]:
 
 #: In this order: OAuth tokens before families and code records, so those whose tokens
 #: went go in the same run.
-ALL = (sessions, oauth_tokens, family_sign_ins, issued_codes, email_sign_in_codes,
+ALL = (sessions, oauth_tokens, family_sign_ins, issued_codes, session_applications,
+       logout_deliveries, email_sign_in_codes,
        reset_links, remembered_browsers, outgoing_mail, used_assertions, device_nonces,
        archived_operations, audit_events)
