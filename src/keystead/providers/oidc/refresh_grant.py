@@ -35,7 +35,6 @@ which also revokes the winner's new token) and nothing else is written. No
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timedelta
 
@@ -99,8 +98,7 @@ def respond(request: HttpRequest) -> JsonResponse:
         if isinstance(outcome, dict):
             return issued(outcome)
         refusal = outcome
-    return _with_reason(refuse(request, refusal.error, refusal.description),
-                        _reason(refusal, stored))
+    return refuse(request, refusal.error, refusal.description, reason=_reason(refusal, stored))
 
 
 def _reason(refusal: Refusal, stored) -> str:
@@ -110,14 +108,6 @@ def _reason(refusal: Refusal, stored) -> str:
     return refusal_reason(refusal, user_active=stored.user.is_active, issued=stored.created,
                           revoked=stored.revoked,
                           password_changed=stored.user.password_changed_at)
-
-
-def _with_reason(answer: JsonResponse, reason: str) -> JsonResponse:
-    """The refusal with its stable ``reason`` member (RFC 6749 §5.2 allows members beyond
-    ``error``), for clients that tell the person why; unchanged when there is none."""
-    if reason:
-        answer.content = json.dumps({**json.loads(answer.content), "reason": reason})
-    return answer
 
 
 def client_facts(application, client_settings: ClientSettings) -> ClientFacts:

@@ -42,16 +42,20 @@ def record_refusal(request: HttpRequest, *, error: str, description: str = "",
 
 
 def refuse(request: HttpRequest, error: str, description: str = "", *, status: int = 400,
-           used_basic: bool = False) -> JsonResponse:
+           used_basic: bool = False, reason: str = "") -> JsonResponse:
     """The RFC 6749 §5.2 error answer, audited (``record_refusal``).
 
     A 401 (``invalid_client``) carries a challenge: ``Basic`` when the client tried
-    HTTP Basic (§5.2), otherwise the one the toolkit sends.
+    HTTP Basic (§5.2), otherwise the one the toolkit sends. ``reason``, when given, is
+    a stable word for clients that tell the person why (§5.2 allows members beyond
+    ``error``; ``refresh_rules.refusal_reason``).
     """
     record_refusal(request, error=error, description=description)
     body = {"error": error}
     if description:
         body["error_description"] = description
+    if reason:
+        body["reason"] = reason
     response = no_store(JsonResponse(body, status=status))
     if status == 401:
         response["WWW-Authenticate"] = (BASIC_CHALLENGE if used_basic
