@@ -33,24 +33,22 @@ mail server accepted a mail but before the row was marked, the mail goes again.
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import smtplib
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMessage
-from django.db import connection, connections, transaction
-from django.db.models import Min, Q
+from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from keystead import crypto
 from keystead.directory import audit
 from keystead.directory.models import Outcome, User
 from keystead.login.models import OutgoingMail
+from keystead.outbox_queue import Delivery, Outbox, Sender, backoff
 from keystead.secret import Secret
 
 log = logging.getLogger(__name__)
@@ -59,7 +57,6 @@ PURPOSE = "mail"
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=30)
 LONGEST_RETRY = timedelta(minutes=30)
-POLL_SECONDS = 60.0  # an idle sender still looks for due retries (and for other processes' rows)
 FAILED_ACTION = "mail.failed"
 Status = OutgoingMail.Status
 
@@ -78,7 +75,7 @@ def enqueue(recipient: str, subject: str, body: Secret | str, *,
 
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failed attempt: 30 s, 1, 2, 4, 8 ... min, capped."""
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    return backoff(attempts, FIRST_RETRY, LONGEST_RETRY)
 
 
 def claim_lease() -> timedelta:
@@ -113,19 +110,6 @@ def describe_failure(exc: BaseException) -> str:
     else:
         reason = f"unexpected error {type(exc).__name__}"
     return " ".join(reason.split())[:300]
-
-
-@dataclass
-class Delivery:
-    """What one run of the sender did."""
-
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-
-    @property
-    def attempted(self) -> int:
-        return self.sent + self.retrying + self.failed
 
 
 def _attempt(row: OutgoingMail, delivery: Delivery) -> None:
@@ -164,60 +148,10 @@ def _attempt(row: OutgoingMail, delivery: Delivery) -> None:
                             "next_attempt_at", "last_error", "sent_at"])
 
 
-def _due(now: datetime) -> Q:
-    """Rows to try at ``now``: queued and due, or claimed by a sender whose lease ran out."""
-    return Q(status__in=[Status.QUEUED, Status.SENDING], next_attempt_at__lte=now)
-
-
-def _deliver_next_with_row_locks(now: datetime, delivery: Delivery) -> bool:
-    """PostgreSQL: lock one due row, skipping rows other senders hold, and send it.
-
-    The lock is held until the outcome is stored, so no other sender can take
-    the row meanwhile, however long the mail server takes.
-    """
-    with transaction.atomic():
-        row = (OutgoingMail.objects.select_for_update(skip_locked=True)
-               .filter(_due(now)).order_by("next_attempt_at", "id").first())
-        if row is None:
-            return False
-        _attempt(row, delivery)
-    return True
-
-
-def _deliver_next_on_sqlite(now: datetime, delivery: Delivery) -> bool:
-    """SQLite (the embedded single-file database): claim one due row with a conditional
-    UPDATE, send it outside any transaction, then store the outcome.
-
-    SQLite serialises writes, so of several senders (``make run`` starts several
-    worker processes) exactly one UPDATE matches; the row is then ``sending``
-    until its lease ends, which only happens if this sender died.
-    """
-    candidates = (OutgoingMail.objects.filter(_due(now))
-                  .order_by("next_attempt_at", "id").values_list("pk", flat=True)[:20])
-    for pk in candidates:
-        claimed = OutgoingMail.objects.filter(_due(now), pk=pk).update(
-            status=Status.SENDING, next_attempt_at=now + claim_lease())
-        if claimed:
-            _attempt(OutgoingMail.objects.get(pk=pk), delivery)
-            return True
-    return False
-
-
-def deliver_due(*, limit: int | None = None) -> Delivery:
-    """Send the mail due now, in this thread, one row at a time; what happened.
-
-    Only rows due when the run starts are tried, so a failing mail (which gets a
-    later retry time) is tried once per run and the run ends.
-    """
-    now = timezone.now()
-    delivery = Delivery()
-    deliver_next = (_deliver_next_with_row_locks
-                    if connection.features.has_select_for_update_skip_locked
-                    else _deliver_next_on_sqlite)
-    while limit is None or delivery.attempted < limit:
-        if not deliver_next(now, delivery):
-            break
-    return delivery
+MAIL = Outbox(OutgoingMail, _attempt, claim_lease)
+#: Send the mail due now, in this thread (``keystead mail send-pending``, tests).
+deliver_due = MAIL.deliver_due
+seconds_until_due = MAIL.seconds_until_due
 
 
 def waiting(now: datetime | None = None) -> int:
@@ -225,14 +159,6 @@ def waiting(now: datetime | None = None) -> int:
     now = now or timezone.now()
     return OutgoingMail.objects.filter(
         Q(status=Status.QUEUED, next_attempt_at__lte=now) | Q(status=Status.SENDING)).count()
-
-
-def seconds_until_due(now: datetime | None = None) -> float | None:
-    """Seconds until the next queued mail is due (0 if one is due now); None if none waits."""
-    now = now or timezone.now()
-    soonest = (OutgoingMail.objects.filter(status__in=[Status.QUEUED, Status.SENDING])
-               .aggregate(at=Min("next_attempt_at"))["at"])
-    return None if soonest is None else max((soonest - now).total_seconds(), 0.0)
 
 
 @dataclass(frozen=True)
@@ -260,70 +186,9 @@ def health(now: datetime | None = None) -> Health:
     return Health(failed=failed.count(), stuck=stuck.count(), last_error=latest or "")
 
 
-class Sender:
-    """This process's background sender: one daemon thread, started on first ``wake``.
-
-    The thread delivers what is due, then sleeps until the next retry is due, a
-    wake-up, or ``POLL_SECONDS``. It holds no database connection while it
-    sleeps. A forked child (a pre-forking web server) gets its own thread: the
-    parent's is not copied by ``fork``.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._nudge = threading.Event()
-        self._stopping = threading.Event()
-        self._stop_at_exit = False
-
-    @property
-    def running(self) -> bool:
-        return (self._thread is not None and self._thread.is_alive()
-                and self._pid == os.getpid())
-
-    def wake(self) -> None:
-        """Deliver soon: start the thread if this process has none, and nudge it."""
-        if not getattr(settings, "MAIL_SENDER_THREAD", True):
-            return  # the test suite delivers in its own thread (tests/conftest.py)
-        with self._lock:
-            if not self.running:
-                self._stopping.clear()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="keystead-mail",
-                                                daemon=True)
-                self._thread.start()
-                if not self._stop_at_exit:
-                    atexit.register(self.stop)
-                    self._stop_at_exit = True
-        self._nudge.set()
-
-    def stop(self, timeout: float | None = None) -> None:
-        """Let a mail being sent finish, then end the thread (at exit, and in tests)."""
-        thread = self._thread
-        self._stopping.set()
-        self._nudge.set()
-        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
-            thread.join(timeout if timeout is not None else float(settings.EMAIL_TIMEOUT or 10) + 5)
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._nudge.clear()  # a wake-up during the round below starts another round
-            pause = POLL_SECONDS
-            try:
-                deliver_due()
-                due_in = seconds_until_due()
-                if due_in is not None:
-                    # At least a second: rows another process is sending stay "due".
-                    pause = min(max(due_in, 1.0), POLL_SECONDS)
-            except Exception:
-                log.exception("the mail sender failed; it tries again in %d s", POLL_SECONDS)
-            finally:
-                connections.close_all()  # this thread's own connections only
-            self._nudge.wait(pause)
-
-
-sender = Sender()
+#: This process's mail sender thread (off with ``MAIL_SENDER_THREAD = False``).
+sender = Sender(MAIL, name="keystead-mail", enabled_setting="MAIL_SENDER_THREAD",
+                stop_wait=lambda: float(settings.EMAIL_TIMEOUT or 10) + 5)
 
 
 def wake() -> None:

@@ -17,8 +17,8 @@ The pieces:
   password change (``password_changed``: every session but the one that changed it,
   which Django keeps signed in). Queuing never talks to the application, so a slow
   or dead application cannot slow down or break a sign-out.
-* A sender delivers the queue (``deliver_due``), as the mail outbox does
-  (``keystead.login.outbox``): woken after the commit in a daemon thread of this
+* A sender delivers the queue (``deliver_due``) with the mail outbox's machinery
+  (``keystead.outbox_queue``): woken after the commit in a daemon thread of this
   process, and polling for retries. Each row is claimed with ``SELECT … FOR UPDATE
   SKIP LOCKED`` on PostgreSQL (a conditional UPDATE with a lease on SQLite), so
   senders in any number of processes never POST one logout twice. Each POST is
@@ -34,27 +34,23 @@ with the application's ID-token key, header ``typ`` ``logout+jwt``; never ``nonc
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
 import secrets
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from django.conf import settings
-from django.db import connection, connections, transaction
-from django.db.models import Min, Q
+from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from keystead.directory import audit
 from keystead.directory.models import Outcome
+from keystead.outbox_queue import Delivery, Outbox, Sender, backoff
 from keystead.providers.oidc import id_tokens
 from keystead.providers.oidc.claims import subject_for
 from keystead.providers.oidc.models import LogoutDelivery, SessionApplication, settings_for
@@ -69,7 +65,6 @@ TOKEN_SECONDS = 120
 MAX_ATTEMPTS = 5
 FIRST_RETRY = timedelta(seconds=10)
 LONGEST_RETRY = timedelta(minutes=10)
-POLL_SECONDS = 60.0
 Status = LogoutDelivery.Status
 
 
@@ -186,22 +181,9 @@ def logout_token(delivery: LogoutDelivery, now: datetime) -> str:
 
 # --- delivery ------------------------------------------------------------------------------
 
-@dataclass
-class Delivery:
-    """What one run of the sender did."""
-
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-
-    @property
-    def attempted(self) -> int:
-        return self.sent + self.retrying + self.failed
-
-
 def retry_delay(attempts: int) -> timedelta:
     """The wait after the ``attempts``-th failure: 10 s, 20 s, 40 s ... capped at 10 min."""
-    return min(FIRST_RETRY * 2 ** max(attempts - 1, 0), LONGEST_RETRY)
+    return backoff(attempts, FIRST_RETRY, LONGEST_RETRY)
 
 
 def _post(uri: str, token: str) -> str | None:
@@ -253,113 +235,22 @@ def _attempt(row: LogoutDelivery, delivery: Delivery) -> None:
                             "last_error", "sent_at"])
 
 
-def _due(now: datetime) -> Q:
-    return Q(status__in=[Status.QUEUED, Status.SENDING], next_attempt_at__lte=now)
+def _lease() -> timedelta:
+    """How long a SQLite sender owns a row it marked ``sending``: past two timeouts."""
+    return timedelta(seconds=2 * timeout() + 60)
 
 
-def claim_next(now: datetime) -> LogoutDelivery | None:
-    """PostgreSQL, inside the caller's transaction: lock one due row, skipping rows
-    other senders hold; the lock lasts until the outcome is stored."""
-    return (LogoutDelivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("application").filter(_due(now))
-            .order_by("next_attempt_at", "id").first())
+OUTBOX = Outbox(LogoutDelivery, _attempt, _lease, related=("application",))
+#: POST the logouts due now, in this thread (tests, and the sender below).
+deliver_due = OUTBOX.deliver_due
+claim_next = OUTBOX.claim_next
+seconds_until_due = OUTBOX.seconds_until_due
 
 
-def _deliver_next_with_row_locks(now: datetime, delivery: Delivery) -> bool:
-    with transaction.atomic():
-        row = claim_next(now)
-        if row is None:
-            return False
-        _attempt(row, delivery)
-    return True
-
-
-def _deliver_next_on_sqlite(now: datetime, delivery: Delivery) -> bool:
-    """SQLite: claim with a conditional UPDATE and a lease (it has no row locks), POST
-    outside any transaction, store the outcome."""
-    lease = timedelta(seconds=2 * timeout() + 60)
-    for pk in (LogoutDelivery.objects.filter(_due(now)).order_by("next_attempt_at", "id")
-               .values_list("pk", flat=True)[:20]):
-        if LogoutDelivery.objects.filter(_due(now), pk=pk).update(
-                status=Status.SENDING, next_attempt_at=now + lease):
-            _attempt(LogoutDelivery.objects.select_related("application").get(pk=pk), delivery)
-            return True
-    return False
-
-
-def deliver_due(*, limit: int | None = None) -> Delivery:
-    """POST the logouts due now, one row at a time; only rows due when the run starts,
-    so a failing one is tried once per run."""
-    now = timezone.now()
-    delivery = Delivery()
-    deliver_next = (_deliver_next_with_row_locks
-                    if connection.features.has_select_for_update_skip_locked
-                    else _deliver_next_on_sqlite)
-    while limit is None or delivery.attempted < limit:
-        if not deliver_next(now, delivery):
-            break
-    return delivery
-
-
-def seconds_until_due(now: datetime | None = None) -> float | None:
-    now = now or timezone.now()
-    soonest = (LogoutDelivery.objects.filter(status__in=[Status.QUEUED, Status.SENDING])
-               .aggregate(at=Min("next_attempt_at"))["at"])
-    return None if soonest is None else max((soonest - now).total_seconds(), 0.0)
-
-
-class Sender:
-    """This process's background sender: a daemon thread started on the first ``wake``,
-    delivering what is due and then sleeping until the next retry (at most
-    ``POLL_SECONDS``). Off when ``OIDC_BACKCHANNEL_LOGOUT_THREAD`` is False (tests
-    deliver in their own thread)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-        self._nudge = threading.Event()
-        self._stopping = threading.Event()
-        self._stop_at_exit = False
-
-    def wake(self) -> None:
-        if not getattr(settings, "OIDC_BACKCHANNEL_LOGOUT_THREAD", True):
-            return
-        with self._lock:
-            alive = self._thread is not None and self._thread.is_alive()
-            if not alive or self._pid != os.getpid():
-                self._stopping.clear()
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, daemon=True,
-                                                name="keystead-backchannel-logout")
-                self._thread.start()
-                if not self._stop_at_exit:
-                    atexit.register(self.stop)
-                    self._stop_at_exit = True
-        self._nudge.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._nudge.set()
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            self._nudge.clear()
-            pause = POLL_SECONDS
-            try:
-                deliver_due()
-                due_in = seconds_until_due()
-                if due_in is not None:
-                    pause = min(max(due_in, 1.0), POLL_SECONDS)
-            except Exception:
-                log.exception("the back-channel logout sender failed; again in %d s",
-                              POLL_SECONDS)
-            finally:
-                connections.close_all()  # this thread's own connections only
-            self._nudge.wait(pause)
-
-
-sender = Sender()
+#: This process's sender thread (off with ``OIDC_BACKCHANNEL_LOGOUT_THREAD = False``).
+sender = Sender(OUTBOX, name="keystead-backchannel-logout",
+                enabled_setting="OIDC_BACKCHANNEL_LOGOUT_THREAD",
+                stop_wait=lambda: timeout() + 5)
 
 
 def wake() -> None:
