@@ -14,12 +14,13 @@ from keystead.directory.authorization import Actor
 from keystead.directory.models import Event, User
 from keystead.directory.rules import RuleViolation
 from keystead.policy.models import LogonPolicy
-from keystead.provisioning import services
+from keystead.provisioning import queue, services
 from keystead.provisioning.connectors.ad import CURRENT_PASSWORD
 from keystead.provisioning.models import (
     AccountState,
     ConnectorType,
     Operation,
+    State,
     System,
     SystemAccount,
 )
@@ -177,3 +178,26 @@ def test_an_account_made_again_no_longer_holds_the_persons_password(ada: User) -
     services.queue_account_creation(ad, "ada", person=ada, password=Secret(NEW))
     account.refresh_from_db()
     assert account.state == AccountState.PLANNED and not account.has_persons_password
+
+
+@pytest.mark.parametrize("ending", ["given up", "cancelled"])
+def test_a_password_that_never_arrived_leaves_the_account_without_the_persons(
+        ada: User, ending: str) -> None:
+    """A password operation given up on (exception) or cancelled: the account keeps its
+    old password, so the person's next change resets it instead of proving one it lacks."""
+    ad = System.objects.create(name="corp-ad", connector=ConnectorType.AD,
+                               settings={"url": "ldaps://127.0.0.1:1", "base_dn": "dc=x",
+                                         "bind_dn": "cn=x"})  # queued only, never contacted
+    SystemAccount.objects.create(system=ad, person=ada, name="ada", state=AccountState.PRESENT,
+                                 has_persons_password=True)
+    directory.set_password(ada, Secret(NEW), actor=Actor.themselves(ada), door="portal",
+                           action="user.password.change", old_password=Secret(FIRST))
+    operation = Operation.objects.get()
+    assert operation.secret_attributes() == {CURRENT_PASSWORD: Secret(FIRST)}
+    assert SystemAccount.objects.get().has_persons_password
+    if ending == "given up":
+        Operation.objects.filter(pk=operation.pk).update(state=State.RUNNING, lease_owner="w1")
+        assert queue.fail("w1", operation.pk, "AD refused", permanent=True) == State.EXCEPTION
+    else:
+        assert queue.cancel(operation.pk) is not None
+    assert not SystemAccount.objects.get().has_persons_password

@@ -552,11 +552,21 @@ def fail(worker_id: str, operation_id: int, error: str, *, permanent: bool = Fal
         if not changed:
             return None
         row = Operation.objects.filter(id=operation_id).values(
-            "system_id", "account_name", "state").get()
+            "system_id", "account_name", "state", "kind", "account_id").get()
         Operation.objects.filter(system_id=row["system_id"], account_name=row["account_name"],
                                  id__gt=operation_id, state=State.CREATED).update(
             state=State.BLOCKED, blocked_behind=operation_id)
+        if row["state"] == State.EXCEPTION:
+            _password_not_delivered(row["kind"], row["account_id"])
     return row["state"]
+
+
+def _password_not_delivered(kind: str, account_id: int | None) -> None:
+    """A password operation that will not run (given up, cancelled) leaves the account
+    with whatever password it had: it no longer holds the person's, so their next own
+    change resets it rather than proving an old password the system may not have."""
+    if kind == Kind.PASSWORD and account_id is not None:
+        SystemAccount.objects.filter(pk=account_id).update(has_persons_password=False)
 
 
 def retry_now(operation_id: int) -> int:
@@ -580,6 +590,7 @@ def cancel(operation_id: int) -> Operation | None:
             return None
         _archive([row.id], State.CANCELLED, now)
         _unblock([row.id])
+        _password_not_delivered(row.kind, row.account_id)
     return row
 
 
