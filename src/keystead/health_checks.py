@@ -183,6 +183,26 @@ def check_mail_outbox() -> Finding:
     return Finding(OK, "mail outbox", "nothing failed or stuck")
 
 
+def check_backchannel_logouts() -> Finding:
+    """Back-channel logouts are sent in the background, so an application that never
+    hears that a person signed out shows up here: logouts given up on in the last 7 days."""
+    from django.db import DatabaseError
+
+    from keystead.providers.oidc import backchannel
+
+    try:
+        failed, latest = backchannel.given_up()
+    except DatabaseError:
+        return Finding(WARN, "back-channel logout", "not checked until the database answers "
+                       "and is migrated")
+    if failed:
+        return Finding(WARN, "back-channel logout",
+                       f"{failed} logout(s) given up on in the last 7 days (latest: {latest})",
+                       "check that the application's back-channel logout URI answers; the "
+                       "audit log lists each attempt (oidc.backchannel_logout)")
+    return Finding(OK, "back-channel logout", "nothing given up on")
+
+
 def check_housekeeping() -> Finding:
     """Housekeeping runs in the background (hourly, in the provisioning workers), so one
     that fails, or stopped happening because no worker runs, shows up here: a warning
@@ -212,8 +232,8 @@ def check_housekeeping() -> Finding:
 
 
 # Operations any console user should know about: they name no setting and no path.
-FOR_EVERY_CONSOLE_USER: tuple[Callable[[], Finding], ...] = (check_admins, check_mail_outbox,
-                                                              check_housekeeping)
+FOR_EVERY_CONSOLE_USER: tuple[Callable[[], Finding], ...] = (
+    check_admins, check_mail_outbox, check_backchannel_logouts, check_housekeeping)
 # These quote the installation's settings (file paths, host names, the base URL), which
 # only superusers, who may change them, are shown.
 FOR_SUPERUSERS: tuple[Callable[[], Finding], ...] = (

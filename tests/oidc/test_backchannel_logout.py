@@ -16,6 +16,7 @@ from django.db import connection, connections, transaction
 from django.test import Client
 from django.utils import timezone
 
+from keystead import health_checks
 from keystead.directory import services
 from keystead.directory.authorization import OPERATOR, Actor
 from keystead.directory.models import Event, Outcome, User
@@ -269,6 +270,15 @@ def test_unreachable_application_is_retried_then_given_up_and_sign_out_succeeds(
     assert failures.count() == backchannel.MAX_ATTEMPTS
     assert failures.filter(detail__given_up=True).count() == 1
     assert backchannel.retry_delay(1) < backchannel.retry_delay(2) < backchannel.retry_delay(3)
+    # An operator sees it in `keystead check` and on the console's dashboard.
+    warned = health_checks.check_backchannel_logouts()
+    assert warned.status == health_checks.WARN
+    assert "1 logout(s) given up on in the last 7 days" in warned.message
+    assert app.name in warned.message and "logout_token" not in warned.message
+
+
+def test_keystead_check_is_quiet_while_no_logout_was_given_up_on(db):
+    assert health_checks.check_backchannel_logouts().status == health_checks.OK
 
 
 def test_an_application_answering_an_error_is_retried(browser_client):

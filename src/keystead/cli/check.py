@@ -18,6 +18,7 @@ from keystead.health_checks import (
     WARN,
     Finding,
     check_admins,
+    check_backchannel_logouts,
     check_base_url,
     check_debug,
     check_housekeeping,
@@ -75,7 +76,7 @@ def check_django() -> Finding:
 
 STANDALONE: list[Callable[[], Finding]] = [
     check_secret_key, check_base_url, check_mail, check_password_screening, check_debug,
-    check_django, check_mail_outbox, check_housekeeping,
+    check_django, check_mail_outbox, check_backchannel_logouts, check_housekeeping,
 ]
 
 

@@ -255,3 +255,20 @@ sender = Sender(OUTBOX, name="keystead-backchannel-logout",
 
 def wake() -> None:
     sender.wake()
+
+
+#: How far back ``keystead check`` looks for back-channel logouts given up on.
+FAILED_WINDOW = timedelta(days=7)
+
+
+def given_up(now: datetime | None = None) -> tuple[int, str]:
+    """Back-channel logouts given up on in the last ``FAILED_WINDOW``, and the latest
+    one's error (which names no token)."""
+    now = now or timezone.now()
+    failed = LogoutDelivery.objects.filter(status=Status.FAILED,
+                                           last_attempt_at__gte=now - FAILED_WINDOW)
+    latest = failed.order_by("-last_attempt_at").values_list(
+        "application__name", "last_error").first()
+    if latest is None:  # the usual answer, in one statement
+        return 0, ""
+    return failed.count(), f"{latest[0]}: {latest[1]}"
