@@ -1,8 +1,8 @@
 """When a person, group or role last changed (``updated_at``; SCIM ``meta.lastModified``).
 
 A new record was last changed when it was created, to the microsecond. A person's
-groups are part of their record, so joining or leaving a group, the group's deletion
-or its new name moves the person's time too, whichever door made the change (the
+groups and roles are part of their record, so joining or leaving a group or a role,
+its deletion or its new name moves the person's time too, whichever door made the change (the
 console, the REST API, SCIM and the directory sync all call the services), in one
 UPDATE however many people the change concerns.
 """
@@ -120,6 +120,23 @@ def test_renaming_or_deleting_a_group_moves_its_members():
     assert moved(ada, bob, eve) == set()
     services.delete_group(group, actor=OPERATOR)
     assert moved(ada, bob, eve) == {ada.email, bob.email}
+
+
+def test_gaining_or_losing_a_role_its_rename_or_deletion_moves_its_holders():
+    """A person's roles are part of their record in the REST API (``roles``)."""
+    ada, bob, eve = people(3)
+    role = services.save_role(None, name="VPN", user_ids=[ada.pk, bob.pk], actor=OPERATOR)
+    backdate(ada, bob, eve)
+    services.save_role(role, user_ids=[bob.pk, eve.pk], actor=OPERATOR)
+    assert moved(ada, bob, eve) == {ada.email, eve.email}
+    backdate(ada, bob, eve)
+    services.save_role(role, description="only the description", actor=OPERATOR)
+    assert moved(ada, bob, eve) == set()
+    services.save_role(role, name="Remote access", actor=OPERATOR)
+    assert moved(ada, bob, eve) == {bob.email, eve.email}
+    backdate(ada, bob, eve)
+    services.delete_role(role, actor=OPERATOR)
+    assert moved(ada, bob, eve) == {bob.email, eve.email}
 
 
 def test_the_console_moves_the_people_it_adds_or_removes(admin_user):

@@ -589,9 +589,19 @@ def save_role(
         changed = _apply_fields(role, {"name": name, "description": description})
         _save(role)
         related = {}
+        moved = _Moved([], [])
         if user_ids is not None:
-            related["users"] = _set_related(role.users, _members(user_ids),
-                                            actor=actor, action=Action.HOLD_ROLE).names()
+            moved = _set_related(role.users, _members(user_ids), actor=actor,
+                                 action=Action.HOLD_ROLE)
+            related["users"] = moved.names()
+        # A person's roles are part of their record in the API (``roles``): those who
+        # gained or lost it, or all its holders when it is renamed, change with it.
+        moved_ids = [u.pk for u in (*moved.joining, *moved.leaving)]
+        if moved_ids or ("name" in changed and not creating):
+            people = User.objects.filter(pk__in=moved_ids)
+            if "name" in changed and not creating:
+                people = people | User.objects.filter(roles=role)
+            _stamp_people(people, role.updated_at)
         if group_ids is not None:
             ids = list(dict.fromkeys(group_ids))
             groups = list(Group.objects.filter(pk__in=ids))
@@ -615,5 +625,6 @@ def delete_role(role: Role, *, actor: Actor, request: HttpRequest | None = None,
         lock_and_read_again(role, "role")
         _require_on_each(actor, Action.HOLD_ROLE,
                          {*role.users.all(), *_members_of(role.groups.all())})
+        _stamp_people(User.objects.filter(roles=role), timezone.now())
         audit.record("role.delete", request=request, target=role, detail={"door": door})
         role.delete()
