@@ -139,6 +139,10 @@ def test_signed_requests_and_events(token):
     assert event.detail == {"event": "local-password.sync", "user": "ada", "outcome": "success"}
     assert event.actor_label == "computer lab-01"
     assert Device.objects.get().last_report == {"mode": "store", "password": REDACTED}
+    refused = signed(key, device_id, "POST", "/devices/events", {"events": [
+        {"event": "password-check", "user": "ada", "outcome": "refused"}]})
+    assert refused.json() == {"recorded": 1}  # Keystead refused the sign-in: not a success
+    assert Event.objects.get(action="agent.password-check").outcome == "failure"
 
     other = signing.new_private_key()
     assert signed(other, device_id, "GET", "/devices/config").status_code == 401

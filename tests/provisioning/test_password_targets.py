@@ -201,3 +201,29 @@ def test_a_password_that_never_arrived_leaves_the_account_without_the_persons(
     else:
         assert queue.cancel(operation.pk) is not None
     assert not SystemAccount.objects.get().has_persons_password
+
+
+def test_every_account_but_not_keystead_goes_to_every_account(
+        two_accounts, ada: User, prov_slapd: Slapd) -> None:
+    (first, first_dn), (second, second_dn) = two_accounts["first"], two_accounts["second"]
+    answer = _signed_in().post("/password/change/", {
+        "current_password": FIRST, "new_password": NEW, "confirm_password": NEW,
+        "targets": [_account_id(first), _account_id(second)]})
+    assert answer.status_code == 302, answer.content.decode()
+    assert Worker("w1").run(once=True) == 2
+    assert binds(prov_slapd, first_dn, NEW) and binds(prov_slapd, second_dn, NEW)
+    ada.refresh_from_db()
+    assert ada.check_password(FIRST)
+
+
+def test_an_account_whose_operation_is_not_executed_does_not_hold_the_new_password(
+        ada: User) -> None:
+    ad = System.objects.create(name="corp-ad", connector=ConnectorType.AD, read_only=True,
+                               settings={"url": "ldaps://127.0.0.1:1", "base_dn": "dc=x",
+                                         "bind_dn": "cn=x"})  # read-only: nothing runs
+    SystemAccount.objects.create(system=ad, person=ada, name="ada", state=AccountState.PRESENT,
+                                 has_persons_password=True)
+    directory.set_password(ada, Secret(NEW), actor=Actor.themselves(ada), door="portal",
+                           action="user.password.change", old_password=Secret(FIRST))
+    assert Operation.objects.get().state == State.NOT_EXECUTED
+    assert not SystemAccount.objects.get().has_persons_password

@@ -291,7 +291,7 @@ def report(device: Device, raw_events: list, *, status: dict | None = None,
     events = [event for event in map(rules.clean_event, raw_events) if event is not None]
     with transaction.atomic():
         for event in events:
-            outcome = (Outcome.FAILURE if event.get("outcome") in ("failure", "denied")
+            outcome = (Outcome.FAILURE if event.get("outcome") in ("failure", "denied", "refused")
                        else Outcome.SUCCESS)
             audit.record(f"agent.{event['event']}", request=request,
                          actor_label=f"computer {device.name}", target=device,

@@ -75,7 +75,8 @@ class ChangePasswordForm(NewPasswordForm):
         chosen = self.cleaned_data["targets"]
         accounts = [int(value) for value in chosen if value != HERE]
         every = len(accounts) == len(self.fields["targets"].choices) - 1
-        return HERE in chosen, None if every else accounts
+        here = HERE in chosen
+        return here, None if every and here else accounts
 
 
 class ResetRequestForm(forms.Form):

@@ -294,9 +294,13 @@ def queue_password_change(person: User, password: Secret, *,
                                   password=item["password"], account=account,
                                   secret_attributes=item["secret_attributes"])
                   for account, items in planned for item in items]
+        # An account whose operation starts "not executed" (the system is read-only,
+        # disabled or blocks updates) keeps its old password for now.
+        stopped = {op.account_id for op in queued if op.state == State.NOT_EXECUTED}
         chosen_ids = [account.pk for account in chosen]
-        SystemAccount.objects.filter(pk__in=chosen_ids).update(
+        SystemAccount.objects.filter(pk__in=chosen_ids).exclude(pk__in=stopped).update(
             has_persons_password=with_keystead)
+        SystemAccount.objects.filter(pk__in=stopped).update(has_persons_password=False)
         if with_keystead:
             SystemAccount.objects.filter(person=person, has_persons_password=True).exclude(
                 pk__in=chosen_ids).update(has_persons_password=False)

@@ -240,7 +240,8 @@ def _lease() -> timedelta:
     return timedelta(seconds=2 * timeout() + 60)
 
 
-OUTBOX = Outbox(LogoutDelivery, _attempt, _lease, related=("application",))
+OUTBOX = Outbox(LogoutDelivery, _attempt, _lease,
+                related=("application__keystead_settings", "user"))
 #: POST the logouts due now, in this thread (tests, and the sender below).
 deliver_due = OUTBOX.deliver_due
 claim_next = OUTBOX.claim_next

@@ -108,5 +108,5 @@ def _backchannel_on_password_change(sender, user, request=None, **kwargs) -> Non
     keep = None
     if request is not None and getattr(request, "user", None) is not None \
             and request.user.pk == user.pk and hasattr(request, "session"):
-        keep = request.session.get(backchannel.SID_KEY) or ""
+        keep = request.session.get(backchannel.SID_KEY)
     _queue_logouts(backchannel.person_signed_out, user, "password changed", keep_sid=keep)

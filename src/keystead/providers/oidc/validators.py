@@ -352,9 +352,11 @@ class KeysteadValidator(OAuth2Validator):
                 amr=getattr(request, "keystead_amr", "") or "",
                 sid=getattr(request, "keystead_sid", "") or "")
         sid = getattr(request, "keystead_sid", "")
-        if sid and "openid" in str(token.get("scope") or "").split():
-            # An ID token from a browser session's code: the session's end is told to this
-            # application (back-channel logout), under the issuer its ID token named.
+        if (sid and "openid" in str(token.get("scope") or "").split()
+                and settings_for(request.client).backchannel_logout_uri):
+            # An ID token from a browser session's code, to an application that wants to
+            # hear of the session's end (back-channel logout), under the issuer its ID
+            # token named. Others get no row: nothing would ever be sent to them.
             backchannel.note_session_application(sid, request.user, request.client,
                                                  oauth2_settings.oidc_issuer(request))
         code_checksum = getattr(request, "keystead_code_checksum", None)

@@ -221,7 +221,8 @@ def answer(request: HttpRequest, application: SamlApplication, request_id: str,
     asked = LogoutRequest(id=request_id, issuer=Issuer(text=application.entity_id))
     with idp.server(application) as server:
         response = server.create_logout_response(
-            asked, [b for b, _ in description.slo], status=status, sign=True,
+            asked, [b for b, _ in description.slo], status=status,
+            sign=binding == BINDING_HTTP_POST,  # Redirect: the query is signed instead
             sign_alg=idp.SIGN_ALG, digest_alg=idp.DIGEST_ALG)
         return bindings.send(request, server, binding, application.name, str(response),
                              dict(description.slo_responses)[binding], relay_state,

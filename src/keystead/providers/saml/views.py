@@ -70,7 +70,6 @@ from keystead.providers.saml.models import SamlApplication
 log = logging.getLogger(__name__)
 PENDING = "saml_idp_pending"  # session key: POST-binding requests waiting for sign-in
 FORCED = "saml_idp_forced"  # session key: ForceAuthn requests, by ID, and when they came
-ANSWERED = single_logout.ANSWERED  # session key: applications this session signed in to
 #: Session key: requests (by ID) that arrived in time and wait for the person to sign in,
 #: with when they arrived; their IssueInstant is not held against them when they return.
 ADMITTED = "saml_idp_admitted"
