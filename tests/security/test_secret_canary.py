@@ -532,8 +532,9 @@ def ldap_console_test_sign_in(seen: Exposure, ctx: dict, canary: str) -> None:
 
 def device_enrolment_and_events(seen: Exposure, ctx: dict, canary: str) -> None:
     """The agent's doors: a guessed enrolment token, a real one (made by the CLI's service
-    and used once), and a signed event that carries a password field: none of them may
-    keep or echo the token or the password."""
+    and used once), a real one refused for a key already enrolled, and a signed event
+    that carries a password field: none of them may keep or echo the token or the
+    password."""
     import json
     import time
 
@@ -556,6 +557,11 @@ def device_enrolment_and_events(seen: Exposure, ctx: dict, canary: str) -> None:
     ctx["canaries"].append(clear.reveal())
     enrolled = enroll(clear.reveal(), key)
     assert enrolled.status_code == 201, enrolled.content
+    # A second real token with a key already enrolled: refused (409), the token unused.
+    _, again = create_token(TokenRequest(client_id=agent_application().client_id,
+                                         mode="store"), actor=OPERATOR)
+    ctx["canaries"].append(again.reveal())
+    assert enroll(again.reveal(), key).status_code == 409
     body = json.dumps({"events": [{"event": "sign-in", "user": "canary", "outcome": "success",
                                    "password": canary}], "status": {"mode": "store"}}).encode()
     stamp, nonce, device_id = int(time.time()), signing.new_nonce(), enrolled.json()["device_id"]
